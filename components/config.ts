@@ -1,0 +1,388 @@
+// Validation of the stack configuration: raw strings in, DeploymentSettings out, or one ConfigError
+// that names the key and says what to do. Runs before any resource is created.
+// Pure module: no cloud SDK, no Pulumi runtime.
+
+import { parseCidr } from "./cidr";
+import {
+    DEFAULTS,
+    type DeploymentSettings,
+    type Edition,
+    type ExternalUrl,
+    type Topology,
+    type TlsSettings,
+} from "./settings";
+import {
+    HOST_OS,
+    LAST_BUNDLING_LINE,
+    MATTERMOST_REMOVED_IN,
+    compareVersions,
+    formatVersion,
+    parseVersion,
+    type Version,
+} from "./versions";
+
+/** The project name, which is also the configuration namespace. */
+export const PROJECT = "gitlab-mattermost";
+
+/** A configuration value that cannot be used. `key` is the full path, e.g. `gitlab.version`. */
+export class ConfigError extends Error {
+    constructor(
+        readonly key: string,
+        problem: string,
+    ) {
+        super(`${PROJECT}:${key} ${problem}`);
+        this.name = "ConfigError";
+    }
+}
+
+/** Top-level keys and, for objects, their fields. Anything else is a typo and is refused. */
+const SCHEMA = {
+    topology: null,
+    externalUrl: null,
+    mattermostExternalUrl: null,
+    dnsZone: null,
+    gitlab: ["edition", "version", "instanceType", "volumeSizeGiB"],
+    mattermost: ["instanceType", "volumeSizeGiB", "uid", "gid", "env"],
+    tls: ["mode", "contactEmail"],
+    ssh: ["allowedCidrs"],
+    oauth: ["rotation"],
+} as const satisfies Record<string, readonly string[] | null>;
+
+type ObjectKey = { [K in keyof typeof SCHEMA]: (typeof SCHEMA)[K] extends null ? never : K }[keyof typeof SCHEMA];
+type RawObject = Record<string, unknown>;
+
+/**
+ * Graviton families (a1, t4g, m7g, c7gn, im4gn, ...). Only a fast, offline first check: the program
+ * also asks EC2 for each type's supported architectures.
+ */
+export const ARM_FAMILY = /^(a1|[a-z]+\d+g[a-z]*)$/;
+const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+const EMAIL = /^[^\s@'"]+@[^\s@'"]+\.[^\s@'"]+$/;
+
+/**
+ * Validates the stack's raw configuration (key → string, as Pulumi stores it; objects as JSON).
+ * Throws a ConfigError for the first problem found.
+ */
+export function parseSettings(raw: Readonly<Record<string, string>>): DeploymentSettings {
+    for (const key of Object.keys(raw)) {
+        if (!(key in SCHEMA)) {
+            throw new ConfigError(key, `is not a known key. Known keys: ${Object.keys(SCHEMA).join(", ")}. Remove it with: pulumi config rm ${key}`);
+        }
+    }
+    const objects = {
+        gitlab: readObject(raw, "gitlab"),
+        mattermost: readObject(raw, "mattermost"),
+        tls: readObject(raw, "tls"),
+        ssh: readObject(raw, "ssh"),
+        oauth: readObject(raw, "oauth"),
+    };
+
+    const topology = readTopology(raw.topology);
+    const externalUrl = readUrl(raw.externalUrl, "externalUrl", "https://gitlab.example.com");
+    const mattermostExternalUrl = readUrl(raw.mattermostExternalUrl, "mattermostExternalUrl", "https://mattermost.example.com");
+    if (externalUrl.host === mattermostExternalUrl.host) {
+        throw new ConfigError(
+            "mattermostExternalUrl",
+            `uses the same hostname as externalUrl (${externalUrl.host}). Mattermost needs a name of its own, e.g. mattermost.${parentDomain(externalUrl.host)}.`,
+        );
+    }
+    if (externalUrl.scheme !== mattermostExternalUrl.scheme) {
+        throw new ConfigError(
+            "mattermostExternalUrl",
+            `is ${mattermostExternalUrl.scheme} while externalUrl is ${externalUrl.scheme}. Use https for both (recommended) or http for both, so sign-in redirects keep one scheme.`,
+        );
+    }
+    const dnsZone = readZone(raw.dnsZone);
+    for (const [key, url] of [["externalUrl", externalUrl], ["mattermostExternalUrl", mattermostExternalUrl]] as const) {
+        if (url.host !== dnsZone && !url.host.endsWith(`.${dnsZone}`)) {
+            throw new ConfigError(key, `has hostname ${url.host}, which is not in dnsZone ${dnsZone}. Use a name under ${dnsZone}, or set dnsZone to the zone that holds it.`);
+        }
+    }
+
+    const gitlab = objects.gitlab;
+    const version = readVersion(gitlab.version);
+    const gitlabSettings = {
+        edition: readEdition(gitlab.edition),
+        version,
+        instanceType: readInstanceType(gitlab.instanceType, "gitlab.instanceType", DEFAULTS.gitlab.instanceType),
+        volumeSizeGiB: readVolume(gitlab.volumeSizeGiB, "gitlab.volumeSizeGiB", DEFAULTS.gitlab.volumeSizeGiB),
+    };
+
+    const mm = objects.mattermost;
+    if (topology === "single") {
+        for (const field of ["instanceType", "volumeSizeGiB"] as const) {
+            if (mm[field] !== undefined) {
+                throw new ConfigError(
+                    `mattermost.${field}`,
+                    `applies only to topology split; in topology single, Mattermost runs on the GitLab host, sized by gitlab.${field}. Remove it, or set topology to split.`,
+                );
+            }
+        }
+    }
+    const mattermostSettings = {
+        instanceType: readInstanceType(mm.instanceType, "mattermost.instanceType", DEFAULTS.mattermost.instanceType),
+        volumeSizeGiB: readVolume(mm.volumeSizeGiB, "mattermost.volumeSizeGiB", DEFAULTS.mattermost.volumeSizeGiB),
+        uid: readId(mm.uid, "mattermost.uid"),
+        gid: readId(mm.gid, "mattermost.gid"),
+        env: readEnv(mm.env),
+    };
+
+    return {
+        topology,
+        externalUrl,
+        mattermostExternalUrl,
+        dnsZone,
+        gitlab: gitlabSettings,
+        mattermost: mattermostSettings,
+        tls: readTls(objects.tls, externalUrl.scheme),
+        ssh: { allowedCidrs: readCidrs(objects.ssh.allowedCidrs) },
+        oauth: { rotation: readRotation(objects.oauth.rotation) },
+    };
+}
+
+function readObject(raw: Readonly<Record<string, string>>, key: ObjectKey): RawObject {
+    const text = raw[key];
+    if (text === undefined) {
+        return {};
+    }
+    let value: unknown;
+    try {
+        value = JSON.parse(text);
+    } catch {
+        throw new ConfigError(key, `must be an object. Set its fields with --path, e.g.: pulumi config set --path ${key}.${SCHEMA[key][0]} <value>`);
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        throw new ConfigError(key, `must be an object. Set its fields with --path, e.g.: pulumi config set --path ${key}.${SCHEMA[key][0]} <value>`);
+    }
+    const allowed: readonly string[] = SCHEMA[key];
+    for (const field of Object.keys(value)) {
+        if (!allowed.includes(field)) {
+            throw new ConfigError(`${key}.${field}`, `is not a known field. Known fields of ${key}: ${allowed.join(", ")}.`);
+        }
+    }
+    return value as RawObject;
+}
+
+function readTopology(value: string | undefined): Topology {
+    if (value === undefined) {
+        return DEFAULTS.topology;
+    }
+    if (value !== "single" && value !== "split") {
+        throw new ConfigError("topology", `must be "single" (one host serves both names) or "split" (a GitLab host and a Mattermost host), got "${value}".`);
+    }
+    return value;
+}
+
+function readUrl(value: string | undefined, key: string, example: string): ExternalUrl {
+    const fix = `Set it with: pulumi config set ${key} ${example}`;
+    if (value === undefined || value.trim() === "") {
+        throw new ConfigError(key, `is required. ${fix}`);
+    }
+    let url: URL;
+    try {
+        url = new URL(value);
+    } catch {
+        throw new ConfigError(key, `is not a URL: "${value}". ${fix}`);
+    }
+    const scheme = url.protocol.slice(0, -1);
+    if (scheme !== "http" && scheme !== "https") {
+        throw new ConfigError(key, `must use http or https, got "${url.protocol}". ${fix}`);
+    }
+    if (url.username || url.password) {
+        throw new ConfigError(key, `must not contain a user or password. ${fix}`);
+    }
+    if (url.port !== "") {
+        throw new ConfigError(key, `must use the default port; only 80 and 443 are opened. Remove ":${url.port}". ${fix}`);
+    }
+    if (url.pathname !== "/" || url.search || url.hash || /[?#]/.test(value.replace(/^[a-z]+:\/\/[^/]*/i, ""))) {
+        throw new ConfigError(key, `must not have a path, query or fragment: GitLab and Mattermost each need a hostname of their own. ${fix}`);
+    }
+    if (!HOSTNAME.test(url.hostname)) {
+        throw new ConfigError(key, `must name a DNS host (letters, digits, hyphens, at least two labels), got "${url.hostname}". ${fix}`);
+    }
+    return { scheme, host: url.hostname, href: `${scheme}://${url.hostname}` };
+}
+
+function readZone(value: string | undefined): string {
+    if (value === undefined || value.trim() === "") {
+        throw new ConfigError("dnsZone", "is required: the existing public Route53 zone that holds both hostnames. Set it with: pulumi config set dnsZone example.com");
+    }
+    const zone = value.trim().toLowerCase().replace(/\.$/, "");
+    if (!HOSTNAME.test(zone)) {
+        throw new ConfigError("dnsZone", `must be a DNS zone name like example.com, got "${value}".`);
+    }
+    return zone;
+}
+
+function readVersion(value: unknown): Version {
+    const text = value === undefined ? DEFAULTS.gitlab.version : value;
+    const version = typeof text === "string" ? parseVersion(text) : undefined;
+    if (!version) {
+        throw new ConfigError("gitlab.version", `must be a full version x.y.z such as ${DEFAULTS.gitlab.version}, got ${JSON.stringify(text)}.`);
+    }
+    if (compareVersions(version, MATTERMOST_REMOVED_IN) >= 0) {
+        throw new ConfigError(
+            "gitlab.version",
+            `is ${formatVersion(version)}, but GitLab ${MATTERMOST_REMOVED_IN.major}.0 removed bundled Mattermost; ${LAST_BUNDLING_LINE}.x is the last release line that ships it. Use ${DEFAULTS.gitlab.version}, and migrate Mattermost to a standalone install before moving GitLab to ${MATTERMOST_REMOVED_IN.major}.x.`,
+        );
+    }
+    if (compareVersions(version, HOST_OS.firstGitlab) < 0) {
+        throw new ConfigError(
+            "gitlab.version",
+            `is ${formatVersion(version)}, but GitLab publishes ${HOST_OS.name} packages only from ${formatVersion(HOST_OS.firstGitlab)} on. Use ${formatVersion(HOST_OS.firstGitlab)} or later.`,
+        );
+    }
+    return version;
+}
+
+function readEdition(value: unknown): Edition {
+    if (value === undefined) {
+        return DEFAULTS.gitlab.edition;
+    }
+    if (value !== "ee" && value !== "ce") {
+        throw new ConfigError("gitlab.edition", `must be "ee" or "ce", got ${JSON.stringify(value)}.`);
+    }
+    return value;
+}
+
+function readInstanceType(value: unknown, key: string, fallback: string): string {
+    if (value === undefined) {
+        return fallback;
+    }
+    if (typeof value !== "string" || !INSTANCE_TYPE.test(value)) {
+        throw new ConfigError(key, `must be an EC2 instance type such as ${fallback}, got ${JSON.stringify(value)}.`);
+    }
+    if (ARM_FAMILY.test(value.split(".")[0])) {
+        throw new ConfigError(key, `is ${value}, an ARM (Graviton) type. Bundled Mattermost ships only for linux-amd64; choose an x86_64 type such as ${fallback}.`);
+    }
+    return value;
+}
+
+/** Refuses an instance type whose supported architectures, as EC2 reports them, exclude x86_64. */
+export function checkArchitectures(key: string, instanceType: string, supported: readonly string[]): void {
+    if (!supported.includes("x86_64")) {
+        throw new ConfigError(
+            key,
+            `is ${instanceType}, which supports only ${supported.join(", ") || "no known architecture"}. Bundled Mattermost ships only for linux-amd64; choose an x86_64 type.`,
+        );
+    }
+}
+
+/**
+ * Whole numbers arrive as numbers from YAML, or as digit strings from `pulumi config set --path`.
+ * Returns undefined for anything that is not a whole number.
+ */
+function asInteger(value: unknown): number | undefined {
+    if (typeof value === "number" && Number.isSafeInteger(value)) {
+        return value;
+    }
+    if (typeof value === "string" && /^-?\d{1,15}$/.test(value)) {
+        return Number(value);
+    }
+    return undefined;
+}
+
+function readVolume(value: unknown, key: string, fallback: number): number {
+    if (value === undefined) {
+        return fallback;
+    }
+    const size = asInteger(value);
+    if (size === undefined || size < 20 || size > 16384) {
+        throw new ConfigError(key, `must be a whole number of GiB from 20 to 16384, got ${JSON.stringify(value)}.`);
+    }
+    return size;
+}
+
+function readId(value: unknown, key: string): number | undefined {
+    if (value === undefined) {
+        return undefined;
+    }
+    const id = asInteger(value);
+    if (id === undefined || id < 1 || id > 2147483647) {
+        throw new ConfigError(key, `must be a positive whole number (a numeric id such as 994), got ${JSON.stringify(value)}. Remove it to let Omnibus choose.`);
+    }
+    return id;
+}
+
+function readEnv(value: unknown): Readonly<Record<string, string>> {
+    if (value === undefined) {
+        return {};
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        throw new ConfigError("mattermost.env", `must be a map of variable names to strings, e.g. pulumi config set --path 'mattermost.env.HTTP_PROXY' http://proxy:3128`);
+    }
+    const env: Record<string, string> = {};
+    for (const name of Object.keys(value).sort()) {
+        const entry = (value as RawObject)[name];
+        if (!ENV_NAME.test(name)) {
+            throw new ConfigError(`mattermost.env.${name}`, `is not a valid environment variable name. Use letters, digits and underscores, not starting with a digit.`);
+        }
+        if (typeof entry !== "string") {
+            throw new ConfigError(`mattermost.env.${name}`, `must be a string, got ${JSON.stringify(entry)}. Quote the value.`);
+        }
+        env[name] = entry;
+    }
+    return env;
+}
+
+function readTls(tls: RawObject, scheme: ExternalUrl["scheme"]): TlsSettings {
+    const mode = tls.mode;
+    if (mode !== undefined && mode !== "letsencrypt") {
+        throw new ConfigError("tls.mode", `must be "letsencrypt", got ${JSON.stringify(mode)}.`);
+    }
+    if (mode === "letsencrypt" && scheme === "http") {
+        throw new ConfigError("tls.mode", `is letsencrypt, but externalUrl and mattermostExternalUrl are http. Change both URLs to https, or remove tls.mode to serve plain http.`);
+    }
+    const contactEmail = tls.contactEmail;
+    if (contactEmail !== undefined && (typeof contactEmail !== "string" || !EMAIL.test(contactEmail))) {
+        throw new ConfigError("tls.contactEmail", `must be an e-mail address, got ${JSON.stringify(contactEmail)}.`);
+    }
+    if (scheme === "http") {
+        if (contactEmail !== undefined) {
+            throw new ConfigError("tls.contactEmail", `is set, but the URLs are http and no certificate is requested. Remove it, or change both URLs to https.`);
+        }
+        return { mode: "none" };
+    }
+    return contactEmail === undefined ? { mode: "letsencrypt" } : { mode: "letsencrypt", contactEmail };
+}
+
+function readCidrs(value: unknown): readonly string[] {
+    const fix = `Set it with: pulumi config set --path 'ssh.allowedCidrs[0]' 203.0.113.0/24`;
+    if (value === undefined) {
+        throw new ConfigError("ssh.allowedCidrs", `is required: the networks allowed to reach SSH. There is no open default. ${fix}`);
+    }
+    if (!Array.isArray(value) || value.length === 0) {
+        throw new ConfigError("ssh.allowedCidrs", `must be a non-empty list of CIDR blocks. ${fix}`);
+    }
+    return value.map((entry, i) => {
+        const key = `ssh.allowedCidrs[${i}]`;
+        if (typeof entry !== "string") {
+            throw new ConfigError(key, `must be a CIDR string, got ${JSON.stringify(entry)}.`);
+        }
+        const cidr = parseCidr(entry);
+        if (typeof cidr === "string") {
+            throw new ConfigError(key, `"${entry}" ${cidr}`);
+        }
+        if (cidr.prefixLength === 0) {
+            throw new ConfigError(key, `is ${entry}, which opens SSH to the whole internet. Allow only your administrators' networks or a bastion's address.`);
+        }
+        return cidr.canonical;
+    });
+}
+
+function readRotation(value: unknown): number {
+    if (value === undefined) {
+        return DEFAULTS.oauth.rotation;
+    }
+    const rotation = asInteger(value);
+    if (rotation === undefined || rotation < 0) {
+        throw new ConfigError("oauth.rotation", `must be a whole number, 0 or more, got ${JSON.stringify(value)}. Raise it by one to re-authorize Mattermost.`);
+    }
+    return rotation;
+}
+
+function parentDomain(host: string): string {
+    return host.split(".").slice(1).join(".");
+}

@@ -1,0 +1,72 @@
+// Writes a host's /etc/gitlab/gitlab.rb and reconfigures, only when the rendered file changed;
+// then holds `pulumi up` until the services on that host answer healthy.
+
+import { createHash } from "node:crypto";
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { hostCommand } from "./hostScripts";
+import { HEALTH_TIMEOUT_SECONDS } from "./settings";
+
+/** A service whose health gates the deployment. */
+export interface HealthCheck {
+    service: "gitlab" | "mattermost";
+    /** The service's external URL; the probe resolves its name to the host itself. */
+    url: string;
+}
+
+export interface GitlabConfigArgs {
+    /** SSH connection to the host. */
+    connection: command.types.input.remote.ConnectionArgs;
+    /** The instance; a new instance re-runs every step. */
+    instanceId: pulumi.Input<string>;
+    /** The rendered gitlab.rb; secret, sent on stdin only. */
+    gitlabRb: pulumi.Input<string>;
+    /** Wait until these names resolve to the host's address before reconfiguring (Let's Encrypt needs it). */
+    awaitDns?: { address: pulumi.Input<string>; names: readonly string[] };
+    /** Services that must answer healthy after the reconfigure. */
+    healthChecks: readonly HealthCheck[];
+    /** Steps that must finish first: the package install, DNS records, the OAuth registration. */
+    after: pulumi.Input<pulumi.Resource>[];
+}
+
+export class GitlabConfig extends pulumi.ComponentResource {
+    /** The write-and-reconfigure step. */
+    readonly apply: command.remote.Command;
+    /** The health gates, one per checked service. */
+    readonly healthGates: command.remote.Command[];
+
+    constructor(name: string, args: GitlabConfigArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("gitlab-mattermost:index:GitlabConfig", name, {}, opts);
+        const common = { connection: args.connection, triggers: [args.instanceId], addPreviousOutputInEnv: false };
+
+        const before = [...args.after];
+        if (args.awaitDns) {
+            before.push(new command.remote.Command(`${name}-dns-ready`, {
+                ...common,
+                create: pulumi.output(args.awaitDns.address).apply((address) =>
+                    hostCommand("wait-for-dns.sh", [address, String(HEALTH_TIMEOUT_SECONDS), ...(args.awaitDns?.names ?? [])]),
+                ),
+            }, { parent: this, dependsOn: args.after }));
+        }
+
+        const gitlabRb = pulumi.secret(args.gitlabRb);
+        this.apply = new command.remote.Command(`${name}-gitlab-rb`, {
+            ...common,
+            create: hostCommand("apply-gitlab-rb.sh"),
+            stdin: gitlabRb,
+        }, { parent: this, dependsOn: before, customTimeouts: { create: "40m", update: "40m" } });
+
+        // A new file replaces the gates, which makes them run again; an unchanged file runs nothing.
+        const fileDigest = gitlabRb.apply((text) => createHash("sha256").update(text).digest("hex"));
+        this.healthGates = args.healthChecks.map(
+            (check) =>
+                new command.remote.Command(`${name}-${check.service}-health`, {
+                    connection: args.connection,
+                    create: hostCommand("health-gate.sh", [check.service, check.url, String(HEALTH_TIMEOUT_SECONDS)]),
+                    triggers: [args.instanceId, fileDigest],
+                    addPreviousOutputInEnv: false,
+                }, { parent: this, dependsOn: [this.apply], customTimeouts: { create: "20m", update: "20m" } }),
+        );
+        this.registerOutputs({});
+    }
+}

@@ -1,0 +1,78 @@
+// gitlab.rb sections that more than one host role writes. Pure module.
+
+import { gitlabOauthEndpoints, mattermostOauthApplication } from "../oauthApplication";
+import type { GitlabRbSection, GitlabRbSetting } from "../gitlabRb";
+import type { DeploymentSettings } from "../settings";
+
+/** Secret values that end up in gitlab.rb; the file is written 0600 and reaches the host on stdin. */
+export interface GitlabRbSecrets {
+    /** Uid of the OAuth application Mattermost signs in with. */
+    readonly oauthClientId: string;
+    /** Secret of that application. */
+    readonly oauthClientSecret: string;
+    /** Password of GitLab's root user, used when the database is first seeded. */
+    readonly rootPassword: string;
+}
+
+/** Certificates for the names this host serves. */
+export function tlsSection(settings: DeploymentSettings): GitlabRbSection {
+    if (settings.tls.mode === "none") {
+        return {
+            title: "TLS",
+            note: "the URLs are http, so no certificate is requested",
+            settings: [{ key: "letsencrypt['enable']", value: false }],
+        };
+    }
+    const contact: GitlabRbSetting[] = settings.tls.contactEmail
+        ? [{ key: "letsencrypt['contact_emails']", value: [settings.tls.contactEmail] }]
+        : [];
+    return {
+        title: "TLS",
+        note: "Let's Encrypt, renewed by Omnibus's own cron job",
+        settings: [
+            { key: "letsencrypt['enable']", value: true },
+            ...contact,
+            { key: "mattermost_nginx['redirect_http_to_https']", value: true },
+        ],
+    };
+}
+
+/** The Mattermost service: its account, environment and GitLab sign-in. */
+export function mattermostSection(settings: DeploymentSettings, secrets: GitlabRbSecrets, opts: { explicitEndpoints: boolean }): GitlabRbSection {
+    const mm = settings.mattermost;
+    const endpoints = gitlabOauthEndpoints(settings);
+    const account: GitlabRbSetting[] = [
+        ...(mm.uid === undefined ? [] : [{ key: "mattermost['uid']", value: mm.uid }]),
+        ...(mm.gid === undefined ? [] : [{ key: "mattermost['gid']", value: mm.gid }]),
+    ];
+    const env: GitlabRbSetting[] = Object.keys(mm.env).length === 0 ? [] : [{ key: "mattermost['env']", value: mm.env }];
+    const endpointSettings: GitlabRbSetting[] = opts.explicitEndpoints
+        ? [
+              { key: "mattermost['gitlab_auth_endpoint']", value: endpoints.auth },
+              { key: "mattermost['gitlab_token_endpoint']", value: endpoints.token },
+              { key: "mattermost['gitlab_user_api_endpoint']", value: endpoints.userApi },
+          ]
+        : [];
+    return {
+        title: "Mattermost",
+        note: "sign-in through GitLab with the application this program registers",
+        settings: [
+            ...account,
+            ...env,
+            { key: "mattermost['gitlab_enable']", value: true },
+            { key: "mattermost['gitlab_id']", value: secrets.oauthClientId },
+            { key: "mattermost['gitlab_secret']", value: secrets.oauthClientSecret },
+            { key: "mattermost['gitlab_scope']", value: mattermostOauthApplication(settings).scopes },
+            ...endpointSettings,
+        ],
+    };
+}
+
+/** GitLab's first administrator. Omnibus reads the password only when it seeds the database. */
+export function rootAccountSection(secrets: GitlabRbSecrets): GitlabRbSection {
+    return {
+        title: "Root account",
+        note: "used once, when the database is seeded",
+        settings: [{ key: "gitlab_rails['initial_root_password']", value: secrets.rootPassword }],
+    };
+}

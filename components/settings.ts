@@ -1,0 +1,118 @@
+// The validated shape of a stack's configuration, and every default in one place.
+// Pure module: no cloud SDK, no Pulumi runtime.
+
+import type { Version } from "./versions";
+
+/** Where GitLab and Mattermost run. */
+export type Topology = "single" | "split";
+
+/** GitLab package flavour, as in the package names gitlab-ee and gitlab-ce. */
+export type Edition = "ee" | "ce";
+
+/** How nginx on each host gets its certificate. */
+export type TlsMode = "letsencrypt" | "none";
+
+/** A validated external URL: http or https, a hostname, no path, the default port. */
+export interface ExternalUrl {
+    /** `http` or `https`. */
+    readonly scheme: "http" | "https";
+    /** Lower-case hostname, without a port. */
+    readonly host: string;
+    /** `scheme://host`, the form Omnibus expects (no trailing slash). */
+    readonly href: string;
+}
+
+/** The GitLab package and the host that runs it. */
+export interface GitlabSettings {
+    /** Package edition: `ee` installs gitlab-ee, `ce` installs gitlab-ce. */
+    readonly edition: Edition;
+    /** Exact package version; 18.11.x is the last line that bundles Mattermost. */
+    readonly version: Version;
+    /** EC2 instance type of the GitLab host (the only host in single topology). Must be x86_64. */
+    readonly instanceType: string;
+    /** Size of the GitLab host's encrypted gp3 root volume, in GiB. */
+    readonly volumeSizeGiB: number;
+}
+
+/** Mattermost as bundled with Omnibus. */
+export interface MattermostSettings {
+    /** EC2 instance type of the Mattermost host (split topology only). Must be x86_64. */
+    readonly instanceType: string;
+    /** Size of the Mattermost host's root volume, in GiB (split topology only). */
+    readonly volumeSizeGiB: number;
+    /** Numeric uid of the `mattermost` account, rendered as `mattermost['uid']`; unset leaves it to Omnibus. */
+    readonly uid?: number;
+    /** Numeric gid of the `mattermost` group, rendered as `mattermost['gid']`; unset leaves it to Omnibus. */
+    readonly gid?: number;
+    /** Extra environment for the Mattermost service (`mattermost['env']`), e.g. HTTP_PROXY. */
+    readonly env: Readonly<Record<string, string>>;
+}
+
+/** Certificates for the two names. */
+export interface TlsSettings {
+    /** `letsencrypt` when the URLs are https, `none` when they are http. */
+    readonly mode: TlsMode;
+    /** Let's Encrypt account e-mail (expiry notices); required with `letsencrypt`. */
+    readonly contactEmail?: string;
+}
+
+/** Administrative SSH access. */
+export interface SshSettings {
+    /** Source CIDRs (IPv4 or IPv6) allowed to reach port 22. There is no open default. */
+    readonly allowedCidrs: readonly string[];
+}
+
+/** Mattermost's sign-in through GitLab. */
+export interface OauthSettings {
+    /** Raising this number replaces the OAuth application: new id and secret, old one revoked. */
+    readonly rotation: number;
+}
+
+/** Everything `pulumi up` needs, validated. */
+export interface DeploymentSettings {
+    /** `single`: one host serves both names; `split`: a GitLab host and a Mattermost host. */
+    readonly topology: Topology;
+    /** GitLab's URL (`externalUrl`). */
+    readonly externalUrl: ExternalUrl;
+    /** Mattermost's URL (`mattermostExternalUrl`). */
+    readonly mattermostExternalUrl: ExternalUrl;
+    /** Existing public Route53 zone holding both hostnames, without a trailing dot. */
+    readonly dnsZone: string;
+    /** The GitLab package and host. */
+    readonly gitlab: GitlabSettings;
+    /** Mattermost and its host. */
+    readonly mattermost: MattermostSettings;
+    /** Certificates. */
+    readonly tls: TlsSettings;
+    /** SSH access. */
+    readonly ssh: SshSettings;
+    /** OAuth application lifecycle. */
+    readonly oauth: OauthSettings;
+}
+
+/** Defaults applied when a key is absent. The only place they are written down. */
+export const DEFAULTS = {
+    topology: "single" as Topology,
+    gitlab: {
+        edition: "ee" as Edition,
+        version: "18.11.11",
+        instanceType: "c6a.xlarge",
+        volumeSizeGiB: 100,
+    },
+    mattermost: {
+        instanceType: "c6a.large",
+        volumeSizeGiB: 50,
+    },
+    oauth: {
+        rotation: 0,
+    },
+} as const;
+
+/** Network layout of the program's own VPC. */
+export const NETWORK = {
+    vpcCidr: "10.42.0.0/16",
+    subnetCidr: "10.42.1.0/24",
+} as const;
+
+/** How long `pulumi up` waits for GitLab and Mattermost to answer after a reconfigure. */
+export const HEALTH_TIMEOUT_SECONDS = 900;

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Waits until a service answers healthy through this host's own nginx, or fails with its log lines.
+# Usage: health-gate.sh gitlab|mattermost URL TIMEOUT_SECONDS
+#   gitlab:     GET URL/-/readiness must answer 200 with "status":"ok"
+#   mattermost: GET URL/api/v4/system/ping must answer 200 with "status":"OK"
+set -euo pipefail
+
+service=$1 url=$2 timeout=$3
+log_root=${GITLAB_LOG_DIR:-/var/log/gitlab}
+interval=${HEALTH_INTERVAL_SECONDS:-10}
+
+case "$service" in
+gitlab)
+    path=/-/readiness expected='"status":"ok"'
+    logs=("$log_root/puma/current" "$log_root/gitlab-rails/production.log" "$log_root/nginx/gitlab_error.log")
+    ;;
+mattermost)
+    path=/api/v4/system/ping expected='"status":"OK"'
+    logs=("$log_root/mattermost/current" "$log_root/mattermost/mattermost.log" "$log_root/nginx/gitlab_mattermost_error.log")
+    ;;
+*)
+    printf 'health-gate: unknown service %s\n' "$service" >&2
+    exit 2
+    ;;
+esac
+
+host=${url#*://}
+case "$url" in https://*) port=443 ;; *) port=80 ;; esac
+
+deadline=$((SECONDS + timeout))
+body=""
+while :; do
+    # --resolve sends the request to this host while keeping the real name for TLS and nginx's vhost.
+    if body=$(curl --silent --show-error --max-time 10 --fail --resolve "$host:$port:127.0.0.1" "$url$path" 2>&1) &&
+        [[ "$body" == *"$expected"* ]]; then
+        printf 'health-gate: %s is healthy at %s%s\n' "$service" "$url" "$path"
+        exit 0
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+        break
+    fi
+    sleep "$interval"
+done
+
+{
+    printf 'health-gate: %s did not answer healthy at %s%s within %ss; last answer: %s\n' "$service" "$url" "$path" "$timeout" "$body"
+    for file in "${logs[@]}"; do
+        if [ -r "$file" ]; then
+            printf -- '--- last lines of %s\n' "$file"
+            tail -n 30 "$file"
+        fi
+    done
+} >&2
+exit 1

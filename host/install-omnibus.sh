@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs exactly one GitLab Omnibus package version from GitLab's signed apt repository and holds it.
+# Usage: install-omnibus.sh EDITION VERSION CODENAME REPO_URL KEY_URL KEY_FINGERPRINT
+# Re-running with the installed version changes nothing. A different installed version is left alone:
+# moving between versions must follow GitLab's required upgrade stops.
+set -euo pipefail
+
+edition=$1 version=$2 codename=$3 repo_url=$4 key_url=$5 fingerprint=$6
+package="gitlab-${edition}"
+wanted="${version}-${edition}.0"
+apt_dir=${APT_DIR:-/etc/apt}
+gitlab_etc=${GITLAB_ETC_DIR:-/etc/gitlab}
+apt_options=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=5)
+
+log() { printf 'install-omnibus: %s\n' "$*"; }
+
+# A fresh instance's cloud-init and unattended upgrades hold the apt locks for a while.
+if command -v cloud-init >/dev/null 2>&1; then
+    cloud-init status --wait >/dev/null || log "cloud-init finished with warnings; continuing"
+fi
+
+installed=$(dpkg-query -W -f='${Version}' "$package" 2>/dev/null || true)
+if [ "$installed" = "$wanted" ]; then
+    apt-mark hold "$package" >/dev/null
+    log "$package $wanted is already installed and held"
+    exit 0
+fi
+if [ -n "$installed" ]; then
+    log "$package $installed is installed, not $wanted. This step installs; it does not upgrade or downgrade." >&2
+    exit 1
+fi
+
+# Write a file atomically: the content from stdin goes to a temporary file beside the target first.
+install_atomically() {
+    local target=$1 mode=$2 staged
+    staged=$(mktemp "${target}.XXXXXX")
+    cat >"$staged"
+    chmod "$mode" "$staged"
+    mv -f "$staged" "$target"
+}
+
+# The repository key, checked against its published fingerprint before apt may trust it.
+install -d -m 0755 "$apt_dir/keyrings" "$apt_dir/sources.list.d"
+keyring="$apt_dir/keyrings/gitlab-${edition}.asc"
+downloaded=$(mktemp)
+trap 'rm -f "$downloaded"' EXIT
+curl --fail --silent --show-error --location --retry 5 --output "$downloaded" "$key_url"
+if ! gpg --show-keys --with-colons "$downloaded" | awk -F: '$1 == "fpr" { print $10 }' | grep -qx "$fingerprint"; then
+    log "the key at $key_url does not have fingerprint $fingerprint; refusing to trust it" >&2
+    exit 1
+fi
+install_atomically "$keyring" 0644 <"$downloaded"
+printf 'deb [signed-by=%s] %s/%s/ubuntu/%s %s main\n' "$keyring" "$repo_url" "$package" "$codename" "$codename" |
+    install_atomically "$apt_dir/sources.list.d/gitlab_${package}.list" 0644
+
+# An existing gitlab.rb stops the package from probing instance metadata for a URL and from running
+# its own reconfigure; the real file replaces this placeholder before the first reconfigure.
+install -d -m 0775 "$gitlab_etc"
+if [ ! -e "$gitlab_etc/gitlab.rb" ]; then
+    printf '# Placeholder: replaced by gitlab-mattermost before the first reconfigure.\n' |
+        install_atomically "$gitlab_etc/gitlab.rb" 0600
+fi
+
+apt-get "${apt_options[@]}" update -q
+env -u EXTERNAL_URL -u GITLAB_ROOT_PASSWORD DEBIAN_FRONTEND=noninteractive \
+    apt-get "${apt_options[@]}" install -y -q "${package}=${wanted}"
+apt-mark hold "$package" >/dev/null
+log "installed and held $package $wanted"

@@ -1,0 +1,217 @@
+// Runs the real program on Pulumi's mock runtime: no CLI, no plugins, no cloud. The offline render
+// and the tests both use it, so what they show is what `pulumi up` would send.
+//
+// Cloud answers are stand-ins: documentation addresses (192.0.2.0/24) for Elastic IPs, placeholders
+// for values that providers generate at deploy time, and EC2's architecture for an instance type
+// guessed from its name unless the caller says otherwise.
+
+import * as pulumi from "@pulumi/pulumi";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+import { waitForRPCs } from "@pulumi/pulumi/runtime/settings";
+import { ARM_FAMILY, PROJECT } from "../components/config";
+
+/** One resource as the program registered it. */
+export interface RegisteredResource {
+    readonly type: string;
+    readonly name: string;
+    readonly urn: string;
+    /** Inputs with secret wrappers removed. */
+    readonly inputs: Record<string, unknown>;
+    /** Dotted paths of the inputs that were secret, e.g. `stdin` or `connection`. */
+    readonly secretInputs: readonly string[];
+    /** Names of the resources this one waits for (explicit dependsOn and input dependencies). */
+    readonly dependsOn: readonly string[];
+    /** Name of the parent resource, if any. */
+    readonly parent?: string;
+}
+
+/** One provider function call (an invoke), e.g. aws:ec2/getAmi:getAmi. */
+export interface Invoke {
+    readonly token: string;
+    readonly inputs: Record<string, unknown>;
+}
+
+export interface OfflineRun {
+    readonly resources: readonly RegisteredResource[];
+    readonly invokes: readonly Invoke[];
+    /** The stack outputs, resolved; secret outputs are wrapped as `{ secret: value }`. */
+    readonly outputs: Record<string, unknown>;
+}
+
+export interface OfflineOptions {
+    /** Stack name; defaults to `test`. */
+    stack?: string;
+    /** Architectures EC2 reports per instance type; others are guessed from the name. */
+    architectures?: Record<string, string[]>;
+}
+
+/** Placeholder for a value a provider generates during `pulumi up`. */
+export function generatedPlaceholder(resourceName: string, field: string): string {
+    return `<generated at deploy: ${resourceName}.${field}>`;
+}
+
+/** A deterministic documentation address (RFC 5737) for an Elastic IP. */
+function documentationAddress(name: string): string {
+    let sum = 0;
+    for (const char of name) sum = (sum * 31 + (char.codePointAt(0) as number)) % 200;
+    return `192.0.2.${sum + 10}`;
+}
+
+function isSecretWrapper(value: unknown): value is { value: unknown } {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[specialSigKey] === specialSecretSig;
+}
+
+/** Removes secret wrappers, collecting the paths where they were. */
+export function unwrapSecrets(value: unknown, path: string, secretPaths: string[]): unknown {
+    if (isSecretWrapper(value)) {
+        secretPaths.push(path);
+        return unwrapSecrets(value.value, path, []);
+    }
+    if (Array.isArray(value)) {
+        return value.map((item, i) => unwrapSecrets(item, `${path}[${i}]`, secretPaths));
+    }
+    if (typeof value === "object" && value !== null) {
+        return Object.fromEntries(
+            Object.entries(value).map(([key, item]) => [key, unwrapSecrets(item, path ? `${path}.${key}` : key, secretPaths)]),
+        );
+    }
+    return value;
+}
+
+/** Outputs a resource type computes, as the real provider would, with stand-in values. */
+function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    switch (type) {
+        case "aws:ec2/eip:Eip":
+            return { ...inputs, publicIp: documentationAddress(name) };
+        case "aws:ec2/keyPair:KeyPair":
+            return { ...inputs, keyName: `${name}-key` };
+        case "tls:index/privateKey:PrivateKey":
+            return {
+                ...inputs,
+                publicKeyOpenssh: `ssh-ed25519 ${generatedPlaceholder(name, "publicKeyOpenssh")}`,
+                privateKeyOpenssh: generatedPlaceholder(name, "privateKeyOpenssh"),
+            };
+        case "random:index/randomString:RandomString":
+        case "random:index/randomPassword:RandomPassword":
+            return { ...inputs, result: generatedPlaceholder(name, "result") };
+        case "command:remote:Command":
+            return { ...inputs, stdout: "", stderr: "" };
+        default:
+            return inputs;
+    }
+}
+
+function invokeResult(token: string, inputs: Record<string, unknown>, options: OfflineOptions): Record<string, unknown> {
+    switch (token) {
+        case "aws:ec2/getAmi:getAmi":
+            return { id: "ami-0123456789abcdef0", architecture: "x86_64", name: "ubuntu-noble-24.04-amd64-server" };
+        case "aws:ec2/getInstanceType:getInstanceType": {
+            const type = String(inputs.instanceType);
+            const guessed = ARM_FAMILY.test(type.split(".")[0]) ? ["arm64"] : ["x86_64", "i386"];
+            return { instanceType: type, supportedArchitectures: options.architectures?.[type] ?? guessed };
+        }
+        case "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return { names: ["zone-a", "zone-b", "zone-c"], zoneIds: ["zone-a-id", "zone-b-id", "zone-c-id"] };
+        case "aws:route53/getZone:getZone":
+            return { name: inputs.name, zoneId: "Z0STANDIN0ZONE", privateZone: false };
+        default:
+            throw new Error(`the offline runtime has no answer for ${token}`);
+    }
+}
+
+async function resolve<T>(output: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
+    const value = await new Promise<T>((done) => output.apply(done));
+    return { value, secret: await pulumi.isSecret(output) };
+}
+
+/** Resolves stack outputs; secrets come back as `{ secret: value }`. */
+async function resolveOutputs(value: unknown): Promise<unknown> {
+    if (pulumi.Output.isInstance(value)) {
+        const { value: inner, secret } = await resolve(value as pulumi.Output<unknown>);
+        const resolved = await resolveOutputs(inner);
+        return secret ? { secret: resolved } : resolved;
+    }
+    if (Array.isArray(value)) {
+        return Promise.all(value.map(resolveOutputs));
+    }
+    if (typeof value === "object" && value !== null) {
+        const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolveOutputs(v)] as const));
+        return Object.fromEntries(entries);
+    }
+    return value;
+}
+
+type ProgramModule = { default: () => Promise<Record<string, unknown>> };
+
+/**
+ * Runs index.ts with `config` as the stack configuration (keys without the project namespace;
+ * objects as objects) and returns everything it registered.
+ */
+export async function runOffline(config: Record<string, unknown>, options: OfflineOptions = {}): Promise<OfflineRun> {
+    const resources: RegisteredResource[] = [];
+    const invokes: Invoke[] = [];
+    const stack = options.stack ?? "test";
+
+    await pulumi.runtime.setMocks(
+        {
+            newResource: (args) => ({ id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs) }),
+            call: (args) => {
+                invokes.push({ token: args.token, inputs: args.inputs });
+                return invokeResult(args.token, args.inputs, options);
+            },
+        },
+        PROJECT,
+        stack,
+        false,
+    );
+    pulumi.runtime.setAllConfig(
+        Object.fromEntries(
+            Object.entries(config).map(([key, value]) => [
+                key.includes(":") ? key : `${PROJECT}:${key}`,
+                typeof value === "string" ? value : JSON.stringify(value),
+            ]),
+        ),
+    );
+
+    // Record what the mock monitor is asked, including the dependencies that newResource never sees.
+    const monitor = pulumi.runtime.getMonitor() as unknown as {
+        registerResource: (req: RegisterRequest, callback: unknown) => unknown;
+    };
+    const register = monitor.registerResource.bind(monitor);
+    const pending: { req: RegisterRequest }[] = [];
+    monitor.registerResource = (req, callback) => {
+        pending.push({ req });
+        return register(req, callback);
+    };
+
+    const program = (await import("../index.js")) as unknown as ProgramModule;
+    const rawOutputs = await program.default();
+    const outputs = (await resolveOutputs(rawOutputs)) as Record<string, unknown>;
+    await waitForRPCs();
+
+    const nameOfUrn = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
+    for (const { req } of pending) {
+        const secretInputs: string[] = [];
+        const deserialized = pulumi.runtime.deserializeProperties(req.getObject()) as Record<string, unknown>;
+        const inputs = unwrapSecrets(deserialized, "", secretInputs) as Record<string, unknown>;
+        const parentUrn = req.getParent();
+        resources.push({
+            type: req.getType(),
+            name: req.getName(),
+            urn: `${parentUrn}::${req.getName()}`,
+            inputs,
+            secretInputs,
+            dependsOn: [...new Set(req.getDependenciesList().map(nameOfUrn))].sort(),
+            parent: parentUrn ? nameOfUrn(parentUrn) : undefined,
+        });
+    }
+    return { resources, invokes, outputs };
+}
+
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getObject(): unknown;
+    getDependenciesList(): string[];
+}
