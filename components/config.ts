@@ -2,6 +2,7 @@
 // that names the key and says what to do. Runs before any resource is created.
 // Pure module: no cloud SDK, no Pulumi runtime.
 
+import { isIP } from "node:net";
 import { parseCidr } from "./cidr";
 import {
     DEFAULTS,
@@ -199,7 +200,7 @@ function readUrl(value: string | undefined, key: string, example: string): Exter
     if (url.pathname !== "/" || url.search || url.hash || /[?#]/.test(value.replace(/^[a-z]+:\/\/[^/]*/i, ""))) {
         throw new ConfigError(key, `must not have a path, query or fragment: GitLab and Mattermost each need a hostname of their own. ${fix}`);
     }
-    if (!HOSTNAME.test(url.hostname)) {
+    if (isIP(url.hostname.replace(/^\[|\]$/g, "")) !== 0 || !HOSTNAME.test(url.hostname)) {
         throw new ConfigError(key, `must name a DNS host (letters, digits, hyphens, at least two labels), got "${url.hostname}". ${fix}`);
     }
     return { scheme, host: url.hostname, href: `${scheme}://${url.hostname}` };

@@ -93,7 +93,13 @@ function renderSetting({ key, value }: GitlabRbSetting): string {
         throw new Error(`not a gitlab.rb key: ${key}`);
     }
     const [, name, attribute] = match;
-    return attribute === undefined ? `${name} ${rubyLiteral(value)}` : `${name}['${attribute}'] = ${rubyLiteral(value)}`;
+    if (attribute !== undefined) {
+        return `${name}['${attribute}'] = ${rubyLiteral(value)}`;
+    }
+    // Ruby reads `name { ... }` as a call with a block, which would drop the setting: a hash
+    // argument needs parentheses. Every other literal keeps Omnibus's documented `name value` form.
+    const literal = rubyLiteral(value);
+    return literal.startsWith("{") ? `${name}(${literal})` : `${name} ${literal}`;
 }
 
 function comment(text: string): string {

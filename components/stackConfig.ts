@@ -2,7 +2,7 @@
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { PROJECT, checkArchitectures, parseSettings } from "./config";
+import { ConfigError, PROJECT, checkArchitectures, parseSettings } from "./config";
 import type { DeploymentSettings } from "./settings";
 import { planHosts } from "./topology";
 
@@ -14,7 +14,16 @@ export function readStackSettings(): DeploymentSettings {
             .filter(([key]) => key.startsWith(prefix))
             .map(([key, value]) => [key.slice(prefix.length), value]),
     );
-    return parseSettings(raw);
+    return reportingConfigErrors(() => parseSettings(raw));
+}
+
+/** Pulumi prints a RunError as its message alone; an administrator needs no stack trace for a typo. */
+function reportingConfigErrors<T>(check: () => T): T {
+    try {
+        return check();
+    } catch (error) {
+        throw error instanceof ConfigError ? new pulumi.RunError(error.message) : error;
+    }
 }
 
 /**
@@ -24,6 +33,6 @@ export function readStackSettings(): DeploymentSettings {
 export async function checkHostArchitectures(settings: DeploymentSettings): Promise<void> {
     for (const plan of planHosts(settings)) {
         const info = await aws.ec2.getInstanceType({ instanceType: plan.instanceType });
-        checkArchitectures(plan.instanceTypeKey, plan.instanceType, info.supportedArchitectures);
+        reportingConfigErrors(() => checkArchitectures(plan.instanceTypeKey, plan.instanceType, info.supportedArchitectures));
     }
 }

@@ -19,7 +19,10 @@ if command -v cloud-init >/dev/null 2>&1; then
     cloud-init status --wait >/dev/null || log "cloud-init finished with warnings; continuing"
 fi
 
-installed=$(dpkg-query -W -f='${Version}' "$package" 2>/dev/null || true)
+# Only a fully installed package counts: a removed package keeps a version in dpkg's database too.
+state=$(dpkg-query -W -f='${db:Status-Abbrev}|${Version}' "$package" 2>/dev/null || true)
+installed=""
+case "$state" in ii*) installed=${state#*|} ;; esac
 if [ "$installed" = "$wanted" ]; then
     apt-mark hold "$package" >/dev/null
     log "$package $wanted is already installed and held"
@@ -45,8 +48,10 @@ keyring="$apt_dir/keyrings/gitlab-${edition}.asc"
 downloaded=$(mktemp)
 trap 'rm -f "$downloaded"' EXIT
 curl --fail --silent --show-error --location --retry 5 --output "$downloaded" "$key_url"
-if ! gpg --show-keys --with-colons "$downloaded" | awk -F: '$1 == "fpr" { print $10 }' | grep -qx "$fingerprint"; then
-    log "the key at $key_url does not have fingerprint $fingerprint; refusing to trust it" >&2
+# The file must hold exactly one primary key, the expected one: an extra key would be trusted too.
+primaries=$(gpg --show-keys --with-colons "$downloaded" | awk -F: '$1 == "pub" { primary = 1; next } $1 == "fpr" && primary { print $10; primary = 0 }')
+if [ "$primaries" != "$fingerprint" ]; then
+    log "the key file at $key_url does not hold exactly the key with fingerprint $fingerprint (found: ${primaries//$'\n'/ }); refusing to trust it" >&2
     exit 1
 fi
 install_atomically "$keyring" 0644 <"$downloaded"

@@ -7,8 +7,11 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
-import { waitForRPCs } from "@pulumi/pulumi/runtime/settings";
 import { ARM_FAMILY, PROJECT } from "../components/config";
+
+// Resolves once every pending registration has reached the monitor, including the ones still
+// waiting on inputs. Internal to @pulumi/pulumi (no public "wait for all" exists, pulumi#6666).
+const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
 
 /** One resource as the program registered it. */
 export interface RegisteredResource {
@@ -19,6 +22,8 @@ export interface RegisteredResource {
     readonly inputs: Record<string, unknown>;
     /** Dotted paths of the inputs that were secret, e.g. `stdin` or `connection`. */
     readonly secretInputs: readonly string[];
+    /** The resource's state after creation: its inputs plus what the provider computed (stand-ins). */
+    readonly outputs: Record<string, unknown>;
     /** Names of the resources this one waits for (explicit dependsOn and input dependencies). */
     readonly dependsOn: readonly string[];
     /** Name of the parent resource, if any. */
@@ -36,6 +41,17 @@ export interface OfflineRun {
     readonly invokes: readonly Invoke[];
     /** The stack outputs, resolved; secret outputs are wrapped as `{ secret: value }`. */
     readonly outputs: Record<string, unknown>;
+}
+
+/** The program failed; `resources` holds what it had registered until then. */
+export class OfflineProgramError extends Error {
+    constructor(
+        readonly cause: unknown,
+        readonly resources: readonly RegisteredResource[],
+    ) {
+        super(cause instanceof Error ? cause.message : String(cause));
+        this.name = "OfflineProgramError";
+    }
 }
 
 export interface OfflineOptions {
@@ -148,7 +164,6 @@ type ProgramModule = { default: () => Promise<Record<string, unknown>> };
  * objects as objects) and returns everything it registered.
  */
 export async function runOffline(config: Record<string, unknown>, options: OfflineOptions = {}): Promise<OfflineRun> {
-    const resources: RegisteredResource[] = [];
     const invokes: Invoke[] = [];
     const stack = options.stack ?? "test";
 
@@ -175,37 +190,65 @@ export async function runOffline(config: Record<string, unknown>, options: Offli
 
     // Record what the mock monitor is asked, including the dependencies that newResource never sees.
     const monitor = pulumi.runtime.getMonitor() as unknown as {
-        registerResource: (req: RegisterRequest, callback: unknown) => unknown;
+        registerResource: (req: RegisterRequest, callback: RegisterCallback) => unknown;
     };
     const register = monitor.registerResource.bind(monitor);
-    const pending: { req: RegisterRequest }[] = [];
+    const pending: Registration[] = [];
     monitor.registerResource = (req, callback) => {
-        pending.push({ req });
-        return register(req, callback);
+        const registration: Registration = { req };
+        pending.push(registration);
+        return register(req, (error, response) => {
+            registration.response = response;
+            callback(error, response);
+        });
     };
 
     const program = (await import("../index.js")) as unknown as ProgramModule;
-    const rawOutputs = await program.default();
-    const outputs = (await resolveOutputs(rawOutputs)) as Record<string, unknown>;
+    let outputs: Record<string, unknown>;
+    try {
+        outputs = (await resolveOutputs(await program.default())) as Record<string, unknown>;
+    } catch (error) {
+        await waitForRPCs();
+        throw new OfflineProgramError(error, recorded(pending));
+    }
     await waitForRPCs();
+    return { resources: recorded(pending), invokes, outputs };
+}
 
+/** Turns the monitor's requests into RegisteredResources. */
+function recorded(pending: readonly Registration[]): RegisteredResource[] {
+    const resources: RegisteredResource[] = [];
     const nameOfUrn = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
-    for (const { req } of pending) {
+    const deserialize = (struct: unknown) =>
+        pulumi.runtime.deserializeProperties(struct as Parameters<typeof pulumi.runtime.deserializeProperties>[0]) as Record<string, unknown>;
+    for (const { req, response } of pending) {
         const secretInputs: string[] = [];
-        const deserialized = pulumi.runtime.deserializeProperties(req.getObject()) as Record<string, unknown>;
-        const inputs = unwrapSecrets(deserialized, "", secretInputs) as Record<string, unknown>;
+        const inputs = unwrapSecrets(deserialize(req.getObject()), "", secretInputs) as Record<string, unknown>;
+        const outputs = response ? (unwrapSecrets(deserialize(response.getObject()), "", []) as Record<string, unknown>) : {};
         const parentUrn = req.getParent();
         resources.push({
             type: req.getType(),
             name: req.getName(),
             urn: `${parentUrn}::${req.getName()}`,
             inputs,
+            outputs,
             secretInputs,
             dependsOn: [...new Set(req.getDependenciesList().map(nameOfUrn))].sort(),
             parent: parentUrn ? nameOfUrn(parentUrn) : undefined,
         });
     }
-    return { resources, invokes, outputs };
+    return resources;
+}
+
+interface RegisterResponse {
+    getObject(): unknown;
+}
+
+type RegisterCallback = (error: unknown, response?: RegisterResponse) => void;
+
+interface Registration {
+    readonly req: RegisterRequest;
+    response?: RegisterResponse;
 }
 
 interface RegisterRequest {

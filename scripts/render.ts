@@ -1,0 +1,163 @@
+// npm run render -- --stack <name> [--host gitlab|mattermost] [--json] [--show-secrets]
+//
+// Runs the program on Pulumi's mock runtime with a stack's configuration and prints what
+// `pulumi up` would write to each host, without cloud access or the Pulumi CLI. Values that only
+// exist at deploy time (generated passwords, keys, addresses) appear as placeholders, and
+// encrypted config values, which need the stack's passphrase, appear as `<secret config: key>`.
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { parse as parseYaml } from "yaml";
+import { scriptOfCommand } from "../components/hostScripts";
+import { runOffline, type OfflineRun } from "./offlineRuntime";
+
+/** Where Omnibus reads its configuration. */
+const GITLAB_RB = "/etc/gitlab/gitlab.rb";
+const MASK = "[secret]";
+
+export interface RenderOptions {
+    stack: string;
+    host?: string;
+    json: boolean;
+    showSecrets: boolean;
+    /** Directory holding Pulumi.<stack>.yaml. */
+    stacksDir: string;
+}
+
+/** The stack file's config, with encrypted values replaced by placeholders. */
+export function readStackConfig(stacksDir: string, stack: string): Record<string, unknown> {
+    const file = join(stacksDir, `Pulumi.${stack}.yaml`);
+    let text: string;
+    try {
+        text = readFileSync(file, "utf8");
+    } catch {
+        throw new Error(`no stack file ${file}; stacks live in ${stacksDir} as Pulumi.<stack>.yaml`);
+    }
+    const config = (parseYaml(text) as { config?: Record<string, unknown> } | null)?.config ?? {};
+    return Object.fromEntries(
+        Object.entries(config).map(([key, value]) => [key, replaceEncrypted(value, key)]),
+    );
+}
+
+function replaceEncrypted(value: unknown, key: string): unknown {
+    if (typeof value !== "object" || value === null) {
+        return value;
+    }
+    if (!Array.isArray(value) && "secure" in value) {
+        return `<secret config: ${key}>`;
+    }
+    if (Array.isArray(value)) {
+        return value.map((item, i) => replaceEncrypted(item, `${key}[${i}]`));
+    }
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, replaceEncrypted(v, `${key}.${k}`)]));
+}
+
+/** Files each host receives, by host name and path. */
+export function hostFiles(run: OfflineRun): Record<string, Record<string, { content: string; secret: boolean }>> {
+    const files: Record<string, Record<string, { content: string; secret: boolean }>> = {};
+    for (const resource of run.resources) {
+        if (resource.type !== "command:remote:Command" || scriptOfCommand(String(resource.inputs.create)) !== "apply-gitlab-rb.sh") {
+            continue;
+        }
+        const host = resource.parent ?? resource.name;
+        files[host] = { ...files[host], [GITLAB_RB]: { content: String(resource.inputs.stdin), secret: resource.secretInputs.includes("stdin") } };
+    }
+    return files;
+}
+
+function maskPaths(inputs: Record<string, unknown>, paths: readonly string[]): Record<string, unknown> {
+    const masked = structuredClone(inputs);
+    for (const path of paths) {
+        const keys = path.split(/\.|\[(\d+)\]/).filter((k) => k !== undefined && k !== "");
+        let node: Record<string, unknown> = masked;
+        for (const key of keys.slice(0, -1)) {
+            node = node[key] as Record<string, unknown>;
+        }
+        node[keys[keys.length - 1]] = MASK;
+    }
+    return masked;
+}
+
+function maskOutputs(value: unknown, showSecrets: boolean): unknown {
+    if (typeof value !== "object" || value === null) {
+        return value;
+    }
+    if (!Array.isArray(value) && Object.keys(value).length === 1 && "secret" in value) {
+        return showSecrets ? (value as { secret: unknown }).secret : MASK;
+    }
+    if (Array.isArray(value)) {
+        return value.map((item) => maskOutputs(item, showSecrets));
+    }
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskOutputs(v, showSecrets)]));
+}
+
+/** The text `npm run render` prints. */
+export async function render(options: RenderOptions): Promise<string> {
+    const run = await runOffline(readStackConfig(options.stacksDir, options.stack), { stack: options.stack });
+    const files = hostFiles(run);
+    const hosts = Object.keys(files);
+    if (options.host !== undefined && !hosts.includes(options.host)) {
+        throw new Error(`stack ${options.stack} has no ${options.host} host; its hosts are: ${hosts.join(", ")}`);
+    }
+    const shown = options.host === undefined ? hosts : [options.host];
+
+    if (!options.json) {
+        return shown
+            .map((host) =>
+                Object.entries(files[host])
+                    .map(([path, file]) => `# ==> ${host} host: ${path}\n${file.content}`)
+                    .join("\n"),
+            )
+            .join("\n");
+    }
+    const reveal = (file: { content: string; secret: boolean }) => (file.secret && !options.showSecrets ? MASK : file.content);
+    return `${JSON.stringify(
+        {
+            stack: options.stack,
+            resources: run.resources.map((r) => ({
+                type: r.type,
+                name: r.name,
+                parent: r.parent,
+                dependsOn: r.dependsOn,
+                inputs: options.showSecrets ? r.inputs : maskPaths(r.inputs, r.secretInputs),
+            })),
+            hosts: Object.fromEntries(
+                shown.map((host) => [host, { files: Object.fromEntries(Object.entries(files[host]).map(([path, file]) => [path, reveal(file)])) }]),
+            ),
+            outputs: maskOutputs(run.outputs, options.showSecrets),
+        },
+        null,
+        2,
+    )}\n`;
+}
+
+async function main(): Promise<void> {
+    const { values } = parseArgs({
+        options: {
+            stack: { type: "string" },
+            host: { type: "string" },
+            json: { type: "boolean", default: false },
+            "show-secrets": { type: "boolean", default: false },
+        },
+    });
+    if (!values.stack) {
+        throw new Error("usage: npm run render -- --stack <name> [--host gitlab|mattermost] [--json] [--show-secrets]");
+    }
+    process.stdout.write(
+        await render({
+            stack: values.stack,
+            host: values.host,
+            json: values.json ?? false,
+            showSecrets: values["show-secrets"] ?? false,
+            stacksDir: join(__dirname, "..", "stacks"),
+        }),
+    );
+}
+
+if (require.main === module) {
+    main().catch((error: unknown) => {
+        process.stderr.write(`render: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exit(1);
+    });
+}

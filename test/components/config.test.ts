@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError, checkArchitectures, parseSettings } from "../../components/config";
+import { formatVersion } from "../../components/versions";
+import { rawConfig, stackConfig } from "../support/stackConfig";
+
+function parse(config: Record<string, unknown>) {
+    return parseSettings(rawConfig(config));
+}
+
+/** Asserts that the configuration fails with one ConfigError naming `key` and matching `message`. */
+function assertRejected(config: Record<string, unknown>, key: string, message: RegExp) {
+    assert.throws(
+        () => parse(config),
+        (error: unknown) => {
+            assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+            assert.equal(error.key, key);
+            assert.match(error.message, new RegExp(`^gitlab-mattermost:${key.replace(/[.[\]]/g, "\\$&")} `));
+            assert.match(error.message, message);
+            return true;
+        },
+    );
+}
+
+describe("parseSettings: valid configurations", () => {
+    it("applies the documented defaults", () => {
+        const settings = parse(stackConfig("single", { gitlab: undefined, tls: undefined }));
+        assert.equal(settings.topology, "single");
+        assert.equal(settings.gitlab.edition, "ee");
+        assert.equal(formatVersion(settings.gitlab.version), "18.11.11");
+        assert.equal(settings.gitlab.instanceType, "c6a.xlarge");
+        assert.equal(settings.gitlab.volumeSizeGiB, 100);
+        assert.equal(settings.mattermost.instanceType, "c6a.large");
+        assert.equal(settings.mattermost.volumeSizeGiB, 50);
+        assert.deepEqual(settings.mattermost.env, {});
+        assert.equal(settings.mattermost.uid, undefined);
+        assert.deepEqual(settings.tls, { mode: "letsencrypt" });
+        assert.equal(settings.oauth.rotation, 0);
+    });
+
+    it("defaults topology to single when it is absent", () => {
+        assert.equal(parse(stackConfig("single", { topology: undefined })).topology, "single");
+    });
+
+    it("normalizes URLs, the zone and CIDR blocks", () => {
+        const settings = parse(
+            stackConfig("split", {
+                externalUrl: "https://GitLab.Example.com/",
+                dnsZone: "Example.COM.",
+                ssh: { allowedCidrs: ["2001:DB8:0:0::/48", "198.51.100.7/32"] },
+            }),
+        );
+        assert.deepEqual(settings.externalUrl, { scheme: "https", host: "gitlab.example.com", href: "https://gitlab.example.com" });
+        assert.equal(settings.dnsZone, "example.com");
+        assert.deepEqual(settings.ssh.allowedCidrs, ["2001:db8::/48", "198.51.100.7/32"]);
+    });
+
+    it("serves http without TLS when both URLs are http", () => {
+        const settings = parse(
+            stackConfig("single", { externalUrl: "http://gitlab.example.com", mattermostExternalUrl: "http://mattermost.example.com", tls: undefined }),
+        );
+        assert.deepEqual(settings.tls, { mode: "none" });
+    });
+
+    it("accepts whole numbers written as strings, as `pulumi config set --path` may store them", () => {
+        const settings = parse(stackConfig("split", { gitlab: { volumeSizeGiB: "200" }, mattermost: { uid: "994", gid: 995 }, oauth: { rotation: "3" } }));
+        assert.equal(settings.gitlab.volumeSizeGiB, 200);
+        assert.equal(settings.mattermost.uid, 994);
+        assert.equal(settings.mattermost.gid, 995);
+        assert.equal(settings.oauth.rotation, 3);
+    });
+
+    it("keeps mattermost.env exactly, sorted by name", () => {
+        const env = { NO_PROXY: "localhost,127.0.0.1", HTTP_PROXY: "http://p:3128", _X: "a'b\"c#{d}" };
+        assert.deepEqual(Object.entries(parse(stackConfig("split", { mattermost: { env } })).mattermost.env), [
+            ["HTTP_PROXY", "http://p:3128"],
+            ["NO_PROXY", "localhost,127.0.0.1"],
+            ["_X", "a'b\"c#{d}"],
+        ]);
+    });
+
+    it("allows a hostname at the zone apex", () => {
+        assert.equal(parse(stackConfig("single", { externalUrl: "https://example.com" })).externalUrl.host, "example.com");
+    });
+});
+
+describe("parseSettings: bad input names the key and says what to do", () => {
+    const single = (overrides: Record<string, unknown>) => stackConfig("single", overrides);
+    const split = (overrides: Record<string, unknown>) => stackConfig("split", overrides);
+    const cases: [string, Record<string, unknown>, string, RegExp][] = [
+        ["missing externalUrl", single({ externalUrl: undefined }), "externalUrl", /is required.*pulumi config set externalUrl/],
+        ["missing mattermostExternalUrl", single({ mattermostExternalUrl: undefined }), "mattermostExternalUrl", /is required/],
+        ["URL without a scheme", single({ externalUrl: "gitlab.example.com" }), "externalUrl", /is not a URL/],
+        ["URL with another scheme", single({ externalUrl: "ftp://gitlab.example.com" }), "externalUrl", /must use http or https/],
+        ["URL with a path", single({ externalUrl: "https://gitlab.example.com/gitlab" }), "externalUrl", /must not have a path/],
+        ["URL with a query", single({ mattermostExternalUrl: "https://mattermost.example.com/?a=1" }), "mattermostExternalUrl", /must not have a path, query/],
+        ["URL with a port", single({ externalUrl: "https://gitlab.example.com:8443" }), "externalUrl", /default port.*:8443/],
+        ["URL with credentials", single({ externalUrl: "https://root:pw@gitlab.example.com" }), "externalUrl", /user or password/],
+        ["URL with an IP address", single({ externalUrl: "https://192.0.2.1" }), "externalUrl", /must name a DNS host/],
+        ["both URLs on one hostname", single({ mattermostExternalUrl: "https://gitlab.example.com" }), "mattermostExternalUrl", /same hostname.*mattermost\.example\.com/],
+        ["mixed schemes", single({ mattermostExternalUrl: "http://mattermost.example.com" }), "mattermostExternalUrl", /https for both/],
+        ["hostname outside dnsZone", single({ mattermostExternalUrl: "https://chat.example.org" }), "mattermostExternalUrl", /not in dnsZone example\.com/],
+        ["a zone that only shares a suffix", single({ externalUrl: "https://gitlab.badexample.com" }), "externalUrl", /not in dnsZone/],
+        ["missing dnsZone", single({ dnsZone: undefined }), "dnsZone", /is required.*Route53/],
+        ["unknown topology", single({ topology: "ha" }), "topology", /"single".*"split".*"ha"/],
+        ["version without a patch", single({ gitlab: { version: "18.11" } }), "gitlab.version", /full version x\.y\.z/],
+        ["version with a suffix", single({ gitlab: { version: "18.11.11-ee.0" } }), "gitlab.version", /full version x\.y\.z/],
+        ["version 19.0", single({ gitlab: { version: "19.0.0" } }), "gitlab.version", /19\.0 removed bundled Mattermost; 18\.11\.x is the last release line/],
+        ["version after 19.0", split({ gitlab: { version: "19.3.0" } }), "gitlab.version", /removed bundled Mattermost/],
+        ["version without an Ubuntu 24.04 package", single({ gitlab: { version: "16.11.10" } }), "gitlab.version", /Ubuntu 24\.04.*17\.1\.0/],
+        ["unknown edition", single({ gitlab: { edition: "ultimate" } }), "gitlab.edition", /"ee" or "ce"/],
+        ["ARM GitLab instance type", single({ gitlab: { instanceType: "m7g.xlarge" } }), "gitlab.instanceType", /ARM.*x86_64/],
+        ["ARM Mattermost instance type", split({ mattermost: { instanceType: "t4g.large" } }), "mattermost.instanceType", /ARM.*linux-amd64/],
+        ["Graviton a1 family", single({ gitlab: { instanceType: "a1.large" } }), "gitlab.instanceType", /ARM/],
+        ["malformed instance type", single({ gitlab: { instanceType: "large" } }), "gitlab.instanceType", /EC2 instance type/],
+        ["volume too small", single({ gitlab: { volumeSizeGiB: 10 } }), "gitlab.volumeSizeGiB", /20 to 16384/],
+        ["Mattermost instance type in single topology", single({ mattermost: { instanceType: "c6a.large" } }), "mattermost.instanceType", /only to topology split/],
+        ["Mattermost volume in single topology", single({ mattermost: { volumeSizeGiB: 60 } }), "mattermost.volumeSizeGiB", /only to topology split/],
+        ["env name starting with a digit", split({ mattermost: { env: { "1PROXY": "x" } } }), "mattermost.env.1PROXY", /not a valid environment variable name/],
+        ["env name with a hyphen", split({ mattermost: { env: { "HTTP-PROXY": "x" } } }), "mattermost.env.HTTP-PROXY", /letters, digits and underscores/],
+        ["env name with a space", split({ mattermost: { env: { "A B": "x" } } }), "mattermost.env.A B", /not a valid/],
+        ["env value that is not a string", split({ mattermost: { env: { PORT: 8080 } } }), "mattermost.env.PORT", /must be a string/],
+        ["env as a list", split({ mattermost: { env: ["A=b"] } }), "mattermost.env", /map of variable names/],
+        ["uid zero", split({ mattermost: { uid: 0 } }), "mattermost.uid", /positive whole number/],
+        ["negative uid", split({ mattermost: { uid: -5 } }), "mattermost.uid", /positive whole number/],
+        ["fractional gid", split({ mattermost: { gid: 1.5 } }), "mattermost.gid", /positive whole number/],
+        ["gid as a name", split({ mattermost: { gid: "mattermost" } }), "mattermost.gid", /positive whole number/],
+        ["missing SSH CIDRs", single({ ssh: undefined }), "ssh.allowedCidrs", /is required.*no open default/],
+        ["empty SSH CIDR list", single({ ssh: { allowedCidrs: [] } }), "ssh.allowedCidrs", /non-empty list/],
+        ["CIDR without a prefix", single({ ssh: { allowedCidrs: ["203.0.113.7"] } }), "ssh.allowedCidrs[0]", /not a CIDR block/],
+        ["CIDR with a bad prefix", single({ ssh: { allowedCidrs: ["10.0.0.0/8", "203.0.113.0/33"] } }), "ssh.allowedCidrs[1]", /invalid prefix length/],
+        ["CIDR with a bad address", single({ ssh: { allowedCidrs: ["203.0.113.256/24"] } }), "ssh.allowedCidrs[0]", /invalid address/],
+        ["CIDR with host bits", single({ ssh: { allowedCidrs: ["203.0.113.7/24"] } }), "ssh.allowedCidrs[0]", /did you mean 203\.0\.113\.0\/24/],
+        ["SSH open to the world", single({ ssh: { allowedCidrs: ["0.0.0.0/0"] } }), "ssh.allowedCidrs[0]", /whole internet/],
+        ["SSH open to the IPv6 world", single({ ssh: { allowedCidrs: ["::/0"] } }), "ssh.allowedCidrs[0]", /whole internet/],
+        ["letsencrypt with http URLs", single({ externalUrl: "http://gitlab.example.com", mattermostExternalUrl: "http://mattermost.example.com", tls: { mode: "letsencrypt" } }), "tls.mode", /letsencrypt.*http.*https/],
+        ["a contact e-mail with http URLs", single({ externalUrl: "http://gitlab.example.com", mattermostExternalUrl: "http://mattermost.example.com" }), "tls.contactEmail", /no certificate is requested/],
+        ["unknown TLS mode", single({ tls: { mode: "acme" } }), "tls.mode", /"letsencrypt"/],
+        ["malformed contact e-mail", single({ tls: { contactEmail: "ops" } }), "tls.contactEmail", /e-mail address/],
+        ["negative OAuth rotation", single({ oauth: { rotation: -1 } }), "oauth.rotation", /0 or more/],
+        ["unknown top-level key", single({ externalURL: "https://gitlab.example.com" }), "externalURL", /not a known key.*pulumi config rm/],
+        ["unknown field", single({ gitlab: { versoin: "18.11.11" } }), "gitlab.versoin", /not a known field.*version/],
+        ["object key given a plain string", single({ gitlab: "18.11.11" }), "gitlab", /must be an object/],
+    ];
+    for (const [title, config, key, message] of cases) {
+        it(title, () => assertRejected(config, key, message));
+    }
+});
+
+describe("checkArchitectures", () => {
+    it("accepts a type that supports x86_64", () => {
+        assert.doesNotThrow(() => checkArchitectures("gitlab.instanceType", "c6a.xlarge", ["i386", "x86_64"]));
+    });
+
+    it("refuses a type that EC2 reports as arm64 only, whatever its name", () => {
+        assert.throws(
+            () => checkArchitectures("mattermost.instanceType", "z9.large", ["arm64"]),
+            (error: unknown) => error instanceof ConfigError && error.key === "mattermost.instanceType" && /supports only arm64/.test(error.message),
+        );
+    });
+});

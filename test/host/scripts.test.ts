@@ -1,0 +1,767 @@
+// Tests for the scripts in host/ and for the command strings components/hostScripts.ts builds.
+// The scripts run for real (`bash host/<script>`) in a temp sandbox. The tools that only exist on a
+// GitLab host are RECORDING STAND-INS (test/support/standIns.ts): gitlab-ctl, Omnibus's embedded ruby
+// (delegating to the real /usr/bin/ruby, so syntax checks are real), apt-get, apt-mark, dpkg-query,
+// cloud-init, curl, gpg, getent and gitlab-rails (running the real ruby on a fake Doorkeeper,
+// test/support/fake_doorkeeper.rb). The tests assert on what the scripts asked of them.
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import fc from "fast-check";
+import { HOST_SCRIPT_DIR, hostCommand, hostFile, scriptOfCommand, shellQuote, type HostScript } from "../../components/hostScripts";
+import { filesIn, runProcess, sh, type RunResult, type Sandbox, type StandInCall, withSandbox } from "../support/standIns";
+
+const SHELL_SCRIPTS = readdirSync(HOST_SCRIPT_DIR)
+    .filter((name) => name.endsWith(".sh"))
+    .sort();
+
+function mode(file: string): number {
+    return statSync(file).mode & 0o777;
+}
+
+/** The value that follows `flag` in an argv, e.g. the word after `--resolve`. */
+function valueAfter(argv: readonly string[], flag: string): string | undefined {
+    const index = argv.indexOf(flag);
+    return index >= 0 ? argv[index + 1] : undefined;
+}
+
+function argvs(calls: readonly StandInCall[]): string[][] {
+    return calls.map((call) => call.argv);
+}
+
+/** Shows the script's output when an assertion about its exit status fails. */
+function describeRun(result: RunResult): string {
+    return `status ${result.status}\n--- stdout\n${result.stdout}--- stderr\n${result.stderr}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+describe("shellcheck on host/*.sh", () => {
+    test("host/ has shell scripts to check", () => {
+        assert.ok(SHELL_SCRIPTS.length > 0, `no *.sh in ${HOST_SCRIPT_DIR}`);
+        assert.ok(SHELL_SCRIPTS.includes("apply-gitlab-rb.sh"));
+    });
+
+    for (const script of SHELL_SCRIPTS) {
+        test(`shellcheck -x ${script} reports nothing`, async () => {
+            const result = await runProcess("shellcheck", ["-x", script], { cwd: HOST_SCRIPT_DIR });
+            assert.equal(result.stdout + result.stderr, "", `shellcheck reported on ${script}`);
+            assert.equal(result.status, 0, describeRun(result));
+        });
+    }
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("apply-gitlab-rb.sh", () => {
+    const OLD = "external_url 'https://old.example.com'\n";
+    const NEW = "external_url 'https://gitlab.example.com'\nmattermost_external_url 'https://mm.example.com'\n";
+    const BROKEN = "external_url 'https://gitlab.example.com\nmattermost['enable'] = true\n";
+
+    /** Omnibus's layout with a ruby stand-in (real ruby underneath) and a gitlab-ctl stand-in. */
+    function omnibus(sandbox: Sandbox, options: { reconfigureFailsOn?: number[]; existing?: string } = {}) {
+        const etc = sandbox.path("etc/gitlab");
+        const opt = sandbox.path("opt/gitlab");
+        mkdirSync(etc, { recursive: true });
+        if (options.existing !== undefined) {
+            writeFileSync(join(etc, "gitlab.rb"), options.existing, { mode: 0o600 });
+        }
+        // Stand-in for chown: records the ownership asked for, so the tests also run without root.
+        sandbox.standIn("chown", `:`);
+        // Stand-in for Omnibus's embedded ruby: the real ruby, so `ruby -c` really checks the syntax.
+        sandbox.standIn("embedded-ruby", `exec /usr/bin/ruby "$@"`, join(opt, "embedded/bin/ruby"));
+        // Stand-in for gitlab-ctl: keeps the gitlab.rb it saw, prints a log, fails on the listed calls.
+        const failOn = (options.reconfigureFailsOn ?? []).join(" ");
+        sandbox.standIn("gitlab-ctl", `
+cp ${sh(join(etc, "gitlab.rb"))} "$CALL_DIR/gitlab.rb.seen" 2>/dev/null || true
+echo "stand-in reconfigure $CALL_NUMBER: Recipe: gitlab::default"
+case " ${failOn} " in
+*" $CALL_NUMBER "*)
+    echo "stand-in reconfigure $CALL_NUMBER: Error executing action run on resource 'execute[migrate]'" >&2
+    exit 1
+    ;;
+esac
+echo "stand-in reconfigure $CALL_NUMBER: Chef Infra Client finished"`, join(opt, "bin/gitlab-ctl"));
+        const env = { GITLAB_ETC_DIR: etc, OMNIBUS_DIR: opt, GITLAB_MATTERMOST_LOG_DIR: sandbox.path("log/gitlab-mattermost") };
+        return {
+            etc,
+            target: join(etc, "gitlab.rb"),
+            previous: join(etc, "gitlab.rb.previous"),
+            apply: (input: string) => sandbox.runScript("apply-gitlab-rb.sh", [], { env, input }),
+        };
+    }
+
+    test("a valid file replaces gitlab.rb (0600), keeps the old one as gitlab.rb.previous and reconfigures once", () =>
+        withSandbox(async (sandbox) => {
+            const host = omnibus(sandbox, { existing: OLD });
+            const result = await host.apply(NEW);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(readFileSync(host.target, "utf8"), NEW);
+            assert.equal(mode(host.target), 0o600);
+            assert.equal(readFileSync(host.previous, "utf8"), OLD);
+
+            const reconfigures = sandbox.calls("gitlab-ctl");
+            assert.deepEqual(argvs(reconfigures), [["reconfigure"]]);
+            assert.equal(readFileSync(join(reconfigures[0]!.dir, "gitlab.rb.seen"), "utf8"), NEW, "reconfigure ran on the new file");
+            // The syntax check went through Omnibus's ruby, on a staged copy, not on gitlab.rb itself.
+            const checks = argvs(sandbox.calls("embedded-ruby"));
+            assert.equal(checks.length, 1);
+            assert.equal(checks[0]![0], "-c");
+            assert.notEqual(checks[0]![1], host.target);
+            // root owns the file: asked of the staged copy, before it was renamed into place.
+            assert.deepEqual(argvs(sandbox.calls("chown")), [["0:0", checks[0]![1]!]]);
+            assert.ok(sandbox.sequence().indexOf("chown") < sandbox.sequence().indexOf("gitlab-ctl"));
+            assert.deepEqual(filesIn(host.etc), ["gitlab.rb", "gitlab.rb.previous"], "no temporary file is left");
+            assert.match(readFileSync(sandbox.path("log/gitlab-mattermost/reconfigure.log"), "utf8"), /Chef Infra Client finished/);
+        }));
+
+    test("the first file on a host (no gitlab.rb yet) is installed without a previous copy", () =>
+        withSandbox(async (sandbox) => {
+            const host = omnibus(sandbox);
+            const result = await host.apply(NEW);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(readFileSync(host.target, "utf8"), NEW);
+            assert.equal(mode(host.target), 0o600);
+            assert.deepEqual(filesIn(host.etc), ["gitlab.rb"]);
+            assert.equal(sandbox.calls("gitlab-ctl").length, 1);
+        }));
+
+    test("a file with a Ruby syntax error is refused: gitlab.rb untouched, no previous, no reconfigure", () =>
+        withSandbox(async (sandbox) => {
+            const host = omnibus(sandbox, { existing: OLD });
+            const result = await host.apply(BROKEN);
+            assert.notEqual(result.status, 0, describeRun(result));
+            assert.match(result.stderr, /does not parse/);
+            assert.equal(sandbox.calls("embedded-ruby").length, 1, "the syntax check ran");
+            assert.equal(readFileSync(host.target, "utf8"), OLD);
+            assert.equal(mode(host.target), 0o600);
+            assert.equal(existsSync(host.previous), false);
+            assert.equal(sandbox.calls("gitlab-ctl").length, 0);
+            assert.deepEqual(filesIn(host.etc), ["gitlab.rb"], "no temporary file is left");
+        }));
+
+    test("empty stdin is refused the same way", () =>
+        withSandbox(async (sandbox) => {
+            const host = omnibus(sandbox, { existing: OLD });
+            const result = await host.apply("");
+            assert.notEqual(result.status, 0, describeRun(result));
+            assert.match(result.stderr, /empty/);
+            assert.equal(readFileSync(host.target, "utf8"), OLD);
+            assert.equal(existsSync(host.previous), false);
+            assert.equal(sandbox.calls("gitlab-ctl").length, 0);
+            assert.deepEqual(filesIn(host.etc), ["gitlab.rb"], "no temporary file is left");
+        }));
+
+    test("re-applying identical content keeps the older gitlab.rb.previous and still reconfigures", () =>
+        withSandbox(async (sandbox) => {
+            const host = omnibus(sandbox, { existing: OLD });
+            for (const run of [1, 2]) {
+                const result = await host.apply(NEW);
+                assert.equal(result.status, 0, `run ${run}: ${describeRun(result)}`);
+            }
+            assert.equal(readFileSync(host.target, "utf8"), NEW);
+            assert.equal(readFileSync(host.previous, "utf8"), OLD, "previous still holds the older content");
+            assert.deepEqual(argvs(sandbox.calls("gitlab-ctl")), [["reconfigure"], ["reconfigure"]]);
+            assert.deepEqual(filesIn(host.etc), ["gitlab.rb", "gitlab.rb.previous"]);
+        }));
+
+    test("a re-run after a failed reconfigure reconfigures again and keeps the older previous", () =>
+        withSandbox(async (sandbox) => {
+            const host = omnibus(sandbox, { existing: OLD, reconfigureFailsOn: [1, 2] });
+            const failed = await host.apply(NEW);
+            assert.notEqual(failed.status, 0, describeRun(failed));
+            const rerun = await host.apply(NEW);
+            assert.equal(rerun.status, 0, describeRun(rerun));
+            assert.equal(sandbox.calls("gitlab-ctl").length, 3);
+            assert.equal(readFileSync(host.previous, "utf8"), OLD);
+        }));
+
+    test("reconfigure failing twice: non-zero exit, the log's tail and the rollback hint", () =>
+        withSandbox(async (sandbox) => {
+            const host = omnibus(sandbox, { existing: OLD, reconfigureFailsOn: [1, 2] });
+            const result = await host.apply(NEW);
+            assert.notEqual(result.status, 0, describeRun(result));
+            assert.deepEqual(argvs(sandbox.calls("gitlab-ctl")), [["reconfigure"], ["reconfigure"]]);
+            // The tail of the last attempt's log.
+            assert.match(result.stderr, /stand-in reconfigure 2: Recipe: gitlab::default/);
+            assert.match(result.stderr, /stand-in reconfigure 2: Error executing action run/);
+            assert.ok(
+                result.stderr.includes(`to go back: cp -p ${host.previous} ${host.target} && gitlab-ctl reconfigure`),
+                result.stderr,
+            );
+            assert.equal(readFileSync(host.previous, "utf8"), OLD);
+        }));
+
+    test("reconfigure failing once then succeeding: exit 0 after two calls", () =>
+        withSandbox(async (sandbox) => {
+            const host = omnibus(sandbox, { existing: OLD, reconfigureFailsOn: [1] });
+            const result = await host.apply(NEW);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(sandbox.calls("gitlab-ctl").length, 2);
+            assert.match(result.stdout, /reconfigured \(attempt 2\)/);
+        }));
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("install-omnibus.sh", () => {
+    const FPR = "F6403F6544A38863DAA0B6E03F01618A51312F3F";
+    const OTHER_FPR = "0123456789ABCDEF0123456789ABCDEF01234567";
+    const REPO = "https://packages.example.test/gitlab";
+    const KEY_URL = "https://packages.example.test/gpgkey/gpg.key";
+    const ARGS = ["ee", "18.11.11", "noble", REPO, KEY_URL, FPR];
+    const WANTED = "18.11.11-ee.0";
+
+    function fakeKey(fingerprint: string): string {
+        return `-----BEGIN PGP PUBLIC KEY BLOCK-----\nstand-in key ${fingerprint}\n-----END PGP PUBLIC KEY BLOCK-----\n`;
+    }
+
+    /** A host with stand-ins for cloud-init, dpkg-query, apt-get, apt-mark, curl and gpg. */
+    /** `installed`: a version (fully installed), or `status|version` as dpkg-query reports it. */
+    function ubuntu(sandbox: Sandbox, options: { installed?: string; servedFingerprint?: string; extraKey?: string } = {}) {
+        const apt = sandbox.path("etc/apt");
+        const etc = sandbox.path("etc/gitlab");
+        const keyring = join(apt, "keyrings/gitlab-ee.asc");
+        const list = join(apt, "sources.list.d/gitlab_gitlab-ee.list");
+        const key = fakeKey(options.servedFingerprint ?? FPR);
+
+        sandbox.standIn("cloud-init", `echo "status: done"`);
+        sandbox.standIn(
+            "dpkg-query",
+            options.installed === undefined
+                ? `echo "dpkg-query: no packages found matching \${!#}" >&2; exit 1`
+                : `printf '%s' ${sh(options.installed.includes("|") ? options.installed : `ii |${options.installed}`)}`,
+        );
+        // apt-get records its environment and whether the keyring and gitlab.rb were in place.
+        sandbox.standIn("apt-get", `
+record_env
+if [ -e ${sh(join(etc, "gitlab.rb"))} ]; then touch "$CALL_DIR/gitlab.rb-present"; fi
+if [ -e ${sh(keyring)} ] && [ -e ${sh(list)} ]; then touch "$CALL_DIR/repository-present"; fi
+echo "stand-in apt-get $*"`);
+        sandbox.standIn("apt-mark", `echo "$2 set on hold."`);
+        // curl writes a fake key to --output; the fingerprint it embeds is what gpg will report.
+        sandbox.standIn("curl", `
+out=""
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+    --output) out=$2; shift 2 ;;
+    *) shift ;;
+    esac
+done
+if [ -z "$out" ]; then echo "curl stand-in: no --output" >&2; exit 2; fi
+printf '%s' ${sh(key)} >"$out"`);
+        // gpg --show-keys --with-colons FILE prints the fingerprints of the fake key in FILE.
+        sandbox.standIn("gpg", `
+case " $* " in
+*" --show-keys "*) ;;
+*) echo "gpg stand-in: only --show-keys is expected" >&2; exit 2 ;;
+esac
+fpr=$(sed -n 's/^stand-in key //p' "\${!#}")
+printf 'pub:-:4096:1:3F01618A51312F3F:1581292800:1833148800::-:::scSC::::::23::0:\\n'
+printf 'fpr:::::::::%s:\\n' "$fpr"
+printf 'uid:-::::1581292800::0000::GitLab B.V. (package repository signing key) <packages@gitlab.com>::::::::::0:\\n'
+printf 'sub:-:4096:1:1193DC8C5FFF7061:1581292800:1833148800:::::e::::::23:\\n'
+printf 'fpr:::::::::%s:\\n' 5A1B4C6E5F2F2D7C2B3A4E5D1193DC8C5FFF7061
+${options.extraKey ? `printf 'pub:-:4096:1:0000000000000000:1581292800:1833148800::-:::scSC::::::23::0:\\n'\nprintf 'fpr:::::::::%s:\\n' ${options.extraKey}` : ""}`);
+
+        return {
+            apt,
+            etc,
+            keyring,
+            list,
+            key,
+            install: (env: Record<string, string> = {}) =>
+                sandbox.runScript("install-omnibus.sh", ARGS, {
+                    env: {
+                        APT_DIR: apt,
+                        GITLAB_ETC_DIR: etc,
+                        // Set for the script on purpose: the package's maintainer scripts must not see them.
+                        EXTERNAL_URL: "https://gitlab.example.com",
+                        GITLAB_ROOT_PASSWORD: "stand-in-root-password",
+                        ...env,
+                    },
+                }),
+        };
+    }
+
+    test("fresh host: key, repository, placeholder gitlab.rb, pinned install without EXTERNAL_URL, hold", () =>
+        withSandbox(async (sandbox) => {
+            const host = ubuntu(sandbox);
+            const result = await host.install();
+            assert.equal(result.status, 0, describeRun(result));
+
+            assert.equal(readFileSync(host.keyring, "utf8"), host.key);
+            assert.equal(mode(host.keyring), 0o644);
+            assert.equal(
+                readFileSync(host.list, "utf8"),
+                `deb [signed-by=${host.keyring}] https://packages.example.test/gitlab/gitlab-ee/ubuntu/noble noble main\n`,
+            );
+            assert.equal(mode(host.list), 0o644);
+            const gitlabRb = join(host.etc, "gitlab.rb");
+            assert.match(readFileSync(gitlabRb, "utf8"), /^# Placeholder/);
+            assert.equal(mode(gitlabRb), 0o600);
+
+            assert.deepEqual(argvs(sandbox.calls("cloud-init")), [["status", "--wait"]]);
+            const curl = sandbox.calls("curl");
+            assert.equal(curl.length, 1);
+            assert.equal(curl[0]!.argv.at(-1), KEY_URL);
+            assert.ok(curl[0]!.argv.includes("--fail"));
+
+            const aptGet = sandbox.calls("apt-get");
+            assert.equal(aptGet.length, 2, JSON.stringify(argvs(aptGet)));
+            assert.equal(aptGet[0]!.argv.at(-2), "update");
+            const install = aptGet[1]!;
+            assert.deepEqual(install.argv.slice(-4), ["install", "-y", "-q", `gitlab-ee=${WANTED}`]);
+            const lockTimeout = install.argv.find((word, i) => install.argv[i - 1] === "-o" && word.startsWith("DPkg::Lock::Timeout="));
+            assert.match(lockTimeout ?? "", /^DPkg::Lock::Timeout=\d+$/);
+            assert.ok(install.env, "apt-get recorded its environment");
+            assert.equal(install.env.EXTERNAL_URL, undefined, "EXTERNAL_URL reached apt-get");
+            assert.equal(install.env.GITLAB_ROOT_PASSWORD, undefined, "GITLAB_ROOT_PASSWORD reached apt-get");
+            assert.equal(install.env.DEBIAN_FRONTEND, "noninteractive");
+            assert.ok(existsSync(join(install.dir, "gitlab.rb-present")), "gitlab.rb existed before the package was installed");
+            assert.ok(existsSync(join(aptGet[0]!.dir, "repository-present")), "the repository was configured before apt-get update");
+
+            assert.deepEqual(argvs(sandbox.calls("apt-mark")), [["hold", "gitlab-ee"]]);
+            const order = sandbox.sequence();
+            assert.equal(order[0], "cloud-init", "cloud-init was waited for first");
+            assert.equal(order.at(-1), "apt-mark", "the hold comes after the install");
+
+            assert.deepEqual(filesIn(join(host.apt, "keyrings")), ["gitlab-ee.asc"]);
+            assert.deepEqual(filesIn(join(host.apt, "sources.list.d")), ["gitlab_gitlab-ee.list"]);
+            assert.deepEqual(filesIn(host.etc), ["gitlab.rb"]);
+            assert.deepEqual(filesIn(sandbox.tmp), [], "the downloaded key was removed");
+        }));
+
+    test("an existing gitlab.rb is not overwritten", () =>
+        withSandbox(async (sandbox) => {
+            const host = ubuntu(sandbox);
+            const existing = "external_url 'https://gitlab.example.com'\n";
+            mkdirSync(host.etc, { recursive: true });
+            writeFileSync(join(host.etc, "gitlab.rb"), existing, { mode: 0o600 });
+            const result = await host.install();
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(readFileSync(join(host.etc, "gitlab.rb"), "utf8"), existing);
+            assert.equal(sandbox.calls("apt-get").length, 2);
+        }));
+
+    test("a key with another fingerprint is refused: nothing installed, no keyring written", () =>
+        withSandbox(async (sandbox) => {
+            const host = ubuntu(sandbox, { servedFingerprint: OTHER_FPR });
+            const result = await host.install();
+            assert.notEqual(result.status, 0, describeRun(result));
+            assert.match(result.stderr, new RegExp(`does not hold exactly the key with fingerprint ${FPR} \\(found: ${OTHER_FPR}\\)`));
+            assert.equal(sandbox.calls("gpg").length, 1, "the key was checked");
+            assert.equal(sandbox.calls("apt-get").length, 0);
+            assert.equal(sandbox.calls("apt-mark").length, 0);
+            assert.equal(existsSync(host.keyring), false);
+            assert.equal(existsSync(host.list), false);
+            assert.deepEqual(filesIn(join(host.apt, "keyrings")), []);
+            assert.deepEqual(filesIn(sandbox.tmp), [], "the downloaded key was removed");
+        }));
+
+    test("a key file with an extra primary key is refused, though it holds the right one", () =>
+        withSandbox(async (sandbox) => {
+            const host = ubuntu(sandbox, { extraKey: OTHER_FPR });
+            const result = await host.install();
+            assert.notEqual(result.status, 0, describeRun(result));
+            assert.match(result.stderr, new RegExp(`found: ${FPR} ${OTHER_FPR}`));
+            assert.equal(sandbox.calls("apt-get").length, 0);
+            assert.equal(existsSync(host.keyring), false);
+        }));
+
+    test("a removed package whose configuration remains counts as not installed", () =>
+        withSandbox(async (sandbox) => {
+            const host = ubuntu(sandbox, { installed: `rc |${WANTED}` });
+            const result = await host.install();
+            assert.equal(result.status, 0, describeRun(result));
+            assert.ok(argvs(sandbox.calls("apt-get")).some((argv) => argv.includes(`gitlab-ee=${WANTED}`)), "it installs");
+        }));
+
+    test("already installed at the wanted version: no install, hold asserted, exit 0", () =>
+        withSandbox(async (sandbox) => {
+            const host = ubuntu(sandbox, { installed: WANTED });
+            const result = await host.install();
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(sandbox.calls("dpkg-query").at(-1)?.argv.at(-1), "gitlab-ee");
+            assert.equal(sandbox.calls("apt-get").length, 0);
+            assert.equal(sandbox.calls("curl").length, 0);
+            assert.deepEqual(argvs(sandbox.calls("apt-mark")), [["hold", "gitlab-ee"]]);
+        }));
+
+    test("another installed version: non-zero exit with a message, no install", () =>
+        withSandbox(async (sandbox) => {
+            const host = ubuntu(sandbox, { installed: "18.10.3-ee.0" });
+            const result = await host.install();
+            assert.notEqual(result.status, 0, describeRun(result));
+            assert.match(result.stderr, /gitlab-ee 18\.10\.3-ee\.0 is installed, not 18\.11\.11-ee\.0/);
+            assert.equal(sandbox.calls("apt-get").length, 0);
+            assert.equal(sandbox.calls("apt-mark").length, 0);
+            assert.equal(existsSync(host.keyring), false);
+        }));
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("health-gate.sh", () => {
+    interface Answer {
+        body: string;
+        /** curl's exit status: 0, 7 (cannot connect), 22 (HTTP error with --fail), ... */
+        exit?: number;
+    }
+
+    /** A curl stand-in that gives the listed answers in turn, repeating the last one. */
+    function curlAnswers(sandbox: Sandbox, answers: readonly Answer[]): void {
+        const branches = answers.map((answer, i) => {
+            const pattern = i === answers.length - 1 ? "*" : String(i + 1);
+            const exit = answer.exit ?? 0;
+            const output = exit === 0 ? `printf '%s' ${sh(answer.body)}` : `printf '%s\\n' ${sh(answer.body)} >&2`;
+            return `${pattern}) ${output}; exit ${exit} ;;`;
+        });
+        sandbox.standIn("curl", `case "$CALL_NUMBER" in\n${branches.join("\n")}\nesac`);
+    }
+
+    function gate(sandbox: Sandbox, args: string[]) {
+        return sandbox.runScript("health-gate.sh", args, {
+            env: { GITLAB_LOG_DIR: sandbox.path("log/gitlab"), HEALTH_INTERVAL_SECONDS: "0" },
+        });
+    }
+
+    test("gitlab healthy: asks /-/readiness through the host itself", () =>
+        withSandbox(async (sandbox) => {
+            curlAnswers(sandbox, [{ body: '{"status":"ok","master_check":[{"status":"ok"}]}' }]);
+            const result = await gate(sandbox, ["gitlab", "https://gitlab.example.com", "60"]);
+            assert.equal(result.status, 0, describeRun(result));
+            const calls = sandbox.calls("curl");
+            assert.equal(calls.length, 1);
+            assert.equal(valueAfter(calls[0]!.argv, "--resolve"), "gitlab.example.com:443:127.0.0.1");
+            assert.equal(calls[0]!.argv.at(-1), "https://gitlab.example.com/-/readiness");
+            assert.ok(calls[0]!.argv.includes("--fail"));
+            assert.match(result.stdout, /gitlab is healthy/);
+        }));
+
+    test("mattermost over http: asks /api/v4/system/ping on port 80", () =>
+        withSandbox(async (sandbox) => {
+            curlAnswers(sandbox, [{ body: '{"ActiveSearchBackend":"database","status":"OK"}' }]);
+            const result = await gate(sandbox, ["mattermost", "http://mm.example.com", "60"]);
+            assert.equal(result.status, 0, describeRun(result));
+            const calls = sandbox.calls("curl");
+            assert.equal(calls.length, 1);
+            assert.equal(valueAfter(calls[0]!.argv, "--resolve"), "mm.example.com:80:127.0.0.1");
+            assert.equal(calls[0]!.argv.at(-1), "http://mm.example.com/api/v4/system/ping");
+        }));
+
+    test("keeps asking until the answer is healthy", () =>
+        withSandbox(async (sandbox) => {
+            curlAnswers(sandbox, [
+                { body: "curl: (7) Failed to connect to mm.example.com port 443", exit: 7 },
+                { body: '{"status":"unhealthy"}' },
+                { body: '{"status":"OK"}' },
+            ]);
+            const result = await gate(sandbox, ["mattermost", "https://mm.example.com", "60"]);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(sandbox.calls("curl").length, 3);
+        }));
+
+    test("never healthy with timeout 0: exit 1 with the last answer and the services' log lines", () =>
+        withSandbox(async (sandbox) => {
+            curlAnswers(sandbox, [{ body: "curl: (22) The requested URL returned error: 502", exit: 22 }]);
+            const lines = Array.from({ length: 40 }, (_, i) => `mattermost log line ${i + 1}`);
+            const current = sandbox.write("log/gitlab/mattermost/current", lines.join("\n") + "\n");
+            sandbox.write("log/gitlab/nginx/gitlab_mattermost_error.log", "nginx: upstream refused the connection\n");
+            const result = await gate(sandbox, ["mattermost", "https://mm.example.com", "0"]);
+            assert.equal(result.status, 1, describeRun(result));
+            assert.equal(sandbox.calls("curl").length, 1);
+            assert.match(result.stderr, /did not answer healthy at https:\/\/mm\.example\.com\/api\/v4\/system\/ping/);
+            assert.match(result.stderr, /returned error: 502/);
+            assert.ok(result.stderr.includes(`last lines of ${current}`), result.stderr);
+            assert.match(result.stderr, /^mattermost log line 40$/m);
+            assert.match(result.stderr, /^mattermost log line 11$/m);
+            assert.doesNotMatch(result.stderr, /^mattermost log line 10$/m, "only the last 30 lines");
+            assert.match(result.stderr, /upstream refused the connection/);
+        }));
+
+    test("an unknown service is an error and asks nothing", () =>
+        withSandbox(async (sandbox) => {
+            curlAnswers(sandbox, [{ body: "{}" }]);
+            const result = await gate(sandbox, ["registry", "https://gitlab.example.com", "0"]);
+            assert.equal(result.status, 2, describeRun(result));
+            assert.equal(sandbox.calls("curl").length, 0);
+        }));
+});
+
+// ---------------------------------------------------------------------------------------------------
+
+/** getent ahostsv4 output for a name, as glibc prints it. */
+function ahosts(address: string, name: string): string {
+    return `${address}      STREAM ${name}\n${address}      DGRAM  \n${address}      RAW    \n`;
+}
+
+/** A getent stand-in answering `ahostsv4 NAME` from a table; unknown names are not found (exit 2). */
+function getentAnswers(sandbox: Sandbox, table: Record<string, string>, resolvesFromCall = 1): void {
+    const branches = Object.entries(table).map(([name, address]) => `${sh(name)}) printf '%s' ${sh(ahosts(address, name))} ;;`);
+    sandbox.standIn("getent", `
+if [ "$1" != ahostsv4 ] || [ "$#" -ne 2 ]; then echo "getent stand-in: unexpected call" >&2; exit 64; fi
+if [ "$CALL_NUMBER" -lt ${resolvesFromCall} ]; then exit 2; fi
+case "$2" in
+${branches.join("\n")}
+*) exit 2 ;;
+esac`);
+}
+
+describe("wait-for-dns.sh", () => {
+    const dns = (sandbox: Sandbox, args: string[]) =>
+        sandbox.runScript("wait-for-dns.sh", args, { env: { DNS_INTERVAL_SECONDS: "0" } });
+
+    test("every name resolves to the address: exit 0", () =>
+        withSandbox(async (sandbox) => {
+            getentAnswers(sandbox, { "gitlab.example.com": "192.0.2.10", "mm.example.com": "192.0.2.10" });
+            const result = await dns(sandbox, ["192.0.2.10", "60", "gitlab.example.com", "mm.example.com"]);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual(argvs(sandbox.calls("getent")), [
+                ["ahostsv4", "gitlab.example.com"],
+                ["ahostsv4", "mm.example.com"],
+            ]);
+            assert.match(result.stdout, /mm\.example\.com resolves to 192\.0\.2\.10/);
+        }));
+
+    test("a wrong address with timeout 0: exit 1 naming the name and both addresses", () =>
+        withSandbox(async (sandbox) => {
+            getentAnswers(sandbox, { "gitlab.example.com": "192.0.2.10", "mm.example.com": "198.51.100.7" });
+            const result = await dns(sandbox, ["192.0.2.10", "0", "gitlab.example.com", "mm.example.com"]);
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /mm\.example\.com resolves to "198\.51\.100\.7", not 192\.0\.2\.10/);
+        }));
+
+    test("a name that does not resolve yet is asked again until it does", () =>
+        withSandbox(async (sandbox) => {
+            getentAnswers(sandbox, { "gitlab.example.com": "192.0.2.10" }, 3);
+            const result = await dns(sandbox, ["192.0.2.10", "60", "gitlab.example.com"]);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(sandbox.calls("getent").length, 3);
+        }));
+
+    test("a name that never resolves, timeout 0: exit 1", () =>
+        withSandbox(async (sandbox) => {
+            getentAnswers(sandbox, {});
+            const result = await dns(sandbox, ["192.0.2.10", "0", "gitlab.example.com"]);
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /gitlab\.example\.com resolves to "", not 192\.0\.2\.10/);
+        }));
+});
+
+// ---------------------------------------------------------------------------------------------------
+const FAKE_DOORKEEPER = join(__dirname, "..", "support", "fake_doorkeeper.rb");
+const RUBY_PROGRAM = hostFile("ensure-oauth-application.rb");
+const SECRET = "s1";
+const WANTED_JSON = String.raw`{"name":"GitLab Mattermost","uid":"u1","secret":"s1","redirect_uri":"https://mm.example.com/signup/gitlab/complete\r\nhttps://mm.example.com/login/gitlab/complete","scopes":""}`;
+const WANTED = JSON.parse(WANTED_JSON) as { name: string; uid: string; secret: string; redirect_uri: string; scopes: string };
+
+/** A row of the fake Doorkeeper table; `secret` is the stored (digested) form. */
+interface AppRow {
+    uid: string;
+    name: string;
+    secret: string;
+    redirect_uri: string;
+    scopes: string;
+}
+
+/** How the fake stores a secret (test/support/fake_doorkeeper.rb, FakeSecretStrategy). */
+function storedSecret(plain: string): string {
+    return `sha256:${createHash("sha256").update(plain).digest("hex")}`;
+}
+
+/** Omnibus's gitlab-rails as a stand-in: the real ruby, with the fake Doorkeeper loaded first. */
+function gitlabRails(sandbox: Sandbox, seed: AppRow[]) {
+    const opt = sandbox.path("opt/gitlab");
+    const state = sandbox.write("doorkeeper-state.json", JSON.stringify(seed));
+    const dump = sandbox.path("doorkeeper-dump.json");
+    sandbox.standIn("gitlab-rails", `
+if [ "$#" -ne 4 ] || [ "$1" != runner ] || [ "$2" != -e ] || [ "$3" != production ]; then
+    echo "gitlab-rails stand-in: expected runner -e production PROGRAM, got: $*" >&2
+    exit 64
+fi
+record_stdin
+exec /usr/bin/ruby -r ${sh(FAKE_DOORKEEPER)} -e "$4" <"$CALL_DIR/stdin"`, join(opt, "bin/gitlab-rails"));
+    return {
+        env: { OMNIBUS_DIR: opt, FAKE_DOORKEEPER_STATE: state, FAKE_DOORKEEPER_DUMP: dump },
+        final: () => JSON.parse(readFileSync(dump, "utf8")) as { applications: AppRow[]; saves: string[]; destroyed: string[] },
+    };
+}
+
+function assertNoSecret(result: RunResult): void {
+    assert.ok(!result.stdout.includes(SECRET), `the secret appears on stdout: ${result.stdout}`);
+    assert.ok(!result.stderr.includes(SECRET), `the secret appears on stderr: ${result.stderr}`);
+}
+
+describe("ensure-oauth-application.sh with ensure-oauth-application.rb", () => {
+    const wantedRow: AppRow = { ...WANTED, secret: storedSecret(WANTED.secret) };
+    const ensure = (sandbox: Sandbox, env: Record<string, string>) =>
+        sandbox.runScript("ensure-oauth-application.sh", [RUBY_PROGRAM], { env, input: WANTED_JSON });
+
+    test("absent: created with exactly the wanted values; the secret travels on stdin only", () =>
+        withSandbox(async (sandbox) => {
+            const rails = gitlabRails(sandbox, []);
+            const result = await ensure(sandbox, rails.env);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /oauth application u1: created; revoked 0 other/);
+            assertNoSecret(result);
+            const final = rails.final();
+            assert.deepEqual(final.applications, [wantedRow]);
+            assert.equal(final.applications[0]!.redirect_uri.includes("\r\n"), true);
+            assert.deepEqual(final.saves, ["u1"]);
+
+            const [call] = sandbox.calls("gitlab-rails");
+            assert.deepEqual(call!.argv, ["runner", "-e", "production", RUBY_PROGRAM]);
+            assert.equal(call!.stdin, WANTED_JSON);
+        }));
+
+    test("present and identical: unchanged, nothing saved", () =>
+        withSandbox(async (sandbox) => {
+            const rails = gitlabRails(sandbox, [wantedRow]);
+            const result = await ensure(sandbox, rails.env);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /oauth application u1: unchanged/);
+            assertNoSecret(result);
+            const final = rails.final();
+            assert.deepEqual(final.saves, []);
+            assert.deepEqual(final.destroyed, []);
+            assert.deepEqual(final.applications, [wantedRow]);
+        }));
+
+    test("present with another secret and redirect URI: updated", () =>
+        withSandbox(async (sandbox) => {
+            const stale = { ...wantedRow, secret: storedSecret("old-secret"), redirect_uri: "https://old.example.com/signup/gitlab/complete" };
+            const rails = gitlabRails(sandbox, [stale]);
+            const result = await ensure(sandbox, rails.env);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /oauth application u1: updated/);
+            assertNoSecret(result);
+            const final = rails.final();
+            assert.deepEqual(final.saves, ["u1"]);
+            assert.deepEqual(final.applications, [wantedRow]);
+        }));
+
+    test("present with other scopes: updated to the wanted scopes", () =>
+        withSandbox(async (sandbox) => {
+            const rails = gitlabRails(sandbox, [{ ...wantedRow, scopes: "read_user openid" }]);
+            const result = await ensure(sandbox, rails.env);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /oauth application u1: updated/);
+            assert.deepEqual(rails.final().applications, [wantedRow]);
+        }));
+
+    test("rotation: other applications of that name are destroyed, other names survive", () =>
+        withSandbox(async (sandbox) => {
+            const previous: AppRow = { ...wantedRow, uid: "u0", secret: storedSecret("s0") };
+            const unrelated: AppRow = { uid: "u7", name: "Other App", secret: storedSecret("s7"), redirect_uri: "https://other.example.com/cb", scopes: "api" };
+            const rails = gitlabRails(sandbox, [previous, unrelated]);
+            const result = await ensure(sandbox, rails.env);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /oauth application u1: created; revoked 1 other application\(s\) named "GitLab Mattermost"/);
+            assertNoSecret(result);
+            const final = rails.final();
+            assert.deepEqual(final.destroyed, ["u0"]);
+            assert.deepEqual(
+                [...final.applications].sort((a, b) => a.uid.localeCompare(b.uid)),
+                [wantedRow, unrelated],
+            );
+        }));
+
+    test("a second run after creating reports unchanged", () =>
+        withSandbox(async (sandbox) => {
+            const first = gitlabRails(sandbox, []);
+            assert.equal((await ensure(sandbox, first.env)).status, 0);
+            const second = gitlabRails(sandbox, first.final().applications);
+            const result = await ensure(sandbox, second.env);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /u1: unchanged; revoked 0/);
+            assert.deepEqual(second.final().saves, []);
+        }));
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("components/hostScripts.ts", () => {
+    const ALL_SCRIPTS: readonly HostScript[] = [
+        "apply-gitlab-rb.sh",
+        "ensure-oauth-application.sh",
+        "health-gate.sh",
+        "install-omnibus.sh",
+        "wait-for-dns.sh",
+    ];
+
+    test("HostScript names exactly the shell scripts in host/", () => {
+        assert.deepEqual([...ALL_SCRIPTS].sort(), SHELL_SCRIPTS);
+    });
+
+    test("scriptOfCommand(hostCommand(x, args)) is x for every script", () => {
+        const argLists: string[][] = [[], ["plain"], ["two words", "it's", "", "$HOME `id` \"q\"\n"]];
+        for (const script of ALL_SCRIPTS) {
+            for (const args of argLists) {
+                assert.equal(scriptOfCommand(hostCommand(script, args)), script, `${script} ${JSON.stringify(args)}`);
+            }
+        }
+        assert.equal(scriptOfCommand("sudo bash -c 'echo hi' other-name"), undefined);
+        assert.equal(scriptOfCommand("ls -l"), undefined);
+    });
+
+    test("shellQuote round-trips any string (without NUL) through a real bash as one word", async () => {
+        const shellish = fc.constantFrom(..."'\"\\$`!*?[]{}()<>|&;~#% \t\n\r=-:,./@a");
+        // Characters shellQuote may leave unquoted, plus the blank that must not be.
+        const nearlySafe = fc.constantFrom(..."aZ09_@%+=:,./- ");
+        await fc.assert(
+            fc.asyncProperty(
+                fc
+                    .oneof(
+                        fc.string({ unit: "binary" }),
+                        fc.string({ unit: shellish }),
+                        fc.string({ unit: nearlySafe }),
+                        fc.string({ unit: "binary-ascii" }),
+                    )
+                    .filter((s) => !s.includes("\0")),
+                async (word) => {
+                    const command = `bash -c 'printf "%s:%s" "$#" "$1"' _ ${shellQuote(word)}`;
+                    const result = await runProcess("bash", ["-c", command]);
+                    assert.equal(result.status, 0, describeRun(result));
+                    assert.equal(result.stdout, `1:${word}`);
+                },
+            ),
+            { numRuns: 100, examples: [[""], ["a b"], ["it's"], ["-n"], ["~"], ["*"], ["a\nb"], ["$(id)"]] },
+        );
+    });
+
+    for (const scenario of [
+        { name: "resolving", table: { "gitlab.example.com": "192.0.2.10", "mm.example.com": "192.0.2.10" }, status: 0 },
+        { name: "wrong address", table: { "gitlab.example.com": "192.0.2.10", "mm.example.com": "198.51.100.7" }, status: 1 },
+    ]) {
+        test(`the command hostCommand builds runs wait-for-dns.sh like the file (${scenario.name})`, async () => {
+            const args = ["192.0.2.10", "0", "gitlab.example.com", "mm.example.com"];
+            const command = hostCommand("wait-for-dns.sh", args);
+            assert.ok(command.startsWith("sudo "));
+            const env = { DNS_INTERVAL_SECONDS: "0" };
+            const viaCommand = await withSandbox(async (sandbox) => {
+                getentAnswers(sandbox, scenario.table);
+                const result = await sandbox.run("bash", ["-c", command.slice("sudo ".length)], { env });
+                return { result, getent: argvs(sandbox.calls("getent")) };
+            });
+            const viaFile = await withSandbox(async (sandbox) => {
+                getentAnswers(sandbox, scenario.table);
+                const result = await sandbox.runScript("wait-for-dns.sh", args, { env });
+                return { result, getent: argvs(sandbox.calls("getent")) };
+            });
+            assert.equal(viaCommand.result.status, scenario.status, describeRun(viaCommand.result));
+            assert.deepEqual(viaCommand, viaFile);
+        });
+    }
+
+    test("the command oauth.ts builds hands the Ruby program to gitlab-rails intact and the JSON on stdin", () =>
+        withSandbox(async (sandbox) => {
+            const rails = gitlabRails(sandbox, []);
+            const command = hostCommand("ensure-oauth-application.sh", [RUBY_PROGRAM]);
+            assert.ok(!command.includes(SECRET), "the command carries no secret");
+            const result = await sandbox.run("bash", ["-c", command.slice("sudo ".length)], { env: rails.env, input: WANTED_JSON });
+            assert.equal(result.status, 0, describeRun(result));
+            const [call] = sandbox.calls("gitlab-rails");
+            assert.equal(call!.argv[3], RUBY_PROGRAM);
+            assert.equal(call!.stdin, WANTED_JSON);
+            assert.deepEqual(rails.final().applications, [{ ...WANTED, secret: storedSecret(SECRET) }]);
+        }));
+});

@@ -1,0 +1,252 @@
+// The whole program on Pulumi's mock runtime, for both topologies: the resource graph, the order of
+// the remote steps, where secrets travel, and the stack outputs.
+
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
+import { scriptOfCommand } from "../components/hostScripts";
+import { OfflineProgramError, generatedPlaceholder, runOffline, type OfflineRun, type RegisteredResource } from "../scripts/offlineRuntime";
+import { stackConfig } from "./support/stackConfig";
+
+const byType = (run: OfflineRun, type: string) => run.resources.filter((r) => r.type === type);
+const named = (run: OfflineRun, name: string, type = "command:remote:Command"): RegisteredResource => {
+    const found = run.resources.filter((r) => r.name === name && r.type === type);
+    assert.equal(found.length, 1, `expected one ${type} named ${name}, found ${found.length}`);
+    return found[0];
+};
+const commands = (run: OfflineRun) => byType(run, "command:remote:Command");
+
+/** Whether `later` waits for `earlier`, directly or through other commands. */
+function waitsFor(run: OfflineRun, later: string, earlier: string, seen = new Set<string>()): boolean {
+    if (seen.has(later)) return false;
+    seen.add(later);
+    const deps = named(run, later).dependsOn;
+    const commandNames = new Set(commands(run).map((c) => c.name));
+    return deps.includes(earlier) || deps.filter((d) => commandNames.has(d)).some((d) => waitsFor(run, d, earlier, seen));
+}
+
+const connectionHost = (command: RegisteredResource) => (command.inputs.connection as { host: string }).host;
+const eipOf = (run: OfflineRun, host: string) => String(named(run, host, "aws:ec2/eip:Eip").outputs.publicIp);
+
+/** Every value the mock providers generated; none may appear in a command string. */
+const GENERATED_SECRETS = [
+    generatedPlaceholder("oauth-client-secret", "result"),
+    generatedPlaceholder("root-password", "result"),
+    generatedPlaceholder("ssh-key", "privateKeyOpenssh"),
+];
+
+for (const topology of ["single", "split"] as const) {
+    describe(`program, ${topology} topology`, () => {
+        let run: OfflineRun;
+        before(async () => {
+            run = await runOffline(stackConfig(topology));
+        });
+
+        const hostNames = topology === "single" ? ["gitlab"] : ["gitlab", "mattermost"];
+
+        it("checks each host's instance type with EC2 before creating anything", () => {
+            const checked = run.invokes.filter((i) => i.token === "aws:ec2/getInstanceType:getInstanceType").map((i) => i.inputs.instanceType);
+            assert.deepEqual(checked, topology === "single" ? ["c6a.xlarge"] : ["c6a.xlarge", "c6a.large"]);
+        });
+
+        it("boots x86_64 Ubuntu from Canonical's account only", () => {
+            const ami = run.invokes.find((i) => i.token === "aws:ec2/getAmi:getAmi");
+            assert.ok(ami);
+            assert.deepEqual(ami.inputs.owners, ["099720109477"]);
+            const filters = ami.inputs.filters as { name: string; values: string[] }[];
+            assert.deepEqual(filters.find((f) => f.name === "architecture")?.values, ["x86_64"]);
+            assert.match(filters.find((f) => f.name === "name")?.values[0] ?? "", /ubuntu-noble-24\.04-amd64/);
+        });
+
+        it("creates one hardened instance and one Elastic IP per host", () => {
+            const instances = byType(run, "aws:ec2/instance:Instance");
+            assert.deepEqual(instances.map((i) => i.name).sort(), hostNames);
+            for (const instance of instances) {
+                assert.deepEqual(instance.inputs.metadataOptions, { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 });
+                const disk = instance.inputs.rootBlockDevice as Record<string, unknown>;
+                assert.equal(disk.encrypted, true);
+                assert.equal(disk.volumeType, "gp3");
+                assert.equal(instance.inputs.userData, undefined, "nothing goes into user data");
+            }
+            assert.equal((named(run, "gitlab", "aws:ec2/instance:Instance").inputs.rootBlockDevice as Record<string, unknown>).volumeSize, 100);
+            assert.deepEqual(byType(run, "aws:ec2/eip:Eip").map((e) => e.name).sort(), hostNames);
+        });
+
+        it("opens 80 and 443 to everyone and 22 only to ssh.allowedCidrs", () => {
+            const [group] = byType(run, "aws:ec2/securityGroup:SecurityGroup");
+            const ingress = group.inputs.ingress as { fromPort: number; toPort: number; cidrBlocks: string[]; ipv6CidrBlocks: string[] }[];
+            assert.deepEqual(ingress.map((r) => r.fromPort).sort((a, b) => a - b), [22, 80, 443]);
+            for (const rule of ingress) {
+                assert.equal(rule.fromPort, rule.toPort);
+                if (rule.fromPort === 22) {
+                    assert.deepEqual(rule.cidrBlocks, ["203.0.113.0/24"]);
+                    assert.deepEqual(rule.ipv6CidrBlocks, []);
+                } else {
+                    assert.deepEqual(rule.cidrBlocks, ["0.0.0.0/0"]);
+                    assert.deepEqual(rule.ipv6CidrBlocks, ["::/0"]);
+                }
+            }
+        });
+
+        it("points each DNS name at the host that serves it", () => {
+            const records = Object.fromEntries(
+                byType(run, "aws:route53/record:Record").map((r) => [r.inputs.name, { type: r.inputs.type, records: r.inputs.records, dependsOn: r.dependsOn }]),
+            );
+            assert.deepEqual(Object.keys(records).sort(), ["gitlab.example.com", "mattermost.example.com"]);
+            assert.equal(records["gitlab.example.com"].type, "A");
+            const mattermostHost = topology === "single" ? "gitlab" : "mattermost";
+            assert.ok(records["gitlab.example.com"].dependsOn.includes("gitlab"));
+            assert.ok(records["mattermost.example.com"].dependsOn.includes(mattermostHost));
+            assert.deepEqual(records["gitlab.example.com"].records, [run.outputs.hosts && (run.outputs.hosts as Record<string, { publicIp: string }>).gitlab.publicIp]);
+            assert.deepEqual(records["mattermost.example.com"].records, [(run.outputs.hosts as Record<string, { publicIp: string }>)[mattermostHost].publicIp]);
+        });
+
+        it("runs each host's steps in order: install, DNS, gitlab.rb and reconfigure, health", () => {
+            for (const host of hostNames) {
+                assert.equal(scriptOfCommand(String(named(run, `${host}-install`).inputs.create)), "install-omnibus.sh");
+                assert.ok(waitsFor(run, `${host}-dns-ready`, `${host}-install`));
+                assert.ok(waitsFor(run, `${host}-gitlab-rb`, `${host}-dns-ready`));
+                assert.ok(waitsFor(run, `${host}-gitlab-rb`, `${host}-install`));
+                assert.equal(scriptOfCommand(String(named(run, `${host}-gitlab-rb`).inputs.create)), "apply-gitlab-rb.sh");
+            }
+            const gates = commands(run).filter((c) => scriptOfCommand(String(c.inputs.create)) === "health-gate.sh");
+            const gated = gates.map((g) => `${g.parent}:${String(g.inputs.create).split(" ").slice(-3, -1).join(" ")}`).sort();
+            assert.deepEqual(
+                gated,
+                topology === "single"
+                    ? ["gitlab:gitlab https://gitlab.example.com", "gitlab:mattermost https://mattermost.example.com"]
+                    : ["gitlab:gitlab https://gitlab.example.com", "mattermost:mattermost https://mattermost.example.com"],
+            );
+            for (const gate of gates) {
+                assert.ok(waitsFor(run, gate.name, `${gate.parent}-gitlab-rb`));
+            }
+        });
+
+        it("waits for the DNS records before the first reconfigure, so Let's Encrypt can validate", () => {
+            for (const host of hostNames) {
+                const deps = named(run, `${host}-dns-ready`).dependsOn;
+                assert.ok(deps.includes("dns-gitlab.example.com") && deps.includes("dns-mattermost.example.com"));
+            }
+        });
+
+        it("registers the OAuth application on the GitLab host after GitLab is configured", () => {
+            const register = named(run, "oauth-register");
+            assert.equal(scriptOfCommand(String(register.inputs.create)), "ensure-oauth-application.sh");
+            assert.equal(connectionHost(register), eipOf(run, "gitlab"));
+            assert.ok(waitsFor(run, "oauth-register", "gitlab-gitlab-rb"));
+            const wanted = JSON.parse(String(register.inputs.stdin));
+            assert.deepEqual(wanted, {
+                name: "GitLab Mattermost",
+                uid: generatedPlaceholder("oauth-client-id", "result"),
+                secret: generatedPlaceholder("oauth-client-secret", "result"),
+                redirect_uri: "https://mattermost.example.com/signup/gitlab/complete\r\nhttps://mattermost.example.com/login/gitlab/complete",
+                scopes: "",
+            });
+            if (topology === "split") {
+                assert.ok(waitsFor(run, "mattermost-gitlab-rb", "oauth-register"), "the Mattermost host reconfigures only after the application exists");
+                assert.equal(connectionHost(named(run, "mattermost-gitlab-rb")), eipOf(run, "mattermost"));
+            }
+        });
+
+        it("sends secrets only on stdin, marked secret, never in a command string", () => {
+            for (const command of commands(run)) {
+                assert.ok(command.secretInputs.includes("connection"), `${command.name}: the SSH connection is secret`);
+                for (const secret of GENERATED_SECRETS) {
+                    assert.ok(!String(command.inputs.create).includes(secret), `${command.name}: create holds a secret`);
+                }
+                if (command.inputs.stdin !== undefined) {
+                    assert.ok(command.secretInputs.includes("stdin"), `${command.name}: stdin is secret`);
+                }
+                assert.equal(command.inputs.environment, undefined, `${command.name}: no SSH environment (sshd refuses it)`);
+            }
+            const gitlabRb = String(named(run, "gitlab-gitlab-rb").inputs.stdin);
+            assert.ok(gitlabRb.includes(generatedPlaceholder("root-password", "result")), "the root password reaches gitlab.rb through stdin");
+        });
+
+        it("writes the Mattermost settings only on the host that runs Mattermost", () => {
+            const gitlabRb = String(named(run, "gitlab-gitlab-rb").inputs.stdin);
+            if (topology === "single") {
+                assert.match(gitlabRb, /^mattermost_external_url "https:\/\/mattermost\.example\.com"$/m);
+                assert.match(gitlabRb, /^mattermost\['gitlab_secret'\] = /m);
+            } else {
+                assert.doesNotMatch(gitlabRb, /mattermost_external_url|mattermost\[|mattermost_nginx\[/);
+                assert.match(gitlabRb, /^gitlab_rails\['mattermost_host'\] = "https:\/\/mattermost\.example\.com"$/m);
+                const mattermostRb = String(named(run, "mattermost-gitlab-rb").inputs.stdin);
+                assert.match(mattermostRb, /^gitlab_rails\['enable'\] = false$/m);
+                assert.match(mattermostRb, /^mattermost\['env'\] = \{ "HTTP_PROXY" => "http:\/\/proxy\.internal:3128" \}$/m);
+                assert.doesNotMatch(mattermostRb, /grafana/);
+            }
+        });
+
+        it("exports URLs, addresses, SSH commands, the root password as a secret and the database command", () => {
+            const outputs = run.outputs as Record<string, unknown>;
+            assert.equal(outputs.gitlabUrl, "https://gitlab.example.com");
+            assert.equal(outputs.mattermostUrl, "https://mattermost.example.com");
+            const hosts = outputs.hosts as Record<string, { publicIp: string; sshCommand: string }>;
+            assert.deepEqual(Object.keys(hosts).sort(), hostNames);
+            for (const name of hostNames) {
+                assert.equal(hosts[name].publicIp, eipOf(run, name));
+                assert.equal(hosts[name].sshCommand, `ssh -i gitlab-mattermost.key ubuntu@${eipOf(run, name)}`);
+            }
+            assert.deepEqual(outputs.initialRootPassword, { secret: generatedPlaceholder("root-password", "result") });
+            assert.deepEqual(outputs.sshPrivateKey, { secret: generatedPlaceholder("ssh-key", "privateKeyOpenssh") });
+            const mattermostHost = topology === "single" ? "gitlab" : "mattermost";
+            assert.equal(outputs.mattermostDatabaseCommand, `ssh -i gitlab-mattermost.key ubuntu@${eipOf(run, mattermostHost)} sudo gitlab-psql -d mattermost_production`);
+        });
+    });
+}
+
+describe("program: determinism and change scope", () => {
+    const commandInputs = (run: OfflineRun) =>
+        Object.fromEntries(commands(run).map((c) => [c.name, JSON.stringify({ create: c.inputs.create, stdin: c.inputs.stdin, triggers: c.inputs.triggers })]));
+
+    it("gives identical command inputs for the same configuration", async () => {
+        const first = commandInputs(await runOffline(stackConfig("split")));
+        const second = commandInputs(await runOffline(stackConfig("split")));
+        assert.ok(Object.keys(first).length >= 8);
+        assert.deepEqual(second, first);
+    });
+
+    it("changes only the Mattermost host's commands for a Mattermost-only change", async () => {
+        const before = commandInputs(await runOffline(stackConfig("split")));
+        const after = commandInputs(
+            await runOffline(stackConfig("split", { mattermost: { instanceType: "c6a.large", env: { HTTP_PROXY: "http://other-proxy:3128" } } })),
+        );
+        const changed = Object.keys(before).filter((name) => before[name] !== after[name]).sort();
+        assert.deepEqual(changed, ["mattermost-gitlab-rb", "mattermost-mattermost-health"]);
+    });
+
+    it("re-authorizes Mattermost when oauth.rotation is raised", async () => {
+        const run = await runOffline(stackConfig("split", { oauth: { rotation: 1 } }));
+        const keepers = ["oauth-client-id", "oauth-client-secret"].map((name) => {
+            const resource = run.resources.find((r) => r.name === name && r.type.startsWith("random:"));
+            return resource?.inputs.keepers;
+        });
+        assert.deepEqual(keepers, [{ rotation: "1" }, { rotation: "1" }]);
+    });
+});
+
+describe("program: bad input stops it before any resource exists", () => {
+    async function failure(config: Record<string, unknown>, architectures?: Record<string, string[]>) {
+        try {
+            await runOffline(config, { architectures });
+        } catch (error) {
+            assert.ok(error instanceof OfflineProgramError, String(error));
+            return error;
+        }
+        assert.fail("the program accepted the configuration");
+    }
+
+    it("refuses an instance type that EC2 reports as ARM, though its name looks like x86", async () => {
+        const error = await failure(stackConfig("split", { mattermost: { instanceType: "m99.large" } }), { "m99.large": ["arm64"] });
+        assert.match(error.message, /^gitlab-mattermost:mattermost\.instanceType is m99\.large, which supports only arm64/);
+        assert.ok(error.cause instanceof pulumi.RunError, "reported without a stack trace");
+        assert.deepEqual(error.resources, []);
+    });
+
+    it("refuses a 19.x version", async () => {
+        const error = await failure(stackConfig("single", { gitlab: { version: "19.0.1" } }));
+        assert.match(error.message, /gitlab-mattermost:gitlab\.version .*removed bundled Mattermost/);
+        assert.deepEqual(error.resources, []);
+    });
+});
