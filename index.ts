@@ -16,5 +16,6 @@ export = async () => {
         initialRootPassword: deployment.initialRootPassword,
         sshPrivateKey: deployment.sshPrivateKey,
         mattermostDatabaseCommand: deployment.mattermostDatabaseCommand,
+        ...(deployment.caCertificate ? { caCertificate: deployment.caCertificate } : {}),
     };
 };

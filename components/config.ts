@@ -4,11 +4,16 @@
 
 import { isIP } from "node:net";
 import { parseCidr } from "./cidr";
+import { checkProvidedCertificate, parseCaCertificate } from "./certificateChecks";
+import { ConfigError } from "./configError";
+import { checkEnvCollisions } from "./mattermostEnv";
 import {
     DEFAULTS,
     type DeploymentSettings,
     type Edition,
     type ExternalUrl,
+    type ProvidedCertificate,
+    type ServiceName,
     type Topology,
     type TlsSettings,
 } from "./settings";
@@ -22,19 +27,7 @@ import {
     type Version,
 } from "./versions";
 
-/** The project name, which is also the configuration namespace. */
-export const PROJECT = "gitlab-mattermost";
-
-/** A configuration value that cannot be used. `key` is the full path, e.g. `gitlab.version`. */
-export class ConfigError extends Error {
-    constructor(
-        readonly key: string,
-        problem: string,
-    ) {
-        super(`${PROJECT}:${key} ${problem}`);
-        this.name = "ConfigError";
-    }
-}
+export { ConfigError, PROJECT } from "./configError";
 
 /** Top-level keys and, for objects, their fields. Anything else is a typo and is refused. */
 const SCHEMA = {
@@ -44,7 +37,7 @@ const SCHEMA = {
     dnsZone: null,
     gitlab: ["edition", "version", "instanceType", "volumeSizeGiB"],
     mattermost: ["instanceType", "volumeSizeGiB", "uid", "gid", "env"],
-    tls: ["mode", "contactEmail"],
+    tls: ["mode", "contactEmail", "validityDays", "earlyRenewalDays", "certificates", "caCertificate"],
     ssh: ["allowedCidrs"],
     oauth: ["rotation"],
 } as const satisfies Record<string, readonly string[] | null>;
@@ -64,9 +57,9 @@ const EMAIL = /^[^\s@'"]+@[^\s@'"]+\.[^\s@'"]+$/;
 
 /**
  * Validates the stack's raw configuration (key → string, as Pulumi stores it; objects as JSON).
- * Throws a ConfigError for the first problem found.
+ * Throws a ConfigError for the first problem found. `now` judges certificate expiry.
  */
-export function parseSettings(raw: Readonly<Record<string, string>>): DeploymentSettings {
+export function parseSettings(raw: Readonly<Record<string, string>>, now: Date = new Date()): DeploymentSettings {
     for (const key of Object.keys(raw)) {
         if (!(key in SCHEMA)) {
             throw new ConfigError(key, `is not a known key. Known keys: ${Object.keys(SCHEMA).join(", ")}. Remove it with: pulumi config rm ${key}`);
@@ -130,17 +123,19 @@ export function parseSettings(raw: Readonly<Record<string, string>>): Deployment
         env: readEnv(mm.env),
     };
 
-    return {
+    const settings: DeploymentSettings = {
         topology,
         externalUrl,
         mattermostExternalUrl,
         dnsZone,
         gitlab: gitlabSettings,
         mattermost: mattermostSettings,
-        tls: readTls(objects.tls, externalUrl.scheme),
+        tls: readTls(objects.tls, { gitlab: externalUrl, mattermost: mattermostExternalUrl }, now),
         ssh: { allowedCidrs: readCidrs(objects.ssh.allowedCidrs) },
         oauth: { rotation: readRotation(objects.oauth.rotation) },
     };
+    checkEnvCollisions(settings);
+    return settings;
 }
 
 function readObject(raw: Readonly<Record<string, string>>, key: ObjectKey): RawObject {
@@ -328,25 +323,97 @@ function readEnv(value: unknown): Readonly<Record<string, string>> {
     return env;
 }
 
-function readTls(tls: RawObject, scheme: ExternalUrl["scheme"]): TlsSettings {
-    const mode = tls.mode;
-    if (mode !== undefined && mode !== "letsencrypt") {
-        throw new ConfigError("tls.mode", `must be "letsencrypt", got ${JSON.stringify(mode)}.`);
+/** Which tls fields belong to which mode; a field of another mode is refused, not ignored. */
+const TLS_FIELDS_BY_MODE: Record<Exclude<TlsSettings["mode"], "none">, readonly string[]> = {
+    letsencrypt: ["contactEmail"],
+    selfSigned: ["validityDays", "earlyRenewalDays"],
+    provided: ["certificates", "caCertificate"],
+};
+
+function readTls(tls: RawObject, urls: { gitlab: ExternalUrl; mattermost: ExternalUrl }, now: Date): TlsSettings {
+    const scheme = urls.gitlab.scheme;
+    const mode = tls.mode ?? (scheme === "https" ? "letsencrypt" : undefined);
+    if (mode !== undefined && !(typeof mode === "string" && mode in TLS_FIELDS_BY_MODE)) {
+        throw new ConfigError("tls.mode", `must be one of ${Object.keys(TLS_FIELDS_BY_MODE).map((m) => `"${m}"`).join(", ")}, got ${JSON.stringify(mode)}.`);
     }
-    if (mode === "letsencrypt" && scheme === "http") {
-        throw new ConfigError("tls.mode", `is letsencrypt, but externalUrl and mattermostExternalUrl are http. Change both URLs to https, or remove tls.mode to serve plain http.`);
+    if (mode !== undefined && scheme === "http") {
+        throw new ConfigError("tls.mode", `is ${mode}, but externalUrl and mattermostExternalUrl are http. Change both URLs to https, or remove tls.mode to serve plain http.`);
     }
-    const contactEmail = tls.contactEmail;
-    if (contactEmail !== undefined && (typeof contactEmail !== "string" || !EMAIL.test(contactEmail))) {
-        throw new ConfigError("tls.contactEmail", `must be an e-mail address, got ${JSON.stringify(contactEmail)}.`);
-    }
-    if (scheme === "http") {
-        if (contactEmail !== undefined) {
-            throw new ConfigError("tls.contactEmail", `is set, but the URLs are http and no certificate is requested. Remove it, or change both URLs to https.`);
+    for (const [otherMode, fields] of Object.entries(TLS_FIELDS_BY_MODE)) {
+        for (const field of fields) {
+            if (otherMode !== mode && tls[field] !== undefined) {
+                const why = mode === undefined ? "the URLs are http and no certificate is used" : `tls.mode is ${mode}`;
+                throw new ConfigError(`tls.${field}`, `applies only to tls.mode ${otherMode}, but ${why}. Remove it, or change tls.mode.`);
+            }
         }
-        return { mode: "none" };
     }
-    return contactEmail === undefined ? { mode: "letsencrypt" } : { mode: "letsencrypt", contactEmail };
+    switch (mode) {
+        case undefined:
+            return { mode: "none" };
+        case "letsencrypt": {
+            const contactEmail = tls.contactEmail;
+            if (contactEmail !== undefined && (typeof contactEmail !== "string" || !EMAIL.test(contactEmail))) {
+                throw new ConfigError("tls.contactEmail", `must be an e-mail address, got ${JSON.stringify(contactEmail)}.`);
+            }
+            return contactEmail === undefined ? { mode } : { mode, contactEmail };
+        }
+        case "selfSigned": {
+            const validityDays = readDays(tls.validityDays, "tls.validityDays", DEFAULTS.selfSigned.validityDays);
+            const earlyRenewalDays = readDays(tls.earlyRenewalDays, "tls.earlyRenewalDays", DEFAULTS.selfSigned.earlyRenewalDays);
+            if (earlyRenewalDays >= validityDays) {
+                throw new ConfigError("tls.earlyRenewalDays", `is ${earlyRenewalDays}, which is not shorter than tls.validityDays (${validityDays}); every pulumi up would renew. Make it smaller.`);
+            }
+            return { mode, validityDays, earlyRenewalDays };
+        }
+        default:
+            return readProvidedTls(tls, urls, now);
+    }
+}
+
+function readDays(value: unknown, key: string, fallback: number): number {
+    if (value === undefined) {
+        return fallback;
+    }
+    const days = asInteger(value);
+    if (days === undefined || days < 1 || days > 3650) {
+        throw new ConfigError(key, `must be a whole number of days from 1 to 3650, got ${JSON.stringify(value)}.`);
+    }
+    return days;
+}
+
+function readProvidedTls(tls: RawObject, urls: { gitlab: ExternalUrl; mattermost: ExternalUrl }, now: Date): TlsSettings {
+    const certificates = tls.certificates ?? {};
+    if (typeof certificates !== "object" || certificates === null || Array.isArray(certificates)) {
+        throw new ConfigError("tls.certificates", "must be an object with gitlab and mattermost entries, each with certificate and key.");
+    }
+    const caPem = tls.caCertificate;
+    if (caPem !== undefined && typeof caPem !== "string") {
+        throw new ConfigError("tls.caCertificate", "must be a PEM certificate. Set it with: pulumi config set --path tls.caCertificate < ca.pem");
+    }
+    const ca = caPem === undefined ? undefined : parseCaCertificate(caPem, "tls.caCertificate");
+    const entries = certificates as RawObject;
+    for (const name of Object.keys(entries)) {
+        if (name !== "gitlab" && name !== "mattermost") {
+            throw new ConfigError(`tls.certificates.${name}`, "is not a known entry. Entries: gitlab (for externalUrl) and mattermost (for mattermostExternalUrl).");
+        }
+    }
+    const read = (name: ServiceName, hostname: string): ProvidedCertificate => {
+        const entry = (entries[name] ?? {}) as RawObject;
+        for (const field of Object.keys(entry)) {
+            if (field !== "certificate" && field !== "key") {
+                throw new ConfigError(`tls.certificates.${name}.${field}`, "is not a known field. Fields: certificate (the PEM chain, leaf first) and key.");
+            }
+        }
+        const chain = typeof entry.certificate === "string" ? entry.certificate : undefined;
+        const key = typeof entry.key === "string" ? entry.key : undefined;
+        checkProvidedCertificate({ keyPath: `tls.certificates.${name}`, chainPem: chain, keyPem: key, hostname, now, ca });
+        return { chain: chain as string, key: key as string };
+    };
+    const provided = {
+        gitlab: read("gitlab", urls.gitlab.host),
+        mattermost: read("mattermost", urls.mattermost.host),
+    };
+    return caPem === undefined ? { mode: "provided", certificates: provided } : { mode: "provided", certificates: provided, caCertificate: caPem };
 }
 
 function readCidrs(value: unknown): readonly string[] {

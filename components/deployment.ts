@@ -3,9 +3,11 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { Certificates } from "./certificates";
 import { Dns } from "./dns";
 import { GitlabConfig, type HealthCheck } from "./gitlabConfig";
 import { Host, ubuntuAmi } from "./host";
+import { HostFiles, contentDigest } from "./hostFiles";
 import { Network } from "./network";
 import { OauthCredentials, OauthRegistration } from "./oauth";
 import { mattermostOauthApplication } from "./oauthApplication";
@@ -13,6 +15,7 @@ import { OmnibusInstall } from "./omnibusInstall";
 import { gitlabRbFor } from "./roles";
 import type { DeploymentSettings } from "./settings";
 import { SshAccess } from "./sshAccess";
+import { PRIVATE_CA_PATH, tlsFiles, trustsPrivateCa, type TlsFile } from "./tlsPlan";
 import { planHosts, type HostPlan } from "./topology";
 import { HOST_OS } from "./versions";
 
@@ -38,6 +41,8 @@ export class Deployment extends pulumi.ComponentResource {
     readonly sshPrivateKey: pulumi.Output<string>;
     /** Opens Mattermost's database in the bundled PostgreSQL. */
     readonly mattermostDatabaseCommand: pulumi.Output<string>;
+    /** The private CA the hosts' certificates chain to, for browsers and runners; absent otherwise. */
+    readonly caCertificate?: pulumi.Output<string>;
 
     // Child names are not prefixed with the deployment's name: there is one deployment per stack.
     constructor(name: string, args: DeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -83,6 +88,16 @@ export class Deployment extends pulumi.ComponentResource {
         const secrets = pulumi.all([credentials.clientId, credentials.clientSecret, rootPassword.result]).apply(
             ([oauthClientId, oauthClientSecret, password]) => ({ oauthClientId, oauthClientSecret, rootPassword: password }),
         );
+        const tls = settings.tls;
+        const certificates =
+            tls.mode === "selfSigned" || tls.mode === "provided"
+                ? new Certificates("tls", { tls, hostnames: { gitlab: settings.externalUrl.host, mattermost: settings.mattermostExternalUrl.host } }, parent)
+                : undefined;
+        const tlsFileContent = (file: TlsFile): pulumi.Output<string> => {
+            const material = certificates as Certificates;
+            return file.content.kind === "ca" ? (material.caCertificate as pulumi.Output<string>) : material.byName[file.content.name][file.content.kind];
+        };
+
         const configure = (plan: HostPlan, after: pulumi.Resource[]) => {
             const host = hostOf(plan);
             const install = new OmnibusInstall(plan.name, {
@@ -91,6 +106,10 @@ export class Deployment extends pulumi.ComponentResource {
                 edition: settings.gitlab.edition,
                 version: settings.gitlab.version,
             }, parent);
+            const planned = tlsFiles(settings, plan);
+            const files = planned.map((file) => ({ path: file.path, mode: file.mode, content: tlsFileContent(file) }));
+            const hostFiles = files.length === 0 ? undefined : new HostFiles(plan.name, { connection: host.connection, instanceId: host.instanceId, files, after: [install.step] }, parent);
+            const trusted = files.filter((_, i) => planned[i].content.kind === "ca");
             const healthChecks: HealthCheck[] = [
                 ...(plan.runsGitlab ? [{ service: "gitlab", url: settings.externalUrl.href } as const] : []),
                 ...(plan.runsMattermost ? [{ service: "mattermost", url: settings.mattermostExternalUrl.href } as const] : []),
@@ -103,7 +122,10 @@ export class Deployment extends pulumi.ComponentResource {
                 ),
                 awaitDns: settings.tls.mode === "letsencrypt" ? { address: host.publicIp, names: plan.dnsNames } : undefined,
                 healthChecks,
-                after: [install.step, ...dns.records, ...after],
+                after: [install.step, ...(hostFiles?.steps ?? []), ...dns.records, ...after],
+                trustDigest: trusted.length === 0 ? undefined : contentDigest(trusted),
+                certificateFiles: hostFiles && { steps: hostFiles.steps, digest: hostFiles.digest },
+                caFile: trustsPrivateCa(settings.tls) ? PRIVATE_CA_PATH : undefined,
             }, parent);
         };
 
@@ -132,6 +154,7 @@ export class Deployment extends pulumi.ComponentResource {
         this.initialRootPassword = pulumi.secret(rootPassword.result);
         this.sshPrivateKey = ssh.privateKey;
         this.mattermostDatabaseCommand = pulumi.interpolate`${sshCommand(hostOf(mattermostPlan).publicIp)} sudo gitlab-psql -d mattermost_production`;
+        this.caCertificate = trustsPrivateCa(settings.tls) ? certificates?.caCertificate : undefined;
         this.registerOutputs({
             gitlabUrl: this.gitlabUrl,
             mattermostUrl: this.mattermostUrl,

@@ -25,8 +25,14 @@ export interface GitlabConfigArgs {
     awaitDns?: { address: pulumi.Input<string>; names: readonly string[] };
     /** Services that must answer healthy after the reconfigure. */
     healthChecks: readonly HealthCheck[];
-    /** Steps that must finish first: the package install, DNS records, the OAuth registration. */
+    /** Steps that must finish first: the package install, DNS records, certificate files, the OAuth registration. */
     after: pulumi.Input<pulumi.Resource>[];
+    /** Changes when the trusted CA changes; Omnibus links trusted certificates only on reconfigure. */
+    trustDigest?: pulumi.Input<string>;
+    /** Certificate files nginx serves: a change to them reloads nginx, without a reconfigure. */
+    certificateFiles?: { steps: pulumi.Resource[]; digest: pulumi.Input<string> };
+    /** The private CA file on the host, for health checks through a certificate it signed. */
+    caFile?: string;
 }
 
 export class GitlabConfig extends pulumi.ComponentResource {
@@ -52,9 +58,21 @@ export class GitlabConfig extends pulumi.ComponentResource {
         const gitlabRb = pulumi.secret(args.gitlabRb);
         this.apply = new command.remote.Command(`${name}-gitlab-rb`, {
             ...common,
+            triggers: args.trustDigest === undefined ? common.triggers : [args.instanceId, args.trustDigest],
             create: hostCommand("apply-gitlab-rb.sh"),
             stdin: gitlabRb,
         }, { parent: this, dependsOn: before, customTimeouts: { create: "40m", update: "40m" } });
+
+        if (args.certificateFiles) {
+            // Rotation: the files were renamed into place, so nginx never pointed at a missing one;
+            // a HUP makes it serve them.
+            new command.remote.Command(`${name}-nginx-reload`, {
+                connection: args.connection,
+                create: hostCommand("reload-nginx.sh"),
+                triggers: [args.instanceId, args.certificateFiles.digest],
+                addPreviousOutputInEnv: false,
+            }, { parent: this, dependsOn: [this.apply, ...args.certificateFiles.steps] });
+        }
 
         // A new file replaces the gates, which makes them run again; an unchanged file runs nothing.
         const fileDigest = gitlabRb.apply((text) => createHash("sha256").update(text).digest("hex"));
@@ -62,7 +80,7 @@ export class GitlabConfig extends pulumi.ComponentResource {
             (check) =>
                 new command.remote.Command(`${name}-${check.service}-health`, {
                     connection: args.connection,
-                    create: hostCommand("health-gate.sh", [check.service, check.url, String(HEALTH_TIMEOUT_SECONDS)]),
+                    create: hostCommand("health-gate.sh", [check.service, check.url, String(HEALTH_TIMEOUT_SECONDS), ...(args.caFile ? [args.caFile] : [])]),
                     triggers: [args.instanceId, fileDigest],
                     addPreviousOutputInEnv: false,
                 }, { parent: this, dependsOn: [this.apply], customTimeouts: { create: "20m", update: "20m" } }),

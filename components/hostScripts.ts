@@ -11,7 +11,9 @@ export type HostScript =
     | "wait-for-dns.sh"
     | "apply-gitlab-rb.sh"
     | "ensure-oauth-application.sh"
-    | "health-gate.sh";
+    | "health-gate.sh"
+    | "install-file.sh"
+    | "reload-nginx.sh";
 
 /** Directory of the host scripts and their helper programs. */
 export const HOST_SCRIPT_DIR = join(__dirname, "..", "host");

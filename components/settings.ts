@@ -9,8 +9,14 @@ export type Topology = "single" | "split";
 /** GitLab package flavour, as in the package names gitlab-ee and gitlab-ce. */
 export type Edition = "ee" | "ce";
 
-/** How nginx on each host gets its certificate. */
-export type TlsMode = "letsencrypt" | "none";
+/**
+ * How nginx on each host gets its certificates: from Let's Encrypt (Omnibus's integration), from a
+ * private CA this program creates, from the administrator, or not at all for http URLs.
+ */
+export type TlsMode = "letsencrypt" | "selfSigned" | "provided" | "none";
+
+/** The two names a deployment serves; certificates are kept per name. */
+export type ServiceName = "gitlab" | "mattermost";
 
 /** A validated external URL: http or https, a hostname, no path, the default port. */
 export interface ExternalUrl {
@@ -48,13 +54,39 @@ export interface MattermostSettings {
     readonly env: Readonly<Record<string, string>>;
 }
 
-/** Certificates for the two names. */
-export interface TlsSettings {
-    /** `letsencrypt` when the URLs are https, `none` when they are http. */
-    readonly mode: TlsMode;
-    /** Let's Encrypt account e-mail (expiry notices); required with `letsencrypt`. */
-    readonly contactEmail?: string;
+/** A certificate the administrator provides for one name. */
+export interface ProvidedCertificate {
+    /** PEM chain: the leaf first, then each issuer. */
+    readonly chain: string;
+    /** PEM private key of the leaf; secret. */
+    readonly key: string;
 }
+
+/** Certificates for the two names, by mode. */
+export type TlsSettings =
+    | {
+          /** The URLs are http: no certificate. */
+          readonly mode: "none";
+      }
+    | {
+          readonly mode: "letsencrypt";
+          /** Let's Encrypt account e-mail. */
+          readonly contactEmail?: string;
+      }
+    | {
+          readonly mode: "selfSigned";
+          /** Lifetime of each leaf certificate, in days. */
+          readonly validityDays: number;
+          /** A `pulumi up` this many days or fewer before a leaf expires replaces it. */
+          readonly earlyRenewalDays: number;
+      }
+    | {
+          readonly mode: "provided";
+          /** Chain and key per name, validated before anything is created. */
+          readonly certificates: Readonly<Record<ServiceName, ProvidedCertificate>>;
+          /** The private CA behind the chains, when they are not publicly trusted; the hosts trust it. */
+          readonly caCertificate?: string;
+      };
 
 /** Administrative SSH access. */
 export interface SshSettings {
@@ -105,6 +137,12 @@ export const DEFAULTS = {
     },
     oauth: {
         rotation: 0,
+    },
+    selfSigned: {
+        validityDays: 365,
+        earlyRenewalDays: 30,
+        /** The stack's CA outlives many leaf renewals; replacing it means redistributing it. */
+        caValidityDays: 3650,
     },
 } as const;
 

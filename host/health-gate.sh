@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Waits until a service answers healthy through this host's own nginx, or fails with its log lines.
-# Usage: health-gate.sh gitlab|mattermost URL TIMEOUT_SECONDS
+# Usage: health-gate.sh gitlab|mattermost URL TIMEOUT_SECONDS [CA_FILE]
+#   CA_FILE: the private CA that signed the host's certificate, when it is not publicly trusted.
 #   gitlab:     GET URL/-/readiness must answer 200 with "status":"ok"
 #   mattermost: GET URL/api/v4/system/ping must answer 200 with "status":"OK"
 set -euo pipefail
 
-service=$1 url=$2 timeout=$3
+service=$1 url=$2 timeout=$3 ca_file=${4:-}
 log_root=${GITLAB_LOG_DIR:-/var/log/gitlab}
 interval=${HEALTH_INTERVAL_SECONDS:-10}
 
@@ -27,11 +28,16 @@ esac
 host=${url#*://}
 case "$url" in https://*) port=443 ;; *) port=80 ;; esac
 
+trust=()
+if [ -n "$ca_file" ]; then
+    trust=(--cacert "$ca_file")
+fi
+
 deadline=$((SECONDS + timeout))
 body=""
 while :; do
     # --resolve sends the request to this host while keeping the real name for TLS and nginx's vhost.
-    if body=$(curl --silent --show-error --max-time 10 --fail --resolve "$host:$port:127.0.0.1" "$url$path" 2>&1) &&
+    if body=$(curl --silent --show-error --max-time 10 --fail "${trust[@]}" --resolve "$host:$port:127.0.0.1" "$url$path" 2>&1) &&
         [[ "$body" == *"$expected"* ]]; then
         printf 'health-gate: %s is healthy at %s%s\n' "$service" "$url" "$path"
         exit 0

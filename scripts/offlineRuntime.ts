@@ -5,6 +5,7 @@
 // for values that providers generate at deploy time, and EC2's architecture for an instance type
 // guessed from its name unless the caller says otherwise.
 
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { ARM_FAMILY, PROJECT } from "../components/config";
@@ -57,6 +58,8 @@ export class OfflineProgramError extends Error {
 export interface OfflineOptions {
     /** Stack name; defaults to `test`. */
     stack?: string;
+    /** Config keys (`project:key`, or bare keys of this project) whose values are secret. */
+    secretKeys?: string[];
     /** Architectures EC2 reports per instance type; others are guessed from the name. */
     architectures?: Record<string, string[]>;
 }
@@ -106,7 +109,14 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
                 ...inputs,
                 publicKeyOpenssh: `ssh-ed25519 ${generatedPlaceholder(name, "publicKeyOpenssh")}`,
                 privateKeyOpenssh: generatedPlaceholder(name, "privateKeyOpenssh"),
+                privateKeyPem: generatedPlaceholder(name, "privateKeyPem"),
             };
+        case "tls:index/certRequest:CertRequest":
+            return { ...inputs, certRequestPem: generatedPlaceholder(name, "certRequestPem") };
+        case "tls:index/selfSignedCert:SelfSignedCert":
+        case "tls:index/locallySignedCert:LocallySignedCert":
+            // A certificate changes with what it is made from, as a re-issued one would.
+            return { ...inputs, certPem: `${generatedPlaceholder(name, "certPem")} ${inputsDigest(inputs)}` };
         case "random:index/randomString:RandomString":
         case "random:index/randomPassword:RandomPassword":
             return { ...inputs, result: generatedPlaceholder(name, "result") };
@@ -115,6 +125,10 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
         default:
             return inputs;
     }
+}
+
+function inputsDigest(inputs: Record<string, unknown>): string {
+    return createHash("sha256").update(JSON.stringify(inputs)).digest("hex").slice(0, 12);
 }
 
 function invokeResult(token: string, inputs: Record<string, unknown>, options: OfflineOptions): Record<string, unknown> {
@@ -179,13 +193,10 @@ export async function runOffline(config: Record<string, unknown>, options: Offli
         stack,
         false,
     );
+    const qualified = (key: string) => (key.includes(":") ? key : `${PROJECT}:${key}`);
     pulumi.runtime.setAllConfig(
-        Object.fromEntries(
-            Object.entries(config).map(([key, value]) => [
-                key.includes(":") ? key : `${PROJECT}:${key}`,
-                typeof value === "string" ? value : JSON.stringify(value),
-            ]),
-        ),
+        Object.fromEntries(Object.entries(config).map(([key, value]) => [qualified(key), typeof value === "string" ? value : JSON.stringify(value)])),
+        (options.secretKeys ?? []).map(qualified),
     );
 
     // Record what the mock monitor is asked, including the dependencies that newResource never sees.

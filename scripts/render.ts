@@ -2,8 +2,8 @@
 //
 // Runs the program on Pulumi's mock runtime with a stack's configuration and prints what
 // `pulumi up` would write to each host, without cloud access or the Pulumi CLI. Values that only
-// exist at deploy time (generated passwords, keys, addresses) appear as placeholders, and
-// encrypted config values, which need the stack's passphrase, appear as `<secret config: key>`.
+// exist at deploy time (generated passwords, keys, addresses) appear as placeholders. Encrypted
+// config values are decrypted with the stack's passphrase, as `pulumi up` would.
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { scriptOfCommand } from "../components/hostScripts";
 import { runOffline, type OfflineRun } from "./offlineRuntime";
+import { passphraseFromEnvironment, stackDecrypter } from "./stackSecrets";
 
 /** Where Omnibus reads its configuration. */
 const GITLAB_RB = "/etc/gitlab/gitlab.rb";
@@ -23,10 +24,19 @@ export interface RenderOptions {
     showSecrets: boolean;
     /** Directory holding Pulumi.<stack>.yaml. */
     stacksDir: string;
+    /** The stack's secrets passphrase, needed when its file holds encrypted values. */
+    passphrase?: string;
 }
 
-/** The stack file's config, with encrypted values replaced by placeholders. */
-export function readStackConfig(stacksDir: string, stack: string): Record<string, unknown> {
+/** A stack file's configuration, decrypted, and the keys that were secret. */
+export interface StackConfig {
+    readonly config: Record<string, unknown>;
+    /** Top-level keys holding an encrypted value somewhere, e.g. `gitlab-mattermost:tls`. */
+    readonly secretKeys: string[];
+}
+
+/** Reads Pulumi.<stack>.yaml; encrypted values need the stack's passphrase, as for `pulumi up`. */
+export function readStackConfig(stacksDir: string, stack: string, passphrase: string | undefined): StackConfig {
     const file = join(stacksDir, `Pulumi.${stack}.yaml`);
     let text: string;
     try {
@@ -34,23 +44,31 @@ export function readStackConfig(stacksDir: string, stack: string): Record<string
     } catch {
         throw new Error(`no stack file ${file}; stacks live in ${stacksDir} as Pulumi.<stack>.yaml`);
     }
-    const config = (parseYaml(text) as { config?: Record<string, unknown> } | null)?.config ?? {};
-    return Object.fromEntries(
-        Object.entries(config).map(([key, value]) => [key, replaceEncrypted(value, key)]),
-    );
-}
-
-function replaceEncrypted(value: unknown, key: string): unknown {
-    if (typeof value !== "object" || value === null) {
-        return value;
-    }
-    if (!Array.isArray(value) && "secure" in value) {
-        return `<secret config: ${key}>`;
-    }
-    if (Array.isArray(value)) {
-        return value.map((item, i) => replaceEncrypted(item, `${key}[${i}]`));
-    }
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, replaceEncrypted(v, `${key}.${k}`)]));
+    const document = (parseYaml(text) as { config?: Record<string, unknown>; encryptionsalt?: string } | null) ?? {};
+    const secretKeys: string[] = [];
+    let decrypt: ((value: string) => string) | undefined;
+    const reveal = (value: unknown, path: string, top: string): unknown => {
+        if (typeof value !== "object" || value === null) {
+            return value;
+        }
+        if (Array.isArray(value)) {
+            return value.map((item, i) => reveal(item, `${path}[${i}]`, top));
+        }
+        if ("secure" in value) {
+            if (passphrase === undefined) {
+                throw new Error(`${file} holds encrypted values (${path}); set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE to render it`);
+            }
+            if (!document.encryptionsalt) {
+                throw new Error(`${file} holds encrypted values but no encryptionsalt; only the passphrase secrets provider can be read offline`);
+            }
+            decrypt ??= stackDecrypter(document.encryptionsalt, passphrase);
+            if (!secretKeys.includes(top)) secretKeys.push(top);
+            return decrypt(String((value as { secure: unknown }).secure));
+        }
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v, `${path}.${k}`, top)]));
+    };
+    const config = Object.fromEntries(Object.entries(document.config ?? {}).map(([key, value]) => [key, reveal(value, key, key)]));
+    return { config, secretKeys };
 }
 
 /** Files each host receives, by host name and path. */
@@ -94,7 +112,8 @@ function maskOutputs(value: unknown, showSecrets: boolean): unknown {
 
 /** The text `npm run render` prints. */
 export async function render(options: RenderOptions): Promise<string> {
-    const run = await runOffline(readStackConfig(options.stacksDir, options.stack), { stack: options.stack });
+    const { config, secretKeys } = readStackConfig(options.stacksDir, options.stack, options.passphrase);
+    const run = await runOffline(config, { stack: options.stack, secretKeys });
     const files = hostFiles(run);
     const hosts = Object.keys(files);
     if (options.host !== undefined && !hosts.includes(options.host)) {
@@ -151,6 +170,7 @@ async function main(): Promise<void> {
             json: values.json ?? false,
             showSecrets: values["show-secrets"] ?? false,
             stacksDir: join(__dirname, "..", "stacks"),
+            passphrase: passphraseFromEnvironment(),
         }),
     );
 }

@@ -5,7 +5,6 @@ import type { DeploymentSettings } from "../settings";
 import { rootAccountSection, tlsSection, type GitlabRbSecrets } from "./shared";
 
 export function gitlabHostSections(settings: DeploymentSettings, secrets: GitlabRbSecrets): readonly GitlabRbSection[] {
-    const tls = tlsSection(settings);
     return [
         {
             title: "URLs",
@@ -16,7 +15,6 @@ export function gitlabHostSections(settings: DeploymentSettings, secrets: Gitlab
             ],
         },
         rootAccountSection(secrets),
-        // No Mattermost vhost on this host, so no mattermost_nginx setting either.
-        { ...tls, settings: tls.settings.filter((s) => !s.key.startsWith("mattermost_nginx[")) },
+        tlsSection(settings, { gitlab: true, mattermost: false }),
     ];
 }

@@ -20,8 +20,8 @@ export function mattermostHostSections(settings: DeploymentSettings, secrets: Gi
         {
             title: "URLs",
             note:
-                "external_url is the Mattermost name too, so that Let's Encrypt certifies the name this host serves\n" +
-                "(Omnibus requests its certificate for external_url's host). No GitLab runs here.",
+                "external_url is the Mattermost name too: Omnibus takes the certificate's name from it\n" +
+                "(Let's Encrypt requests one for external_url's host). No GitLab runs here.",
             settings: [
                 { key: "external_url", value: settings.mattermostExternalUrl.href },
                 { key: "mattermost_external_url", value: settings.mattermostExternalUrl.href },
@@ -32,7 +32,7 @@ export function mattermostHostSections(settings: DeploymentSettings, secrets: Gi
             note: "GitLab's own services are off on the Mattermost host",
             settings: DISABLED_SERVICES.map((service) => ({ key: `${service}['enable']`, value: false })),
         },
-        tlsSection(settings),
+        tlsSection(settings, { gitlab: false, mattermost: true }),
         // GitLab is elsewhere: its endpoints cannot be derived from this host's external_url.
         mattermostSection(settings, secrets, { explicitEndpoints: true }),
     ];

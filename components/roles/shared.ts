@@ -3,6 +3,8 @@
 import { gitlabOauthEndpoints, mattermostOauthApplication } from "../oauthApplication";
 import type { GitlabRbSection, GitlabRbSetting } from "../gitlabRb";
 import type { DeploymentSettings } from "../settings";
+import { mattermostEnv } from "../mattermostEnv";
+import { SSL_DIR } from "../tlsPlan";
 
 /** Secret values that end up in gitlab.rb; the file is written 0600 and reaches the host on stdin. */
 export interface GitlabRbSecrets {
@@ -14,26 +16,38 @@ export interface GitlabRbSecrets {
     readonly rootPassword: string;
 }
 
-/** Certificates for the names this host serves. */
-export function tlsSection(settings: DeploymentSettings): GitlabRbSection {
-    if (settings.tls.mode === "none") {
+/** Which of the two vhosts a host serves. */
+export interface ServedVhosts {
+    readonly gitlab: boolean;
+    readonly mattermost: boolean;
+}
+
+/** Certificates for the names this host serves, and the HTTP-to-HTTPS redirect of each vhost. */
+export function tlsSection(settings: DeploymentSettings, vhosts: ServedVhosts): GitlabRbSection {
+    const tls = settings.tls;
+    if (tls.mode === "none") {
         return {
             title: "TLS",
-            note: "the URLs are http, so no certificate is requested",
+            note: "the URLs are http, so no certificate is used",
             settings: [{ key: "letsencrypt['enable']", value: false }],
         };
     }
-    const contact: GitlabRbSetting[] = settings.tls.contactEmail
-        ? [{ key: "letsencrypt['contact_emails']", value: [settings.tls.contactEmail] }]
-        : [];
+    const redirects: GitlabRbSetting[] = [
+        ...(vhosts.gitlab ? [{ key: "nginx['redirect_http_to_https']", value: true }] : []),
+        ...(vhosts.mattermost ? [{ key: "mattermost_nginx['redirect_http_to_https']", value: true }] : []),
+    ];
+    if (tls.mode === "letsencrypt") {
+        const contact: GitlabRbSetting[] = tls.contactEmail ? [{ key: "letsencrypt['contact_emails']", value: [tls.contactEmail] }] : [];
+        return {
+            title: "TLS",
+            note: "Let's Encrypt, renewed by Omnibus's own cron job",
+            settings: [{ key: "letsencrypt['enable']", value: true }, ...contact, ...redirects],
+        };
+    }
     return {
         title: "TLS",
-        note: "Let's Encrypt, renewed by Omnibus's own cron job",
-        settings: [
-            { key: "letsencrypt['enable']", value: true },
-            ...contact,
-            { key: "mattermost_nginx['redirect_http_to_https']", value: true },
-        ],
+        note: `certificates in ${SSL_DIR}, at the paths Omnibus expects for each name, written by this program`,
+        settings: [{ key: "letsencrypt['enable']", value: false }, ...redirects],
     };
 }
 
@@ -45,7 +59,7 @@ export function mattermostSection(settings: DeploymentSettings, secrets: GitlabR
         ...(mm.uid === undefined ? [] : [{ key: "mattermost['uid']", value: mm.uid }]),
         ...(mm.gid === undefined ? [] : [{ key: "mattermost['gid']", value: mm.gid }]),
     ];
-    const env: GitlabRbSetting[] = Object.keys(mm.env).length === 0 ? [] : [{ key: "mattermost['env']", value: mm.env }];
+    const env: GitlabRbSetting[] = Object.keys(mattermostEnv(settings)).length === 0 ? [] : [{ key: "mattermost['env']", value: mattermostEnv(settings) }];
     const endpointSettings: GitlabRbSetting[] = opts.explicitEndpoints
         ? [
               { key: "mattermost['gitlab_auth_endpoint']", value: endpoints.auth },

@@ -15,7 +15,7 @@ export function singleHostSections(settings: DeploymentSettings, secrets: Gitlab
             ],
         },
         rootAccountSection(secrets),
-        tlsSection(settings),
+        tlsSection(settings, { gitlab: true, mattermost: true }),
         // Omnibus registers the application itself here (GitLab runs on this host) and derives the
         // endpoints from external_url.
         mattermostSection(settings, secrets, { explicitEndpoints: false }),

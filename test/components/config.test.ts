@@ -134,7 +134,7 @@ describe("parseSettings: bad input names the key and says what to do", () => {
         ["SSH open to the world", single({ ssh: { allowedCidrs: ["0.0.0.0/0"] } }), "ssh.allowedCidrs[0]", /whole internet/],
         ["SSH open to the IPv6 world", single({ ssh: { allowedCidrs: ["::/0"] } }), "ssh.allowedCidrs[0]", /whole internet/],
         ["letsencrypt with http URLs", single({ externalUrl: "http://gitlab.example.com", mattermostExternalUrl: "http://mattermost.example.com", tls: { mode: "letsencrypt" } }), "tls.mode", /letsencrypt.*http.*https/],
-        ["a contact e-mail with http URLs", single({ externalUrl: "http://gitlab.example.com", mattermostExternalUrl: "http://mattermost.example.com" }), "tls.contactEmail", /no certificate is requested/],
+        ["a contact e-mail with http URLs", single({ externalUrl: "http://gitlab.example.com", mattermostExternalUrl: "http://mattermost.example.com" }), "tls.contactEmail", /applies only to tls.mode letsencrypt, but the URLs are http and no certificate is used/],
         ["unknown TLS mode", single({ tls: { mode: "acme" } }), "tls.mode", /"letsencrypt"/],
         ["malformed contact e-mail", single({ tls: { contactEmail: "ops" } }), "tls.contactEmail", /e-mail address/],
         ["negative OAuth rotation", single({ oauth: { rotation: -1 } }), "oauth.rotation", /0 or more/],

@@ -82,6 +82,7 @@ describe("single host", () => {
                 mattermost_external_url: MATTERMOST_URL,
                 gitlab_rails: { initial_root_password: "pw" },
                 letsencrypt: { enable: true, contact_emails: [CONTACT] },
+                nginx: { redirect_http_to_https: true },
                 mattermost_nginx: { redirect_http_to_https: true },
                 mattermost: {
                     uid: 994,
@@ -117,6 +118,7 @@ describe("split topology, GitLab host", () => {
                 external_url: GITLAB_URL,
                 gitlab_rails: { mattermost_host: MATTERMOST_URL, initial_root_password: "pw" },
                 letsencrypt: { enable: true, contact_emails: [CONTACT] },
+                nginx: { redirect_http_to_https: true },
             });
         });
     }
@@ -220,5 +222,37 @@ describe("determinism", () => {
         const ba = settingsFor("split", "18.11.11", { mattermost: JSON.stringify({ env: { B: "2", A: "1" } }) });
         assert.equal(render("mattermost", ab), render("mattermost", ba));
         assert.ok(render("mattermost", ab).includes(`mattermost['env'] = { "A" => "1", "B" => "2" }`));
+    });
+});
+
+describe("certificates this program writes (tls.mode selfSigned, and provided with a CA)", () => {
+    const tlsByMode = { selfSigned: JSON.stringify({ mode: "selfSigned" }) };
+
+    for (const [topology, role, vhosts] of [
+        ["single", "single", { nginx: true, mattermost_nginx: true }],
+        ["split", "gitlab", { nginx: true, mattermost_nginx: false }],
+        ["split", "mattermost", { nginx: false, mattermost_nginx: true }],
+    ] as const) {
+        it(`${role} host: Let's Encrypt off, HTTP redirected for the vhosts it serves, no certificate path overrides`, () => {
+            const text = render(role, settingsFor(topology, "18.11.11", { tls: tlsByMode.selfSigned }));
+            const result = evaluateGitlabRb(text, "18.11.11");
+            assert.deepEqual(block(result, "letsencrypt"), { enable: false });
+            assert.deepEqual(block(result, "nginx"), vhosts.nginx ? { redirect_http_to_https: true } : undefined);
+            assert.deepEqual(block(result, "mattermost_nginx"), vhosts.mattermost_nginx ? { redirect_http_to_https: true } : undefined);
+            assert.doesNotMatch(text, /ssl_certificate/, "the files sit at Omnibus's default paths");
+        });
+    }
+
+    it("makes Mattermost keep the embedded trust store, where the stack's CA is linked", () => {
+        for (const [topology, role] of [["single", "single"], ["split", "mattermost"]] as const) {
+            const result = evaluate(role, settingsFor(topology, "18.11.11", { tls: tlsByMode.selfSigned }));
+            assert.deepEqual((block(result, "mattermost")?.env as Record<string, string>).SSL_CERT_DIR, "/opt/gitlab/embedded/ssl/certs/");
+            assert.deepEqual((block(result, "mattermost")?.env as Record<string, string>).HTTP_PROXY, ENV.HTTP_PROXY);
+        }
+    });
+
+    it("leaves Mattermost's trust store alone with Let's Encrypt", () => {
+        const result = evaluate("mattermost", settingsFor("split", "18.11.11"));
+        assert.deepEqual(block(result, "mattermost")?.env, ENV);
     });
 });

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { readStackConfig, render } from "../../scripts/render";
+import { encryptedStack } from "../support/stackSecrets";
 
 const root = join(__dirname, "..", "..");
 const stacksDir = join(root, "stacks");
@@ -49,13 +50,23 @@ describe("render", () => {
         assert.match(shown.outputs.initialRootPassword, /generated at deploy/);
     });
 
-    it("shows encrypted config values as placeholders, since they need the stack's passphrase", () => {
-        writeFileSync(
-            join(scratch, "Pulumi.enc.yaml"),
-            readFileSync(join(stacksDir, "Pulumi.split.yaml"), "utf8").replace("TZ: Europe/Berlin", "TZ: Europe/Berlin\n      HTTPS_PROXY:\n        secure: v1:AAAA"),
-        );
-        const config = readStackConfig(scratch, "enc") as Record<string, { env: Record<string, string> }>;
-        assert.equal(config["gitlab-mattermost:mattermost"].env.HTTPS_PROXY, "<secret config: gitlab-mattermost:mattermost.env.HTTPS_PROXY>");
+    it("decrypts encrypted config with the stack's passphrase, and marks those keys secret", async () => {
+        writeFileSync(join(scratch, "Pulumi.enc.yaml"), encryptedStack({ HTTPS_PROXY: "http://user:pa55@proxy.internal:3128" }));
+        const { config, secretKeys } = readStackConfig(scratch, "enc", "password");
+        assert.equal((config["gitlab-mattermost:mattermost"] as { env: Record<string, string> }).env.HTTPS_PROXY, "http://user:pa55@proxy.internal:3128");
+        assert.deepEqual(secretKeys, ["gitlab-mattermost:mattermost"]);
+
+        const text = await render({ stack: "enc", host: "mattermost", json: false, showSecrets: false, stacksDir: scratch, passphrase: "password" });
+        assert.match(text, /"HTTPS_PROXY" => "http:\/\/user:pa55@proxy\.internal:3128"/);
+        const json = JSON.parse(await render({ stack: "enc", json: true, showSecrets: false, stacksDir: scratch, passphrase: "password" }));
+        assert.equal(json.hosts.mattermost.files["/etc/gitlab/gitlab.rb"], "[secret]");
+        assert.ok(!JSON.stringify(json).includes("pa55"), "nothing from the encrypted value leaks without --show-secrets");
+    });
+
+    it("asks for the passphrase, or refuses a wrong one", () => {
+        writeFileSync(join(scratch, "Pulumi.enc.yaml"), encryptedStack({ HTTPS_PROXY: "x" }));
+        assert.throws(() => readStackConfig(scratch, "enc", undefined), /holds encrypted values \(gitlab-mattermost:mattermost\.env\.HTTPS_PROXY\); set PULUMI_CONFIG_PASSPHRASE/);
+        assert.throws(() => readStackConfig(scratch, "enc", "not-the-passphrase"), /incorrect passphrase/);
     });
 });
 
