@@ -5,15 +5,18 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-/** The scripts that run on the hosts, by file name in host/. */
-export type HostScript =
-    | "install-omnibus.sh"
-    | "wait-for-dns.sh"
-    | "apply-gitlab-rb.sh"
-    | "ensure-oauth-application.sh"
-    | "health-gate.sh"
-    | "install-file.sh"
-    | "reload-nginx.sh";
+/** The scripts remote steps run, by file name in host/. Tools installed on the hosts live in host/tools/. */
+export const HOST_SCRIPTS = [
+    "install-omnibus.sh",
+    "wait-for-dns.sh",
+    "apply-gitlab-rb.sh",
+    "ensure-oauth-application.sh",
+    "health-gate.sh",
+    "install-file.sh",
+    "reload-nginx.sh",
+] as const;
+
+export type HostScript = (typeof HOST_SCRIPTS)[number];
 
 /** Directory of the host scripts and their helper programs. */
 export const HOST_SCRIPT_DIR = join(__dirname, "..", "host");

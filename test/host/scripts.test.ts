@@ -8,15 +8,31 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join, relative } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { HOST_SCRIPT_DIR, hostCommand, hostFile, scriptOfCommand, shellQuote, type HostScript } from "../../components/hostScripts";
+import { HOST_SCRIPTS, HOST_SCRIPT_DIR, hostCommand, hostFile, scriptOfCommand, shellQuote, type HostScript } from "../../components/hostScripts";
 import { filesIn, runProcess, sh, type RunResult, type Sandbox, type StandInCall, withSandbox } from "../support/standIns";
 
-const SHELL_SCRIPTS = readdirSync(HOST_SCRIPT_DIR)
-    .filter((name) => name.endsWith(".sh"))
-    .sort();
+const shellScriptsIn = (dir: string) =>
+    existsSync(dir)
+        ? readdirSync(dir)
+              .filter((name) => name.endsWith(".sh"))
+              .sort()
+              .map((name) => join(dir, name))
+        : [];
+
+/** The scripts remote steps run (host/*.sh). */
+const SHELL_SCRIPTS = shellScriptsIn(HOST_SCRIPT_DIR).map((path) => basename(path));
+
+/** Every shell script of the project: remote steps, tools installed on hosts, set-up and CI. */
+const REPOSITORY = join(HOST_SCRIPT_DIR, "..");
+const SHELLCHECKED = [
+    ...shellScriptsIn(HOST_SCRIPT_DIR),
+    ...shellScriptsIn(join(HOST_SCRIPT_DIR, "tools")),
+    ...shellScriptsIn(join(REPOSITORY, "scripts")),
+    join(REPOSITORY, ".ci", "run"),
+].map((path) => relative(REPOSITORY, path));
 
 function mode(file: string): number {
     return statSync(file).mode & 0o777;
@@ -38,15 +54,16 @@ function describeRun(result: RunResult): string {
 }
 
 // ---------------------------------------------------------------------------------------------------
-describe("shellcheck on host/*.sh", () => {
-    test("host/ has shell scripts to check", () => {
+describe("shellcheck on every shell script", () => {
+    test("there are shell scripts to check", () => {
         assert.ok(SHELL_SCRIPTS.length > 0, `no *.sh in ${HOST_SCRIPT_DIR}`);
-        assert.ok(SHELL_SCRIPTS.includes("apply-gitlab-rb.sh"));
+        assert.ok(SHELLCHECKED.includes("host/apply-gitlab-rb.sh"));
+        assert.ok(SHELLCHECKED.includes(".ci/run"));
     });
 
-    for (const script of SHELL_SCRIPTS) {
+    for (const script of SHELLCHECKED) {
         test(`shellcheck -x ${script} reports nothing`, async () => {
-            const result = await runProcess("shellcheck", ["-x", script], { cwd: HOST_SCRIPT_DIR });
+            const result = await runProcess("shellcheck", ["-x", script], { cwd: REPOSITORY });
             assert.equal(result.stdout + result.stderr, "", `shellcheck reported on ${script}`);
             assert.equal(result.status, 0, describeRun(result));
         });
@@ -680,13 +697,7 @@ describe("ensure-oauth-application.sh with ensure-oauth-application.rb", () => {
 
 // ---------------------------------------------------------------------------------------------------
 describe("components/hostScripts.ts", () => {
-    const ALL_SCRIPTS: readonly HostScript[] = [
-        "apply-gitlab-rb.sh",
-        "ensure-oauth-application.sh",
-        "health-gate.sh",
-        "install-omnibus.sh",
-        "wait-for-dns.sh",
-    ];
+    const ALL_SCRIPTS: readonly HostScript[] = HOST_SCRIPTS;
 
     test("HostScript names exactly the shell scripts in host/", () => {
         assert.deepEqual([...ALL_SCRIPTS].sort(), SHELL_SCRIPTS);
