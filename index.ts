@@ -16,6 +16,8 @@ export = async () => {
         initialRootPassword: deployment.initialRootPassword,
         sshPrivateKey: deployment.sshPrivateKey,
         mattermostDatabaseCommand: deployment.mattermostDatabaseCommand,
+        mattermostCliCommand: deployment.mattermostCliCommand,
+        mmctlCommand: deployment.mmctlCommand,
         ...(deployment.caCertificate ? { caCertificate: deployment.caCertificate } : {}),
     };
 };

@@ -11,7 +11,10 @@ import {
     DEFAULTS,
     type DeploymentSettings,
     type Edition,
+    type EmailBatchingSettings,
     type ExternalUrl,
+    type MailSecurity,
+    type MailSettings,
     type ProvidedCertificate,
     type ServiceName,
     type Topology,
@@ -36,10 +39,11 @@ const SCHEMA = {
     mattermostExternalUrl: null,
     dnsZone: null,
     gitlab: ["edition", "version", "instanceType", "volumeSizeGiB"],
-    mattermost: ["instanceType", "volumeSizeGiB", "uid", "gid", "env"],
+    mattermost: ["instanceType", "volumeSizeGiB", "uid", "gid", "env", "emailBatching", "gitlabPlugin"],
     tls: ["mode", "contactEmail", "validityDays", "earlyRenewalDays", "certificates", "caCertificate"],
     ssh: ["allowedCidrs"],
     oauth: ["rotation"],
+    mail: ["provider", "host", "port", "username", "password", "security", "from", "replyTo", "fromName"],
 } as const satisfies Record<string, readonly string[] | null>;
 
 type ObjectKey = { [K in keyof typeof SCHEMA]: (typeof SCHEMA)[K] extends null ? never : K }[keyof typeof SCHEMA];
@@ -71,11 +75,13 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
         tls: readObject(raw, "tls"),
         ssh: readObject(raw, "ssh"),
         oauth: readObject(raw, "oauth"),
+        mail: readObject(raw, "mail"),
     };
 
     const topology = readTopology(raw.topology);
     const externalUrl = readUrl(raw.externalUrl, "externalUrl", "https://gitlab.example.com");
     const mattermostExternalUrl = readUrl(raw.mattermostExternalUrl, "mattermostExternalUrl", "https://mattermost.example.com");
+    const gitlabPlugin = readGitlabPlugin(objects.mattermost.gitlabPlugin, externalUrl, mattermostExternalUrl);
     if (externalUrl.host === mattermostExternalUrl.host) {
         throw new ConfigError(
             "mattermostExternalUrl",
@@ -121,6 +127,8 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
         uid: readId(mm.uid, "mattermost.uid"),
         gid: readId(mm.gid, "mattermost.gid"),
         env: readEnv(mm.env),
+        gitlabPlugin,
+        ...(mm.emailBatching === undefined ? {} : { emailBatching: readEmailBatching(mm.emailBatching, objects.mail) }),
     };
 
     const settings: DeploymentSettings = {
@@ -133,6 +141,7 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
         tls: readTls(objects.tls, { gitlab: externalUrl, mattermost: mattermostExternalUrl }, now),
         ssh: { allowedCidrs: readCidrs(objects.ssh.allowedCidrs) },
         oauth: { rotation: readRotation(objects.oauth.rotation) },
+        ...(raw.mail === undefined ? {} : { mail: readMail(objects.mail, dnsZone) }),
     };
     checkEnvCollisions(settings);
     return settings;
@@ -438,6 +447,138 @@ function readCidrs(value: unknown): readonly string[] {
         }
         return cidr.canonical;
     });
+}
+
+function readGitlabPlugin(value: unknown, gitlab: ExternalUrl, mattermost: ExternalUrl): boolean {
+    if (value === undefined) {
+        return false;
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value) || Object.keys(value).some((k) => k !== "enabled")) {
+        throw new ConfigError("mattermost.gitlabPlugin", "must be an object with one field, enabled. Set it with: pulumi config set --path mattermost.gitlabPlugin.enabled true");
+    }
+    const enabled = readBoolean((value as RawObject).enabled, "mattermost.gitlabPlugin.enabled", false);
+    // Checked before the URLs' own scheme rule, so the message says what would break.
+    if (enabled && gitlab.scheme !== mattermost.scheme) {
+        throw new ConfigError(
+            "mattermost.gitlabPlugin.enabled",
+            `needs externalUrl and mattermostExternalUrl on one scheme, but GitLab is ${gitlab.scheme} and Mattermost is ${mattermost.scheme}: the plugin's OAuth redirect would not match. Use https for both.`,
+        );
+    }
+    return enabled;
+}
+
+function readBoolean(value: unknown, key: string, fallback: boolean): boolean {
+    if (value === undefined) {
+        return fallback;
+    }
+    if (value === true || value === "true") return true;
+    if (value === false || value === "false") return false;
+    throw new ConfigError(key, `must be true or false, got ${JSON.stringify(value)}.`);
+}
+
+function readEmailBatching(value: unknown, mail: RawObject): EmailBatchingSettings {
+    const key = "mattermost.emailBatching";
+    const fields = ["enabled", "bufferSize", "intervalSeconds"];
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        throw new ConfigError(key, `must be an object with ${fields.join(", ")}.`);
+    }
+    const batching = value as RawObject;
+    for (const field of Object.keys(batching)) {
+        if (!fields.includes(field)) {
+            throw new ConfigError(`${key}.${field}`, `is not a known field. Fields: ${fields.join(", ")}.`);
+        }
+    }
+    const enabled = readBoolean(batching.enabled, `${key}.enabled`, true);
+    if (enabled && Object.keys(mail).length === 0) {
+        throw new ConfigError(`${key}.enabled`, "needs mail: Mattermost batches notifications only when it can send e-mail. Configure mail (mail.host or mail.provider ses) first.");
+    }
+    const positive = (field: string, fallback: number, max: number) => {
+        const raw = batching[field];
+        if (raw === undefined) return fallback;
+        const number = asInteger(raw);
+        if (number === undefined || number < 1 || number > max) {
+            throw new ConfigError(`${key}.${field}`, `must be a whole number from 1 to ${max}, got ${JSON.stringify(raw)}.`);
+        }
+        return number;
+    };
+    return {
+        enabled,
+        bufferSize: positive("bufferSize", DEFAULTS.emailBatching.bufferSize, 100000),
+        intervalSeconds: positive("intervalSeconds", DEFAULTS.emailBatching.intervalSeconds, 86400),
+    };
+}
+
+const MAIL_SECURITY: readonly MailSecurity[] = ["none", "TLS", "STARTTLS"];
+/** Fields SES fills in itself; setting them with provider ses is a mistake. */
+const SES_COMPUTED_FIELDS = ["host", "port", "username", "password", "security"];
+
+function readAddress(value: unknown, key: string): string {
+    if (typeof value !== "string" || !EMAIL.test(value)) {
+        throw new ConfigError(key, `must be an e-mail address such as gitlab@example.com, got ${JSON.stringify(value)}.`);
+    }
+    return value;
+}
+
+function readMail(mail: RawObject, dnsZone: string): MailSettings {
+    const provider = mail.provider ?? "smtp";
+    if (provider !== "smtp" && provider !== "ses") {
+        throw new ConfigError("mail.provider", `must be "smtp" (an external server) or "ses" (Amazon SES), got ${JSON.stringify(provider)}.`);
+    }
+    if (mail.from === undefined) {
+        throw new ConfigError("mail.from", "is required: the sender address of GitLab's and Mattermost's mail. Set it with: pulumi config set --path mail.from gitlab@example.com");
+    }
+    const identity = {
+        from: readAddress(mail.from, "mail.from"),
+        ...(mail.replyTo === undefined ? {} : { replyTo: readAddress(mail.replyTo, "mail.replyTo") }),
+        ...(mail.fromName === undefined ? {} : { fromName: readText(mail.fromName, "mail.fromName") }),
+    };
+    if (provider === "ses") {
+        for (const field of SES_COMPUTED_FIELDS) {
+            if (mail[field] !== undefined) {
+                throw new ConfigError(`mail.${field}`, "is set by Amazon SES with mail.provider ses (the endpoint, STARTTLS on 587 and credentials of an IAM user). Remove it.");
+            }
+        }
+        const domain = identity.from.slice(identity.from.indexOf("@") + 1).toLowerCase();
+        if (domain !== dnsZone) {
+            throw new ConfigError("mail.from", `is ${identity.from}, but SES verifies the domain ${dnsZone} (dnsZone). Use an address @${dnsZone}.`);
+        }
+        return { provider, ...identity };
+    }
+    if (mail.host === undefined || typeof mail.host !== "string" || !HOSTNAME.test(mail.host.toLowerCase())) {
+        throw new ConfigError("mail.host", `must be the SMTP server's hostname, got ${JSON.stringify(mail.host)}. Set it with: pulumi config set --path mail.host smtp.example.com`);
+    }
+    const port = mail.port === undefined ? DEFAULTS.mail.port : asInteger(mail.port);
+    if (port === undefined || port < 1 || port > 65535) {
+        throw new ConfigError("mail.port", `must be a port number from 1 to 65535, got ${JSON.stringify(mail.port)}.`);
+    }
+    const security = mail.security ?? DEFAULTS.mail.security;
+    if (!MAIL_SECURITY.includes(security as MailSecurity)) {
+        throw new ConfigError("mail.security", `must be one of ${MAIL_SECURITY.map((m) => `"${m}"`).join(", ")}, got ${JSON.stringify(security)}.`);
+    }
+    const username = mail.username === undefined ? undefined : readText(mail.username, "mail.username");
+    const password = mail.password === undefined ? undefined : readText(mail.password, "mail.password");
+    if ((username === undefined) !== (password === undefined)) {
+        const missing = username === undefined ? "mail.username" : "mail.password";
+        throw new ConfigError(missing, "is required when the other SMTP credential is set: give both mail.username and mail.password, or neither.");
+    }
+    if (username !== undefined && security === "none") {
+        throw new ConfigError("mail.security", "is none, but mail.username is set: Mattermost sends SMTP credentials only over TLS or STARTTLS. Use one of those.");
+    }
+    return {
+        provider,
+        host: mail.host.toLowerCase(),
+        port,
+        security: security as MailSecurity,
+        ...(username === undefined ? {} : { username, password }),
+        ...identity,
+    };
+}
+
+function readText(value: unknown, key: string): string {
+    if (typeof value !== "string" || value === "") {
+        throw new ConfigError(key, `must be a non-empty string, got ${JSON.stringify(value)}.`);
+    }
+    return value;
 }
 
 function readRotation(value: unknown): number {

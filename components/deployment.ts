@@ -5,19 +5,43 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Certificates } from "./certificates";
 import { Dns } from "./dns";
+import { GitlabPlugin } from "./gitlabPlugin";
+import { hostFile } from "./hostScripts";
+import { SesMail } from "./mail";
 import { GitlabConfig, type HealthCheck } from "./gitlabConfig";
 import { Host, ubuntuAmi } from "./host";
 import { HostFiles, contentDigest } from "./hostFiles";
 import { Network } from "./network";
 import { OauthCredentials, OauthRegistration } from "./oauth";
-import { mattermostOauthApplication } from "./oauthApplication";
+import { gitlabPluginOauthApplication, mattermostOauthApplication, type OauthApplication } from "./oauthApplication";
 import { OmnibusInstall } from "./omnibusInstall";
 import { gitlabRbFor } from "./roles";
-import type { DeploymentSettings } from "./settings";
+import type { DeploymentSettings, MailServer } from "./settings";
 import { SshAccess } from "./sshAccess";
 import { PRIVATE_CA_PATH, tlsFiles, trustsPrivateCa, type TlsFile } from "./tlsPlan";
 import { planHosts, type HostPlan } from "./topology";
 import { HOST_OS } from "./versions";
+
+/** Operator tools installed on the host that runs Mattermost, from host/tools/. */
+const MATTERMOST_TOOLS = [
+    { path: "/usr/local/bin/mattermost-cli", source: "tools/mattermost-cli.sh" },
+    { path: "/usr/local/bin/mmctl", source: "tools/mmctl.sh" },
+] as const;
+
+/** The SMTP server the hosts use: the configured one, or SES's with its generated credentials. */
+function mailServerOf(settings: DeploymentSettings, zoneId: pulumi.Output<string>, opts: pulumi.ComponentResourceOptions): pulumi.Output<MailServer | undefined> {
+    const mail = settings.mail;
+    if (mail?.provider === "ses") {
+        return new SesMail("ses", { domain: settings.dnsZone, zoneId }, opts).server;
+    }
+    const server: MailServer | undefined = mail && {
+        address: mail.host,
+        port: mail.port,
+        security: mail.security,
+        ...(mail.username === undefined ? {} : { username: mail.username, password: mail.password }),
+    };
+    return pulumi.secret(pulumi.output(server));
+}
 
 export interface DeploymentArgs {
     /** Validated configuration, from `readStackSettings`. */
@@ -41,6 +65,10 @@ export class Deployment extends pulumi.ComponentResource {
     readonly sshPrivateKey: pulumi.Output<string>;
     /** Opens Mattermost's database in the bundled PostgreSQL. */
     readonly mattermostDatabaseCommand: pulumi.Output<string>;
+    /** Runs the bundled Mattermost binary on its host (append arguments, e.g. `version`). */
+    readonly mattermostCliCommand: pulumi.Output<string>;
+    /** Runs mmctl in local mode on the Mattermost host (append arguments, e.g. `user list`). */
+    readonly mmctlCommand: pulumi.Output<string>;
     /** The private CA the hosts' certificates chain to, for browsers and runners; absent otherwise. */
     readonly caCertificate?: pulumi.Output<string>;
 
@@ -85,8 +113,9 @@ export class Deployment extends pulumi.ComponentResource {
             records: plans.flatMap((plan) => plan.dnsNames.map((dnsName) => ({ name: dnsName, address: hostOf(plan).publicIp }))),
         }, parent);
 
-        const secrets = pulumi.all([credentials.clientId, credentials.clientSecret, rootPassword.result]).apply(
-            ([oauthClientId, oauthClientSecret, password]) => ({ oauthClientId, oauthClientSecret, rootPassword: password }),
+        const mailServer = mailServerOf(settings, dns.zoneId, parent);
+        const secrets = pulumi.all([credentials.clientId, credentials.clientSecret, rootPassword.result, mailServer]).apply(
+            ([oauthClientId, oauthClientSecret, password, server]) => ({ oauthClientId, oauthClientSecret, rootPassword: password, mailServer: server }),
         );
         const tls = settings.tls;
         const certificates =
@@ -114,7 +143,7 @@ export class Deployment extends pulumi.ComponentResource {
                 ...(plan.runsGitlab ? [{ service: "gitlab", url: settings.externalUrl.href } as const] : []),
                 ...(plan.runsMattermost ? [{ service: "mattermost", url: settings.mattermostExternalUrl.href } as const] : []),
             ];
-            return new GitlabConfig(plan.name, {
+            const config = new GitlabConfig(plan.name, {
                 connection: host.connection,
                 instanceId: host.instanceId,
                 gitlabRb: pulumi.secret(
@@ -127,25 +156,51 @@ export class Deployment extends pulumi.ComponentResource {
                 certificateFiles: hostFiles && { steps: hostFiles.steps, digest: hostFiles.digest },
                 caFile: trustsPrivateCa(settings.tls) ? PRIVATE_CA_PATH : undefined,
             }, parent);
+            if (plan.runsMattermost) {
+                new HostFiles(`${plan.name}-tools`, {
+                    connection: host.connection,
+                    instanceId: host.instanceId,
+                    files: MATTERMOST_TOOLS.map((tool) => ({ path: tool.path, mode: "0755", content: hostFile(tool.source) })),
+                    after: [install.step],
+                }, parent);
+            }
+            return config;
         };
 
         // GitLab first: the OAuth application lives in its database. In the split topology the
         // Mattermost host is configured only once the application it signs in with exists.
         const gitlabPlan = plans.find((plan) => plan.runsGitlab) as HostPlan;
         const gitlabConfig = configure(gitlabPlan, []);
-        const registration = new OauthRegistration("oauth", {
-            connection: hostOf(gitlabPlan).connection,
-            instanceId: hostOf(gitlabPlan).instanceId,
-            application: mattermostOauthApplication(settings),
-            credentials,
-            after: [gitlabConfig.apply],
-        }, parent);
-        for (const plan of plans.filter((p) => !p.runsGitlab)) {
-            configure(plan, [registration.step]);
+        const register = (registrationName: string, application: OauthApplication, appCredentials: OauthCredentials) =>
+            new OauthRegistration(registrationName, {
+                connection: hostOf(gitlabPlan).connection,
+                instanceId: hostOf(gitlabPlan).instanceId,
+                application,
+                credentials: appCredentials,
+                after: [gitlabConfig.apply],
+            }, parent).step;
+        const pluginCredentials = settings.mattermost.gitlabPlugin
+            ? new OauthCredentials("gitlab-plugin-oauth", { rotation: settings.oauth.rotation }, parent)
+            : undefined;
+        const registrations = [
+            register("oauth", mattermostOauthApplication(settings), credentials),
+            ...(pluginCredentials ? [register("gitlab-plugin-oauth", gitlabPluginOauthApplication(settings), pluginCredentials)] : []),
+        ];
+        const mattermostConfig = plans.filter((p) => !p.runsGitlab).map((plan) => configure(plan, registrations))[0] ?? gitlabConfig;
+
+        const mattermostPlan = plans.find((plan) => plan.runsMattermost) as HostPlan;
+        if (pluginCredentials) {
+            new GitlabPlugin("gitlab-plugin", {
+                settings,
+                connection: hostOf(mattermostPlan).connection,
+                instanceId: hostOf(mattermostPlan).instanceId,
+                credentials: pluginCredentials,
+                after: [mattermostConfig.apply, ...mattermostConfig.healthGates, ...registrations],
+            }, parent);
         }
 
         const sshCommand = (ip: pulumi.Output<string>) => pulumi.interpolate`ssh -i gitlab-mattermost.key ${HOST_OS.sshUser}@${ip}`;
-        const mattermostPlan = plans.find((plan) => plan.runsMattermost) as HostPlan;
+        const onMattermostHost = (commandLine: string) => pulumi.interpolate`${sshCommand(hostOf(mattermostPlan).publicIp)} ${commandLine}`;
         this.gitlabUrl = settings.externalUrl.href;
         this.mattermostUrl = settings.mattermostExternalUrl.href;
         this.hosts = Object.fromEntries(
@@ -153,7 +208,9 @@ export class Deployment extends pulumi.ComponentResource {
         );
         this.initialRootPassword = pulumi.secret(rootPassword.result);
         this.sshPrivateKey = ssh.privateKey;
-        this.mattermostDatabaseCommand = pulumi.interpolate`${sshCommand(hostOf(mattermostPlan).publicIp)} sudo gitlab-psql -d mattermost_production`;
+        this.mattermostDatabaseCommand = onMattermostHost("sudo gitlab-psql -d mattermost_production");
+        this.mattermostCliCommand = onMattermostHost("sudo mattermost-cli");
+        this.mmctlCommand = onMattermostHost("sudo mmctl");
         this.caCertificate = trustsPrivateCa(settings.tls) ? certificates?.caCertificate : undefined;
         this.registerOutputs({
             gitlabUrl: this.gitlabUrl,

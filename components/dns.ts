@@ -13,10 +13,13 @@ export interface DnsArgs {
 export class Dns extends pulumi.ComponentResource {
     /** The record resources, in the order of `args.records`. */
     readonly records: aws.route53.Record[];
+    /** The zone's id, for other records in it. */
+    readonly zoneId: pulumi.Output<string>;
 
     constructor(name: string, args: DnsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("gitlab-mattermost:index:Dns", name, {}, opts);
         const zoneId = aws.route53.getZoneOutput({ name: args.zone, privateZone: false }, { parent: this }).zoneId;
+        this.zoneId = zoneId;
         this.records = args.records.map(
             (record) =>
                 new aws.route53.Record(`${name}-${record.name}`, {

@@ -14,6 +14,8 @@ export const HOST_SCRIPTS = [
     "health-gate.sh",
     "install-file.sh",
     "reload-nginx.sh",
+    "configure-gitlab-plugin.sh",
+    "upgrade-gitlab.sh",
 ] as const;
 
 export type HostScript = (typeof HOST_SCRIPTS)[number];

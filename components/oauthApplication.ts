@@ -16,12 +16,27 @@ export interface OauthApplication {
 
 export const OAUTH_APPLICATION_NAME = "GitLab Mattermost";
 
+/** The GitLab plugin bundled with Mattermost (mattermost-plugin-gitlab's plugin.json id). */
+export const GITLAB_PLUGIN_ID = "com.github.manland.mattermost-plugin-gitlab";
+
 export function mattermostOauthApplication(settings: DeploymentSettings): OauthApplication {
     const mm = settings.mattermostExternalUrl.href;
     return {
         name: OAUTH_APPLICATION_NAME,
         redirectUri: `${mm}/signup/gitlab/complete\r\n${mm}/login/gitlab/complete`,
         scopes: "",
+    };
+}
+
+/**
+ * The GitLab plugin's own application: the plugin acts for each user on GitLab's API, so it needs
+ * `api` and cannot share the sign-in application.
+ */
+export function gitlabPluginOauthApplication(settings: DeploymentSettings): OauthApplication {
+    return {
+        name: `${OAUTH_APPLICATION_NAME} plugin`,
+        redirectUri: `${settings.mattermostExternalUrl.href}/plugins/${GITLAB_PLUGIN_ID}/oauth/complete`,
+        scopes: "api read_user",
     };
 }
 

@@ -52,6 +52,60 @@ export interface MattermostSettings {
     readonly gid?: number;
     /** Extra environment for the Mattermost service (`mattermost['env']`), e.g. HTTP_PROXY. */
     readonly env: Readonly<Record<string, string>>;
+    /** E-mail batching, rendered as Mattermost's batching variables; absent leaves Mattermost's default. */
+    readonly emailBatching?: EmailBatchingSettings;
+    /** Whether the GitLab plugin is enabled and configured, with an OAuth application of its own. */
+    readonly gitlabPlugin: boolean;
+}
+
+/** Mattermost's e-mail batching (EmailSettings.EnableEmailBatching and its buffer and interval). */
+export interface EmailBatchingSettings {
+    readonly enabled: boolean;
+    /** Notifications buffered before a batch is sent (EmailBatchingBufferSize). */
+    readonly bufferSize: number;
+    /** Seconds between batch checks (EmailBatchingInterval). */
+    readonly intervalSeconds: number;
+}
+
+/** How mail leaves the SMTP connection: in the clear, wrapped in TLS, or upgraded with STARTTLS. */
+export type MailSecurity = "none" | "TLS" | "STARTTLS";
+
+/** What both GitLab and Mattermost put on their mail. */
+interface MailIdentity {
+    /** Sender address of GitLab's mail, and Mattermost's FeedbackEmail. */
+    readonly from: string;
+    /** Reply-To address, if replies should go elsewhere. */
+    readonly replyTo?: string;
+    /** Sender display name, if not the products' defaults. */
+    readonly fromName?: string;
+}
+
+/** One SMTP configuration for GitLab and Mattermost. */
+export type MailSettings =
+    | (MailIdentity & {
+          /** An external SMTP server. */
+          readonly provider: "smtp";
+          readonly host: string;
+          readonly port: number;
+          readonly security: MailSecurity;
+          /** SMTP user; with it, authentication is on. */
+          readonly username?: string;
+          /** SMTP password; secret. */
+          readonly password?: string;
+      })
+    | (MailIdentity & {
+          /** Amazon SES in the stack's region, with a domain identity for dnsZone. */
+          readonly provider: "ses";
+      });
+
+/** The SMTP server as the hosts use it, once known (for SES, only at deploy time). */
+export interface MailServer {
+    readonly address: string;
+    readonly port: number;
+    readonly security: MailSecurity;
+    readonly username?: string;
+    /** Secret. */
+    readonly password?: string;
 }
 
 /** A certificate the administrator provides for one name. */
@@ -120,6 +174,8 @@ export interface DeploymentSettings {
     readonly ssh: SshSettings;
     /** OAuth application lifecycle. */
     readonly oauth: OauthSettings;
+    /** Outgoing mail for GitLab and Mattermost; absent leaves both unconfigured. */
+    readonly mail?: MailSettings;
 }
 
 /** Defaults applied when a key is absent. The only place they are written down. */
@@ -137,6 +193,17 @@ export const DEFAULTS = {
     },
     oauth: {
         rotation: 0,
+    },
+    mail: {
+        port: 587,
+        security: "STARTTLS" as MailSecurity,
+        /** Amazon SES's SMTP interface: STARTTLS on 587 (email-smtp.<region>.amazonaws.com). */
+        sesPort: 587,
+    },
+    emailBatching: {
+        /** Mattermost's own defaults (model EmailBatchingBufferSize, EmailBatchingInterval). */
+        bufferSize: 256,
+        intervalSeconds: 30,
     },
     selfSigned: {
         validityDays: 365,

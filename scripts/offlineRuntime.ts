@@ -60,6 +60,8 @@ export interface OfflineOptions {
     stack?: string;
     /** Config keys (`project:key`, or bare keys of this project) whose values are secret. */
     secretKeys?: string[];
+    /** The AWS region the provider is configured for (`aws:region`). */
+    region?: string;
     /** Architectures EC2 reports per instance type; others are guessed from the name. */
     architectures?: Record<string, string[]>;
 }
@@ -122,6 +124,14 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
             return { ...inputs, result: generatedPlaceholder(name, "result") };
         case "command:remote:Command":
             return { ...inputs, stdout: "", stderr: "" };
+        case "aws:ses/domainIdentity:DomainIdentity":
+            return { ...inputs, arn: `arn:aws:ses:stand-in:000000000000:identity/${String(inputs.domain)}`, verificationToken: generatedPlaceholder(name, "verificationToken") };
+        case "aws:ses/domainDkim:DomainDkim":
+            return { ...inputs, dkimTokens: [1, 2, 3].map((i) => `dkim-token-${i}`) };
+        case "aws:iam/user:User":
+            return { ...inputs, name: `${name}-user`, arn: `arn:aws:iam::000000000000:user/${name}` };
+        case "aws:iam/accessKey:AccessKey":
+            return { ...inputs, id: "AKIASTANDIN0000000000", secret: generatedPlaceholder(name, "secret"), sesSmtpPasswordV4: generatedPlaceholder(name, "sesSmtpPasswordV4") };
         default:
             return inputs;
     }
@@ -144,6 +154,11 @@ function invokeResult(token: string, inputs: Record<string, unknown>, options: O
             return { names: ["zone-a", "zone-b", "zone-c"], zoneIds: ["zone-a-id", "zone-b-id", "zone-c-id"] };
         case "aws:route53/getZone:getZone":
             return { name: inputs.name, zoneId: "Z0STANDIN0ZONE", privateZone: false };
+        case "aws:index/getRegion:getRegion":
+            return { region: options.region ?? "eu-west-1", name: options.region ?? "eu-west-1" };
+        case "aws:iam/getPolicyDocument:getPolicyDocument":
+            // The real function renders the statements as an IAM policy document; so does this.
+            return { json: JSON.stringify({ Version: "2012-10-17", Statement: inputs.statements }) };
         default:
             throw new Error(`the offline runtime has no answer for ${token}`);
     }
@@ -180,13 +195,14 @@ type ProgramModule = { default: () => Promise<Record<string, unknown>> };
 export async function runOffline(config: Record<string, unknown>, options: OfflineOptions = {}): Promise<OfflineRun> {
     const invokes: Invoke[] = [];
     const stack = options.stack ?? "test";
+    const answers = { ...options, region: options.region ?? (typeof config["aws:region"] === "string" ? config["aws:region"] : undefined) };
 
     await pulumi.runtime.setMocks(
         {
             newResource: (args) => ({ id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs) }),
             call: (args) => {
                 invokes.push({ token: args.token, inputs: args.inputs });
-                return invokeResult(args.token, args.inputs, options);
+                return invokeResult(args.token, args.inputs, answers);
             },
         },
         PROJECT,

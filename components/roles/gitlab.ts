@@ -2,7 +2,7 @@
 
 import type { GitlabRbSection } from "../gitlabRb";
 import type { DeploymentSettings } from "../settings";
-import { rootAccountSection, tlsSection, type GitlabRbSecrets } from "./shared";
+import { gitlabMailSection, optional, rootAccountSection, tlsSection, type GitlabRbSecrets } from "./shared";
 
 export function gitlabHostSections(settings: DeploymentSettings, secrets: GitlabRbSecrets): readonly GitlabRbSection[] {
     return [
@@ -15,6 +15,7 @@ export function gitlabHostSections(settings: DeploymentSettings, secrets: Gitlab
             ],
         },
         rootAccountSection(secrets),
+        ...optional(gitlabMailSection(settings, secrets)),
         tlsSection(settings, { gitlab: true, mattermost: false }),
     ];
 }

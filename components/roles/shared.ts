@@ -2,7 +2,7 @@
 
 import { gitlabOauthEndpoints, mattermostOauthApplication } from "../oauthApplication";
 import type { GitlabRbSection, GitlabRbSetting } from "../gitlabRb";
-import type { DeploymentSettings } from "../settings";
+import type { DeploymentSettings, MailServer } from "../settings";
 import { mattermostEnv } from "../mattermostEnv";
 import { SSL_DIR } from "../tlsPlan";
 
@@ -14,6 +14,8 @@ export interface GitlabRbSecrets {
     readonly oauthClientSecret: string;
     /** Password of GitLab's root user, used when the database is first seeded. */
     readonly rootPassword: string;
+    /** The SMTP server with its credentials, when mail is configured. */
+    readonly mailServer?: MailServer;
 }
 
 /** Which of the two vhosts a host serves. */
@@ -59,7 +61,8 @@ export function mattermostSection(settings: DeploymentSettings, secrets: GitlabR
         ...(mm.uid === undefined ? [] : [{ key: "mattermost['uid']", value: mm.uid }]),
         ...(mm.gid === undefined ? [] : [{ key: "mattermost['gid']", value: mm.gid }]),
     ];
-    const env: GitlabRbSetting[] = Object.keys(mattermostEnv(settings)).length === 0 ? [] : [{ key: "mattermost['env']", value: mattermostEnv(settings) }];
+    const environment = mattermostEnv(settings, secrets.mailServer);
+    const env: GitlabRbSetting[] = Object.keys(environment).length === 0 ? [] : [{ key: "mattermost['env']", value: environment }];
     const endpointSettings: GitlabRbSetting[] = opts.explicitEndpoints
         ? [
               { key: "mattermost['gitlab_auth_endpoint']", value: endpoints.auth },
@@ -69,7 +72,7 @@ export function mattermostSection(settings: DeploymentSettings, secrets: GitlabR
         : [];
     return {
         title: "Mattermost",
-        note: "sign-in through GitLab with the application this program registers",
+        note: "its environment, and sign-in through GitLab with the application this program registers",
         settings: [
             ...account,
             ...env,
@@ -78,6 +81,43 @@ export function mattermostSection(settings: DeploymentSettings, secrets: GitlabR
             { key: "mattermost['gitlab_secret']", value: secrets.oauthClientSecret },
             { key: "mattermost['gitlab_scope']", value: mattermostOauthApplication(settings).scopes },
             ...endpointSettings,
+        ],
+    };
+}
+
+/** A section that may not apply, as a list of zero or one. */
+export function optional(section: GitlabRbSection | undefined): GitlabRbSection[] {
+    return section ? [section] : [];
+}
+
+/** GitLab's outgoing mail: the same server Mattermost uses. */
+export function gitlabMailSection(settings: DeploymentSettings, secrets: GitlabRbSecrets): GitlabRbSection | undefined {
+    const mail = settings.mail;
+    const server = secrets.mailServer;
+    if (!mail || !server) {
+        return undefined;
+    }
+    const credentials: GitlabRbSetting[] =
+        server.username === undefined
+            ? []
+            : [
+                  { key: "gitlab_rails['smtp_user_name']", value: server.username },
+                  { key: "gitlab_rails['smtp_password']", value: server.password ?? "" },
+                  { key: "gitlab_rails['smtp_authentication']", value: "login" },
+              ];
+    return {
+        title: "Mail",
+        note: mail.provider === "ses" ? "Amazon SES, with the SMTP credentials of this stack's IAM user" : "the SMTP server Mattermost uses too",
+        settings: [
+            { key: "gitlab_rails['smtp_enable']", value: true },
+            { key: "gitlab_rails['smtp_address']", value: server.address },
+            { key: "gitlab_rails['smtp_port']", value: server.port },
+            ...credentials,
+            { key: "gitlab_rails['smtp_enable_starttls_auto']", value: server.security === "STARTTLS" },
+            { key: "gitlab_rails['smtp_tls']", value: server.security === "TLS" },
+            { key: "gitlab_rails['gitlab_email_from']", value: mail.from },
+            ...(mail.replyTo === undefined ? [] : [{ key: "gitlab_rails['gitlab_email_reply_to']", value: mail.replyTo }]),
+            ...(mail.fromName === undefined ? [] : [{ key: "gitlab_rails['gitlab_email_display_name']", value: mail.fromName }]),
         ],
     };
 }

@@ -2,7 +2,7 @@
 
 import type { GitlabRbSection } from "../gitlabRb";
 import type { DeploymentSettings } from "../settings";
-import { mattermostSection, rootAccountSection, tlsSection, type GitlabRbSecrets } from "./shared";
+import { gitlabMailSection, mattermostSection, optional, rootAccountSection, tlsSection, type GitlabRbSecrets } from "./shared";
 
 export function singleHostSections(settings: DeploymentSettings, secrets: GitlabRbSecrets): readonly GitlabRbSection[] {
     return [
@@ -15,6 +15,7 @@ export function singleHostSections(settings: DeploymentSettings, secrets: Gitlab
             ],
         },
         rootAccountSection(secrets),
+        ...optional(gitlabMailSection(settings, secrets)),
         tlsSection(settings, { gitlab: true, mattermost: true }),
         // Omnibus registers the application itself here (GitLab runs on this host) and derives the
         // endpoints from external_url.

@@ -150,7 +150,7 @@ describe("tls.mode and its fields", () => {
         assertRejected(
             stackConfig("split", { tls: { mode: "selfSigned" }, mattermost: { env: { SSL_CERT_DIR: "/etc/ssl/certs" } } }),
             "mattermost.env.SSL_CERT_DIR",
-            /collides with a variable this program sets \(tls\.mode selfSigned makes Mattermost trust the stack's CA\)/,
+            /collides with SSL_CERT_DIR, which this program sets because tls\.mode selfSigned makes Mattermost trust the stack's CA/,
         );
         assert.doesNotThrow(() => parseSettings(rawConfig(stackConfig("split", { mattermost: { env: { SSL_CERT_DIR: "/etc/ssl/certs" } } }))));
     });

@@ -23,11 +23,12 @@ function scriptArgs(create: unknown): string[] {
     return text.slice(text.lastIndexOf(`' ${script}`) + script.length + 2).split(" ").filter(Boolean);
 }
 
-/** Per host: path → mode, of the files the program installs. */
+/** Per host: path → mode, of the TLS files the program installs (in /etc/gitlab). */
 function installedFiles(run: OfflineRun): Record<string, Record<string, { mode: string; secret: boolean; name: string }>> {
     const files: Record<string, Record<string, { mode: string; secret: boolean; name: string }>> = {};
     for (const c of run.resources.filter((r) => r.type === "command:remote:Command" && scriptOfCommand(String(r.inputs.create)) === "install-file.sh")) {
         const [path, mode] = scriptArgs(c.inputs.create);
+        if (!path.startsWith("/etc/gitlab/")) continue;
         files[c.parent as string] = { ...files[c.parent as string], [path]: { mode, secret: c.secretInputs.includes("stdin"), name: c.name } };
     }
     return files;

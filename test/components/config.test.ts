@@ -159,3 +159,80 @@ describe("checkArchitectures", () => {
         );
     });
 });
+
+describe("parseSettings: mail, e-mail batching and the GitLab plugin", () => {
+    const smtp = { host: "smtp.example.com", username: "gitlab", password: "pw", from: "gitlab@example.com" };
+
+    it("reads an SMTP server with defaults: port 587, STARTTLS", () => {
+        const settings = parse(stackConfig("single", { mail: smtp }));
+        assert.deepEqual(settings.mail, { provider: "smtp", host: "smtp.example.com", port: 587, security: "STARTTLS", username: "gitlab", password: "pw", from: "gitlab@example.com" });
+    });
+
+    it("reads SES with only the sender identity", () => {
+        const settings = parse(stackConfig("single", { mail: { provider: "ses", from: "gitlab@example.com", replyTo: "noreply@example.com", fromName: "Our GitLab" } }));
+        assert.deepEqual(settings.mail, { provider: "ses", from: "gitlab@example.com", replyTo: "noreply@example.com", fromName: "Our GitLab" });
+    });
+
+    it("reads batching with Mattermost's defaults, and the plugin switch", () => {
+        const settings = parse(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { enabled: true }, gitlabPlugin: { enabled: true } } }));
+        assert.deepEqual(settings.mattermost.emailBatching, { enabled: true, bufferSize: 256, intervalSeconds: 30 });
+        assert.equal(settings.mattermost.gitlabPlugin, true);
+        assert.equal(parse(stackConfig("split")).mattermost.gitlabPlugin, false);
+    });
+
+    const cases: [string, Record<string, unknown>, string, RegExp][] = [
+        ["an invalid sender address", stackConfig("single", { mail: { ...smtp, from: "gitlab" } }), "mail.from", /must be an e-mail address/],
+        ["an invalid reply-to address", stackConfig("single", { mail: { ...smtp, replyTo: "a b@example.com" } }), "mail.replyTo", /must be an e-mail address/],
+        ["a missing sender", stackConfig("single", { mail: { host: "smtp.example.com" } }), "mail.from", /is required/],
+        ["a port out of range", stackConfig("single", { mail: { ...smtp, port: 70000 } }), "mail.port", /1 to 65535/],
+        ["a port of zero", stackConfig("single", { mail: { ...smtp, port: 0 } }), "mail.port", /1 to 65535/],
+        ["an unknown security mode", stackConfig("single", { mail: { ...smtp, security: "SSL" } }), "mail.security", /"none", "TLS", "STARTTLS"/],
+        ["credentials over a plain connection", stackConfig("single", { mail: { ...smtp, security: "none" } }), "mail.security", /only over TLS or STARTTLS/],
+        ["a user without a password", stackConfig("single", { mail: { host: "smtp.example.com", username: "gitlab", from: "gitlab@example.com" } }), "mail.password", /give both/],
+        ["no SMTP host", stackConfig("single", { mail: { from: "gitlab@example.com" } }), "mail.host", /SMTP server's hostname/],
+        ["an unknown provider", stackConfig("single", { mail: { ...smtp, provider: "sendgrid" } }), "mail.provider", /"smtp".*"ses"/],
+        ["an SMTP host with SES", stackConfig("single", { mail: { provider: "ses", host: "smtp.example.com", from: "gitlab@example.com" } }), "mail.host", /set by Amazon SES/],
+        ["an SES sender outside dnsZone", stackConfig("single", { mail: { provider: "ses", from: "gitlab@example.org" } }), "mail.from", /SES verifies the domain example\.com/],
+        ["batching without mail", stackConfig("split", { mattermost: { emailBatching: { enabled: true } } }), "mattermost.emailBatching.enabled", /needs mail/],
+        ["a batching interval of zero", stackConfig("split", { mail: smtp, mattermost: { emailBatching: { intervalSeconds: 0 } } }), "mattermost.emailBatching.intervalSeconds", /1 to 86400/],
+        ["an unknown batching field", stackConfig("split", { mail: smtp, mattermost: { emailBatching: { size: 5 } } }), "mattermost.emailBatching.size", /not a known field/],
+        [
+            "the plugin with http GitLab and https Mattermost",
+            stackConfig("split", { externalUrl: "http://gitlab.example.com", tls: undefined, mattermost: { gitlabPlugin: { enabled: true } } }),
+            "mattermost.gitlabPlugin.enabled",
+            /GitLab is http and Mattermost is https: the plugin's OAuth redirect would not match/,
+        ],
+        [
+            "the plugin with https GitLab and http Mattermost",
+            stackConfig("split", { mattermostExternalUrl: "http://mattermost.example.com", mattermost: { gitlabPlugin: { enabled: true } } }),
+            "mattermost.gitlabPlugin.enabled",
+            /GitLab is https and Mattermost is http/,
+        ],
+        ["a plugin switch that is not a boolean", stackConfig("split", { mattermost: { gitlabPlugin: { enabled: "yes" } } }), "mattermost.gitlabPlugin.enabled", /true or false/],
+        [
+            "an env entry that collides with the mail settings",
+            stackConfig("split", { mail: smtp, mattermost: { env: { MM_EMAILSETTINGS_SMTPSERVER: "other" } } }),
+            "mattermost.env.MM_EMAILSETTINGS_SMTPSERVER",
+            /collides with MM_EMAILSETTINGS_SMTPSERVER, which this program sets because mail is configured/,
+        ],
+        [
+            "an env entry that collides with batching",
+            stackConfig("split", { mail: smtp, mattermost: { env: { MM_EMAILSETTINGS_ENABLEEMAILBATCHING: "false" }, emailBatching: { enabled: true } } }),
+            "mattermost.env.MM_EMAILSETTINGS_ENABLEEMAILBATCHING",
+            /because mattermost\.emailBatching is configured/,
+        ],
+        [
+            "an env entry that turns local mode off",
+            stackConfig("split", { mattermost: { env: { MM_SERVICESETTINGS_ENABLELOCALMODE: "false" } } }),
+            "mattermost.env.MM_SERVICESETTINGS_ENABLELOCALMODE",
+            /because the mmctl wrapper and the GitLab plugin step talk to Mattermost in local mode/,
+        ],
+    ];
+    for (const [title, config, key, message] of cases) {
+        it(`refuses ${title}`, () => assertRejected(config, key, message));
+    }
+
+    it("lets mattermost.env set mail variables when mail is not configured", () => {
+        assert.equal(parse(stackConfig("split", { mattermost: { env: { MM_EMAILSETTINGS_SMTPSERVER: "relay" } } })).mattermost.env.MM_EMAILSETTINGS_SMTPSERVER, "relay");
+    });
+});

@@ -14,6 +14,8 @@ const GITLAB_URL = "https://gitlab.example.com";
 const MATTERMOST_URL = "https://mattermost.example.com";
 const CONTACT = "ops@example.com";
 const ENV = { HTTP_PROXY: "http://p:3128" };
+/** Variables the program always sets for Mattermost (local mode, for the mmctl wrapper). */
+const PROGRAM_ENV = { MM_SERVICESETTINGS_ENABLELOCALMODE: "true" };
 
 const SECRETS: GitlabRbSecrets = { oauthClientId: "id-1", oauthClientSecret: "s3cr3t'\"#{x}", rootPassword: "pw" };
 
@@ -87,7 +89,7 @@ describe("single host", () => {
                 mattermost: {
                     uid: 994,
                     gid: 994,
-                    env: ENV,
+                    env: { ...PROGRAM_ENV, ...ENV },
                     gitlab_enable: true,
                     gitlab_id: "id-1",
                     gitlab_secret: "s3cr3t'\"#{x}",
@@ -101,7 +103,7 @@ describe("single host", () => {
     it("leaves uid, gid and env to Omnibus when the configuration does not set them", () => {
         const settings = settingsFor("single", "18.11.11", { mattermost: JSON.stringify({}) });
         const mattermost = block(evaluate("single", settings), "mattermost");
-        assert.deepEqual(mattermost, { gitlab_enable: true, gitlab_id: "id-1", gitlab_secret: "s3cr3t'\"#{x}", gitlab_scope: "" });
+        assert.deepEqual(mattermost, { env: PROGRAM_ENV, gitlab_enable: true, gitlab_id: "id-1", gitlab_secret: "s3cr3t'\"#{x}", gitlab_scope: "" });
     });
 });
 
@@ -144,7 +146,7 @@ describe("split topology, Mattermost host", () => {
             assert.deepEqual(block(result, "mattermost"), {
                 uid: 994,
                 gid: 994,
-                env: ENV,
+                env: { ...PROGRAM_ENV, ...ENV },
                 gitlab_enable: true,
                 gitlab_id: "id-1",
                 gitlab_secret: "s3cr3t'\"#{x}",
@@ -214,14 +216,14 @@ describe("determinism", () => {
         });
         assert.notEqual(render("mattermost", before), render("mattermost", after));
         assert.equal(render("gitlab", before), render("gitlab", after));
-        assert.deepEqual(block(evaluate("mattermost", after), "mattermost")?.env, { ...ENV, NO_PROXY: "localhost,127.0.0.1" });
+        assert.deepEqual(block(evaluate("mattermost", after), "mattermost")?.env, { ...PROGRAM_ENV, ...ENV, NO_PROXY: "localhost,127.0.0.1" });
     });
 
     it("env order in the configuration does not change the file", () => {
         const ab = settingsFor("split", "18.11.11", { mattermost: JSON.stringify({ env: { A: "1", B: "2" } }) });
         const ba = settingsFor("split", "18.11.11", { mattermost: JSON.stringify({ env: { B: "2", A: "1" } }) });
         assert.equal(render("mattermost", ab), render("mattermost", ba));
-        assert.ok(render("mattermost", ab).includes(`mattermost['env'] = { "A" => "1", "B" => "2" }`));
+        assert.ok(render("mattermost", ab).includes(`mattermost['env'] = { "MM_SERVICESETTINGS_ENABLELOCALMODE" => "true", "A" => "1", "B" => "2" }`));
     });
 });
 
@@ -253,6 +255,6 @@ describe("certificates this program writes (tls.mode selfSigned, and provided wi
 
     it("leaves Mattermost's trust store alone with Let's Encrypt", () => {
         const result = evaluate("mattermost", settingsFor("split", "18.11.11"));
-        assert.deepEqual(block(result, "mattermost")?.env, ENV);
+        assert.deepEqual(block(result, "mattermost")?.env, { ...PROGRAM_ENV, ...ENV });
     });
 });

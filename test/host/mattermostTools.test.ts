@@ -1,0 +1,116 @@
+// host/configure-gitlab-plugin.sh and the operator tools in host/tools/, run against RECORDING
+// STAND-INS for Omnibus's chpst, mmctl, mattermost and gitlab-ctl (none exist off a GitLab host).
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { filesIn, type Sandbox, withSandbox } from "../support/standIns";
+
+const PLUGIN = "com.github.manland.mattermost-plugin-gitlab";
+const PATCH = JSON.stringify({ PluginSettings: { Plugins: { [PLUGIN]: { gitlaboauthclientsecret: "s3cret" } } } });
+
+/** An Omnibus tree of stand-ins. chpst records its arguments and runs the rest of its command line. */
+function omnibus(sandbox: Sandbox, options: { pluginListed?: boolean; patchFails?: boolean } = {}) {
+    const root = sandbox.path("opt/gitlab");
+    sandbox.standIn(
+        "chpst",
+        `record_env
+# Skip chpst's own options (-e DIR, -u/-U USER, -P) and run the program, as chpst would.
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+    -e | -u | -U) shift 2 ;;
+    -P) shift ;;
+    *) break ;;
+    esac
+done
+pwd >"$CALL_DIR/cwd"
+exec "$@"`,
+        join(root, "embedded/bin/chpst"),
+    );
+    sandbox.standIn(
+        "mmctl",
+        `case "$*" in
+"--local config patch "*) cp "\${!#}" "$CALL_DIR/patch"; stat -c '%a' "\${!#}" >"$CALL_DIR/mode"; ${options.patchFails ? 'echo "Error: invalid config" >&2; exit 1' : 'echo "Config patched successfully"'} ;;
+"--local plugin list") printf 'Listing enabled plugins\\n%s\\nListing disabled plugins\\ncom.mattermost.calls: Calls\\n' ${options.pluginListed === false ? "''" : `'${PLUGIN}: GitLab, Version: 1.9.0'`} ;;
+*) echo "mmctl stand-in: unexpected $*" >&2; exit 2 ;;
+esac`,
+        join(root, "embedded/bin/mmctl"),
+    );
+    sandbox.standIn("mattermost", `echo "stand-in mattermost $*"`, join(root, "embedded/bin/mattermost"));
+    sandbox.standIn("gitlab-ctl", `echo "stand-in gitlab-ctl $*"`, join(root, "bin/gitlab-ctl"));
+    sandbox.standIn("curl", `printf '%s' '{"status":"OK"}'`);
+    sandbox.standIn("chown", `echo "stand-in chown $*"`);
+    sandbox.write("opt/gitlab/embedded/service/mattermost/VERSION", "10.11.20\n");
+    return root;
+}
+
+describe("configure-gitlab-plugin.sh", () => {
+    const run = (sandbox: Sandbox, root: string) =>
+        sandbox.runScript("configure-gitlab-plugin.sh", [PLUGIN, "30"], {
+            input: PATCH,
+            env: { OMNIBUS_DIR: root, HEALTH_INTERVAL_SECONDS: "0" },
+        });
+
+    test("patches the configuration as the mattermost user, restarts Mattermost, and checks the plugin is enabled", () =>
+        withSandbox(async (sandbox) => {
+            const root = omnibus(sandbox);
+            const result = await run(sandbox, root);
+            assert.equal(result.status, 0, result.stderr);
+            assert.deepEqual(sandbox.sequence().filter((name) => name !== "chown"), ["chpst", "mmctl", "gitlab-ctl", "curl", "chpst", "mmctl"]);
+            const [patchCall, listCall] = sandbox.calls("mmctl");
+            assert.equal(patchCall.argv.slice(0, 3).join(" "), "--local config patch");
+            assert.equal(readFileSync(join(patchCall.dir, "patch"), "utf8"), PATCH, "the patch reached mmctl whole");
+            assert.equal(readFileSync(join(patchCall.dir, "mode"), "utf8").trim(), "600");
+            assert.deepEqual(listCall.argv, ["--local", "plugin", "list"]);
+            for (const call of sandbox.calls("chpst")) {
+                assert.deepEqual(call.argv.slice(0, 2), ["-u", "mattermost:mattermost"]);
+            }
+            assert.ok(sandbox.calls("chown").some((c) => c.argv.join(" ").startsWith("mattermost:mattermost ")));
+            assert.deepEqual(sandbox.calls("gitlab-ctl").map((c) => c.argv), [["restart", "mattermost"]]);
+            assert.deepEqual(filesIn(sandbox.tmp), [], "the patch file is removed");
+            assert.ok(!(result.stdout + result.stderr).includes("s3cret"), "the secret is never printed");
+        }));
+
+    test("fails when the plugin is not enabled after the restart", () =>
+        withSandbox(async (sandbox) => {
+            const result = await run(sandbox, omnibus(sandbox, { pluginListed: false }));
+            assert.notEqual(result.status, 0);
+            assert.match(result.stderr, new RegExp(`${PLUGIN.replace(/\./g, "\\.")} is not enabled after the restart`));
+        }));
+
+    test("stops before restarting when the patch is refused", () =>
+        withSandbox(async (sandbox) => {
+            const result = await run(sandbox, omnibus(sandbox, { patchFails: true }));
+            assert.notEqual(result.status, 0);
+            assert.equal(sandbox.calls("gitlab-ctl").length, 0);
+            assert.deepEqual(filesIn(sandbox.tmp), []);
+        }));
+});
+
+describe("tools/mattermost-cli.sh", () => {
+    test("runs the bundled binary as mattermost, with Omnibus's env directory, from the install directory", () =>
+        withSandbox(async (sandbox) => {
+            const root = omnibus(sandbox);
+            const result = await sandbox.runScript("tools/mattermost-cli.sh", ["version"], { env: { OMNIBUS_DIR: root } });
+            assert.equal(result.status, 0, result.stderr);
+            const [chpst] = sandbox.calls("chpst");
+            assert.deepEqual(chpst.argv, [
+                "-e", join(root, "etc/mattermost/env"), "-P", "-U", "mattermost:mattermost", "-u", "mattermost:mattermost",
+                join(root, "embedded/bin/mattermost"), "--config", "/var/opt/gitlab/mattermost/config.json", "version",
+            ]);
+            assert.equal(readFileSync(join(chpst.dir, "cwd"), "utf8").trim(), join(root, "embedded/service/mattermost"));
+            assert.deepEqual(sandbox.calls("mattermost").map((c) => c.argv), [["--config", "/var/opt/gitlab/mattermost/config.json", "version"]]);
+        }));
+});
+
+describe("tools/mmctl.sh", () => {
+    test("runs the bundled mmctl in local mode as mattermost", () =>
+        withSandbox(async (sandbox) => {
+            const root = omnibus(sandbox);
+            const result = await sandbox.runScript("tools/mmctl.sh", ["plugin", "list"], { env: { OMNIBUS_DIR: root } });
+            assert.equal(result.status, 0, result.stderr);
+            assert.deepEqual(sandbox.calls("chpst")[0].argv, ["-u", "mattermost:mattermost", join(root, "embedded/bin/mmctl"), "--local", "plugin", "list"]);
+            assert.deepEqual(sandbox.calls("mmctl").map((c) => c.argv), [["--local", "plugin", "list"]]);
+        }));
+});
