@@ -2,14 +2,23 @@
 // The configuration is checked completely before the first resource is created.
 
 import { Deployment } from "./components/deployment";
-import { checkHostArchitectures, readStackSettings } from "./components/stackConfig";
+import { DEPLOYED_OUTPUTS, readDeployedPackage } from "./components/deployedPackage";
+import { checkHostArchitectures, planVersionOrFail, readStackSettings } from "./components/stackConfig";
+import { bundledMattermost, formatBundledMattermost, formatVersion } from "./components/versions";
 
 export = async () => {
     const settings = readStackSettings();
     await checkHostArchitectures(settings);
-    const deployment = new Deployment("gitlab-mattermost", { settings });
+    const versionPlan = planVersionOrFail(settings, await readDeployedPackage());
+    const deployment = new Deployment("gitlab-mattermost", { settings, versionPlan });
+    const mattermost = bundledMattermost(settings.gitlab.version);
     return {
         topology: settings.topology,
+        // The deployed package is also the record the next run plans its upgrade from.
+        [DEPLOYED_OUTPUTS.edition]: settings.gitlab.edition,
+        [DEPLOYED_OUTPUTS.version]: formatVersion(settings.gitlab.version),
+        mattermostVersion: mattermost ? formatBundledMattermost(mattermost) : "unknown",
+        versionPlan: versionPlan.summary,
         gitlabUrl: deployment.gitlabUrl,
         mattermostUrl: deployment.mattermostUrl,
         hosts: deployment.hosts,

@@ -15,12 +15,17 @@ import { Network } from "./network";
 import { OauthCredentials, OauthRegistration } from "./oauth";
 import { gitlabPluginOauthApplication, mattermostOauthApplication, type OauthApplication } from "./oauthApplication";
 import { OmnibusInstall } from "./omnibusInstall";
+import { OmnibusUpgrade } from "./omnibusUpgrade";
+import type { VersionPlan } from "./upgrade";
 import { gitlabRbFor } from "./roles";
 import type { DeploymentSettings, MailServer } from "./settings";
 import { SshAccess } from "./sshAccess";
 import { PRIVATE_CA_PATH, tlsFiles, trustsPrivateCa, type TlsFile } from "./tlsPlan";
 import { planHosts, type HostPlan } from "./topology";
-import { HOST_OS } from "./versions";
+import { HOST_OS, formatVersion } from "./versions";
+
+/** How long an upgrade step waits for GitLab's batched background migrations before it stops the walk. */
+const MIGRATION_WAIT_SECONDS = 6 * 3600;
 
 /** Operator tools installed on the host that runs Mattermost, from host/tools/. */
 const MATTERMOST_TOOLS = [
@@ -46,6 +51,8 @@ function mailServerOf(settings: DeploymentSettings, zoneId: pulumi.Output<string
 export interface DeploymentArgs {
     /** Validated configuration, from `readStackSettings`. */
     settings: DeploymentSettings;
+    /** What to do about the GitLab version, from `planVersion`. */
+    versionPlan: VersionPlan;
 }
 
 /** What the stack exports for one host. */
@@ -127,7 +134,7 @@ export class Deployment extends pulumi.ComponentResource {
             return file.content.kind === "ca" ? (material.caCertificate as pulumi.Output<string>) : material.byName[file.content.name][file.content.kind];
         };
 
-        const configure = (plan: HostPlan, after: pulumi.Resource[]) => {
+        const configure = (plan: HostPlan, after: pulumi.Resource[], upgradeAfter: pulumi.Resource[]) => {
             const host = hostOf(plan);
             const install = new OmnibusInstall(plan.name, {
                 connection: host.connection,
@@ -135,9 +142,20 @@ export class Deployment extends pulumi.ComponentResource {
                 edition: settings.gitlab.edition,
                 version: settings.gitlab.version,
             }, parent);
+            const path = args.versionPlan.path;
+            const upgrade =
+                path &&
+                new OmnibusUpgrade(plan.name, {
+                    connection: host.connection,
+                    instanceId: host.instanceId,
+                    path,
+                    migrationWait: plan.runsGitlab ? MIGRATION_WAIT_SECONDS : "none",
+                    after: [install.step, ...upgradeAfter],
+                }, parent);
+            const packageReady = upgrade ? upgrade.step : install.step;
             const planned = tlsFiles(settings, plan);
             const files = planned.map((file) => ({ path: file.path, mode: file.mode, content: tlsFileContent(file) }));
-            const hostFiles = files.length === 0 ? undefined : new HostFiles(plan.name, { connection: host.connection, instanceId: host.instanceId, files, after: [install.step] }, parent);
+            const hostFiles = files.length === 0 ? undefined : new HostFiles(plan.name, { connection: host.connection, instanceId: host.instanceId, files, after: [packageReady] }, parent);
             const trusted = files.filter((_, i) => planned[i].content.kind === "ca");
             const healthChecks: HealthCheck[] = [
                 ...(plan.runsGitlab ? [{ service: "gitlab", url: settings.externalUrl.href } as const] : []),
@@ -151,7 +169,8 @@ export class Deployment extends pulumi.ComponentResource {
                 ),
                 awaitDns: settings.tls.mode === "letsencrypt" ? { address: host.publicIp, names: plan.dnsNames } : undefined,
                 healthChecks,
-                after: [install.step, ...(hostFiles?.steps ?? []), ...dns.records, ...after],
+                after: [packageReady, ...(hostFiles?.steps ?? []), ...dns.records, ...after],
+                installedVersion: formatVersion(settings.gitlab.version),
                 trustDigest: trusted.length === 0 ? undefined : contentDigest(trusted),
                 certificateFiles: hostFiles && { steps: hostFiles.steps, digest: hostFiles.digest },
                 caFile: trustsPrivateCa(settings.tls) ? PRIVATE_CA_PATH : undefined,
@@ -170,7 +189,7 @@ export class Deployment extends pulumi.ComponentResource {
         // GitLab first: the OAuth application lives in its database. In the split topology the
         // Mattermost host is configured only once the application it signs in with exists.
         const gitlabPlan = plans.find((plan) => plan.runsGitlab) as HostPlan;
-        const gitlabConfig = configure(gitlabPlan, []);
+        const gitlabConfig = configure(gitlabPlan, [], []);
         const register = (registrationName: string, application: OauthApplication, appCredentials: OauthCredentials) =>
             new OauthRegistration(registrationName, {
                 connection: hostOf(gitlabPlan).connection,
@@ -186,7 +205,9 @@ export class Deployment extends pulumi.ComponentResource {
             register("oauth", mattermostOauthApplication(settings), credentials),
             ...(pluginCredentials ? [register("gitlab-plugin-oauth", gitlabPluginOauthApplication(settings), pluginCredentials)] : []),
         ];
-        const mattermostConfig = plans.filter((p) => !p.runsGitlab).map((plan) => configure(plan, registrations))[0] ?? gitlabConfig;
+        // Upgrades go GitLab host first: the Mattermost host upgrades only once GitLab answers healthy
+        // on the new version, so sign-in works again as soon as Mattermost is back.
+        const mattermostConfig = plans.filter((p) => !p.runsGitlab).map((plan) => configure(plan, registrations, gitlabConfig.healthGates))[0] ?? gitlabConfig;
 
         const mattermostPlan = plans.find((plan) => plan.runsMattermost) as HostPlan;
         if (pluginCredentials) {

@@ -33,6 +33,8 @@ export interface GitlabConfigArgs {
     certificateFiles?: { steps: pulumi.Resource[]; digest: pulumi.Input<string> };
     /** The private CA file on the host, for health checks through a certificate it signed. */
     caFile?: string;
+    /** The GitLab version the host runs once the steps before have finished; a new one re-runs the health gates. */
+    installedVersion: string;
 }
 
 export class GitlabConfig extends pulumi.ComponentResource {
@@ -74,14 +76,14 @@ export class GitlabConfig extends pulumi.ComponentResource {
             }, { parent: this, dependsOn: [this.apply, ...args.certificateFiles.steps] });
         }
 
-        // A new file replaces the gates, which makes them run again; an unchanged file runs nothing.
+        // A new file or version replaces the gates, which makes them run again; otherwise nothing runs.
         const fileDigest = gitlabRb.apply((text) => createHash("sha256").update(text).digest("hex"));
         this.healthGates = args.healthChecks.map(
             (check) =>
                 new command.remote.Command(`${name}-${check.service}-health`, {
                     connection: args.connection,
                     create: hostCommand("health-gate.sh", [check.service, check.url, String(HEALTH_TIMEOUT_SECONDS), ...(args.caFile ? [args.caFile] : [])]),
-                    triggers: [args.instanceId, fileDigest],
+                    triggers: [args.instanceId, fileDigest, args.installedVersion],
                     addPreviousOutputInEnv: false,
                 }, { parent: this, dependsOn: [this.apply], customTimeouts: { create: "20m", update: "20m" } }),
         );

@@ -2,7 +2,7 @@
 // its line or interpolate, and keys that the target version does not know are never written.
 // Pure module: no cloud SDK, no Pulumi runtime.
 
-import { formatVersion, keyExists, type Version } from "./versions";
+import { keyExists, type Version } from "./versions";
 
 /** A value gitlab.rb can hold. */
 export type RubyValue = string | number | boolean | null | readonly RubyValue[] | { readonly [key: string]: RubyValue };
@@ -113,7 +113,7 @@ function comment(text: string): string {
 export function renderGitlabRb(doc: GitlabRbDocument): string {
     const blocks = [
         comment(
-            `Managed by gitlab-mattermost (${doc.origin}) for GitLab ${formatVersion(doc.version)}.\n` +
+            `Managed by gitlab-mattermost (${doc.origin}).\n` +
                 "Edits made here are replaced on the next `pulumi up`; change the stack configuration instead.\n" +
                 "The copy this file replaced is kept as gitlab.rb.previous.",
         ),

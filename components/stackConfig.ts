@@ -5,6 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, PROJECT, checkArchitectures, parseSettings } from "./config";
 import type { DeploymentSettings } from "./settings";
 import { planHosts } from "./topology";
+import { planVersion, type VersionPlan } from "./upgrade";
+import type { GitlabPackage } from "./upgradePath";
 
 /** This project's keys from the stack configuration, without the namespace. */
 export function readStackSettings(): DeploymentSettings {
@@ -35,4 +37,9 @@ export async function checkHostArchitectures(settings: DeploymentSettings): Prom
         const info = await aws.ec2.getInstanceType({ instanceType: plan.instanceType });
         reportingConfigErrors(() => checkArchitectures(plan.instanceTypeKey, plan.instanceType, info.supportedArchitectures));
     }
+}
+
+/** The version plan for this run, or the refusal as a configuration error. */
+export function planVersionOrFail(settings: DeploymentSettings, deployed: GitlabPackage | undefined): VersionPlan {
+    return reportingConfigErrors(() => planVersion(settings, deployed));
 }

@@ -76,22 +76,75 @@ export const PACKAGE_REPOSITORY = {
     keyFingerprint: "F6403F6544A38863DAA0B6E03F01618A51312F3F",
 } as const;
 
+/** What Omnibus does with a gitlab.rb key from the version on that no longer reads it. */
+export type RemovedKeyEffect =
+    /** Reconfigure, and the package's pre-install check-config, abort: the key must leave the file first. */
+    | "aborts"
+    /** The key is still accepted, but nothing reads it: the setting silently stops having an effect. */
+    | "ignored";
+
+/** The end of a key's life, when it has one. */
+type KeyEnd =
+    | {
+          /** First version that no longer reads the key (exclusive end of its life). */
+          readonly until: Version;
+          /** What that version and later ones do with a file that still sets the key. */
+          readonly afterUntil: RemovedKeyEffect;
+      }
+    | {
+          /** The key is still read by the newest version the data knows. */
+          readonly until?: undefined;
+          /** Nothing happens to a key that is still read. */
+          readonly afterUntil?: undefined;
+      };
+
 /** When a gitlab.rb key exists: `since` inclusive, `until` exclusive. Absent bounds are open. */
-export interface KeyLifetime {
+export type KeyLifetime = KeyEnd & {
+    /** First version that reads the key; absent when every version in the data reads it. */
     readonly since?: Version;
-    readonly until?: Version;
+    /** Release that deprecated the key: it still works there, and reconfigure warns about it. */
+    readonly deprecatedIn?: Version;
     /** Where the fact comes from. */
     readonly source: string;
-}
+};
+
+/** Written in KEY_LIFETIMES after a block name, a rule for every attribute of that block. */
+const WHOLE_BLOCK = "[...]";
 
 /**
- * gitlab.rb keys whose existence depends on the version. Every key the program writes and that is
- * not listed here exists in every version from 14.0 to 18.11 (omnibus gitlab.rb.template).
+ * gitlab.rb keys whose existence depends on the version, written as the renderer writes them
+ * (`mattermost['gitlab_id']`, `external_url`), or as `block[...]` for every attribute of a block.
+ * A key is read by a version only if every rule that applies to it (its own and its block's) says so.
+ * Every key the program writes and that is not covered here exists in every version from 14.0 to 18.11
+ * (omnibus gitlab.rb.template). This one table serves both the renderer and the upgrade guard.
  */
 export const KEY_LIFETIMES: Readonly<Record<string, KeyLifetime>> = {
-    "grafana['enable']": {
+    "grafana[...]": {
         until: known("17.1.0"),
-        source: "omnibus 2bb9ea5d removed attribute('grafana'); any grafana[...] line aborts reconfigure from 17.1",
+        afterUntil: "aborts",
+        deprecatedIn: known("16.0.0"),
+        source:
+            "omnibus 5d11d3de deprecated bundled Grafana in 16.0; 2bb9ea5d removed attribute('grafana'), so from 17.1 " +
+            "any grafana[...] line aborts reconfigure with UnknownConfigOptionError",
+    },
+    "mattermost[...]": {
+        until: MATTERMOST_REMOVED_IN,
+        afterUntil: "aborts",
+        source:
+            "omnibus 48713b99 dropped bundled Mattermost in 19.0; package/libraries/deprecations.rb reports mattermost[...] " +
+            "as a removal in 19.0 (any non-empty block in 19.0-19.2, an enabled one from 19.3), which aborts reconfigure " +
+            "and, through preinst check-config, the package upgrade",
+    },
+    "mattermost_nginx[...]": {
+        until: MATTERMOST_REMOVED_IN,
+        afterUntil: "ignored",
+        source: "omnibus 48713b99 removed the Mattermost vhost in 19.0; attribute('mattermost_nginx') stays registered, so the keys are accepted and ignored",
+    },
+    mattermost_external_url: {
+        deprecatedIn: MATTERMOST_REMOVED_IN,
+        source:
+            "omnibus package/libraries/deprecations.rb at 19.0: deprecated, removal planned for 20.0; from 19.0 it enables " +
+            "nothing and is only a fallback for gitlab.yml's mattermost.host",
     },
     "mattermost['register_as_oauth_app']": {
         since: known("15.4.0"),
@@ -99,13 +152,298 @@ export const KEY_LIFETIMES: Readonly<Record<string, KeyLifetime>> = {
     },
 };
 
+/** The rules that apply to `key`: its own entry and its block's. */
+function lifetimesOf(key: string): KeyLifetime[] {
+    const bracket = key.indexOf("[");
+    const block = bracket > 0 ? KEY_LIFETIMES[key.slice(0, bracket) + WHOLE_BLOCK] : undefined;
+    return [KEY_LIFETIMES[key], block].filter((rule): rule is KeyLifetime => rule !== undefined);
+}
+
 /** Whether `version` reads the gitlab.rb key `key` (written like `grafana['enable']`). */
 export function keyExists(key: string, version: Version): boolean {
-    const lifetime = KEY_LIFETIMES[key];
-    if (!lifetime) {
-        return true;
+    return lifetimesOf(key).every((lifetime) => {
+        const afterStart = !lifetime.since || compareVersions(version, lifetime.since) >= 0;
+        const beforeEnd = !lifetime.until || compareVersions(version, lifetime.until) < 0;
+        return afterStart && beforeEnd;
+    });
+}
+
+/** How an upgrade changes what GitLab makes of one key in the current gitlab.rb. */
+export interface KeyChange {
+    /** The key, as written in the file. */
+    readonly key: string;
+    /**
+     * `aborts`: from `version` on, the file is refused (the upgrade must not start while the key is there);
+     * `ignored`: from `version` on, the key has no effect; `deprecated`: it works, with a warning.
+     */
+    readonly change: RemovedKeyEffect | "deprecated";
+    /** The first version of the walk that shows the change. */
+    readonly version: Version;
+    /** Where the fact comes from. */
+    readonly source: string;
+}
+
+/**
+ * What an upgrade from `from` to `to` does to the keys of the current gitlab.rb (`keysInFile`, which
+ * `from` reads): every removal or deprecation that takes effect after `from` and at or before `to`.
+ * Because lifetimes are intervals, this covers every intermediate stop of the walk too. Ordered by
+ * version, then key. A key that `from` does not read is not reported: the renderer never writes one.
+ */
+export function keyChangesBetween(from: Version, to: Version, keysInFile: Iterable<string>): KeyChange[] {
+    const within = (v: Version) => compareVersions(from, v) < 0 && compareVersions(v, to) <= 0;
+    const changes: KeyChange[] = [];
+    for (const key of new Set(keysInFile)) {
+        if (!keyExists(key, from)) {
+            continue;
+        }
+        for (const lifetime of lifetimesOf(key)) {
+            if (lifetime.deprecatedIn && within(lifetime.deprecatedIn)) {
+                changes.push({ key, change: "deprecated", version: lifetime.deprecatedIn, source: lifetime.source });
+            }
+            if (lifetime.until !== undefined && within(lifetime.until)) {
+                changes.push({ key, change: lifetime.afterUntil, version: lifetime.until, source: lifetime.source });
+            }
+        }
     }
-    const afterStart = !lifetime.since || compareVersions(version, lifetime.since) >= 0;
-    const beforeEnd = !lifetime.until || compareVersions(version, lifetime.until) < 0;
-    return afterStart && beforeEnd;
+    return changes.sort((a, b) => compareVersions(a.version, b.version) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+// ---- Release lines, required upgrade stops and bundled Mattermost --------------------------------
+
+/** A release line, x.y: the x.y.0 release and its patch releases. A Version is also a ReleaseLine. */
+export interface ReleaseLine {
+    readonly major: number;
+    readonly minor: number;
+}
+
+/** Negative, zero or positive, like a sort comparator; the patch of a Version is ignored. */
+export function compareLines(a: ReleaseLine, b: ReleaseLine): number {
+    return a.major - b.major || a.minor - b.minor;
+}
+
+export function formatLine(line: ReleaseLine): string {
+    return `${line.major}.${line.minor}`;
+}
+
+/**
+ * The release lines the data covers, as each major's last minor: 13.12, 14.10, 15.11, 16.11, 17.11 and
+ * 18.11 are the last stop of their major in gitlab config/upgrade_path.yml, and the Mattermost table
+ * below has every minor from 14.0 to 18.11 (omnibus tags). 19.x exists but cannot run bundled Mattermost.
+ */
+export const LAST_MINOR_OF_MAJOR: Readonly<Record<number, number>> = { 13: 12, 14: 10, 15: 11, 16: 11, 17: 11, 18: 11 };
+
+/** Whether `line` is a GitLab release line this data knows. */
+export function isKnownLine(line: ReleaseLine): boolean {
+    const lastMinor = LAST_MINOR_OF_MAJOR[line.major];
+    return lastMinor !== undefined && line.minor <= lastMinor;
+}
+
+/** A required upgrade stop: an upgrade that crosses its line must install its latest patch first. */
+export interface UpgradeStop {
+    /** The version to install at this stop: the latest patch of its line, which GitLab asks for. */
+    readonly latestPatch: Version;
+    /** Absent for a stop every instance must make; for a conditional stop, the instances that must. */
+    readonly condition?: string;
+    /** Where the stop and its latest patch come from. */
+    readonly source: string;
+}
+
+const UPGRADE_PATH_YML = "gitlab config/upgrade_path.yml; latest patch from omnibus tags";
+const UPGRADE_PATHS_DOC = "gitlab doc/update/upgrade_paths.md (conditional, not in upgrade_path.yml); latest patch from omnibus tags";
+
+function requiredStop(latestPatch: string): UpgradeStop {
+    return { latestPatch: known(latestPatch), source: UPGRADE_PATH_YML };
+}
+
+function conditionalStop(latestPatch: string, condition: string, source: string): UpgradeStop {
+    return { latestPatch: known(latestPatch), condition, source };
+}
+
+/**
+ * GitLab's required upgrade stops from 13.0 to 18.11, oldest first, each at its latest patch.
+ * The package enforces only the newest stop before it (preinst MIN_VERSION), so an upgrade has to walk
+ * every stop itself, letting background migrations finish at each (doc/update/upgrade_paths.md).
+ */
+export const UPGRADE_STOPS: readonly UpgradeStop[] = [
+    requiredStop("13.0.14"),
+    requiredStop("13.1.11"),
+    requiredStop("13.8.8"),
+    requiredStop("13.12.15"),
+    requiredStop("14.0.12"),
+    requiredStop("14.3.6"),
+    requiredStop("14.9.5"),
+    requiredStop("14.10.5"),
+    requiredStop("15.0.5"),
+    conditionalStop("15.1.6", "instances with more than one web node", UPGRADE_PATHS_DOC),
+    requiredStop("15.4.6"),
+    requiredStop("15.11.13"),
+    conditionalStop("16.0.10", "instances with many users or a large history of pipeline variables", UPGRADE_PATHS_DOC),
+    conditionalStop("16.1.8", "instances with NPM packages in the package registry", UPGRADE_PATHS_DOC),
+    conditionalStop("16.2.11", "instances with a large history of pipeline variables", UPGRADE_PATHS_DOC),
+    requiredStop("16.3.9"),
+    requiredStop("16.7.10"),
+    requiredStop("16.11.10"),
+    conditionalStop("17.1.8", "instances with a large ci_pipeline_messages table", `${UPGRADE_PATH_YML} (marked conditional there)`),
+    requiredStop("17.3.7"),
+    requiredStop("17.5.5"),
+    requiredStop("17.8.7"),
+    requiredStop("17.11.7"),
+    requiredStop("18.2.8"),
+    requiredStop("18.5.7"),
+    requiredStop("18.8.11"),
+    requiredStop("18.11.11"),
+];
+
+/** The upgrade stop on `line`, if that line is one. */
+function stopOnLine(line: ReleaseLine): UpgradeStop | undefined {
+    return UPGRADE_STOPS.find((stop) => compareLines(stop.latestPatch, line) === 0);
+}
+
+/** The Mattermost version a GitLab release line bundles. */
+export interface MattermostBundle {
+    /** The GitLab release line. */
+    readonly line: ReleaseLine;
+    /** Mattermost version in the line's x.y.0 release. */
+    readonly first: string;
+    /** Mattermost version in the line's last patch release the data knows. */
+    readonly last: string;
+}
+
+function bundle(line: string, first: string, last: string = first): MattermostBundle {
+    return { line: known(line), first, last };
+}
+
+/**
+ * Mattermost bundled by each GitLab line from 14.0 to 18.11: omnibus config/software/mattermost.rb
+ * `default_version` at the first and last patch tag of each line (CE and EE alike). Where GitLab's
+ * Mattermost doc disagrees (it gives 10.4 for 17.9), the tags win: 17.9.x ships 10.2.3.
+ */
+export const BUNDLED_MATTERMOST: readonly MattermostBundle[] = [
+    bundle("14.0", "5.35.3", "5.35.4"),
+    bundle("14.1", "5.36.1"),
+    bundle("14.2", "5.37.1"),
+    bundle("14.3", "5.38.2", "5.38.4"),
+    bundle("14.4", "5.39.0", "5.39.2"),
+    bundle("14.5", "5.39.1", "5.39.3"),
+    bundle("14.6", "6.1.0", "6.1.3"),
+    bundle("14.7", "6.2.1", "6.2.5"),
+    bundle("14.8", "6.3.3", "6.3.5"),
+    bundle("14.9", "6.4.0", "6.4.3"),
+    bundle("14.10", "6.5.0", "6.5.1"),
+    bundle("15.0", "6.6.1"),
+    bundle("15.1", "6.7.0", "6.7.1"),
+    bundle("15.2", "7.0.1", "7.0.2"),
+    bundle("15.3", "7.1.2", "7.1.3"),
+    bundle("15.4", "7.2.0"),
+    bundle("15.5", "7.3.0", "7.3.1"),
+    bundle("15.6", "7.4.0", "7.4.1"),
+    bundle("15.7", "7.5.1", "7.5.2"),
+    bundle("15.8", "7.5.2"),
+    bundle("15.9", "7.7.1", "7.7.4"),
+    bundle("15.10", "7.8.1", "7.8.4"),
+    bundle("15.11", "7.9.1", "7.9.4"),
+    bundle("16.0", "7.10.0", "7.10.4"),
+    bundle("16.1", "7.10.2", "7.10.5"),
+    bundle("16.2", "7.10.3", "7.10.5"),
+    bundle("16.3", "8.0.1", "8.0.3"),
+    bundle("16.4", "8.1.0", "8.1.6"),
+    bundle("16.5", "9.0.0", "9.0.4"),
+    bundle("16.6", "9.1.0", "9.1.3"),
+    bundle("16.7", "9.3.0", "9.3.2"),
+    bundle("16.8", "9.3.0", "9.3.2"),
+    bundle("16.9", "9.4.2", "9.4.3"),
+    bundle("16.10", "9.5.1", "9.5.4"),
+    bundle("16.11", "9.6.1", "9.6.2"),
+    bundle("17.0", "9.7.1", "9.7.2"),
+    bundle("17.1", "9.8.0", "9.8.2"),
+    bundle("17.2", "9.9.0", "9.9.3"),
+    bundle("17.3", "9.10.0", "9.10.3"),
+    bundle("17.4", "9.11.0", "9.11.4"),
+    bundle("17.5", "10.0.1", "10.0.2"),
+    bundle("17.6", "10.1.2", "10.1.7"),
+    bundle("17.7", "10.2.0", "10.2.3"),
+    bundle("17.8", "10.2.0", "10.2.3"),
+    bundle("17.9", "10.2.3"),
+    bundle("17.10", "10.4.2", "10.4.5"),
+    bundle("17.11", "10.6.1", "10.6.3"),
+    bundle("18.0", "10.7.1"),
+    bundle("18.1", "10.8.1"),
+    bundle("18.2", "10.9.1"),
+    bundle("18.3", "10.10.1", "10.10.2"),
+    bundle("18.4", "10.10.2"),
+    bundle("18.5", "10.10.2"),
+    bundle("18.6", "10.11.5", "10.11.10"),
+    bundle("18.7", "10.11.8", "10.11.12"),
+    bundle("18.8", "10.11.8", "10.11.12"),
+    bundle("18.9", "10.11.10", "10.11.17"),
+    bundle("18.10", "10.11.12", "10.11.19"),
+    bundle("18.11", "10.11.13", "10.11.20"),
+];
+
+/** What one GitLab version bundles, as precisely as the data tells. */
+export type BundledMattermost =
+    | {
+          /** The version is a line's first or last known patch, or the whole line bundles one Mattermost. */
+          readonly kind: "exact";
+          /** The Mattermost version. */
+          readonly version: string;
+      }
+    | {
+          /** A patch between the line's first and last known patch: somewhere in this inclusive range. */
+          readonly kind: "range";
+          /** Mattermost in the line's x.y.0. */
+          readonly lowest: string;
+          /** Mattermost in the line's last known patch. */
+          readonly highest: string;
+      }
+    | {
+          /** A patch newer than the line's last known patch: that patch's Mattermost or newer. */
+          readonly kind: "at-least";
+          /** Mattermost in the line's last known patch. */
+          readonly lowest: string;
+      }
+    | {
+          /** GitLab 19.0 and later ship no Mattermost. */
+          readonly kind: "none";
+      };
+
+/**
+ * The Mattermost that GitLab `version` bundles, or undefined for a line the data does not cover
+ * (before 14.0). A line's last patch is known only for upgrade stops (their latest patch); patch
+ * releases only ever move Mattermost forward, so a line whose first and last patch bundle the same
+ * Mattermost bundles it in every patch.
+ */
+export function bundledMattermost(version: Version): BundledMattermost | undefined {
+    if (compareVersions(version, MATTERMOST_REMOVED_IN) >= 0) {
+        return { kind: "none" };
+    }
+    const entry = BUNDLED_MATTERMOST.find((candidate) => compareLines(candidate.line, version) === 0);
+    if (!entry) {
+        return undefined;
+    }
+    const lastPatch = stopOnLine(version)?.latestPatch;
+    if (lastPatch && compareVersions(version, lastPatch) > 0) {
+        return { kind: "at-least", lowest: entry.last };
+    }
+    if (version.patch === 0 || entry.first === entry.last) {
+        return { kind: "exact", version: entry.first };
+    }
+    if (lastPatch && compareVersions(version, lastPatch) === 0) {
+        return { kind: "exact", version: entry.last };
+    }
+    return { kind: "range", lowest: entry.first, highest: entry.last };
+}
+
+/** A BundledMattermost as a stack output shows it, e.g. `10.11.20` or `10.11.13 to 10.11.20`. */
+export function formatBundledMattermost(bundled: BundledMattermost): string {
+    switch (bundled.kind) {
+        case "exact":
+            return bundled.version;
+        case "range":
+            return `${bundled.lowest} to ${bundled.highest}`;
+        case "at-least":
+            return `${bundled.lowest} or later`;
+        case "none":
+            return `none (GitLab ${formatLine(MATTERMOST_REMOVED_IN)} removed bundled Mattermost)`;
+    }
 }

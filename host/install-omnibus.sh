@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs exactly one GitLab Omnibus package version from GitLab's signed apt repository and holds it.
 # Usage: install-omnibus.sh EDITION VERSION CODENAME REPO_URL KEY_URL KEY_FINGERPRINT
-# Re-running with the installed version changes nothing. A different installed version is left alone:
-# moving between versions must follow GitLab's required upgrade stops.
+# The repository of EDITION is always (re)configured. Re-running with the installed version changes
+# nothing else. A host that already runs GitLab, in another version or edition, is left to the upgrade
+# step, which moves it along GitLab's required upgrade stops.
 set -euo pipefail
 
 edition=$1 version=$2 codename=$3 repo_url=$4 key_url=$5 fingerprint=$6
@@ -19,19 +20,17 @@ if command -v cloud-init >/dev/null 2>&1; then
     cloud-init status --wait >/dev/null || log "cloud-init finished with warnings; continuing"
 fi
 
-# Only a fully installed package counts: a removed package keeps a version in dpkg's database too.
-state=$(dpkg-query -W -f='${db:Status-Abbrev}|${Version}' "$package" 2>/dev/null || true)
-installed=""
-case "$state" in ii*) installed=${state#*|} ;; esac
-if [ "$installed" = "$wanted" ]; then
-    apt-mark hold "$package" >/dev/null
-    log "$package $wanted is already installed and held"
-    exit 0
-fi
-if [ -n "$installed" ]; then
-    log "$package $installed is installed, not $wanted. This step installs; it does not upgrade or downgrade." >&2
-    exit 1
-fi
+# The installed GitLab package, either edition, as "package version". Only an installed package
+# counts (status "ii", or "hi" once held): a removed one keeps a version in dpkg's database too.
+installed_gitlab() {
+    local candidate state
+    for candidate in gitlab-ee gitlab-ce; do
+        state=$(dpkg-query -W -f='${db:Status-Abbrev}|${Version}' "$candidate" 2>/dev/null || true)
+        case "$state" in
+        ?i*) printf '%s %s\n' "$candidate" "${state#*|}" ;;
+        esac
+    done
+}
 
 # Write a file atomically: the content from stdin goes to a temporary file beside the target first.
 install_atomically() {
@@ -57,6 +56,17 @@ fi
 install_atomically "$keyring" 0644 <"$downloaded"
 printf 'deb [signed-by=%s] %s/%s/ubuntu/%s %s main\n' "$keyring" "$repo_url" "$package" "$codename" "$codename" |
     install_atomically "$apt_dir/sources.list.d/gitlab_${package}.list" 0644
+
+current=$(installed_gitlab)
+if [ "$current" = "$package $wanted" ]; then
+    apt-mark hold "$package" >/dev/null
+    log "$package $wanted is already installed and held"
+    exit 0
+fi
+if [ -n "$current" ]; then
+    log "$current is installed; the upgrade step takes it to $package $wanted"
+    exit 0
+fi
 
 # An existing gitlab.rb stops the package from probing instance metadata for a URL and from running
 # its own reconfigure; the real file replaces this placeholder before the first reconfigure.

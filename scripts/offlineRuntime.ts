@@ -60,6 +60,8 @@ export interface OfflineOptions {
     stack?: string;
     /** Config keys (`project:key`, or bare keys of this project) whose values are secret. */
     secretKeys?: string[];
+    /** The stack's outputs from its last deployment, as a StackReference to the stack reads them. */
+    deployed?: Record<string, string>;
     /** The AWS region the provider is configured for (`aws:region`). */
     region?: string;
     /** Architectures EC2 reports per instance type; others are guessed from the name. */
@@ -199,7 +201,10 @@ export async function runOffline(config: Record<string, unknown>, options: Offli
 
     await pulumi.runtime.setMocks(
         {
-            newResource: (args) => ({ id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs) }),
+            newResource: (args) =>
+                args.type === "pulumi:pulumi:StackReference"
+                    ? { id: String(args.inputs.name), state: { name: args.inputs.name, outputs: options.deployed ?? {}, secretOutputNames: [] } }
+                    : { id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs) },
             call: (args) => {
                 invokes.push({ token: args.token, inputs: args.inputs });
                 return invokeResult(args.token, args.inputs, answers);
@@ -208,6 +213,8 @@ export async function runOffline(config: Record<string, unknown>, options: Offli
         PROJECT,
         stack,
         false,
+        // What a DIY backend reports; stack references there read organization/<project>/<stack>.
+        "organization",
     );
     const qualified = (key: string) => (key.includes(":") ? key : `${PROJECT}:${key}`);
     pulumi.runtime.setAllConfig(

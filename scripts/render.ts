@@ -1,14 +1,20 @@
-// npm run render -- --stack <name> [--host gitlab|mattermost] [--json] [--show-secrets]
+// npm run render -- --stack <name> [--host gitlab|mattermost] [--json] [--show-secrets] [--deployed-version V]
 //
 // Runs the program on Pulumi's mock runtime with a stack's configuration and prints what
-// `pulumi up` would write to each host, without cloud access or the Pulumi CLI. Values that only
+// `pulumi up` would write to each host, and the GitLab versions it would walk through, without cloud
+// access or the Pulumi CLI. The version last deployed comes from the stack's state in a local file
+// backend, or from --deployed-version. Values that only
 // exist at deploy time (generated passwords, keys, addresses) appear as placeholders. Encrypted
 // config values are decrypted with the stack's passphrase, as `pulumi up` would.
 
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
+import { PROJECT } from "../components/configError";
+import { DEPLOYED_OUTPUTS } from "../components/deployedPackage";
 import { scriptOfCommand } from "../components/hostScripts";
 import { runOffline, type OfflineRun } from "./offlineRuntime";
 import { passphraseFromEnvironment, stackDecrypter } from "./stackSecrets";
@@ -26,6 +32,41 @@ export interface RenderOptions {
     stacksDir: string;
     /** The stack's secrets passphrase, needed when its file holds encrypted values. */
     passphrase?: string;
+    /** The stack's recorded outputs (gitlabEdition, gitlabVersion), from its state or the command line. */
+    deployed?: Record<string, string>;
+}
+
+/**
+ * The recorded outputs of a stack in a local file backend: `<root>/.pulumi/stacks/<project>/<stack>.json`,
+ * where the root comes from PULUMI_BACKEND_URL or Pulumi.yaml's backend (file://~ is the home directory).
+ * Undefined when the stack was never deployed there, or its state is elsewhere (e.g. S3).
+ */
+export function readDeployedFromLocalState(stack: string, backendUrl: string): Record<string, string> | undefined {
+    if (!backendUrl.startsWith("file://")) {
+        return undefined;
+    }
+    const root = backendUrl.slice("file://".length).replace(/^~(?=\/|$)/, homedir());
+    const base = join(root, ".pulumi", "stacks", PROJECT, stack);
+    let checkpoint: string;
+    if (existsSync(`${base}.json`)) {
+        checkpoint = readFileSync(`${base}.json`, "utf8");
+    } else if (existsSync(`${base}.json.gz`)) {
+        checkpoint = gunzipSync(readFileSync(`${base}.json.gz`)).toString("utf8");
+    } else {
+        return undefined;
+    }
+    const state = JSON.parse(checkpoint) as { checkpoint?: { latest?: { resources?: { type: string; outputs?: Record<string, unknown> }[] } } };
+    const outputs = state.checkpoint?.latest?.resources?.find((r) => r.type === "pulumi:pulumi:Stack")?.outputs ?? {};
+    return Object.fromEntries(Object.entries(outputs).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+}
+
+/** The backend `pulumi up` would use: PULUMI_BACKEND_URL, else Pulumi.yaml's. */
+function backendUrl(projectDir: string): string {
+    if (process.env.PULUMI_BACKEND_URL) {
+        return process.env.PULUMI_BACKEND_URL;
+    }
+    const project = parseYaml(readFileSync(join(projectDir, "Pulumi.yaml"), "utf8")) as { backend?: { url?: string } };
+    return project.backend?.url ?? "";
 }
 
 /** A stack file's configuration, decrypted, and the keys that were secret. */
@@ -113,7 +154,7 @@ function maskOutputs(value: unknown, showSecrets: boolean): unknown {
 /** The text `npm run render` prints. */
 export async function render(options: RenderOptions): Promise<string> {
     const { config, secretKeys } = readStackConfig(options.stacksDir, options.stack, options.passphrase);
-    const run = await runOffline(config, { stack: options.stack, secretKeys });
+    const run = await runOffline(config, { stack: options.stack, secretKeys, deployed: options.deployed });
     const files = hostFiles(run);
     const hosts = Object.keys(files);
     if (options.host !== undefined && !hosts.includes(options.host)) {
@@ -122,7 +163,8 @@ export async function render(options: RenderOptions): Promise<string> {
     const shown = options.host === undefined ? hosts : [options.host];
 
     if (!options.json) {
-        return shown
+        const versionLine = `# ==> GitLab version: ${String(run.outputs.versionPlan)}\n`;
+        return versionLine + shown
             .map((host) =>
                 Object.entries(files[host])
                     .map(([path, file]) => `# ==> ${host} host: ${path}\n${file.content}`)
@@ -151,26 +193,39 @@ export async function render(options: RenderOptions): Promise<string> {
     )}\n`;
 }
 
+/** `--deployed-version 18.2.8` or `ce-18.2.8`: the package the stack last deployed (EE unless named). */
+export function deployedFromFlag(text: string): Record<string, string> {
+    const match = /^(?:(ee|ce)-)?(\d+\.\d+\.\d+)$/.exec(text);
+    if (!match) {
+        throw new Error(`--deployed-version must be x.y.z, ee-x.y.z or ce-x.y.z, got ${text}`);
+    }
+    return { [DEPLOYED_OUTPUTS.edition]: match[1] ?? "ee", [DEPLOYED_OUTPUTS.version]: match[2] };
+}
+
 async function main(): Promise<void> {
     const { values } = parseArgs({
         options: {
             stack: { type: "string" },
             host: { type: "string" },
+            "deployed-version": { type: "string" },
             json: { type: "boolean", default: false },
             "show-secrets": { type: "boolean", default: false },
         },
     });
     if (!values.stack) {
-        throw new Error("usage: npm run render -- --stack <name> [--host gitlab|mattermost] [--json] [--show-secrets]");
+        throw new Error("usage: npm run render -- --stack <name> [--host gitlab|mattermost] [--json] [--show-secrets] [--deployed-version [ee-|ce-]x.y.z]");
     }
+    const projectDir = join(__dirname, "..");
+    const deployed = values["deployed-version"] === undefined ? readDeployedFromLocalState(values.stack, backendUrl(projectDir)) : deployedFromFlag(values["deployed-version"]);
     process.stdout.write(
         await render({
             stack: values.stack,
             host: values.host,
             json: values.json ?? false,
             showSecrets: values["show-secrets"] ?? false,
-            stacksDir: join(__dirname, "..", "stacks"),
+            stacksDir: join(projectDir, "stacks"),
             passphrase: passphraseFromEnvironment(),
+            deployed,
         }),
     );
 }

@@ -1,6 +1,7 @@
 // Dispatches a host role to the module that knows its gitlab.rb. Pure module.
 
 import { renderGitlabRb } from "../gitlabRb";
+import { keyExists } from "../versions";
 import type { DeploymentSettings } from "../settings";
 import type { HostRole } from "../topology";
 import { gitlabHostSections } from "./gitlab";
@@ -15,6 +16,16 @@ const SECTIONS_BY_ROLE = {
     gitlab: gitlabHostSections,
     mattermost: mattermostHostSections,
 } as const;
+
+/** Secrets do not decide which keys a file holds; these stand in when only the keys matter. */
+const KEYS_ONLY: GitlabRbSecrets = { oauthClientId: "", oauthClientSecret: "", rootPassword: "" };
+
+/** The keys a host of `role` writes for the configured version, e.g. `mattermost['gitlab_id']`. */
+export function gitlabRbKeys(role: HostRole, settings: DeploymentSettings): string[] {
+    return SECTIONS_BY_ROLE[role](settings, KEYS_ONLY)
+        .flatMap((section) => section.settings.map((setting) => setting.key))
+        .filter((key) => keyExists(key, settings.gitlab.version));
+}
 
 /** The exact gitlab.rb that a host of `role` gets. */
 export function gitlabRbFor(role: HostRole, settings: DeploymentSettings, secrets: GitlabRbSecrets, origin: string): string {

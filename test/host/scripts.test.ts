@@ -235,7 +235,7 @@ describe("install-omnibus.sh", () => {
 
     /** A host with stand-ins for cloud-init, dpkg-query, apt-get, apt-mark, curl and gpg. */
     /** `installed`: a version (fully installed), or `status|version` as dpkg-query reports it. */
-    function ubuntu(sandbox: Sandbox, options: { installed?: string; servedFingerprint?: string; extraKey?: string } = {}) {
+    function ubuntu(sandbox: Sandbox, options: { installed?: string; installedPackage?: string; servedFingerprint?: string; extraKey?: string } = {}) {
         const apt = sandbox.path("etc/apt");
         const etc = sandbox.path("etc/gitlab");
         const keyring = join(apt, "keyrings/gitlab-ee.asc");
@@ -243,11 +243,14 @@ describe("install-omnibus.sh", () => {
         const key = fakeKey(options.servedFingerprint ?? FPR);
 
         sandbox.standIn("cloud-init", `echo "status: done"`);
+        // dpkg-query knows one package: gitlab-ee, or the package named in `installedPackage`.
+        const known = options.installedPackage ?? "gitlab-ee";
         sandbox.standIn(
             "dpkg-query",
             options.installed === undefined
                 ? `echo "dpkg-query: no packages found matching \${!#}" >&2; exit 1`
-                : `printf '%s' ${sh(options.installed.includes("|") ? options.installed : `ii |${options.installed}`)}`,
+                : `if [ "\${!#}" != ${sh(known)} ]; then echo "dpkg-query: no packages found matching \${!#}" >&2; exit 1; fi
+printf '%s' ${sh(options.installed.includes("|") ? options.installed : `ii |${options.installed}`)}`,
         );
         // apt-get records its environment and whether the keyring and gitlab.rb were in place.
         sandbox.standIn("apt-get", `
@@ -399,21 +402,38 @@ ${options.extraKey ? `printf 'pub:-:4096:1:0000000000000000:1581292800:183314880
             const host = ubuntu(sandbox, { installed: WANTED });
             const result = await host.install();
             assert.equal(result.status, 0, describeRun(result));
-            assert.equal(sandbox.calls("dpkg-query").at(-1)?.argv.at(-1), "gitlab-ee");
+            assert.deepEqual(sandbox.calls("dpkg-query").map((c) => c.argv.at(-1)), ["gitlab-ee", "gitlab-ce"]);
             assert.equal(sandbox.calls("apt-get").length, 0);
-            assert.equal(sandbox.calls("curl").length, 0);
+            assert.ok(existsSync(host.list), "the repository stays configured");
             assert.deepEqual(argvs(sandbox.calls("apt-mark")), [["hold", "gitlab-ee"]]);
         }));
 
-    test("another installed version: non-zero exit with a message, no install", () =>
+    test("a held package (dpkg status hi) counts as installed", () =>
+        withSandbox(async (sandbox) => {
+            const host = ubuntu(sandbox, { installed: `hi |${WANTED}` });
+            const result = await host.install();
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(sandbox.calls("apt-get").length, 0);
+        }));
+
+    test("another installed version is left to the upgrade step: no install, exit 0", () =>
         withSandbox(async (sandbox) => {
             const host = ubuntu(sandbox, { installed: "18.10.3-ee.0" });
             const result = await host.install();
-            assert.notEqual(result.status, 0, describeRun(result));
-            assert.match(result.stderr, /gitlab-ee 18\.10\.3-ee\.0 is installed, not 18\.11\.11-ee\.0/);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /gitlab-ee 18\.10\.3-ee\.0 is installed; the upgrade step takes it to gitlab-ee 18\.11\.11-ee\.0/);
             assert.equal(sandbox.calls("apt-get").length, 0);
             assert.equal(sandbox.calls("apt-mark").length, 0);
-            assert.equal(existsSync(host.keyring), false);
+        }));
+
+    test("another edition is left to the upgrade step, with the new edition's repository configured", () =>
+        withSandbox(async (sandbox) => {
+            const host = ubuntu(sandbox, { installed: "18.11.11-ce.0", installedPackage: "gitlab-ce" });
+            const result = await host.install();
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /gitlab-ce 18\.11\.11-ce\.0 is installed; the upgrade step takes it to gitlab-ee/);
+            assert.match(readFileSync(host.list, "utf8"), /\/gitlab-ee\/ubuntu\/noble noble main/);
+            assert.equal(sandbox.calls("apt-get").length, 0);
         }));
 });
 

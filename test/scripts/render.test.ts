@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { readStackConfig, render } from "../../scripts/render";
+import { deployedFromFlag, readDeployedFromLocalState, readStackConfig, render } from "../../scripts/render";
 import { encryptedStack } from "../support/stackSecrets";
 
 const root = join(__dirname, "..", "..");
@@ -15,10 +15,10 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 describe("render", () => {
     it("prints the single host's gitlab.rb from the shipped stack file", async () => {
         const text = await render({ stack: "single", json: false, showSecrets: false, stacksDir });
-        assert.match(text, /^# ==> gitlab host: \/etc\/gitlab\/gitlab\.rb\n# Managed by gitlab-mattermost \(stack single, gitlab host\)/);
+        assert.match(text, /^# ==> GitLab version: fresh install of gitlab-ee 18\.11\.11\n# ==> gitlab host: \/etc\/gitlab\/gitlab\.rb\n# Managed by gitlab-mattermost \(stack single, gitlab host\)/);
         assert.match(text, /^external_url "https:\/\/gitlab\.example\.com"$/m);
         assert.match(text, /^mattermost_external_url "https:\/\/mattermost\.example\.com"$/m);
-        assert.equal(text.match(/^# ==> /gm)?.length, 1);
+        assert.equal(text.match(/^# ==> \w+ host/gm)?.length, 1);
     });
 
     it("prints both hosts of the split stack, or one with --host", async () => {
@@ -45,7 +45,7 @@ describe("render", () => {
 
         const shown = JSON.parse(await render({ stack: "split", json: true, showSecrets: true, stacksDir }));
         const plainText = await render({ stack: "split", host: "gitlab", json: false, showSecrets: false, stacksDir });
-        assert.equal(`# ==> gitlab host: /etc/gitlab/gitlab.rb\n${shown.hosts.gitlab.files["/etc/gitlab/gitlab.rb"]}`, plainText);
+        assert.equal(`# ==> GitLab version: fresh install of gitlab-ee 18.11.11\n# ==> gitlab host: /etc/gitlab/gitlab.rb\n${shown.hosts.gitlab.files["/etc/gitlab/gitlab.rb"]}`, plainText);
         assert.equal(shown.resources.find((r: { name: string }) => r.name === "gitlab-gitlab-rb").inputs.stdin, shown.hosts.gitlab.files["/etc/gitlab/gitlab.rb"]);
         assert.match(shown.outputs.initialRootPassword, /generated at deploy/);
     });
@@ -91,5 +91,47 @@ describe("npm run render", () => {
     it("reports bad configuration with the key, as pulumi up would", async () => {
         writeFileSync(join(scratch, "Pulumi.bad.yaml"), "config:\n  gitlab-mattermost:externalUrl: https://gitlab.example.com/sub\n");
         await assert.rejects(render({ stack: "bad", json: false, showSecrets: false, stacksDir: scratch }), /^OfflineProgramError: gitlab-mattermost:externalUrl must not have a path/);
+    });
+});
+
+describe("render: the GitLab versions a run would walk", () => {
+    it("shows the stops from the version last deployed", async () => {
+        const text = await render({ stack: "split", json: false, showSecrets: false, stacksDir, deployed: deployedFromFlag("18.2.8") });
+        assert.match(text, /^# ==> GitLab version: 18\.5\.7 \(required stop\) → 18\.8\.11 \(required stop\) → 18\.11\.11\n/);
+    });
+
+    it("shows GitLab's CE to EE conversion as the first step", async () => {
+        const text = await render({ stack: "split", json: false, showSecrets: false, stacksDir, deployed: deployedFromFlag("ce-18.11.11") });
+        assert.match(text, /^# ==> GitLab version: 18\.11\.11 \(conversion to EE\)\n/);
+    });
+
+    it("refuses a downgrade as pulumi up would", async () => {
+        await assert.rejects(render({ stack: "split", json: false, showSecrets: false, stacksDir, deployed: deployedFromFlag("ee-18.11.12") }), /cannot be downgraded/);
+    });
+
+    it("reads --deployed-version as [ee-|ce-]x.y.z", () => {
+        assert.deepEqual(deployedFromFlag("18.2.8"), { gitlabEdition: "ee", gitlabVersion: "18.2.8" });
+        assert.deepEqual(deployedFromFlag("ce-17.11.7"), { gitlabEdition: "ce", gitlabVersion: "17.11.7" });
+        assert.throws(() => deployedFromFlag("18.2"), /must be x\.y\.z/);
+    });
+
+    it("reads the recorded version from a local file backend's state", () => {
+        const root = join(scratch, "backend");
+        mkdirSync(join(root, ".pulumi", "stacks", "gitlab-mattermost"), { recursive: true });
+        const checkpoint = {
+            version: 3,
+            checkpoint: {
+                stack: "organization/gitlab-mattermost/split",
+                latest: {
+                    resources: [
+                        { urn: "urn:pulumi:split::gitlab-mattermost::pulumi:pulumi:Stack::gitlab-mattermost-split", type: "pulumi:pulumi:Stack", outputs: { gitlabEdition: "ee", gitlabVersion: "18.8.11", initialRootPassword: { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: "v1:x" } } },
+                    ],
+                },
+            },
+        };
+        writeFileSync(join(root, ".pulumi", "stacks", "gitlab-mattermost", "split.json"), JSON.stringify(checkpoint));
+        assert.deepEqual(readDeployedFromLocalState("split", `file://${root}`), { gitlabEdition: "ee", gitlabVersion: "18.8.11" });
+        assert.equal(readDeployedFromLocalState("single", `file://${root}`), undefined, "a stack never deployed");
+        assert.equal(readDeployedFromLocalState("split", "s3://bucket/prefix"), undefined, "state elsewhere");
     });
 });

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Upgrades GitLab Omnibus in place along a path the program computed (components/upgradePath.ts): one
+# version after the other, each checked against gitlab.rb before it is installed, and each given time
+# to finish its batched background migrations before the next. Backups are a separate, earlier step.
+# Usage: upgrade-gitlab.sh EDITION MIGRATION_WAIT [VERSION...]
+#   EDITION         ee or ce: the package the walk installs (gitlab-ee or gitlab-ce)
+#   MIGRATION_WAIT  seconds to wait for background migrations after each version, or `none` on a host
+#                   without GitLab's database (the split topology's Mattermost host)
+#   VERSION...      x.y.z, oldest first; the last one is the target
+# The repository of EDITION must be configured (install-omnibus.sh does it).
+# dpkg, not the program's state, says what is installed: versions at or below it are skipped, so a
+# re-run after a failure resumes where the walk stopped. Whenever the script stops, the package is held,
+# so unattended upgrades cannot jump a required stop. With gitlab-ce installed and EDITION ee, the first
+# version must be the installed one: installing gitlab-ee of the same version is GitLab's conversion.
+set -euo pipefail
+
+log() { printf 'upgrade-gitlab: %s\n' "$*"; }
+fail() {
+    log "$*" >&2
+    exit 1
+}
+usage() {
+    log "$1" >&2
+    log "usage: upgrade-gitlab.sh ee|ce SECONDS|none [x.y.z ...], versions oldest first" >&2
+    exit 2
+}
+
+[ "$#" -ge 2 ] || usage "expected an edition and a migration wait"
+edition=$1 migration_wait=$2
+shift 2
+steps=("$@")
+case "$edition" in
+ee) other_edition=ce ;;
+ce) other_edition=ee ;;
+*) usage "unknown edition: $edition" ;;
+esac
+if [ "$migration_wait" != none ] && ! [[ "$migration_wait" =~ ^(0|[1-9][0-9]*)$ ]]; then
+    usage "the migration wait must be a whole number of seconds or none, got: $migration_wait"
+fi
+package="gitlab-${edition}"
+other_package="gitlab-${other_edition}"
+poll_seconds=${MIGRATION_POLL_SECONDS:-30}
+apt_options=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=5)
+
+# Whether x.y.z version $1 is older than $2.
+older() {
+    local -a a b
+    local i
+    IFS=. read -r -a a <<<"$1"
+    IFS=. read -r -a b <<<"$2"
+    for i in 0 1 2; do
+        if ((a[i] != b[i])); then
+            ((a[i] < b[i])) && return 0
+            return 1
+        fi
+    done
+    return 1
+}
+
+version_pattern='^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$'
+previous_step=""
+for step in "${steps[@]}"; do
+    [[ "$step" =~ $version_pattern ]] || usage "not a version x.y.z: $step"
+    if [ -n "$previous_step" ] && ! older "$previous_step" "$step"; then
+        usage "versions must be given oldest first, each newer than the one before: $previous_step, then $step"
+    fi
+    previous_step=$step
+done
+
+# Sets state (installed, partial or absent) and version (x.y.z) for package $1, as dpkg reports it.
+# `partial` is a package unpacked or half-configured by an interrupted or failed install: its version's
+# step is not done. The first status letter is the selection (i, or h when held) and does not matter.
+read_package() {
+    local answer
+    answer=$(dpkg-query -W -f='${db:Status-Abbrev}|${Version}' "$1" 2>/dev/null || true)
+    version=${answer#*|}
+    version=${version%%-*}
+    case "$answer" in
+    ?i*) state=installed ;;
+    ?[HUFWt]*) state=partial ;;
+    *) state=absent version="" ;;
+    esac
+    if [ "$state" != absent ] && ! [[ "$version" =~ $version_pattern ]]; then
+        fail "dpkg reports $1 with an unexpected version: $answer"
+    fi
+}
+
+# installed_version is what the walk's package has reached (empty before a conversion); start_version
+# is what GitLab runs when the walk starts, in either edition; `here` names what runs, for messages.
+read_package "$package"
+installed_state=$state installed_version=$version start_version=$version
+replacing=""
+if [ "$installed_state" = absent ]; then
+    read_package "$other_package"
+    if [ "$state" = absent ]; then
+        fail "neither $package nor $other_package is installed; install GitLab first"
+    fi
+    if [ "$edition" = ce ]; then
+        fail "$other_package $version is installed; GitLab's package cannot switch from EE to CE in place"
+    fi
+    if [ "${#steps[@]}" -eq 0 ] || [ "${steps[0]}" != "$version" ]; then
+        fail "$other_package $version is installed: converting to $package installs $package $version first; give $version as the first version"
+    fi
+    replacing=$other_package start_version=$version
+    here="$other_package $version"
+else
+    here="$package $installed_version"
+fi
+
+# The package stays held whenever the script stops; on success each install has already held it.
+hold_packages() {
+    apt-mark hold "$package" ${replacing:+"$replacing"} >/dev/null || log "could not hold $package ${replacing}; hold it with: apt-mark hold $package" >&2
+}
+hold_on_failure() {
+    local status=$?
+    if [ "$status" -ne 0 ]; then
+        hold_packages
+    fi
+}
+trap hold_on_failure EXIT
+
+pending=()
+for step in "${steps[@]}"; do
+    if [ -n "$installed_version" ] && older "$step" "$installed_version"; then
+        continue
+    fi
+    if [ "$step" = "$installed_version" ] && [ "$installed_state" = installed ]; then
+        continue
+    fi
+    pending+=("$step")
+done
+if [ "${#steps[@]}" -gt 0 ] && [ -n "$installed_version" ] && older "${steps[-1]}" "$installed_version"; then
+    fail "$here is installed, newer than the target ${steps[-1]}; GitLab cannot be downgraded in place"
+fi
+if [ "${#pending[@]}" -eq 0 ]; then
+    hold_packages
+    log "$here is installed and held; nothing to upgrade"
+    exit 0
+fi
+log "starting from $here; installing in turn: ${pending[*]}"
+
+# Batched background migrations that have not finished (3 is finished, 6 finalized), and how many of
+# those failed (4): the status codes of GitLab's batched_background_migrations table, the query GitLab's
+# upgrade documentation gives for the Linux package. One psql query answers in milliseconds on every
+# 17.x and 18.x; the rake tasks were renamed between releases, and a Rails runner takes a minute per poll.
+migration_query='SELECT count(*), count(*) FILTER (WHERE status = 4) FROM batched_background_migrations WHERE status NOT IN (3, 6)'
+
+# Waits until the batched background migrations are finished; GitLab $1 is what is installed now.
+wait_for_migrations() {
+    local at=$1 started=$SECONDS answer progress
+    if [ "$migration_wait" = none ]; then
+        return 0
+    fi
+    local resume="Watch them in the Admin area (Monitoring > Background migrations); once they have finished, run the upgrade again: it resumes after $at."
+    while :; do
+        if answer=$(gitlab-psql -At -c "$migration_query" 2>&1) && [[ "$answer" =~ ^([0-9]+)\|([0-9]+)$ ]]; then
+            if [ "${BASH_REMATCH[1]}" -eq 0 ]; then
+                log "$at: background migrations have finished"
+                return 0
+            fi
+            if [ "${BASH_REMATCH[2]}" -gt 0 ]; then
+                fail "$at: ${BASH_REMATCH[2]} batched background migrations failed, so waiting cannot help. GitLab $at is installed and held. Retry them in the Admin area (Monitoring > Background migrations); once they have finished, run the upgrade again: it resumes after $at."
+            fi
+            progress="${BASH_REMATCH[1]} batched background migrations unfinished"
+        else
+            progress="the migration status cannot be read yet (${answer//$'\n'/ })"
+        fi
+        if ((SECONDS - started >= migration_wait)); then
+            fail "$at: background migrations did not finish within ${migration_wait}s ($progress). GitLab $at is installed and held. $resume"
+        fi
+        log "$at: $progress; waited $((SECONDS - started))s of ${migration_wait}s"
+        sleep "$poll_seconds"
+    done
+}
+
+# Migrations left by an earlier upgrade must finish before the next version is installed.
+wait_for_migrations "$start_version"
+apt-get "${apt_options[@]}" update -q
+
+for step in "${pending[@]}"; do
+    line=${step%.*}
+    log "checking gitlab.rb against GitLab $line"
+    if ! gitlab-ctl check-config --version="$line"; then
+        fail "gitlab-ctl check-config --version=$line failed: gitlab.rb has settings GitLab $line refuses (named above). Nothing was installed for $step; $here stays installed and held. Correct the settings, then run the upgrade again: it resumes at $step."
+    fi
+    apt-mark unhold "$package" ${replacing:+"$replacing"} >/dev/null
+    # No EXTERNAL_URL: the package must not rewrite gitlab.rb. Its own reconfigure is the only one.
+    if ! env -u EXTERNAL_URL -u GITLAB_ROOT_PASSWORD DEBIAN_FRONTEND=noninteractive \
+        apt-get "${apt_options[@]}" install -y -q "${package}=${step}-${edition}.0"; then
+        fail "installing $package $step failed (apt-get's output is above). The package is held again; run the upgrade again once the cause is fixed: it resumes from the version dpkg reports."
+    fi
+    replacing=""
+    apt-mark hold "$package" >/dev/null
+    here="$package $step"
+    log "installed and held $here"
+    wait_for_migrations "$step"
+done
+log "done: $here is installed and held"

@@ -1,0 +1,382 @@
+// host/upgrade-gitlab.sh, run for real (`bash host/upgrade-gitlab.sh`) in a temp sandbox against
+// RECORDING STAND-INS (test/support/standIns.ts) for the tools of a GitLab host: dpkg-query, apt-get,
+// apt-mark, gitlab-ctl and gitlab-psql, plus gitlab-rake and gitlab-rails, which the script must not
+// need. The stand-ins share a small fake dpkg database (one file per package, in dpkg-query's
+// `${db:Status-Abbrev}|${Version}` form): the apt-get stand-in writes what it installs there, apt-mark
+// sets or clears the hold, and dpkg-query reports it, so a re-run sees what the previous run left.
+// The script's arguments come from components/upgradePath.ts, as the program builds them.
+
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { planUpgrade, upgradeScriptArgs, type UpgradePath } from "../../components/upgradePath";
+import type { Edition } from "../../components/settings";
+import { parseVersion } from "../../components/versions";
+import { sh, type RunResult, type Sandbox, withSandbox } from "../support/standIns";
+
+const SCRIPT = "upgrade-gitlab.sh";
+const APT = "apt-get -o DPkg::Lock::Timeout=900 -o Acquire::Retries=5";
+const DPKG_QUERY = "dpkg-query -W -f=${db:Status-Abbrev}|${Version}";
+
+/** What the stand-ins are told to do. */
+interface Scenario {
+    /** Installed packages: name → `<selection><status> |<version>`, e.g. `hi |18.2.8-ee.0` (held). */
+    readonly packages: Readonly<Record<string, string>>;
+    /** Release lines (x.y) for which `gitlab-ctl check-config --version=x.y` fails. */
+    readonly checkConfigFails?: readonly string[];
+    /** Versions whose install fails half-way, leaving the package half-configured (`iF`). */
+    readonly installFails?: readonly string[];
+    /** After each install, how many polls report unfinished migrations; `forever` never finishes. */
+    readonly pendingPolls?: number | "forever";
+    /** How many of the unfinished migrations are reported as failed. */
+    readonly failedMigrations?: number;
+}
+
+/** A GitLab host made of stand-ins, with its fake dpkg database under <sandbox>/dpkg. */
+function gitlabHost(sandbox: Sandbox, scenario: Scenario) {
+    const dpkg = sandbox.path("dpkg");
+    const control = sandbox.path("scenario");
+    for (const [name, state] of Object.entries(scenario.packages)) {
+        sandbox.write(join("dpkg", name), state);
+    }
+    sandbox.write("scenario/check-config-fails", (scenario.checkConfigFails ?? []).map((line) => `${line}\n`).join(""));
+    sandbox.write("scenario/install-fails", (scenario.installFails ?? []).map((v) => `${v}\n`).join(""));
+    sandbox.write("scenario/pending-polls", String(scenario.pendingPolls ?? 0));
+    sandbox.write("scenario/pending", "0");
+    sandbox.write("scenario/failed", String(scenario.failedMigrations ?? 0));
+
+    sandbox.standIn("dpkg-query", `
+package=\${!#}
+if [ -f ${sh(dpkg)}/"$package" ]; then cat ${sh(dpkg)}/"$package"; else echo "dpkg-query: no packages found matching $package" >&2; exit 1; fi`);
+
+    sandbox.standIn("apt-mark", `
+action=$1
+shift
+for package in "$@"; do
+    file=${sh(dpkg)}/"$package"
+    if [ -f "$file" ]; then
+        state=$(cat "$file")
+        case "$action" in
+        hold) printf 'h%s' "\${state:1}" >"$file" ;;
+        unhold) printf 'i%s' "\${state:1}" >"$file" ;;
+        esac
+    fi
+    echo "stand-in apt-mark: $action $package"
+done`);
+
+    // Like apt: refuses to change a held GitLab package, replaces the other edition (the packages
+    // conflict), and leaves a half-configured package when the package's reconfigure fails.
+    sandbox.standIn("apt-get", `
+record_env
+case " $* " in *" update "*) echo "stand-in apt-get: update"; exit 0 ;; esac
+spec=\${!#}
+package=\${spec%%=*} wanted=\${spec#*=}
+for name in gitlab-ee gitlab-ce; do
+    if [ -f ${sh(dpkg)}/"$name" ] && [ "$(head -c 1 ${sh(dpkg)}/"$name")" = h ]; then
+        echo "E: stand-in apt-get: $name is held and would change" >&2
+        exit 100
+    fi
+done
+rm -f ${sh(dpkg)}/gitlab-ee ${sh(dpkg)}/gitlab-ce
+if grep -qx "\${wanted%%-*}" ${sh(join(control, "install-fails"))}; then
+    printf 'iF |%s' "$wanted" >${sh(dpkg)}/"$package"
+    echo "stand-in apt-get: $package $wanted: the post-installation reconfigure failed" >&2
+    exit 100
+fi
+printf 'ii |%s' "$wanted" >${sh(dpkg)}/"$package"
+cp ${sh(join(control, "pending-polls"))} ${sh(join(control, "pending"))}
+echo "stand-in apt-get: installed $package $wanted"`);
+
+    sandbox.standIn("gitlab-ctl", `
+[ "$1" = check-config ] || { echo "stand-in gitlab-ctl: only check-config is expected" >&2; exit 2; }
+line=\${2#--version=}
+if grep -qx "$line" ${sh(join(control, "check-config-fails"))}; then
+    echo "stand-in check-config: gitlab.rb sets a key that GitLab $line refuses"
+    exit 1
+fi
+echo "stand-in check-config: gitlab.rb is fine for GitLab $line"`);
+
+    sandbox.standIn("gitlab-psql", `
+pending=$(cat ${sh(join(control, "pending"))})
+failed=$(cat ${sh(join(control, "failed"))})
+if [ "$pending" = forever ]; then echo "3|$failed"; exit 0; fi
+if [ "$pending" -gt 0 ]; then
+    echo "$pending|$failed"
+    echo $((pending - 1)) >${sh(join(control, "pending"))}
+else
+    echo "0|0"
+fi`);
+
+    for (const unused of ["gitlab-rake", "gitlab-rails"]) {
+        sandbox.standIn(unused, `echo "stand-in ${unused}: not expected to be called" >&2; exit 1`);
+    }
+
+    return {
+        /** dpkg-query's answer for `name` now, or undefined when it is not installed. */
+        dpkgState: (name: string) => (existsSync(join(dpkg, name)) ? readFileSync(join(dpkg, name), "utf8") : undefined),
+        /** Changes what check-config refuses, e.g. after the administrator fixed gitlab.rb. */
+        setCheckConfigFails: (lines: readonly string[]) => writeFileSync(join(control, "check-config-fails"), lines.map((l) => `${l}\n`).join("")),
+        /** Changes which installs fail. */
+        setInstallFails: (versions: readonly string[]) => writeFileSync(join(control, "install-fails"), versions.map((v) => `${v}\n`).join("")),
+        /** Sets the migrations the host has right now (e.g. finished later, by GitLab). */
+        setPending: (polls: number | "forever") => writeFileSync(join(control, "pending"), String(polls)),
+        upgrade: (args: readonly string[]) =>
+            sandbox.runScript(SCRIPT, args, {
+                // Set on purpose: the package's maintainer scripts must not see them.
+                env: { MIGRATION_POLL_SECONDS: "0", EXTERNAL_URL: "https://gitlab.example.com", GITLAB_ROOT_PASSWORD: "stand-in" },
+            }),
+    };
+}
+
+/** The program's path from `from` to `to`. */
+function path(from: string, to: string, fromEdition: Edition = "ee", toEdition: Edition = "ee"): UpgradePath {
+    const plan = planUpgrade(
+        { edition: fromEdition, version: parseVersion(from)! },
+        { edition: toEdition, version: parseVersion(to)! },
+    );
+    assert.equal(plan.kind, "path");
+    return plan as UpgradePath;
+}
+
+/** Every stand-in call in order, as `name arg arg ...`; the migration query is shown as <query>. */
+function commands(sandbox: Sandbox): string[] {
+    const seen: Record<string, number> = {};
+    return sandbox.sequence().map((name) => {
+        const index = seen[name] ?? 0;
+        seen[name] = index + 1;
+        const argv = sandbox.calls(name)[index]!.argv;
+        if (name === "gitlab-psql") {
+            assert.deepEqual(argv.slice(0, 2), ["-At", "-c"]);
+            return `${name} -At -c <query>`;
+        }
+        return [name, ...argv].join(" ");
+    });
+}
+
+/** Commands of one step: check, unhold, install, hold; then `polls` migration queries. */
+function stepCommands(version: string, polls: number, edition: Edition = "ee", unhold = `gitlab-${edition}`): string[] {
+    const line = version.split(".").slice(0, 2).join(".");
+    return [
+        `gitlab-ctl check-config --version=${line}`,
+        `apt-mark unhold ${unhold}`,
+        `${APT} install -y -q gitlab-${edition}=${version}-${edition}.0`,
+        `apt-mark hold gitlab-${edition}`,
+        ...Array.from({ length: polls }, () => "gitlab-psql -At -c <query>"),
+    ];
+}
+
+function describeRun(result: RunResult): string {
+    return `status ${result.status}\n--- stdout\n${result.stdout}--- stderr\n${result.stderr}`;
+}
+
+/** Versions the apt-get stand-in was asked to install, in order. */
+function installed(sandbox: Sandbox): string[] {
+    return sandbox
+        .calls("apt-get")
+        .map((call) => call.argv.at(-1)!)
+        .filter((word) => word.includes("="));
+}
+
+describe("upgrade-gitlab.sh", () => {
+    test("walks 18.2.8 → 18.5.7 → 18.8.11 → 18.11.11: exactly these commands, the package held at the end", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.2.8-ee.0" }, pendingPolls: 2 });
+            const args = upgradeScriptArgs(path("18.2.8", "18.11.11"), 3600);
+            assert.deepEqual(args, ["ee", "3600", "18.5.7", "18.8.11", "18.11.11"]);
+            const result = await host.upgrade(args);
+            assert.equal(result.status, 0, describeRun(result));
+
+            assert.deepEqual(commands(sandbox), [
+                `${DPKG_QUERY} gitlab-ee`,
+                // Migrations of an earlier upgrade must have finished before anything is installed.
+                "gitlab-psql -At -c <query>",
+                `${APT} update -q`,
+                // Two polls report unfinished migrations after each install, the third that they finished.
+                ...stepCommands("18.5.7", 3),
+                ...stepCommands("18.8.11", 3),
+                ...stepCommands("18.11.11", 3),
+            ]);
+            assert.equal(host.dpkgState("gitlab-ee"), "hi |18.11.11-ee.0", "18.11.11 is installed and held");
+
+            const query = sandbox.calls("gitlab-psql")[0]!.argv[2]!;
+            assert.match(query, /FROM batched_background_migrations WHERE status NOT IN \(3, 6\)/);
+            assert.match(query, /FILTER \(WHERE status = 4\)/);
+            for (const install of sandbox.calls("apt-get").filter((call) => call.argv.includes("install"))) {
+                assert.equal(install.env?.EXTERNAL_URL, undefined, "EXTERNAL_URL reached apt-get");
+                assert.equal(install.env?.GITLAB_ROOT_PASSWORD, undefined, "GITLAB_ROOT_PASSWORD reached apt-get");
+                assert.equal(install.env?.DEBIAN_FRONTEND, "noninteractive");
+            }
+            assert.match(result.stdout, /18\.5\.7: 2 batched background migrations unfinished; waited \d+s of 3600s/);
+            assert.match(result.stdout, /18\.11\.11: background migrations have finished/);
+            assert.match(result.stdout, /done: gitlab-ee 18\.11\.11 is installed and held/);
+        }));
+
+    test("a failed check-config stops the walk before that version: a clear message, nothing further installed, held", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.2.8-ee.0" }, checkConfigFails: ["18.8"] });
+            const result = await host.upgrade(upgradeScriptArgs(path("18.2.8", "18.11.11"), 3600));
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(
+                result.stderr,
+                /gitlab-ctl check-config --version=18\.8 failed: .*Nothing was installed for 18\.8\.11; gitlab-ee 18\.5\.7 stays installed and held\. .*resumes at 18\.8\.11/,
+            );
+            assert.match(result.stdout, /stand-in check-config: gitlab\.rb sets a key that GitLab 18\.8 refuses/, "check-config's own output is shown");
+            assert.deepEqual(installed(sandbox), ["gitlab-ee=18.5.7-ee.0"]);
+            assert.equal(commands(sandbox).at(-2), "gitlab-ctl check-config --version=18.8");
+            assert.equal(commands(sandbox).at(-1), "apt-mark hold gitlab-ee", "held again when the walk stops");
+            assert.equal(host.dpkgState("gitlab-ee"), "hi |18.5.7-ee.0");
+        }));
+
+    test("a migration timeout stops the walk after that version: a clear message naming it and how to resume", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.2.8-ee.0" }, pendingPolls: "forever" });
+            const result = await host.upgrade(upgradeScriptArgs(path("18.2.8", "18.11.11"), 0));
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(
+                result.stderr,
+                /18\.5\.7: background migrations did not finish within 0s \(3 batched background migrations unfinished\)\. GitLab 18\.5\.7 is installed and held\. .*run the upgrade again: it resumes after 18\.5\.7\./,
+            );
+            assert.deepEqual(installed(sandbox), ["gitlab-ee=18.5.7-ee.0"]);
+            assert.equal(sandbox.calls("gitlab-ctl").length, 1, "no check-config for the next version");
+            assert.equal(host.dpkgState("gitlab-ee"), "hi |18.5.7-ee.0");
+        }));
+
+    test("a failed background migration stops the walk at once, without waiting out the timeout", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.2.8-ee.0" }, pendingPolls: "forever", failedMigrations: 1 });
+            const result = await host.upgrade(upgradeScriptArgs(path("18.2.8", "18.11.11"), 3600));
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /18\.5\.7: 1 batched background migrations failed, so waiting cannot help\..*resumes after 18\.5\.7/);
+            assert.equal(sandbox.calls("gitlab-psql").length, 2, "one query before the walk, one after 18.5.7");
+            assert.deepEqual(installed(sandbox), ["gitlab-ee=18.5.7-ee.0"]);
+        }));
+
+    test("unfinished migrations from an earlier upgrade stop the walk before anything is installed", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.2.8-ee.0" } });
+            host.setPending("forever");
+            const result = await host.upgrade(upgradeScriptArgs(path("18.2.8", "18.11.11"), 0));
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /18\.2\.8: background migrations did not finish within 0s.*resumes after 18\.2\.8/);
+            assert.deepEqual(installed(sandbox), []);
+            assert.equal(host.dpkgState("gitlab-ee"), "hi |18.2.8-ee.0");
+        }));
+
+    test("a re-run after a failed check-config resumes from the version dpkg reports", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.2.8-ee.0" }, checkConfigFails: ["18.8"] });
+            const args = upgradeScriptArgs(path("18.2.8", "18.11.11"), 3600);
+            assert.equal((await host.upgrade(args)).status, 1);
+            host.setCheckConfigFails([]);
+            const rerun = await host.upgrade(args);
+            assert.equal(rerun.status, 0, describeRun(rerun));
+            assert.match(rerun.stdout, /starting from gitlab-ee 18\.5\.7; installing in turn: 18\.8\.11 18\.11\.11/);
+            assert.deepEqual(installed(sandbox), ["gitlab-ee=18.5.7-ee.0", "gitlab-ee=18.8.11-ee.0", "gitlab-ee=18.11.11-ee.0"], "18.5.7 is not installed twice");
+            assert.equal(host.dpkgState("gitlab-ee"), "hi |18.11.11-ee.0");
+        }));
+
+    test("a re-run after a failed install repeats that version, which dpkg reports half-configured", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.2.8-ee.0" }, installFails: ["18.8.11"] });
+            const args = upgradeScriptArgs(path("18.2.8", "18.11.11"), 3600);
+            const failed = await host.upgrade(args);
+            assert.equal(failed.status, 1, describeRun(failed));
+            assert.match(failed.stderr, /installing gitlab-ee 18\.8\.11 failed .*The package is held again/);
+            assert.equal(host.dpkgState("gitlab-ee"), "hF |18.8.11-ee.0", "half-configured and held");
+
+            host.setInstallFails([]);
+            const rerun = await host.upgrade(args);
+            assert.equal(rerun.status, 0, describeRun(rerun));
+            assert.deepEqual(installed(sandbox), ["gitlab-ee=18.5.7-ee.0", "gitlab-ee=18.8.11-ee.0", "gitlab-ee=18.8.11-ee.0", "gitlab-ee=18.11.11-ee.0"]);
+            assert.equal(host.dpkgState("gitlab-ee"), "hi |18.11.11-ee.0");
+        }));
+
+    test("at the target already: holds the package and installs nothing", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "ii |18.11.11-ee.0" } });
+            const result = await host.upgrade(upgradeScriptArgs(path("18.2.8", "18.11.11"), 3600));
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual(commands(sandbox), [`${DPKG_QUERY} gitlab-ee`, "apt-mark hold gitlab-ee"]);
+            assert.equal(host.dpkgState("gitlab-ee"), "hi |18.11.11-ee.0");
+        }));
+
+    test("a host without GitLab's database (none) does not wait for migrations", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ce": "hi |18.5.7-ce.0" }, pendingPolls: "forever" });
+            const result = await host.upgrade(upgradeScriptArgs(path("18.5.7", "18.11.11", "ce", "ce"), "none"));
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual(commands(sandbox), [`${DPKG_QUERY} gitlab-ce`, `${APT} update -q`, ...stepCommands("18.8.11", 0, "ce"), ...stepCommands("18.11.11", 0, "ce")]);
+        }));
+
+    test("CE → EE: installs gitlab-ee of the installed version first, replacing gitlab-ce, then walks in EE", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ce": "hi |18.8.11-ce.0" } });
+            const args = upgradeScriptArgs(path("18.8.11", "18.11.11", "ce", "ee"), 3600);
+            assert.deepEqual(args, ["ee", "3600", "18.8.11", "18.11.11"]);
+            const result = await host.upgrade(args);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual(commands(sandbox), [
+                `${DPKG_QUERY} gitlab-ee`,
+                `${DPKG_QUERY} gitlab-ce`,
+                "gitlab-psql -At -c <query>",
+                `${APT} update -q`,
+                // gitlab-ce is unheld too, so that apt may replace it.
+                ...stepCommands("18.8.11", 1, "ee", "gitlab-ee gitlab-ce"),
+                ...stepCommands("18.11.11", 1),
+            ]);
+            assert.equal(host.dpkgState("gitlab-ce"), undefined);
+            assert.equal(host.dpkgState("gitlab-ee"), "hi |18.11.11-ee.0");
+        }));
+
+    test("CE → EE that fails holds gitlab-ce again", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ce": "hi |18.8.11-ce.0" }, checkConfigFails: ["18.8"] });
+            const result = await host.upgrade(upgradeScriptArgs(path("18.8.11", "18.11.11", "ce", "ee"), 3600));
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /Nothing was installed for 18\.8\.11; gitlab-ce 18\.8\.11 stays installed and held/);
+            assert.equal(commands(sandbox).at(-1), "apt-mark hold gitlab-ee gitlab-ce");
+            assert.equal(host.dpkgState("gitlab-ce"), "hi |18.8.11-ce.0");
+        }));
+
+    const REFUSALS: readonly [string, Record<string, string>, readonly string[], RegExp][] = [
+        ["a host newer than the target", { "gitlab-ee": "hi |18.11.11-ee.0" }, ["ee", "3600", "18.5.7", "18.8.11"], /gitlab-ee 18\.11\.11 is installed, newer than the target 18\.8\.11/],
+        ["EE installed, CE asked for", { "gitlab-ee": "hi |18.8.11-ee.0" }, ["ce", "3600", "18.11.11"], /gitlab-ee 18\.8\.11 is installed; GitLab's package cannot switch from EE to CE/],
+        ["a conversion that does not start at the installed version", { "gitlab-ce": "hi |18.5.7-ce.0" }, ["ee", "3600", "18.8.11"], /converting to gitlab-ee installs gitlab-ee 18\.5\.7 first/],
+        ["no GitLab installed", {}, ["ee", "3600", "18.11.11"], /neither gitlab-ee nor gitlab-ce is installed/],
+    ];
+    for (const [name, packages, args, message] of REFUSALS) {
+        test(`refuses ${name}, installing nothing`, () =>
+            withSandbox(async (sandbox) => {
+                const host = gitlabHost(sandbox, { packages });
+                const result = await host.upgrade(args);
+                assert.equal(result.status, 1, describeRun(result));
+                assert.match(result.stderr, message);
+                assert.deepEqual(installed(sandbox), []);
+                assert.equal(sandbox.calls("gitlab-ctl").length, 0);
+                for (const [pkg, state] of Object.entries(packages)) {
+                    assert.equal(host.dpkgState(pkg), state, `${pkg} is unchanged`);
+                }
+            }));
+    }
+
+    const USAGE: readonly [string, readonly string[], RegExp][] = [
+        ["no arguments", [], /expected an edition and a migration wait/],
+        ["an unknown edition", ["oss", "3600", "18.11.11"], /unknown edition: oss/],
+        ["a wait that is not a number", ["ee", "1h", "18.11.11"], /whole number of seconds or none/],
+        ["a wait with a leading zero", ["ee", "0900", "18.11.11"], /whole number of seconds or none/],
+        ["a version that is not x.y.z", ["ee", "3600", "18.11"], /not a version x\.y\.z: 18\.11/],
+        ["versions out of order", ["ee", "3600", "18.8.11", "18.5.7"], /oldest first.*18\.8\.11, then 18\.5\.7/],
+        ["a version given twice", ["ee", "3600", "18.8.11", "18.8.11"], /oldest first/],
+    ];
+    for (const [name, args, message] of USAGE) {
+        test(`usage error for ${name}: exit 2 before calling anything`, () =>
+            withSandbox(async (sandbox) => {
+                gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.2.8-ee.0" } });
+                const result = await sandbox.runScript(SCRIPT, args);
+                assert.equal(result.status, 2, describeRun(result));
+                assert.match(result.stderr, message);
+                assert.deepEqual(sandbox.sequence(), []);
+            }));
+    }
+});
