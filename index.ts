@@ -27,6 +27,7 @@ export = async () => {
         mattermostDatabaseCommand: deployment.mattermostDatabaseCommand,
         mattermostCliCommand: deployment.mattermostCliCommand,
         mmctlCommand: deployment.mmctlCommand,
+        backupBucket: deployment.backupBucket,
         ...(deployment.caCertificate ? { caCertificate: deployment.caCertificate } : {}),
     };
 };

@@ -11,6 +11,7 @@ import {
     DEFAULTS,
     type DeploymentSettings,
     type Edition,
+    type BackupSettings,
     type EmailBatchingSettings,
     type ExternalUrl,
     type MailSecurity,
@@ -44,6 +45,7 @@ const SCHEMA = {
     ssh: ["allowedCidrs"],
     oauth: ["rotation"],
     mail: ["provider", "host", "port", "username", "password", "security", "from", "replyTo", "fromName"],
+    backup: ["schedule", "retentionDays", "restoreFrom"],
 } as const satisfies Record<string, readonly string[] | null>;
 
 type ObjectKey = { [K in keyof typeof SCHEMA]: (typeof SCHEMA)[K] extends null ? never : K }[keyof typeof SCHEMA];
@@ -76,6 +78,7 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
         ssh: readObject(raw, "ssh"),
         oauth: readObject(raw, "oauth"),
         mail: readObject(raw, "mail"),
+        backup: readObject(raw, "backup"),
     };
 
     const topology = readTopology(raw.topology);
@@ -142,6 +145,7 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
         ssh: { allowedCidrs: readCidrs(objects.ssh.allowedCidrs) },
         oauth: { rotation: readRotation(objects.oauth.rotation) },
         ...(raw.mail === undefined ? {} : { mail: readMail(objects.mail, dnsZone) }),
+        backup: readBackup(objects.backup),
     };
     checkEnvCollisions(settings);
     return settings;
@@ -579,6 +583,26 @@ function readText(value: unknown, key: string): string {
         throw new ConfigError(key, `must be a non-empty string, got ${JSON.stringify(value)}.`);
     }
     return value;
+}
+
+/** Characters of systemd calendar expressions; anything else (quotes, newlines, `;`) cannot belong. */
+const ON_CALENDAR = /^[A-Za-z0-9*:,.\/~ +-]{1,100}$/;
+const BACKUP_TIMESTAMP = /^\d{8}T\d{6}Z$/;
+
+function readBackup(backup: RawObject): BackupSettings {
+    const schedule = backup.schedule ?? DEFAULTS.backup.schedule;
+    if (typeof schedule !== "string" || !ON_CALENDAR.test(schedule.trim())) {
+        throw new ConfigError("backup.schedule", `must be a systemd OnCalendar expression such as "daily" or "*-*-* 03:00:00", got ${JSON.stringify(schedule)}. Check it with: systemd-analyze calendar '<expression>'`);
+    }
+    const retention = backup.retentionDays === undefined ? DEFAULTS.backup.retentionDays : asInteger(backup.retentionDays);
+    if (retention === undefined || retention < 1 || retention > 3650) {
+        throw new ConfigError("backup.retentionDays", `must be a whole number of days from 1 to 3650, got ${JSON.stringify(backup.retentionDays)}.`);
+    }
+    const restoreFrom = backup.restoreFrom;
+    if (restoreFrom !== undefined && (typeof restoreFrom !== "string" || !(restoreFrom === "latest" || BACKUP_TIMESTAMP.test(restoreFrom)))) {
+        throw new ConfigError("backup.restoreFrom", `must be a backup's UTC timestamp such as 20261126T030000Z (see the bucket's <stack>/mattermost/ folders) or "latest", got ${JSON.stringify(restoreFrom)}.`);
+    }
+    return { schedule: schedule.trim(), retentionDays: retention, ...(restoreFrom === undefined ? {} : { restoreFrom }) };
 }
 
 function readRotation(value: unknown): number {

@@ -1,8 +1,12 @@
 // The whole deployment of one stack: network, hosts, DNS, the Omnibus install, each host's gitlab.rb,
 // the OAuth application, and the health gates, wired in the order Omnibus needs.
 
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { MATTERMOST_RESTORE, TOOL_DIR, writablePrefixes } from "./backupPlan";
+import { BackupSchedule } from "./backupSchedule";
+import { BackupStorage, HostBackupAccess } from "./backupStorage";
 import { Certificates } from "./certificates";
 import { Dns } from "./dns";
 import { GitlabPlugin } from "./gitlabPlugin";
@@ -76,6 +80,8 @@ export class Deployment extends pulumi.ComponentResource {
     readonly mattermostCliCommand: pulumi.Output<string>;
     /** Runs mmctl in local mode on the Mattermost host (append arguments, e.g. `user list`). */
     readonly mmctlCommand: pulumi.Output<string>;
+    /** The S3 bucket holding the stack's backups. */
+    readonly backupBucket: pulumi.Output<string>;
     /** The private CA the hosts' certificates chain to, for browsers and runners; absent otherwise. */
     readonly caCertificate?: pulumi.Output<string>;
 
@@ -99,10 +105,15 @@ export class Deployment extends pulumi.ComponentResource {
         }, parent);
 
         const plans = planHosts(settings);
+        const storage = new BackupStorage("backups", { retentionDays: settings.backup.retentionDays }, parent);
         const hosts = new Map<HostPlan, Host>(
             plans.map((plan) => [
                 plan,
                 new Host(plan.name, {
+                    instanceProfile: new HostBackupAccess(`${plan.name}-backup-access`, {
+                        bucketArn: storage.bucketArn,
+                        writableKeys: writablePrefixes(plan, pulumi.getStack()),
+                    }, parent).instanceProfileName,
                     instanceType: plan.instanceType,
                     volumeSizeGiB: plan.volumeSizeGiB,
                     amiId,
@@ -121,9 +132,15 @@ export class Deployment extends pulumi.ComponentResource {
         }, parent);
 
         const mailServer = mailServerOf(settings, dns.zoneId, parent);
-        const secrets = pulumi.all([credentials.clientId, credentials.clientSecret, rootPassword.result, mailServer]).apply(
-            ([oauthClientId, oauthClientSecret, password, server]) => ({ oauthClientId, oauthClientSecret, rootPassword: password, mailServer: server }),
-        );
+        const secrets = pulumi
+            .all([credentials.clientId, credentials.clientSecret, rootPassword.result, mailServer, storage.bucketName, storage.region])
+            .apply(([oauthClientId, oauthClientSecret, password, server, bucket, region]) => ({
+                oauthClientId,
+                oauthClientSecret,
+                rootPassword: password,
+                mailServer: server,
+                backupBucket: { name: bucket, region },
+            }));
         const tls = settings.tls;
         const certificates =
             tls.mode === "selfSigned" || tls.mode === "provided"
@@ -142,7 +159,25 @@ export class Deployment extends pulumi.ComponentResource {
                 edition: settings.gitlab.edition,
                 version: settings.gitlab.version,
             }, parent);
+            const backups = new BackupSchedule(`${plan.name}-backup`, {
+                plan,
+                backup: settings.backup,
+                connection: host.connection,
+                instanceId: host.instanceId,
+                bucketName: storage.bucketName,
+                region: storage.region,
+                after: [install.step],
+            }, parent);
             const path = args.versionPlan.path;
+            // Before any package moves, the host's backups run once, through the same units as the timer.
+            const backupBeforeUpgrade =
+                path &&
+                new command.remote.Command(`${plan.name}-pre-upgrade-backup`, {
+                    connection: host.connection,
+                    create: backups.runNow,
+                    triggers: [host.instanceId],
+                    addPreviousOutputInEnv: false,
+                }, { parent: this, dependsOn: [backups.enabled, ...upgradeAfter], customTimeouts: { create: "6h" } });
             const upgrade =
                 path &&
                 new OmnibusUpgrade(plan.name, {
@@ -150,7 +185,7 @@ export class Deployment extends pulumi.ComponentResource {
                     instanceId: host.instanceId,
                     path,
                     migrationWait: plan.runsGitlab ? MIGRATION_WAIT_SECONDS : "none",
-                    after: [install.step, ...upgradeAfter],
+                    after: [install.step, backupBeforeUpgrade as command.remote.Command, ...upgradeAfter],
                 }, parent);
             const packageReady = upgrade ? upgrade.step : install.step;
             const planned = tlsFiles(settings, plan);
@@ -210,13 +245,23 @@ export class Deployment extends pulumi.ComponentResource {
         const mattermostConfig = plans.filter((p) => !p.runsGitlab).map((plan) => configure(plan, registrations, gitlabConfig.healthGates))[0] ?? gitlabConfig;
 
         const mattermostPlan = plans.find((plan) => plan.runsMattermost) as HostPlan;
+        const restoreFrom = settings.backup.restoreFrom;
+        const restore =
+            restoreFrom &&
+            new command.remote.Command("mattermost-restore", {
+                connection: hostOf(mattermostPlan).connection,
+                create: `sudo ${TOOL_DIR}/${MATTERMOST_RESTORE.command} ${restoreFrom}`,
+                // Runs once per value of backup.restoreFrom (and again on a new instance).
+                triggers: [hostOf(mattermostPlan).instanceId, restoreFrom],
+                addPreviousOutputInEnv: false,
+            }, { parent: this, dependsOn: [mattermostConfig.apply, ...mattermostConfig.healthGates], customTimeouts: { create: "6h" } });
         if (pluginCredentials) {
             new GitlabPlugin("gitlab-plugin", {
                 settings,
                 connection: hostOf(mattermostPlan).connection,
                 instanceId: hostOf(mattermostPlan).instanceId,
                 credentials: pluginCredentials,
-                after: [mattermostConfig.apply, ...mattermostConfig.healthGates, ...registrations],
+                after: [mattermostConfig.apply, ...mattermostConfig.healthGates, ...registrations, ...(restore ? [restore] : [])],
             }, parent);
         }
 
@@ -233,6 +278,7 @@ export class Deployment extends pulumi.ComponentResource {
         this.mattermostCliCommand = onMattermostHost("sudo mattermost-cli");
         this.mmctlCommand = onMattermostHost("sudo mmctl");
         this.caCertificate = trustsPrivateCa(settings.tls) ? certificates?.caCertificate : undefined;
+        this.backupBucket = storage.bucketName;
         this.registerOutputs({
             gitlabUrl: this.gitlabUrl,
             mattermostUrl: this.mattermostUrl,

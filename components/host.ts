@@ -18,6 +18,8 @@ export interface HostArgs {
     keyName: pulumi.Input<string>;
     /** OpenSSH private key matching `keyName`; secret. */
     privateKey: pulumi.Input<string>;
+    /** Instance profile: the host's AWS permissions (its backups). */
+    instanceProfile: pulumi.Input<string>;
 }
 
 /** The newest Ubuntu 24.04 AMD64 image, from Canonical's account only. */
@@ -50,6 +52,7 @@ export class Host extends pulumi.ComponentResource {
             subnetId: args.subnetId,
             vpcSecurityGroupIds: [args.securityGroupId],
             keyName: args.keyName,
+            iamInstanceProfile: args.instanceProfile,
             metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
             rootBlockDevice: {
                 volumeType: "gp3",

@@ -16,6 +16,7 @@ export const HOST_SCRIPTS = [
     "reload-nginx.sh",
     "configure-gitlab-plugin.sh",
     "upgrade-gitlab.sh",
+    "enable-backups.sh",
 ] as const;
 
 export type HostScript = (typeof HOST_SCRIPTS)[number];

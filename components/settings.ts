@@ -176,6 +176,18 @@ export interface DeploymentSettings {
     readonly oauth: OauthSettings;
     /** Outgoing mail for GitLab and Mattermost; absent leaves both unconfigured. */
     readonly mail?: MailSettings;
+    /** Scheduled backups to the stack's S3 bucket, and a one-time restore. */
+    readonly backup: BackupSettings;
+}
+
+/** Backups of both products to the stack's bucket. */
+export interface BackupSettings {
+    /** When the backups run, in systemd OnCalendar syntax (e.g. `daily`, `*-*-* 03:00:00`). */
+    readonly schedule: string;
+    /** Days a backup object is kept in the bucket before it expires. */
+    readonly retentionDays: number;
+    /** A Mattermost backup to restore once, by its UTC timestamp (YYYYmmddTHHMMSSZ) or `latest`. */
+    readonly restoreFrom?: string;
 }
 
 /** Defaults applied when a key is absent. The only place they are written down. */
@@ -204,6 +216,12 @@ export const DEFAULTS = {
         /** Mattermost's own defaults (model EmailBatchingBufferSize, EmailBatchingInterval). */
         bufferSize: 256,
         intervalSeconds: 30,
+    },
+    backup: {
+        schedule: "daily",
+        retentionDays: 30,
+        /** Spreads the stacks' backups over the hour after the scheduled time. */
+        randomizedDelay: "1h",
     },
     selfSigned: {
         validityDays: 365,

@@ -29,6 +29,8 @@ export interface RegisteredResource {
     readonly dependsOn: readonly string[];
     /** Name of the parent resource, if any. */
     readonly parent?: string;
+    /** Whether `pulumi destroy` leaves the cloud resource in place. */
+    readonly retainOnDelete: boolean;
 }
 
 /** One provider function call (an invoke), e.g. aws:ec2/getAmi:getAmi. */
@@ -130,6 +132,13 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
             return { ...inputs, arn: `arn:aws:ses:stand-in:000000000000:identity/${String(inputs.domain)}`, verificationToken: generatedPlaceholder(name, "verificationToken") };
         case "aws:ses/domainDkim:DomainDkim":
             return { ...inputs, dkimTokens: [1, 2, 3].map((i) => `dkim-token-${i}`) };
+        case "aws:s3/bucket:Bucket": {
+            const bucket = `${String(inputs.bucketPrefix ?? name)}0standin`;
+            return { ...inputs, bucket, arn: `arn:aws:s3:::${bucket}`, bucketRegion: "eu-west-1" };
+        }
+        case "aws:iam/role:Role":
+        case "aws:iam/instanceProfile:InstanceProfile":
+            return { ...inputs, name: `${name}-standin`, arn: `arn:aws:iam::000000000000:role/${name}-standin` };
         case "aws:iam/user:User":
             return { ...inputs, name: `${name}-user`, arn: `arn:aws:iam::000000000000:user/${name}` };
         case "aws:iam/accessKey:AccessKey":
@@ -269,6 +278,7 @@ function recorded(pending: readonly Registration[]): RegisteredResource[] {
             secretInputs,
             dependsOn: [...new Set(req.getDependenciesList().map(nameOfUrn))].sort(),
             parent: parentUrn ? nameOfUrn(parentUrn) : undefined,
+            retainOnDelete: req.getRetainondelete(),
         });
     }
     return resources;
@@ -291,4 +301,5 @@ interface RegisterRequest {
     getParent(): string;
     getObject(): unknown;
     getDependenciesList(): string[];
+    getRetainondelete(): boolean;
 }

@@ -2,9 +2,9 @@
 
 import type { GitlabRbSection } from "../gitlabRb";
 import type { DeploymentSettings } from "../settings";
-import { gitlabMailSection, optional, rootAccountSection, tlsSection, type GitlabRbSecrets } from "./shared";
+import { gitlabBackupSection, gitlabMailSection, optional, rootAccountSection, tlsSection, type DeployTimeValues } from "./shared";
 
-export function gitlabHostSections(settings: DeploymentSettings, secrets: GitlabRbSecrets): readonly GitlabRbSection[] {
+export function gitlabHostSections(settings: DeploymentSettings, secrets: DeployTimeValues): readonly GitlabRbSection[] {
     return [
         {
             title: "URLs",
@@ -16,6 +16,7 @@ export function gitlabHostSections(settings: DeploymentSettings, secrets: Gitlab
         },
         rootAccountSection(secrets),
         ...optional(gitlabMailSection(settings, secrets)),
+        ...optional(gitlabBackupSection(secrets)),
         tlsSection(settings, { gitlab: true, mattermost: false }),
     ];
 }

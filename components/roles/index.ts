@@ -6,10 +6,10 @@ import type { DeploymentSettings } from "../settings";
 import type { HostRole } from "../topology";
 import { gitlabHostSections } from "./gitlab";
 import { mattermostHostSections } from "./mattermost";
-import type { GitlabRbSecrets } from "./shared";
+import type { DeployTimeValues } from "./shared";
 import { singleHostSections } from "./single";
 
-export type { GitlabRbSecrets } from "./shared";
+export type { DeployTimeValues } from "./shared";
 
 const SECTIONS_BY_ROLE = {
     single: singleHostSections,
@@ -18,7 +18,7 @@ const SECTIONS_BY_ROLE = {
 } as const;
 
 /** Secrets do not decide which keys a file holds; these stand in when only the keys matter. */
-const KEYS_ONLY: GitlabRbSecrets = { oauthClientId: "", oauthClientSecret: "", rootPassword: "" };
+const KEYS_ONLY: DeployTimeValues = { oauthClientId: "", oauthClientSecret: "", rootPassword: "" };
 
 /** The keys a host of `role` writes for the configured version, e.g. `mattermost['gitlab_id']`. */
 export function gitlabRbKeys(role: HostRole, settings: DeploymentSettings): string[] {
@@ -28,7 +28,7 @@ export function gitlabRbKeys(role: HostRole, settings: DeploymentSettings): stri
 }
 
 /** The exact gitlab.rb that a host of `role` gets. */
-export function gitlabRbFor(role: HostRole, settings: DeploymentSettings, secrets: GitlabRbSecrets, origin: string): string {
+export function gitlabRbFor(role: HostRole, settings: DeploymentSettings, secrets: DeployTimeValues, origin: string): string {
     return renderGitlabRb({
         origin,
         version: settings.gitlab.version,

@@ -3,7 +3,7 @@
 
 import type { GitlabRbSection } from "../gitlabRb";
 import type { DeploymentSettings } from "../settings";
-import { mattermostSection, tlsSection, type GitlabRbSecrets } from "./shared";
+import { mattermostSection, tlsSection, type DeployTimeValues } from "./shared";
 
 /** Services that a Mattermost-only host does not run. The PostgreSQL server stays: Mattermost uses it. */
 const DISABLED_SERVICES = [
@@ -15,7 +15,7 @@ const DISABLED_SERVICES = [
     "prometheus_monitoring",
 ] as const;
 
-export function mattermostHostSections(settings: DeploymentSettings, secrets: GitlabRbSecrets): readonly GitlabRbSection[] {
+export function mattermostHostSections(settings: DeploymentSettings, secrets: DeployTimeValues): readonly GitlabRbSection[] {
     return [
         {
             title: "URLs",

@@ -6,8 +6,11 @@ import type { DeploymentSettings, MailServer } from "../settings";
 import { mattermostEnv } from "../mattermostEnv";
 import { SSL_DIR } from "../tlsPlan";
 
-/** Secret values that end up in gitlab.rb; the file is written 0600 and reaches the host on stdin. */
-export interface GitlabRbSecrets {
+/**
+ * Values gitlab.rb needs that exist only at deploy time, most of them secret; the file is written
+ * 0600 and reaches the host on stdin.
+ */
+export interface DeployTimeValues {
     /** Uid of the OAuth application Mattermost signs in with. */
     readonly oauthClientId: string;
     /** Secret of that application. */
@@ -16,6 +19,14 @@ export interface GitlabRbSecrets {
     readonly rootPassword: string;
     /** The SMTP server with its credentials, when mail is configured. */
     readonly mailServer?: MailServer;
+    /** The stack's backup bucket, where `gitlab-backup create` uploads GitLab's archives. */
+    readonly backupBucket?: BackupBucket;
+}
+
+/** The S3 bucket the backups go to. */
+export interface BackupBucket {
+    readonly name: string;
+    readonly region: string;
 }
 
 /** Which of the two vhosts a host serves. */
@@ -54,7 +65,7 @@ export function tlsSection(settings: DeploymentSettings, vhosts: ServedVhosts): 
 }
 
 /** The Mattermost service: its account, environment and GitLab sign-in. */
-export function mattermostSection(settings: DeploymentSettings, secrets: GitlabRbSecrets, opts: { explicitEndpoints: boolean }): GitlabRbSection {
+export function mattermostSection(settings: DeploymentSettings, secrets: DeployTimeValues, opts: { explicitEndpoints: boolean }): GitlabRbSection {
     const mm = settings.mattermost;
     const endpoints = gitlabOauthEndpoints(settings);
     const account: GitlabRbSetting[] = [
@@ -91,7 +102,7 @@ export function optional(section: GitlabRbSection | undefined): GitlabRbSection[
 }
 
 /** GitLab's outgoing mail: the same server Mattermost uses. */
-export function gitlabMailSection(settings: DeploymentSettings, secrets: GitlabRbSecrets): GitlabRbSection | undefined {
+export function gitlabMailSection(settings: DeploymentSettings, secrets: DeployTimeValues): GitlabRbSection | undefined {
     const mail = settings.mail;
     const server = secrets.mailServer;
     if (!mail || !server) {
@@ -122,8 +133,31 @@ export function gitlabMailSection(settings: DeploymentSettings, secrets: GitlabR
     };
 }
 
+/**
+ * GitLab's own backups: `gitlab-backup create` uploads each archive to the bucket with the host's
+ * instance profile, and keeps a local copy for a day only.
+ */
+export function gitlabBackupSection(values: DeployTimeValues): GitlabRbSection | undefined {
+    const bucket = values.backupBucket;
+    if (!bucket) {
+        return undefined;
+    }
+    return {
+        title: "Backups",
+        note: "gitlab-backup create uploads to the stack's bucket with the instance profile",
+        settings: [
+            { key: "gitlab_rails['backup_upload_connection']", value: { provider: "AWS", region: bucket.region, use_iam_profile: true } },
+            { key: "gitlab_rails['backup_upload_remote_directory']", value: bucket.name },
+            { key: "gitlab_rails['backup_keep_time']", value: LOCAL_BACKUP_KEEP_SECONDS },
+        ],
+    };
+}
+
+/** Local archives are only the upload's source; the bucket keeps the history. */
+const LOCAL_BACKUP_KEEP_SECONDS = 86400;
+
 /** GitLab's first administrator. Omnibus reads the password only when it seeds the database. */
-export function rootAccountSection(secrets: GitlabRbSecrets): GitlabRbSection {
+export function rootAccountSection(secrets: DeployTimeValues): GitlabRbSection {
     return {
         title: "Root account",
         note: "used once, when the database is seeded",

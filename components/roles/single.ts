@@ -2,9 +2,9 @@
 
 import type { GitlabRbSection } from "../gitlabRb";
 import type { DeploymentSettings } from "../settings";
-import { gitlabMailSection, mattermostSection, optional, rootAccountSection, tlsSection, type GitlabRbSecrets } from "./shared";
+import { gitlabBackupSection, gitlabMailSection, mattermostSection, optional, rootAccountSection, tlsSection, type DeployTimeValues } from "./shared";
 
-export function singleHostSections(settings: DeploymentSettings, secrets: GitlabRbSecrets): readonly GitlabRbSection[] {
+export function singleHostSections(settings: DeploymentSettings, secrets: DeployTimeValues): readonly GitlabRbSection[] {
     return [
         {
             title: "URLs",
@@ -16,6 +16,7 @@ export function singleHostSections(settings: DeploymentSettings, secrets: Gitlab
         },
         rootAccountSection(secrets),
         ...optional(gitlabMailSection(settings, secrets)),
+        ...optional(gitlabBackupSection(secrets)),
         tlsSection(settings, { gitlab: true, mattermost: true }),
         // Omnibus registers the application itself here (GitLab runs on this host) and derives the
         // endpoints from external_url.

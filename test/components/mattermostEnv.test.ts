@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseSettings } from "../../components/config";
 import { programEnv } from "../../components/mattermostEnv";
-import { gitlabRbFor, type GitlabRbSecrets } from "../../components/roles";
+import { gitlabRbFor, type DeployTimeValues } from "../../components/roles";
 import type { MailServer } from "../../components/settings";
 import { planHosts } from "../../components/topology";
 import { evaluateGitlabRb } from "../support/ruby";
@@ -45,7 +45,7 @@ for (const topology of ["single", "split"] as const) {
                 const settings = parseSettings(
                     rawConfig(stackConfig(topology, { mail: mail.config, mattermost: { env: { TZ: "UTC" }, ...(batching ? { emailBatching: batching } : {}) } })),
                 );
-                const secrets: GitlabRbSecrets = { ...BASE_SECRETS, mailServer: mail.server };
+                const secrets: DeployTimeValues = { ...BASE_SECRETS, mailServer: mail.server };
                 const results = Object.fromEntries(
                     planHosts(settings).map((plan) => [plan.name, { plan, result: evaluateGitlabRb(gitlabRbFor(plan.role, settings, secrets, "test"), "18.11.11") }]),
                 );

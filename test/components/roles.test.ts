@@ -4,7 +4,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parseSettings } from "../../components/config";
-import { gitlabRbFor, type GitlabRbSecrets } from "../../components/roles";
+import { gitlabRbFor, type DeployTimeValues } from "../../components/roles";
 import type { DeploymentSettings } from "../../components/settings";
 import type { HostRole } from "../../components/topology";
 import { formatVersion, parseVersion } from "../../components/versions";
@@ -17,7 +17,7 @@ const ENV = { HTTP_PROXY: "http://p:3128" };
 /** Variables the program always sets for Mattermost (local mode, for the mmctl wrapper). */
 const PROGRAM_ENV = { MM_SERVICESETTINGS_ENABLELOCALMODE: "true" };
 
-const SECRETS: GitlabRbSecrets = { oauthClientId: "id-1", oauthClientSecret: "s3cr3t'\"#{x}", rootPassword: "pw" };
+const SECRETS: DeployTimeValues = { oauthClientId: "id-1", oauthClientSecret: "s3cr3t'\"#{x}", rootPassword: "pw" };
 
 function raw(topology: "single" | "split", overrides: Record<string, string> = {}): Record<string, string> {
     return {

@@ -1,0 +1,114 @@
+// What each host needs for its backups: the tools, their settings file, the systemd service and
+// timer that run them, and the bucket prefixes its instance profile may write. Pure module.
+
+import type { BackupSettings } from "./settings";
+import { DEFAULTS } from "./settings";
+import type { HostPlan } from "./topology";
+
+/** The settings file the backup and restore tools read (KEY=value; no secrets: rclone uses the instance profile). */
+export const BACKUP_ENV_FILE = "/etc/gitlab-mattermost/backup.env";
+
+/** The rclone remote name the tools upload through, configured by RCLONE_CONFIG_<NAME>_* variables. */
+const RCLONE_REMOTE = "backup";
+
+/** One backup job: a tool in host/tools/, installed in /usr/local/sbin, run by a systemd timer. */
+export interface BackupJob {
+    /** The installed command, e.g. `mattermost-backup`; also the systemd unit's name. */
+    readonly command: string;
+    /** The script in host/tools/. */
+    readonly source: string;
+    /** The bucket prefix it writes under `<stack>/`, e.g. `mattermost`. */
+    readonly prefix: string;
+    /** What it backs up, for the unit's description. */
+    readonly description: string;
+}
+
+const GITLAB_JOB: BackupJob = {
+    // Not "gitlab-backup": that is Omnibus's own command, which this one runs.
+    command: "gitlab-full-backup",
+    source: "tools/gitlab-full-backup.sh",
+    prefix: "gitlab-etc",
+    description: "GitLab backup (gitlab-backup create, /etc/gitlab) to the stack's bucket",
+};
+const MATTERMOST_JOB: BackupJob = {
+    command: "mattermost-backup",
+    source: "tools/mattermost-backup.sh",
+    prefix: "mattermost",
+    description: "Mattermost backup (database, files, config.json, secrets) to the stack's bucket",
+};
+
+/** The restore tool, installed beside the Mattermost backup. */
+export const MATTERMOST_RESTORE = { command: "mattermost-restore", source: "tools/mattermost-restore.sh" } as const;
+
+/** Where the tools are installed. */
+export const TOOL_DIR = "/usr/local/sbin";
+
+/** The backup jobs of a host, by what it runs. */
+export function backupJobs(plan: HostPlan): BackupJob[] {
+    return [...(plan.runsGitlab ? [GITLAB_JOB] : []), ...(plan.runsMattermost ? [MATTERMOST_JOB] : [])];
+}
+
+/** GitLab's own archives (`<timestamp>_gitlab_backup.tar`) land at the bucket's root, where Omnibus puts them. */
+export const GITLAB_ARCHIVE_PATTERN = "*_gitlab_backup.tar";
+
+/** The settings file both tools read. */
+export function backupEnvFile(args: { stack: string; bucket: string; region: string }): string {
+    return [
+        "# Written by gitlab-mattermost; read by the backup and restore tools and their systemd units.",
+        `BACKUP_REMOTE=${RCLONE_REMOTE}:${args.bucket}`,
+        `BACKUP_STACK=${args.stack}`,
+        `RCLONE_CONFIG_${RCLONE_REMOTE.toUpperCase()}_TYPE=s3`,
+        `RCLONE_CONFIG_${RCLONE_REMOTE.toUpperCase()}_PROVIDER=AWS`,
+        // Credentials come from the instance profile, through IMDSv2.
+        `RCLONE_CONFIG_${RCLONE_REMOTE.toUpperCase()}_ENV_AUTH=true`,
+        `RCLONE_CONFIG_${RCLONE_REMOTE.toUpperCase()}_REGION=${args.region}`,
+        // The profile may not create or inspect buckets, only write its prefix.
+        `RCLONE_CONFIG_${RCLONE_REMOTE.toUpperCase()}_NO_CHECK_BUCKET=true`,
+        "",
+    ].join("\n");
+}
+
+/** The systemd service and timer of a job. */
+export function backupUnits(job: BackupJob, backup: BackupSettings): { service: string; timer: string } {
+    return {
+        service: [
+            "[Unit]",
+            `Description=${job.description}`,
+            "Wants=network-online.target",
+            "After=network-online.target gitlab-runsvdir.service",
+            "",
+            "[Service]",
+            "Type=oneshot",
+            `EnvironmentFile=${BACKUP_ENV_FILE}`,
+            `ExecStart=${TOOL_DIR}/${job.command}`,
+            // A backup may take long; it must never be cut short by the default start timeout.
+            "TimeoutStartSec=infinity",
+            "Nice=10",
+            "IOSchedulingClass=best-effort",
+            "IOSchedulingPriority=7",
+            "",
+        ].join("\n"),
+        timer: [
+            "[Unit]",
+            `Description=Schedule of ${job.command}`,
+            "",
+            "[Timer]",
+            `OnCalendar=${backup.schedule}`,
+            `RandomizedDelaySec=${DEFAULTS.backup.randomizedDelay}`,
+            // A run missed while the host was off happens at the next boot.
+            "Persistent=true",
+            "",
+            "[Install]",
+            "WantedBy=timers.target",
+            "",
+        ].join("\n"),
+    };
+}
+
+/** The object keys a host may write in the bucket: its jobs' prefixes, and GitLab's archives. */
+export function writablePrefixes(plan: HostPlan, stack: string): string[] {
+    return [
+        ...backupJobs(plan).map((job) => `${stack}/${job.prefix}/*`),
+        ...(plan.runsGitlab ? [GITLAB_ARCHIVE_PATTERN] : []),
+    ];
+}

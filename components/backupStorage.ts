@@ -1,0 +1,108 @@
+// The stack's backup bucket, and each host's permission to write its own part of it.
+
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface BackupStorageArgs {
+    /** Days before a backup object (current or replaced version) expires. */
+    retentionDays: number;
+}
+
+/**
+ * One private, versioned, encrypted bucket per stack, reachable only over TLS. It is kept when the
+ * stack is destroyed: backups must outlive the hosts they came from.
+ */
+export class BackupStorage extends pulumi.ComponentResource {
+    readonly bucketName: pulumi.Output<string>;
+    readonly bucketArn: pulumi.Output<string>;
+    /** The bucket's region, for the hosts' S3 clients. */
+    readonly region: pulumi.Output<string>;
+
+    constructor(name: string, args: BackupStorageArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("gitlab-mattermost:index:BackupStorage", name, {}, opts);
+        const parent = { parent: this };
+        const bucket = new aws.s3.Bucket(name, { bucketPrefix: "gitlab-mattermost-backups-", forceDestroy: false }, { ...parent, retainOnDelete: true });
+        const target = { bucket: bucket.id };
+
+        new aws.s3.BucketOwnershipControls(name, { ...target, rule: { objectOwnership: "BucketOwnerEnforced" } }, parent);
+        const publicAccess = new aws.s3.BucketPublicAccessBlock(name, {
+            ...target,
+            blockPublicAcls: true,
+            blockPublicPolicy: true,
+            ignorePublicAcls: true,
+            restrictPublicBuckets: true,
+        }, parent);
+        new aws.s3.BucketVersioning(name, { ...target, versioningConfiguration: { status: "Enabled" } }, parent);
+        new aws.s3.BucketServerSideEncryptionConfiguration(name, {
+            ...target,
+            rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }],
+        }, parent);
+        new aws.s3.BucketLifecycleConfiguration(name, {
+            ...target,
+            rules: [{
+                id: "expire-backups",
+                status: "Enabled",
+                filter: {},
+                expiration: { days: args.retentionDays },
+                noncurrentVersionExpiration: { noncurrentDays: args.retentionDays },
+                abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+            }],
+        }, parent);
+        new aws.s3.BucketPolicy(name, {
+            ...target,
+            policy: aws.iam.getPolicyDocumentOutput({
+                statements: [{
+                    sid: "DenyInsecureTransport",
+                    effect: "Deny",
+                    principals: [{ type: "*", identifiers: ["*"] }],
+                    actions: ["s3:*"],
+                    resources: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
+                    conditions: [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }],
+                }],
+            }, parent).json,
+        }, { ...parent, dependsOn: [publicAccess] });
+
+        this.bucketName = bucket.bucket;
+        this.bucketArn = bucket.arn;
+        this.region = bucket.bucketRegion;
+        this.registerOutputs({ bucketName: this.bucketName });
+    }
+}
+
+export interface HostBackupAccessArgs {
+    bucketArn: pulumi.Input<string>;
+    /** Object keys (with wildcards) the host may write: its own prefixes. */
+    writableKeys: string[];
+}
+
+/**
+ * An instance profile for one host: write its own prefixes, read the whole bucket (a restore may use
+ * any backup), and nothing else. No delete: a compromised host cannot erase the history, and
+ * versioning keeps what it overwrites.
+ */
+export class HostBackupAccess extends pulumi.ComponentResource {
+    readonly instanceProfileName: pulumi.Output<string>;
+
+    constructor(name: string, args: HostBackupAccessArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("gitlab-mattermost:index:HostBackupAccess", name, {}, opts);
+        const parent = { parent: this };
+        const role = new aws.iam.Role(name, {
+            assumeRolePolicy: aws.iam.getPolicyDocumentOutput({
+                statements: [{ effect: "Allow", actions: ["sts:AssumeRole"], principals: [{ type: "Service", identifiers: ["ec2.amazonaws.com"] }] }],
+            }, parent).json,
+        }, parent);
+        new aws.iam.RolePolicy(name, {
+            role: role.id,
+            policy: aws.iam.getPolicyDocumentOutput({
+                statements: [
+                    { sid: "WriteOwnBackups", effect: "Allow", actions: ["s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"], resources: args.writableKeys.map((key) => pulumi.interpolate`${args.bucketArn}/${key}`) },
+                    { sid: "ReadBackupsForRestore", effect: "Allow", actions: ["s3:GetObject", "s3:GetObjectVersion"], resources: [pulumi.interpolate`${args.bucketArn}/*`] },
+                    { sid: "ListBackups", effect: "Allow", actions: ["s3:ListBucket", "s3:GetBucketLocation"], resources: [args.bucketArn] },
+                ],
+            }, parent).json,
+        }, parent);
+        const profile = new aws.iam.InstanceProfile(name, { role: role.name }, parent);
+        this.instanceProfileName = profile.name;
+        this.registerOutputs({ instanceProfileName: this.instanceProfileName });
+    }
+}

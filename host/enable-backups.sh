@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Makes the backup timers run: installs rclone (the S3 client the backup tools use) if it is
+# missing, reloads systemd's view of the unit files, and enables and starts each timer.
+# Usage: enable-backups.sh TIMER...
+set -euo pipefail
+
+log() { printf 'enable-backups: %s\n' "$*"; }
+
+if ! command -v rclone >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q rclone
+fi
+systemctl daemon-reload
+for timer in "$@"; do
+    systemctl enable --now "$timer"
+    log "$timer: $(systemctl show --property=NextElapseUSecRealtime --value "$timer")"
+done

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Backs up GitLab on its host (installed as /usr/local/sbin/gitlab-full-backup, not gitlab-backup, which
+# is Omnibus's own command that this one runs; the systemd timer runs it, so its output goes to the
+# journal). Exits non-zero on any failure.
+#   1. `gitlab-backup create`: GitLab's own backup, which Omnibus uploads to the bucket itself through
+#      gitlab_rails['backup_upload_connection']. It holds no /etc/gitlab, hence step 2.
+#   2. `gitlab-ctl backup-etc` into a temporary directory: /etc/gitlab as one tarball, including
+#      gitlab-secrets.json, without which a GitLab backup's encrypted data cannot be read.
+#   3. uploads that tarball to <BACKUP_REMOTE>/<BACKUP_STACK>/gitlab-etc/<UTC YYYYmmddTHHMMSSZ>/ and
+#      then, LAST, manifest.txt ("<sha256> <size> <name>"): a folder without it is incomplete.
+# On success the timestamp is written to $BACKUP_STATE_DIR/gitlab-full-backup.last-success.
+# A GitLab backup restores only onto the same GitLab version and edition.
+#
+# Settings: the environment, then the KEY=value file $BACKUP_ENV_FILE, then Omnibus's defaults below;
+# rclone only through RCLONE_CONFIG_<REMOTE>_* variables, as in mattermost-backup.
+set -euo pipefail
+
+log() { printf 'gitlab-full-backup: %s\n' "$*"; }
+fail() {
+    log "$*" >&2
+    exit 1
+}
+
+# Reads KEY=value lines (the syntax systemd's EnvironmentFile= reads too) as data, never as code.
+# A variable already set in the environment wins, so one run can override the file.
+load_env_file() {
+    local file=$1 line key value number=0
+    [ -e "$file" ] || return 0
+    while IFS= read -r line || [ -n "$line" ]; do
+        number=$((number + 1))
+        case "$line" in '' | '#'*) continue ;; esac
+        key=${line%%=*} value=${line#*=}
+        if [ "$key" = "$line" ] || [[ ! "$key" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+            fail "$file line $number is not KEY=value"
+        fi
+        if [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]]; then
+            value=${BASH_REMATCH[1]}
+        fi
+        if [ -z "${!key+set}" ]; then
+            export "$key=$value"
+        fi
+    done <"$file"
+}
+
+load_env_file "${BACKUP_ENV_FILE:-/etc/gitlab-mattermost/backup.env}"
+: "${BACKUP_REMOTE:?set BACKUP_REMOTE to the rclone remote and bucket, e.g. backup:my-bucket}"
+: "${BACKUP_STACK:?set BACKUP_STACK to the stack name}"
+omnibus=${OMNIBUS_DIR:-/opt/gitlab}
+state_dir=${BACKUP_STATE_DIR:-/var/lib/gitlab-mattermost}
+export RCLONE_CONFIG=/dev/null
+
+cd /
+umask 077
+install -d -m 0700 "$state_dir"
+exec 9>"$state_dir/gitlab.lock"
+flock -n 9 || fail "another gitlab backup holds $state_dir/gitlab.lock"
+
+timestamp=$(date -u +%Y%m%dT%H%M%SZ)
+destination="$BACKUP_REMOTE/$BACKUP_STACK/gitlab-etc/$timestamp"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+log "gitlab-backup create (Omnibus uploads it to the bucket)"
+"$omnibus/bin/gitlab-backup" create
+
+log "gitlab-ctl backup-etc"
+install -d -m 0700 "$work/etc"
+"$omnibus/bin/gitlab-ctl" backup-etc --backup-path "$work/etc"
+shopt -s nullglob
+tarballs=("$work/etc"/*.tar)
+shopt -u nullglob
+[ "${#tarballs[@]}" -eq 1 ] || fail "gitlab-ctl backup-etc left ${#tarballs[@]} tarballs in its backup path, expected 1"
+tarball=$(basename "${tarballs[0]}")
+[[ "$tarball" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || fail "unexpected tarball name: $tarball"
+
+{
+    printf '# gitlab /etc/gitlab backup %s of stack %s\n' "$timestamp" "$BACKUP_STACK"
+    printf '%s %s %s\n' "$(sha256sum <"$work/etc/$tarball" | cut -d' ' -f1)" "$(stat -c %s "$work/etc/$tarball")" "$tarball"
+} >"$work/manifest.txt.partial"
+mv "$work/manifest.txt.partial" "$work/manifest.txt"
+
+log "uploading $destination/$tarball"
+rclone copyto "$work/etc/$tarball" "$destination/$tarball"
+log "uploading $destination/manifest.txt"
+rclone copyto "$work/manifest.txt" "$destination/manifest.txt"
+
+state_file="$state_dir/gitlab-full-backup.last-success"
+printf '%s\n' "$timestamp" >"$state_file.partial"
+chmod 0644 "$state_file.partial"
+mv -f "$state_file.partial" "$state_file"
+log "backup $timestamp complete: GitLab's backup uploaded by Omnibus, /etc/gitlab at $destination/"

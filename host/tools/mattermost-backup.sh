@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Backs up the bundled Mattermost to S3 (installed as /usr/local/sbin/mattermost-backup; the systemd
+# timer runs it, so its output goes to the journal). Exits non-zero on any failure.
+#
+# One backup is the folder <BACKUP_REMOTE>/<BACKUP_STACK>/mattermost/<UTC YYYYmmddTHHMMSSZ>/ holding:
+#   mattermost.dump         pg_dump of the Mattermost database, custom format (see dump_database)
+#   mattermost-data.tar.gz  the Mattermost data directory (uploaded files)
+#   config.json             Mattermost's config.json
+#   gitlab-etc.tar.gz       /etc/gitlab/gitlab-secrets.json (Mattermost's at-rest key, OAuth
+#                           credentials) and /etc/gitlab/gitlab.rb
+#   manifest.txt            "<sha256> <size> <name>" per file, uploaded LAST: a folder without it is an
+#                           incomplete backup, which mattermost-restore refuses.
+# On success the timestamp is written to $BACKUP_STATE_DIR/mattermost-backup.last-success.
+#
+# Settings: the environment, then the KEY=value file $BACKUP_ENV_FILE, then Omnibus's defaults below.
+# rclone is configured only through RCLONE_CONFIG_<REMOTE>_* variables (on AWS: env_auth with the
+# instance profile); no credentials are ever written to a file or a command line by this script.
+set -euo pipefail
+
+log() { printf 'mattermost-backup: %s\n' "$*"; }
+fail() {
+    log "$*" >&2
+    exit 1
+}
+
+# Reads KEY=value lines (the syntax systemd's EnvironmentFile= reads too) as data, never as code.
+# A variable already set in the environment wins, so one run can override the file.
+load_env_file() {
+    local file=$1 line key value number=0
+    [ -e "$file" ] || return 0
+    while IFS= read -r line || [ -n "$line" ]; do
+        number=$((number + 1))
+        case "$line" in '' | '#'*) continue ;; esac
+        key=${line%%=*} value=${line#*=}
+        if [ "$key" = "$line" ] || [[ ! "$key" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+            fail "$file line $number is not KEY=value"
+        fi
+        if [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]]; then
+            value=${BASH_REMATCH[1]}
+        fi
+        if [ -z "${!key+set}" ]; then
+            export "$key=$value"
+        fi
+    done <"$file"
+}
+
+load_env_file "${BACKUP_ENV_FILE:-/etc/gitlab-mattermost/backup.env}"
+: "${BACKUP_REMOTE:?set BACKUP_REMOTE to the rclone remote and bucket, e.g. backup:my-bucket}"
+: "${BACKUP_STACK:?set BACKUP_STACK to the stack name}"
+pg_bin=${PG_BIN:-/opt/gitlab/embedded/bin}
+pg_run_as=${PG_RUN_AS-gitlab-psql}
+export PGHOST=${PG_HOST:-/var/opt/gitlab/postgresql} PGPORT=${PG_PORT:-5432} PGUSER=${PG_USER:-gitlab-psql}
+mm_db=${MM_DB:-mattermost_production}
+mm_home=${MM_HOME:-/var/opt/gitlab/mattermost}
+mm_data_dir=${MM_DATA_DIR:-$mm_home/data}
+mm_config=${MM_CONFIG:-$mm_home/config.json}
+gitlab_etc=${GITLAB_ETC_DIR:-/etc/gitlab}
+state_dir=${BACKUP_STATE_DIR:-/var/lib/gitlab-mattermost}
+# Only the environment configures rclone, whatever files root may have.
+export RCLONE_CONFIG=/dev/null
+
+# Runs a PostgreSQL client as the database superuser's OS account: Omnibus authenticates local
+# connections by peer, so gitlab-psql must be the one connecting.
+as_pg() {
+    if [ -n "$pg_run_as" ] && [ "$pg_run_as" != "$(id -un)" ]; then
+        runuser -u "$pg_run_as" -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# GNU tar exits 1 when a file changed while it was read. Mattermost keeps running during the backup,
+# and such an archive is still complete and readable, so only a status above 1 is a failure.
+archive() {
+    local status=0
+    tar "$@" || status=$?
+    if [ "$status" -eq 1 ]; then
+        log "warning: files changed while they were archived (Mattermost was running); archive kept"
+    fi
+    [ "$status" -le 1 ]
+}
+
+cd /
+umask 077
+install -d -m 0700 "$state_dir"
+# The restore takes the same lock, so a timer never backs up a half-restored Mattermost.
+exec 9>"$state_dir/mattermost.lock"
+flock -n 9 || fail "another mattermost backup or restore holds $state_dir/mattermost.lock"
+
+timestamp=$(date -u +%Y%m%dT%H%M%SZ)
+destination="$BACKUP_REMOTE/$BACKUP_STACK/mattermost/$timestamp"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+# Custom format (-Fc), not directory (-Fd): pg_restore --jobs restores either in parallel (tables,
+# then every index and constraint as its own job), which is where a restore spends its time; -Fd
+# would only add a parallel dump, which matters less on 2 cores than one file that streams to stdout
+# (so root owns it, not gitlab-psql), has one checksum and uploads as one object. Stdout is a regular
+# file here, so pg_dump records each table's offset and the parallel restore can seek to it.
+# Compression stays pg_dump's default (zlib), the guide's codec: a backup no larger than its gzip.
+log "dumping database $mm_db"
+mkdir "$work/upload"
+as_pg "$pg_bin/pg_dump" --format=custom --no-password --dbname="$mm_db" >"$work/upload/mattermost.dump"
+
+# Dumped first, archived second: every file the dump references is already on disk when tar runs.
+log "archiving $mm_data_dir"
+archive --create --gzip --file="$work/upload/mattermost-data.tar.gz" --directory="$mm_data_dir" .
+cp "$mm_config" "$work/upload/config.json"
+archive --create --gzip --file="$work/upload/gitlab-etc.tar.gz" --directory="$gitlab_etc" gitlab-secrets.json gitlab.rb
+
+files=(mattermost.dump mattermost-data.tar.gz config.json gitlab-etc.tar.gz)
+{
+    printf '# mattermost backup %s of stack %s, database %s\n' "$timestamp" "$BACKUP_STACK" "$mm_db"
+    printf '# %s\n' "$("$pg_bin/pg_dump" --version)"
+    for name in "${files[@]}"; do
+        printf '%s %s %s\n' "$(sha256sum <"$work/upload/$name" | cut -d' ' -f1)" "$(stat -c %s "$work/upload/$name")" "$name"
+    done
+} >"$work/manifest.txt.partial"
+mv "$work/manifest.txt.partial" "$work/manifest.txt"
+
+# One rclone run for the files (in parallel, each checked against its MD5 by rclone), and only when
+# all of them are up, the manifest.
+log "uploading ${files[*]} to $destination/"
+rclone copy "$work/upload" "$destination"
+log "uploading $destination/manifest.txt"
+rclone copyto "$work/manifest.txt" "$destination/manifest.txt"
+
+state_file="$state_dir/mattermost-backup.last-success"
+printf '%s\n' "$timestamp" >"$state_file.partial"
+chmod 0644 "$state_file.partial"
+mv -f "$state_file.partial" "$state_file"
+log "backup $timestamp complete: $destination/"

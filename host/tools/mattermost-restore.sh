@@ -1,0 +1,338 @@
+#!/usr/bin/env bash
+# Restores a Mattermost backup made by mattermost-backup (installed as /usr/local/sbin/mattermost-restore).
+# Usage: mattermost-restore <YYYYmmddTHHMMSSZ|latest>
+#
+#   1. downloads the backup and checks it completely before touching anything live: the manifest must
+#      exist, every file must have its size and sha256, the dump's table of contents must read and all
+#      its data must decompress, the archives must list; then extracts the data directory and
+#      config.json beside the live ones, owned by $MM_OWNER already (so they arrive with the right
+#      owner and a failed chown cannot leave a half-swapped host);
+#   2. stops Mattermost ($MM_STOP_COMMAND);
+#   3. restores the dump with parallel pg_restore, stopping at the first error, into a NEW database
+#      <db>_restore_<ts>;
+#   4. only then swaps everything in by renaming: the database in one transaction (the old one becomes
+#      <db>_before_restore_<ts>), the data directory (old: <data>.before-restore-<ts>) and config.json
+#      (old: config.json.before-restore-<ts>); the old ones are kept until an administrator drops them;
+#   5. starts Mattermost ($MM_START_COMMAND) and 6. waits for $MM_PING_URL to answer "status":"OK".
+# <ts> is the time of the restore (UTC), so restoring the same backup twice never collides.
+#
+# A failure before the database swap drops what this run built and starts Mattermost again: nothing
+# live changed. A failure after it leaves everything in place and prints the commands that roll back.
+#
+# gitlab-secrets.json and gitlab.rb from the backup are NOT put in place: they are extracted to
+# $GITLAB_ETC_DIR/mattermost-restore-<ts>/ for an administrator to compare. On a single host that file
+# holds all of GitLab's own secrets too, and gitlab.rb is written by the deployment, so overwriting
+# either blindly could break GitLab or undo configuration made since the backup.
+#
+# Settings as in mattermost-backup (same env file), plus the commands and URL listed below.
+set -euo pipefail
+
+log() { printf 'mattermost-restore: %s\n' "$*"; }
+fail() {
+    log "$*" >&2
+    exit 1
+}
+
+# Reads KEY=value lines (the syntax systemd's EnvironmentFile= reads too) as data, never as code.
+# A variable already set in the environment wins, so one run can override the file.
+load_env_file() {
+    local file=$1 line key value number=0
+    [ -e "$file" ] || return 0
+    while IFS= read -r line || [ -n "$line" ]; do
+        number=$((number + 1))
+        case "$line" in '' | '#'*) continue ;; esac
+        key=${line%%=*} value=${line#*=}
+        if [ "$key" = "$line" ] || [[ ! "$key" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+            fail "$file line $number is not KEY=value"
+        fi
+        if [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]]; then
+            value=${BASH_REMATCH[1]}
+        fi
+        if [ -z "${!key+set}" ]; then
+            export "$key=$value"
+        fi
+    done <"$file"
+}
+
+[ "$#" -eq 1 ] || fail "usage: mattermost-restore <YYYYmmddTHHMMSSZ|latest>"
+requested=$1
+[[ "$requested" == latest || "$requested" =~ ^[0-9]{8}T[0-9]{6}Z$ ]] ||
+    fail "usage: mattermost-restore <YYYYmmddTHHMMSSZ|latest>; got: $requested"
+
+load_env_file "${BACKUP_ENV_FILE:-/etc/gitlab-mattermost/backup.env}"
+: "${BACKUP_REMOTE:?set BACKUP_REMOTE to the rclone remote and bucket, e.g. backup:my-bucket}"
+: "${BACKUP_STACK:?set BACKUP_STACK to the stack name}"
+pg_bin=${PG_BIN:-/opt/gitlab/embedded/bin}
+pg_run_as=${PG_RUN_AS-gitlab-psql}
+export PGHOST=${PG_HOST:-/var/opt/gitlab/postgresql} PGPORT=${PG_PORT:-5432} PGUSER=${PG_USER:-gitlab-psql}
+maintenance_db=${PG_MAINTENANCE_DB:-postgres}
+mm_db=${MM_DB:-mattermost_production}
+mm_db_owner=${MM_DB_OWNER:-gitlab_mattermost}
+mm_home=${MM_HOME:-/var/opt/gitlab/mattermost}
+mm_data_dir=${MM_DATA_DIR:-$mm_home/data}
+mm_config=${MM_CONFIG:-$mm_home/config.json}
+mm_owner=${MM_OWNER-mattermost:mattermost}
+stop_command=${MM_STOP_COMMAND:-/opt/gitlab/bin/gitlab-ctl stop mattermost}
+start_command=${MM_START_COMMAND:-/opt/gitlab/bin/gitlab-ctl start mattermost}
+ping_url=${MM_PING_URL:-http://127.0.0.1:8065/api/v4/system/ping}
+ping_timeout=${MM_PING_TIMEOUT:-300}
+ping_interval=${MM_PING_INTERVAL:-5}
+gitlab_etc=${GITLAB_ETC_DIR:-/etc/gitlab}
+state_dir=${BACKUP_STATE_DIR:-/var/lib/gitlab-mattermost}
+jobs=${RESTORE_JOBS:-$(nproc)}
+# Omnibus runs PostgreSQL with maintenance_work_mem=16MB, so sorted index builds (primary keys,
+# btree indexes) spill to disk; a restore's own sessions get more, as PostgreSQL advises for bulk
+# loads (each of the parallel jobs may use this much while Mattermost is stopped).
+maintenance_work_mem=${RESTORE_MAINTENANCE_WORK_MEM:-256MB}
+session_wait=${RESTORE_SESSION_WAIT:-30}
+export RCLONE_CONFIG=/dev/null
+
+as_pg() {
+    if [ -n "$pg_run_as" ] && [ "$pg_run_as" != "$(id -un)" ]; then
+        runuser -u "$pg_run_as" -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# psql reading SQL from stdin, so that database names reach it as :"variables" it quotes itself.
+pg_sql() {
+    as_pg "$pg_bin/psql" -X -q -A -t -v ON_ERROR_STOP=1 --no-password -d "$maintenance_db" "$@"
+}
+
+database_exists() {
+    [ -n "$(pg_sql -v name="$1" <<<"SELECT 1 FROM pg_database WHERE datname = :'name';")" ]
+}
+
+# A database can be renamed only once no session is on it; a client that just exited (Mattermost,
+# pg_restore's workers) may leave its server process behind for a moment.
+wait_for_no_sessions() {
+    local name=$1 deadline=$((SECONDS + session_wait)) sessions
+    while sessions=$(pg_sql -v name="$name" <<<"SELECT string_agg(format('pid %s (%s, %s)', pid, usename, coalesce(application_name, '')), '; ') FROM pg_stat_activity WHERE datname = :'name';") &&
+        [ -n "$sessions" ]; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            log "sessions still connected to $name after ${session_wait}s: $sessions" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+# How an administrator runs SQL as the database superuser on an Omnibus host (any database name).
+admin_sql() { printf "sudo gitlab-psql -d postgres -c '%s'" "$1"; }
+
+cd /
+umask 077
+install -d -m 0700 "$state_dir"
+exec 9>"$state_dir/mattermost.lock"
+flock -n 9 || fail "another mattermost backup or restore holds $state_dir/mattermost.lock"
+
+prefix="$BACKUP_REMOTE/$BACKUP_STACK/mattermost"
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+new_db="${mm_db}_restore_$stamp"
+before_db="${mm_db}_before_restore_$stamp"
+staged_data="$(dirname "$mm_data_dir")/.$(basename "$mm_data_dir").restore-$stamp"
+before_data="$mm_data_dir.before-restore-$stamp"
+staged_config="$(dirname "$mm_config")/.$(basename "$mm_config").restore-$stamp"
+before_config="$mm_config.before-restore-$stamp"
+side_etc="$gitlab_etc/mattermost-restore-$stamp"
+
+# What this run has done so far; the exit trap reads it to clean up or to explain a rollback.
+mattermost_stopped=false
+staged=false
+new_db_created=false
+rollback=()
+work=$(mktemp -d)
+
+on_exit() {
+    local status=$?
+    rm -rf "$work"
+    [ "$status" -ne 0 ] || return 0
+    # Whatever is still staged was never swapped in (swapping moves it away).
+    if "$staged"; then
+        rm -rf "$staged_data" "$staged_config"
+    fi
+    if [ "${#rollback[@]}" -eq 0 ]; then
+        if "$new_db_created"; then
+            pg_sql -v name="$new_db" <<<'DROP DATABASE IF EXISTS :"name" WITH (FORCE);' ||
+                log "could not drop the incomplete database $new_db; drop it with: $(admin_sql "DROP DATABASE \"$new_db\"")" >&2
+        fi
+        if "$mattermost_stopped"; then
+            log "starting Mattermost again on its previous data" >&2
+            bash -c "$start_command" || log "could not start Mattermost; run: $start_command" >&2
+        fi
+        log "restore FAILED before anything live was changed: database $mm_db and $mm_data_dir are as they were" >&2
+        return 0
+    fi
+    {
+        log "restore FAILED after the swap began; the previous database and files are kept."
+        log "to roll back, run in this order:"
+        local i
+        for ((i = ${#rollback[@]} - 1; i >= 0; i--)); do
+            printf '    %s\n' "${rollback[i]}"
+        done
+        printf '    %s\n' "$start_command"
+    } >&2
+}
+trap on_exit EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+# --- 1. find, download and verify the backup -------------------------------------------------------
+if [ "$requested" = latest ]; then
+    listing=$(rclone lsf --dirs-only "$prefix/")
+    timestamp=""
+    while IFS= read -r candidate; do
+        files=$(rclone lsf "$prefix/$candidate/" </dev/null)
+        if grep -qx manifest.txt <<<"$files"; then
+            timestamp=$candidate
+            break
+        fi
+        log "skipping $candidate: it has no manifest (an incomplete backup)"
+    done < <(sed -n 's|/$||p' <<<"$listing" | grep -E '^[0-9]{8}T[0-9]{6}Z$' | sort -r)
+    [ -n "$timestamp" ] || fail "no complete backup under $prefix/"
+else
+    timestamp=$requested
+fi
+source_dir="$prefix/$timestamp"
+log "restoring backup $source_dir/"
+
+files=$(rclone lsf "$source_dir/")
+grep -qx manifest.txt <<<"$files" ||
+    fail "refusing: $source_dir/manifest.txt is missing, so the backup is incomplete; nothing was changed"
+log "downloading $source_dir/"
+rclone copy "$source_dir" "$work/backup"
+[ -s "$work/backup/manifest.txt" ] || fail "refusing: could not download $source_dir/manifest.txt"
+
+declare -A listed=()
+while read -r sum size name; do
+    case "$sum" in '' | '#'*) continue ;; esac
+    [[ "$sum" =~ ^[0-9a-f]{64}$ && "$size" =~ ^[0-9]+$ && "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] ||
+        fail "refusing: malformed manifest line: $sum $size $name"
+    if [ "$name" = manifest.txt ] || [ -n "${listed[$name]+set}" ]; then
+        fail "refusing: the manifest lists $name twice or itself"
+    fi
+    listed[$name]=1
+    [ -f "$work/backup/$name" ] || fail "refusing: $name is listed in the manifest but missing from the backup"
+    actual_size=$(stat -c %s "$work/backup/$name")
+    [ "$actual_size" = "$size" ] || fail "refusing: $name has $actual_size bytes, the manifest says $size"
+    actual_sum=$(sha256sum <"$work/backup/$name" | cut -d' ' -f1)
+    [ "$actual_sum" = "$sum" ] || fail "refusing: $name has sha256 $actual_sum, the manifest says $sum"
+done <"$work/backup/manifest.txt"
+for name in mattermost.dump mattermost-data.tar.gz config.json gitlab-etc.tar.gz; do
+    [ -n "${listed[$name]+set}" ] || fail "refusing: the manifest does not list $name"
+done
+
+# The table of contents is read first (a damaged header or TOC fails here), then all data is read and
+# decompressed to nowhere: a dump truncated inside its data would otherwise fail only mid-restore.
+"$pg_bin/pg_restore" --list "$work/backup/mattermost.dump" >"$work/toc.txt" ||
+    fail "refusing: pg_restore cannot read the dump's table of contents"
+grep -q ' TABLE DATA ' "$work/toc.txt" || fail "refusing: the dump holds no table data"
+"$pg_bin/pg_restore" --file=/dev/null "$work/backup/mattermost.dump" || fail "refusing: the dump's data does not read back"
+for name in mattermost-data.tar.gz gitlab-etc.tar.gz; do
+    tar --list --gzip --file="$work/backup/$name" >/dev/null || fail "refusing: $name is not a readable archive"
+done
+log "backup verified: sizes, sha256, table of contents ($(grep -c ' TABLE DATA ' "$work/toc.txt") tables) and archives"
+
+# Nothing of ours may already carry these names, and the live files must be where we expect them.
+if database_exists "$new_db" || database_exists "$before_db"; then
+    fail "refusing: $new_db or $before_db already exists"
+fi
+for path in "$staged_data" "$before_data" "$staged_config" "$before_config" "$side_etc"; do
+    [ ! -e "$path" ] || fail "refusing: $path already exists"
+done
+[ -d "$(dirname "$mm_data_dir")" ] || fail "refusing: $(dirname "$mm_data_dir") does not exist"
+
+install -d -m 0700 "$side_etc"
+tar --extract --gzip --file="$work/backup/gitlab-etc.tar.gz" --directory="$side_etc"
+
+# Files are staged beside the live ones (same file system, so the swap is a rename) while Mattermost
+# still runs: they are not live yet. Ownership is fixed here, before they are swapped in.
+log "extracting the data directory beside $mm_data_dir"
+mkdir -m 0700 "$staged_data"
+staged=true
+tar --extract --gzip --file="$work/backup/mattermost-data.tar.gz" --directory="$staged_data"
+cp "$work/backup/config.json" "$staged_config"
+chmod 0600 "$staged_config"
+if [ -n "$mm_owner" ]; then
+    chown -R "$mm_owner" "$staged_data" "$staged_config"
+fi
+
+# --- 2. stop Mattermost ----------------------------------------------------------------------------
+log "stopping Mattermost: $stop_command"
+mattermost_stopped=true
+bash -c "$stop_command"
+
+# --- 3. restore into a new database ------------------------------------------------------------------
+log "restoring into the new database $new_db with $jobs parallel jobs"
+pg_sql -v name="$new_db" -v owner="$mm_db_owner" <<<"CREATE DATABASE :\"name\" OWNER :\"owner\" TEMPLATE template0 ENCODING 'UTF8';"
+new_db_created=true
+if [ -n "$pg_run_as" ]; then
+    # pg_restore --jobs needs a file it can seek in, opened as the database superuser's account.
+    chmod 0711 "$work" "$work/backup"
+    chown "$pg_run_as" "$work/backup/mattermost.dump"
+fi
+PGOPTIONS="-c maintenance_work_mem=$maintenance_work_mem" as_pg "$pg_bin/pg_restore" \
+    --jobs="$jobs" --exit-on-error --no-password --dbname="$new_db" "$work/backup/mattermost.dump"
+log "database restored into $new_db"
+
+# --- 4. swap: database, data directory, config.json --------------------------------------------------
+wait_for_no_sessions "$new_db"
+
+if database_exists "$mm_db"; then
+    wait_for_no_sessions "$mm_db"
+    # One transaction: either both renames happen or neither (e.g. a session still on the live one).
+    pg_sql -v live="$mm_db" -v before="$before_db" -v new="$new_db" <<'SQL'
+BEGIN;
+ALTER DATABASE :"live" RENAME TO :"before";
+ALTER DATABASE :"new" RENAME TO :"live";
+COMMIT;
+SQL
+    rollback+=("$(admin_sql "ALTER DATABASE \"$mm_db\" RENAME TO \"${mm_db}_failed_restore_$stamp\"") -c 'ALTER DATABASE \"$before_db\" RENAME TO \"$mm_db\"'")
+else
+    pg_sql -v live="$mm_db" -v new="$new_db" <<<'ALTER DATABASE :"new" RENAME TO :"live";'
+    rollback+=("$(admin_sql "ALTER DATABASE \"$mm_db\" RENAME TO \"${mm_db}_failed_restore_$stamp\"")")
+fi
+log "database swapped in: $mm_db is the restored one"
+
+if [ -e "$mm_data_dir" ]; then
+    mv -T "$mm_data_dir" "$before_data"
+    rollback+=("mv -T $before_data $mm_data_dir")
+fi
+mv -T "$staged_data" "$mm_data_dir"
+rollback+=("mv -T $mm_data_dir $mm_data_dir.failed-restore-$stamp")
+if [ -e "$mm_config" ]; then
+    mv -T "$mm_config" "$before_config"
+    rollback+=("mv -T $before_config $mm_config")
+fi
+mv -T "$staged_config" "$mm_config"
+rollback+=("mv -T $mm_config $mm_config.failed-restore-$stamp")
+log "data directory and config.json swapped in"
+
+# --- 5. start Mattermost and 6. wait for its ping ------------------------------------------------------
+log "starting Mattermost: $start_command"
+rollback+=("$stop_command")
+bash -c "$start_command"
+
+deadline=$((SECONDS + ping_timeout))
+answer=""
+until answer=$(curl --silent --show-error --max-time 10 --fail "$ping_url" 2>&1) && [[ "$answer" == *'"status":"OK"'* ]]; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+        fail "Mattermost did not answer \"status\":\"OK\" at $ping_url within ${ping_timeout}s; last answer: $answer"
+    fi
+    sleep "$ping_interval"
+done
+
+log "restore of backup $timestamp complete; Mattermost answers at $ping_url"
+if database_exists "$before_db"; then
+    log "the previous database is kept as $before_db; once satisfied, drop it with:"
+    log "    $(admin_sql "DROP DATABASE \"$before_db\"")"
+fi
+for path in "$before_data" "$before_config"; do
+    if [ -e "$path" ]; then
+        log "the previous $(basename "${path%.before-restore-*}") is kept as $path; remove it with: sudo rm -rf $path"
+    fi
+done
+log "gitlab-secrets.json and gitlab.rb from the backup are in $side_etc, NOT installed."
+log "    compare them with $gitlab_etc (the \"mattermost\" section of gitlab-secrets.json holds the at-rest key);"
+log "    copy what is needed by hand, then run: sudo gitlab-ctl reconfigure"

@@ -1,0 +1,261 @@
+// Benchmark: the Omnibus guide's Mattermost backup and restore against ours, on the same data in the
+// same run.  `npm run bench:backup [-- --min-gib 1]`
+//
+// It builds a Mattermost-like database of at least --min-gib GiB (pg_database_size, indexes included)
+// in a throw-away PostgreSQL cluster (test/support/postgres.ts) configured as Omnibus configures its
+// own (omnibusSettings), then times:
+//   guide  backup:  pg_dump | gzip > dump.sql.gz, tar -zcf of data/ and config.json
+//          restore: createdb, zcat dump.sql.gz | psql, tar -zxf
+//   ours   backup:  host/tools/mattermost-backup.sh end to end, uploading through rclone to an S3-protocol
+//                   server on 127.0.0.1 (s3rver, in this process)
+//          restore: host/tools/mattermost-restore.sh latest end to end: download, sha256 and dump checks,
+//                   parallel pg_restore into a new database, swap, and Mattermost's stop, start and ping
+//                   (recording stand-ins and a loopback HTTP server: there is no Mattermost here)
+// Both restores are checked against the original: every table's row count and content checksum, and
+// the schema (owners, indexes, constraints, types). It prints the times, their ratios, the sizes and
+// the machine. Run as root (PostgreSQL then runs as the postgres account) or as any user.
+
+import { spawn } from "node:child_process";
+import { chmodSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { HOST_SCRIPT_DIR } from "../components/hostScripts";
+import {
+    baseSql,
+    createMattermostSchema,
+    ensureMattermostRole,
+    fingerprint,
+    MATTERMOST_DB_OWNER,
+    postsSql,
+    writeDataDirectory,
+    type DatabaseFingerprint,
+    type MattermostScale,
+} from "../test/support/mattermostFixture";
+import { gitlabCtlMattermostBody, startPing } from "../test/support/mattermostPing";
+import { PostgresCluster } from "../test/support/postgres";
+import { LoopbackS3 } from "../test/support/s3";
+import { runProcess, Sandbox, sh } from "../test/support/standIns";
+
+const DATABASE = "mattermost_production";
+const GUIDE_DATABASE = "mattermost_guide_restore";
+const GIB = 1024 ** 3;
+const SCALE: MattermostScale = { users: 5000, channels: 800, posts: 0, largePostEvery: 250 };
+const POSTS_PER_BATCH = 250_000;
+
+/**
+ * The postgresql.conf values Omnibus 18.11 writes by default that bear on a dump or a restore
+ * (its postgresql cookbook's attributes), for this machine's memory. Not statement_timeout (60 s
+ * there): pg_dump, pg_restore and a plain dump's preamble all set it to 0 for their sessions.
+ */
+function omnibusSettings(): Record<string, string> {
+    const memoryMiB = Math.floor(totalmem() / 1024 ** 2);
+    return {
+        shared_buffers: `${Math.floor(memoryMiB / 4)}MB`,
+        effective_cache_size: `${Math.floor(memoryMiB / 2)}MB`,
+        work_mem: "16MB",
+        maintenance_work_mem: "16MB",
+        wal_level: "minimal",
+        max_wal_senders: "0",
+        min_wal_size: "80MB",
+        max_wal_size: "1GB",
+        checkpoint_completion_target: "0.9",
+        max_parallel_workers_per_gather: "0",
+        random_page_cost: "2",
+    };
+}
+
+function option(name: string, fallback: number): number {
+    const index = process.argv.indexOf(`--${name}`);
+    const value = index >= 0 ? Number(process.argv[index + 1]) : fallback;
+    if (!Number.isFinite(value) || value <= 0) {
+        throw new Error(`--${name} needs a positive number`);
+    }
+    return value;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+
+/** Runs bash -c `script` and returns its duration; throws with its output if it fails. */
+async function timed(label: string, script: string, env: Record<string, string>, lines?: (line: string, atMs: number) => void): Promise<number> {
+    const started = performance.now();
+    const output: string[] = [];
+    const status = await new Promise<number | null>((resolve, reject) => {
+        const child = spawn("bash", ["-c", script], { env, cwd: "/", stdio: ["ignore", "pipe", "pipe"] });
+        for (const stream of [child.stdout, child.stderr]) {
+            let pending = "";
+            stream.on("data", (chunk: Buffer) => {
+                pending += chunk.toString("utf8");
+                const complete = pending.split("\n");
+                pending = complete.pop()!;
+                for (const line of complete) {
+                    output.push(line);
+                    lines?.(line, performance.now() - started);
+                }
+            });
+        }
+        child.on("error", reject);
+        child.on("close", resolve);
+    });
+    const elapsed = performance.now() - started;
+    if (status !== 0) {
+        throw new Error(`${label} failed (status ${status}):\n${output.join("\n")}`);
+    }
+    return elapsed;
+}
+
+function assertSame(label: string, actual: DatabaseFingerprint, expected: DatabaseFingerprint): void {
+    const differences = Object.keys(expected.tables).filter((table) => actual.tables[table] !== expected.tables[table]);
+    if (differences.length > 0 || JSON.stringify(actual.schema) !== JSON.stringify(expected.schema)) {
+        throw new Error(`${label}: restored data differs from the original (tables: ${differences.join(", ") || "none"}; schema ${JSON.stringify(actual.schema) === JSON.stringify(expected.schema) ? "same" : "differs"})`);
+    }
+}
+
+async function databaseBytes(cluster: PostgresCluster, database: string): Promise<number> {
+    return Number((await cluster.sql("postgres", `SELECT pg_database_size('${database}')`)).trim());
+}
+
+async function main(): Promise<void> {
+    const minGiB = option("min-gib", 1);
+    const cpuModel = cpus()[0]?.model ?? "unknown";
+    const nproc = (await runProcess("nproc", [])).stdout.trim();
+    console.log(`machine: ${nproc} CPUs (${cpuModel}), ${(totalmem() / GIB).toFixed(1)} GiB memory`);
+
+    const sandbox = new Sandbox();
+    chmodSync(sandbox.root, 0o711);
+    const cluster = await PostgresCluster.create({ settings: omnibusSettings() });
+    const s3 = await LoopbackS3.start();
+    const startedFile = sandbox.path("mattermost-started");
+    writeFileSync(startedFile, "");
+    const ping = await startPing(startedFile);
+    try {
+        const version = (await cluster.sql("postgres", "SELECT version()")).trim();
+        const settings = (
+            await cluster.sql(
+                "postgres",
+                `SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN (${[...Object.keys(omnibusSettings()), "max_parallel_maintenance_workers", "fsync"].map((name) => `'${name}'`).join(", ")})`,
+            )
+        ).trim();
+        const rclone = (await runProcess("rclone", ["version"])).stdout.split("\n")[0];
+        console.log(`postgresql: ${version}\n  server settings (Omnibus's defaults for this memory): ${settings}\nuploader: ${rclone}, to s3rver on 127.0.0.1`);
+
+        // --- the data -----------------------------------------------------------------------------------
+        const buildStarted = performance.now();
+        await ensureMattermostRole(cluster);
+        await cluster.sql("postgres", `CREATE DATABASE ${DATABASE} OWNER ${MATTERMOST_DB_OWNER}`);
+        await createMattermostSchema(cluster, DATABASE);
+        await cluster.sql(DATABASE, `SET ROLE ${MATTERMOST_DB_OWNER};\n${baseSql(SCALE)}`);
+        let posts = 0;
+        while ((await databaseBytes(cluster, DATABASE)) < minGiB * GIB) {
+            await cluster.sql(DATABASE, `SET ROLE ${MATTERMOST_DB_OWNER};\n${postsSql(SCALE, posts + 1, POSTS_PER_BATCH)}`, 3_600_000);
+            posts += POSTS_PER_BATCH;
+            process.stdout.write(`  building: ${posts} posts, ${mib(await databaseBytes(cluster, DATABASE))}\r`);
+        }
+        process.stdout.write("\n");
+        await cluster.sql(DATABASE, "VACUUM ANALYZE", 3_600_000);
+        await cluster.sql("postgres", "CHECKPOINT");
+        const dbBytes = await databaseBytes(cluster, DATABASE);
+        const original = await fingerprint(cluster, DATABASE);
+        console.log(`database: ${posts} posts, ${original.tables.reactions?.split(",")[0]} reactions, ${mib(dbBytes)} (pg_database_size), built in ${seconds(performance.now() - buildStarted)}`);
+
+        const home = sandbox.path("var/opt/gitlab/mattermost");
+        writeDataDirectory(join(home, "data"));
+        sandbox.write("var/opt/gitlab/mattermost/config.json", '{"ServiceSettings":{"SiteURL":"https://mm.example.com"}}\n', 0o600);
+        sandbox.write("etc/gitlab/gitlab-secrets.json", '{"mattermost":{"sql_at_rest_encrypt_key":"k"}}\n', 0o600);
+        sandbox.write("etc/gitlab/gitlab.rb", "external_url 'https://gitlab.example.com'\n", 0o600);
+
+        const clientEnv: Record<string, string> = { ...(process.env as Record<string, string>), PGHOST: cluster.socketDir, PGPORT: String(cluster.port), PGUSER: cluster.superuser };
+        const asPostgres = process.getuid?.() === 0 ? `runuser -u ${cluster.osUser} -- ` : "";
+        const bin = (program: string) => `${asPostgres}${sh(join(cluster.bin, program))}`;
+
+        // --- the guide's procedure ------------------------------------------------------------------------
+        const guideDir = sandbox.path("guide");
+        mkdirSync(guideDir);
+        const guideDump = join(guideDir, "mattermost_dbdump.sql.gz");
+        const guideFiles = join(guideDir, "mattermost_data.tar.gz");
+        const guideBackupMs = await timed(
+            "guide backup",
+            `${bin("pg_dump")} ${DATABASE} | gzip > ${sh(guideDump)} && tar -zcf ${sh(guideFiles)} -C ${sh(home)} data config.json`,
+            clientEnv,
+        );
+        const guideRestoreDir = sandbox.path("guide-restore");
+        mkdirSync(guideRestoreDir);
+        const guideRestoreMs = await timed(
+            "guide restore",
+            `${bin("createdb")} -O ${MATTERMOST_DB_OWNER} ${GUIDE_DATABASE} && zcat ${sh(guideDump)} | ${bin("psql")} -q -d ${GUIDE_DATABASE} >/dev/null && tar -zxf ${sh(guideFiles)} -C ${sh(guideRestoreDir)}`,
+            clientEnv,
+        );
+        assertSame("guide restore", await fingerprint(cluster, GUIDE_DATABASE), original);
+        await cluster.sql("postgres", `DROP DATABASE ${GUIDE_DATABASE}`);
+
+        // --- ours ------------------------------------------------------------------------------------------
+        sandbox.standIn("gitlab-ctl", gitlabCtlMattermostBody(startedFile, sh));
+        const ourEnv: Record<string, string> = {
+            ...sandbox.env(),
+            ...s3.credentialEnv(),
+            ...s3.remoteSettings(),
+            ...cluster.scriptEnv(),
+            BACKUP_ENV_FILE: sandbox.path("no-env-file"),
+            BACKUP_REMOTE: s3.remote,
+            BACKUP_STACK: "bench",
+            MM_DB: DATABASE,
+            MM_HOME: home,
+            MM_OWNER: "",
+            GITLAB_ETC_DIR: sandbox.path("etc/gitlab"),
+            BACKUP_STATE_DIR: sandbox.path("var/lib/gitlab-mattermost"),
+            MM_STOP_COMMAND: `${join(sandbox.bin, "gitlab-ctl")} stop mattermost`,
+            MM_START_COMMAND: `${join(sandbox.bin, "gitlab-ctl")} start mattermost`,
+            MM_PING_URL: ping.url,
+            MM_PING_INTERVAL: "0.2",
+        };
+        const ourBackupMs = await timed("our backup", `bash ${sh(join(HOST_SCRIPT_DIR, "tools", "mattermost-backup.sh"))}`, ourEnv);
+        const sizes = await s3.rclone(["lsl", s3.path("bench/mattermost/")]);
+        const objects = sizes.stdout
+            .split("\n")
+            .filter((line) => line.trim() !== "")
+            .map((line) => {
+                const fields = line.trim().split(/\s+/);
+                return { size: Number(fields[0]), name: fields.at(-1)!.split("/").at(-1)! };
+            });
+        const ourDumpBytes = objects.find((object) => object.name === "mattermost.dump")?.size ?? NaN;
+        const ourTotalBytes = objects.reduce((sum, object) => sum + object.size, 0);
+
+        const phases: string[] = [];
+        const ourRestoreMs = await timed("our restore", `bash ${sh(join(HOST_SCRIPT_DIR, "tools", "mattermost-restore.sh"))} latest`, ourEnv, (line, atMs) => {
+            if (/downloading|backup verified|stopping|restoring into|database restored|database swapped|starting|complete;/.test(line)) {
+                phases.push(`    ${seconds(atMs).padStart(8)}  ${line.replace(/^mattermost-restore: /, "")}`);
+            }
+        });
+        assertSame("our restore", await fingerprint(cluster, DATABASE), original);
+
+        // --- results ---------------------------------------------------------------------------------------
+        const guideDumpBytes = statSync(guideDump).size;
+        const guideTotalBytes = guideDumpBytes + statSync(guideFiles).size;
+        const rows = [
+            ["", "guide (pg_dump | gzip, zcat | psql)", "ours (scripts, rclone to loopback S3)"],
+            ["backup time", seconds(guideBackupMs), seconds(ourBackupMs)],
+            ["restore time", seconds(guideRestoreMs), seconds(ourRestoreMs)],
+            ["database dump size", mib(guideDumpBytes), mib(ourDumpBytes)],
+            ["whole backup size", mib(guideTotalBytes), mib(ourTotalBytes)],
+            ["integrity", "row counts, checksums, schema identical", "row counts, checksums, schema identical"],
+        ];
+        console.log("");
+        for (const [label, guide, ours] of rows) {
+            console.log(`${label!.padEnd(20)}${guide!.padEnd(42)}${ours}`);
+        }
+        console.log(`\nrestore: ours is ${(guideRestoreMs / ourRestoreMs).toFixed(2)}x as fast as the guide's (guide ${seconds(guideRestoreMs)} / ours ${seconds(ourRestoreMs)})`);
+        console.log(`backup: ours takes ${(ourBackupMs / guideBackupMs).toFixed(2)}x the guide's time; dump size ours/guide ${(ourDumpBytes / guideDumpBytes).toFixed(3)}`);
+        console.log(`our restore, time into the run per phase:\n${phases.join("\n")}`);
+        console.log(`\nour restore settings: --jobs=${nproc} (RESTORE_JOBS default: nproc), maintenance_work_mem=256MB for its sessions (RESTORE_MAINTENANCE_WORK_MEM)`);
+    } finally {
+        await ping.close();
+        await s3.close();
+        await cluster.destroy();
+        sandbox.cleanup();
+    }
+}
+
+main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+});

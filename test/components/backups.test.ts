@@ -1,0 +1,165 @@
+// Backups on Pulumi's mock runtime: the bucket and its guarantees, each host's permissions, the
+// tools, units and timers on the hosts, GitLab's upload settings, and the one-time restore.
+
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import { backupUnits } from "../../components/backupPlan";
+import { ConfigError, parseSettings } from "../../components/config";
+import { hostFile, scriptOfCommand } from "../../components/hostScripts";
+import { runOffline, type OfflineRun, type RegisteredResource } from "../../scripts/offlineRuntime";
+import { rawConfig, stackConfig } from "../support/stackConfig";
+
+const one = (run: OfflineRun, type: string, name?: string): RegisteredResource => {
+    const found = run.resources.filter((r) => r.type === type && (name === undefined || r.name === name));
+    assert.equal(found.length, 1, `one ${type} ${name ?? ""}, found ${found.length}`);
+    return found[0];
+};
+const command = (run: OfflineRun, name: string) => one(run, "command:remote:Command", name);
+const BUCKET = "gitlab-mattermost-backups-0standin";
+
+describe("the backup bucket", () => {
+    let run: OfflineRun;
+    before(async () => {
+        run = await runOffline(stackConfig("split", { backup: { retentionDays: 45 } }));
+    });
+
+    it("is versioned, encrypted, private and kept when the stack is destroyed", () => {
+        const bucket = one(run, "aws:s3/bucket:Bucket");
+        assert.equal(bucket.retainOnDelete, true);
+        assert.equal(bucket.inputs.forceDestroy, false);
+        for (const type of ["aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "aws:s3/bucketPolicy:BucketPolicy", "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"]) {
+            assert.equal(one(run, type).inputs.bucket, "backups-id", `${type} is the bucket's`);
+        }
+        assert.deepEqual(one(run, "aws:s3/bucketVersioning:BucketVersioning").inputs.versioningConfiguration, { status: "Enabled" });
+        assert.equal((one(run, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs.rules as { applyServerSideEncryptionByDefault: { sseAlgorithm: string } }[])[0].applyServerSideEncryptionByDefault.sseAlgorithm, "AES256");
+        const block = one(run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs;
+        assert.deepEqual([block.blockPublicAcls, block.blockPublicPolicy, block.ignorePublicAcls, block.restrictPublicBuckets], [true, true, true, true]);
+    });
+
+    it("denies every request without TLS", () => {
+        const [statement] = JSON.parse(String(one(run, "aws:s3/bucketPolicy:BucketPolicy").inputs.policy)).Statement;
+        assert.equal(statement.effect, "Deny");
+        assert.deepEqual(statement.actions, ["s3:*"]);
+        assert.deepEqual(statement.conditions, [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }]);
+        assert.deepEqual(statement.resources, [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`]);
+    });
+
+    it("expires backups after backup.retentionDays", () => {
+        const [rule] = one(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs.rules as Record<string, unknown>[];
+        assert.deepEqual(rule.expiration, { days: 45 });
+        assert.deepEqual(rule.noncurrentVersionExpiration, { noncurrentDays: 45 });
+    });
+
+    it("lets each host write only its own prefixes, read for a restore, and delete nothing", () => {
+        const expected: Record<string, string[]> = {
+            "gitlab-backup-access": [`arn:aws:s3:::${BUCKET}/test/gitlab-etc/*`, `arn:aws:s3:::${BUCKET}/*_gitlab_backup.tar`],
+            "mattermost-backup-access": [`arn:aws:s3:::${BUCKET}/test/mattermost/*`],
+        };
+        for (const [name, writable] of Object.entries(expected)) {
+            const statements = JSON.parse(String(one(run, "aws:iam/rolePolicy:RolePolicy", name).inputs.policy)).Statement as { sid: string; actions: string[]; resources: string[] }[];
+            const write = statements.find((s) => s.sid === "WriteOwnBackups");
+            assert.deepEqual(write?.resources, writable);
+            assert.ok(!statements.flatMap((s) => s.actions).some((action) => /Delete|\*/.test(action)), `${name} has no delete and no wildcard action`);
+            const host = name.replace("-backup-access", "");
+            assert.equal(one(run, "aws:ec2/instance:Instance", host).inputs.iamInstanceProfile, `${name}-standin`);
+        }
+    });
+});
+
+for (const topology of ["single", "split"] as const) {
+    describe(`backups on the hosts, ${topology} topology`, () => {
+        let run: OfflineRun;
+        before(async () => {
+            run = await runOffline(stackConfig(topology, { backup: { schedule: "*-*-* 03:00:00" } }));
+        });
+        const mattermostHost = topology === "single" ? "gitlab" : "mattermost";
+        const files = (host: string) =>
+            Object.fromEntries(
+                run.resources
+                    .filter((r) => r.type === "command:remote:Command" && r.parent === `${host}-backup` && scriptOfCommand(String(r.inputs.create)) === "install-file.sh")
+                    .map((r) => [String(r.inputs.create).split(" ").slice(-2).join(" "), String(r.inputs.stdin)]),
+            );
+
+        it("installs each host's tools, the settings file and a service and timer per job", () => {
+            const gitlab = files("gitlab");
+            assert.equal(gitlab["/usr/local/sbin/gitlab-full-backup 0755"], hostFile("tools/gitlab-full-backup.sh"));
+            assert.match(gitlab["/etc/systemd/system/gitlab-full-backup.timer 0644"], /^OnCalendar=\*-\*-\* 03:00:00$/m);
+            assert.match(gitlab["/etc/systemd/system/gitlab-full-backup.service 0644"], /^ExecStart=\/usr\/local\/sbin\/gitlab-full-backup$/m);
+            const mattermost = files(mattermostHost);
+            assert.equal(mattermost["/usr/local/sbin/mattermost-backup 0755"], hostFile("tools/mattermost-backup.sh"));
+            assert.equal(mattermost["/usr/local/sbin/mattermost-restore 0755"], hostFile("tools/mattermost-restore.sh"));
+            assert.match(mattermost["/etc/systemd/system/mattermost-backup.timer 0644"], /^RandomizedDelaySec=1h$/m);
+            const env = mattermost["/etc/gitlab-mattermost/backup.env 0644"];
+            assert.match(env, new RegExp(`^BACKUP_REMOTE=backup:${BUCKET}$`, "m"));
+            assert.match(env, /^BACKUP_STACK=test$/m);
+            assert.match(env, /^RCLONE_CONFIG_BACKUP_ENV_AUTH=true$/m);
+            assert.doesNotMatch(env, /SECRET|ACCESS_KEY/i, "no credentials: the instance profile provides them");
+            if (topology === "split") {
+                assert.equal(gitlab["/usr/local/sbin/mattermost-backup 0755"], undefined, "no Mattermost backup on the GitLab host");
+                assert.equal(mattermost["/usr/local/sbin/gitlab-full-backup 0755"], undefined);
+            }
+        });
+
+        it("enables the timers once the files are in place, again whenever they change", () => {
+            const timers = command(run, `${mattermostHost}-backup-timers`);
+            assert.equal(scriptOfCommand(String(timers.inputs.create)), "enable-backups.sh");
+            assert.match(String(timers.inputs.create), topology === "single" ? / gitlab-full-backup\.timer mattermost-backup\.timer$/ : / mattermost-backup\.timer$/);
+            for (const file of run.resources.filter((r) => r.parent === `${mattermostHost}-backup` && r.type === "command:remote:Command" && r.name !== timers.name)) {
+                assert.ok(timers.dependsOn.includes(file.name));
+            }
+            assert.equal((timers.inputs.triggers as unknown[]).length, 2, "the instance and the files' digest");
+        });
+
+        it("points gitlab-backup's upload at the bucket with the instance profile", () => {
+            const gitlabRb = String(command(run, "gitlab-gitlab-rb").inputs.stdin);
+            assert.match(gitlabRb, /^gitlab_rails\['backup_upload_connection'\] = \{ "provider" => "AWS", "region" => "eu-west-1", "use_iam_profile" => true \}$/m);
+            assert.match(gitlabRb, new RegExp(`^gitlab_rails\\['backup_upload_remote_directory'\\] = "${BUCKET}"$`, "m"));
+        });
+
+        it("runs no restore unless backup.restoreFrom asks", () => {
+            assert.ok(!run.resources.some((r) => r.name === "mattermost-restore"));
+        });
+    });
+}
+
+describe("backup.restoreFrom", () => {
+    it("restores once on the Mattermost host, after it is configured and healthy, before the plugin is configured", async () => {
+        const run = await runOffline(stackConfig("split", { backup: { restoreFrom: "20261120T031500Z" }, mattermost: { gitlabPlugin: { enabled: true } } }));
+        const restore = command(run, "mattermost-restore");
+        assert.equal(restore.inputs.create, "sudo /usr/local/sbin/mattermost-restore 20261120T031500Z");
+        assert.equal((restore.inputs.connection as { host: string }).host, (command(run, "mattermost-gitlab-rb").inputs.connection as { host: string }).host);
+        assert.ok(restore.dependsOn.includes("mattermost-gitlab-rb") && restore.dependsOn.includes("mattermost-mattermost-health"));
+        assert.ok((restore.inputs.triggers as unknown[]).includes("20261120T031500Z"), "a new value runs it again");
+        assert.ok(command(run, "gitlab-plugin-configure").dependsOn.includes("mattermost-restore"));
+    });
+
+    it("refuses a value that is not a backup timestamp", () => {
+        for (const value of ["2026-11-20", "yesterday", "20261120T0315Z"]) {
+            assert.throws(
+                () => parseSettings(rawConfig(stackConfig("split", { backup: { restoreFrom: value } }))),
+                (error: unknown) => error instanceof ConfigError && error.key === "backup.restoreFrom",
+            );
+        }
+    });
+});
+
+describe("backup settings", () => {
+    it("defaults to a daily schedule kept 30 days", () => {
+        assert.deepEqual(parseSettings(rawConfig(stackConfig("single"))).backup, { schedule: "daily", retentionDays: 30 });
+    });
+
+    it("refuses a schedule that cannot be a calendar expression, and a retention out of range", () => {
+        const refused = (backup: Record<string, unknown>, key: string) =>
+            assert.throws(() => parseSettings(rawConfig(stackConfig("single", { backup }))), (error: unknown) => error instanceof ConfigError && error.key === key);
+        refused({ schedule: "daily\nExecStart=/bin/sh" }, "backup.schedule");
+        refused({ schedule: "'daily'" }, "backup.schedule");
+        refused({ retentionDays: 0 }, "backup.retentionDays");
+    });
+
+    it("renders the schedule into the timer exactly", () => {
+        const { timer } = backupUnits({ command: "mattermost-backup", source: "", prefix: "mattermost", description: "d" }, { schedule: "Mon..Fri 02:30", retentionDays: 30 });
+        assert.match(timer, /^OnCalendar=Mon\.\.Fri 02:30$/m);
+        assert.match(timer, /^Persistent=true$/m);
+        assert.match(timer, /^WantedBy=timers\.target$/m);
+    });
+});

@@ -1,0 +1,736 @@
+// Tests for host/tools/mattermost-backup.sh, mattermost-restore.sh and gitlab-full-backup.sh against a
+// REAL PostgreSQL (Debian's package, a throw-away cluster on a Unix socket: test/support/postgres.ts)
+// and a REAL S3-protocol server on 127.0.0.1 (s3rver: test/support/s3.ts), reached through rclone as
+// on the hosts. The database is Mattermost-like (test/support/mattermostFixture.ts).
+//
+// What only exists on a GitLab host is a RECORDING STAND-IN (test/support/standIns.ts): gitlab-ctl
+// (stopping and starting Mattermost, backup-etc), gitlab-backup, and in two cases pg_restore or rclone
+// wrapping the real program. Mattermost's ping is a small HTTP server on 127.0.0.1 that answers
+// "status":"OK" only while the gitlab-ctl stand-in says Mattermost is started.
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { HOST_SCRIPT_DIR } from "../../components/hostScripts";
+import {
+    createMattermostDatabase,
+    fileTreeHash,
+    fingerprint,
+    MATTERMOST_DB_OWNER,
+    TEST_SCALE,
+    writeDataDirectory,
+    type DatabaseFingerprint,
+} from "../support/mattermostFixture";
+import { gitlabCtlMattermostBody, startPing, type PingServer } from "../support/mattermostPing";
+import { PostgresCluster } from "../support/postgres";
+import { LoopbackS3 } from "../support/s3";
+import { filesIn, runProcess, sh, type RunResult, Sandbox, withSandbox } from "../support/standIns";
+
+const FIXTURE_DB = "mattermost_fixture";
+const TIMESTAMP = /^\d{8}T\d{6}Z$/;
+const AS_ROOT = process.getuid?.() === 0;
+const SCRIPT_TIMEOUT_MS = 120_000;
+
+function describeRun(result: RunResult): string {
+    return `status ${result.status}\n--- stdout\n${result.stdout}--- stderr\n${result.stderr}`;
+}
+
+function sha256(content: Buffer | string): string {
+    return createHash("sha256").update(content).digest("hex");
+}
+
+let cluster: PostgresCluster;
+let s3: LoopbackS3;
+let realRclone: string;
+
+before(async () => {
+    const which = await runProcess("bash", ["-c", "command -v rclone"]);
+    assert.equal(which.status, 0, "rclone is not installed (Debian package rclone)");
+    realRclone = which.stdout.trim();
+    cluster = await PostgresCluster.create();
+    await createMattermostDatabase(cluster, FIXTURE_DB, TEST_SCALE);
+    s3 = await LoopbackS3.start();
+});
+
+after(async () => {
+    await s3?.close();
+    await cluster?.destroy();
+});
+
+/** Names of the databases whose name starts with `prefix`. */
+async function databasesStartingWith(prefix: string): Promise<string[]> {
+    const out = await cluster.sql("postgres", `SELECT datname FROM pg_database WHERE starts_with(datname, '${prefix}') ORDER BY 1`);
+    return out.split("\n").filter((line) => line !== "");
+}
+
+/** Files under <stack>/ in the bucket, as `relative/path` lines. */
+async function objectsOf(stack: string): Promise<string[]> {
+    const result = await s3.rclone(["lsf", "-R", "--files-only", s3.path(`${stack}/`)]);
+    assert.equal(result.status, 0, describeRun(result));
+    return result.stdout.split("\n").filter((line) => line !== "").sort();
+}
+
+async function downloadObject(path: string, to: string): Promise<Buffer> {
+    const result = await s3.rclone(["copyto", s3.path(path), to]);
+    assert.equal(result.status, 0, describeRun(result));
+    return readFileSync(to);
+}
+
+async function uploadObject(path: string, from: string): Promise<void> {
+    const result = await s3.rclone(["copyto", from, s3.path(path)]);
+    assert.equal(result.status, 0, describeRun(result));
+}
+
+interface ManifestEntry {
+    sha256: string;
+    size: number;
+    name: string;
+}
+
+function parseManifest(text: string): ManifestEntry[] {
+    return text
+        .split("\n")
+        .filter((line) => line !== "" && !line.startsWith("#"))
+        .map((line) => {
+            const [sum, size, name] = line.split(" ");
+            return { sha256: sum!, size: Number(size), name: name! };
+        });
+}
+
+/**
+ * One Mattermost host in a sandbox: its own live database (a copy of the fixture), MM_HOME with a
+ * data directory and config.json, /etc/gitlab, the env file the scripts share, a gitlab-ctl stand-in
+ * that stops and starts "Mattermost", a recording wrapper around the real rclone, and a ping server.
+ */
+class MattermostHost {
+    readonly database: string;
+    readonly stack: string;
+    readonly home: string;
+    readonly dataDir: string;
+    readonly config: string;
+    readonly etc: string;
+    readonly stateDir: string;
+    readonly envFile: string;
+    readonly startedFile: string;
+    readonly owner = AS_ROOT ? "nobody:nogroup" : "";
+    ping!: PingServer;
+
+    constructor(
+        readonly sandbox: Sandbox,
+        readonly name: string,
+    ) {
+        this.database = `mm_${name.replace(/-/g, "_")}`;
+        this.stack = `stack-${name}`;
+        this.home = sandbox.path("var/opt/gitlab/mattermost");
+        this.dataDir = join(this.home, "data");
+        this.config = join(this.home, "config.json");
+        this.etc = sandbox.path("etc/gitlab");
+        this.stateDir = sandbox.path("var/lib/gitlab-mattermost");
+        this.envFile = sandbox.path("etc/gitlab-mattermost/backup.env");
+        this.startedFile = sandbox.path("mattermost-started");
+    }
+
+    static async create(sandbox: Sandbox, name: string): Promise<MattermostHost> {
+        const host = new MattermostHost(sandbox, name);
+        // The database superuser's account reads the dump from the scripts' temp dir (as under /tmp).
+        chmodSync(sandbox.root, 0o711);
+        await cluster.sql("postgres", `CREATE DATABASE "${host.database}" TEMPLATE ${FIXTURE_DB} OWNER ${MATTERMOST_DB_OWNER}`);
+        writeDataDirectory(host.dataDir);
+        sandbox.write("var/opt/gitlab/mattermost/config.json", '{"ServiceSettings":{"SiteURL":"https://mm.example.com"},"SqlSettings":{"AtRestEncryptKey":"k1"}}\n', 0o600);
+        sandbox.write("etc/gitlab/gitlab-secrets.json", '{"mattermost":{"sql_at_rest_encrypt_key":"k1"}}\n', 0o600);
+        sandbox.write("etc/gitlab/gitlab.rb", "external_url 'https://gitlab.example.com'\n", 0o600);
+        writeFileSync(host.startedFile, "");
+        host.ping = await startPing(host.startedFile);
+        sandbox.standIn("gitlab-ctl", gitlabCtlMattermostBody(host.startedFile, sh));
+        host.useRclone(`exec ${sh(realRclone)} "$@"`);
+        const settings: Record<string, string> = {
+            BACKUP_REMOTE: s3.remote,
+            BACKUP_STACK: host.stack,
+            ...s3.remoteSettings(),
+            ...cluster.scriptEnv(),
+            MM_DB: host.database,
+            MM_HOME: host.home,
+            MM_OWNER: host.owner,
+            GITLAB_ETC_DIR: host.etc,
+            BACKUP_STATE_DIR: host.stateDir,
+            MM_STOP_COMMAND: `${join(sandbox.bin, "gitlab-ctl")} stop mattermost`,
+            MM_START_COMMAND: `${join(sandbox.bin, "gitlab-ctl")} start mattermost`,
+            MM_PING_URL: host.ping.url,
+            MM_PING_INTERVAL: "0.2",
+            MM_PING_TIMEOUT: "20",
+        };
+        sandbox.write(
+            "etc/gitlab-mattermost/backup.env",
+            `# written by test/host/backup.test.ts; no secrets\n${Object.entries(settings)
+                .map(([key, value]) => `${key}=${value}`)
+                .join("\n")}\n`,
+        );
+        return host;
+    }
+
+    /** Replaces the rclone on PATH with a recording stand-in with this body. */
+    useRclone(body: string): void {
+        this.sandbox.standIn("rclone", body);
+    }
+
+    run(script: string, args: string[] = [], env: Record<string, string> = {}): Promise<RunResult> {
+        return this.sandbox.runScript(script, args, {
+            env: { BACKUP_ENV_FILE: this.envFile, ...s3.credentialEnv(), ...env },
+            timeoutMs: SCRIPT_TIMEOUT_MS,
+        });
+    }
+
+    async backup(env: Record<string, string> = {}): Promise<{ result: RunResult; timestamp: string }> {
+        const result = await this.run("tools/mattermost-backup.sh", [], env);
+        const timestamp = /backup (\d{8}T\d{6}Z) complete/.exec(result.stdout)?.[1] ?? "";
+        return { result, timestamp };
+    }
+
+    /** Backs up and asserts success; returns the backup's timestamp. */
+    async backupOk(): Promise<string> {
+        const { result, timestamp } = await this.backup();
+        assert.equal(result.status, 0, describeRun(result));
+        assert.match(timestamp, TIMESTAMP);
+        return timestamp;
+    }
+
+    restore(which: string, env: Record<string, string> = {}): Promise<RunResult> {
+        return this.run("tools/mattermost-restore.sh", [which], env);
+    }
+
+    /** Everything a restore must give back. */
+    async state(): Promise<{ database: DatabaseFingerprint; files: string; config: string }> {
+        return {
+            database: await fingerprint(cluster, this.database),
+            files: fileTreeHash(this.dataDir),
+            config: readFileSync(this.config, "utf8"),
+        };
+    }
+
+    gitlabCtlCalls(): string[] {
+        return this.sandbox.calls("gitlab-ctl").map((call) => call.argv.join(" "));
+    }
+
+    /** The path of a backup's file in the bucket. */
+    backupPath(timestamp: string, name: string): string {
+        return `${this.stack}/mattermost/${timestamp}/${name}`;
+    }
+
+    async close(): Promise<void> {
+        await this.ping.close();
+    }
+}
+
+async function withHost(name: string, body: (host: MattermostHost) => Promise<void>): Promise<void> {
+    await withSandbox(async (sandbox) => {
+        const host = await MattermostHost.create(sandbox, name);
+        try {
+            await body(host);
+        } finally {
+            await host.close();
+        }
+    });
+}
+
+/** The restore refused before touching anything: Mattermost never stopped, nothing changed. */
+async function assertUntouched(host: MattermostHost, result: RunResult, before: Awaited<ReturnType<MattermostHost["state"]>>): Promise<void> {
+    assert.notEqual(result.status, 0, describeRun(result));
+    assert.deepEqual(host.gitlabCtlCalls(), [], "the stop command was never called");
+    assert.deepEqual(await host.state(), before, "live database, data directory and config.json are intact");
+    assert.deepEqual(await databasesStartingWith(host.database), [host.database], "no other database was created");
+    assert.deepEqual(filesIn(host.home), ["config.json", "data"], "nothing was staged beside the live files");
+    assert.deepEqual(filesIn(host.sandbox.tmp), [], "the downloaded files were removed");
+}
+
+// ---------------------------------------------------------------------------------------------------
+describe("tools/mattermost-backup.sh", () => {
+    test("uploads the dump, the archives and config.json, then the manifest LAST, under <stack>/mattermost/<ts>/", () =>
+        withHost("backup-layout", async (host) => {
+            const timestamp = await host.backupOk();
+            const names = ["config.json", "gitlab-etc.tar.gz", "manifest.txt", "mattermost-data.tar.gz", "mattermost.dump"];
+            assert.deepEqual(await objectsOf(host.stack), names.map((name) => `mattermost/${timestamp}/${name}`));
+
+            const uploads = host.sandbox.calls("rclone").map((call) => call.argv);
+            assert.deepEqual(
+                uploads.map((argv) => [argv[0], argv.at(-1)]),
+                [
+                    ["copy", `${s3.remote}/${host.stack}/mattermost/${timestamp}`],
+                    ["copyto", `${s3.remote}/${host.backupPath(timestamp, "manifest.txt")}`],
+                ],
+                "the files go up first, the manifest last",
+            );
+
+            const manifestText = (await downloadObject(host.backupPath(timestamp, "manifest.txt"), host.sandbox.path("manifest.txt"))).toString("utf8");
+            const manifest = parseManifest(manifestText);
+            assert.deepEqual(manifest.map((entry) => entry.name).sort(), names.filter((name) => name !== "manifest.txt"));
+            for (const entry of manifest) {
+                const content = await downloadObject(host.backupPath(timestamp, entry.name), host.sandbox.path("check", entry.name));
+                assert.equal(content.length, entry.size, `size of ${entry.name}`);
+                assert.equal(sha256(content), entry.sha256, `sha256 of ${entry.name}`);
+            }
+            assert.deepEqual(readFileSync(host.sandbox.path("check", "config.json")), readFileSync(host.config));
+
+            const toc = await runProcess(join(cluster.bin, "pg_restore"), ["--list", host.sandbox.path("check", "mattermost.dump")]);
+            assert.equal(toc.status, 0, describeRun(toc));
+            assert.match(toc.stdout, /Format: CUSTOM/);
+            assert.match(toc.stdout, /TABLE DATA public posts /);
+            assert.match(toc.stdout, /INDEX public idx_posts_message_txt /);
+
+            const etcList = await runProcess("tar", ["--list", "--gzip", "--file", host.sandbox.path("check", "gitlab-etc.tar.gz")]);
+            assert.deepEqual(etcList.stdout.split("\n").filter((line) => line !== "").sort(), ["gitlab-secrets.json", "gitlab.rb"]);
+
+            assert.equal(readFileSync(join(host.stateDir, "mattermost-backup.last-success"), "utf8"), `${timestamp}\n`);
+            assert.deepEqual(filesIn(host.sandbox.tmp), [], "local temp files are removed");
+        }));
+
+    test("a database that does not exist: non-zero exit, nothing uploaded, no last-success", () =>
+        withHost("backup-wrong-db", async (host) => {
+            const { result } = await host.backup({ MM_DB: "no_such_database" });
+            assert.notEqual(result.status, 0, describeRun(result));
+            assert.match(result.stderr, /database "no_such_database" does not exist/);
+            assert.deepEqual(await objectsOf(host.stack), []);
+            assert.equal(existsSync(join(host.stateDir, "mattermost-backup.last-success")), false);
+            assert.deepEqual(filesIn(host.sandbox.tmp), []);
+        }));
+
+    test("the server is stopped: non-zero exit, nothing uploaded", () =>
+        withHost("backup-server-down", async (host) => {
+            await cluster.stop();
+            let result: RunResult;
+            try {
+                result = (await host.backup()).result;
+            } finally {
+                await cluster.start();
+            }
+            assert.notEqual(result.status, 0, describeRun(result));
+            assert.match(result.stderr, /connection to server on socket .* failed/);
+            assert.deepEqual(await objectsOf(host.stack), []);
+            assert.deepEqual(filesIn(host.sandbox.tmp), []);
+        }));
+
+    test("an upload that fails midway leaves no manifest; restore latest skips that backup", () =>
+        withHost("backup-upload-fails", async (host) => {
+            const complete = await host.backupOk();
+            // Timestamps have one-second resolution; the failing backup must be a newer one.
+            await new Promise((resolve) => setTimeout(resolve, 1100));
+            // Uploads every file but config.json, then fails, as an interrupted transfer would.
+            host.useRclone(`if [ "$1" = copy ]; then
+    ${sh(realRclone)} "$@" --exclude config.json
+    echo "rclone stand-in: upload of config.json failed" >&2
+    exit 1
+fi
+exec ${sh(realRclone)} "$@"`);
+            const failed = await host.backup();
+            assert.notEqual(failed.result.status, 0, describeRun(failed.result));
+            const objects = await objectsOf(host.stack);
+            const incomplete = objects.filter((path) => !path.startsWith(`mattermost/${complete}/`));
+            assert.ok(incomplete.some((path) => path.endsWith("/mattermost.dump")), `the dump went up before the failure: ${objects.join(", ")}`);
+            assert.ok(!incomplete.some((path) => path.endsWith("/manifest.txt")), "no manifest for the failed backup");
+            assert.equal(readFileSync(join(host.stateDir, "mattermost-backup.last-success"), "utf8"), `${complete}\n`);
+
+            host.useRclone(`exec ${sh(realRclone)} "$@"`);
+            const restored = await host.restore("latest");
+            assert.equal(restored.status, 0, describeRun(restored));
+            const skipped = incomplete[0]!.split("/")[1]!;
+            assert.match(restored.stdout, new RegExp(`skipping ${skipped}: it has no manifest`));
+            assert.match(restored.stdout, new RegExp(`restore of backup ${complete} complete`));
+        }));
+
+    test("settings: the environment overrides the env file; a malformed line is refused", () =>
+        withHost("backup-settings", async (host) => {
+            const original = readFileSync(host.envFile, "utf8");
+            writeFileSync(host.envFile, original.replace(`MM_DB=${host.database}\n`, "") + "MM_DB='no_such_database'\n");
+            const overridden = await host.backup({ MM_DB: host.database });
+            assert.equal(overridden.result.status, 0, describeRun(overridden.result));
+            assert.match(overridden.result.stdout, new RegExp(`dumping database ${host.database}$`, "m"));
+
+            const fromFile = await host.backup();
+            assert.notEqual(fromFile.result.status, 0);
+            assert.match(fromFile.result.stderr, /database "no_such_database" does not exist/, "quotes around a value are removed");
+
+            writeFileSync(host.envFile, `${original}export MM_DB=x\n`);
+            const malformed = await host.backup();
+            assert.notEqual(malformed.result.status, 0);
+            assert.match(malformed.result.stderr, /backup\.env line \d+ is not KEY=value/);
+        }));
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("tools/mattermost-restore.sh: round trips", () => {
+    test("backup, damage, restore latest: identical tables, files and config; the old ones kept; Mattermost restarted", () =>
+        withHost("round-trip", async (host) => {
+            const backedUp = await host.state();
+            const timestamp = await host.backupOk();
+            const etcAtBackup = readFileSync(join(host.etc, "gitlab-secrets.json"), "utf8");
+
+            await cluster.sql(
+                host.database,
+                `DELETE FROM posts WHERE createat % 3 = 0;
+                 UPDATE users SET nickname = 'damaged';
+                 INSERT INTO systems VALUES ('Damaged', 'yes');
+                 DROP INDEX idx_posts_message_txt;`,
+            );
+            rmSync(join(host.dataDir, "users"), { recursive: true });
+            writeFileSync(join(host.dataDir, "20260101", "stray.txt"), "created after the backup\n");
+            writeFileSync(host.config, '{"damaged":true}\n');
+            writeFileSync(join(host.etc, "gitlab-secrets.json"), '{"mattermost":{"sql_at_rest_encrypt_key":"changed since"}}\n');
+            const damaged = await host.state();
+            assert.notDeepEqual(damaged.database.tables, backedUp.database.tables);
+            assert.notEqual(damaged.files, backedUp.files);
+
+            const result = await host.restore("latest");
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual(await host.state(), backedUp, "tables, schema, data directory and config.json are as backed up");
+
+            assert.deepEqual(host.gitlabCtlCalls(), ["stop mattermost", "start mattermost"]);
+            assert.ok(host.ping.requests.length > 0 && host.ping.requests.every((started) => started), "pinged, and only after the start");
+
+            const [before] = await databasesStartingWith(`${host.database}_before_restore_`);
+            assert.ok(before, "the previous database is kept");
+            const stamp = before.slice(`${host.database}_before_restore_`.length);
+            assert.match(stamp, TIMESTAMP);
+            assert.deepEqual(await databasesStartingWith(host.database), [host.database, before], "no _restore_ database is left");
+            assert.deepEqual((await fingerprint(cluster, before)).tables, damaged.database.tables, "the kept database is the damaged one, unchanged");
+            assert.equal(fileTreeHash(join(host.home, `data.before-restore-${stamp}`)), damaged.files);
+            assert.equal(readFileSync(join(host.home, `config.json.before-restore-${stamp}`), "utf8"), '{"damaged":true}\n');
+            assert.ok(result.stdout.includes(`sudo gitlab-psql -d postgres -c 'DROP DATABASE "${before}"'`), result.stdout);
+
+            // gitlab-secrets.json is NOT overwritten; the backed-up copy is put aside.
+            const aside = join(host.etc, `mattermost-restore-${stamp}`);
+            assert.equal(readFileSync(join(aside, "gitlab-secrets.json"), "utf8"), etcAtBackup);
+            assert.equal(readFileSync(join(host.etc, "gitlab-secrets.json"), "utf8"), '{"mattermost":{"sql_at_rest_encrypt_key":"changed since"}}\n');
+            assert.match(result.stdout, /gitlab-secrets\.json and gitlab\.rb from the backup are in .*, NOT installed/);
+
+            assert.equal(statSync(host.config).mode & 0o777, 0o600);
+            if (AS_ROOT) {
+                const nobody = Number((await runProcess("id", ["-u", "nobody"])).stdout.trim());
+                assert.equal(statSync(host.dataDir).uid, nobody, "the data directory belongs to MM_OWNER");
+                assert.equal(statSync(join(host.dataDir, "users", "user1", "profile.png")).uid, nobody);
+                assert.equal(statSync(host.config).uid, nobody);
+            }
+            assert.deepEqual(filesIn(host.home), ["config.json", `config.json.before-restore-${stamp}`, "data", `data.before-restore-${stamp}`]);
+            assert.deepEqual(filesIn(host.sandbox.tmp), []);
+            assert.match(result.stdout, new RegExp(`restore of backup ${timestamp} complete`));
+        }));
+
+    test("onto a host without the database, data directory or config.json, by timestamp", () =>
+        withHost("round-trip-empty", async (host) => {
+            const backedUp = await host.state();
+            const timestamp = await host.backupOk();
+            await cluster.sql("postgres", `DROP DATABASE "${host.database}"`);
+            rmSync(host.dataDir, { recursive: true });
+            rmSync(host.config);
+
+            const result = await host.restore(timestamp);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual(await host.state(), backedUp);
+            assert.deepEqual(await databasesStartingWith(host.database), [host.database]);
+            assert.deepEqual(filesIn(host.home), ["config.json", "data"]);
+            assert.doesNotMatch(result.stdout, /DROP DATABASE/, "no previous database to drop");
+        }));
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("tools/mattermost-restore.sh: bad backups are refused before anything stops", () => {
+    const scenarios: {
+        name: string;
+        damage: (host: MattermostHost, timestamp: string) => Promise<void>;
+        message: RegExp;
+        /** Refused from the listing alone, before any download. */
+        downloadsNothing?: boolean;
+    }[] = [
+        {
+            name: "missing manifest",
+            damage: async (host, timestamp) => {
+                const result = await s3.rclone(["deletefile", s3.path(host.backupPath(timestamp, "manifest.txt"))]);
+                assert.equal(result.status, 0, describeRun(result));
+            },
+            message: /manifest\.txt is missing, so the backup is incomplete/,
+            downloadsNothing: true,
+        },
+        {
+            name: "checksum mismatch (same size)",
+            damage: async (host, timestamp) => {
+                const file = host.sandbox.path("damage", "config.json");
+                const content = await downloadObject(host.backupPath(timestamp, "config.json"), file);
+                writeFileSync(file, content.toString("utf8").replace("k1", "k2"));
+                await uploadObject(host.backupPath(timestamp, "config.json"), file);
+            },
+            message: /config\.json has sha256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}/,
+        },
+        {
+            name: "truncated dump",
+            damage: async (host, timestamp) => {
+                const file = host.sandbox.path("damage", "mattermost.dump");
+                const content = await downloadObject(host.backupPath(timestamp, "mattermost.dump"), file);
+                writeFileSync(file, content.subarray(0, Math.floor(content.length * 0.6)));
+                await uploadObject(host.backupPath(timestamp, "mattermost.dump"), file);
+            },
+            message: /mattermost\.dump has \d+ bytes, the manifest says \d+/,
+        },
+        {
+            name: "truncated dump with a manifest that matches it",
+            damage: async (host, timestamp) => {
+                const dump = host.sandbox.path("damage", "mattermost.dump");
+                const content = await downloadObject(host.backupPath(timestamp, "mattermost.dump"), dump);
+                const truncated = content.subarray(0, Math.floor(content.length * 0.6));
+                writeFileSync(dump, truncated);
+                await uploadObject(host.backupPath(timestamp, "mattermost.dump"), dump);
+                const manifestFile = host.sandbox.path("damage", "manifest.txt");
+                const manifest = (await downloadObject(host.backupPath(timestamp, "manifest.txt"), manifestFile)).toString("utf8");
+                const rewritten = manifest.replace(/^[0-9a-f]{64} \d+ mattermost\.dump$/m, `${sha256(truncated)} ${truncated.length} mattermost.dump`);
+                assert.notEqual(rewritten, manifest);
+                writeFileSync(manifestFile, rewritten);
+                await uploadObject(host.backupPath(timestamp, "manifest.txt"), manifestFile);
+            },
+            message: /the dump's data does not read back/,
+        },
+    ];
+
+    for (const scenario of scenarios) {
+        test(`${scenario.name}: refused, the stop command never called, live data intact`, () =>
+            withHost(`bad-${scenario.name.replace(/[^a-z]+/g, "-")}`.replace(/-+$/, ""), async (host) => {
+                const timestamp = await host.backupOk();
+                await scenario.damage(host, timestamp);
+                const before = await host.state();
+                const result = await host.restore(timestamp);
+                assert.match(result.stderr, scenario.message, describeRun(result));
+                await assertUntouched(host, result, before);
+                const downloads = host.sandbox.calls("rclone").filter((call) => call.argv[0] === "copy" && call.argv[1]!.startsWith(s3.remote));
+                assert.equal(downloads.length, scenario.downloadsNothing ? 0 : 1);
+            }));
+    }
+
+    test("a timestamp with no backup at all is refused", () =>
+        withHost("bad-no-backup", async (host) => {
+            const before = await host.state();
+            const result = await host.restore("20200101T000000Z");
+            assert.match(result.stderr, /manifest\.txt is missing/);
+            await assertUntouched(host, result, before);
+        }));
+
+    test("an argument that is neither a timestamp nor latest is refused", () =>
+        withHost("bad-argument", async (host) => {
+            const before = await host.state();
+            const result = await host.restore("../../etc");
+            assert.match(result.stderr, /usage: mattermost-restore <YYYYmmddTHHMMSSZ\|latest>/);
+            await assertUntouched(host, result, before);
+            assert.deepEqual(host.sandbox.calls("rclone"), [], "nothing was downloaded");
+        }));
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("tools/mattermost-restore.sh: a restore that fails halfway leaves the previous database in place", () => {
+    /** After a failure before the swap: same database under the same name, Mattermost running again. */
+    async function assertRolledBack(host: MattermostHost, result: RunResult, before: Awaited<ReturnType<MattermostHost["state"]>>) {
+        assert.notEqual(result.status, 0, describeRun(result));
+        assert.match(result.stderr, /restore FAILED before anything live was changed/);
+        assert.deepEqual(await host.state(), before, "live database (same name), data directory and config.json are intact");
+        assert.deepEqual(await databasesStartingWith(host.database), [host.database], "the partial restore database was dropped");
+        assert.deepEqual(host.gitlabCtlCalls(), ["stop mattermost", "start mattermost"], "Mattermost was started again");
+        assert.ok(existsSync(host.startedFile));
+        assert.deepEqual(filesIn(host.home), ["config.json", "data"], "the staged files were removed");
+        assert.deepEqual(filesIn(host.sandbox.tmp), []);
+    }
+
+    test("pg_restore fails on the dump itself (an owner role that no longer exists)", () =>
+        withHost("fail-missing-role", async (host) => {
+            await cluster.sql("postgres", "DROP ROLE IF EXISTS mm_departed_owner; CREATE ROLE mm_departed_owner");
+            await cluster.sql(host.database, "CREATE TABLE departed (id int); ALTER TABLE departed OWNER TO mm_departed_owner; INSERT INTO departed VALUES (1)");
+            const timestamp = await host.backupOk();
+            await cluster.sql(host.database, "DROP TABLE departed");
+            await cluster.sql("postgres", "DROP ROLE mm_departed_owner");
+            const before = await host.state();
+
+            const result = await host.restore(timestamp);
+            assert.match(result.stderr, /role "mm_departed_owner" does not exist/);
+            await assertRolledBack(host, result, before);
+        }));
+
+    test("pg_restore fails after loading the tables' data (a stand-in wrapping the real one)", () =>
+        withHost("fail-after-data", async (host) => {
+            const timestamp = await host.backupOk();
+            const before = await host.state();
+            // PG_BIN with the real client programs, except a pg_restore stand-in that, when it restores
+            // into a database, really creates the tables and loads their data, then fails.
+            const pgBin = host.sandbox.path("pg-bin");
+            mkdirSync(pgBin);
+            for (const program of readdirSync(cluster.bin).filter((name) => name !== "pg_restore")) {
+                symlinkSync(join(cluster.bin, program), join(pgBin, program));
+            }
+            // The stand-in also runs as the database superuser's account; let it record its calls.
+            for (const dir of ["calls", "calls/pg_restore"]) {
+                mkdirSync(host.sandbox.path(dir), { recursive: true });
+                chmodSync(host.sandbox.path(dir), 0o777);
+            }
+            host.sandbox.write("calls/sequence", "", 0o666);
+            const real = sh(join(cluster.bin, "pg_restore"));
+            host.sandbox.standIn(
+                "pg_restore",
+                `case "$*" in
+*--dbname=*)
+    ${real} --section=pre-data --section=data "$@"
+    echo "pg_restore stand-in: tables and data loaded, failing now" >&2
+    exit 1 ;;
+esac
+exec ${real} "$@"`,
+                join(pgBin, "pg_restore"),
+            );
+
+            const result = await host.restore(timestamp, { PG_BIN: pgBin });
+            assert.match(result.stderr, /pg_restore stand-in: tables and data loaded, failing now/);
+            const restores = host.sandbox.calls("pg_restore").filter((call) => call.argv.some((arg) => arg.startsWith("--dbname=")));
+            assert.equal(restores.length, 1);
+            assert.match(restores[0]!.argv.find((arg) => arg.startsWith("--dbname="))!, new RegExp(`^--dbname=${host.database}_restore_\\d{8}T\\d{6}Z$`));
+            assert.ok(restores[0]!.argv.includes("--exit-on-error"));
+            await assertRolledBack(host, result, before);
+        }));
+
+    test("another session on the live database: the swap is refused, nothing renamed", () =>
+        withHost("fail-busy-live", async (host) => {
+            const timestamp = await host.backupOk();
+            const before = await host.state();
+            const blocker = cluster.tryRun(join(cluster.bin, "psql"), ["-X", "-d", host.database, "-c", "SELECT pg_sleep(60)"], "", 90_000);
+            try {
+                const result = await host.restore(timestamp, { RESTORE_SESSION_WAIT: "1" });
+                assert.match(result.stderr, new RegExp(`sessions still connected to ${host.database} after 1s`));
+                await assertRolledBack(host, result, before);
+            } finally {
+                await cluster.sql("postgres", `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${host.database}'`);
+                await blocker;
+            }
+        }));
+
+    test("Mattermost never answers its ping after the swap: non-zero, the old ones kept, rollback printed", () =>
+        withHost("fail-ping", async (host) => {
+            const timestamp = await host.backupOk();
+            // This gitlab-ctl stand-in never brings Mattermost up.
+            host.sandbox.standIn("gitlab-ctl", `rm -f ${sh(host.startedFile)}`);
+            const result = await host.restore(timestamp, { MM_PING_TIMEOUT: "1" });
+            assert.notEqual(result.status, 0, describeRun(result));
+            assert.match(result.stderr, /did not answer "status":"OK" at http:\/\/127\.0\.0\.1:\d+\/api\/v4\/system\/ping within 1s/);
+
+            const [before] = await databasesStartingWith(`${host.database}_before_restore_`);
+            assert.ok(before, "the previous database is kept");
+            const stamp = before.slice(`${host.database}_before_restore_`.length);
+            const rollback = result.stderr.slice(result.stderr.indexOf("to roll back"));
+            const lines = rollback.split("\n").slice(1).map((line) => line.trim()).filter((line) => line !== "");
+            assert.deepEqual(lines, [
+                `${join(host.sandbox.bin, "gitlab-ctl")} stop mattermost`,
+                `mv -T ${host.config} ${host.config}.failed-restore-${stamp}`,
+                `mv -T ${host.config}.before-restore-${stamp} ${host.config}`,
+                `mv -T ${host.dataDir} ${host.dataDir}.failed-restore-${stamp}`,
+                `mv -T ${host.dataDir}.before-restore-${stamp} ${host.dataDir}`,
+                `sudo gitlab-psql -d postgres -c 'ALTER DATABASE "${host.database}" RENAME TO "${host.database}_failed_restore_${stamp}"' -c 'ALTER DATABASE "${before}" RENAME TO "${host.database}"'`,
+                `${join(host.sandbox.bin, "gitlab-ctl")} start mattermost`,
+            ]);
+            assert.ok(existsSync(`${host.dataDir}.before-restore-${stamp}`));
+            assert.ok(existsSync(`${host.config}.before-restore-${stamp}`));
+        }));
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("tools/gitlab-full-backup.sh", () => {
+    /** Omnibus's gitlab-backup and gitlab-ctl as stand-ins; backup-etc writes a real tarball. */
+    function gitlabHost(sandbox: Sandbox, options: { backupFails?: boolean; etcTarballs?: number } = {}) {
+        const omnibus = sandbox.path("opt/gitlab");
+        const etc = sandbox.path("etc/gitlab");
+        sandbox.write("etc/gitlab/gitlab-secrets.json", '{"gitlab_rails":{"db_key_base":"k"}}\n', 0o600);
+        sandbox.write("etc/gitlab/gitlab.rb", "external_url 'https://gitlab.example.com'\n", 0o600);
+        sandbox.standIn(
+            "gitlab-backup",
+            options.backupFails
+                ? `echo "gitlab-backup stand-in: Backup failed" >&2; exit 1`
+                : `echo "gitlab-backup stand-in: Backup 1767225600_2026_01_01_18.11.11-ee is done."`,
+            join(omnibus, "bin", "gitlab-backup"),
+        );
+        const tarballs = options.etcTarballs ?? 1;
+        sandbox.standIn(
+            "gitlab-ctl",
+            `[ "$1" = backup-etc ] && [ "$2" = --backup-path ] || { echo "gitlab-ctl stand-in: unexpected $*" >&2; exit 64; }
+for i in $(seq 1 ${tarballs}); do
+    tar --create --file "$3/gitlab_config_176722560\${i}_2026_01_01.tar" --directory ${sh(sandbox.path("etc"))} gitlab
+done`,
+            join(omnibus, "bin", "gitlab-ctl"),
+        );
+        sandbox.standIn("rclone", `exec ${sh(realRclone)} "$@"`);
+        const stack = `stack-${sandbox.root.slice(-6).toLowerCase()}`;
+        const stateDir = sandbox.path("var/lib/gitlab-mattermost");
+        const env = {
+            ...s3.remoteSettings(),
+            ...s3.credentialEnv(),
+            BACKUP_ENV_FILE: sandbox.path("no-env-file"),
+            BACKUP_REMOTE: s3.remote,
+            BACKUP_STACK: stack,
+            OMNIBUS_DIR: omnibus,
+            BACKUP_STATE_DIR: stateDir,
+        };
+        return { stack, etc, stateDir, run: () => sandbox.runScript("tools/gitlab-full-backup.sh", [], { env, timeoutMs: SCRIPT_TIMEOUT_MS }) };
+    }
+
+    test("gitlab-backup create, then backup-etc; the tarball and then the manifest go to <stack>/gitlab-etc/<ts>/", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox);
+            const result = await host.run();
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual(sandbox.sequence().filter((name) => name !== "rclone"), ["gitlab-backup", "gitlab-ctl"]);
+            assert.deepEqual(sandbox.calls("gitlab-backup")[0]!.argv, ["create"]);
+            const etcCall = sandbox.calls("gitlab-ctl")[0]!.argv;
+            assert.deepEqual(etcCall.slice(0, 2), ["backup-etc", "--backup-path"]);
+            assert.ok(etcCall[2]!.startsWith(sandbox.tmp), "backup-etc writes to a temp directory");
+
+            const timestamp = readFileSync(join(host.stateDir, "gitlab-full-backup.last-success"), "utf8").trim();
+            assert.match(timestamp, TIMESTAMP);
+            const tarball = "gitlab_config_1767225601_2026_01_01.tar";
+            assert.deepEqual(await objectsOf(host.stack), [`gitlab-etc/${timestamp}/${tarball}`, `gitlab-etc/${timestamp}/manifest.txt`]);
+            const uploads = sandbox.calls("rclone").map((call) => call.argv.at(-1));
+            assert.deepEqual(uploads, [
+                `${s3.remote}/${host.stack}/gitlab-etc/${timestamp}/${tarball}`,
+                `${s3.remote}/${host.stack}/gitlab-etc/${timestamp}/manifest.txt`,
+            ]);
+            const manifest = parseManifest(
+                (await downloadObject(`${host.stack}/gitlab-etc/${timestamp}/manifest.txt`, sandbox.path("manifest.txt"))).toString("utf8"),
+            );
+            const content = await downloadObject(`${host.stack}/gitlab-etc/${timestamp}/${tarball}`, sandbox.path(tarball));
+            assert.deepEqual(manifest, [{ sha256: sha256(content), size: content.length, name: tarball }]);
+            const listing = await runProcess("tar", ["--list", "--file", sandbox.path(tarball)]);
+            assert.match(listing.stdout, /^gitlab\/gitlab-secrets\.json$/m);
+            assert.deepEqual(filesIn(sandbox.tmp), []);
+        }));
+
+    test("gitlab-backup create fails: non-zero exit, no etc backup, nothing uploaded", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { backupFails: true });
+            const result = await host.run();
+            assert.notEqual(result.status, 0, describeRun(result));
+            assert.deepEqual(sandbox.calls("gitlab-ctl"), []);
+            assert.deepEqual(await objectsOf(host.stack), []);
+            assert.equal(existsSync(join(host.stateDir, "gitlab-full-backup.last-success")), false);
+        }));
+
+    test("backup-etc leaves no tarball (or several): non-zero exit, no manifest", () =>
+        withSandbox(async (sandbox) => {
+            for (const count of [0, 2]) {
+                const host = gitlabHost(sandbox, { etcTarballs: count });
+                const result = await host.run();
+                assert.notEqual(result.status, 0, describeRun(result));
+                assert.match(result.stderr, new RegExp(`left ${count} tarballs in its backup path, expected 1`));
+                assert.deepEqual(await objectsOf(host.stack), []);
+            }
+        }));
+});
+
+// ---------------------------------------------------------------------------------------------------
+test("the three backup scripts read the env file with the same function", () => {
+    const loaderOf = (script: string) => {
+        const text = readFileSync(join(HOST_SCRIPT_DIR, script), "utf8");
+        const match = /^load_env_file\(\) \{\n[\s\S]*?\n\}\n/m.exec(text);
+        assert.ok(match, `${script} has load_env_file`);
+        return match[0];
+    };
+    const reference = loaderOf("tools/mattermost-backup.sh");
+    assert.equal(loaderOf("tools/mattermost-restore.sh"), reference);
+    assert.equal(loaderOf("tools/gitlab-full-backup.sh"), reference);
+});
