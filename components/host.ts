@@ -66,7 +66,12 @@ export class Host extends pulumi.ComponentResource {
             // The AMI lookup follows Canonical's newest image; a new image must not replace a running host.
             ignoreChanges: ["ami"],
         });
-        const address = new aws.ec2.Eip(name, { domain: "vpc", instance: instance.id, tags: { Name: name } }, { parent: this });
+        const address = new aws.ec2.Eip(name, { domain: "vpc", instance: instance.id, tags: { Name: name } }, {
+            parent: this,
+            // Kept by `pulumi destroy`: allow-lists and caches may still point at it, and a released
+            // address can go to someone else. docs/operations.md says how to release it.
+            retainOnDelete: true,
+        });
 
         this.instanceId = instance.id;
         this.publicIp = address.publicIp;

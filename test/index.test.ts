@@ -70,6 +70,7 @@ for (const topology of ["single", "split"] as const) {
             }
             assert.equal((named(run, "gitlab", "aws:ec2/instance:Instance").inputs.rootBlockDevice as Record<string, unknown>).volumeSize, 100);
             assert.deepEqual(byType(run, "aws:ec2/eip:Eip").map((e) => e.name).sort(), hostNames);
+            assert.ok(byType(run, "aws:ec2/eip:Eip").every((e) => e.retainOnDelete), "Elastic IPs outlive pulumi destroy");
         });
 
         it("opens 80 and 443 to everyone and 22 only to ssh.allowedCidrs", () => {

@@ -1,0 +1,339 @@
+// The policies of the gitlab-mattermost policy pack, all mandatory. index.ts puts them into the
+// PolicyPack; tests import them from here, because constructing a PolicyPack starts its gRPC server.
+//
+// What CrossGuard hands a policy: a resource policy gets one resource's inputs before it is created
+// or updated; a stack policy gets every resource's outputs after the preview or update. Secret
+// values arrive unwrapped, with nothing telling that they were secret, and a value that is not
+// known yet (a preview of something not created) throws UnknownValueError when it is read.
+
+import * as aws from "@pulumi/aws";
+import {
+    UnknownValueError,
+    validateResourceOfType,
+    type PolicyResource,
+    type ResourceValidationPolicy,
+    type StackValidationPolicy,
+} from "@pulumi/policy";
+import {
+    allowsImdsV1,
+    bucketProtectionGaps,
+    credentialAssignments,
+    decodeUserDataBase64,
+    gravitonFamily,
+    secretMaterialInUserData,
+    secretsInCommandString,
+    worldOpenSshSources,
+    type SecretValue,
+} from "./rules";
+
+/**
+ * Type tokens of the resources the secret policies read, as the engine reports them. Most come from
+ * providers this pack does not depend on, so they are spelled out (the tests check them against the
+ * SDKs' classes).
+ */
+export const TYPE_TOKENS = {
+    remoteCommand: "command:remote:Command",
+    randomPassword: "random:index/randomPassword:RandomPassword",
+    tlsPrivateKey: "tls:index/privateKey:PrivateKey",
+    iamAccessKey: "aws:iam/accessKey:AccessKey",
+} as const;
+
+/** The command strings of a remote command: what runs on the host over SSH. */
+const COMMAND_STRINGS = ["create", "update", "delete"] as const;
+
+/**
+ * The value at `path` in a resource's properties, or undefined where the path does not lead to a
+ * value or the value is not known yet: a preview leaves generated values and ids unknown, and a
+ * stack policy must still judge the rest of the stack. (@pulumi/policy exports UnknownValueError
+ * from its index, but its type declarations leave the class out, so TypeScript types it `any`.)
+ */
+function knownValue(props: Record<string, unknown>, path: readonly string[]): unknown {
+    try {
+        let value: unknown = props;
+        for (const key of path) {
+            if (typeof value !== "object" || value === null) {
+                return undefined;
+            }
+            value = (value as Record<string, unknown>)[key];
+        }
+        return value;
+    } catch (error) {
+        if (error instanceof UnknownValueError) {
+            return undefined;
+        }
+        throw error;
+    }
+}
+
+// --- Hosts -----------------------------------------------------------------------------------------
+
+export const x86InstancesOnly: ResourceValidationPolicy = {
+    name: "ec2-x86-64-only",
+    description:
+        "EC2 instances use x86_64 instance types: bundled Mattermost ships only for linux-amd64. This policy refuses " +
+        "Graviton (arm64) families by name; the program also asks EC2 for each type's supported architectures " +
+        "before it creates anything, and boots only x86_64 images.",
+    enforcementLevel: "mandatory",
+    validateResource: validateResourceOfType(aws.ec2.Instance, (instance, args, reportViolation) => {
+        const family = instance.instanceType === undefined ? undefined : gravitonFamily(instance.instanceType);
+        if (family !== undefined) {
+            reportViolation(`instance ${args.name} has type ${instance.instanceType}, of the Graviton (arm64) family ${family}; choose an x86_64 type such as c6a.xlarge`);
+        }
+    }),
+};
+
+export const imdsV2Required: ResourceValidationPolicy = {
+    name: "ec2-imdsv2-required",
+    description:
+        "EC2 instances require IMDSv2 session tokens (metadataOptions.httpTokens \"required\"), so a request forged " +
+        "through a web application on the host cannot read the instance's metadata and credentials.",
+    enforcementLevel: "mandatory",
+    validateResource: validateResourceOfType(aws.ec2.Instance, (instance, args, reportViolation) => {
+        if (allowsImdsV1(instance.metadataOptions)) {
+            reportViolation(`instance ${args.name} allows IMDSv1: set metadataOptions.httpTokens to "required"`);
+        }
+    }),
+};
+
+export const encryptedVolumes: ResourceValidationPolicy = {
+    name: "ebs-volumes-encrypted",
+    description:
+        "Every EBS volume is encrypted: an instance's root volume (rootBlockDevice.encrypted), its other block devices " +
+        "(ebsBlockDevices[*].encrypted) and stand-alone aws.ebs.Volume resources. The volumes hold GitLab's " +
+        "repositories, the databases and gitlab-secrets.json.",
+    enforcementLevel: "mandatory",
+    validateResource: [
+        validateResourceOfType(aws.ec2.Instance, (instance, args, reportViolation) => {
+            if (instance.rootBlockDevice?.encrypted !== true) {
+                reportViolation(`root volume of instance ${args.name} is not encrypted: set rootBlockDevice.encrypted to true`);
+            }
+            for (const device of instance.ebsBlockDevices ?? []) {
+                if (device.encrypted !== true) {
+                    reportViolation(`EBS volume ${device.deviceName} of instance ${args.name} is not encrypted: set its encrypted to true`);
+                }
+            }
+        }),
+        validateResourceOfType(aws.ebs.Volume, (volume, args, reportViolation) => {
+            if (volume.encrypted !== true) {
+                reportViolation(`EBS volume ${args.name} is not encrypted: set encrypted to true`);
+            }
+        }),
+    ],
+};
+
+// --- Network ---------------------------------------------------------------------------------------
+
+const SSH_ADVICE = "allow SSH only from the administrators' networks (ssh.allowedCidrs)";
+
+export const noSshFromAnywhere: ResourceValidationPolicy = {
+    name: "no-ssh-from-anywhere",
+    description:
+        "No security group rule opens TCP port 22 to the whole internet (0.0.0.0/0 or ::/0), whether the rule names " +
+        "port 22, a port range that includes it, or every protocol. Checked in security groups' inline ingress, " +
+        "aws.ec2.SecurityGroupRule and aws.vpc.SecurityGroupIngressRule.",
+    enforcementLevel: "mandatory",
+    validateResource: [
+        validateResourceOfType(aws.ec2.SecurityGroup, (group, args, reportViolation) => {
+            (group.ingress ?? []).forEach((rule, index) => {
+                const open = worldOpenSshSources({
+                    protocol: rule.protocol,
+                    fromPort: rule.fromPort,
+                    toPort: rule.toPort,
+                    cidrs: [...(rule.cidrBlocks ?? []), ...(rule.ipv6CidrBlocks ?? [])],
+                });
+                if (open.length > 0) {
+                    reportViolation(`ingress rule ${index + 1} of security group ${args.name} opens SSH to ${open.join(" and ")}; ${SSH_ADVICE}`);
+                }
+            });
+        }),
+        validateResourceOfType(aws.ec2.SecurityGroupRule, (rule, args, reportViolation) => {
+            if (rule.type !== "ingress") {
+                return;
+            }
+            const open = worldOpenSshSources({
+                protocol: rule.protocol,
+                fromPort: rule.fromPort,
+                toPort: rule.toPort,
+                cidrs: [...(rule.cidrBlocks ?? []), ...(rule.ipv6CidrBlocks ?? [])],
+            });
+            if (open.length > 0) {
+                reportViolation(`security group rule ${args.name} opens SSH to ${open.join(" and ")}; ${SSH_ADVICE}`);
+            }
+        }),
+        validateResourceOfType(aws.vpc.SecurityGroupIngressRule, (rule, args, reportViolation) => {
+            const open = worldOpenSshSources({
+                protocol: rule.ipProtocol,
+                fromPort: rule.fromPort,
+                toPort: rule.toPort,
+                cidrs: [rule.cidrIpv4, rule.cidrIpv6].filter((cidr): cidr is string => cidr !== undefined),
+            });
+            if (open.length > 0) {
+                reportViolation(`security group ingress rule ${args.name} opens SSH to ${open.join(" and ")}; ${SSH_ADVICE}`);
+            }
+        }),
+    ],
+};
+
+// --- Backup bucket ---------------------------------------------------------------------------------
+
+type ResourceClass = Parameters<PolicyResource["isType"]>[0];
+
+// aws 7 still offers the deprecated V2 names under their own type tokens; a bucket created as a
+// BucketV2 must not escape the policy, and its companions may use either name.
+const BUCKETS: readonly ResourceClass[] = [aws.s3.Bucket, aws.s3.BucketV2];
+const VERSIONINGS: readonly ResourceClass[] = [aws.s3.BucketVersioning, aws.s3.BucketVersioningV2];
+const ENCRYPTIONS: readonly ResourceClass[] = [aws.s3.BucketServerSideEncryptionConfiguration, aws.s3.BucketServerSideEncryptionConfigurationV2];
+const PUBLIC_ACCESS_BLOCKS: readonly ResourceClass[] = [aws.s3.BucketPublicAccessBlock];
+
+const isOneOf = (resource: PolicyResource, classes: readonly ResourceClass[]) => classes.some((cls) => resource.isType(cls));
+
+/**
+ * Whether a companion resource (versioning, encryption, public access block) configures `bucket`:
+ * its `bucket` input was computed from the bucket (known even in a preview, where the bucket's name
+ * may not be), or its `bucket` value is the bucket's name.
+ */
+function configures(companion: PolicyResource, bucket: PolicyResource): boolean {
+    if ((companion.propertyDependencies.bucket ?? []).some((dependency) => dependency.urn === bucket.urn)) {
+        return true;
+    }
+    const target = knownValue(companion.props, ["bucket"]);
+    return typeof target === "string" && (target === knownValue(bucket.props, ["bucket"]) || target === knownValue(bucket.props, ["id"]));
+}
+
+export const backupBucketProtected: StackValidationPolicy = {
+    name: "backup-bucket-protected",
+    description:
+        "Every S3 bucket of the stack (the program's is the backup bucket) is versioned, encrypted by default and " +
+        "private: an aws.s3.BucketVersioning with status \"Enabled\", an aws.s3.BucketServerSideEncryptionConfiguration " +
+        "with a default algorithm, and an aws.s3.BucketPublicAccessBlock with all four flags true, each configuring " +
+        "that bucket. The deprecated inline settings on the bucket itself do not count.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        const companions = args.resources.filter((resource) => isOneOf(resource, [...VERSIONINGS, ...ENCRYPTIONS, ...PUBLIC_ACCESS_BLOCKS]));
+        for (const bucket of args.resources.filter((resource) => isOneOf(resource, BUCKETS))) {
+            const own = companions.filter((companion) => configures(companion, bucket));
+            const ofKind = (classes: readonly ResourceClass[]) => own.filter((companion) => isOneOf(companion, classes));
+            const gaps = bucketProtectionGaps({
+                versioningStatuses: ofKind(VERSIONINGS).map((versioning) => stringOrUndefined(knownValue(versioning.props, ["versioningConfiguration", "status"]))),
+                encryptionAlgorithms: ofKind(ENCRYPTIONS).map((encryption) =>
+                    Array.from({ length: knownLength(encryption.props, ["rules"]) }, (_, index) =>
+                        stringOrUndefined(knownValue(encryption.props, ["rules", String(index), "applyServerSideEncryptionByDefault", "sseAlgorithm"])),
+                    ),
+                ),
+                publicAccessBlocks: ofKind(PUBLIC_ACCESS_BLOCKS).map((block) => ({
+                    blockPublicAcls: knownValue(block.props, ["blockPublicAcls"]) === true,
+                    blockPublicPolicy: knownValue(block.props, ["blockPublicPolicy"]) === true,
+                    ignorePublicAcls: knownValue(block.props, ["ignorePublicAcls"]) === true,
+                    restrictPublicBuckets: knownValue(block.props, ["restrictPublicBuckets"]) === true,
+                })),
+            });
+            for (const gap of gaps) {
+                reportViolation(`bucket ${bucket.name} ${gap}`, bucket.urn);
+            }
+        }
+    },
+};
+
+function stringOrUndefined(value: unknown): string | undefined {
+    return typeof value === "string" ? value : undefined;
+}
+
+/** The length of the array at `path`, 0 when there is none; its items are read one by one, as each may be unknown. */
+function knownLength(props: Record<string, unknown>, path: readonly string[]): number {
+    const value = knownValue(props, path);
+    return Array.isArray(value) ? value.length : 0;
+}
+
+// --- Secrets ---------------------------------------------------------------------------------------
+
+export const noSecretsInUserData: ResourceValidationPolicy = {
+    name: "no-secrets-in-user-data",
+    description:
+        "EC2 user data (userData, or userDataBase64 decoded and gunzipped) holds no PEM private key, no AWS access key " +
+        "id and none of the words password, passwd, passphrase, secret, token, private_key or api_key (in any case, the " +
+        "last two also with a hyphen or nothing between the words). User data is " +
+        "readable by every process on the host and stored in clear text in the state; this program configures hosts " +
+        "over SSH and sends secrets on stdin, so its user data is empty.",
+    enforcementLevel: "mandatory",
+    validateResource: validateResourceOfType(aws.ec2.Instance, (instance, args, reportViolation) => {
+        const userData: [field: string, text: string | undefined][] = [
+            ["userData", instance.userData],
+            ["userDataBase64", instance.userDataBase64 === undefined ? undefined : decodeUserDataBase64(instance.userDataBase64)],
+        ];
+        for (const [field, text] of userData) {
+            const found = text === undefined ? undefined : secretMaterialInUserData(text);
+            if (found !== undefined) {
+                reportViolation(`${field} of instance ${args.name} contains ${found}; send secrets to the host over SSH, on a remote command's stdin`);
+            }
+        }
+    }),
+};
+
+/** Output properties the providers always keep secret, by resource type, as property paths. */
+const SECRET_OUTPUTS: Readonly<Record<string, readonly (readonly string[])[]>> = {
+    [TYPE_TOKENS.randomPassword]: [["result"], ["bcryptHash"]],
+    [TYPE_TOKENS.tlsPrivateKey]: [["privateKeyPem"], ["privateKeyOpenssh"], ["privateKeyPemPkcs8"]],
+    [TYPE_TOKENS.remoteCommand]: [["connection", "password"], ["connection", "privateKey"], ["connection", "privateKeyPassword"]],
+    [TYPE_TOKENS.iamAccessKey]: [["secret"], ["sesSmtpPasswordV4"]],
+};
+
+/**
+ * The values this stack holds as secret, as far as a policy can tell: CrossGuard unwraps secrets
+ * and does not say which values were secret, so they are found by where they live. The secret
+ * outputs of the resources that generate secrets (random passwords, TLS private keys, IAM access
+ * keys), the SSH credentials of remote commands, and the credential values written in remote
+ * commands' stdin, which is how this program sends gitlab.rb, the OAuth application and the
+ * plugin's settings, including secrets from the stack's configuration. Values not known yet are
+ * left out.
+ */
+export function stackSecretValues(resources: readonly PolicyResource[]): SecretValue[] {
+    const secrets: SecretValue[] = [];
+    for (const resource of resources) {
+        for (const path of SECRET_OUTPUTS[resource.type] ?? []) {
+            const value = knownValue(resource.props, path);
+            if (typeof value === "string") {
+                secrets.push({ value, source: `the ${path.join(".")} of ${resource.name} (${resource.type})` });
+            }
+        }
+        if (resource.type === TYPE_TOKENS.remoteCommand) {
+            const stdin = knownValue(resource.props, ["stdin"]);
+            for (const { key, value } of typeof stdin === "string" ? credentialAssignments(stdin) : []) {
+                secrets.push({ value, source: `the "${key}" value in the stdin of ${resource.name}` });
+            }
+        }
+    }
+    return secrets;
+}
+
+export const noSecretsInRemoteCommands: StackValidationPolicy = {
+    name: "no-secrets-in-remote-commands",
+    description:
+        "The create, update and delete strings of remote commands (command:remote:Command) hold no PEM private key and " +
+        "none of the stack's secret values: the secret outputs of random passwords, TLS private keys and IAM access keys, " +
+        "the commands' SSH credentials, and the credential values in the commands' stdin. A command string shows up in " +
+        "error messages, in the host's process list and in the state; secrets go on stdin.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        const secrets = stackSecretValues(args.resources);
+        for (const command of args.resources.filter((resource) => resource.type === TYPE_TOKENS.remoteCommand)) {
+            for (const field of COMMAND_STRINGS) {
+                const text = knownValue(command.props, [field]);
+                const found = typeof text === "string" ? secretsInCommandString(text, secrets) : [];
+                if (found.length > 0) {
+                    reportViolation(`${field} of remote command ${command.name} contains ${found.join(" and ")}; pass secrets on the command's stdin`, command.urn);
+                }
+            }
+        }
+    },
+};
+
+/** Every policy of the pack, in the order the pack lists them. */
+export const policies = [
+    x86InstancesOnly,
+    imdsV2Required,
+    encryptedVolumes,
+    noSshFromAnywhere,
+    backupBucketProtected,
+    noSecretsInUserData,
+    noSecretsInRemoteCommands,
+];

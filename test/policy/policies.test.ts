@@ -1,0 +1,552 @@
+// Tests for the policy pack (policy/): every policy over the resource graph of each shipped stack,
+// as the mock runtime builds it, must report nothing; each deliberately bad resource must draw
+// exactly one violation, with its message. Policies run through test/policy/policyHarness.ts, which
+// calls them as the pack's server would.
+
+import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
+import * as aws from "@pulumi/aws";
+import * as command from "@pulumi/command";
+import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
+import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
+import { ARM_FAMILY } from "../../components/config";
+import { backupBucketProtected, noSecretsInRemoteCommands, policies, stackSecretValues, TYPE_TOKENS } from "../../policy/policies";
+import {
+    allowsImdsV1,
+    credentialAssignments,
+    decodeUserDataBase64,
+    GRAVITON_FAMILY,
+    gravitonFamily,
+    secretMaterialInUserData,
+    worldOpenSshSources,
+} from "../../policy/rules";
+import { runOffline } from "../../scripts/offlineRuntime";
+import { readStackConfig } from "../../scripts/render";
+import { fromRegistered, runPolicies, type FakeResource, type Violation } from "./policyHarness";
+
+const typeOf = (resourceClass: unknown) => (resourceClass as { __pulumiType: string }).__pulumiType;
+
+const STACKS_DIR = join(__dirname, "..", "..", "stacks");
+const STACKS = readdirSync(STACKS_DIR)
+    .map((file) => /^Pulumi\.(.+)\.yaml$/.exec(file)?.[1])
+    .filter((stack): stack is string => stack !== undefined)
+    .sort();
+
+const INSTANCE = typeOf(aws.ec2.Instance);
+const SECURITY_GROUP = typeOf(aws.ec2.SecurityGroup);
+const BUCKET = typeOf(aws.s3.Bucket);
+
+/** A password as random.RandomPassword generates them for this program: 32 letters and digits. */
+const ROOT_PASSWORD = "q7Rj2LmX9vTz4KcW8nYb3HdF6sGa1UeP";
+/** The SSH key a remote command logs in with. */
+const SSH_PRIVATE_KEY = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+/** A private key given in the configuration, e.g. tls.certificates.gitlab.key. */
+const TLS_PRIVATE_KEY = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "sec1", format: "pem" }).toString();
+
+/**
+ * A small stack that complies with every policy: a host, its security group, the backup bucket with
+ * its three companions, a generated password, and the remote command that sends it on stdin.
+ */
+function compliantStack(): FakeResource[] {
+    return [
+        {
+            type: INSTANCE,
+            name: "gitlab",
+            inputs: {
+                ami: "ami-0123456789abcdef0",
+                instanceType: "c6a.xlarge",
+                metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+                rootBlockDevice: { volumeType: "gp3", volumeSize: 100, encrypted: true },
+            },
+        },
+        {
+            type: SECURITY_GROUP,
+            name: "hosts",
+            inputs: {
+                ingress: [
+                    { protocol: "tcp", fromPort: 80, toPort: 80, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] },
+                    { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] },
+                    { protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.0/24"], ipv6CidrBlocks: ["2001:db8::/48"] },
+                ],
+                egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] }],
+            },
+        },
+        { type: BUCKET, name: "backups", inputs: {}, outputs: { bucket: "gitlab-mattermost-backups-4f2a", id: "gitlab-mattermost-backups-4f2a" } },
+        ...bucketCompanions("backups", "gitlab-mattermost-backups-4f2a"),
+        { type: TYPE_TOKENS.randomPassword, name: "root-password", inputs: { length: 32, special: false }, outputs: { length: 32, special: false, result: ROOT_PASSWORD } },
+        {
+            type: TYPE_TOKENS.remoteCommand,
+            name: "gitlab-gitlab-rb",
+            inputs: {
+                connection: { host: "192.0.2.10", user: "ubuntu", privateKey: SSH_PRIVATE_KEY },
+                create: "sudo bash -c 'cat > /etc/gitlab/gitlab.rb' apply-gitlab-rb.sh",
+                stdin: `external_url "https://gitlab.example.com"\ngitlab_rails['initial_root_password'] = "${ROOT_PASSWORD}"\n`,
+            },
+            propertyDependencies: { stdin: ["root-password"] },
+        },
+    ];
+}
+
+/** Versioning, default encryption and a public access block for a bucket named `bucketName`. */
+function bucketCompanions(bucket: string, bucketName: string): FakeResource[] {
+    const of = { bucket: [bucket] };
+    return [
+        {
+            type: typeOf(aws.s3.BucketVersioning),
+            name: `${bucket}-versioning`,
+            inputs: { bucket: bucketName, versioningConfiguration: { status: "Enabled" } },
+            propertyDependencies: of,
+        },
+        {
+            type: typeOf(aws.s3.BucketServerSideEncryptionConfiguration),
+            name: `${bucket}-encryption`,
+            inputs: { bucket: bucketName, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" }, bucketKeyEnabled: true }] },
+            propertyDependencies: of,
+        },
+        {
+            type: typeOf(aws.s3.BucketPublicAccessBlock),
+            name: `${bucket}-public-access`,
+            inputs: { bucket: bucketName, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+            propertyDependencies: of,
+        },
+    ];
+}
+
+/** The compliant stack with one resource, found by name (and type, where names repeat), changed, or removed when `change` returns undefined. */
+function changed(name: string, change: (resource: FakeResource) => FakeResource | undefined, type?: string): FakeResource[] {
+    const stack = compliantStack();
+    const index = stack.findIndex((resource) => resource.name === name && (type === undefined || resource.type === type));
+    assert.ok(index >= 0, `the compliant stack has no ${name}`);
+    const replacement = change(stack[index]);
+    return replacement === undefined ? stack.toSpliced(index, 1) : stack.toSpliced(index, 1, replacement);
+}
+
+const withInputs = (extra: Record<string, unknown>) => (resource: FakeResource): FakeResource => ({ ...resource, inputs: { ...resource.inputs, ...extra } });
+
+/** Replaces the security group's SSH rule with one open to the given ranges. */
+function sshRuleOpenTo(ranges: { cidrBlocks: string[]; ipv6CidrBlocks: string[] }) {
+    return (group: FakeResource): FakeResource => {
+        const ingress = group.inputs.ingress as Record<string, unknown>[];
+        return withInputs({ ingress: ingress.map((rule) => (rule.fromPort === 22 ? { ...rule, ...ranges } : rule)) })(group);
+    };
+}
+
+async function violationsOf(resources: readonly FakeResource[]): Promise<Violation[]> {
+    const run = await runPolicies(policies, resources);
+    assert.deepEqual(run.notRunnable, [], "every value is known here, so every policy must run");
+    return run.violations;
+}
+
+/** The resource graph of a shipped stack, as the mock runtime builds it. */
+async function shippedGraph(stack: string): Promise<FakeResource[]> {
+    const { config, secretKeys } = readStackConfig(STACKS_DIR, stack, undefined);
+    return (await runOffline(config, { stack, secretKeys })).resources.map(fromRegistered);
+}
+
+/** The stack policy arguments the harness builds, captured through a policy that only records them. */
+async function stackArgs(resources: readonly FakeResource[]) {
+    let captured: Parameters<typeof noSecretsInRemoteCommands.validateStack>[0] | undefined;
+    await runPolicies([{ name: "capture", description: "records its arguments", validateStack: (args) => void (captured = args) }], resources);
+    assert.ok(captured);
+    return captured;
+}
+
+// ---------------------------------------------------------------------------------------------------
+describe("the policy pack", () => {
+    test("has the seven mandatory policies the issue asks for, each named once", () => {
+        assert.deepEqual(
+            policies.map((policy) => policy.name),
+            [
+                "ec2-x86-64-only",
+                "ec2-imdsv2-required",
+                "ebs-volumes-encrypted",
+                "no-ssh-from-anywhere",
+                "backup-bucket-protected",
+                "no-secrets-in-user-data",
+                "no-secrets-in-remote-commands",
+            ],
+        );
+        assert.ok(policies.every((policy) => policy.enforcementLevel === "mandatory"));
+        assert.ok(policies.every((policy) => policy.description.length > 40), "each policy says what it enforces");
+    });
+
+    test("spells the type tokens of other providers as their SDKs do", () => {
+        assert.deepEqual(TYPE_TOKENS, {
+            remoteCommand: typeOf(command.remote.Command),
+            randomPassword: typeOf(random.RandomPassword),
+            tlsPrivateKey: typeOf(tls.PrivateKey),
+            iamAccessKey: typeOf(aws.iam.AccessKey),
+        });
+    });
+
+    test("refuses the Graviton families the program refuses", () => {
+        assert.equal(GRAVITON_FAMILY.source, ARM_FAMILY.source);
+    });
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("the shipped stacks", () => {
+    test("are found in stacks/", () => {
+        assert.ok(STACKS.includes("single") && STACKS.includes("split"), `stacks: ${STACKS.join(", ")}`);
+    });
+
+    for (const stack of STACKS) {
+        test(`${stack}: no policy reports anything on the stack's resource graph`, async () => {
+            const graph = await shippedGraph(stack);
+            // The graph holds what the policies judge, so passing is not for want of resources.
+            for (const type of [INSTANCE, SECURITY_GROUP, BUCKET, TYPE_TOKENS.remoteCommand, TYPE_TOKENS.randomPassword, TYPE_TOKENS.tlsPrivateKey]) {
+                assert.ok(graph.some((resource) => resource.type === type), `the ${stack} graph has a ${type}`);
+            }
+            assert.deepEqual(await violationsOf(graph), []);
+        });
+    }
+
+    test("single: the graph's secrets are found, and one of them in a command string is one violation", async () => {
+        const graph = await shippedGraph("single");
+        const { resources } = await stackArgs(graph);
+        const sources = stackSecretValues(resources).map((secret) => secret.source);
+        for (const expected of [
+            "the result of root-password (random:index/randomPassword:RandomPassword)",
+            "the privateKeyOpenssh of ssh-key (tls:index/privateKey:PrivateKey)",
+            "the connection.privateKey of gitlab-install (command:remote:Command)",
+            `the "initial_root_password" value in the stdin of gitlab-gitlab-rb`,
+            `the "secret" value in the stdin of oauth-register`,
+            `the "gitlab_secret" value in the stdin of gitlab-gitlab-rb`,
+        ]) {
+            assert.ok(sources.includes(expected), `found ${expected} among:\n${sources.join("\n")}`);
+        }
+
+        const password = graph.find((resource) => resource.name === "root-password");
+        const install = graph.find((resource) => resource.name === "gitlab-install");
+        assert.ok(password?.outputs && install?.outputs);
+        const leaked = { ...install, outputs: { ...install.outputs, create: `${String(install.outputs.create)} ${String(password.outputs.result)}` } };
+        assert.deepEqual(await violationsOf(graph.map((resource) => (resource === install ? leaked : resource))), [
+            {
+                policy: "no-secrets-in-remote-commands",
+                message:
+                    "create of remote command gitlab-install contains the result of root-password (random:index/randomPassword:RandomPassword) " +
+                    `and the "initial_root_password" value in the stdin of gitlab-gitlab-rb; pass secrets on the command's stdin`,
+            },
+        ]);
+    });
+
+    test("split: the backup bucket without its versioning is one violation", async () => {
+        const graph = await shippedGraph("split");
+        const versioning = graph.filter((resource) => resource.type === typeOf(aws.s3.BucketVersioning));
+        const bucket = graph.find((resource) => resource.type === BUCKET);
+        assert.equal(versioning.length, 1);
+        assert.ok(bucket);
+        assert.deepEqual(await violationsOf(graph.filter((resource) => resource !== versioning[0])), [
+            {
+                policy: "backup-bucket-protected",
+                message: `bucket ${bucket.name} has no versioning: add an aws.s3.BucketVersioning for it with versioningConfiguration.status "Enabled"`,
+            },
+        ]);
+    });
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("deliberately bad resources draw exactly one violation each", () => {
+    test("the compliant stack draws none", async () => {
+        assert.deepEqual(await violationsOf(compliantStack()), []);
+    });
+
+    const SSH_ADVICE = "allow SSH only from the administrators' networks (ssh.allowedCidrs)";
+    const cases: { title: string; stack: () => FakeResource[]; expected: Violation }[] = [
+        {
+            title: "an ARM (Graviton) instance type",
+            stack: () => changed("gitlab", withInputs({ instanceType: "m7g.large" }), INSTANCE),
+            expected: {
+                policy: "ec2-x86-64-only",
+                message: "instance gitlab has type m7g.large, of the Graviton (arm64) family m7g; choose an x86_64 type such as c6a.xlarge",
+            },
+        },
+        {
+            title: "httpTokens optional",
+            stack: () => changed("gitlab", withInputs({ metadataOptions: { httpEndpoint: "enabled", httpTokens: "optional" } }), INSTANCE),
+            expected: { policy: "ec2-imdsv2-required", message: `instance gitlab allows IMDSv1: set metadataOptions.httpTokens to "required"` },
+        },
+        {
+            title: "no metadata options at all (EC2's default allows IMDSv1)",
+            stack: () => changed("gitlab", withInputs({ metadataOptions: undefined }), INSTANCE),
+            expected: { policy: "ec2-imdsv2-required", message: `instance gitlab allows IMDSv1: set metadataOptions.httpTokens to "required"` },
+        },
+        {
+            title: "an unencrypted root volume",
+            stack: () => changed("gitlab", withInputs({ rootBlockDevice: { volumeType: "gp3", volumeSize: 100, encrypted: false } }), INSTANCE),
+            expected: { policy: "ebs-volumes-encrypted", message: "root volume of instance gitlab is not encrypted: set rootBlockDevice.encrypted to true" },
+        },
+        {
+            title: "an unencrypted extra block device",
+            stack: () => changed("gitlab", withInputs({ ebsBlockDevices: [{ deviceName: "/dev/sdf", volumeSize: 500 }] }), INSTANCE),
+            expected: { policy: "ebs-volumes-encrypted", message: "EBS volume /dev/sdf of instance gitlab is not encrypted: set its encrypted to true" },
+        },
+        {
+            title: "an unencrypted aws.ebs.Volume",
+            stack: () => [...compliantStack(), { type: typeOf(aws.ebs.Volume), name: "repositories", inputs: { availabilityZone: "eu-west-1a", size: 500 } }],
+            expected: { policy: "ebs-volumes-encrypted", message: "EBS volume repositories is not encrypted: set encrypted to true" },
+        },
+        {
+            title: "port 22 open to 0.0.0.0/0 in a security group",
+            stack: () => changed("hosts", sshRuleOpenTo({ cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: [] })),
+            expected: { policy: "no-ssh-from-anywhere", message: `ingress rule 3 of security group hosts opens SSH to 0.0.0.0/0; ${SSH_ADVICE}` },
+        },
+        {
+            title: "port 22 open to ::/0 in a security group",
+            stack: () => changed("hosts", sshRuleOpenTo({ cidrBlocks: ["203.0.113.0/24"], ipv6CidrBlocks: ["::/0"] })),
+            expected: { policy: "no-ssh-from-anywhere", message: `ingress rule 3 of security group hosts opens SSH to ::/0; ${SSH_ADVICE}` },
+        },
+        {
+            title: "an aws.ec2.SecurityGroupRule whose port range covers 22, from 0.0.0.0/0",
+            stack: () => [
+                ...compliantStack(),
+                {
+                    type: typeOf(aws.ec2.SecurityGroupRule),
+                    name: "admin-ports",
+                    inputs: { type: "ingress", securityGroupId: "sg-1", protocol: "tcp", fromPort: 20, toPort: 25, cidrBlocks: ["0.0.0.0/0"] },
+                },
+            ],
+            expected: { policy: "no-ssh-from-anywhere", message: `security group rule admin-ports opens SSH to 0.0.0.0/0; ${SSH_ADVICE}` },
+        },
+        {
+            title: "an aws.vpc.SecurityGroupIngressRule for every protocol, from ::/0",
+            stack: () => [
+                ...compliantStack(),
+                { type: typeOf(aws.vpc.SecurityGroupIngressRule), name: "everything-v6", inputs: { securityGroupId: "sg-1", ipProtocol: "-1", cidrIpv6: "::/0" } },
+            ],
+            expected: { policy: "no-ssh-from-anywhere", message: `security group ingress rule everything-v6 opens SSH to ::/0; ${SSH_ADVICE}` },
+        },
+        {
+            title: "a bucket without versioning",
+            stack: () => changed("backups-versioning", () => undefined),
+            expected: {
+                policy: "backup-bucket-protected",
+                message: `bucket backups has no versioning: add an aws.s3.BucketVersioning for it with versioningConfiguration.status "Enabled"`,
+            },
+        },
+        {
+            title: "a bucket whose versioning is suspended",
+            stack: () => changed("backups-versioning", withInputs({ versioningConfiguration: { status: "Suspended" } })),
+            expected: {
+                policy: "backup-bucket-protected",
+                message: `bucket backups has no versioning: add an aws.s3.BucketVersioning for it with versioningConfiguration.status "Enabled"`,
+            },
+        },
+        {
+            title: "a bucket without default encryption",
+            stack: () => changed("backups-encryption", () => undefined),
+            expected: {
+                policy: "backup-bucket-protected",
+                message:
+                    "bucket backups has no default encryption: add an aws.s3.BucketServerSideEncryptionConfiguration for it with a rule's applyServerSideEncryptionByDefault.sseAlgorithm",
+            },
+        },
+        {
+            title: "a bucket without a public access block",
+            stack: () => changed("backups-public-access", () => undefined),
+            expected: {
+                policy: "backup-bucket-protected",
+                message:
+                    "bucket backups has no complete public access block: add an aws.s3.BucketPublicAccessBlock for it with blockPublicAcls, blockPublicPolicy, ignorePublicAcls, restrictPublicBuckets all true",
+            },
+        },
+        {
+            title: "a public access block with one flag off",
+            stack: () => changed("backups-public-access", withInputs({ restrictPublicBuckets: false })),
+            expected: {
+                policy: "backup-bucket-protected",
+                message:
+                    "bucket backups has no complete public access block: add an aws.s3.BucketPublicAccessBlock for it with blockPublicAcls, blockPublicPolicy, ignorePublicAcls, restrictPublicBuckets all true",
+            },
+        },
+        {
+            title: "versioning that configures another bucket",
+            stack: () => changed("backups-versioning", (resource) => ({ ...withInputs({ bucket: "someone-elses-bucket" })(resource), propertyDependencies: {} })),
+            expected: {
+                policy: "backup-bucket-protected",
+                message: `bucket backups has no versioning: add an aws.s3.BucketVersioning for it with versioningConfiguration.status "Enabled"`,
+            },
+        },
+        {
+            title: "user data with a PEM private key",
+            stack: () => changed("gitlab", withInputs({ userData: `#!/bin/sh\ncat > /root/.ssh/id_ed25519 <<'KEY'\n${SSH_PRIVATE_KEY}KEY\n` }), INSTANCE),
+            expected: {
+                policy: "no-secrets-in-user-data",
+                message: "userData of instance gitlab contains a PEM private key; send secrets to the host over SSH, on a remote command's stdin",
+            },
+        },
+        {
+            title: "gzipped base64 user data naming a password",
+            stack: () =>
+                changed("gitlab", withInputs({ userDataBase64: gzipSync("#cloud-config\nwrite_files:\n  - path: /etc/app.env\n    content: DB_PASSWORD=hunter22\n").toString("base64") }), INSTANCE),
+            expected: {
+                policy: "no-secrets-in-user-data",
+                message: `userDataBase64 of instance gitlab contains the credential word "PASSWORD"; send secrets to the host over SSH, on a remote command's stdin`,
+            },
+        },
+        {
+            title: "a command whose create contains a generated password",
+            stack: () => changed("gitlab-gitlab-rb", withInputs({ create: `sudo gitlab-rake "gitlab:password:reset[root]" <<< ${ROOT_PASSWORD}` })),
+            expected: {
+                policy: "no-secrets-in-remote-commands",
+                message:
+                    "create of remote command gitlab-gitlab-rb contains the result of root-password (random:index/randomPassword:RandomPassword) " +
+                    `and the "initial_root_password" value in the stdin of gitlab-gitlab-rb; pass secrets on the command's stdin`,
+            },
+        },
+        {
+            title: "a command whose update contains a configured private key",
+            stack: () => changed("gitlab-gitlab-rb", withInputs({ update: `printf '%s' '${TLS_PRIVATE_KEY}' > /etc/gitlab/ssl/gitlab.example.com.key` })),
+            expected: {
+                policy: "no-secrets-in-remote-commands",
+                message: "update of remote command gitlab-gitlab-rb contains a PEM private key; pass secrets on the command's stdin",
+            },
+        },
+        {
+            title: "a command whose delete contains a configured password another command gets on stdin",
+            stack: () => [
+                ...compliantStack(),
+                {
+                    type: TYPE_TOKENS.remoteCommand,
+                    name: "mail-settings",
+                    inputs: {
+                        connection: { host: "192.0.2.10", user: "ubuntu", privateKey: SSH_PRIVATE_KEY },
+                        create: "sudo bash -c 'cat > /etc/gitlab/mail.rb'",
+                        delete: `sudo bash -c 'swaks --auth-user gitlab --auth-password "smtp pass phrase 2024" --quit-after AUTH'`,
+                        stdin: `gitlab_rails['smtp_password'] = "smtp pass phrase 2024"\n`,
+                    },
+                },
+            ],
+            expected: {
+                policy: "no-secrets-in-remote-commands",
+                message: `delete of remote command mail-settings contains the "smtp_password" value in the stdin of mail-settings; pass secrets on the command's stdin`,
+            },
+        },
+    ];
+
+    for (const { title, stack, expected } of cases) {
+        test(title, async () => {
+            assert.deepEqual(await violationsOf(stack()), [expected]);
+        });
+    }
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("buckets under aws 7's deprecated V2 names", () => {
+    test("a BucketV2 is held to the same rule, and companions under V2 names count", async () => {
+        const bare: FakeResource = { type: typeOf(aws.s3.BucketV2), name: "old-backups", inputs: {}, outputs: { bucket: "old-backups-77" } };
+        const gaps = (await runPolicies([backupBucketProtected], [bare])).violations.map((violation) => violation.message.split(":")[0]);
+        assert.deepEqual(gaps, ["bucket old-backups has no versioning", "bucket old-backups has no default encryption", "bucket old-backups has no complete public access block"]);
+
+        const [versioning, encryption, publicAccess] = bucketCompanions("old-backups", "old-backups-77");
+        const renamed = [
+            { ...versioning, type: typeOf(aws.s3.BucketVersioningV2), propertyDependencies: {} },
+            { ...encryption, type: typeOf(aws.s3.BucketServerSideEncryptionConfigurationV2), propertyDependencies: {} },
+            { ...publicAccess, propertyDependencies: {} },
+        ];
+        assert.deepEqual(await runPolicies([backupBucketProtected], [bare, ...renamed]), { violations: [], notRunnable: [] });
+    });
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("values not known during a preview", () => {
+    test("companions are linked to their bucket by the dependency of their bucket input when no name is known yet", async () => {
+        const bucketName = unknownValue;
+        const stack = [
+            { type: BUCKET, name: "backups", inputs: {}, outputs: { bucket: bucketName, id: bucketName } },
+            ...bucketCompanions("backups", bucketName),
+        ];
+        const run = await runPolicies([backupBucketProtected], stack);
+        assert.deepEqual(run, { violations: [], notRunnable: [] });
+
+        const unlinked = stack.map((resource) => ({ ...resource, propertyDependencies: {} }));
+        const gaps = (await runPolicies([backupBucketProtected], unlinked)).violations.map((violation) => violation.message.split(":")[0]);
+        assert.deepEqual(gaps, ["bucket backups has no versioning", "bucket backups has no default encryption", "bucket backups has no complete public access block"]);
+    });
+
+    test("a command string not known yet is skipped, and the other commands are still judged", async () => {
+        const stack = changed("gitlab-gitlab-rb", withInputs({ create: unknownValue }));
+        const leaking: FakeResource = {
+            type: TYPE_TOKENS.remoteCommand,
+            name: "leaks",
+            inputs: { connection: { host: "192.0.2.10", user: "ubuntu" }, create: `echo ${ROOT_PASSWORD}` },
+        };
+        const run = await runPolicies([noSecretsInRemoteCommands], [...stack, leaking]);
+        assert.deepEqual(run.notRunnable, []);
+        assert.deepEqual(
+            run.violations.map((violation) => violation.message.split(";")[0]),
+            [`create of remote command leaks contains the result of root-password (random:index/randomPassword:RandomPassword) and the "initial_root_password" value in the stdin of gitlab-gitlab-rb`],
+        );
+    });
+
+    test("a secret not known yet is not looked for", async () => {
+        const stack = changed("root-password", (resource) => ({ ...resource, outputs: { ...resource.outputs, result: unknownValue } }));
+        const { resources } = await stackArgs(stack);
+        const sources = stackSecretValues(resources).map((secret) => secret.source);
+        assert.ok(!sources.some((source) => source.includes("root-password")), sources.join("\n"));
+        assert.ok(sources.includes("the connection.privateKey of gitlab-gitlab-rb (command:remote:Command)"));
+    });
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("the rules", () => {
+    test("Graviton families by name; x86_64 families, GPU and Intel/AMD types pass", () => {
+        for (const arm of ["a1.large", "t4g.small", "m7g.xlarge", "c7gn.large", "r8gd.2xlarge", "im4gn.large", "is4gen.xlarge", "x2gd.medium", "hpc7g.4xlarge"]) {
+            assert.equal(gravitonFamily(arm), arm.split(".")[0], arm);
+        }
+        for (const x86 of ["c6a.xlarge", "m7i.large", "t3.medium", "g4dn.xlarge", "r6id.large", "m5zn.large", "c7i-flex.large"]) {
+            assert.equal(gravitonFamily(x86), undefined, x86);
+        }
+    });
+
+    test("IMDSv1 is allowed unless tokens are required or the endpoint is off", () => {
+        assert.equal(allowsImdsV1(undefined), true);
+        assert.equal(allowsImdsV1({ httpTokens: "optional" }), true);
+        assert.equal(allowsImdsV1({ httpTokens: "required" }), false);
+        assert.equal(allowsImdsV1({ httpEndpoint: "disabled", httpTokens: "optional" }), false);
+    });
+
+    test("SSH is world-open only through port 22 (or every protocol) and a /0 range", () => {
+        const world = ["0.0.0.0/0", "::/0"];
+        assert.deepEqual(worldOpenSshSources({ protocol: "tcp", fromPort: 22, toPort: 22, cidrs: world }), world);
+        assert.deepEqual(worldOpenSshSources({ protocol: "6", fromPort: 0, toPort: 65535, cidrs: ["0.0.0.0/0", "10.0.0.0/8"] }), ["0.0.0.0/0"]);
+        assert.deepEqual(worldOpenSshSources({ protocol: "all", cidrs: ["::0/0"] }), ["::0/0"]);
+        assert.deepEqual(worldOpenSshSources({ protocol: "tcp", fromPort: 443, toPort: 443, cidrs: world }), []);
+        assert.deepEqual(worldOpenSshSources({ protocol: "tcp", fromPort: 23, toPort: 1024, cidrs: world }), []);
+        assert.deepEqual(worldOpenSshSources({ protocol: "udp", fromPort: 22, toPort: 22, cidrs: world }), []);
+        assert.deepEqual(worldOpenSshSources({ protocol: "tcp", fromPort: 22, toPort: 22, cidrs: ["203.0.113.0/24", "2001:db8::/32", "0.0.0.0/1"] }), []);
+    });
+
+    test("user data: keys, access key ids and credential words are secret material; plain cloud-config is not", () => {
+        assert.equal(secretMaterialInUserData(`write_files:\n  - content: |\n${TLS_PRIVATE_KEY}`), "a PEM private key");
+        assert.equal(secretMaterialInUserData("export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE"), "an AWS access key id");
+        assert.equal(secretMaterialInUserData("mattermost['gitlab_secret'] = 'x'"), `the credential word "secret"`);
+        assert.equal(secretMaterialInUserData("#cloud-config\npackage_update: true\npackages: [nginx]\n"), undefined);
+    });
+
+    test("base64 user data is decoded, gzip or not", () => {
+        const text = "#cloud-config\nruncmd: [echo hi]\n";
+        assert.equal(decodeUserDataBase64(Buffer.from(text).toString("base64")), text);
+        assert.equal(decodeUserDataBase64(gzipSync(text).toString("base64")), text);
+    });
+
+    test("credential values are read from gitlab.rb, Ruby hashes and JSON, unescaped; other keys are not", () => {
+        const stdin = [
+            `gitlab_rails['smtp_password'] = "with \\"quotes\\" and \\\\"`,
+            `mattermost['env'] = { "MM_EMAILSETTINGS_SMTPPASSWORD" => "p4ss-word", "MM_EMAILSETTINGS_SMTPUSERNAME" => "gitlab" }`,
+            `{"name":"GitLab Mattermost","uid":"client-id","secret":"s3cr3t-value","encryptionkey":"k3y"}`,
+            `external_url "https://gitlab.example.com"`,
+        ].join("\n");
+        assert.deepEqual(credentialAssignments(stdin), [
+            { key: "smtp_password", value: `with "quotes" and \\` },
+            { key: "MM_EMAILSETTINGS_SMTPPASSWORD", value: "p4ss-word" },
+            { key: "secret", value: "s3cr3t-value" },
+            { key: "encryptionkey", value: "k3y" },
+        ]);
+    });
+});
