@@ -40,6 +40,9 @@ const MATTERMOST_JOB: BackupJob = {
 /** The restore tool, installed beside the Mattermost backup. */
 export const MATTERMOST_RESTORE = { command: "mattermost-restore", source: "tools/mattermost-restore.sh" } as const;
 
+/** What the backup tools share (log, fail, reading the settings file), where they source it from. */
+export const BACKUP_COMMON = { path: "/usr/local/lib/gitlab-mattermost/backup-common.sh", source: "tools/backup-common.sh" } as const;
+
 /** Where the tools are installed. */
 export const TOOL_DIR = "/usr/local/sbin";
 

@@ -4,7 +4,7 @@
 
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { BACKUP_ENV_FILE, MATTERMOST_RESTORE, TOOL_DIR, backupEnvFile, backupJobs, backupUnits } from "./backupPlan";
+import { BACKUP_COMMON, BACKUP_ENV_FILE, MATTERMOST_RESTORE, TOOL_DIR, backupEnvFile, backupJobs, backupUnits } from "./backupPlan";
 import { HostFiles, type HostFile } from "./hostFiles";
 import { hostCommand, hostFile } from "./hostScripts";
 import type { BackupSettings } from "./settings";
@@ -36,6 +36,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
         const jobs = backupJobs(args.plan);
         const env = pulumi.all([args.bucketName, args.region]).apply(([bucket, region]) => backupEnvFile({ stack: pulumi.getStack(), bucket, region }));
         const tools: HostFile[] = [
+            { path: BACKUP_COMMON.path, mode: "0644", content: hostFile(BACKUP_COMMON.source) },
             ...jobs.map((job) => ({ path: `${TOOL_DIR}/${job.command}`, mode: "0755", content: hostFile(job.source) })),
             ...(args.plan.runsMattermost ? [{ path: `${TOOL_DIR}/${MATTERMOST_RESTORE.command}`, mode: "0755", content: hostFile(MATTERMOST_RESTORE.source) }] : []),
         ];

@@ -110,7 +110,7 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
         edition: readEdition(gitlab.edition),
         version,
         instanceType: readInstanceType(gitlab.instanceType, "gitlab.instanceType", DEFAULTS.gitlab.instanceType),
-        volumeSizeGiB: readVolume(gitlab.volumeSizeGiB, "gitlab.volumeSizeGiB", DEFAULTS.gitlab.volumeSizeGiB),
+        volumeSizeGiB: readWholeNumber(gitlab.volumeSizeGiB, "gitlab.volumeSizeGiB", { ...VOLUME_GIB, fallback: DEFAULTS.gitlab.volumeSizeGiB }),
     };
 
     const mm = objects.mattermost;
@@ -126,7 +126,7 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
     }
     const mattermostSettings = {
         instanceType: readInstanceType(mm.instanceType, "mattermost.instanceType", DEFAULTS.mattermost.instanceType),
-        volumeSizeGiB: readVolume(mm.volumeSizeGiB, "mattermost.volumeSizeGiB", DEFAULTS.mattermost.volumeSizeGiB),
+        volumeSizeGiB: readWholeNumber(mm.volumeSizeGiB, "mattermost.volumeSizeGiB", { ...VOLUME_GIB, fallback: DEFAULTS.mattermost.volumeSizeGiB }),
         uid: readId(mm.uid, "mattermost.uid"),
         gid: readId(mm.gid, "mattermost.gid"),
         env: readEnv(mm.env),
@@ -143,7 +143,7 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
         mattermost: mattermostSettings,
         tls: readTls(objects.tls, { gitlab: externalUrl, mattermost: mattermostExternalUrl }, now),
         ssh: { allowedCidrs: readCidrs(objects.ssh.allowedCidrs) },
-        oauth: { rotation: readRotation(objects.oauth.rotation) },
+        oauth: { rotation: readWholeNumber(objects.oauth.rotation, "oauth.rotation", { min: 0, max: 1_000_000, unit: "", fallback: DEFAULTS.oauth.rotation }) },
         ...(raw.mail === undefined ? {} : { mail: readMail(objects.mail, dnsZone) }),
         backup: readBackup(objects.backup),
     };
@@ -293,16 +293,29 @@ function asInteger(value: unknown): number | undefined {
     return undefined;
 }
 
-function readVolume(value: unknown, key: string, fallback: number): number {
-    if (value === undefined) {
-        return fallback;
-    }
-    const size = asInteger(value);
-    if (size === undefined || size < 20 || size > 16384) {
-        throw new ConfigError(key, `must be a whole number of GiB from 20 to 16384, got ${JSON.stringify(value)}.`);
-    }
-    return size;
+/** The range a whole-number setting accepts, and its value when absent. */
+interface WholeNumberRule {
+    readonly min: number;
+    readonly max: number;
+    /** The unit, for the message: "GiB", "days", "seconds", or "" for a plain count. */
+    readonly unit: string;
+    readonly fallback: number;
 }
+
+function readWholeNumber(value: unknown, key: string, rule: WholeNumberRule): number {
+    if (value === undefined) {
+        return rule.fallback;
+    }
+    const number = asInteger(value);
+    if (number === undefined || number < rule.min || number > rule.max) {
+        const unit = rule.unit ? ` of ${rule.unit}` : "";
+        throw new ConfigError(key, `must be a whole number${unit} from ${rule.min} to ${rule.max}, got ${JSON.stringify(value)}.`);
+    }
+    return number;
+}
+
+const VOLUME_GIB = { min: 20, max: 16384, unit: "GiB" } as const;
+const DAYS = { min: 1, max: 3650, unit: "days" } as const;
 
 function readId(value: unknown, key: string): number | undefined {
     if (value === undefined) {
@@ -371,8 +384,8 @@ function readTls(tls: RawObject, urls: { gitlab: ExternalUrl; mattermost: Extern
             return contactEmail === undefined ? { mode } : { mode, contactEmail };
         }
         case "selfSigned": {
-            const validityDays = readDays(tls.validityDays, "tls.validityDays", DEFAULTS.selfSigned.validityDays);
-            const earlyRenewalDays = readDays(tls.earlyRenewalDays, "tls.earlyRenewalDays", DEFAULTS.selfSigned.earlyRenewalDays);
+            const validityDays = readWholeNumber(tls.validityDays, "tls.validityDays", { ...DAYS, fallback: DEFAULTS.selfSigned.validityDays });
+            const earlyRenewalDays = readWholeNumber(tls.earlyRenewalDays, "tls.earlyRenewalDays", { ...DAYS, fallback: DEFAULTS.selfSigned.earlyRenewalDays });
             if (earlyRenewalDays >= validityDays) {
                 throw new ConfigError("tls.earlyRenewalDays", `is ${earlyRenewalDays}, which is not shorter than tls.validityDays (${validityDays}); every pulumi up would renew. Make it smaller.`);
             }
@@ -381,17 +394,6 @@ function readTls(tls: RawObject, urls: { gitlab: ExternalUrl; mattermost: Extern
         default:
             return readProvidedTls(tls, urls, now);
     }
-}
-
-function readDays(value: unknown, key: string, fallback: number): number {
-    if (value === undefined) {
-        return fallback;
-    }
-    const days = asInteger(value);
-    if (days === undefined || days < 1 || days > 3650) {
-        throw new ConfigError(key, `must be a whole number of days from 1 to 3650, got ${JSON.stringify(value)}.`);
-    }
-    return days;
 }
 
 function readProvidedTls(tls: RawObject, urls: { gitlab: ExternalUrl; mattermost: ExternalUrl }, now: Date): TlsSettings {
@@ -496,19 +498,10 @@ function readEmailBatching(value: unknown, mail: RawObject): EmailBatchingSettin
     if (enabled && Object.keys(mail).length === 0) {
         throw new ConfigError(`${key}.enabled`, "needs mail: Mattermost batches notifications only when it can send e-mail. Configure mail (mail.host or mail.provider ses) first.");
     }
-    const positive = (field: string, fallback: number, max: number) => {
-        const raw = batching[field];
-        if (raw === undefined) return fallback;
-        const number = asInteger(raw);
-        if (number === undefined || number < 1 || number > max) {
-            throw new ConfigError(`${key}.${field}`, `must be a whole number from 1 to ${max}, got ${JSON.stringify(raw)}.`);
-        }
-        return number;
-    };
     return {
         enabled,
-        bufferSize: positive("bufferSize", DEFAULTS.emailBatching.bufferSize, 100000),
-        intervalSeconds: positive("intervalSeconds", DEFAULTS.emailBatching.intervalSeconds, 86400),
+        bufferSize: readWholeNumber(batching.bufferSize, `${key}.bufferSize`, { min: 1, max: 100000, unit: "", fallback: DEFAULTS.emailBatching.bufferSize }),
+        intervalSeconds: readWholeNumber(batching.intervalSeconds, `${key}.intervalSeconds`, { min: 1, max: 86400, unit: "seconds", fallback: DEFAULTS.emailBatching.intervalSeconds }),
     };
 }
 
@@ -551,10 +544,7 @@ function readMail(mail: RawObject, dnsZone: string): MailSettings {
     if (mail.host === undefined || typeof mail.host !== "string" || !HOSTNAME.test(mail.host.toLowerCase())) {
         throw new ConfigError("mail.host", `must be the SMTP server's hostname, got ${JSON.stringify(mail.host)}. Set it with: pulumi config set --path mail.host smtp.example.com`);
     }
-    const port = mail.port === undefined ? DEFAULTS.mail.port : asInteger(mail.port);
-    if (port === undefined || port < 1 || port > 65535) {
-        throw new ConfigError("mail.port", `must be a port number from 1 to 65535, got ${JSON.stringify(mail.port)}.`);
-    }
+    const port = readWholeNumber(mail.port, "mail.port", { min: 1, max: 65535, unit: "", fallback: DEFAULTS.mail.port });
     const security = mail.security ?? DEFAULTS.mail.security;
     if (!MAIL_SECURITY.includes(security as MailSecurity)) {
         throw new ConfigError("mail.security", `must be one of ${MAIL_SECURITY.map((m) => `"${m}"`).join(", ")}, got ${JSON.stringify(security)}.`);
@@ -594,10 +584,7 @@ function readBackup(backup: RawObject): BackupSettings {
     if (typeof schedule !== "string" || !ON_CALENDAR.test(schedule.trim())) {
         throw new ConfigError("backup.schedule", `must be a systemd OnCalendar expression such as "daily" or "*-*-* 03:00:00", got ${JSON.stringify(schedule)}. Check it with: systemd-analyze calendar '<expression>'`);
     }
-    const retention = backup.retentionDays === undefined ? DEFAULTS.backup.retentionDays : asInteger(backup.retentionDays);
-    if (retention === undefined || retention < 1 || retention > 3650) {
-        throw new ConfigError("backup.retentionDays", `must be a whole number of days from 1 to 3650, got ${JSON.stringify(backup.retentionDays)}.`);
-    }
+    const retention = readWholeNumber(backup.retentionDays, "backup.retentionDays", { ...DAYS, fallback: DEFAULTS.backup.retentionDays });
     const restoreFrom = backup.restoreFrom;
     if (restoreFrom !== undefined && (typeof restoreFrom !== "string" || !(restoreFrom === "latest" || BACKUP_TIMESTAMP.test(restoreFrom)))) {
         throw new ConfigError("backup.restoreFrom", `must be a backup's UTC timestamp such as 20261126T030000Z (see the bucket's <stack>/mattermost/ folders) or "latest", got ${JSON.stringify(restoreFrom)}.`);
@@ -605,16 +592,6 @@ function readBackup(backup: RawObject): BackupSettings {
     return { schedule: schedule.trim(), retentionDays: retention, ...(restoreFrom === undefined ? {} : { restoreFrom }) };
 }
 
-function readRotation(value: unknown): number {
-    if (value === undefined) {
-        return DEFAULTS.oauth.rotation;
-    }
-    const rotation = asInteger(value);
-    if (rotation === undefined || rotation < 0) {
-        throw new ConfigError("oauth.rotation", `must be a whole number, 0 or more, got ${JSON.stringify(value)}. Raise it by one to re-authorize Mattermost.`);
-    }
-    return rotation;
-}
 
 function parentDomain(host: string): string {
     return host.split(".").slice(1).join(".");

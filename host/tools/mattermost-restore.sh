@@ -27,39 +27,16 @@
 # Settings as in mattermost-backup (same env file), plus the commands and URL listed below.
 set -euo pipefail
 
-log() { printf 'mattermost-restore: %s\n' "$*"; }
-fail() {
-    log "$*" >&2
-    exit 1
-}
-
-# Reads KEY=value lines (the syntax systemd's EnvironmentFile= reads too) as data, never as code.
-# A variable already set in the environment wins, so one run can override the file.
-load_env_file() {
-    local file=$1 line key value number=0
-    [ -e "$file" ] || return 0
-    while IFS= read -r line || [ -n "$line" ]; do
-        number=$((number + 1))
-        case "$line" in '' | '#'*) continue ;; esac
-        key=${line%%=*} value=${line#*=}
-        if [ "$key" = "$line" ] || [[ ! "$key" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
-            fail "$file line $number is not KEY=value"
-        fi
-        if [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]]; then
-            value=${BASH_REMATCH[1]}
-        fi
-        if [ -z "${!key+set}" ]; then
-            export "$key=$value"
-        fi
-    done <"$file"
-}
+tool=mattermost-restore
+# Shared by the backup tools: log, fail, and reading the settings file. Installed beside them.
+# shellcheck source-path=SCRIPTDIR source=backup-common.sh
+. "${BACKUP_COMMON:-/usr/local/lib/gitlab-mattermost/backup-common.sh}"
 
 [ "$#" -eq 1 ] || fail "usage: mattermost-restore <YYYYmmddTHHMMSSZ|latest>"
 requested=$1
 [[ "$requested" == latest || "$requested" =~ ^[0-9]{8}T[0-9]{6}Z$ ]] ||
     fail "usage: mattermost-restore <YYYYmmddTHHMMSSZ|latest>; got: $requested"
 
-load_env_file "${BACKUP_ENV_FILE:-/etc/gitlab-mattermost/backup.env}"
 : "${BACKUP_REMOTE:?set BACKUP_REMOTE to the rclone remote and bucket, e.g. backup:my-bucket}"
 : "${BACKUP_STACK:?set BACKUP_STACK to the stack name}"
 pg_bin=${PG_BIN:-/opt/gitlab/embedded/bin}

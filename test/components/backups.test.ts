@@ -85,6 +85,7 @@ for (const topology of ["single", "split"] as const) {
             assert.equal(gitlab["/usr/local/sbin/gitlab-full-backup 0755"], hostFile("tools/gitlab-full-backup.sh"));
             assert.match(gitlab["/etc/systemd/system/gitlab-full-backup.timer 0644"], /^OnCalendar=\*-\*-\* 03:00:00$/m);
             assert.match(gitlab["/etc/systemd/system/gitlab-full-backup.service 0644"], /^ExecStart=\/usr\/local\/sbin\/gitlab-full-backup$/m);
+            assert.equal(gitlab["/usr/local/lib/gitlab-mattermost/backup-common.sh 0644"], hostFile("tools/backup-common.sh"));
             const mattermost = files(mattermostHost);
             assert.equal(mattermost["/usr/local/sbin/mattermost-backup 0755"], hostFile("tools/mattermost-backup.sh"));
             assert.equal(mattermost["/usr/local/sbin/mattermost-restore 0755"], hostFile("tools/mattermost-restore.sh"));

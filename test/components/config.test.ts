@@ -137,7 +137,7 @@ describe("parseSettings: bad input names the key and says what to do", () => {
         ["a contact e-mail with http URLs", single({ externalUrl: "http://gitlab.example.com", mattermostExternalUrl: "http://mattermost.example.com" }), "tls.contactEmail", /applies only to tls.mode letsencrypt, but the URLs are http and no certificate is used/],
         ["unknown TLS mode", single({ tls: { mode: "acme" } }), "tls.mode", /"letsencrypt"/],
         ["malformed contact e-mail", single({ tls: { contactEmail: "ops" } }), "tls.contactEmail", /e-mail address/],
-        ["negative OAuth rotation", single({ oauth: { rotation: -1 } }), "oauth.rotation", /0 or more/],
+        ["negative OAuth rotation", single({ oauth: { rotation: -1 } }), "oauth.rotation", /whole number from 0 to 1000000/],
         ["unknown top-level key", single({ externalURL: "https://gitlab.example.com" }), "externalURL", /not a known key.*pulumi config rm/],
         ["unknown field", single({ gitlab: { versoin: "18.11.11" } }), "gitlab.versoin", /not a known field.*version/],
         ["object key given a plain string", single({ gitlab: "18.11.11" }), "gitlab", /must be an object/],

@@ -32,6 +32,8 @@ const FIXTURE_DB = "mattermost_fixture";
 const TIMESTAMP = /^\d{8}T\d{6}Z$/;
 const AS_ROOT = process.getuid?.() === 0;
 const SCRIPT_TIMEOUT_MS = 120_000;
+/** The tools' shared file, from the repository rather than where hosts install it. */
+const BACKUP_COMMON = join(HOST_SCRIPT_DIR, "tools", "backup-common.sh");
 
 function describeRun(result: RunResult): string {
     return `status ${result.status}\n--- stdout\n${result.stdout}--- stderr\n${result.stderr}`;
@@ -177,7 +179,7 @@ class MattermostHost {
 
     run(script: string, args: string[] = [], env: Record<string, string> = {}): Promise<RunResult> {
         return this.sandbox.runScript(script, args, {
-            env: { BACKUP_ENV_FILE: this.envFile, ...s3.credentialEnv(), ...env },
+            env: { BACKUP_ENV_FILE: this.envFile, BACKUP_COMMON, ...s3.credentialEnv(), ...env },
             timeoutMs: SCRIPT_TIMEOUT_MS,
         });
     }
@@ -662,6 +664,7 @@ done`,
             ...s3.remoteSettings(),
             ...s3.credentialEnv(),
             BACKUP_ENV_FILE: sandbox.path("no-env-file"),
+            BACKUP_COMMON,
             BACKUP_REMOTE: s3.remote,
             BACKUP_STACK: stack,
             OMNIBUS_DIR: omnibus,
@@ -723,14 +726,10 @@ done`,
 });
 
 // ---------------------------------------------------------------------------------------------------
-test("the three backup scripts read the env file with the same function", () => {
-    const loaderOf = (script: string) => {
+test("the three backup tools load one shared file, from the path it is installed at", () => {
+    for (const script of ["tools/mattermost-backup.sh", "tools/mattermost-restore.sh", "tools/gitlab-full-backup.sh"]) {
         const text = readFileSync(join(HOST_SCRIPT_DIR, script), "utf8");
-        const match = /^load_env_file\(\) \{\n[\s\S]*?\n\}\n/m.exec(text);
-        assert.ok(match, `${script} has load_env_file`);
-        return match[0];
-    };
-    const reference = loaderOf("tools/mattermost-backup.sh");
-    assert.equal(loaderOf("tools/mattermost-restore.sh"), reference);
-    assert.equal(loaderOf("tools/gitlab-full-backup.sh"), reference);
+        assert.match(text, /^\. "\$\{BACKUP_COMMON:-\/usr\/local\/lib\/gitlab-mattermost\/backup-common\.sh\}"$/m, script);
+        assert.doesNotMatch(text, /^load_env_file\(\)/m, `${script} has no copy of the loader`);
+    }
 });
