@@ -170,8 +170,8 @@ describe("tls.mode provided", () => {
     });
     after(() => pki.dispose());
 
-    const provided = (gitlab: Issued, mattermost: Issued, caCertificate?: string) =>
-        stackConfig("split", {
+    const provided = (gitlab: Issued, mattermost: Issued, caCertificate?: string, topology: "single" | "split" = "split") =>
+        stackConfig(topology, {
             tls: {
                 mode: "provided",
                 certificates: { gitlab: { certificate: gitlab.certificate, key: gitlab.key }, mattermost: { certificate: mattermost.certificate, key: mattermost.key } },
@@ -188,6 +188,25 @@ describe("tls.mode provided", () => {
         assert.ok(!String(key.inputs.create).includes("PRIVATE KEY"));
         assert.equal(command(run, "mattermost-file-gitlab-mattermost-ca.crt").inputs.stdin, ca.certificate);
         assert.equal(run.outputs.caCertificate, ca.certificate);
+    });
+
+    it("puts both names' certificates and the CA on the single host", async () => {
+        const run = await runOffline(provided(leaves.gitlab, leaves.mattermost, ca.certificate, "single"));
+        const files = installedFiles(run);
+        assert.deepEqual(Object.keys(files), ["gitlab"]);
+        assert.deepEqual(
+            Object.entries(files.gitlab).map(([path, file]) => [path, file.mode, file.secret]).sort(),
+            [
+                ["/etc/gitlab/ssl/gitlab.example.com.crt", "0644", false],
+                ["/etc/gitlab/ssl/gitlab.example.com.key", "0600", true],
+                ["/etc/gitlab/ssl/mattermost.example.com.crt", "0644", false],
+                ["/etc/gitlab/ssl/mattermost.example.com.key", "0600", true],
+                ["/etc/gitlab/trusted-certs/gitlab-mattermost-ca.crt", "0644", false],
+            ],
+        );
+        assert.equal(command(run, "gitlab-file-mattermost.example.com.crt").inputs.stdin, leaves.mattermost.certificate);
+        assert.match(String(command(run, "gitlab-gitlab-rb").inputs.stdin), /^letsencrypt\['enable'\] = false$/m);
+        assert.ok(command(run, "gitlab-gitlab-rb").dependsOn.includes("gitlab-file-mattermost.example.com.key"));
     });
 
     it("trusts nothing extra when the chain is publicly trusted (no tls.caCertificate)", async () => {
