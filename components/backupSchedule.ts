@@ -21,6 +21,8 @@ export interface BackupScheduleArgs {
     region: pulumi.Input<string>;
     /** Steps that must finish first: the package install. */
     after: pulumi.Input<pulumi.Resource>[];
+    /** When an upgrade follows, back up once first, after these steps. */
+    beforeUpgrade?: { after: pulumi.Input<pulumi.Resource>[] };
 }
 
 const SYSTEMD_DIR = "/etc/systemd/system";
@@ -28,8 +30,8 @@ const SYSTEMD_DIR = "/etc/systemd/system";
 export class BackupSchedule extends pulumi.ComponentResource {
     /** Enables the timers; backups can run once it has. */
     readonly enabled: command.remote.Command;
-    /** `systemctl start` of each backup service, for the step that backs up before an upgrade. */
-    readonly runNow: string;
+    /** The backup run before an upgrade, when one follows. */
+    readonly beforeUpgrade?: command.remote.Command;
 
     constructor(name: string, args: BackupScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
         super("gitlab-mattermost:index:BackupSchedule", name, {}, opts);
@@ -62,7 +64,41 @@ export class BackupSchedule extends pulumi.ComponentResource {
             triggers: [args.instanceId, files.digest],
             addPreviousOutputInEnv: false,
         }, { parent: this, dependsOn: files.steps });
-        this.runNow = `sudo systemctl start ${jobs.map((job) => `${job.command}.service`).join(" ")}`;
+        if (args.beforeUpgrade) {
+            // The same units as the timers, so the same settings and the same journal.
+            this.beforeUpgrade = new command.remote.Command(`${name}-before-upgrade`, {
+                connection: args.connection,
+                create: `sudo systemctl start ${jobs.map((job) => `${job.command}.service`).join(" ")}`,
+                triggers: [args.instanceId],
+                addPreviousOutputInEnv: false,
+            }, { parent: this, dependsOn: [this.enabled, ...args.beforeUpgrade.after], customTimeouts: { create: "6h" } });
+        }
+        this.registerOutputs({});
+    }
+}
+
+export interface MattermostRestoreArgs {
+    /** The backup to restore: its UTC timestamp, or `latest`. */
+    backup: string;
+    /** SSH connection to the host that runs Mattermost. */
+    connection: command.types.input.remote.ConnectionArgs;
+    instanceId: pulumi.Input<string>;
+    /** Mattermost must be configured and healthy first. */
+    after: pulumi.Input<pulumi.Resource>[];
+}
+
+/** The one-time restore backup.restoreFrom asks for: it runs again only for a new value or instance. */
+export class MattermostRestore extends pulumi.ComponentResource {
+    readonly step: command.remote.Command;
+
+    constructor(name: string, args: MattermostRestoreArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("gitlab-mattermost:index:MattermostRestore", name, {}, opts);
+        this.step = new command.remote.Command(name, {
+            connection: args.connection,
+            create: `sudo ${TOOL_DIR}/${MATTERMOST_RESTORE.command} ${args.backup}`,
+            triggers: [args.instanceId, args.backup],
+            addPreviousOutputInEnv: false,
+        }, { parent: this, dependsOn: args.after, customTimeouts: { create: "6h" } });
         this.registerOutputs({});
     }
 }

@@ -1,31 +1,31 @@
-// The whole deployment of one stack: network, hosts, DNS, the Omnibus install, each host's gitlab.rb,
-// the OAuth application, and the health gates, wired in the order Omnibus needs.
+// The whole deployment of one stack, wired in the order Omnibus needs: network, hosts, DNS, the
+// backup bucket, and per host the install, backups, upgrade, certificates, gitlab.rb and health gates;
+// then the OAuth applications, mail, the GitLab plugin and a requested restore.
 
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { MATTERMOST_RESTORE, TOOL_DIR, writablePrefixes } from "./backupPlan";
-import { BackupSchedule } from "./backupSchedule";
+import { writablePrefixes } from "./backupPlan";
+import { BackupSchedule, MattermostRestore } from "./backupSchedule";
 import { BackupStorage, HostBackupAccess } from "./backupStorage";
 import { Certificates } from "./certificates";
 import { Dns } from "./dns";
-import { GitlabPlugin } from "./gitlabPlugin";
-import { hostFile } from "./hostScripts";
-import { SesMail } from "./mail";
 import { GitlabConfig, type HealthCheck } from "./gitlabConfig";
+import { GitlabPlugin } from "./gitlabPlugin";
 import { Host, ubuntuAmi } from "./host";
 import { HostFiles, contentDigest } from "./hostFiles";
+import { hostFile } from "./hostScripts";
+import { SesMail } from "./mail";
 import { Network } from "./network";
 import { OauthCredentials, OauthRegistration } from "./oauth";
 import { gitlabPluginOauthApplication, mattermostOauthApplication, type OauthApplication } from "./oauthApplication";
 import { OmnibusInstall } from "./omnibusInstall";
 import { OmnibusUpgrade } from "./omnibusUpgrade";
-import type { VersionPlan } from "./upgrade";
 import { gitlabRbFor } from "./roles";
 import type { DeploymentSettings, MailServer } from "./settings";
 import { SshAccess } from "./sshAccess";
 import { PRIVATE_CA_PATH, tlsFiles, trustsPrivateCa, type TlsFile } from "./tlsPlan";
 import { planHosts, type HostPlan } from "./topology";
+import type { VersionPlan } from "./upgrade";
 import { HOST_OS, formatVersion } from "./versions";
 
 /** How long an upgrade step waits for GitLab's batched background migrations before it stops the walk. */
@@ -159,6 +159,7 @@ export class Deployment extends pulumi.ComponentResource {
                 edition: settings.gitlab.edition,
                 version: settings.gitlab.version,
             }, parent);
+            const path = args.versionPlan.path;
             const backups = new BackupSchedule(`${plan.name}-backup`, {
                 plan,
                 backup: settings.backup,
@@ -167,17 +168,9 @@ export class Deployment extends pulumi.ComponentResource {
                 bucketName: storage.bucketName,
                 region: storage.region,
                 after: [install.step],
+                // Before any package moves, the host's backups run once.
+                beforeUpgrade: path && { after: upgradeAfter },
             }, parent);
-            const path = args.versionPlan.path;
-            // Before any package moves, the host's backups run once, through the same units as the timer.
-            const backupBeforeUpgrade =
-                path &&
-                new command.remote.Command(`${plan.name}-pre-upgrade-backup`, {
-                    connection: host.connection,
-                    create: backups.runNow,
-                    triggers: [host.instanceId],
-                    addPreviousOutputInEnv: false,
-                }, { parent: this, dependsOn: [backups.enabled, ...upgradeAfter], customTimeouts: { create: "6h" } });
             const upgrade =
                 path &&
                 new OmnibusUpgrade(plan.name, {
@@ -185,7 +178,7 @@ export class Deployment extends pulumi.ComponentResource {
                     instanceId: host.instanceId,
                     path,
                     migrationWait: plan.runsGitlab ? MIGRATION_WAIT_SECONDS : "none",
-                    after: [install.step, backupBeforeUpgrade as command.remote.Command, ...upgradeAfter],
+                    after: [install.step, ...(backups.beforeUpgrade ? [backups.beforeUpgrade] : []), ...upgradeAfter],
                 }, parent);
             const packageReady = upgrade ? upgrade.step : install.step;
             const planned = tlsFiles(settings, plan);
@@ -248,13 +241,12 @@ export class Deployment extends pulumi.ComponentResource {
         const restoreFrom = settings.backup.restoreFrom;
         const restore =
             restoreFrom &&
-            new command.remote.Command("mattermost-restore", {
+            new MattermostRestore("mattermost-restore", {
+                backup: restoreFrom,
                 connection: hostOf(mattermostPlan).connection,
-                create: `sudo ${TOOL_DIR}/${MATTERMOST_RESTORE.command} ${restoreFrom}`,
-                // Runs once per value of backup.restoreFrom (and again on a new instance).
-                triggers: [hostOf(mattermostPlan).instanceId, restoreFrom],
-                addPreviousOutputInEnv: false,
-            }, { parent: this, dependsOn: [mattermostConfig.apply, ...mattermostConfig.healthGates], customTimeouts: { create: "6h" } });
+                instanceId: hostOf(mattermostPlan).instanceId,
+                after: [mattermostConfig.apply, ...mattermostConfig.healthGates],
+            }, parent).step;
         if (pluginCredentials) {
             new GitlabPlugin("gitlab-plugin", {
                 settings,

@@ -72,12 +72,12 @@ describe("upgrade steps in the program", () => {
         const all = commands(run);
         assert.match(all["gitlab-upgrade"].create, /' upgrade-gitlab\.sh ee 21600 18\.5\.7 18\.8\.11 18\.11\.11$/);
         assert.match(all["mattermost-upgrade"].create, /' upgrade-gitlab\.sh ee none 18\.5\.7 18\.8\.11 18\.11\.11$/, "no GitLab database to wait on");
-        assert.equal(all["gitlab-pre-upgrade-backup"].create, "sudo systemctl start gitlab-full-backup.service");
-        assert.equal(all["mattermost-pre-upgrade-backup"].create, "sudo systemctl start mattermost-backup.service");
+        assert.equal(all["gitlab-backup-before-upgrade"].create, "sudo systemctl start gitlab-full-backup.service");
+        assert.equal(all["mattermost-backup-before-upgrade"].create, "sudo systemctl start mattermost-backup.service");
         for (const host of ["gitlab", "mattermost"]) {
             assert.equal(scriptOfCommand(all[`${host}-upgrade`].create), "upgrade-gitlab.sh");
-            assert.ok(all[`${host}-upgrade`].dependsOn.includes(`${host}-pre-upgrade-backup`), "backed up first");
-            assert.ok(all[`${host}-pre-upgrade-backup`].dependsOn.includes(`${host}-backup-timers`), "with the backup tools in place");
+            assert.ok(all[`${host}-upgrade`].dependsOn.includes(`${host}-backup-before-upgrade`), "backed up first");
+            assert.ok(all[`${host}-backup-before-upgrade`].dependsOn.includes(`${host}-backup-timers`), "with the backup tools in place");
             assert.ok(all[`${host}-upgrade`].dependsOn.includes(`${host}-install`));
             assert.ok(all[`${host}-gitlab-rb`].dependsOn.includes(`${host}-upgrade`));
             assert.ok(all[`${host}-dns-ready`].dependsOn.includes(`${host}-upgrade`));
@@ -101,7 +101,7 @@ describe("upgrade steps in the program", () => {
         const after = commands(await runOffline(config("18.11.11"), { deployed: { gitlabEdition: "ee", gitlabVersion: "18.8.11" } }));
         const added = Object.keys(after).filter((name) => !(name in before)).sort();
         const changed = Object.keys(after).filter((name) => name in before && before[name].key !== after[name].key).sort();
-        assert.deepEqual(added, ["gitlab-pre-upgrade-backup", "gitlab-upgrade", "mattermost-pre-upgrade-backup", "mattermost-upgrade"]);
+        assert.deepEqual(added, ["gitlab-backup-before-upgrade", "gitlab-upgrade", "mattermost-backup-before-upgrade", "mattermost-upgrade"]);
         assert.deepEqual(changed, ["gitlab-gitlab-health", "gitlab-install", "mattermost-install", "mattermost-mattermost-health"]);
     });
 });
