@@ -40,6 +40,7 @@ fi
 package="gitlab-${edition}"
 other_package="gitlab-${other_edition}"
 poll_seconds=${MIGRATION_POLL_SECONDS:-30}
+service_wait=${SERVICE_WAIT_SECONDS:-900}
 apt_options=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=5)
 
 # Whether x.y.z version $1 is older than $2.
@@ -173,6 +174,21 @@ wait_for_migrations() {
     done
 }
 
+# Each stop must be up before the next is installed: every Omnibus service running (`gitlab-ctl
+# status` fails while any is down). The HTTP health gates run once the whole walk is done.
+wait_for_services() {
+    local at=$1 started=$SECONDS
+    until gitlab-ctl status >/dev/null 2>&1; do
+        if ((SECONDS - started >= service_wait)); then
+            gitlab-ctl status >&2 || true
+            fail "$at: not every GitLab service is running after ${service_wait}s (gitlab-ctl status above). GitLab $at is installed and held; fix the service, then run the upgrade again: it resumes after $at."
+        fi
+        log "$at: waiting for every service to run"
+        sleep "$poll_seconds"
+    done
+    log "$at: every service is running"
+}
+
 # Migrations left by an earlier upgrade must finish before the next version is installed.
 wait_for_migrations "$start_version"
 apt-get "${apt_options[@]}" update -q
@@ -193,6 +209,7 @@ for step in "${pending[@]}"; do
     apt-mark hold "$package" >/dev/null
     here="$package $step"
     log "installed and held $here"
+    wait_for_services "$step"
     wait_for_migrations "$step"
 done
 log "done: $here is installed and held"

@@ -31,6 +31,8 @@ interface Scenario {
     readonly pendingPolls?: number | "forever";
     /** How many of the unfinished migrations are reported as failed. */
     readonly failedMigrations?: number;
+    /** How many `gitlab-ctl status` calls report a service down; `forever` never comes up. */
+    readonly servicesDownPolls?: number | "forever";
 }
 
 /** A GitLab host made of stand-ins, with its fake dpkg database under <sandbox>/dpkg. */
@@ -45,6 +47,7 @@ function gitlabHost(sandbox: Sandbox, scenario: Scenario) {
     sandbox.write("scenario/pending-polls", String(scenario.pendingPolls ?? 0));
     sandbox.write("scenario/pending", "0");
     sandbox.write("scenario/failed", String(scenario.failedMigrations ?? 0));
+    sandbox.write("scenario/services-down", String(scenario.servicesDownPolls ?? 0));
 
     sandbox.standIn("dpkg-query", `
 package=\${!#}
@@ -89,7 +92,17 @@ cp ${sh(join(control, "pending-polls"))} ${sh(join(control, "pending"))}
 echo "stand-in apt-get: installed $package $wanted"`);
 
     sandbox.standIn("gitlab-ctl", `
-[ "$1" = check-config ] || { echo "stand-in gitlab-ctl: only check-config is expected" >&2; exit 2; }
+if [ "$1" = status ]; then
+    down=$(cat ${sh(join(control, "services-down"))})
+    if [ "$down" = forever ] || [ "$down" -gt 0 ]; then
+        [ "$down" = forever ] || echo $((down - 1)) >${sh(join(control, "services-down"))}
+        echo "down: run: puma: (pid 1) 1s"
+        exit 3
+    fi
+    echo "run: puma: (pid 1) 60s"
+    exit 0
+fi
+[ "$1" = check-config ] || { echo "stand-in gitlab-ctl: only check-config and status are expected" >&2; exit 2; }
 line=\${2#--version=}
 if grep -qx "$line" ${sh(join(control, "check-config-fails"))}; then
     echo "stand-in check-config: gitlab.rb sets a key that GitLab $line refuses"
@@ -124,7 +137,7 @@ fi`);
         upgrade: (args: readonly string[]) =>
             sandbox.runScript(SCRIPT, args, {
                 // Set on purpose: the package's maintainer scripts must not see them.
-                env: { MIGRATION_POLL_SECONDS: "0", EXTERNAL_URL: "https://gitlab.example.com", GITLAB_ROOT_PASSWORD: "stand-in" },
+                env: { MIGRATION_POLL_SECONDS: "0", SERVICE_WAIT_SECONDS: "1", EXTERNAL_URL: "https://gitlab.example.com", GITLAB_ROOT_PASSWORD: "stand-in" },
             }),
     };
 }
@@ -154,7 +167,7 @@ function commands(sandbox: Sandbox): string[] {
     });
 }
 
-/** Commands of one step: check, unhold, install, hold; then `polls` migration queries. */
+/** Commands of one step: check, unhold, install, hold, services up; then `polls` migration queries. */
 function stepCommands(version: string, polls: number, edition: Edition = "ee", unhold = `gitlab-${edition}`): string[] {
     const line = version.split(".").slice(0, 2).join(".");
     return [
@@ -162,6 +175,7 @@ function stepCommands(version: string, polls: number, edition: Edition = "ee", u
         `apt-mark unhold ${unhold}`,
         `${APT} install -y -q gitlab-${edition}=${version}-${edition}.0`,
         `apt-mark hold gitlab-${edition}`,
+        "gitlab-ctl status",
         ...Array.from({ length: polls }, () => "gitlab-psql -At -c <query>"),
     ];
 }
@@ -238,7 +252,27 @@ describe("upgrade-gitlab.sh", () => {
                 /18\.5\.7: background migrations did not finish within 0s \(3 batched background migrations unfinished\)\. GitLab 18\.5\.7 is installed and held\. .*run the upgrade again: it resumes after 18\.5\.7\./,
             );
             assert.deepEqual(installed(sandbox), ["gitlab-ee=18.5.7-ee.0"]);
-            assert.equal(sandbox.calls("gitlab-ctl").length, 1, "no check-config for the next version");
+            assert.deepEqual(sandbox.calls("gitlab-ctl").map((c) => c.argv[0]), ["check-config", "status"], "no check-config for the next version");
+            assert.equal(host.dpkgState("gitlab-ee"), "hi |18.5.7-ee.0");
+        }));
+
+    test("waits for every service after an install, and stops the walk when one stays down", () =>
+        withSandbox(async (sandbox) => {
+            const slow = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.8.11-ee.0" }, servicesDownPolls: 2 });
+            const ok = await slow.upgrade(upgradeScriptArgs(path("18.8.11", "18.11.11"), 3600));
+            assert.equal(ok.status, 0, describeRun(ok));
+            assert.equal(sandbox.calls("gitlab-ctl").filter((c) => c.argv[0] === "status").length, 3, "two polls down, the third up");
+            assert.match(ok.stdout, /18\.11\.11: every service is running/);
+        }));
+
+    test("a service that stays down stops the walk after that version, held, with how to resume", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.2.8-ee.0" }, servicesDownPolls: "forever" });
+            const result = await host.upgrade(upgradeScriptArgs(path("18.2.8", "18.11.11"), 3600));
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /18\.5\.7: not every GitLab service is running after 1s .*GitLab 18\.5\.7 is installed and held; .*resumes after 18\.5\.7\./);
+            assert.match(result.stderr, /down: run: puma/, "gitlab-ctl status is shown");
+            assert.deepEqual(installed(sandbox), ["gitlab-ee=18.5.7-ee.0"]);
             assert.equal(host.dpkgState("gitlab-ee"), "hi |18.5.7-ee.0");
         }));
 
