@@ -9,6 +9,17 @@ fail() {
     exit 1
 }
 
+# Runs a PostgreSQL client as the database superuser's OS account ($pg_run_as, set by the sourcing
+# tool; empty runs it as the caller): Omnibus authenticates local connections by peer, so gitlab-psql
+# must be the one connecting.
+as_pg() {
+    if [ -n "${pg_run_as-}" ] && [ "$pg_run_as" != "$(id -un)" ]; then
+        runuser -u "$pg_run_as" -- "$@"
+    else
+        "$@"
+    fi
+}
+
 # Reads KEY=value lines (the syntax systemd's EnvironmentFile= reads too) as data, never as code.
 # A variable already set in the environment wins, so one run can override the file.
 load_env_file() {

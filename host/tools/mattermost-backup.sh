@@ -35,15 +35,6 @@ state_dir=${BACKUP_STATE_DIR:-/var/lib/gitlab-mattermost}
 # Only the environment configures rclone, whatever files root may have.
 export RCLONE_CONFIG=/dev/null
 
-# Runs a PostgreSQL client as the database superuser's OS account: Omnibus authenticates local
-# connections by peer, so gitlab-psql must be the one connecting.
-as_pg() {
-    if [ -n "$pg_run_as" ] && [ "$pg_run_as" != "$(id -un)" ]; then
-        runuser -u "$pg_run_as" -- "$@"
-    else
-        "$@"
-    fi
-}
 
 # GNU tar exits 1 when a file changed while it was read. Mattermost keeps running during the backup,
 # and such an archive is still complete and readable, so only a status above 1 is a failure.

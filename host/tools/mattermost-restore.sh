@@ -64,13 +64,6 @@ maintenance_work_mem=${RESTORE_MAINTENANCE_WORK_MEM:-256MB}
 session_wait=${RESTORE_SESSION_WAIT:-30}
 export RCLONE_CONFIG=/dev/null
 
-as_pg() {
-    if [ -n "$pg_run_as" ] && [ "$pg_run_as" != "$(id -un)" ]; then
-        runuser -u "$pg_run_as" -- "$@"
-    else
-        "$@"
-    fi
-}
 
 # psql reading SQL from stdin, so that database names reach it as :"variables" it quotes itself.
 pg_sql() {

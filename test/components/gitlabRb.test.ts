@@ -6,14 +6,9 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { renderGitlabRb, rubyLiteral, rubyString, type GitlabRbDocument, type GitlabRbSection, type RubyValue } from "../../components/gitlabRb";
-import { parseVersion, type Version } from "../../components/versions";
 import { evaluateGitlabRb, evaluateGitlabRbError, rubyPrint } from "../support/ruby";
+import { version } from "../support/versions";
 
-function version(text: string): Version {
-    const parsed = parseVersion(text);
-    assert.ok(parsed, `test version ${text} must parse`);
-    return parsed;
-}
 
 function doc(versionText: string, sections: readonly GitlabRbSection[], origin = "test"): GitlabRbDocument {
     return { origin, version: version(versionText), sections };

@@ -6,15 +6,11 @@ import { describe, it } from "node:test";
 import { ConfigError, parseSettings } from "../../components/config";
 import { scriptOfCommand } from "../../components/hostScripts";
 import { planVersion } from "../../components/upgrade";
-import { formatVersion, parseVersion, type Version } from "../../components/versions";
+import { formatVersion } from "../../components/versions";
 import { runOffline, type OfflineRun } from "../../scripts/offlineRuntime";
 import { rawConfig, stackConfig } from "../support/stackConfig";
+import { version } from "../support/versions";
 
-const v = (text: string): Version => {
-    const version = parseVersion(text);
-    assert.ok(version);
-    return version;
-};
 
 describe("planVersion", () => {
     const settings = (version = "18.11.11", edition = "ee", topology: "single" | "split" = "split") =>
@@ -27,21 +23,21 @@ describe("planVersion", () => {
     });
 
     it("plans nothing when the deployed package is the configured one", () => {
-        const plan = planVersion(settings(), { edition: "ee", version: v("18.11.11") });
+        const plan = planVersion(settings(), { edition: "ee", version: version("18.11.11") });
         assert.equal(plan.path, undefined);
         assert.match(plan.summary, /nothing to install/);
     });
 
     it("walks every required stop at its latest patch", () => {
-        const plan = planVersion(settings(), { edition: "ee", version: v("17.11.7") });
+        const plan = planVersion(settings(), { edition: "ee", version: version("17.11.7") });
         assert.deepEqual(plan.path?.steps.map((step) => formatVersion(step.version)), ["18.2.8", "18.5.7", "18.8.11", "18.11.11"]);
         assert.equal(plan.summary, "18.2.8 (required stop) → 18.5.7 (required stop) → 18.8.11 (required stop) → 18.11.11");
     });
 
     const refusals: [string, () => unknown, string, RegExp][] = [
-        ["a downgrade", () => planVersion(settings("18.8.11"), { edition: "ee", version: v("18.11.11") }), "gitlab.version", /cannot be downgraded/],
-        ["an EE to CE switch", () => planVersion(settings("18.11.11", "ce"), { edition: "ee", version: v("18.11.11") }), "gitlab.edition", /cannot switch from EE to CE/],
-        ["an unknown installed line", () => planVersion(settings(), { edition: "ee", version: v("18.12.0") }), "gitlab.version", /no upgrade data/],
+        ["a downgrade", () => planVersion(settings("18.8.11"), { edition: "ee", version: version("18.11.11") }), "gitlab.version", /cannot be downgraded/],
+        ["an EE to CE switch", () => planVersion(settings("18.11.11", "ce"), { edition: "ee", version: version("18.11.11") }), "gitlab.edition", /cannot switch from EE to CE/],
+        ["an unknown installed line", () => planVersion(settings(), { edition: "ee", version: version("18.12.0") }), "gitlab.version", /no upgrade data/],
     ];
     for (const [title, run, key, message] of refusals) {
         it(`refuses ${title}, naming the key`, () => {
@@ -52,7 +48,7 @@ describe("planVersion", () => {
     it("refuses a walk that the current gitlab.rb would abort, naming the key", () => {
         // A Mattermost host rendered for 16.11 holds grafana['enable'], which 17.1 refuses.
         assert.throws(
-            () => planVersion(settings("17.3.7"), { edition: "ee", version: v("16.11.10") }),
+            () => planVersion(settings("17.3.7"), { edition: "ee", version: version("16.11.10") }),
             (error: unknown) =>
                 error instanceof ConfigError && error.key === "gitlab.version" && /mattermost host's gitlab\.rb sets grafana\['enable'\], which GitLab 17\.1\.0 refuses/.test(error.message),
         );

@@ -22,16 +22,11 @@ import {
     compareLines,
     compareVersions,
     formatVersion,
-    parseVersion,
     type ReleaseLine,
     type Version,
 } from "../../components/versions";
+import { version } from "../support/versions";
 
-function version(text: string): Version {
-    const parsed = parseVersion(text);
-    assert.ok(parsed, `test version ${text} must parse`);
-    return parsed;
-}
 
 function pkg(text: string, edition: Edition = "ee"): GitlabPackage {
     return { edition, version: version(text) };

@@ -20,16 +20,10 @@ import {
     isKnownLine,
     keyChangesBetween,
     keyExists,
-    parseVersion,
     type BundledMattermost,
-    type Version,
 } from "../../components/versions";
+import { version } from "../support/versions";
 
-function version(text: string): Version {
-    const parsed = parseVersion(text);
-    assert.ok(parsed, `test version ${text} must parse`);
-    return parsed;
-}
 
 describe("version data", () => {
     it("lists the upgrade stops oldest first, each on a known line, from 13.0 to 18.11", () => {
