@@ -211,13 +211,14 @@ export class Deployment extends pulumi.ComponentResource {
                     after: [install.step],
                 }, parent);
             }
-            return config;
+            return { config, backups };
         };
 
         // GitLab first: the OAuth application lives in its database. In the split topology the
         // Mattermost host is configured only once the application it signs in with exists.
         const gitlabPlan = plans.find((plan) => plan.runsGitlab) as HostPlan;
-        const gitlabConfig = configure(gitlabPlan, [], []);
+        const gitlabHost = configure(gitlabPlan, [], []);
+        const gitlabConfig = gitlabHost.config;
         const register = (registrationName: string, application: OauthApplication, appCredentials: OauthCredentials) =>
             new OauthRegistration(registrationName, {
                 connection: hostOf(gitlabPlan).connection,
@@ -235,7 +236,8 @@ export class Deployment extends pulumi.ComponentResource {
         ];
         // Upgrades go GitLab host first: the Mattermost host upgrades only once GitLab answers healthy
         // on the new version, so sign-in works again as soon as Mattermost is back.
-        const mattermostConfig = plans.filter((p) => !p.runsGitlab).map((plan) => configure(plan, registrations, gitlabConfig.healthGates))[0] ?? gitlabConfig;
+        const mattermostHost = plans.filter((p) => !p.runsGitlab).map((plan) => configure(plan, registrations, gitlabConfig.healthGates))[0] ?? gitlabHost;
+        const mattermostConfig = mattermostHost.config;
 
         const mattermostPlan = plans.find((plan) => plan.runsMattermost) as HostPlan;
         const restoreFrom = settings.backup.restoreFrom;
@@ -245,7 +247,8 @@ export class Deployment extends pulumi.ComponentResource {
                 backup: restoreFrom,
                 connection: hostOf(mattermostPlan).connection,
                 instanceId: hostOf(mattermostPlan).instanceId,
-                after: [mattermostConfig.apply, ...mattermostConfig.healthGates],
+                // The restore tool and its settings come with the backup timers.
+                after: [mattermostConfig.apply, ...mattermostConfig.healthGates, mattermostHost.backups.enabled],
             }, parent).step;
         if (pluginCredentials) {
             new GitlabPlugin("gitlab-plugin", {

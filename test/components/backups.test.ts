@@ -130,6 +130,7 @@ describe("backup.restoreFrom", () => {
         assert.equal(restore.inputs.create, "sudo /usr/local/sbin/mattermost-restore 20261120T031500Z");
         assert.equal((restore.inputs.connection as { host: string }).host, (command(run, "mattermost-gitlab-rb").inputs.connection as { host: string }).host);
         assert.ok(restore.dependsOn.includes("mattermost-gitlab-rb") && restore.dependsOn.includes("mattermost-mattermost-health"));
+        assert.ok(restore.dependsOn.includes("mattermost-backup-timers"), "the restore tool is installed first");
         assert.ok((restore.inputs.triggers as unknown[]).includes("20261120T031500Z"), "a new value runs it again");
         assert.ok(command(run, "gitlab-plugin-configure").dependsOn.includes("mattermost-restore"));
     });
