@@ -23,6 +23,7 @@ import {
     secretMaterialInUserData,
     secretsInCommandString,
     worldOpenSshSources,
+    type IngressPermission,
     type SecretValue,
 } from "./rules";
 
@@ -125,6 +126,14 @@ export const encryptedVolumes: ResourceValidationPolicy = {
 
 const SSH_ADVICE = "allow SSH only from the administrators' networks (ssh.allowedCidrs)";
 
+/** Reports `what` when its permission lets SSH in from the whole internet. */
+function reportWorldOpenSsh(reportViolation: (message: string) => void, what: string, permission: IngressPermission): void {
+    const open = worldOpenSshSources(permission);
+    if (open.length > 0) {
+        reportViolation(`${what} opens SSH to ${open.join(" and ")}; ${SSH_ADVICE}`);
+    }
+}
+
 export const noSshFromAnywhere: ResourceValidationPolicy = {
     name: "no-ssh-from-anywhere",
     description:
@@ -135,41 +144,32 @@ export const noSshFromAnywhere: ResourceValidationPolicy = {
     validateResource: [
         validateResourceOfType(aws.ec2.SecurityGroup, (group, args, reportViolation) => {
             (group.ingress ?? []).forEach((rule, index) => {
-                const open = worldOpenSshSources({
+                reportWorldOpenSsh(reportViolation, `ingress rule ${index + 1} of security group ${args.name}`, {
                     protocol: rule.protocol,
                     fromPort: rule.fromPort,
                     toPort: rule.toPort,
                     cidrs: [...(rule.cidrBlocks ?? []), ...(rule.ipv6CidrBlocks ?? [])],
                 });
-                if (open.length > 0) {
-                    reportViolation(`ingress rule ${index + 1} of security group ${args.name} opens SSH to ${open.join(" and ")}; ${SSH_ADVICE}`);
-                }
             });
         }),
         validateResourceOfType(aws.ec2.SecurityGroupRule, (rule, args, reportViolation) => {
             if (rule.type !== "ingress") {
                 return;
             }
-            const open = worldOpenSshSources({
+            reportWorldOpenSsh(reportViolation, `security group rule ${args.name}`, {
                 protocol: rule.protocol,
                 fromPort: rule.fromPort,
                 toPort: rule.toPort,
                 cidrs: [...(rule.cidrBlocks ?? []), ...(rule.ipv6CidrBlocks ?? [])],
             });
-            if (open.length > 0) {
-                reportViolation(`security group rule ${args.name} opens SSH to ${open.join(" and ")}; ${SSH_ADVICE}`);
-            }
         }),
         validateResourceOfType(aws.vpc.SecurityGroupIngressRule, (rule, args, reportViolation) => {
-            const open = worldOpenSshSources({
+            reportWorldOpenSsh(reportViolation, `security group ingress rule ${args.name}`, {
                 protocol: rule.ipProtocol,
                 fromPort: rule.fromPort,
                 toPort: rule.toPort,
                 cidrs: [rule.cidrIpv4, rule.cidrIpv6].filter((cidr): cidr is string => cidr !== undefined),
             });
-            if (open.length > 0) {
-                reportViolation(`security group ingress rule ${args.name} opens SSH to ${open.join(" and ")}; ${SSH_ADVICE}`);
-            }
         }),
     ],
 };

@@ -20,6 +20,18 @@ as_pg() {
     fi
 }
 
+# Starts a run: from /, with files only root can read, holding the lock named $1 in $state_dir
+# (set by the sourcing tool). Tools that work on the same data share a lock name, so a timer never
+# backs up a half-restored Mattermost.
+begin_locked_run() {
+    local lock="${state_dir:?the sourcing script sets state_dir}/$1.lock"
+    cd /
+    umask 077
+    install -d -m 0700 "$state_dir"
+    exec 9>"$lock"
+    flock -n 9 || fail "another backup or restore holds $lock"
+}
+
 # Reads KEY=value lines (the syntax systemd's EnvironmentFile= reads too) as data, never as code.
 # A variable already set in the environment wins, so one run can override the file.
 load_env_file() {

@@ -26,11 +26,7 @@ omnibus=${OMNIBUS_DIR:-/opt/gitlab}
 state_dir=${BACKUP_STATE_DIR:-/var/lib/gitlab-mattermost}
 export RCLONE_CONFIG=/dev/null
 
-cd /
-umask 077
-install -d -m 0700 "$state_dir"
-exec 9>"$state_dir/gitlab.lock"
-flock -n 9 || fail "another gitlab backup holds $state_dir/gitlab.lock"
+begin_locked_run gitlab
 
 timestamp=$(date -u +%Y%m%dT%H%M%SZ)
 destination="$BACKUP_REMOTE/$BACKUP_STACK/gitlab-etc/$timestamp"

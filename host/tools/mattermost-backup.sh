@@ -47,12 +47,7 @@ archive() {
     [ "$status" -le 1 ]
 }
 
-cd /
-umask 077
-install -d -m 0700 "$state_dir"
-# The restore takes the same lock, so a timer never backs up a half-restored Mattermost.
-exec 9>"$state_dir/mattermost.lock"
-flock -n 9 || fail "another mattermost backup or restore holds $state_dir/mattermost.lock"
+begin_locked_run mattermost
 
 timestamp=$(date -u +%Y%m%dT%H%M%SZ)
 destination="$BACKUP_REMOTE/$BACKUP_STACK/mattermost/$timestamp"

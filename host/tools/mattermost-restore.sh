@@ -91,11 +91,7 @@ wait_for_no_sessions() {
 # How an administrator runs SQL as the database superuser on an Omnibus host (any database name).
 admin_sql() { printf "sudo gitlab-psql -d postgres -c '%s'" "$1"; }
 
-cd /
-umask 077
-install -d -m 0700 "$state_dir"
-exec 9>"$state_dir/mattermost.lock"
-flock -n 9 || fail "another mattermost backup or restore holds $state_dir/mattermost.lock"
+begin_locked_run mattermost
 
 prefix="$BACKUP_REMOTE/$BACKUP_STACK/mattermost"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
