@@ -12,8 +12,10 @@
 //                   parallel pg_restore into a new database, swap, and Mattermost's stop, start and ping
 //                   (recording stand-ins and a loopback HTTP server: there is no Mattermost here)
 // Both restores are checked against the original: every table's row count and content checksum, and
-// the schema (owners, indexes, constraints, types). It prints the times, their ratios, the sizes and
-// the machine. Run as root (PostgreSQL then runs as the postgres account) or as any user.
+// the schema (owners, indexes, constraints, types). Last it rebuilds each index of the restored
+// database alone: the slowest one is a floor under any restore that rebuilds indexes, because
+// PostgreSQL before 18 builds a GIN index on one core. It prints the times, their ratios, the sizes,
+// that floor and the machine. Run as root (PostgreSQL then runs as the postgres account) or as any user.
 
 import { spawn } from "node:child_process";
 import { chmodSync, mkdirSync, statSync, writeFileSync } from "node:fs";
@@ -40,7 +42,8 @@ const DATABASE = "mattermost_production";
 const GUIDE_DATABASE = "mattermost_guide_restore";
 const GIB = 1024 ** 3;
 const SCALE: MattermostScale = { users: 5000, channels: 800, posts: 0, largePostEvery: 250 };
-const POSTS_PER_BATCH = 250_000;
+/** mattermost-restore's default RESTORE_MAINTENANCE_WORK_MEM, given to it and to the index rebuilds. */
+const RESTORE_MAINTENANCE_WORK_MEM = "256MB";
 
 /**
  * The postgresql.conf values Omnibus 18.11 writes by default that bear on a dump or a restore
@@ -115,8 +118,32 @@ async function databaseBytes(cluster: PostgresCluster, database: string): Promis
     return Number((await cluster.sql("postgres", `SELECT pg_database_size('${database}')`)).trim());
 }
 
+interface IndexBuild {
+    readonly index: string;
+    readonly ms: number;
+}
+
+/**
+ * Rebuilds every index of `database` one at a time, with the restore's maintenance_work_mem, and
+ * returns how long each took, slowest first.
+ */
+async function indexBuildTimes(cluster: PostgresCluster, database: string): Promise<IndexBuild[]> {
+    const indexes = (await cluster.sql(database, "SELECT indexrelid::regclass FROM pg_index JOIN pg_class ON pg_class.oid = indrelid WHERE relnamespace = 'public'::regnamespace"))
+        .split("\n")
+        .filter((line) => line !== "");
+    const builds: IndexBuild[] = [];
+    for (const index of indexes) {
+        const started = performance.now();
+        await cluster.sql(database, `SET maintenance_work_mem = '${RESTORE_MAINTENANCE_WORK_MEM}';\nREINDEX INDEX ${index};`, 3_600_000);
+        builds.push({ index, ms: performance.now() - started });
+    }
+    return builds.sort((a, b) => b.ms - a.ms);
+}
+
 async function main(): Promise<void> {
     const minGiB = option("min-gib", 1);
+    // Growing the database in steps of a quarter of the target keeps the overshoot small at any size.
+    const postsPerBatch = Math.max(1000, Math.round(minGiB * 250_000));
     const cpuModel = cpus()[0]?.model ?? "unknown";
     const nproc = (await runProcess("nproc", [])).stdout.trim();
     console.log(`machine: ${nproc} CPUs (${cpuModel}), ${(totalmem() / GIB).toFixed(1)} GiB memory`);
@@ -147,8 +174,8 @@ async function main(): Promise<void> {
         await cluster.sql(DATABASE, `SET ROLE ${MATTERMOST_DB_OWNER};\n${baseSql(SCALE)}`);
         let posts = 0;
         while ((await databaseBytes(cluster, DATABASE)) < minGiB * GIB) {
-            await cluster.sql(DATABASE, `SET ROLE ${MATTERMOST_DB_OWNER};\n${postsSql(SCALE, posts + 1, POSTS_PER_BATCH)}`, 3_600_000);
-            posts += POSTS_PER_BATCH;
+            await cluster.sql(DATABASE, `SET ROLE ${MATTERMOST_DB_OWNER};\n${postsSql(SCALE, posts + 1, postsPerBatch)}`, 3_600_000);
+            posts += postsPerBatch;
             process.stdout.write(`  building: ${posts} posts, ${mib(await databaseBytes(cluster, DATABASE))}\r`);
         }
         process.stdout.write("\n");
@@ -196,6 +223,7 @@ async function main(): Promise<void> {
             ...s3.remoteSettings(),
             ...cluster.scriptEnv(),
             BACKUP_ENV_FILE: sandbox.path("no-env-file"),
+            BACKUP_COMMON: join(HOST_SCRIPT_DIR, "tools", "backup-common.sh"),
             BACKUP_REMOTE: s3.remote,
             BACKUP_STACK: "bench",
             MM_DB: DATABASE,
@@ -207,6 +235,7 @@ async function main(): Promise<void> {
             MM_START_COMMAND: `${join(sandbox.bin, "gitlab-ctl")} start mattermost`,
             MM_PING_URL: ping.url,
             MM_PING_INTERVAL: "0.2",
+            RESTORE_MAINTENANCE_WORK_MEM,
         };
         const ourBackupMs = await timed("our backup", `bash ${sh(join(HOST_SCRIPT_DIR, "tools", "mattermost-backup.sh"))}`, ourEnv);
         const sizes = await s3.rclone(["lsl", s3.path("bench/mattermost/")]);
@@ -227,6 +256,8 @@ async function main(): Promise<void> {
             }
         });
         assertSame("our restore", await fingerprint(cluster, DATABASE), original);
+        const builds = await indexBuildTimes(cluster, DATABASE);
+        const slowest = builds[0]!;
 
         // --- results ---------------------------------------------------------------------------------------
         const guideDumpBytes = statSync(guideDump).size;
@@ -246,7 +277,12 @@ async function main(): Promise<void> {
         console.log(`\nrestore: ours is ${(guideRestoreMs / ourRestoreMs).toFixed(2)}x as fast as the guide's (guide ${seconds(guideRestoreMs)} / ours ${seconds(ourRestoreMs)})`);
         console.log(`backup: ours takes ${(ourBackupMs / guideBackupMs).toFixed(2)}x the guide's time; dump size ours/guide ${(ourDumpBytes / guideDumpBytes).toFixed(3)}`);
         console.log(`our restore, time into the run per phase:\n${phases.join("\n")}`);
-        console.log(`\nour restore settings: --jobs=${nproc} (RESTORE_JOBS default: nproc), maintenance_work_mem=256MB for its sessions (RESTORE_MAINTENANCE_WORK_MEM)`);
+        console.log(`\nour restore settings: --jobs=${nproc} (RESTORE_JOBS default: nproc), maintenance_work_mem=${RESTORE_MAINTENANCE_WORK_MEM} for its sessions (RESTORE_MAINTENANCE_WORK_MEM)`);
+        console.log(`\nslowest index builds, each alone on the restored database:`);
+        for (const build of builds.slice(0, 3)) {
+            console.log(`    ${seconds(build.ms).padStart(8)}  ${build.index}`);
+        }
+        console.log(`floor: no restore that rebuilds ${slowest.index} takes less than ${seconds(slowest.ms)}, so none is more than ${(guideRestoreMs / slowest.ms).toFixed(2)}x as fast as the guide's here (guide ${seconds(guideRestoreMs)} / ${seconds(slowest.ms)})`);
     } finally {
         await ping.close();
         await s3.close();
