@@ -5,6 +5,9 @@
 # One backup is the folder <BACKUP_REMOTE>/<BACKUP_STACK>/mattermost/<UTC YYYYmmddTHHMMSSZ>/ holding:
 #   mattermost.dump         pg_dump of the Mattermost database, custom format (see dump_database)
 #   mattermost-data.tar.gz  the Mattermost data directory (uploaded files)
+#   mattermost-plugins.tar.gz, mattermost-client-plugins.tar.gz
+#                           the plugin directories (plugins installed by an administrator live only
+#                           there)
 #   config.json             Mattermost's config.json
 #   gitlab-etc.tar.gz       /etc/gitlab/gitlab-secrets.json (Mattermost's at-rest key, OAuth
 #                           credentials) and /etc/gitlab/gitlab.rb
@@ -30,6 +33,8 @@ mm_db=${MM_DB:-mattermost_production}
 mm_home=${MM_HOME:-/var/opt/gitlab/mattermost}
 mm_data_dir=${MM_DATA_DIR:-$mm_home/data}
 mm_config=${MM_CONFIG:-$mm_home/config.json}
+mm_plugin_dir=${MM_PLUGIN_DIR:-$mm_home/plugins}
+mm_client_plugin_dir=${MM_CLIENT_PLUGIN_DIR:-$mm_home/client-plugins}
 gitlab_etc=${GITLAB_ETC_DIR:-/etc/gitlab}
 state_dir=${BACKUP_STATE_DIR:-/var/lib/gitlab-mattermost}
 # Only the environment configures rclone, whatever files root may have.
@@ -45,6 +50,17 @@ archive() {
         log "warning: files changed while they were archived (Mattermost was running); archive kept"
     fi
     [ "$status" -le 1 ]
+}
+
+# Archives the contents of plugin directory $2 as $work/upload/$1. Mattermost creates a plugin
+# directory only once it needs it, so one that does not exist yet is archived empty.
+archive_plugin_dir() {
+    local source=$2
+    if [ ! -d "$source" ]; then
+        source="$work/empty"
+        mkdir -p "$source"
+    fi
+    archive --create --gzip --file="$work/upload/$1" --directory="$source" .
 }
 
 begin_locked_run mattermost
@@ -67,12 +83,14 @@ mkdir "$work/upload"
 as_pg "$pg_bin/pg_dump" --format=custom --no-password --dbname="$mm_db" >"$work/upload/mattermost.dump"
 
 # Dumped first, archived second: every file the dump references is already on disk when tar runs.
-log "archiving $mm_data_dir"
+log "archiving $mm_data_dir, $mm_plugin_dir and $mm_client_plugin_dir"
 archive --create --gzip --file="$work/upload/mattermost-data.tar.gz" --directory="$mm_data_dir" .
+archive_plugin_dir mattermost-plugins.tar.gz "$mm_plugin_dir"
+archive_plugin_dir mattermost-client-plugins.tar.gz "$mm_client_plugin_dir"
 cp "$mm_config" "$work/upload/config.json"
 archive --create --gzip --file="$work/upload/gitlab-etc.tar.gz" --directory="$gitlab_etc" gitlab-secrets.json gitlab.rb
 
-files=(mattermost.dump mattermost-data.tar.gz config.json gitlab-etc.tar.gz)
+files=(mattermost.dump mattermost-data.tar.gz mattermost-plugins.tar.gz mattermost-client-plugins.tar.gz config.json gitlab-etc.tar.gz)
 {
     printf '# mattermost backup %s of stack %s, database %s\n' "$timestamp" "$BACKUP_STACK" "$mm_db"
     printf '# %s\n' "$("$pg_bin/pg_dump" --version)"

@@ -4,17 +4,18 @@
 #
 #   1. downloads the backup and checks it completely before touching anything live: the manifest must
 #      exist, every file must have its size and sha256, the dump's table of contents must read and all
-#      its data must decompress, the archives must list; then extracts the data directory and
-#      config.json beside the live ones, owned by $MM_OWNER already (so they arrive with the right
-#      owner and a failed chown cannot leave a half-swapped host);
+#      its data must decompress, the archives must list; then extracts the data directory, the plugin
+#      directories and config.json beside the live ones, owned by $MM_OWNER already (so they arrive
+#      with the right owner and a failed chown cannot leave a half-swapped host);
 #   2. stops Mattermost ($MM_STOP_COMMAND);
 #   3. restores the dump with parallel pg_restore, stopping at the first error, into a NEW database
 #      <db>_restore_<ts>;
 #   4. only then swaps everything in by renaming: the database in one transaction (the old one becomes
-#      <db>_before_restore_<ts>), the data directory (old: <data>.before-restore-<ts>) and config.json
-#      (old: config.json.before-restore-<ts>); the old ones are kept until an administrator drops them;
+#      <db>_before_restore_<ts>), then each directory and config.json (the old one becomes
+#      <path>.before-restore-<ts>); the old ones are kept until an administrator drops them;
 #   5. starts Mattermost ($MM_START_COMMAND) and 6. waits for $MM_PING_URL to answer "status":"OK".
-# <ts> is the time of the restore (UTC), so restoring the same backup twice never collides.
+# <ts> is the time of the restore (UTC), so restoring the same backup twice never collides. A backup
+# made before the plugin directories were backed up restores without them: the live ones stay.
 #
 # A failure before the database swap drops what this run built and starts Mattermost again: nothing
 # live changed. A failure after it leaves everything in place and prints the commands that roll back.
@@ -48,6 +49,8 @@ mm_db_owner=${MM_DB_OWNER:-gitlab_mattermost}
 mm_home=${MM_HOME:-/var/opt/gitlab/mattermost}
 mm_data_dir=${MM_DATA_DIR:-$mm_home/data}
 mm_config=${MM_CONFIG:-$mm_home/config.json}
+mm_plugin_dir=${MM_PLUGIN_DIR:-$mm_home/plugins}
+mm_client_plugin_dir=${MM_CLIENT_PLUGIN_DIR:-$mm_home/client-plugins}
 mm_owner=${MM_OWNER-mattermost:mattermost}
 stop_command=${MM_STOP_COMMAND:-/opt/gitlab/bin/gitlab-ctl stop mattermost}
 start_command=${MM_START_COMMAND:-/opt/gitlab/bin/gitlab-ctl start mattermost}
@@ -57,6 +60,10 @@ ping_interval=${MM_PING_INTERVAL:-5}
 gitlab_etc=${GITLAB_ETC_DIR:-/etc/gitlab}
 state_dir=${BACKUP_STATE_DIR:-/var/lib/gitlab-mattermost}
 jobs=${RESTORE_JOBS:-$(nproc)}
+# The directories a backup holds, each as one archive (same order in both lists). The data directory
+# is in every backup.
+tree_archives=(mattermost-data.tar.gz mattermost-plugins.tar.gz mattermost-client-plugins.tar.gz)
+tree_dirs=("$mm_data_dir" "$mm_plugin_dir" "$mm_client_plugin_dir")
 # Omnibus runs PostgreSQL with maintenance_work_mem=16MB, so sorted index builds (primary keys,
 # btree indexes) spill to disk; a restore's own sessions get more, as PostgreSQL advises for bulk
 # loads (each of the parallel jobs may use this much while Mattermost is stopped).
@@ -97,14 +104,15 @@ prefix="$BACKUP_REMOTE/$BACKUP_STACK/mattermost"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 new_db="${mm_db}_restore_$stamp"
 before_db="${mm_db}_before_restore_$stamp"
-staged_data="$(dirname "$mm_data_dir")/.$(basename "$mm_data_dir").restore-$stamp"
-before_data="$mm_data_dir.before-restore-$stamp"
-staged_config="$(dirname "$mm_config")/.$(basename "$mm_config").restore-$stamp"
-before_config="$mm_config.before-restore-$stamp"
+# Where the restored copy of a live path is staged (beside it: same file system, so the swap is a
+# rename), and where the live one is kept once the restored one is swapped in.
+staged_path() { printf '%s/.%s.restore-%s' "$(dirname "$1")" "$(basename "$1")" "$stamp"; }
+before_path() { printf '%s.before-restore-%s' "$1" "$stamp"; }
 side_etc="$gitlab_etc/mattermost-restore-$stamp"
 
 # What this run has done so far; the exit trap reads it to clean up or to explain a rollback.
 mattermost_stopped=false
+swap_targets=() # the live paths this run replaces, once it knows which the backup holds
 staged=false
 new_db_created=false
 rollback=()
@@ -116,7 +124,10 @@ on_exit() {
     [ "$status" -ne 0 ] || return 0
     # Whatever is still staged was never swapped in (swapping moves it away).
     if "$staged"; then
-        rm -rf "$staged_data" "$staged_config"
+        local target
+        for target in "${swap_targets[@]}"; do
+            rm -rf "$(staged_path "$target")"
+        done
     fi
     if [ "${#rollback[@]}" -eq 0 ]; then
         if "$new_db_created"; then
@@ -127,7 +138,7 @@ on_exit() {
             log "starting Mattermost again on its previous data" >&2
             bash -c "$start_command" || log "could not start Mattermost; run: $start_command" >&2
         fi
-        log "restore FAILED before anything live was changed: database $mm_db and $mm_data_dir are as they were" >&2
+        log "restore FAILED before anything live was changed: database $mm_db and ${swap_targets[*]:-the files} are as they were" >&2
         return 0
     fi
     {
@@ -195,7 +206,17 @@ done
     fail "refusing: pg_restore cannot read the dump's table of contents"
 grep -q ' TABLE DATA ' "$work/toc.txt" || fail "refusing: the dump holds no table data"
 "$pg_bin/pg_restore" --file=/dev/null "$work/backup/mattermost.dump" || fail "refusing: the dump's data does not read back"
-for name in mattermost-data.tar.gz gitlab-etc.tar.gz; do
+restored_archives=()
+for i in "${!tree_archives[@]}"; do
+    if [ -n "${listed[${tree_archives[i]}]+set}" ]; then
+        restored_archives+=("${tree_archives[i]}")
+        swap_targets+=("${tree_dirs[i]}")
+    else
+        log "the backup holds no ${tree_archives[i]}; ${tree_dirs[i]} stays as it is"
+    fi
+done
+swap_targets+=("$mm_config")
+for name in "${restored_archives[@]}" gitlab-etc.tar.gz; do
     tar --list --gzip --file="$work/backup/$name" >/dev/null || fail "refusing: $name is not a readable archive"
 done
 log "backup verified: sizes, sha256, table of contents ($(grep -c ' TABLE DATA ' "$work/toc.txt") tables) and archives"
@@ -204,24 +225,31 @@ log "backup verified: sizes, sha256, table of contents ($(grep -c ' TABLE DATA '
 if database_exists "$new_db" || database_exists "$before_db"; then
     fail "refusing: $new_db or $before_db already exists"
 fi
-for path in "$staged_data" "$before_data" "$staged_config" "$before_config" "$side_etc"; do
-    [ ! -e "$path" ] || fail "refusing: $path already exists"
+for target in "${swap_targets[@]}"; do
+    for path in "$(staged_path "$target")" "$(before_path "$target")"; do
+        [ ! -e "$path" ] || fail "refusing: $path already exists"
+    done
+    [ -d "$(dirname "$target")" ] || fail "refusing: $(dirname "$target") does not exist"
 done
-[ -d "$(dirname "$mm_data_dir")" ] || fail "refusing: $(dirname "$mm_data_dir") does not exist"
+[ ! -e "$side_etc" ] || fail "refusing: $side_etc already exists"
 
 install -d -m 0700 "$side_etc"
 tar --extract --gzip --file="$work/backup/gitlab-etc.tar.gz" --directory="$side_etc"
 
-# Files are staged beside the live ones (same file system, so the swap is a rename) while Mattermost
-# still runs: they are not live yet. Ownership is fixed here, before they are swapped in.
-log "extracting the data directory beside $mm_data_dir"
-mkdir -m 0700 "$staged_data"
+# Files are staged while Mattermost still runs: they are not live yet. Ownership is fixed here,
+# before they are swapped in.
 staged=true
-tar --extract --gzip --file="$work/backup/mattermost-data.tar.gz" --directory="$staged_data"
-cp "$work/backup/config.json" "$staged_config"
-chmod 0600 "$staged_config"
+for i in "${!restored_archives[@]}"; do
+    log "extracting ${restored_archives[i]} beside ${swap_targets[i]}"
+    mkdir -m 0700 "$(staged_path "${swap_targets[i]}")"
+    tar --extract --gzip --file="$work/backup/${restored_archives[i]}" --directory="$(staged_path "${swap_targets[i]}")"
+done
+cp "$work/backup/config.json" "$(staged_path "$mm_config")"
+chmod 0600 "$(staged_path "$mm_config")"
 if [ -n "$mm_owner" ]; then
-    chown -R "$mm_owner" "$staged_data" "$staged_config"
+    for target in "${swap_targets[@]}"; do
+        chown -R "$mm_owner" "$(staged_path "$target")"
+    done
 fi
 
 # --- 2. stop Mattermost ----------------------------------------------------------------------------
@@ -261,19 +289,15 @@ else
 fi
 log "database swapped in: $mm_db is the restored one"
 
-if [ -e "$mm_data_dir" ]; then
-    mv -T "$mm_data_dir" "$before_data"
-    rollback+=("mv -T $before_data $mm_data_dir")
-fi
-mv -T "$staged_data" "$mm_data_dir"
-rollback+=("mv -T $mm_data_dir $mm_data_dir.failed-restore-$stamp")
-if [ -e "$mm_config" ]; then
-    mv -T "$mm_config" "$before_config"
-    rollback+=("mv -T $before_config $mm_config")
-fi
-mv -T "$staged_config" "$mm_config"
-rollback+=("mv -T $mm_config $mm_config.failed-restore-$stamp")
-log "data directory and config.json swapped in"
+for target in "${swap_targets[@]}"; do
+    if [ -e "$target" ]; then
+        mv -T "$target" "$(before_path "$target")"
+        rollback+=("mv -T $(before_path "$target") $target")
+    fi
+    mv -T "$(staged_path "$target")" "$target"
+    rollback+=("mv -T $target $target.failed-restore-$stamp")
+done
+log "swapped in: ${swap_targets[*]}"
 
 # --- 5. start Mattermost and 6. wait for its ping ------------------------------------------------------
 log "starting Mattermost: $start_command"
@@ -294,9 +318,9 @@ if database_exists "$before_db"; then
     log "the previous database is kept as $before_db; once satisfied, drop it with:"
     log "    $(admin_sql "DROP DATABASE \"$before_db\"")"
 fi
-for path in "$before_data" "$before_config"; do
-    if [ -e "$path" ]; then
-        log "the previous $(basename "${path%.before-restore-*}") is kept as $path; remove it with: sudo rm -rf $path"
+for target in "${swap_targets[@]}"; do
+    if [ -e "$(before_path "$target")" ]; then
+        log "the previous $(basename "$target") is kept as $(before_path "$target"); remove it with: sudo rm -rf $(before_path "$target")"
     fi
 done
 log "gitlab-secrets.json and gitlab.rb from the backup are in $side_etc, NOT installed."

@@ -21,6 +21,7 @@ import {
     MATTERMOST_DB_OWNER,
     TEST_SCALE,
     writeDataDirectory,
+    writePluginDirectories,
     type DatabaseFingerprint,
 } from "../support/mattermostFixture";
 import { gitlabCtlMattermostBody, startPing, type PingServer } from "../support/mattermostPing";
@@ -32,6 +33,8 @@ const FIXTURE_DB = "mattermost_fixture";
 const TIMESTAMP = /^\d{8}T\d{6}Z$/;
 const AS_ROOT = process.getuid?.() === 0;
 const SCRIPT_TIMEOUT_MS = 120_000;
+/** What a Mattermost home holds: the paths a restore replaces. */
+const LIVE_FILES = ["client-plugins", "config.json", "data", "plugins"];
 /** The tools' shared file, from the repository rather than where hosts install it. */
 const BACKUP_COMMON = join(HOST_SCRIPT_DIR, "tools", "backup-common.sh");
 
@@ -112,6 +115,8 @@ class MattermostHost {
     readonly home: string;
     readonly dataDir: string;
     readonly config: string;
+    readonly pluginDir: string;
+    readonly clientPluginDir: string;
     readonly etc: string;
     readonly stateDir: string;
     readonly envFile: string;
@@ -128,6 +133,8 @@ class MattermostHost {
         this.home = sandbox.path("var/opt/gitlab/mattermost");
         this.dataDir = join(this.home, "data");
         this.config = join(this.home, "config.json");
+        this.pluginDir = join(this.home, "plugins");
+        this.clientPluginDir = join(this.home, "client-plugins");
         this.etc = sandbox.path("etc/gitlab");
         this.stateDir = sandbox.path("var/lib/gitlab-mattermost");
         this.envFile = sandbox.path("etc/gitlab-mattermost/backup.env");
@@ -140,6 +147,7 @@ class MattermostHost {
         chmodSync(sandbox.root, 0o711);
         await cluster.sql("postgres", `CREATE DATABASE "${host.database}" TEMPLATE ${FIXTURE_DB} OWNER ${MATTERMOST_DB_OWNER}`);
         writeDataDirectory(host.dataDir);
+        writePluginDirectories(host.home);
         sandbox.write("var/opt/gitlab/mattermost/config.json", '{"ServiceSettings":{"SiteURL":"https://mm.example.com"},"SqlSettings":{"AtRestEncryptKey":"k1"}}\n', 0o600);
         sandbox.write("etc/gitlab/gitlab-secrets.json", '{"mattermost":{"sql_at_rest_encrypt_key":"k1"}}\n', 0o600);
         sandbox.write("etc/gitlab/gitlab.rb", "external_url 'https://gitlab.example.com'\n", 0o600);
@@ -203,10 +211,12 @@ class MattermostHost {
     }
 
     /** Everything a restore must give back. */
-    async state(): Promise<{ database: DatabaseFingerprint; files: string; config: string }> {
+    async state(): Promise<{ database: DatabaseFingerprint; files: string; plugins: string; clientPlugins: string; config: string }> {
         return {
             database: await fingerprint(cluster, this.database),
             files: fileTreeHash(this.dataDir),
+            plugins: fileTreeHash(this.pluginDir),
+            clientPlugins: fileTreeHash(this.clientPluginDir),
             config: readFileSync(this.config, "utf8"),
         };
     }
@@ -240,9 +250,9 @@ async function withHost(name: string, body: (host: MattermostHost) => Promise<vo
 async function assertUntouched(host: MattermostHost, result: RunResult, before: Awaited<ReturnType<MattermostHost["state"]>>): Promise<void> {
     assert.notEqual(result.status, 0, describeRun(result));
     assert.deepEqual(host.gitlabCtlCalls(), [], "the stop command was never called");
-    assert.deepEqual(await host.state(), before, "live database, data directory and config.json are intact");
+    assert.deepEqual(await host.state(), before, "live database, directories and config.json are intact");
     assert.deepEqual(await databasesStartingWith(host.database), [host.database], "no other database was created");
-    assert.deepEqual(filesIn(host.home), ["config.json", "data"], "nothing was staged beside the live files");
+    assert.deepEqual(filesIn(host.home), LIVE_FILES, "nothing was staged beside the live files");
     assert.deepEqual(filesIn(host.sandbox.tmp), [], "the downloaded files were removed");
 }
 
@@ -251,7 +261,7 @@ describe("tools/mattermost-backup.sh", () => {
     test("uploads the dump, the archives and config.json, then the manifest LAST, under <stack>/mattermost/<ts>/", () =>
         withHost("backup-layout", async (host) => {
             const timestamp = await host.backupOk();
-            const names = ["config.json", "gitlab-etc.tar.gz", "manifest.txt", "mattermost-data.tar.gz", "mattermost.dump"];
+            const names = ["config.json", "gitlab-etc.tar.gz", "manifest.txt", "mattermost-client-plugins.tar.gz", "mattermost-data.tar.gz", "mattermost-plugins.tar.gz", "mattermost.dump"];
             assert.deepEqual(await objectsOf(host.stack), names.map((name) => `mattermost/${timestamp}/${name}`));
 
             const uploads = host.sandbox.calls("rclone").map((call) => call.argv);
@@ -280,8 +290,11 @@ describe("tools/mattermost-backup.sh", () => {
             assert.match(toc.stdout, /TABLE DATA public posts /);
             assert.match(toc.stdout, /INDEX public idx_posts_message_txt /);
 
-            const etcList = await runProcess("tar", ["--list", "--gzip", "--file", host.sandbox.path("check", "gitlab-etc.tar.gz")]);
-            assert.deepEqual(etcList.stdout.split("\n").filter((line) => line !== "").sort(), ["gitlab-secrets.json", "gitlab.rb"]);
+            const listing = async (archive: string) =>
+                (await runProcess("tar", ["--list", "--gzip", "--file", host.sandbox.path("check", archive)])).stdout.split("\n").filter((line) => line !== "").sort();
+            assert.deepEqual(await listing("gitlab-etc.tar.gz"), ["gitlab-secrets.json", "gitlab.rb"]);
+            assert.ok((await listing("mattermost-plugins.tar.gz")).includes("./com.example.standup/server/dist/plugin-linux-amd64"));
+            assert.ok((await listing("mattermost-client-plugins.tar.gz")).includes("./com.example.standup/com.example.standup_0123abcd_bundle.js"));
 
             assert.equal(readFileSync(join(host.stateDir, "mattermost-backup.last-success"), "utf8"), `${timestamp}\n`);
             assert.deepEqual(filesIn(host.sandbox.tmp), [], "local temp files are removed");
@@ -377,14 +390,18 @@ describe("tools/mattermost-restore.sh: round trips", () => {
             rmSync(join(host.dataDir, "users"), { recursive: true });
             writeFileSync(join(host.dataDir, "20260101", "stray.txt"), "created after the backup\n");
             writeFileSync(host.config, '{"damaged":true}\n');
+            rmSync(join(host.clientPluginDir, "com.example.standup"), { recursive: true });
+            writeFileSync(join(host.pluginDir, "com.example.standup", "plugin.json"), '{"id": "com.example.standup", "version": "9.9.9"}\n');
             writeFileSync(join(host.etc, "gitlab-secrets.json"), '{"mattermost":{"sql_at_rest_encrypt_key":"changed since"}}\n');
             const damaged = await host.state();
             assert.notDeepEqual(damaged.database.tables, backedUp.database.tables);
             assert.notEqual(damaged.files, backedUp.files);
+            assert.notEqual(damaged.plugins, backedUp.plugins);
+            assert.notEqual(damaged.clientPlugins, backedUp.clientPlugins);
 
             const result = await host.restore("latest");
             assert.equal(result.status, 0, describeRun(result));
-            assert.deepEqual(await host.state(), backedUp, "tables, schema, data directory and config.json are as backed up");
+            assert.deepEqual(await host.state(), backedUp, "tables, schema, data and plugin directories and config.json are as backed up");
 
             assert.deepEqual(host.gitlabCtlCalls(), ["stop mattermost", "start mattermost"]);
             assert.ok(host.ping.requests.length > 0 && host.ping.requests.every((started) => started), "pinged, and only after the start");
@@ -397,6 +414,8 @@ describe("tools/mattermost-restore.sh: round trips", () => {
             assert.deepEqual((await fingerprint(cluster, before)).tables, damaged.database.tables, "the kept database is the damaged one, unchanged");
             assert.equal(fileTreeHash(join(host.home, `data.before-restore-${stamp}`)), damaged.files);
             assert.equal(readFileSync(join(host.home, `config.json.before-restore-${stamp}`), "utf8"), '{"damaged":true}\n');
+            assert.equal(fileTreeHash(join(host.home, `plugins.before-restore-${stamp}`)), damaged.plugins);
+            assert.equal(fileTreeHash(join(host.home, `client-plugins.before-restore-${stamp}`)), damaged.clientPlugins);
             assert.ok(result.stdout.includes(`sudo gitlab-psql -d postgres -c 'DROP DATABASE "${before}"'`), result.stdout);
 
             // gitlab-secrets.json is NOT overwritten; the backed-up copy is put aside.
@@ -411,8 +430,9 @@ describe("tools/mattermost-restore.sh: round trips", () => {
                 assert.equal(statSync(host.dataDir).uid, nobody, "the data directory belongs to MM_OWNER");
                 assert.equal(statSync(join(host.dataDir, "users", "user1", "profile.png")).uid, nobody);
                 assert.equal(statSync(host.config).uid, nobody);
+                assert.equal(statSync(join(host.pluginDir, "com.example.standup", "server", "dist", "plugin-linux-amd64")).uid, nobody);
             }
-            assert.deepEqual(filesIn(host.home), ["config.json", `config.json.before-restore-${stamp}`, "data", `data.before-restore-${stamp}`]);
+            assert.deepEqual(filesIn(host.home), [...LIVE_FILES, ...LIVE_FILES.map((name) => `${name}.before-restore-${stamp}`)].sort());
             assert.deepEqual(filesIn(host.sandbox.tmp), []);
             assert.match(result.stdout, new RegExp(`restore of backup ${timestamp} complete`));
         }));
@@ -422,15 +442,69 @@ describe("tools/mattermost-restore.sh: round trips", () => {
             const backedUp = await host.state();
             const timestamp = await host.backupOk();
             await cluster.sql("postgres", `DROP DATABASE "${host.database}"`);
-            rmSync(host.dataDir, { recursive: true });
-            rmSync(host.config);
+            for (const path of [host.dataDir, host.pluginDir, host.clientPluginDir, host.config]) {
+                rmSync(path, { recursive: true });
+            }
 
             const result = await host.restore(timestamp);
             assert.equal(result.status, 0, describeRun(result));
             assert.deepEqual(await host.state(), backedUp);
             assert.deepEqual(await databasesStartingWith(host.database), [host.database]);
-            assert.deepEqual(filesIn(host.home), ["config.json", "data"]);
+            assert.deepEqual(filesIn(host.home), LIVE_FILES);
             assert.doesNotMatch(result.stdout, /DROP DATABASE/, "no previous database to drop");
+        }));
+
+    test("plugin directories that did not exist at the backup come back empty; the later ones are kept aside", () =>
+        withHost("round-trip-no-plugins", async (host) => {
+            rmSync(host.pluginDir, { recursive: true });
+            rmSync(host.clientPluginDir, { recursive: true });
+            const timestamp = await host.backupOk();
+            writePluginDirectories(host.home);
+            const installedLater = await host.state();
+
+            const result = await host.restore(timestamp);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual(readdirSync(host.pluginDir), []);
+            assert.deepEqual(readdirSync(host.clientPluginDir), []);
+            const [before] = await databasesStartingWith(`${host.database}_before_restore_`);
+            const stamp = before!.slice(`${host.database}_before_restore_`.length);
+            assert.equal(fileTreeHash(`${host.pluginDir}.before-restore-${stamp}`), installedLater.plugins);
+            assert.equal(fileTreeHash(`${host.clientPluginDir}.before-restore-${stamp}`), installedLater.clientPlugins);
+        }));
+
+    test("a backup without plugin archives (made before they were backed up) restores the rest; the live plugins stay", () =>
+        withHost("round-trip-older-backup", async (host) => {
+            const backedUp = await host.state();
+            const timestamp = await host.backupOk();
+            // What a backup of the earlier layout holds: the same files less the plugin archives.
+            const archives = ["mattermost-plugins.tar.gz", "mattermost-client-plugins.tar.gz"];
+            for (const name of archives) {
+                const removed = await s3.rclone(["deletefile", s3.path(host.backupPath(timestamp, name))]);
+                assert.equal(removed.status, 0, describeRun(removed));
+            }
+            const manifestFile = host.sandbox.path("older", "manifest.txt");
+            const manifest = (await downloadObject(host.backupPath(timestamp, "manifest.txt"), manifestFile)).toString("utf8");
+            const older = manifest.split("\n").filter((line) => !archives.some((name) => line.endsWith(` ${name}`))).join("\n");
+            assert.equal(older.split("\n").length, manifest.split("\n").length - 2);
+            writeFileSync(manifestFile, older);
+            await uploadObject(host.backupPath(timestamp, "manifest.txt"), manifestFile);
+
+            await cluster.sql(host.database, "UPDATE users SET nickname = 'damaged'");
+            writePluginDirectories(host.home);
+            writeFileSync(join(host.pluginDir, "com.example.standup", "plugin.json"), '{"id": "com.example.standup", "version": "2.0.0"}\n');
+            const livePlugins = fileTreeHash(host.pluginDir);
+
+            const result = await host.restore(timestamp);
+            assert.equal(result.status, 0, describeRun(result));
+            for (const name of archives) {
+                assert.match(result.stdout, new RegExp(`the backup holds no ${name.replace(/\./g, "\\.")}; .* stays as it is`));
+            }
+            const restored = await host.state();
+            assert.deepEqual(restored.database, backedUp.database);
+            assert.equal(restored.files, backedUp.files);
+            assert.equal(restored.plugins, livePlugins, "the live plugins directory was not touched");
+            assert.equal(restored.clientPlugins, backedUp.clientPlugins);
+            assert.deepEqual(filesIn(host.home).filter((name) => name.includes("plugins")), ["client-plugins", "plugins"], "no plugin directory was moved aside");
         }));
 });
 
@@ -533,7 +607,7 @@ describe("tools/mattermost-restore.sh: a restore that fails halfway leaves the p
         assert.deepEqual(await databasesStartingWith(host.database), [host.database], "the partial restore database was dropped");
         assert.deepEqual(host.gitlabCtlCalls(), ["stop mattermost", "start mattermost"], "Mattermost was started again");
         assert.ok(existsSync(host.startedFile));
-        assert.deepEqual(filesIn(host.home), ["config.json", "data"], "the staged files were removed");
+        assert.deepEqual(filesIn(host.home), LIVE_FILES, "the staged files were removed");
         assert.deepEqual(filesIn(host.sandbox.tmp), []);
     }
 
@@ -623,6 +697,10 @@ exec ${real} "$@"`,
                 `${join(host.sandbox.bin, "gitlab-ctl")} stop mattermost`,
                 `mv -T ${host.config} ${host.config}.failed-restore-${stamp}`,
                 `mv -T ${host.config}.before-restore-${stamp} ${host.config}`,
+                `mv -T ${host.clientPluginDir} ${host.clientPluginDir}.failed-restore-${stamp}`,
+                `mv -T ${host.clientPluginDir}.before-restore-${stamp} ${host.clientPluginDir}`,
+                `mv -T ${host.pluginDir} ${host.pluginDir}.failed-restore-${stamp}`,
+                `mv -T ${host.pluginDir}.before-restore-${stamp} ${host.pluginDir}`,
                 `mv -T ${host.dataDir} ${host.dataDir}.failed-restore-${stamp}`,
                 `mv -T ${host.dataDir}.before-restore-${stamp} ${host.dataDir}`,
                 `sudo gitlab-psql -d postgres -c 'ALTER DATABASE "${host.database}" RENAME TO "${host.database}_failed_restore_${stamp}"' -c 'ALTER DATABASE "${before}" RENAME TO "${host.database}"'`,

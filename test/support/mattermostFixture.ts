@@ -341,6 +341,21 @@ export function writeDataDirectory(dir: string): void {
     mkdirSync(join(dir, "emoji"), { recursive: true });
 }
 
+/**
+ * Mattermost's plugin directories under `home` as an administrator's upload leaves them: a plugin's
+ * manifest and executable server binary in plugins/, its web bundle in client-plugins/.
+ */
+export function writePluginDirectories(home: string): void {
+    const file = (path: string, content: string, mode: number) => {
+        const full = join(home, path);
+        mkdirSync(join(full, ".."), { recursive: true });
+        writeFileSync(full, content, { mode });
+    };
+    file("plugins/com.example.standup/plugin.json", '{"id": "com.example.standup", "version": "1.2.0"}\n', 0o644);
+    file("plugins/com.example.standup/server/dist/plugin-linux-amd64", "\x7fELF stand-in for a plugin binary\n", 0o755);
+    file("client-plugins/com.example.standup/com.example.standup_0123abcd_bundle.js", "window.registerPlugin('com.example.standup', {});\n", 0o644);
+}
+
 /** A hash over every entry's relative path, type, mode, and content. */
 export function fileTreeHash(dir: string): string {
     const hash = createHash("sha256");
