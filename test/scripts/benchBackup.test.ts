@@ -59,5 +59,15 @@ describe("npm run bench:backup", () => {
         const [floorSeconds, floorRatio, floorGuide, floorDenominator] = figures(output, /^floor: no restore that rebuilds \S+ takes less than ([\d.]+) s, so none is more than ([\d.]+)x as fast as the guide's here \(guide ([\d.]+) s \/ ([\d.]+) s\)$/m);
         assert.deepEqual([floorSeconds, floorGuide, floorDenominator], [builds[0], guideRestore, builds[0]]);
         assertRatio(floorRatio!, guideRestore!, floorSeconds!);
+
+        const [cpus] = figures(output, /^machine: (\d+) CPUs /m);
+        const [indexCount, allBuilds, spread, spreadCpus] = figures(output, /^all (\d+) index builds: ([\d.]+) s, or ([\d.]+) s spread perfectly over (\d+) CPUs$/m);
+        assert.ok(indexCount! > builds.length, "more indexes were rebuilt than the three slowest");
+        assert.equal(spreadCpus, cpus);
+        assert.ok(allBuilds! >= builds.reduce((sum, build) => sum + build, 0) - 0.15, "all builds include the three slowest");
+        assert.ok(Math.abs(spread! - allBuilds! / cpus!) <= 0.1, `${spread} is ${allBuilds} / ${cpus}`);
+        const [spreadFloor, spreadRatio, spreadGuide, spreadDenominator] = figures(output, /^floor: no restore that rebuilds every index takes less than ([\d.]+) s on (?:\d+) CPUs, so none is more than ([\d.]+)x as fast as the guide's here \(guide ([\d.]+) s \/ ([\d.]+) s\)$/m);
+        assert.deepEqual([spreadFloor, spreadGuide, spreadDenominator], [spread, guideRestore, spread]);
+        assertRatio(spreadRatio!, guideRestore!, spread!);
     });
 });
