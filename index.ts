@@ -28,6 +28,9 @@ export = async () => {
         mattermostCliCommand: deployment.mattermostCliCommand,
         mmctlCommand: deployment.mmctlCommand,
         backupBucket: deployment.backupBucket,
+        backupCommands: deployment.backupCommands,
+        mattermostRestoreCommand: deployment.mattermostRestoreCommand,
+        lastSuccessfulBackups: deployment.lastSuccessfulBackups,
         ...(deployment.caCertificate ? { caCertificate: deployment.caCertificate } : {}),
     };
 };

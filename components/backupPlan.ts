@@ -51,6 +51,19 @@ export function backupJobs(plan: HostPlan): BackupJob[] {
     return [...(plan.runsGitlab ? [GITLAB_JOB] : []), ...(plan.runsMattermost ? [MATTERMOST_JOB] : [])];
 }
 
+/** What a job rewrites in its folder after each success (the timestamp, as text), besides the host's copy. */
+const LAST_SUCCESS_OBJECT = "last-success.txt";
+
+/** The bucket key of a job's record of its last success. */
+export function lastSuccessKey(job: BackupJob, stack: string): string {
+    return `${stack}/${job.prefix}/${LAST_SUCCESS_OBJECT}`;
+}
+
+/** The command that runs a job now, through its systemd unit (it waits; the log is in the journal). */
+export function runNowCommand(job: BackupJob): string {
+    return `sudo systemctl start ${job.command}.service`;
+}
+
 /** GitLab's own archives (`<timestamp>_gitlab_backup.tar`) land at the bucket's root, where Omnibus puts them. */
 export const GITLAB_ARCHIVE_PATTERN = "*_gitlab_backup.tar";
 

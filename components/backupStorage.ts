@@ -3,6 +3,21 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
+/** What the stack reports for a job before its first success is in the bucket (or once retention expired it). */
+export const NO_RECORDED_BACKUP = "none in the bucket";
+
+/**
+ * The timestamp a backup job last recorded at `key` in the bucket, read when the program runs: the
+ * stack output is as recent as the last `pulumi up` (or `preview`).
+ */
+export function lastRecordedBackup(bucket: pulumi.Input<string>, key: string, opts?: pulumi.InvokeOutputOptions): pulumi.Output<string> {
+    // Listing first: reading a key that does not exist fails the run.
+    return aws.s3.getObjectsOutput({ bucket, prefix: key }, opts).apply(
+        (listing): pulumi.Output<string> =>
+            listing.keys.includes(key) ? aws.s3.getObjectOutput({ bucket: listing.bucket, key }, opts).body.apply((body) => body.trim()) : pulumi.output(NO_RECORDED_BACKUP),
+    );
+}
+
 export interface BackupStorageArgs {
     /** Days before a backup object (current or replaced version) expires. */
     retentionDays: number;

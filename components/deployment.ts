@@ -4,9 +4,9 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { writablePrefixes } from "./backupPlan";
+import { MATTERMOST_RESTORE, backupJobs, lastSuccessKey, runNowCommand, writablePrefixes } from "./backupPlan";
 import { BackupSchedule, MattermostRestore } from "./backupSchedule";
-import { BackupStorage, HostBackupAccess } from "./backupStorage";
+import { BackupStorage, HostBackupAccess, lastRecordedBackup } from "./backupStorage";
 import { Certificates } from "./certificates";
 import { Dns } from "./dns";
 import { GitlabConfig, type HealthCheck } from "./gitlabConfig";
@@ -82,6 +82,12 @@ export class Deployment extends pulumi.ComponentResource {
     readonly mmctlCommand: pulumi.Output<string>;
     /** The S3 bucket holding the stack's backups. */
     readonly backupBucket: pulumi.Output<string>;
+    /** Per backup job (`mattermost-backup`, `gitlab-full-backup`): the command that runs it now. */
+    readonly backupCommands: Record<string, pulumi.Output<string>>;
+    /** Restores Mattermost from its latest complete backup (replace `latest` with a timestamp for another). */
+    readonly mattermostRestoreCommand: pulumi.Output<string>;
+    /** Per backup job: the timestamp of its last success recorded in the bucket, as of this run. */
+    readonly lastSuccessfulBackups: Record<string, pulumi.Output<string>>;
     /** The private CA the hosts' certificates chain to, for browsers and runners; absent otherwise. */
     readonly caCertificate?: pulumi.Output<string>;
 
@@ -274,6 +280,14 @@ export class Deployment extends pulumi.ComponentResource {
         this.mmctlCommand = onMattermostHost("sudo mmctl");
         this.caCertificate = trustsPrivateCa(settings.tls) ? certificates?.caCertificate : undefined;
         this.backupBucket = storage.bucketName;
+        const jobs = plans.flatMap((plan) => backupJobs(plan).map((job) => ({ job, plan })));
+        this.backupCommands = Object.fromEntries(
+            jobs.map(({ job, plan }) => [job.command, pulumi.interpolate`${sshCommand(hostOf(plan).publicIp)} ${runNowCommand(job)}`]),
+        );
+        this.mattermostRestoreCommand = onMattermostHost(`sudo ${MATTERMOST_RESTORE.command} latest`);
+        this.lastSuccessfulBackups = Object.fromEntries(
+            jobs.map(({ job }) => [job.command, lastRecordedBackup(storage.bucketName, lastSuccessKey(job, pulumi.getStack()), parent)]),
+        );
         this.registerOutputs({
             gitlabUrl: this.gitlabUrl,
             mattermostUrl: this.mattermostUrl,

@@ -68,6 +68,11 @@ export interface OfflineOptions {
     region?: string;
     /** Architectures EC2 reports per instance type; others are guessed from the name. */
     architectures?: Record<string, string[]>;
+    /**
+     * Objects in the backup bucket (key: text content), as S3 lists and serves them. Without it, every
+     * key read exists and holds a placeholder: offline, nothing knows what the bucket holds.
+     */
+    bucketObjects?: Record<string, string>;
 }
 
 /** Placeholder for a value a provider generates during `pulumi up`. */
@@ -167,6 +172,19 @@ function invokeResult(token: string, inputs: Record<string, unknown>, options: O
             return { name: inputs.name, zoneId: "Z0STANDIN0ZONE", privateZone: false };
         case "aws:index/getRegion:getRegion":
             return { region: options.region ?? "eu-west-1", name: options.region ?? "eu-west-1" };
+        case "aws:s3/getObjects:getObjects": {
+            const prefix = String(inputs.prefix ?? "");
+            const keys = options.bucketObjects ? Object.keys(options.bucketObjects).filter((key) => key.startsWith(prefix)).sort() : [prefix];
+            return { bucket: inputs.bucket, keys };
+        }
+        case "aws:s3/getObject:getObject": {
+            const key = String(inputs.key);
+            const body = options.bucketObjects ? options.bucketObjects[key] : `<read from the bucket at deploy: ${key}>`;
+            if (body === undefined) {
+                throw new Error(`NoSuchKey: ${key}`);
+            }
+            return { bucket: inputs.bucket, key, body, contentType: "text/plain; charset=utf-8" };
+        }
         case "aws:iam/getPolicyDocument:getPolicyDocument":
             // The real function renders the statements as an IAM policy document; so does this.
             return { json: JSON.stringify({ Version: "2012-10-17", Statement: inputs.statements }) };

@@ -32,6 +32,19 @@ begin_locked_run() {
     flock -n 9 || fail "another backup or restore holds $lock"
 }
 
+# Records a successful run of backup $1 (its timestamp $2; its bucket folder $3): on the host in
+# $state_dir/$1.last-success, and in the bucket as $3/last-success.txt, which `pulumi up` reads for
+# the stack's outputs. Written with rcat so that the object is typed text/plain by its name: S3 hands
+# the content of text objects only to readers such as the stack.
+record_success() {
+    local state_file="${state_dir:?the sourcing script sets state_dir}/$1.last-success"
+    printf '%s\n' "$2" >"$state_file.partial"
+    chmod 0644 "$state_file.partial"
+    mv -f "$state_file.partial" "$state_file"
+    printf '%s\n' "$2" | rclone rcat "$3/last-success.txt" ||
+        fail "backup $2 is complete, but recording it as $3/last-success.txt failed"
+}
+
 # Reads KEY=value lines (the syntax systemd's EnvironmentFile= reads too) as data, never as code.
 # A variable already set in the environment wins, so one run can override the file.
 load_env_file() {

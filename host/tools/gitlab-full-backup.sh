@@ -8,7 +8,8 @@
 #      gitlab-secrets.json, without which a GitLab backup's encrypted data cannot be read.
 #   3. uploads that tarball to <BACKUP_REMOTE>/<BACKUP_STACK>/gitlab-etc/<UTC YYYYmmddTHHMMSSZ>/ and
 #      then, LAST, manifest.txt ("<sha256> <size> <name>"): a folder without it is incomplete.
-# On success the timestamp is written to $BACKUP_STATE_DIR/gitlab-full-backup.last-success.
+# On success the timestamp is written to $BACKUP_STATE_DIR/gitlab-full-backup.last-success and to
+# <BACKUP_REMOTE>/<BACKUP_STACK>/gitlab-etc/last-success.txt.
 # A GitLab backup restores only onto the same GitLab version and edition.
 #
 # Settings: the environment, then the KEY=value file $BACKUP_ENV_FILE, then Omnibus's defaults below;
@@ -59,8 +60,5 @@ rclone copyto "$work/etc/$tarball" "$destination/$tarball"
 log "uploading $destination/manifest.txt"
 rclone copyto "$work/manifest.txt" "$destination/manifest.txt"
 
-state_file="$state_dir/gitlab-full-backup.last-success"
-printf '%s\n' "$timestamp" >"$state_file.partial"
-chmod 0644 "$state_file.partial"
-mv -f "$state_file.partial" "$state_file"
+record_success gitlab-full-backup "$timestamp" "$BACKUP_REMOTE/$BACKUP_STACK/gitlab-etc"
 log "backup $timestamp complete: GitLab's backup uploaded by Omnibus, /etc/gitlab at $destination/"

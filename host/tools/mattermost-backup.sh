@@ -13,7 +13,8 @@
 #                           credentials) and /etc/gitlab/gitlab.rb
 #   manifest.txt            "<sha256> <size> <name>" per file, uploaded LAST: a folder without it is an
 #                           incomplete backup, which mattermost-restore refuses.
-# On success the timestamp is written to $BACKUP_STATE_DIR/mattermost-backup.last-success.
+# On success the timestamp is written to $BACKUP_STATE_DIR/mattermost-backup.last-success and to
+# <BACKUP_REMOTE>/<BACKUP_STACK>/mattermost/last-success.txt.
 #
 # Settings: the environment, then the KEY=value file $BACKUP_ENV_FILE, then Omnibus's defaults below.
 # rclone is configured only through RCLONE_CONFIG_<REMOTE>_* variables (on AWS: env_auth with the
@@ -107,8 +108,5 @@ rclone copy "$work/upload" "$destination"
 log "uploading $destination/manifest.txt"
 rclone copyto "$work/manifest.txt" "$destination/manifest.txt"
 
-state_file="$state_dir/mattermost-backup.last-success"
-printf '%s\n' "$timestamp" >"$state_file.partial"
-chmod 0644 "$state_file.partial"
-mv -f "$state_file.partial" "$state_file"
+record_success mattermost-backup "$timestamp" "$BACKUP_REMOTE/$BACKUP_STACK/mattermost"
 log "backup $timestamp complete: $destination/"

@@ -121,6 +121,39 @@ for (const topology of ["single", "split"] as const) {
             assert.ok(!run.resources.some((r) => r.name === "mattermost-restore"));
         });
     });
+
+    describe(`backup outputs, ${topology} topology`, () => {
+        const mattermostHost = topology === "single" ? "gitlab" : "mattermost";
+        const lastMattermost = "test/mattermost/last-success.txt";
+        let run: OfflineRun;
+        before(async () => {
+            // Mattermost's backup has recorded a success; GitLab's has not yet.
+            run = await runOffline(stackConfig(topology), { bucketObjects: { [lastMattermost]: "20261126T031500Z\n", "test/mattermost/20261126T031500Z/manifest.txt": "x" } });
+        });
+        const ssh = (host: string) => `ssh -i gitlab-mattermost.key ubuntu@${(run.outputs.hosts as Record<string, { publicIp: string }>)[host]!.publicIp}`;
+
+        it("gives the command that runs each backup now, on the host that runs it, and the restore's", () => {
+            assert.deepEqual(run.outputs.backupCommands, {
+                "gitlab-full-backup": `${ssh("gitlab")} sudo systemctl start gitlab-full-backup.service`,
+                "mattermost-backup": `${ssh(mattermostHost)} sudo systemctl start mattermost-backup.service`,
+            });
+            assert.equal(run.outputs.mattermostRestoreCommand, `${ssh(mattermostHost)} sudo mattermost-restore latest`);
+        });
+
+        it("reports each job's last success as recorded in the bucket, and says when there is none", () => {
+            assert.deepEqual(run.outputs.lastSuccessfulBackups, { "gitlab-full-backup": "none in the bucket", "mattermost-backup": "20261126T031500Z" });
+            const reads = run.invokes.filter((invoke) => invoke.token.startsWith("aws:s3/")).map((invoke) => [invoke.token, invoke.inputs.bucket, invoke.inputs.prefix ?? invoke.inputs.key]);
+            assert.deepEqual(
+                reads.sort(),
+                [
+                    ["aws:s3/getObject:getObject", BUCKET, lastMattermost],
+                    ["aws:s3/getObjects:getObjects", BUCKET, "test/gitlab-etc/last-success.txt"],
+                    ["aws:s3/getObjects:getObjects", BUCKET, lastMattermost],
+                ].sort(),
+                "each record is listed first, and read only where it exists",
+            );
+        });
+    });
 }
 
 describe("backup.restoreFrom", () => {

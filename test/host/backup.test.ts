@@ -88,6 +88,16 @@ async function uploadObject(path: string, from: string): Promise<void> {
     assert.equal(result.status, 0, describeRun(result));
 }
 
+/** A backup's record of its last success in the bucket: its content and the type S3 serves it as. */
+async function recordedSuccess(folder: string): Promise<{ content: string; mimeType: string }> {
+    const result = await s3.rclone(["lsjson", s3.path(`${folder}/last-success.txt`)]);
+    assert.equal(result.status, 0, describeRun(result));
+    const [entry] = JSON.parse(result.stdout) as { MimeType: string }[];
+    const content = await s3.rclone(["cat", s3.path(`${folder}/last-success.txt`)]);
+    assert.equal(content.status, 0, describeRun(content));
+    return { content: content.stdout, mimeType: entry!.MimeType };
+}
+
 interface ManifestEntry {
     sha256: string;
     size: number;
@@ -262,7 +272,7 @@ describe("tools/mattermost-backup.sh", () => {
         withHost("backup-layout", async (host) => {
             const timestamp = await host.backupOk();
             const names = ["config.json", "gitlab-etc.tar.gz", "manifest.txt", "mattermost-client-plugins.tar.gz", "mattermost-data.tar.gz", "mattermost-plugins.tar.gz", "mattermost.dump"];
-            assert.deepEqual(await objectsOf(host.stack), names.map((name) => `mattermost/${timestamp}/${name}`));
+            assert.deepEqual(await objectsOf(host.stack), [...names.map((name) => `mattermost/${timestamp}/${name}`), "mattermost/last-success.txt"]);
 
             const uploads = host.sandbox.calls("rclone").map((call) => call.argv);
             assert.deepEqual(
@@ -270,9 +280,11 @@ describe("tools/mattermost-backup.sh", () => {
                 [
                     ["copy", `${s3.remote}/${host.stack}/mattermost/${timestamp}`],
                     ["copyto", `${s3.remote}/${host.backupPath(timestamp, "manifest.txt")}`],
+                    ["rcat", `${s3.remote}/${host.stack}/mattermost/last-success.txt`],
                 ],
-                "the files go up first, the manifest last",
+                "the files go up first, then the manifest, then the record of success",
             );
+            assert.deepEqual(await recordedSuccess(`${host.stack}/mattermost`), { content: `${timestamp}\n`, mimeType: "text/plain; charset=utf-8" });
 
             const manifestText = (await downloadObject(host.backupPath(timestamp, "manifest.txt"), host.sandbox.path("manifest.txt"))).toString("utf8");
             const manifest = parseManifest(manifestText);
@@ -340,10 +352,11 @@ exec ${sh(realRclone)} "$@"`);
             const failed = await host.backup();
             assert.notEqual(failed.result.status, 0, describeRun(failed.result));
             const objects = await objectsOf(host.stack);
-            const incomplete = objects.filter((path) => !path.startsWith(`mattermost/${complete}/`));
+            const incomplete = objects.filter((path) => !path.startsWith(`mattermost/${complete}/`) && path !== "mattermost/last-success.txt");
             assert.ok(incomplete.some((path) => path.endsWith("/mattermost.dump")), `the dump went up before the failure: ${objects.join(", ")}`);
             assert.ok(!incomplete.some((path) => path.endsWith("/manifest.txt")), "no manifest for the failed backup");
             assert.equal(readFileSync(join(host.stateDir, "mattermost-backup.last-success"), "utf8"), `${complete}\n`);
+            assert.equal((await recordedSuccess(`${host.stack}/mattermost`)).content, `${complete}\n`, "the bucket still names the complete backup");
 
             host.useRclone(`exec ${sh(realRclone)} "$@"`);
             const restored = await host.restore("latest");
@@ -351,6 +364,21 @@ exec ${sh(realRclone)} "$@"`);
             const skipped = incomplete[0]!.split("/")[1]!;
             assert.match(restored.stdout, new RegExp(`skipping ${skipped}: it has no manifest`));
             assert.match(restored.stdout, new RegExp(`restore of backup ${complete} complete`));
+        }));
+
+    test("the backup is up but its record in the bucket fails: non-zero exit that says so", () =>
+        withHost("backup-record-fails", async (host) => {
+            host.useRclone(`if [ "$1" = rcat ]; then
+    cat >/dev/null
+    echo "rclone stand-in: rcat refused" >&2
+    exit 1
+fi
+exec ${sh(realRclone)} "$@"`);
+            const { result } = await host.backup();
+            assert.notEqual(result.status, 0, describeRun(result));
+            const timestamp = readFileSync(join(host.stateDir, "mattermost-backup.last-success"), "utf8").trim();
+            assert.match(result.stderr, new RegExp(`backup ${timestamp} is complete, but recording it as .*/${host.stack}/mattermost/last-success\\.txt failed`));
+            assert.ok((await objectsOf(host.stack)).includes(`mattermost/${timestamp}/manifest.txt`), "the backup itself is complete");
         }));
 
     test("settings: the environment overrides the env file; a malformed line is refused", () =>
@@ -765,12 +793,14 @@ done`,
             const timestamp = readFileSync(join(host.stateDir, "gitlab-full-backup.last-success"), "utf8").trim();
             assert.match(timestamp, TIMESTAMP);
             const tarball = "gitlab_config_1767225601_2026_01_01.tar";
-            assert.deepEqual(await objectsOf(host.stack), [`gitlab-etc/${timestamp}/${tarball}`, `gitlab-etc/${timestamp}/manifest.txt`]);
+            assert.deepEqual(await objectsOf(host.stack), [`gitlab-etc/${timestamp}/${tarball}`, `gitlab-etc/${timestamp}/manifest.txt`, "gitlab-etc/last-success.txt"]);
             const uploads = sandbox.calls("rclone").map((call) => call.argv.at(-1));
             assert.deepEqual(uploads, [
                 `${s3.remote}/${host.stack}/gitlab-etc/${timestamp}/${tarball}`,
                 `${s3.remote}/${host.stack}/gitlab-etc/${timestamp}/manifest.txt`,
+                `${s3.remote}/${host.stack}/gitlab-etc/last-success.txt`,
             ]);
+            assert.deepEqual(await recordedSuccess(`${host.stack}/gitlab-etc`), { content: `${timestamp}\n`, mimeType: "text/plain; charset=utf-8" });
             const manifest = parseManifest(
                 (await downloadObject(`${host.stack}/gitlab-etc/${timestamp}/manifest.txt`, sandbox.path("manifest.txt"))).toString("utf8"),
             );
