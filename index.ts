@@ -3,14 +3,15 @@
 
 import { Deployment } from "./components/deployment";
 import { DEPLOYED_OUTPUTS, readDeployedPackage } from "./components/deployedPackage";
-import { checkHostArchitectures, planVersionOrFail, readStackSettings } from "./components/stackConfig";
+import { checkHostArchitectures, chooseHostZone, planVersionOrFail, readStackSettings } from "./components/stackConfig";
 import { bundledMattermost, formatBundledMattermost, formatVersion } from "./components/versions";
 
 export = async () => {
     const settings = readStackSettings();
     await checkHostArchitectures(settings);
+    const availabilityZone = await chooseHostZone(settings);
     const versionPlan = planVersionOrFail(settings, await readDeployedPackage());
-    const deployment = new Deployment("gitlab-mattermost", { settings, versionPlan });
+    const deployment = new Deployment("gitlab-mattermost", { settings, versionPlan, availabilityZone });
     const mattermost = bundledMattermost(settings.gitlab.version);
     return {
         topology: settings.topology,

@@ -279,6 +279,39 @@ export function checkArchitectures(key: string, instanceType: string, supported:
     }
 }
 
+/** A host's instance type and the availability zones that offer it, as EC2 reports them. */
+export interface ZoneOffering {
+    /** The configuration key that chose the type, e.g. `gitlab.instanceType`. */
+    readonly key: string;
+    readonly instanceType: string;
+    readonly zones: readonly string[];
+}
+
+/**
+ * The availability zone for the hosts: the first of `zones` (the region's available zones, in the
+ * order EC2 lists them) that offers every host's instance type. The hosts share one subnet, so one
+ * zone must offer them all.
+ */
+export function chooseZone(zones: readonly string[], offerings: readonly ZoneOffering[]): string {
+    const zone = zones.find((candidate) => offerings.every((offering) => offering.zones.includes(candidate)));
+    if (zone !== undefined) {
+        return zone;
+    }
+    const where = (offering: ZoneOffering) => {
+        const offered = zones.filter((candidate) => offering.zones.includes(candidate));
+        return offered.length > 0 ? `only in ${offered.join(", ")}` : "in none of its available zones";
+    };
+    const unavailable = offerings.find((offering) => !zones.some((candidate) => offering.zones.includes(candidate)));
+    if (unavailable !== undefined) {
+        throw new ConfigError(unavailable.key, `is ${unavailable.instanceType}, which this region offers ${where(unavailable)}. Choose an instance type the region offers.`);
+    }
+    const [first, ...others] = offerings as [ZoneOffering, ...ZoneOffering[]];
+    throw new ConfigError(
+        first.key,
+        `is ${first.instanceType}, offered ${where(first)}; ${others.map((other) => `${other.key} is ${other.instanceType}, offered ${where(other)}`).join("; ")}. The hosts share one zone: choose instance types that one zone offers together.`,
+    );
+}
+
 /**
  * Whole numbers arrive as numbers from YAML, or as digit strings from `pulumi config set --path`.
  * Returns undefined for anything that is not a whole number.

@@ -57,6 +57,8 @@ export interface DeploymentArgs {
     settings: DeploymentSettings;
     /** What to do about the GitLab version, from `planVersion`. */
     versionPlan: VersionPlan;
+    /** The availability zone that offers every host's instance type, from `chooseHostZone`. */
+    availabilityZone: string;
 }
 
 /** What the stack exports for one host. */
@@ -97,7 +99,7 @@ export class Deployment extends pulumi.ComponentResource {
         const { settings } = args;
         const parent = { parent: this };
 
-        const network = new Network("network", { sshAllowedCidrs: settings.ssh.allowedCidrs }, parent);
+        const network = new Network("network", { sshAllowedCidrs: settings.ssh.allowedCidrs, availabilityZone: args.availabilityZone }, parent);
         const ssh = new SshAccess("ssh", parent);
         const amiId = ubuntuAmi(parent);
         const credentials = new OauthCredentials("oauth", { rotation: settings.oauth.rotation }, parent);

@@ -8,6 +8,8 @@ import { NETWORK } from "./settings";
 export interface NetworkArgs {
     /** CIDR blocks (IPv4 or IPv6) allowed to reach SSH on port 22. */
     sshAllowedCidrs: readonly string[];
+    /** The availability zone of the hosts' subnet, from `chooseHostZone`. */
+    availabilityZone: string;
 }
 
 /** One rule of the hosts' security group, as data, so its shape can be checked without AWS. */
@@ -57,11 +59,10 @@ export class Network extends pulumi.ComponentResource {
             tags: { Name: name },
         }, parent);
         const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: { Name: name } }, parent);
-        const zone = aws.getAvailabilityZonesOutput({ state: "available" }, parent).names[0];
         const subnet = new aws.ec2.Subnet(`${name}-public`, {
             vpcId: vpc.id,
             cidrBlock: NETWORK.subnetCidr,
-            availabilityZone: zone,
+            availabilityZone: args.availabilityZone,
             // A public address from boot on, so cloud-init reaches the package mirrors before the Elastic IP is attached.
             mapPublicIpOnLaunch: true,
             tags: { Name: `${name}-public` },

@@ -2,7 +2,7 @@
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, PROJECT, checkArchitectures, parseSettings } from "./config";
+import { ConfigError, PROJECT, checkArchitectures, chooseZone, parseSettings } from "./config";
 import type { DeploymentSettings } from "./settings";
 import { planHosts } from "./topology";
 import { planVersion, type VersionPlan } from "./upgrade";
@@ -37,6 +37,25 @@ export async function checkHostArchitectures(settings: DeploymentSettings): Prom
         const info = await aws.ec2.getInstanceType({ instanceType: plan.instanceType });
         reportingConfigErrors(() => checkArchitectures(plan.instanceTypeKey, plan.instanceType, info.supportedArchitectures));
     }
+}
+
+/**
+ * Asks EC2 which of the region's available zones offer the hosts' instance types and returns the
+ * first that offers them all; refuses types that no zone offers together.
+ */
+export async function chooseHostZone(settings: DeploymentSettings): Promise<string> {
+    const plans = planHosts(settings);
+    const [zones, offered] = await Promise.all([
+        aws.getAvailabilityZones({ state: "available" }),
+        aws.ec2.getInstanceTypeOfferings({
+            locationType: "availability-zone",
+            filters: [{ name: "instance-type", values: [...new Set(plans.map((plan) => plan.instanceType))] }],
+        }),
+    ]);
+    const zonesOffering = (instanceType: string) => offered.locations.filter((_, index) => offered.instanceTypes[index] === instanceType);
+    return reportingConfigErrors(() =>
+        chooseZone(zones.names, plans.map((plan) => ({ key: plan.instanceTypeKey, instanceType: plan.instanceType, zones: zonesOffering(plan.instanceType) }))),
+    );
 }
 
 /** The version plan for this run, or the refusal as a configuration error. */

@@ -68,6 +68,8 @@ export interface OfflineOptions {
     region?: string;
     /** Architectures EC2 reports per instance type; others are guessed from the name. */
     architectures?: Record<string, string[]>;
+    /** The availability zones EC2 reports offering each instance type; others are offered in every zone. */
+    offerings?: Record<string, string[]>;
     /**
      * Objects in the backup bucket (key: text content), as S3 lists and serves them. Without it, every
      * key read exists and holds a placeholder: offline, nothing knows what the bucket holds.
@@ -157,6 +159,9 @@ function inputsDigest(inputs: Record<string, unknown>): string {
     return createHash("sha256").update(JSON.stringify(inputs)).digest("hex").slice(0, 12);
 }
 
+/** The availability zones the offline runtime's region has. */
+const ZONES = ["zone-a", "zone-b", "zone-c"];
+
 function invokeResult(token: string, inputs: Record<string, unknown>, options: OfflineOptions): Record<string, unknown> {
     switch (token) {
         case "aws:ec2/getAmi:getAmi":
@@ -167,7 +172,12 @@ function invokeResult(token: string, inputs: Record<string, unknown>, options: O
             return { instanceType: type, supportedArchitectures: options.architectures?.[type] ?? guessed };
         }
         case "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return { names: ["zone-a", "zone-b", "zone-c"], zoneIds: ["zone-a-id", "zone-b-id", "zone-c-id"] };
+            return { names: ZONES, zoneIds: ZONES.map((zone) => `${zone}-id`) };
+        case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
+            const types = (inputs.filters as { name: string; values: string[] }[]).find((filter) => filter.name === "instance-type")?.values ?? [];
+            const pairs = types.flatMap((type) => (options.offerings?.[type] ?? ZONES).map((zone) => [type, zone] as const));
+            return { instanceTypes: pairs.map(([type]) => type), locations: pairs.map(([, zone]) => zone), locationTypes: pairs.map(() => "availability-zone") };
+        }
         case "aws:route53/getZone:getZone":
             return { name: inputs.name, zoneId: "Z0STANDIN0ZONE", privateZone: false };
         case "aws:index/getRegion:getRegion":

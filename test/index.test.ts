@@ -49,6 +49,18 @@ for (const topology of ["single", "split"] as const) {
             assert.deepEqual(checked, topology === "single" ? ["c6a.xlarge"] : ["c6a.xlarge", "c6a.large"]);
         });
 
+        it("puts the hosts' subnet in the region's first zone that offers every host's instance type", async () => {
+            const types = topology === "single" ? ["c6a.xlarge"] : ["c6a.xlarge", "c6a.large"];
+            const asked = run.invokes.find((i) => i.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings");
+            assert.equal(asked?.inputs.locationType, "availability-zone");
+            assert.deepEqual(asked?.inputs.filters, [{ name: "instance-type", values: types }]);
+            assert.equal(named(run, "network-public", "aws:ec2/subnet:Subnet").inputs.availabilityZone, "zone-a");
+
+            const offerings = Object.fromEntries(types.map((type, index) => [type, index === 0 ? ["zone-b", "zone-c"] : ["zone-a", "zone-c"]]));
+            const constrained = await runOffline(stackConfig(topology), { offerings });
+            assert.equal(named(constrained, "network-public", "aws:ec2/subnet:Subnet").inputs.availabilityZone, topology === "single" ? "zone-b" : "zone-c");
+        });
+
         it("boots x86_64 Ubuntu from Canonical's account only", () => {
             const ami = run.invokes.find((i) => i.token === "aws:ec2/getAmi:getAmi");
             assert.ok(ami);
@@ -228,9 +240,9 @@ describe("program: determinism and change scope", () => {
 });
 
 describe("program: bad input stops it before any resource exists", () => {
-    async function failure(config: Record<string, unknown>, architectures?: Record<string, string[]>) {
+    async function failure(config: Record<string, unknown>, answers: { architectures?: Record<string, string[]>; offerings?: Record<string, string[]> } = {}) {
         try {
-            await runOffline(config, { architectures });
+            await runOffline(config, answers);
         } catch (error) {
             assert.ok(error instanceof OfflineProgramError, String(error));
             return error;
@@ -239,8 +251,17 @@ describe("program: bad input stops it before any resource exists", () => {
     }
 
     it("refuses an instance type that EC2 reports as ARM, though its name looks like x86", async () => {
-        const error = await failure(stackConfig("split", { mattermost: { instanceType: "m99.large" } }), { "m99.large": ["arm64"] });
+        const error = await failure(stackConfig("split", { mattermost: { instanceType: "m99.large" } }), { architectures: { "m99.large": ["arm64"] } });
         assert.match(error.message, /^gitlab-mattermost:mattermost\.instanceType is m99\.large, which supports only arm64/);
+        assert.ok(error.cause instanceof pulumi.RunError, "reported without a stack trace");
+        assert.deepEqual(error.resources, []);
+    });
+
+    it("refuses instance types that no availability zone offers together", async () => {
+        const error = await failure(stackConfig("split", { gitlab: { instanceType: "c6a.xlarge" }, mattermost: { instanceType: "m7i.large" } }), {
+            offerings: { "c6a.xlarge": ["zone-a"], "m7i.large": ["zone-b", "zone-c"] },
+        });
+        assert.match(error.message, /^gitlab-mattermost:gitlab\.instanceType is c6a\.xlarge, offered only in zone-a; mattermost\.instanceType is m7i\.large, offered only in zone-b, zone-c\./);
         assert.ok(error.cause instanceof pulumi.RunError, "reported without a stack trace");
         assert.deepEqual(error.resources, []);
     });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, checkArchitectures, parseSettings } from "../../components/config";
+import fc from "fast-check";
+import { ConfigError, checkArchitectures, chooseZone, parseSettings, type ZoneOffering } from "../../components/config";
 import { formatVersion } from "../../components/versions";
 import { rawConfig, stackConfig } from "../support/stackConfig";
 
@@ -156,6 +157,62 @@ describe("checkArchitectures", () => {
         assert.throws(
             () => checkArchitectures("mattermost.instanceType", "z9.large", ["arm64"]),
             (error: unknown) => error instanceof ConfigError && error.key === "mattermost.instanceType" && /supports only arm64/.test(error.message),
+        );
+    });
+});
+
+describe("chooseZone", () => {
+    const zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
+    const offering = (key: string, instanceType: string, offered: string[]): ZoneOffering => ({ key, instanceType, zones: offered });
+
+    const cases: { name: string; offerings: ZoneOffering[]; zone: string }[] = [
+        { name: "every zone offers it: the region's first", offerings: [offering("gitlab.instanceType", "c6a.xlarge", zones)], zone: "eu-west-1a" },
+        { name: "the first zone that offers it", offerings: [offering("gitlab.instanceType", "m7i.large", ["eu-west-1c", "eu-west-1b"])], zone: "eu-west-1b" },
+        {
+            name: "the first zone that offers both hosts' types",
+            offerings: [offering("gitlab.instanceType", "c6a.xlarge", ["eu-west-1a", "eu-west-1c"]), offering("mattermost.instanceType", "m7i.large", ["eu-west-1b", "eu-west-1c"])],
+            zone: "eu-west-1c",
+        },
+    ];
+    for (const { name, offerings, zone } of cases) {
+        it(name, () => assert.equal(chooseZone(zones, offerings), zone));
+    }
+
+    it("refuses a type no available zone offers, naming its key", () => {
+        assert.throws(
+            () => chooseZone(zones, [offering("gitlab.instanceType", "c6a.xlarge", zones), offering("mattermost.instanceType", "x9.large", ["eu-west-1z"])]),
+            (error: unknown) =>
+                error instanceof ConfigError && error.key === "mattermost.instanceType" && /is x9\.large, which this region offers in none of its available zones\. Choose an instance type the region offers\.$/.test(error.message),
+        );
+    });
+
+    it("refuses types no one zone offers together, naming both keys and where each is offered", () => {
+        assert.throws(
+            () => chooseZone(zones, [offering("gitlab.instanceType", "c6a.xlarge", ["eu-west-1a"]), offering("mattermost.instanceType", "m7i.large", ["eu-west-1b", "eu-west-1c"])]),
+            (error: unknown) =>
+                error instanceof ConfigError &&
+                error.key === "gitlab.instanceType" &&
+                error.message ===
+                    "gitlab-mattermost:gitlab.instanceType is c6a.xlarge, offered only in eu-west-1a; mattermost.instanceType is m7i.large, offered only in eu-west-1b, eu-west-1c. The hosts share one zone: choose instance types that one zone offers together.",
+        );
+    });
+
+    it("returns the first zone that offers every type, or refuses exactly when there is none", () => {
+        const zoneName = fc.constantFrom(...zones, "eu-west-1d");
+        fc.assert(
+            fc.property(
+                fc.uniqueArray(fc.constantFrom(...zones), { minLength: 1 }),
+                fc.array(fc.uniqueArray(zoneName), { minLength: 1, maxLength: 3 }),
+                (available, offeredZones) => {
+                    const offerings = offeredZones.map((offered, index) => offering(`host${index}.instanceType`, `t${index}.large`, offered));
+                    const common = available.filter((zone) => offeredZones.every((offered) => offered.includes(zone)));
+                    if (common.length === 0) {
+                        assert.throws(() => chooseZone(available, offerings), ConfigError);
+                    } else {
+                        assert.equal(chooseZone(available, offerings), common[0]);
+                    }
+                },
+            ),
         );
     });
 });
