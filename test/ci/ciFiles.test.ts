@@ -105,7 +105,7 @@ describe(".gitlab-ci.yml", () => {
             assert.deepEqual((render.artifacts as Mapping).paths, ["render-$STACK.json"]);
         });
 
-        test(`${stack}: preview --diff with the policy pack on merge requests, posted as a note`, () => {
+        test(`${stack}: preview --diff with the policy pack on merge requests, kept in a note per stack`, () => {
             const preview = job(`preview:${stack}`);
             assert.equal(stackOf(`preview:${stack}`), stack);
             assert.equal(preview.stage, "preview");
@@ -118,6 +118,7 @@ describe(".gitlab-ci.yml", () => {
             }
             const note = lines.find((line) => line.startsWith("scripts/post-mr-note.sh"));
             assert.ok(note !== undefined && note.endsWith(` "preview-$STACK.txt"`), "the preview file is posted as a note");
+            assert.ok(note.startsWith(`scripts/post-mr-note.sh "preview-$STACK" `), "one note per stack, edited by each pipeline");
             assert.ok(lines.indexOf(note) > lines.indexOf(run), "the note is posted after the preview");
             // A failed preview is posted too, and still fails the job.
             assert.ok(run.endsWith("|| status=$?"));
