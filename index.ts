@@ -2,15 +2,16 @@
 // The configuration is checked completely before the first resource is created.
 
 import { Deployment } from "./components/deployment";
-import { DEPLOYED_OUTPUTS, readDeployedPackage } from "./components/deployedPackage";
+import { DEPLOYED_OUTPUTS, readDeployedState } from "./components/deployedState";
 import { checkHostArchitectures, chooseHostZone, planVersionOrFail, readStackSettings } from "./components/stackConfig";
 import { bundledMattermost, formatBundledMattermost, formatVersion } from "./components/versions";
 
 export = async () => {
     const settings = readStackSettings();
     await checkHostArchitectures(settings);
-    const availabilityZone = await chooseHostZone(settings);
-    const versionPlan = planVersionOrFail(settings, await readDeployedPackage());
+    const deployed = await readDeployedState();
+    const availabilityZone = await chooseHostZone(settings, deployed.availabilityZone);
+    const versionPlan = planVersionOrFail(settings, deployed.gitlabPackage);
     const deployment = new Deployment("gitlab-mattermost", { settings, versionPlan, availabilityZone });
     const mattermost = bundledMattermost(settings.gitlab.version);
     return {
@@ -18,6 +19,8 @@ export = async () => {
         // The deployed package is also the record the next run plans its upgrade from.
         [DEPLOYED_OUTPUTS.edition]: settings.gitlab.edition,
         [DEPLOYED_OUTPUTS.version]: formatVersion(settings.gitlab.version),
+        // The zone the hosts' subnet is in; later runs keep the hosts there.
+        [DEPLOYED_OUTPUTS.availabilityZone]: deployment.availabilityZone,
         mattermostVersion: mattermost ? formatBundledMattermost(mattermost) : "unknown",
         versionPlan: versionPlan.summary,
         gitlabUrl: deployment.gitlabUrl,

@@ -288,11 +288,22 @@ export interface ZoneOffering {
 }
 
 /**
- * The availability zone for the hosts: the first of `zones` (the region's available zones, in the
- * order EC2 lists them) that offers every host's instance type. The hosts share one subnet, so one
- * zone must offer them all.
+ * The availability zone for the hosts. Once deployed they stay in `current`, which must offer every
+ * host's instance type: moving the subnet would replace every host. Before that, the first of `zones`
+ * (the region's available zones, in the order EC2 lists them) that offers every host's instance type:
+ * the hosts share one subnet, so one zone must offer them all.
  */
-export function chooseZone(zones: readonly string[], offerings: readonly ZoneOffering[]): string {
+export function chooseZone(zones: readonly string[], offerings: readonly ZoneOffering[], current?: string): string {
+    if (current !== undefined) {
+        const missing = offerings.find((offering) => !offering.zones.includes(current));
+        if (missing !== undefined) {
+            throw new ConfigError(
+                missing.key,
+                `is ${missing.instanceType}, which ${current}, the zone the hosts are in, does not offer (offered in ${missing.zones.join(", ") || "no zone of this region"}). Moving the hosts to another zone would replace them; choose an instance type ${current} offers.`,
+            );
+        }
+        return current;
+    }
     const zone = zones.find((candidate) => offerings.every((offering) => offering.zones.includes(candidate)));
     if (zone !== undefined) {
         return zone;

@@ -92,6 +92,8 @@ export class Deployment extends pulumi.ComponentResource {
     readonly lastSuccessfulBackups: Record<string, pulumi.Output<string>>;
     /** The private CA the hosts' certificates chain to, for browsers and runners; absent otherwise. */
     readonly caCertificate?: pulumi.Output<string>;
+    /** The availability zone the hosts are in. */
+    readonly availabilityZone: pulumi.Output<string>;
 
     // Child names are not prefixed with the deployment's name: there is one deployment per stack.
     constructor(name: string, args: DeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -282,6 +284,7 @@ export class Deployment extends pulumi.ComponentResource {
         this.mmctlCommand = onMattermostHost("sudo mmctl");
         this.caCertificate = trustsPrivateCa(settings.tls) ? certificates?.caCertificate : undefined;
         this.backupBucket = storage.bucketName;
+        this.availabilityZone = network.availabilityZone;
         const jobs = plans.flatMap((plan) => backupJobs(plan).map((job) => ({ job, plan })));
         this.backupCommands = Object.fromEntries(
             jobs.map(({ job, plan }) => [job.command, pulumi.interpolate`${sshCommand(hostOf(plan).publicIp)} ${runNowCommand(job)}`]),

@@ -47,6 +47,8 @@ export class Network extends pulumi.ComponentResource {
     readonly vpcId: pulumi.Output<string>;
     readonly subnetId: pulumi.Output<string>;
     readonly securityGroupId: pulumi.Output<string>;
+    /** The zone the subnet is in, which may predate this run's choice (see below). */
+    readonly availabilityZone: pulumi.Output<string>;
 
     constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("gitlab-mattermost:index:Network", name, {}, opts);
@@ -66,7 +68,9 @@ export class Network extends pulumi.ComponentResource {
             // A public address from boot on, so cloud-init reaches the package mirrors before the Elastic IP is attached.
             mapPublicIpOnLaunch: true,
             tags: { Name: `${name}-public` },
-        }, parent);
+            // A subnet in another zone is a new subnet, and every host in it a new host: the zone is
+            // chosen once, when the subnet is created.
+        }, { ...parent, ignoreChanges: ["availabilityZone"] });
         const routes = new aws.ec2.RouteTable(`${name}-public`, {
             vpcId: vpc.id,
             routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }],
@@ -91,6 +95,7 @@ export class Network extends pulumi.ComponentResource {
 
         this.vpcId = vpc.id;
         this.subnetId = subnet.id;
+        this.availabilityZone = subnet.availabilityZone;
         this.securityGroupId = securityGroup.id;
         this.registerOutputs({ vpcId: this.vpcId, subnetId: this.subnetId, securityGroupId: this.securityGroupId });
     }

@@ -40,10 +40,11 @@ export async function checkHostArchitectures(settings: DeploymentSettings): Prom
 }
 
 /**
- * Asks EC2 which of the region's available zones offer the hosts' instance types and returns the
- * first that offers them all; refuses types that no zone offers together.
+ * Asks EC2 which of the region's available zones offer the hosts' instance types and returns the zone
+ * for the hosts (see chooseZone): `current` once they are deployed, else the first that offers every
+ * type; refuses types that zone does not offer.
  */
-export async function chooseHostZone(settings: DeploymentSettings): Promise<string> {
+export async function chooseHostZone(settings: DeploymentSettings, current: string | undefined): Promise<string> {
     const plans = planHosts(settings);
     const [zones, offered] = await Promise.all([
         aws.getAvailabilityZones({ state: "available" }),
@@ -54,7 +55,7 @@ export async function chooseHostZone(settings: DeploymentSettings): Promise<stri
     ]);
     const zonesOffering = (instanceType: string) => offered.locations.filter((_, index) => offered.instanceTypes[index] === instanceType);
     return reportingConfigErrors(() =>
-        chooseZone(zones.names, plans.map((plan) => ({ key: plan.instanceTypeKey, instanceType: plan.instanceType, zones: zonesOffering(plan.instanceType) }))),
+        chooseZone(zones.names, plans.map((plan) => ({ key: plan.instanceTypeKey, instanceType: plan.instanceType, zones: zonesOffering(plan.instanceType) })), current),
     );
 }
 

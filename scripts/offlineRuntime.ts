@@ -31,6 +31,8 @@ export interface RegisteredResource {
     readonly parent?: string;
     /** Whether `pulumi destroy` leaves the cloud resource in place. */
     readonly retainOnDelete: boolean;
+    /** Inputs whose later changes Pulumi ignores once the resource exists. */
+    readonly ignoreChanges: readonly string[];
 }
 
 /** One provider function call (an invoke), e.g. aws:ec2/getAmi:getAmi. */
@@ -307,6 +309,7 @@ function recorded(pending: readonly Registration[]): RegisteredResource[] {
             dependsOn: [...new Set(req.getDependenciesList().map(nameOfUrn))].sort(),
             parent: parentUrn ? nameOfUrn(parentUrn) : undefined,
             retainOnDelete: req.getRetainondelete(),
+            ignoreChanges: req.getIgnorechangesList(),
         });
     }
     return resources;
@@ -330,4 +333,5 @@ interface RegisterRequest {
     getObject(): unknown;
     getDependenciesList(): string[];
     getRetainondelete(): boolean;
+    getIgnorechangesList(): string[];
 }

@@ -14,7 +14,7 @@ import { gunzipSync } from "node:zlib";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { PROJECT } from "../components/configError";
-import { DEPLOYED_OUTPUTS } from "../components/deployedPackage";
+import { DEPLOYED_OUTPUTS } from "../components/deployedState";
 import { scriptOfCommand } from "../components/hostScripts";
 import { runOffline, type OfflineRun } from "./offlineRuntime";
 import { passphraseFromEnvironment, stackDecrypter } from "./stackSecrets";

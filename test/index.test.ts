@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
 import { scriptOfCommand } from "../components/hostScripts";
-import { OfflineProgramError, generatedPlaceholder, runOffline, type OfflineRun, type RegisteredResource } from "../scripts/offlineRuntime";
+import { OfflineProgramError, generatedPlaceholder, runOffline, type OfflineOptions, type OfflineRun, type RegisteredResource } from "../scripts/offlineRuntime";
 import { stackConfig } from "./support/stackConfig";
 
 const byType = (run: OfflineRun, type: string) => run.resources.filter((r) => r.type === type);
@@ -59,6 +59,15 @@ for (const topology of ["single", "split"] as const) {
             const offerings = Object.fromEntries(types.map((type, index) => [type, index === 0 ? ["zone-b", "zone-c"] : ["zone-a", "zone-c"]]));
             const constrained = await runOffline(stackConfig(topology), { offerings });
             assert.equal(named(constrained, "network-public", "aws:ec2/subnet:Subnet").inputs.availabilityZone, topology === "single" ? "zone-b" : "zone-c");
+        });
+
+        it("records the hosts' zone, and keeps them there on later runs", async () => {
+            assert.equal(run.outputs.availabilityZone, "zone-a");
+            const subnet = named(run, "network-public", "aws:ec2/subnet:Subnet");
+            assert.deepEqual(subnet.ignoreChanges, ["availabilityZone"], "a subnet in another zone would replace every host");
+            const later = await runOffline(stackConfig(topology), { deployed: { availabilityZone: "zone-c" } });
+            assert.equal(named(later, "network-public", "aws:ec2/subnet:Subnet").inputs.availabilityZone, "zone-c");
+            assert.equal(later.outputs.availabilityZone, "zone-c");
         });
 
         it("boots x86_64 Ubuntu from Canonical's account only", () => {
@@ -240,7 +249,7 @@ describe("program: determinism and change scope", () => {
 });
 
 describe("program: bad input stops it before any resource exists", () => {
-    async function failure(config: Record<string, unknown>, answers: { architectures?: Record<string, string[]>; offerings?: Record<string, string[]> } = {}) {
+    async function failure(config: Record<string, unknown>, answers: OfflineOptions = {}) {
         try {
             await runOffline(config, answers);
         } catch (error) {
@@ -263,6 +272,12 @@ describe("program: bad input stops it before any resource exists", () => {
         });
         assert.match(error.message, /^gitlab-mattermost:gitlab\.instanceType is c6a\.xlarge, offered only in zone-a; mattermost\.instanceType is m7i\.large, offered only in zone-b, zone-c\./);
         assert.ok(error.cause instanceof pulumi.RunError, "reported without a stack trace");
+        assert.deepEqual(error.resources, []);
+    });
+
+    it("refuses an instance type the deployed hosts' zone does not offer, rather than move the hosts", async () => {
+        const error = await failure(stackConfig("split", { mattermost: { instanceType: "m7i.large" } }), { deployed: { availabilityZone: "zone-a" }, offerings: { "m7i.large": ["zone-b"] } });
+        assert.match(error.message, /^gitlab-mattermost:mattermost\.instanceType is m7i\.large, which zone-a, the zone the hosts are in, does not offer/);
         assert.deepEqual(error.resources, []);
     });
 

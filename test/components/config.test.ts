@@ -197,19 +197,37 @@ describe("chooseZone", () => {
         );
     });
 
-    it("returns the first zone that offers every type, or refuses exactly when there is none", () => {
+    it("keeps the zone the hosts are in, even where another would be first", () => {
+        const offerings = [offering("gitlab.instanceType", "c6a.xlarge", zones), offering("mattermost.instanceType", "c6a.large", ["eu-west-1b", "eu-west-1c"])];
+        assert.equal(chooseZone(zones, offerings, "eu-west-1c"), "eu-west-1c");
+    });
+
+    it("refuses a type the hosts' zone does not offer rather than move them, naming its key", () => {
+        assert.throws(
+            () => chooseZone(zones, [offering("gitlab.instanceType", "c6a.xlarge", zones), offering("mattermost.instanceType", "m7i.large", ["eu-west-1b", "eu-west-1c"])], "eu-west-1a"),
+            (error: unknown) =>
+                error instanceof ConfigError &&
+                error.key === "mattermost.instanceType" &&
+                error.message ===
+                    "gitlab-mattermost:mattermost.instanceType is m7i.large, which eu-west-1a, the zone the hosts are in, does not offer (offered in eu-west-1b, eu-west-1c). Moving the hosts to another zone would replace them; choose an instance type eu-west-1a offers.",
+        );
+    });
+
+    it("returns the hosts' zone or else the first that offers every type, or refuses exactly when there is none", () => {
         const zoneName = fc.constantFrom(...zones, "eu-west-1d");
         fc.assert(
             fc.property(
                 fc.uniqueArray(fc.constantFrom(...zones), { minLength: 1 }),
                 fc.array(fc.uniqueArray(zoneName), { minLength: 1, maxLength: 3 }),
-                (available, offeredZones) => {
+                fc.option(zoneName, { nil: undefined }),
+                (available, offeredZones, current) => {
                     const offerings = offeredZones.map((offered, index) => offering(`host${index}.instanceType`, `t${index}.large`, offered));
-                    const common = available.filter((zone) => offeredZones.every((offered) => offered.includes(zone)));
+                    const candidates = current === undefined ? available : [current];
+                    const common = candidates.filter((zone) => offeredZones.every((offered) => offered.includes(zone)));
                     if (common.length === 0) {
-                        assert.throws(() => chooseZone(available, offerings), ConfigError);
+                        assert.throws(() => chooseZone(available, offerings, current), ConfigError);
                     } else {
-                        assert.equal(chooseZone(available, offerings), common[0]);
+                        assert.equal(chooseZone(available, offerings, current), common[0]);
                     }
                 },
             ),
