@@ -32,17 +32,34 @@ begin_locked_run() {
     flock -n 9 || fail "another backup or restore holds $lock"
 }
 
-# Records a successful run of backup $1 (its timestamp $2; its bucket folder $3): on the host in
-# $state_dir/$1.last-success, and in the bucket as $3/last-success.txt, which `pulumi up` reads for
-# the stack's outputs. Written with rcat so that the object is typed text/plain by its name: S3 hands
-# the content of text objects only to readers such as the stack.
+# Starts a backup run (begin_locked_run with lock $1) that writes to the bucket folder $2 of the
+# stack. Sets, for the sourcing tool: timestamp (UTC), folder (<remote>/<stack>/$2), destination
+# (<folder>/<timestamp>, this run's backup) and work (a temporary directory, removed on exit).
+begin_backup_run() {
+    begin_locked_run "$1"
+    # shellcheck disable=SC2034 # the sourcing tool uses them
+    {
+        timestamp=$(date -u +%Y%m%dT%H%M%SZ)
+        folder="${BACKUP_REMOTE:?}/${BACKUP_STACK:?}/$2"
+        destination="$folder/$timestamp"
+    }
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    trap 'exit 143' TERM
+    trap 'exit 130' INT
+}
+
+# Records that this run's backup succeeded: on the host in $state_dir/<tool>.last-success, and in the
+# bucket as <folder>/last-success.txt, which `pulumi up` reads for the stack's outputs. Written with
+# rcat so that the object is typed text/plain by its name: S3 hands the content of text objects only
+# to readers such as the stack.
 record_success() {
-    local state_file="${state_dir:?the sourcing script sets state_dir}/$1.last-success"
-    printf '%s\n' "$2" >"$state_file.partial"
+    local state_file="$state_dir/$tool.last-success"
+    printf '%s\n' "$timestamp" >"$state_file.partial"
     chmod 0644 "$state_file.partial"
     mv -f "$state_file.partial" "$state_file"
-    printf '%s\n' "$2" | rclone rcat "$3/last-success.txt" ||
-        fail "backup $2 is complete, but recording it as $3/last-success.txt failed"
+    printf '%s\n' "$timestamp" | rclone rcat "$folder/last-success.txt" ||
+        fail "backup $timestamp is complete, but recording it as $folder/last-success.txt failed"
 }
 
 # Reads KEY=value lines (the syntax systemd's EnvironmentFile= reads too) as data, never as code.

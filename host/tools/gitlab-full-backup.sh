@@ -27,14 +27,7 @@ omnibus=${OMNIBUS_DIR:-/opt/gitlab}
 state_dir=${BACKUP_STATE_DIR:-/var/lib/gitlab-mattermost}
 export RCLONE_CONFIG=/dev/null
 
-begin_locked_run gitlab
-
-timestamp=$(date -u +%Y%m%dT%H%M%SZ)
-destination="$BACKUP_REMOTE/$BACKUP_STACK/gitlab-etc/$timestamp"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
+begin_backup_run gitlab gitlab-etc
 
 log "gitlab-backup create (Omnibus uploads it to the bucket)"
 "$omnibus/bin/gitlab-backup" create
@@ -60,5 +53,5 @@ rclone copyto "$work/etc/$tarball" "$destination/$tarball"
 log "uploading $destination/manifest.txt"
 rclone copyto "$work/manifest.txt" "$destination/manifest.txt"
 
-record_success gitlab-full-backup "$timestamp" "$BACKUP_REMOTE/$BACKUP_STACK/gitlab-etc"
+record_success
 log "backup $timestamp complete: GitLab's backup uploaded by Omnibus, /etc/gitlab at $destination/"

@@ -64,14 +64,7 @@ archive_plugin_dir() {
     archive --create --gzip --file="$work/upload/$1" --directory="$source" .
 }
 
-begin_locked_run mattermost
-
-timestamp=$(date -u +%Y%m%dT%H%M%SZ)
-destination="$BACKUP_REMOTE/$BACKUP_STACK/mattermost/$timestamp"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
+begin_backup_run mattermost mattermost
 
 # Custom format (-Fc), not directory (-Fd): pg_restore --jobs restores either in parallel (tables,
 # then every index and constraint as its own job), which is where a restore spends its time; -Fd
@@ -108,5 +101,5 @@ rclone copy "$work/upload" "$destination"
 log "uploading $destination/manifest.txt"
 rclone copyto "$work/manifest.txt" "$destination/manifest.txt"
 
-record_success mattermost-backup "$timestamp" "$BACKUP_REMOTE/$BACKUP_STACK/mattermost"
+record_success
 log "backup $timestamp complete: $destination/"
