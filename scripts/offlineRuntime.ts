@@ -66,7 +66,10 @@ export interface OfflineOptions {
     secretKeys?: string[];
     /** The stack's outputs from its last deployment, as a StackReference to the stack reads them. */
     deployed?: Record<string, string>;
-    /** The AWS region the provider is configured for (`aws:region`). */
+    /**
+     * The AWS region the provider is configured for; defaults to the configuration's `aws:region`, else
+     * DEFAULT_REGION. Every region-dependent answer (bucket region, zones, ARNs) follows it.
+     */
     region?: string;
     /** Architectures EC2 reports per instance type; others are guessed from the name. */
     architectures?: Record<string, string[]>;
@@ -78,6 +81,9 @@ export interface OfflineOptions {
      */
     bucketObjects?: Record<string, string>;
 }
+
+/** The region of a configuration that names none (test configurations); the render always names one. */
+export const DEFAULT_REGION = "eu-west-1";
 
 /** Placeholder for a value a provider generates during `pulumi up`. */
 export function generatedPlaceholder(resourceName: string, field: string): string {
@@ -113,7 +119,7 @@ export function unwrapSecrets(value: unknown, path: string, secretPaths: string[
 }
 
 /** Outputs a resource type computes, as the real provider would, with stand-in values. */
-function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+function computedState(type: string, name: string, inputs: Record<string, unknown>, region: string): Record<string, unknown> {
     switch (type) {
         case "aws:ec2/eip:Eip":
             return { ...inputs, publicIp: documentationAddress(name) };
@@ -138,12 +144,13 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
         case "command:remote:Command":
             return { ...inputs, stdout: "", stderr: "" };
         case "aws:ses/domainIdentity:DomainIdentity":
-            return { ...inputs, arn: `arn:aws:ses:stand-in:000000000000:identity/${String(inputs.domain)}`, verificationToken: generatedPlaceholder(name, "verificationToken") };
+            return { ...inputs, arn: `arn:aws:ses:${region}:000000000000:identity/${String(inputs.domain)}`, verificationToken: generatedPlaceholder(name, "verificationToken") };
         case "aws:ses/domainDkim:DomainDkim":
             return { ...inputs, dkimTokens: [1, 2, 3].map((i) => `dkim-token-${i}`) };
         case "aws:s3/bucket:Bucket": {
             const bucket = `${String(inputs.bucketPrefix ?? name)}0standin`;
-            return { ...inputs, bucket, arn: `arn:aws:s3:::${bucket}`, bucketRegion: "eu-west-1" };
+            // A bucket is created in its own `region` input if set, else in the provider's.
+            return { ...inputs, bucket, arn: `arn:aws:s3:::${bucket}`, bucketRegion: typeof inputs.region === "string" ? inputs.region : region };
         }
         case "aws:iam/role:Role":
         case "aws:iam/instanceProfile:InstanceProfile":
@@ -161,10 +168,13 @@ function inputsDigest(inputs: Record<string, unknown>): string {
     return createHash("sha256").update(JSON.stringify(inputs)).digest("hex").slice(0, 12);
 }
 
-/** The availability zones the offline runtime's region has. */
-const ZONES = ["zone-a", "zone-b", "zone-c"];
+/** The availability zones the offline runtime gives a region: three, named as EC2 names them. */
+function zonesOf(region: string): string[] {
+    return ["a", "b", "c"].map((letter) => `${region}${letter}`);
+}
 
-function invokeResult(token: string, inputs: Record<string, unknown>, options: OfflineOptions): Record<string, unknown> {
+function invokeResult(token: string, inputs: Record<string, unknown>, options: OfflineOptions & { region: string }): Record<string, unknown> {
+    const zones = zonesOf(options.region);
     switch (token) {
         case "aws:ec2/getAmi:getAmi":
             return { id: "ami-0123456789abcdef0", architecture: "x86_64", name: "ubuntu-noble-24.04-amd64-server" };
@@ -174,16 +184,16 @@ function invokeResult(token: string, inputs: Record<string, unknown>, options: O
             return { instanceType: type, supportedArchitectures: options.architectures?.[type] ?? guessed };
         }
         case "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return { names: ZONES, zoneIds: ZONES.map((zone) => `${zone}-id`) };
+            return { names: zones, zoneIds: zones.map((zone) => `${zone}-id`) };
         case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
             const types = (inputs.filters as { name: string; values: string[] }[]).find((filter) => filter.name === "instance-type")?.values ?? [];
-            const pairs = types.flatMap((type) => (options.offerings?.[type] ?? ZONES).map((zone) => [type, zone] as const));
+            const pairs = types.flatMap((type) => (options.offerings?.[type] ?? zones).map((zone) => [type, zone] as const));
             return { instanceTypes: pairs.map(([type]) => type), locations: pairs.map(([, zone]) => zone), locationTypes: pairs.map(() => "availability-zone") };
         }
         case "aws:route53/getZone:getZone":
             return { name: inputs.name, zoneId: "Z0STANDIN0ZONE", privateZone: false };
         case "aws:index/getRegion:getRegion":
-            return { region: options.region ?? "eu-west-1", name: options.region ?? "eu-west-1" };
+            return { region: options.region, name: options.region };
         case "aws:s3/getObjects:getObjects": {
             const prefix = String(inputs.prefix ?? "");
             const keys = options.bucketObjects ? Object.keys(options.bucketObjects).filter((key) => key.startsWith(prefix)).sort() : [prefix];
@@ -236,14 +246,15 @@ type ProgramModule = { default: () => Promise<Record<string, unknown>> };
 export async function runOffline(config: Record<string, unknown>, options: OfflineOptions = {}): Promise<OfflineRun> {
     const invokes: Invoke[] = [];
     const stack = options.stack ?? "test";
-    const answers = { ...options, region: options.region ?? (typeof config["aws:region"] === "string" ? config["aws:region"] : undefined) };
+    const region = options.region ?? (typeof config["aws:region"] === "string" ? config["aws:region"] : DEFAULT_REGION);
+    const answers = { ...options, region };
 
     await pulumi.runtime.setMocks(
         {
             newResource: (args) =>
                 args.type === "pulumi:pulumi:StackReference"
                     ? { id: String(args.inputs.name), state: { name: args.inputs.name, outputs: options.deployed ?? {}, secretOutputNames: [] } }
-                    : { id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs) },
+                    : { id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs, region) },
             call: (args) => {
                 invokes.push({ token: args.token, inputs: args.inputs });
                 return invokeResult(args.token, args.inputs, answers);

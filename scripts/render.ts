@@ -34,6 +34,24 @@ export interface RenderOptions {
     passphrase?: string;
     /** The stack's recorded outputs (gitlabEdition, gitlabVersion), from its state or the command line. */
     deployed?: Record<string, string>;
+    /** The environment the AWS provider would read its region from when the stack sets none; process.env unless given. */
+    environment?: Record<string, string | undefined>;
+}
+
+/**
+ * The region `pulumi up` would deploy the stack to: its `aws:region`, else AWS_REGION or
+ * AWS_DEFAULT_REGION, which is where @pulumi/aws looks (its config/vars.js).
+ */
+export function stackRegion(stack: string, config: Record<string, unknown>, environment: Record<string, string | undefined>): string {
+    const configured = config["aws:region"];
+    if (typeof configured === "string" && configured !== "") {
+        return configured;
+    }
+    const fromEnvironment = environment.AWS_REGION || environment.AWS_DEFAULT_REGION;
+    if (fromEnvironment) {
+        return fromEnvironment;
+    }
+    throw new Error(`stack ${stack} sets no aws:region and neither AWS_REGION nor AWS_DEFAULT_REGION is set; set it with \`pulumi config set aws:region <region> --stack ${stack}\``);
 }
 
 /**
@@ -154,7 +172,8 @@ function maskOutputs(value: unknown, showSecrets: boolean): unknown {
 /** The text `npm run render` prints. */
 export async function render(options: RenderOptions): Promise<string> {
     const { config, secretKeys } = readStackConfig(options.stacksDir, options.stack, options.passphrase);
-    const run = await runOffline(config, { stack: options.stack, secretKeys, deployed: options.deployed });
+    const region = stackRegion(options.stack, config, options.environment ?? process.env);
+    const run = await runOffline(config, { stack: options.stack, secretKeys, deployed: options.deployed, region });
     const files = hostFiles(run);
     const hosts = Object.keys(files);
     if (options.host !== undefined && !hosts.includes(options.host)) {

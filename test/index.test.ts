@@ -54,20 +54,20 @@ for (const topology of ["single", "split"] as const) {
             const asked = run.invokes.find((i) => i.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings");
             assert.equal(asked?.inputs.locationType, "availability-zone");
             assert.deepEqual(asked?.inputs.filters, [{ name: "instance-type", values: types }]);
-            assert.equal(named(run, "network-public", "aws:ec2/subnet:Subnet").inputs.availabilityZone, "zone-a");
+            assert.equal(named(run, "network-public", "aws:ec2/subnet:Subnet").inputs.availabilityZone, "eu-west-1a");
 
-            const offerings = Object.fromEntries(types.map((type, index) => [type, index === 0 ? ["zone-b", "zone-c"] : ["zone-a", "zone-c"]]));
+            const offerings = Object.fromEntries(types.map((type, index) => [type, index === 0 ? ["eu-west-1b", "eu-west-1c"] : ["eu-west-1a", "eu-west-1c"]]));
             const constrained = await runOffline(stackConfig(topology), { offerings });
-            assert.equal(named(constrained, "network-public", "aws:ec2/subnet:Subnet").inputs.availabilityZone, topology === "single" ? "zone-b" : "zone-c");
+            assert.equal(named(constrained, "network-public", "aws:ec2/subnet:Subnet").inputs.availabilityZone, topology === "single" ? "eu-west-1b" : "eu-west-1c");
         });
 
         it("records the hosts' zone, and keeps them there on later runs", async () => {
-            assert.equal(run.outputs.availabilityZone, "zone-a");
+            assert.equal(run.outputs.availabilityZone, "eu-west-1a");
             const subnet = named(run, "network-public", "aws:ec2/subnet:Subnet");
             assert.deepEqual(subnet.ignoreChanges, ["availabilityZone"], "a subnet in another zone would replace every host");
-            const later = await runOffline(stackConfig(topology), { deployed: { availabilityZone: "zone-c" } });
-            assert.equal(named(later, "network-public", "aws:ec2/subnet:Subnet").inputs.availabilityZone, "zone-c");
-            assert.equal(later.outputs.availabilityZone, "zone-c");
+            const later = await runOffline(stackConfig(topology), { deployed: { availabilityZone: "eu-west-1c" } });
+            assert.equal(named(later, "network-public", "aws:ec2/subnet:Subnet").inputs.availabilityZone, "eu-west-1c");
+            assert.equal(later.outputs.availabilityZone, "eu-west-1c");
         });
 
         it("boots x86_64 Ubuntu from Canonical's account only", () => {
@@ -268,16 +268,16 @@ describe("program: bad input stops it before any resource exists", () => {
 
     it("refuses instance types that no availability zone offers together", async () => {
         const error = await failure(stackConfig("split", { gitlab: { instanceType: "c6a.xlarge" }, mattermost: { instanceType: "m7i.large" } }), {
-            offerings: { "c6a.xlarge": ["zone-a"], "m7i.large": ["zone-b", "zone-c"] },
+            offerings: { "c6a.xlarge": ["eu-west-1a"], "m7i.large": ["eu-west-1b", "eu-west-1c"] },
         });
-        assert.match(error.message, /^gitlab-mattermost:gitlab\.instanceType is c6a\.xlarge, offered only in zone-a; mattermost\.instanceType is m7i\.large, offered only in zone-b, zone-c\./);
+        assert.match(error.message, /^gitlab-mattermost:gitlab\.instanceType is c6a\.xlarge, offered only in eu-west-1a; mattermost\.instanceType is m7i\.large, offered only in eu-west-1b, eu-west-1c\./);
         assert.ok(error.cause instanceof pulumi.RunError, "reported without a stack trace");
         assert.deepEqual(error.resources, []);
     });
 
     it("refuses an instance type the deployed hosts' zone does not offer, rather than move the hosts", async () => {
-        const error = await failure(stackConfig("split", { mattermost: { instanceType: "m7i.large" } }), { deployed: { availabilityZone: "zone-a" }, offerings: { "m7i.large": ["zone-b"] } });
-        assert.match(error.message, /^gitlab-mattermost:mattermost\.instanceType is m7i\.large, which zone-a, the zone the hosts are in, does not offer/);
+        const error = await failure(stackConfig("split", { mattermost: { instanceType: "m7i.large" } }), { deployed: { availabilityZone: "eu-west-1a" }, offerings: { "m7i.large": ["eu-west-1b"] } });
+        assert.match(error.message, /^gitlab-mattermost:mattermost\.instanceType is m7i\.large, which eu-west-1a, the zone the hosts are in, does not offer/);
         assert.deepEqual(error.resources, []);
     });
 

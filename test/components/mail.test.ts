@@ -38,7 +38,7 @@ for (const topology of ["single", "split"] as const) {
 
         it("lets its IAM user do nothing but ses:SendRawEmail on that identity", () => {
             const policy = JSON.parse(String(one(run, "aws:iam/userPolicy:UserPolicy").inputs.policy));
-            assert.deepEqual(policy.Statement, [{ effect: "Allow", actions: ["ses:SendRawEmail"], resources: ["arn:aws:ses:stand-in:000000000000:identity/example.com"] }]);
+            assert.deepEqual(policy.Statement, [{ effect: "Allow", actions: ["ses:SendRawEmail"], resources: ["arn:aws:ses:eu-central-1:000000000000:identity/example.com"] }]);
             assert.ok(one(run, "aws:iam/accessKey:AccessKey").dependsOn.includes("ses-smtp"));
         });
 

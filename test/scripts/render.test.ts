@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { deployedFromFlag, readDeployedFromLocalState, readStackConfig, render } from "../../scripts/render";
+import { deployedFromFlag, readDeployedFromLocalState, readStackConfig, render, stackRegion } from "../../scripts/render";
 import { encryptedStack } from "../support/stackSecrets";
 
 const root = join(__dirname, "..", "..");
@@ -89,7 +89,7 @@ describe("npm run render", () => {
     });
 
     it("reports bad configuration with the key, as pulumi up would", async () => {
-        writeFileSync(join(scratch, "Pulumi.bad.yaml"), "config:\n  gitlab-mattermost:externalUrl: https://gitlab.example.com/sub\n");
+        writeFileSync(join(scratch, "Pulumi.bad.yaml"), "config:\n  aws:region: eu-west-1\n  gitlab-mattermost:externalUrl: https://gitlab.example.com/sub\n");
         await assert.rejects(render({ stack: "bad", json: false, showSecrets: false, stacksDir: scratch }), /^OfflineProgramError: gitlab-mattermost:externalUrl must not have a path/);
     });
 });
@@ -133,5 +133,55 @@ describe("render: the GitLab versions a run would walk", () => {
         assert.deepEqual(readDeployedFromLocalState("split", `file://${root}`), { gitlabEdition: "ee", gitlabVersion: "18.8.11" });
         assert.equal(readDeployedFromLocalState("single", `file://${root}`), undefined, "a stack never deployed");
         assert.equal(readDeployedFromLocalState("split", "s3://bucket/prefix"), undefined, "state elsewhere");
+    });
+});
+
+describe("render: the stack's region", () => {
+    /** The shipped split stack, moved to another region. */
+    function stackIn(name: string, region: string | undefined): void {
+        const shipped = readFileSync(join(stacksDir, "Pulumi.split.yaml"), "utf8");
+        const moved = region === undefined ? shipped.replace(/^  aws:region: .*\n/m, "") : shipped.replace(/^  aws:region: .*$/m, `  aws:region: ${region}`);
+        assert.notEqual(moved, shipped);
+        writeFileSync(join(scratch, `Pulumi.${name}.yaml`), moved);
+    }
+
+    it("renders the bucket's region, zones and SES endpoint of the stack's aws:region", async () => {
+        stackIn("ohio", "us-east-2");
+        const json = JSON.parse(await render({ stack: "ohio", json: true, showSecrets: true, stacksDir: scratch, environment: {} }));
+        const gitlabRb = json.hosts.gitlab.files["/etc/gitlab/gitlab.rb"] as string;
+        assert.match(gitlabRb, /^gitlab_rails\['backup_upload_connection'\] = \{ "provider" => "AWS", "region" => "us-east-2", "use_iam_profile" => true \}$/m);
+        const backupEnvironments = json.resources
+            .map((r: { inputs: { stdin?: unknown } }) => String(r.inputs.stdin ?? ""))
+            .filter((stdin: string) => /^RCLONE_CONFIG_\w+_REGION=/m.test(stdin));
+        assert.ok(backupEnvironments.length > 0, "the backup tools' settings are rendered");
+        for (const stdin of backupEnvironments) {
+            assert.match(stdin, /^RCLONE_CONFIG_\w+_REGION=us-east-2$/m);
+        }
+        const subnet = json.resources.find((r: { type: string }) => r.type === "aws:ec2/subnet:Subnet");
+        assert.equal(subnet.inputs.availabilityZone, "us-east-2a");
+        assert.ok(!JSON.stringify(json).includes("eu-west-1"), "nothing of another region");
+
+        const withSes = readFileSync(join(scratch, "Pulumi.ohio.yaml"), "utf8") + "  gitlab-mattermost:mail:\n    provider: ses\n    from: gitlab@example.com\n";
+        writeFileSync(join(scratch, "Pulumi.ohio-ses.yaml"), withSes);
+        const ses = JSON.parse(await render({ stack: "ohio-ses", json: true, showSecrets: true, stacksDir: scratch, environment: {} }));
+        assert.match(ses.hosts.gitlab.files["/etc/gitlab/gitlab.rb"], /^gitlab_rails\['smtp_address'\] = "email-smtp\.us-east-2\.amazonaws\.com"$/m);
+        const policy = JSON.parse(ses.resources.find((r: { type: string }) => r.type === "aws:iam/userPolicy:UserPolicy").inputs.policy);
+        assert.deepEqual(policy.Statement[0].resources, ["arn:aws:ses:us-east-2:000000000000:identity/example.com"]);
+    });
+
+    it("takes the region from AWS_REGION or AWS_DEFAULT_REGION when the stack sets none, as the provider does", async () => {
+        stackIn("unset", undefined);
+        const text = await render({ stack: "unset", host: "gitlab", json: false, showSecrets: false, stacksDir: scratch, environment: { AWS_DEFAULT_REGION: "ap-southeast-2" } });
+        assert.match(text, /"region" => "ap-southeast-2"/);
+        assert.equal(stackRegion("s", { "aws:region": "us-east-2" }, { AWS_REGION: "eu-north-1" }), "us-east-2", "the stack's setting wins");
+        assert.equal(stackRegion("s", {}, { AWS_REGION: "eu-north-1", AWS_DEFAULT_REGION: "ap-southeast-2" }), "eu-north-1");
+    });
+
+    it("refuses a stack with no region anywhere, naming the key", async () => {
+        stackIn("unset", undefined);
+        await assert.rejects(
+            render({ stack: "unset", json: false, showSecrets: false, stacksDir: scratch, environment: {} }),
+            /^Error: stack unset sets no aws:region and neither AWS_REGION nor AWS_DEFAULT_REGION is set; set it with `pulumi config set aws:region <region> --stack unset`$/,
+        );
     });
 });
