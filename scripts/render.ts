@@ -1,15 +1,16 @@
-// npm run render -- --stack <name> [--host gitlab|mattermost] [--json] [--show-secrets] [--deployed-version V]
+// npm run render -- --stack <name> [--host gitlab|mattermost] [--json] [--show-secrets] [--deployed-version V] [--output FILE]
 //
 // Runs the program on Pulumi's mock runtime with a stack's configuration and prints what
 // `pulumi up` would write to each host, and the GitLab versions it would walk through, without cloud
 // access or the Pulumi CLI. The version last deployed comes from the stack's state in a local file
 // backend, or from --deployed-version. Values that only
 // exist at deploy time (generated passwords, keys, addresses) appear as placeholders. Encrypted
-// config values are decrypted with the stack's passphrase, as `pulumi up` would.
+// config values are decrypted with the stack's passphrase, as `pulumi up` would. With --output the
+// text goes to FILE instead of stdout, where npm prints its own lines too: CI keeps it as an artifact.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
@@ -221,6 +222,22 @@ export function deployedFromFlag(text: string): Record<string, string> {
     return { [DEPLOYED_OUTPUTS.edition]: match[1] ?? "ee", [DEPLOYED_OUTPUTS.version]: match[2] };
 }
 
+/**
+ * Writes the render to `path` whole or not at all: a temporary file beside it, renamed over it. A
+ * relative path is taken from where `npm run` was started (INIT_CWD), not the project root it moves to.
+ */
+export function writeOutput(path: string, text: string, environment: Record<string, string | undefined> = process.env): string {
+    const target = resolve(environment.INIT_CWD ?? process.cwd(), path);
+    const temporary = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
+    try {
+        writeFileSync(temporary, text);
+        renameSync(temporary, target);
+    } finally {
+        rmSync(temporary, { force: true });
+    }
+    return target;
+}
+
 async function main(): Promise<void> {
     const { values } = parseArgs({
         options: {
@@ -229,24 +246,28 @@ async function main(): Promise<void> {
             "deployed-version": { type: "string" },
             json: { type: "boolean", default: false },
             "show-secrets": { type: "boolean", default: false },
+            output: { type: "string" },
         },
     });
     if (!values.stack) {
-        throw new Error("usage: npm run render -- --stack <name> [--host gitlab|mattermost] [--json] [--show-secrets] [--deployed-version [ee-|ce-]x.y.z]");
+        throw new Error("usage: npm run render -- --stack <name> [--host gitlab|mattermost] [--json] [--show-secrets] [--deployed-version [ee-|ce-]x.y.z] [--output FILE]");
     }
     const projectDir = join(__dirname, "..");
     const deployed = values["deployed-version"] === undefined ? readDeployedFromLocalState(values.stack, backendUrl(projectDir)) : deployedFromFlag(values["deployed-version"]);
-    process.stdout.write(
-        await render({
-            stack: values.stack,
-            host: values.host,
-            json: values.json ?? false,
-            showSecrets: values["show-secrets"] ?? false,
-            stacksDir: join(projectDir, "stacks"),
-            passphrase: passphraseFromEnvironment(),
-            deployed,
-        }),
-    );
+    const text = await render({
+        stack: values.stack,
+        host: values.host,
+        json: values.json ?? false,
+        showSecrets: values["show-secrets"] ?? false,
+        stacksDir: join(projectDir, "stacks"),
+        passphrase: passphraseFromEnvironment(),
+        deployed,
+    });
+    if (values.output === undefined) {
+        process.stdout.write(text);
+    } else {
+        process.stderr.write(`render: wrote ${writeOutput(values.output, text)}\n`);
+    }
 }
 
 if (require.main === module) {

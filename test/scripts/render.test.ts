@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { deployedFromFlag, readDeployedFromLocalState, readStackConfig, render, stackRegion } from "../../scripts/render";
+import { deployedFromFlag, readDeployedFromLocalState, readStackConfig, render, stackRegion, writeOutput } from "../../scripts/render";
 import { encryptedStack } from "../support/stackSecrets";
 
 const root = join(__dirname, "..", "..");
@@ -79,6 +79,25 @@ describe("npm run render", () => {
     it("prints gitlab.rb from the command line", () => {
         const out = execFileSync(process.execPath, ["--import", "tsx", "scripts/render.ts", "--stack", "split", "--host", "gitlab"], { cwd: root, encoding: "utf8" });
         assert.match(out, /^gitlab_rails\['mattermost_host'\] = "https:\/\/chat\.example\.com"$/m);
+    });
+
+    it("writes --output whole, relative to where npm run was started", () => {
+        const folder = mkdtempSync(join(scratch, "output-"));
+        writeFileSync(join(folder, "render-split.json"), "an older render");
+        assert.equal(writeOutput("render-split.json", "{}\n", { INIT_CWD: folder }), join(folder, "render-split.json"));
+        assert.equal(readFileSync(join(folder, "render-split.json"), "utf8"), "{}\n");
+        assert.throws(() => writeOutput("missing/render.json", "{}\n", { INIT_CWD: folder }), /ENOENT/);
+        assert.deepEqual(readdirSync(folder), ["render-split.json"], "no temporary file is left behind");
+
+        const result = spawnSync(process.execPath, ["--import", "tsx", "scripts/render.ts", "--stack", "single", "--json", "--output", "render-single.json"], {
+            cwd: root,
+            encoding: "utf8",
+            env: { ...process.env, INIT_CWD: folder },
+        });
+        assert.equal(result.status, 0, result.stderr);
+        assert.equal(result.stdout, "");
+        assert.equal(result.stderr, `render: wrote ${join(folder, "render-single.json")}\n`);
+        assert.equal(JSON.parse(readFileSync(join(folder, "render-single.json"), "utf8")).stack, "single");
     });
 
     it("exits 1 with a one-line error and no stack trace", () => {
