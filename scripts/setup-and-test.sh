@@ -39,6 +39,7 @@ if [ "$node_major" -lt 22 ]; then
         rm -rf .tools/unpack
     fi
     export PATH="$PWD/.tools/node/bin:$PATH"
+    echo "setup: using .tools/node; to run npm test or npm run render yourself, first: export PATH=\"$PWD/.tools/node/bin:\$PATH\""
 fi
 echo "setup: node $(node --version), npm $(npm --version), $(ruby --version | cut -d' ' -f1-2), shellcheck $(shellcheck --version | sed -n 's/^version: //p')"
 
