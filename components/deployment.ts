@@ -270,8 +270,10 @@ export class Deployment extends pulumi.ComponentResource {
             }, parent);
         }
 
-        const sshCommand = (ip: pulumi.Output<string>) => pulumi.interpolate`ssh -i gitlab-mattermost.key ${HOST_OS.sshUser}@${ip}`;
-        const onMattermostHost = (commandLine: string) => pulumi.interpolate`${sshCommand(hostOf(mattermostPlan).publicIp)} ${commandLine}`;
+        // `terminal`: ssh -t, which a program run as ssh's command gets only when asked (psql's prompt and
+        // line editing need it); commands whose output may go to a pipe stay without (a terminal turns \n into \r\n).
+        const sshCommand = (ip: pulumi.Output<string>, terminal = false) => pulumi.interpolate`ssh ${terminal ? "-t " : ""}-i gitlab-mattermost.key ${HOST_OS.sshUser}@${ip}`;
+        const onMattermostHost = (commandLine: string, terminal = false) => pulumi.interpolate`${sshCommand(hostOf(mattermostPlan).publicIp, terminal)} ${commandLine}`;
         this.gitlabUrl = settings.externalUrl.href;
         this.mattermostUrl = settings.mattermostExternalUrl.href;
         this.hosts = Object.fromEntries(
@@ -279,7 +281,7 @@ export class Deployment extends pulumi.ComponentResource {
         );
         this.initialRootPassword = pulumi.secret(rootPassword.result);
         this.sshPrivateKey = ssh.privateKey;
-        this.mattermostDatabaseCommand = onMattermostHost("sudo gitlab-psql -d mattermost_production");
+        this.mattermostDatabaseCommand = onMattermostHost("sudo gitlab-psql -d mattermost_production", true);
         this.mattermostCliCommand = onMattermostHost("sudo mattermost-cli");
         this.mmctlCommand = onMattermostHost("sudo mmctl");
         this.caCertificate = trustsPrivateCa(settings.tls) ? certificates?.caCertificate : undefined;

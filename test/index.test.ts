@@ -213,7 +213,8 @@ for (const topology of ["single", "split"] as const) {
             assert.deepEqual(outputs.initialRootPassword, { secret: generatedPlaceholder("root-password", "result") });
             assert.deepEqual(outputs.sshPrivateKey, { secret: generatedPlaceholder("ssh-key", "privateKeyOpenssh") });
             const mattermostHost = topology === "single" ? "gitlab" : "mattermost";
-            assert.equal(outputs.mattermostDatabaseCommand, `ssh -i gitlab-mattermost.key ubuntu@${eipOf(run, mattermostHost)} sudo gitlab-psql -d mattermost_production`);
+            // psql's prompt needs a terminal, which ssh gives a command only with -t.
+            assert.equal(outputs.mattermostDatabaseCommand, `ssh -t -i gitlab-mattermost.key ubuntu@${eipOf(run, mattermostHost)} sudo gitlab-psql -d mattermost_production`);
         });
     });
 }

@@ -102,7 +102,7 @@ describe("operator tools on the Mattermost host", () => {
             const ip = (run.outputs.hosts as Record<string, { publicIp: string }>)[mattermostHost].publicIp;
             assert.equal(run.outputs.mattermostCliCommand, `ssh -i gitlab-mattermost.key ubuntu@${ip} sudo mattermost-cli`);
             assert.equal(run.outputs.mmctlCommand, `ssh -i gitlab-mattermost.key ubuntu@${ip} sudo mmctl`);
-            assert.equal(run.outputs.mattermostDatabaseCommand, `ssh -i gitlab-mattermost.key ubuntu@${ip} sudo gitlab-psql -d mattermost_production`);
+            assert.equal(run.outputs.mattermostDatabaseCommand, `ssh -t -i gitlab-mattermost.key ubuntu@${ip} sudo gitlab-psql -d mattermost_production`);
         });
     }
 });
