@@ -6,7 +6,7 @@ import { isIP } from "node:net";
 import { parseCidr } from "./cidr";
 import { checkProvidedCertificate, parseCaCertificate } from "./certificateChecks";
 import { ConfigError } from "./configError";
-import { checkEnvCollisions } from "./mattermostEnv";
+import { checkEnvCollisions, checkEnvFileValue } from "./mattermostEnv";
 import {
     DEFAULTS,
     type DeploymentSettings,
@@ -67,9 +67,10 @@ const EMAIL = /^[^\s@'"]+@[^\s@'"]+\.[^\s@'"]+$/;
  */
 export function parseSettings(raw: Readonly<Record<string, string>>, now: Date = new Date()): DeploymentSettings {
     for (const key of Object.keys(raw)) {
-        if (!(key in SCHEMA)) {
+        if (!Object.hasOwn(SCHEMA, key)) {
             throw new ConfigError(key, `is not a known key. Known keys: ${Object.keys(SCHEMA).join(", ")}. Remove it with: pulumi config rm ${key}`);
         }
+        checkText(raw[key], key);
     }
     const objects = {
         gitlab: readObject(raw, "gitlab"),
@@ -158,7 +159,11 @@ function readObject(raw: Readonly<Record<string, string>>, key: ObjectKey): RawO
     }
     let value: unknown;
     try {
-        value = JSON.parse(text);
+        // Null-prototype objects: a field named like an Object.prototype member (constructor,
+        // toString, __proto__) is then only ever the administrator's own field.
+        value = JSON.parse(text, (_field, parsed: unknown) =>
+            typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? Object.assign(Object.create(null), parsed) : parsed,
+        );
     } catch {
         throw new ConfigError(key, `must be an object. Set its fields with --path, e.g.: pulumi config set --path ${key}.${SCHEMA[key][0]} <value>`);
     }
@@ -171,7 +176,29 @@ function readObject(raw: Readonly<Record<string, string>>, key: ObjectKey): RawO
             throw new ConfigError(`${key}.${field}`, `is not a known field. Known fields of ${key}: ${allowed.join(", ")}.`);
         }
     }
+    checkText(value, key);
     return value as RawObject;
+}
+
+/**
+ * Refuses a string anywhere in `value` (names included) that is not well-formed Unicode: a lone
+ * surrogate has no UTF-8 form, so neither gitlab.rb nor any file on a host could carry it.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function checkText(value: unknown, key: string): void {
+    if (typeof value === "string") {
+        if (LONE_SURROGATE.test(value)) {
+            throw new ConfigError(key, `contains a lone UTF-16 surrogate (${JSON.stringify(value)}), which has no UTF-8 form. Write the character whole, or remove it.`);
+        }
+    } else if (Array.isArray(value)) {
+        value.forEach((entry, index) => checkText(entry, `${key}[${index}]`));
+    } else if (typeof value === "object" && value !== null) {
+        for (const [field, entry] of Object.entries(value)) {
+            checkText(field, key);
+            checkText(entry, `${key}.${field}`);
+        }
+    }
 }
 
 function readTopology(value: string | undefined): Topology {
@@ -379,18 +406,21 @@ function readEnv(value: unknown): Readonly<Record<string, string>> {
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
         throw new ConfigError("mattermost.env", `must be a map of variable names to strings, e.g. pulumi config set --path 'mattermost.env.HTTP_PROXY' http://proxy:3128`);
     }
-    const env: Record<string, string> = {};
+    const entries: [string, string][] = [];
     for (const name of Object.keys(value).sort()) {
         const entry = (value as RawObject)[name];
+        const key = `mattermost.env.${name}`;
         if (!ENV_NAME.test(name)) {
-            throw new ConfigError(`mattermost.env.${name}`, `is not a valid environment variable name. Use letters, digits and underscores, not starting with a digit.`);
+            throw new ConfigError(key, `is not a valid environment variable name. Use letters, digits and underscores, not starting with a digit.`);
         }
         if (typeof entry !== "string") {
-            throw new ConfigError(`mattermost.env.${name}`, `must be a string, got ${JSON.stringify(entry)}. Quote the value.`);
+            throw new ConfigError(key, `must be a string, got ${JSON.stringify(entry)}. Quote the value.`);
         }
-        env[name] = entry;
+        checkEnvFileValue(key, entry);
+        entries.push([name, entry]);
     }
-    return env;
+    // fromEntries defines own properties, so even a variable named __proto__ is kept as written.
+    return Object.fromEntries(entries);
 }
 
 /** Which tls fields belong to which mode; a field of another mode is refused, not ignored. */
@@ -403,7 +433,7 @@ const TLS_FIELDS_BY_MODE: Record<Exclude<TlsSettings["mode"], "none">, readonly 
 function readTls(tls: RawObject, urls: { gitlab: ExternalUrl; mattermost: ExternalUrl }, now: Date): TlsSettings {
     const scheme = urls.gitlab.scheme;
     const mode = tls.mode ?? (scheme === "https" ? "letsencrypt" : undefined);
-    if (mode !== undefined && !(typeof mode === "string" && mode in TLS_FIELDS_BY_MODE)) {
+    if (mode !== undefined && !(typeof mode === "string" && Object.hasOwn(TLS_FIELDS_BY_MODE, mode))) {
         throw new ConfigError("tls.mode", `must be one of ${Object.keys(TLS_FIELDS_BY_MODE).map((m) => `"${m}"`).join(", ")}, got ${JSON.stringify(mode)}.`);
     }
     if (mode !== undefined && scheme === "http") {
@@ -542,10 +572,12 @@ function readEmailBatching(value: unknown, mail: RawObject): EmailBatchingSettin
     if (enabled && Object.keys(mail).length === 0) {
         throw new ConfigError(`${key}.enabled`, "needs mail: Mattermost batches notifications only when it can send e-mail. Configure mail (mail.host or mail.provider ses) first.");
     }
+    // Mattermost refuses its whole configuration, and so does not start, with a buffer size below 1 or an
+    // interval below 30 seconds (server model/config.go, EmailSettings.isValid). The maxima are ours.
     return {
         enabled,
         bufferSize: readWholeNumber(batching.bufferSize, `${key}.bufferSize`, { min: 1, max: 100000, unit: "", fallback: DEFAULTS.emailBatching.bufferSize }),
-        intervalSeconds: readWholeNumber(batching.intervalSeconds, `${key}.intervalSeconds`, { min: 1, max: 86400, unit: "seconds", fallback: DEFAULTS.emailBatching.intervalSeconds }),
+        intervalSeconds: readWholeNumber(batching.intervalSeconds, `${key}.intervalSeconds`, { min: 30, max: 86400, unit: "seconds", fallback: DEFAULTS.emailBatching.intervalSeconds }),
     };
 }
 
@@ -557,7 +589,15 @@ function readAddress(value: unknown, key: string): string {
     if (typeof value !== "string" || !EMAIL.test(value)) {
         throw new ConfigError(key, `must be an e-mail address such as gitlab@example.com, got ${JSON.stringify(value)}.`);
     }
+    checkEnvFileValue(key, value);
     return value;
+}
+
+/** A mail value that Mattermost also gets, through its environment. */
+function readMattermostText(value: unknown, key: string): string {
+    const text = readText(value, key);
+    checkEnvFileValue(key, text);
+    return text;
 }
 
 function readMail(mail: RawObject, dnsZone: string): MailSettings {
@@ -571,7 +611,7 @@ function readMail(mail: RawObject, dnsZone: string): MailSettings {
     const identity = {
         from: readAddress(mail.from, "mail.from"),
         ...(mail.replyTo === undefined ? {} : { replyTo: readAddress(mail.replyTo, "mail.replyTo") }),
-        ...(mail.fromName === undefined ? {} : { fromName: readText(mail.fromName, "mail.fromName") }),
+        ...(mail.fromName === undefined ? {} : { fromName: readMattermostText(mail.fromName, "mail.fromName") }),
     };
     if (provider === "ses") {
         for (const field of SES_COMPUTED_FIELDS) {
@@ -593,8 +633,8 @@ function readMail(mail: RawObject, dnsZone: string): MailSettings {
     if (!MAIL_SECURITY.includes(security as MailSecurity)) {
         throw new ConfigError("mail.security", `must be one of ${MAIL_SECURITY.map((m) => `"${m}"`).join(", ")}, got ${JSON.stringify(security)}.`);
     }
-    const username = mail.username === undefined ? undefined : readText(mail.username, "mail.username");
-    const password = mail.password === undefined ? undefined : readText(mail.password, "mail.password");
+    const username = mail.username === undefined ? undefined : readMattermostText(mail.username, "mail.username");
+    const password = mail.password === undefined ? undefined : readMattermostText(mail.password, "mail.password");
     if ((username === undefined) !== (password === undefined)) {
         const missing = username === undefined ? "mail.username" : "mail.password";
         throw new ConfigError(missing, "is required when the other SMTP credential is set: give both mail.username and mail.password, or neither.");

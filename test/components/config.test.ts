@@ -269,7 +269,7 @@ describe("parseSettings: mail, e-mail batching and the GitLab plugin", () => {
         ["an SMTP host with SES", stackConfig("single", { mail: { provider: "ses", host: "smtp.example.com", from: "gitlab@example.com" } }), "mail.host", /set by Amazon SES/],
         ["an SES sender outside dnsZone", stackConfig("single", { mail: { provider: "ses", from: "gitlab@example.org" } }), "mail.from", /SES verifies the domain example\.com/],
         ["batching without mail", stackConfig("split", { mattermost: { emailBatching: { enabled: true } } }), "mattermost.emailBatching.enabled", /needs mail/],
-        ["a batching interval of zero", stackConfig("split", { mail: smtp, mattermost: { emailBatching: { intervalSeconds: 0 } } }), "mattermost.emailBatching.intervalSeconds", /1 to 86400/],
+        ["a batching interval of zero", stackConfig("split", { mail: smtp, mattermost: { emailBatching: { intervalSeconds: 0 } } }), "mattermost.emailBatching.intervalSeconds", /30 to 86400/],
         ["an unknown batching field", stackConfig("split", { mail: smtp, mattermost: { emailBatching: { size: 5 } } }), "mattermost.emailBatching.size", /not a known field/],
         [
             "the plugin with http GitLab and https Mattermost",
@@ -309,5 +309,87 @@ describe("parseSettings: mail, e-mail batching and the GitLab plugin", () => {
 
     it("lets mattermost.env set mail variables when mail is not configured", () => {
         assert.equal(parse(stackConfig("split", { mattermost: { env: { MM_EMAILSETTINGS_SMTPSERVER: "relay" } } })).mattermost.env.MM_EMAILSETTINGS_SMTPSERVER, "relay");
+    });
+});
+
+describe("parseSettings: values reach their consumers as written", () => {
+    const smtp = { host: "smtp.example.com", username: "gitlab", password: "pw", from: "gitlab@example.com" };
+    const withEnv = (env: Record<string, unknown>) => stackConfig("split", { mattermost: { instanceType: "c6a.large", env } });
+
+    it("keeps env variables named like Object.prototype members, __proto__ included", () => {
+        for (const name of ["constructor", "toString", "hasOwnProperty", "valueOf"]) {
+            const env = parse(withEnv({ [name]: "x" })).mattermost.env;
+            assert.ok(Object.hasOwn(env, name), name);
+            assert.equal(env[name], "x");
+        }
+        // An object literal cannot hold an own __proto__ key; JSON can, as Pulumi hands it over.
+        const raw = { ...rawConfig(withEnv({})), mattermost: '{"instanceType":"c6a.large","env":{"__proto__":"kept"}}' };
+        const env = parseSettings(raw).mattermost.env;
+        assert.deepEqual(Object.entries(env), [["__proto__", "kept"]]);
+        assert.equal(Object.getPrototypeOf(env), Object.prototype);
+    });
+
+    it("refuses keys and modes named like Object.prototype members", () => {
+        assertRejected(stackConfig("single", { constructor: "x" }), "constructor", /not a known key/);
+        assertRejected(stackConfig("single", { tls: { mode: "toString" } }), "tls.mode", /must be one of/);
+        assertRejected(stackConfig("single", { tls: { mode: "__proto__" } }), "tls.mode", /must be one of/);
+    });
+
+    it("refuses a lone surrogate wherever it is, naming the key", () => {
+        assertRejected(withEnv({ HTTP_PROXY: "http://proxy\ud800" }), "mattermost.env.HTTP_PROXY", /lone UTF-16 surrogate/);
+        assertRejected(stackConfig("single", { mail: { ...smtp, fromName: "Git\udfffLab" } }), "mail.fromName", /lone UTF-16 surrogate/);
+        assertRejected(stackConfig("single", { externalUrl: "https://gitlab.example.com\ud83d" }), "externalUrl", /lone UTF-16 surrogate/);
+        assert.equal(parse(stackConfig("single", { mail: { ...smtp, fromName: "GitLab \ud83d\ude80" } })).mail?.fromName, "GitLab \ud83d\ude80");
+    });
+
+    const altered: [string, string][] = [
+        ["a trailing newline", "secret\n"],
+        ["a second line", "first\nsecond"],
+        ["a carriage return", "secret\r"],
+        ["a trailing space", "secret "],
+        ["a trailing tab", "secret\t"],
+        ["a NUL", "sec\0ret"],
+    ];
+    for (const [what, value] of altered) {
+        it(`refuses ${what} in values Mattermost reads from runit's env files`, () => {
+            for (const field of ["username", "password", "fromName"]) {
+                assertRejected(stackConfig("single", { mail: { ...smtp, [field]: value } }), `mail.${field}`, /runit passes Mattermost's environment through one-line files/);
+            }
+            assertRejected(withEnv({ HTTP_PROXY: value }), "mattermost.env.HTTP_PROXY", /one line without trailing blanks/);
+        });
+    }
+    it("refuses an empty env value, which would unset the variable", () => {
+        assertRejected(withEnv({ NO_PROXY: "" }), "mattermost.env.NO_PROXY", /unsets the variable/);
+    });
+    it("keeps leading and inner blanks, which reach Mattermost unchanged", () => {
+        assert.equal(parse(stackConfig("single", { mail: { ...smtp, password: " p w" } })).mail?.provider, "smtp");
+    });
+
+    const omnibusOwned: [string, RegExp][] = [
+        ["MM_SERVICESETTINGS_SITEURL", /mattermostExternalUrl/],
+        ["MM_SERVICESETTINGS_LISTENADDRESS", /service_address/],
+        ["MM_SQLSETTINGS_DATASOURCE", /sql_data_source/],
+        ["MM_SQLSETTINGS_ATRESTENCRYPTKEY", /gitlab-secrets\.json/],
+        ["MM_FILESETTINGS_DIRECTORY", /file_directory/],
+        ["MM_GITLABSETTINGS_ID", /sign-in through GitLab/],
+        ["MM_GITLABSETTINGS_SECRET", /mattermost\['gitlab_\*'\]/],
+        ["MM_GITLABSETTINGS_DISCOVERYENDPOINT", /sign-in through GitLab/],
+        ["MM_INSTALL_TYPE", /Omnibus/],
+    ];
+    for (const [name, owner] of omnibusOwned) {
+        it(`refuses ${name} in mattermost.env, naming what sets it`, () => {
+            assertRejected(withEnv({ [name]: "x" }), `mattermost.env.${name}`, new RegExp(`collides with ${name}, which Omnibus sets from .*${owner.source}`));
+        });
+    }
+
+    it("accepts Mattermost's smallest valid batching: a buffer of 1 and an interval of 30 seconds", () => {
+        const settings = parse(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { bufferSize: 1, intervalSeconds: 30 } } }));
+        assert.deepEqual(settings.mattermost.emailBatching, { enabled: true, bufferSize: 1, intervalSeconds: 30 });
+    });
+    it("refuses a batching interval below 30 seconds, which Mattermost's config check refuses", () => {
+        for (const intervalSeconds of [1, 29]) {
+            assertRejected(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { intervalSeconds } } }), "mattermost.emailBatching.intervalSeconds", /from 30 to 86400/);
+        }
+        assertRejected(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { bufferSize: 0 } } }), "mattermost.emailBatching.bufferSize", /from 1 to/);
     });
 });
