@@ -25,8 +25,13 @@ import {
     HOST_OS,
     LAST_BUNDLING_LINE,
     MATTERMOST_REMOVED_IN,
+    VERSION_DATA_CHECKED,
     compareVersions,
+    formatLine,
     formatVersion,
+    isReleased,
+    knownBadPatch,
+    newestPatchOf,
     parseVersion,
     type Version,
 } from "./versions";
@@ -269,6 +274,19 @@ function readVersion(value: unknown): Version {
             "gitlab.version",
             `is ${formatVersion(version)}, but GitLab publishes ${HOST_OS.name} packages only from ${formatVersion(HOST_OS.firstGitlab)} on. Use ${formatVersion(HOST_OS.firstGitlab)} or later.`,
         );
+    }
+    // apt would find no such package, on a fresh install as on an upgrade.
+    if (!isReleased(version)) {
+        const newest = newestPatchOf(version);
+        const known = newest === undefined ? `${formatLine(version)} is not a GitLab release line` : `the newest ${formatLine(version)} patch is ${formatVersion(newest)}`;
+        throw new ConfigError(
+            "gitlab.version",
+            `is ${formatVersion(version)}, which GitLab has not released: ${known} (version data checked up to ${VERSION_DATA_CHECKED}). Use a released version such as ${DEFAULTS.gitlab.version}.`,
+        );
+    }
+    const bad = knownBadPatch(version);
+    if (bad !== undefined) {
+        throw new ConfigError("gitlab.version", `is ${formatVersion(version)}, a patch known to break this deployment: ${bad.reason}. Use ${DEFAULTS.gitlab.version}.`);
     }
     return version;
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { ConfigError, checkArchitectures, chooseZone, parseSettings, type ZoneOffering } from "../../components/config";
-import { formatVersion } from "../../components/versions";
+import { BUNDLED_MATTERMOST, KNOWN_BAD_PATCHES, compareLines, formatLine, formatVersion } from "../../components/versions";
 import { rawConfig, stackConfig } from "../support/stackConfig";
 
 function parse(config: Record<string, unknown>) {
@@ -391,5 +391,36 @@ describe("parseSettings: values reach their consumers as written", () => {
             assertRejected(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { intervalSeconds } } }), "mattermost.emailBatching.intervalSeconds", /from 30 to 86400/);
         }
         assertRejected(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { bufferSize: 0 } } }), "mattermost.emailBatching.bufferSize", /from 1 to/);
+    });
+});
+
+describe("parseSettings: GitLab versions apt can install and that work", () => {
+    const withVersion = (text: string) => stackConfig("single", { gitlab: { version: text } });
+    for (const text of ["18.12.0", "18.11.99", "18.11.12", "18.10.99", "17.12.0"]) {
+        it(`refuses ${text}, which GitLab never released, on a fresh install`, () => {
+            assertRejected(withVersion(text), "gitlab.version", /which GitLab has not released: .*version data checked up to \d{4}-\d{2}-\d{2}/);
+        });
+    }
+    it("names the newest patch of a known line", () => {
+        assertRejected(withVersion("18.10.99"), "gitlab.version", /the newest 18\.10 patch is 18\.10\.8/);
+        assertRejected(withVersion("18.12.0"), "gitlab.version", /18\.12 is not a GitLab release line/);
+    });
+    it("refuses 18.11.7 and 18.11.8 with the reason", () => {
+        assertRejected(withVersion("18.11.7"), "gitlab.version", /known to break.*leftover mattermost\[\.\.\.\] setting.*Use 18\.11\.11/);
+        assertRejected(withVersion("18.11.8"), "gitlab.version", /known to break.*enables bundled Mattermost by accident/);
+    });
+    it("accepts every released patch from 17.1 on but the known-bad ones", () => {
+        fc.assert(
+            fc.property(fc.constantFrom(...BUNDLED_MATTERMOST.filter((entry) => compareLines(entry.line, { major: 17, minor: 1 }) >= 0)), fc.nat(40), (entry, patch) => {
+                const text = `${formatLine(entry.line)}.${patch}`;
+                const bad = KNOWN_BAD_PATCHES.some((known) => formatVersion(known.version) === text);
+                const released = patch <= entry.lastPatch.patch;
+                if (released && !bad) {
+                    assert.equal(formatVersion(parse(withVersion(text)).gitlab.version), text);
+                } else {
+                    assert.throws(() => parse(withVersion(text)), (error: unknown) => error instanceof ConfigError && error.key === "gitlab.version");
+                }
+            }),
+        );
     });
 });

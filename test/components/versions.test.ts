@@ -17,7 +17,10 @@ import {
     formatBundledMattermost,
     formatLine,
     formatVersion,
+    KNOWN_BAD_PATCHES,
+    VERSION_DATA_CHECKED,
     isKnownLine,
+    isReleased,
     keyChangesBetween,
     keyExists,
     type BundledMattermost,
@@ -69,6 +72,31 @@ describe("version data", () => {
             if (before) {
                 assert.ok(compareVersions(version(before.first), first) <= 0, `${formatLine(before.line)} → ${formatLine(entry.line)}`);
             }
+        }
+    });
+});
+
+describe("released versions", () => {
+    it("agrees with the upgrade stops: each stop is its line's newest patch", () => {
+        for (const stop of UPGRADE_STOPS.filter((candidate) => candidate.latestPatch.major >= 14)) {
+            const entry = BUNDLED_MATTERMOST.find((candidate) => compareLines(candidate.line, stop.latestPatch) === 0);
+            assert.ok(entry, formatVersion(stop.latestPatch));
+            assert.equal(formatVersion(entry.lastPatch), formatVersion(stop.latestPatch));
+        }
+    });
+    it("knows 18.11.0 to 18.11.11 and no 18.11 patch after, nor any 18.12", () => {
+        assert.ok(isReleased(version("18.11.0")) && isReleased(version("18.11.11")) && isReleased(version("18.10.8")));
+        for (const text of ["18.11.12", "18.11.99", "18.10.9", "18.10.99", "18.12.0", "13.12.15"]) {
+            assert.equal(isReleased(version(text)), false, text);
+        }
+    });
+    it("states the date it was checked up to, and a reason and source for each known-bad patch", () => {
+        assert.match(VERSION_DATA_CHECKED, /^\d{4}-\d{2}-\d{2}$/);
+        assert.deepEqual(KNOWN_BAD_PATCHES.map((bad) => formatVersion(bad.version)), ["18.11.7", "18.11.8"]);
+        for (const bad of KNOWN_BAD_PATCHES) {
+            assert.ok(isReleased(bad.version));
+            assert.match(bad.source, /omnibus [0-9a-f]{8}/);
+            assert.ok(bad.reason.length > 40);
         }
     });
 });
