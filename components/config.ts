@@ -406,13 +406,24 @@ function readWholeNumber(value: unknown, key: string, rule: WholeNumberRule): nu
 const VOLUME_GIB = { min: 20, max: 16384, unit: "GiB" } as const;
 const DAYS = { min: 1, max: 3650, unit: "days" } as const;
 
+/**
+ * Numeric ids the mattermost account may take: Ubuntu's range for ordinary accounts (login.defs UID_MIN
+ * 1000 to UID_MAX 60000, the same for groups) without 1000, which the cloud image's `ubuntu` user and
+ * group hold. Ids below 1000 are the system range, from which the image and Omnibus's own accounts
+ * (git, gitlab-www, gitlab-psql, ...) take ids as they are created, so no fixed one there is safe.
+ */
+const ACCOUNT_ID = { min: 1001, max: 60000 } as const;
+
 function readId(value: unknown, key: string): number | undefined {
     if (value === undefined) {
         return undefined;
     }
     const id = asInteger(value);
-    if (id === undefined || id < 1 || id > 2147483647) {
-        throw new ConfigError(key, `must be a positive whole number (a numeric id such as 994), got ${JSON.stringify(value)}. Remove it to let Omnibus choose.`);
+    if (id === undefined || id < ACCOUNT_ID.min || id > ACCOUNT_ID.max) {
+        throw new ConfigError(
+            key,
+            `must be a whole number from ${ACCOUNT_ID.min} to ${ACCOUNT_ID.max}, got ${JSON.stringify(value)}: 1000 is the image's ubuntu account, and ids below it are allocated to system accounts as they are created. Remove it to let Omnibus choose.`,
+        );
     }
     return id;
 }
@@ -679,7 +690,22 @@ function readText(value: unknown, key: string): string {
 
 /** Characters of systemd calendar expressions; anything else (quotes, newlines, `;`) cannot belong. */
 const ON_CALENDAR = /^[A-Za-z0-9*:,.\/~ +-]{1,100}$/;
-const BACKUP_TIMESTAMP = /^\d{8}T\d{6}Z$/;
+const BACKUP_TIMESTAMP = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+
+/** A UTC time the backup tools can have stamped (`date -u +%Y%m%dT%H%M%SZ`): a date and time that exist. */
+function isBackupTimestamp(text: string): boolean {
+    const match = BACKUP_TIMESTAMP.exec(text);
+    if (!match) {
+        return false;
+    }
+    const [year, month, day, hour, minute, second] = match.slice(1).map(Number);
+    const time = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+    // Date.UTC rolls over (February 31 becomes March 3), so a value that exists reads back unchanged.
+    return (
+        time.getUTCFullYear() === year && time.getUTCMonth() === month - 1 && time.getUTCDate() === day &&
+        time.getUTCHours() === hour && time.getUTCMinutes() === minute && time.getUTCSeconds() === second
+    );
+}
 
 function readBackup(backup: RawObject): BackupSettings {
     const schedule = backup.schedule ?? DEFAULTS.backup.schedule;
@@ -688,7 +714,7 @@ function readBackup(backup: RawObject): BackupSettings {
     }
     const retention = readWholeNumber(backup.retentionDays, "backup.retentionDays", { ...DAYS, fallback: DEFAULTS.backup.retentionDays });
     const restoreFrom = backup.restoreFrom;
-    if (restoreFrom !== undefined && (typeof restoreFrom !== "string" || !(restoreFrom === "latest" || BACKUP_TIMESTAMP.test(restoreFrom)))) {
+    if (restoreFrom !== undefined && (typeof restoreFrom !== "string" || !(restoreFrom === "latest" || isBackupTimestamp(restoreFrom)))) {
         throw new ConfigError("backup.restoreFrom", `must be a backup's UTC timestamp such as 20261126T030000Z (see the bucket's <stack>/mattermost/ folders) or "latest", got ${JSON.stringify(restoreFrom)}.`);
     }
     return { schedule: schedule.trim(), retentionDays: retention, ...(restoreFrom === undefined ? {} : { restoreFrom }) };

@@ -64,10 +64,10 @@ describe("parseSettings: valid configurations", () => {
     });
 
     it("accepts whole numbers written as strings, as `pulumi config set --path` may store them", () => {
-        const settings = parse(stackConfig("split", { gitlab: { volumeSizeGiB: "200" }, mattermost: { uid: "994", gid: 995 }, oauth: { rotation: "3" } }));
+        const settings = parse(stackConfig("split", { gitlab: { volumeSizeGiB: "200" }, mattermost: { uid: "1001", gid: 60000 }, oauth: { rotation: "3" } }));
         assert.equal(settings.gitlab.volumeSizeGiB, 200);
-        assert.equal(settings.mattermost.uid, 994);
-        assert.equal(settings.mattermost.gid, 995);
+        assert.equal(settings.mattermost.uid, 1001);
+        assert.equal(settings.mattermost.gid, 60000);
         assert.equal(settings.oauth.rotation, 3);
     });
 
@@ -122,10 +122,15 @@ describe("parseSettings: bad input names the key and says what to do", () => {
         ["env name with a space", split({ mattermost: { env: { "A B": "x" } } }), "mattermost.env.A B", /not a valid/],
         ["env value that is not a string", split({ mattermost: { env: { PORT: 8080 } } }), "mattermost.env.PORT", /must be a string/],
         ["env as a list", split({ mattermost: { env: ["A=b"] } }), "mattermost.env", /map of variable names/],
-        ["uid zero", split({ mattermost: { uid: 0 } }), "mattermost.uid", /positive whole number/],
-        ["negative uid", split({ mattermost: { uid: -5 } }), "mattermost.uid", /positive whole number/],
-        ["fractional gid", split({ mattermost: { gid: 1.5 } }), "mattermost.gid", /positive whole number/],
-        ["gid as a name", split({ mattermost: { gid: "mattermost" } }), "mattermost.gid", /positive whole number/],
+        ["uid zero", split({ mattermost: { uid: 0 } }), "mattermost.uid", /from 1001 to 60000/],
+        ["negative uid", split({ mattermost: { uid: -5 } }), "mattermost.uid", /from 1001 to 60000/],
+        ["fractional gid", split({ mattermost: { gid: 1.5 } }), "mattermost.gid", /whole number from 1001/],
+        ["gid as a name", split({ mattermost: { gid: "mattermost" } }), "mattermost.gid", /whole number from 1001/],
+        ["the ubuntu user's uid", split({ mattermost: { uid: 1000 } }), "mattermost.uid", /1000 is the image's ubuntu account/],
+        ["the ubuntu group's gid", split({ mattermost: { gid: "1000" } }), "mattermost.gid", /1000 is the image's ubuntu account/],
+        ["a system uid", split({ mattermost: { uid: 999 } }), "mattermost.uid", /below it are allocated to system accounts/],
+        ["a uid past Ubuntu's UID_MAX", split({ mattermost: { uid: 60001 } }), "mattermost.uid", /from 1001 to 60000/],
+        ["nobody's uid", split({ mattermost: { uid: 65534 } }), "mattermost.uid", /from 1001 to 60000/],
         ["missing SSH CIDRs", single({ ssh: undefined }), "ssh.allowedCidrs", /is required.*no open default/],
         ["empty SSH CIDR list", single({ ssh: { allowedCidrs: [] } }), "ssh.allowedCidrs", /non-empty list/],
         ["CIDR without a prefix", single({ ssh: { allowedCidrs: ["203.0.113.7"] } }), "ssh.allowedCidrs[0]", /not a CIDR block/],
@@ -423,4 +428,14 @@ describe("parseSettings: GitLab versions apt can install and that work", () => {
             }),
         );
     });
+});
+
+describe("parseSettings: backup.restoreFrom names a time that exists", () => {
+    const withRestore = (restoreFrom: string) => stackConfig("split", { backup: { restoreFrom } });
+    for (const value of ["20260231T030000Z", "20261131T030000Z", "20250229T030000Z", "20261301T030000Z", "20261100T030000Z", "20261120T240000Z", "20261120T036000Z", "20261120T030060Z"]) {
+        it(`refuses ${value}`, () => assertRejected(withRestore(value), "backup.restoreFrom", /UTC timestamp such as/));
+    }
+    for (const value of ["20240229T235959Z", "20261231T000000Z", "latest"]) {
+        it(`accepts ${value}`, () => assert.equal(parse(withRestore(value)).backup.restoreFrom, value));
+    }
 });
