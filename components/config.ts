@@ -3,6 +3,7 @@
 // Pure module: no cloud SDK, no Pulumi runtime.
 
 import { isIP } from "node:net";
+import { calendarProblem } from "./calendar";
 import { parseCidr } from "./cidr";
 import { checkProvidedCertificate, parseCaCertificate } from "./certificateChecks";
 import { ConfigError } from "./configError";
@@ -688,8 +689,6 @@ function readText(value: unknown, key: string): string {
     return value;
 }
 
-/** Characters of systemd calendar expressions; anything else (quotes, newlines, `;`) cannot belong. */
-const ON_CALENDAR = /^[A-Za-z0-9*:,.\/~ +-]{1,100}$/;
 const BACKUP_TIMESTAMP = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
 /** A UTC time the backup tools can have stamped (`date -u +%Y%m%dT%H%M%SZ`): a date and time that exist. */
@@ -708,16 +707,22 @@ function isBackupTimestamp(text: string): boolean {
 }
 
 function readBackup(backup: RawObject): BackupSettings {
-    const schedule = backup.schedule ?? DEFAULTS.backup.schedule;
-    if (typeof schedule !== "string" || !ON_CALENDAR.test(schedule.trim())) {
-        throw new ConfigError("backup.schedule", `must be a systemd OnCalendar expression such as "daily" or "*-*-* 03:00:00", got ${JSON.stringify(schedule)}. Check it with: systemd-analyze calendar '<expression>'`);
+    const value = backup.schedule ?? DEFAULTS.backup.schedule;
+    // systemd's unit parser trims the value; the rest must be a calendar event systemd accepts.
+    const schedule = typeof value === "string" ? value.trim() : undefined;
+    const problem = schedule === undefined ? "it is not a string" : calendarProblem(schedule);
+    if (schedule === undefined || problem !== undefined) {
+        throw new ConfigError(
+            "backup.schedule",
+            `must be a systemd OnCalendar expression such as "daily" or "*-*-* 03:00:00", got ${JSON.stringify(value)}: ${problem}. Check it with: systemd-analyze calendar '<expression>'`,
+        );
     }
     const retention = readWholeNumber(backup.retentionDays, "backup.retentionDays", { ...DAYS, fallback: DEFAULTS.backup.retentionDays });
     const restoreFrom = backup.restoreFrom;
     if (restoreFrom !== undefined && (typeof restoreFrom !== "string" || !(restoreFrom === "latest" || isBackupTimestamp(restoreFrom)))) {
         throw new ConfigError("backup.restoreFrom", `must be a backup's UTC timestamp such as 20261126T030000Z (see the bucket's <stack>/mattermost/ folders) or "latest", got ${JSON.stringify(restoreFrom)}.`);
     }
-    return { schedule: schedule.trim(), retentionDays: retention, ...(restoreFrom === undefined ? {} : { restoreFrom }) };
+    return { schedule, retentionDays: retention, ...(restoreFrom === undefined ? {} : { restoreFrom }) };
 }
 
 
