@@ -30,6 +30,7 @@ import {
     compareVersions,
     formatLine,
     formatVersion,
+    gitlabPluginIgnoringSettings,
     isReleased,
     knownBadPatch,
     newestPatchOf,
@@ -113,6 +114,13 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
 
     const gitlab = objects.gitlab;
     const version = readVersion(gitlab.version);
+    const ignoring = gitlabPlugin ? gitlabPluginIgnoringSettings(version) : undefined;
+    if (ignoring !== undefined) {
+        throw new ConfigError(
+            "mattermost.gitlabPlugin.enabled",
+            `cannot work with GitLab ${formatVersion(version)}: its Mattermost may ship GitLab plugin ${formatVersion(ignoring)}, which reads its OAuth application only from instances stored with /gitlab instance install, not from the settings this program writes. Choose another gitlab.version, or turn the plugin off.`,
+        );
+    }
     const gitlabSettings = {
         edition: readEdition(gitlab.edition),
         version,

@@ -494,3 +494,59 @@ export const KNOWN_BAD_PATCHES: readonly KnownBadPatch[] = [
 export function knownBadPatch(version: Version): KnownBadPatch | undefined {
     return KNOWN_BAD_PATCHES.find((bad) => compareVersions(bad.version, version) === 0);
 }
+
+// ---- The GitLab plugin Mattermost prepackages ------------------------------------------------------
+
+/** The GitLab plugin (com.github.manland.mattermost-plugin-gitlab) in Mattermost from `mattermostFrom` on. */
+export interface PrepackagedGitlabPlugin {
+    /** First Mattermost version that ships `plugin`; it ships it until the next entry's version. */
+    readonly mattermostFrom: Version;
+    readonly plugin: Version;
+    readonly source: string;
+}
+
+/**
+ * Prepackaged plugin versions, oldest first, for the Mattermost versions GitLab bundles (up to 10.11 ESR).
+ * Mattermost 11 is never bundled, so its plugins (1.11.0 in 11.1, 1.12.0 in 11.5) are not listed.
+ */
+export const PREPACKAGED_GITLAB_PLUGIN: readonly PrepackagedGitlabPlugin[] = [
+    {
+        mattermostFrom: known("5.35.3"),
+        plugin: known("1.10.0"),
+        source:
+            "1.10.0 or older: 1.11.0 was first prepackaged in 11.1 (mattermost PR #33867, 2025-09-10), so no bundled " +
+            "Mattermost before the 10.11.14 backport ships a 1.11 or 1.12 plugin",
+    },
+    { mattermostFrom: known("10.11.14"), plugin: known("1.12.1"), source: "Mattermost v10.11.14 changelog (prepackaged GitLab plugin v1.12.1; mattermost PR #35595)" },
+    { mattermostFrom: known("10.11.18"), plugin: known("1.12.2"), source: "Mattermost v10.11.18 changelog; 10.11.18 to 10.11.20 ship 1.12.2" },
+    { mattermostFrom: known("10.11.21"), plugin: known("1.12.3"), source: "Mattermost v10.11.21 changelog" },
+];
+
+/**
+ * Plugin versions that read the OAuth client id and secret only from the instances `/gitlab instance
+ * install` stores, ignoring the settings this program writes. 1.12.1 reads the settings again when no
+ * instance is stored (mattermost-plugin-gitlab v1.12.1, resolveOAuthCredentials).
+ */
+export const GITLAB_PLUGIN_IGNORING_SETTINGS: readonly Version[] = [known("1.12.0")];
+
+/** The plugin versions GitLab `version`'s bundled Mattermost may ship, as precisely as the data tells. */
+export function prepackagedGitlabPlugins(version: Version): Version[] {
+    const bundled = bundledMattermost(version);
+    if (bundled === undefined || bundled.kind === "none") {
+        return [];
+    }
+    const [lowest, highest] = bundled.kind === "exact" ? [bundled.version, bundled.version] : bundled.kind === "range" ? [bundled.lowest, bundled.highest] : [bundled.lowest, undefined];
+    const from = known(lowest);
+    const to = highest === undefined ? undefined : known(highest);
+    return PREPACKAGED_GITLAB_PLUGIN.filter((entry, index) => {
+        const next = PREPACKAGED_GITLAB_PLUGIN[index + 1]?.mattermostFrom;
+        const startsInTime = to === undefined || compareVersions(entry.mattermostFrom, to) <= 0;
+        const lastsLongEnough = next === undefined || compareVersions(next, from) > 0;
+        return startsInTime && lastsLongEnough;
+    }).map((entry) => entry.plugin);
+}
+
+/** The first plugin `version`'s Mattermost may ship that ignores the settings this program writes. */
+export function gitlabPluginIgnoringSettings(version: Version): Version | undefined {
+    return prepackagedGitlabPlugins(version).find((plugin) => GITLAB_PLUGIN_IGNORING_SETTINGS.some((ignoring) => compareVersions(ignoring, plugin) === 0));
+}

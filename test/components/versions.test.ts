@@ -17,7 +17,12 @@ import {
     formatBundledMattermost,
     formatLine,
     formatVersion,
+    GITLAB_PLUGIN_IGNORING_SETTINGS,
+    HOST_OS,
     KNOWN_BAD_PATCHES,
+    PREPACKAGED_GITLAB_PLUGIN,
+    gitlabPluginIgnoringSettings,
+    prepackagedGitlabPlugins,
     VERSION_DATA_CHECKED,
     isKnownLine,
     isReleased,
@@ -215,5 +220,42 @@ describe("keyChangesBetween", () => {
     it("carries the rule's source", () => {
         const [change] = keyChangesBetween(version("17.0.8"), version("17.1.0"), ["grafana['enable']"]);
         assert.match(change?.source ?? "", /2bb9ea5d/);
+    });
+});
+
+describe("the GitLab plugin each bundled Mattermost ships", () => {
+    const cases: [string, string[]][] = [
+        ["17.1.0", ["1.10.0"]],
+        ["18.10.8", ["1.12.2"]],
+        ["18.11.0", ["1.10.0"]],
+        ["18.11.5", ["1.10.0", "1.12.1", "1.12.2"]],
+        ["18.11.11", ["1.12.2"]],
+        ["18.11.12", ["1.12.2", "1.12.3"]],
+        ["19.0.0", []],
+    ];
+    for (const [gitlab, plugins] of cases) {
+        it(`GitLab ${gitlab} ships ${plugins.join(", ") || "no plugin"}`, () => {
+            assert.deepEqual(prepackagedGitlabPlugins(version(gitlab)).map(formatVersion), plugins);
+        });
+    }
+
+    it("lists the plugin by Mattermost version, oldest first, each with a source", () => {
+        for (let i = 1; i < PREPACKAGED_GITLAB_PLUGIN.length; i++) {
+            assert.ok(compareVersions(PREPACKAGED_GITLAB_PLUGIN[i - 1].mattermostFrom, PREPACKAGED_GITLAB_PLUGIN[i].mattermostFrom) < 0);
+            assert.ok(compareVersions(PREPACKAGED_GITLAB_PLUGIN[i - 1].plugin, PREPACKAGED_GITLAB_PLUGIN[i].plugin) < 0);
+        }
+        assert.ok(PREPACKAGED_GITLAB_PLUGIN.every((entry) => entry.source.length > 10));
+        assert.deepEqual(GITLAB_PLUGIN_IGNORING_SETTINGS.map(formatVersion), ["1.12.0"]);
+    });
+
+    // The assumption the plugin step rests on: every GitLab the program can deploy bundles a plugin that
+    // reads gitlaburl, gitlaboauthclientid and gitlaboauthclientsecret from its settings.
+    it("has no deployable GitLab whose Mattermost ships a plugin that ignores those settings", () => {
+        for (const entry of BUNDLED_MATTERMOST.filter((candidate) => compareLines(candidate.line, HOST_OS.firstGitlab) >= 0)) {
+            for (let patch = 0; patch <= entry.lastPatch.patch; patch++) {
+                const gitlab = { ...entry.line, patch };
+                assert.equal(gitlabPluginIgnoringSettings(gitlab), undefined, formatVersion(gitlab));
+            }
+        }
     });
 });
