@@ -402,7 +402,7 @@ describe("parseSettings: values reach their consumers as written", () => {
 describe("parseSettings: GitLab versions apt can install and that work", () => {
     const withVersion = (text: string) => stackConfig("single", { gitlab: { version: text } });
     for (const text of ["18.12.0", "18.11.99", "18.11.12", "18.10.99", "17.12.0"]) {
-        it(`refuses ${text}, which GitLab never released, on a fresh install`, () => {
+        it(`refuses ${text}, which the version data does not know as released, on a fresh install`, () => {
             assertRejected(withVersion(text), "gitlab.version", /which GitLab has not released: .*version data checked up to \d{4}-\d{2}-\d{2}/);
         });
     }
