@@ -133,7 +133,7 @@ export function checkEnvCollisions(settings: DeploymentSettings): void {
  * runit's chpst(8) -e follows).
  */
 export function checkEnvFileValue(key: string, value: string): void {
-    const problem = /[\n\r]/.test(value)
+    const problem = value.includes("\n")
         ? "contains a line break; Mattermost would get only the first line"
         : value.includes("\0")
           ? "contains a NUL character, which Mattermost would get as a line break"

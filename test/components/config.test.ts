@@ -350,7 +350,6 @@ describe("parseSettings: values reach their consumers as written", () => {
     const altered: [string, string][] = [
         ["a trailing newline", "secret\n"],
         ["a second line", "first\nsecond"],
-        ["a carriage return", "secret\r"],
         ["a trailing space", "secret "],
         ["a trailing tab", "secret\t"],
         ["a NUL", "sec\0ret"],
@@ -366,8 +365,11 @@ describe("parseSettings: values reach their consumers as written", () => {
     it("refuses an empty env value, which would unset the variable", () => {
         assertRejected(withEnv({ NO_PROXY: "" }), "mattermost.env.NO_PROXY", /unsets the variable/);
     });
-    it("keeps leading and inner blanks, which reach Mattermost unchanged", () => {
-        assert.equal(parse(stackConfig("single", { mail: { ...smtp, password: " p w" } })).mail?.provider, "smtp");
+    it("keeps leading and inner blanks and a carriage return, which reach Mattermost unchanged", () => {
+        for (const password of [" p w", "p\rw", "pw\r"]) {
+            const mail = parse(stackConfig("single", { mail: { ...smtp, password } })).mail;
+            assert.equal(mail?.provider === "smtp" ? mail.password : undefined, password);
+        }
     });
 
     const omnibusOwned: [string, RegExp][] = [
