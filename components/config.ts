@@ -3,10 +3,11 @@
 // Pure module: no cloud SDK, no Pulumi runtime.
 
 import { isIP } from "node:net";
+import { calendarProblem } from "./calendar";
 import { parseCidr } from "./cidr";
 import { checkProvidedCertificate, parseCaCertificate } from "./certificateChecks";
 import { ConfigError } from "./configError";
-import { checkEnvCollisions } from "./mattermostEnv";
+import { checkEnvCollisions, checkEnvFileValue } from "./mattermostEnv";
 import {
     DEFAULTS,
     type DeploymentSettings,
@@ -25,8 +26,14 @@ import {
     HOST_OS,
     LAST_BUNDLING_LINE,
     MATTERMOST_REMOVED_IN,
+    VERSION_DATA_CHECKED,
     compareVersions,
+    formatLine,
     formatVersion,
+    gitlabPluginIgnoringSettings,
+    isReleased,
+    knownBadPatch,
+    newestPatchOf,
     parseVersion,
     type Version,
 } from "./versions";
@@ -67,9 +74,10 @@ const EMAIL = /^[^\s@'"]+@[^\s@'"]+\.[^\s@'"]+$/;
  */
 export function parseSettings(raw: Readonly<Record<string, string>>, now: Date = new Date()): DeploymentSettings {
     for (const key of Object.keys(raw)) {
-        if (!(key in SCHEMA)) {
+        if (!Object.hasOwn(SCHEMA, key)) {
             throw new ConfigError(key, `is not a known key. Known keys: ${Object.keys(SCHEMA).join(", ")}. Remove it with: pulumi config rm ${key}`);
         }
+        checkText(raw[key], key);
     }
     const objects = {
         gitlab: readObject(raw, "gitlab"),
@@ -106,6 +114,13 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
 
     const gitlab = objects.gitlab;
     const version = readVersion(gitlab.version);
+    const ignoring = gitlabPlugin ? gitlabPluginIgnoringSettings(version) : undefined;
+    if (ignoring !== undefined) {
+        throw new ConfigError(
+            "mattermost.gitlabPlugin.enabled",
+            `cannot work with GitLab ${formatVersion(version)}: its Mattermost may ship GitLab plugin ${formatVersion(ignoring)}, which reads its OAuth application only from instances stored with /gitlab instance install, not from the settings this program writes. Choose another gitlab.version, or turn the plugin off.`,
+        );
+    }
     const gitlabSettings = {
         edition: readEdition(gitlab.edition),
         version,
@@ -158,7 +173,11 @@ function readObject(raw: Readonly<Record<string, string>>, key: ObjectKey): RawO
     }
     let value: unknown;
     try {
-        value = JSON.parse(text);
+        // Null-prototype objects: a field named like an Object.prototype member (constructor,
+        // toString, __proto__) is then only ever the administrator's own field.
+        value = JSON.parse(text, (_field, parsed: unknown) =>
+            typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? Object.assign(Object.create(null), parsed) : parsed,
+        );
     } catch {
         throw new ConfigError(key, `must be an object. Set its fields with --path, e.g.: pulumi config set --path ${key}.${SCHEMA[key][0]} <value>`);
     }
@@ -171,7 +190,29 @@ function readObject(raw: Readonly<Record<string, string>>, key: ObjectKey): RawO
             throw new ConfigError(`${key}.${field}`, `is not a known field. Known fields of ${key}: ${allowed.join(", ")}.`);
         }
     }
+    checkText(value, key);
     return value as RawObject;
+}
+
+/**
+ * Refuses a string anywhere in `value` (names included) that is not well-formed Unicode: a lone
+ * surrogate has no UTF-8 form, so neither gitlab.rb nor any file on a host could carry it.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function checkText(value: unknown, key: string): void {
+    if (typeof value === "string") {
+        if (LONE_SURROGATE.test(value)) {
+            throw new ConfigError(key, `contains a lone UTF-16 surrogate (${JSON.stringify(value)}), which has no UTF-8 form. Write the character whole, or remove it.`);
+        }
+    } else if (Array.isArray(value)) {
+        value.forEach((entry, index) => checkText(entry, `${key}[${index}]`));
+    } else if (typeof value === "object" && value !== null) {
+        for (const [field, entry] of Object.entries(value)) {
+            checkText(field, key);
+            checkText(entry, `${key}.${field}`);
+        }
+    }
 }
 
 function readTopology(value: string | undefined): Topology {
@@ -242,6 +283,19 @@ function readVersion(value: unknown): Version {
             "gitlab.version",
             `is ${formatVersion(version)}, but GitLab publishes ${HOST_OS.name} packages only from ${formatVersion(HOST_OS.firstGitlab)} on. Use ${formatVersion(HOST_OS.firstGitlab)} or later.`,
         );
+    }
+    // apt would find no such package, on a fresh install as on an upgrade.
+    if (!isReleased(version)) {
+        const newest = newestPatchOf(version);
+        const known = newest === undefined ? `${formatLine(version)} is not a GitLab release line` : `the newest ${formatLine(version)} patch is ${formatVersion(newest)}`;
+        throw new ConfigError(
+            "gitlab.version",
+            `is ${formatVersion(version)}, which GitLab has not released: ${known} (version data checked up to ${VERSION_DATA_CHECKED}). Use a released version such as ${DEFAULTS.gitlab.version}.`,
+        );
+    }
+    const bad = knownBadPatch(version);
+    if (bad !== undefined) {
+        throw new ConfigError("gitlab.version", `is ${formatVersion(version)}, a patch known to break this deployment: ${bad.reason}. Use ${DEFAULTS.gitlab.version}.`);
     }
     return version;
 }
@@ -361,13 +415,24 @@ function readWholeNumber(value: unknown, key: string, rule: WholeNumberRule): nu
 const VOLUME_GIB = { min: 20, max: 16384, unit: "GiB" } as const;
 const DAYS = { min: 1, max: 3650, unit: "days" } as const;
 
+/**
+ * Numeric ids the mattermost account may take: Ubuntu's range for ordinary accounts (login.defs UID_MIN
+ * 1000 to UID_MAX 60000, the same for groups) without 1000, which the cloud image's `ubuntu` user and
+ * group hold. Ids below 1000 are the system range, from which the image and Omnibus's own accounts
+ * (git, gitlab-www, gitlab-psql, ...) take ids as they are created, so no fixed one there is safe.
+ */
+const ACCOUNT_ID = { min: 1001, max: 60000 } as const;
+
 function readId(value: unknown, key: string): number | undefined {
     if (value === undefined) {
         return undefined;
     }
     const id = asInteger(value);
-    if (id === undefined || id < 1 || id > 2147483647) {
-        throw new ConfigError(key, `must be a positive whole number (a numeric id such as 994), got ${JSON.stringify(value)}. Remove it to let Omnibus choose.`);
+    if (id === undefined || id < ACCOUNT_ID.min || id > ACCOUNT_ID.max) {
+        throw new ConfigError(
+            key,
+            `must be a whole number from ${ACCOUNT_ID.min} to ${ACCOUNT_ID.max}, got ${JSON.stringify(value)}: 1000 is the image's ubuntu account, and ids below it are allocated to system accounts as they are created. Remove it to let Omnibus choose.`,
+        );
     }
     return id;
 }
@@ -379,18 +444,21 @@ function readEnv(value: unknown): Readonly<Record<string, string>> {
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
         throw new ConfigError("mattermost.env", `must be a map of variable names to strings, e.g. pulumi config set --path 'mattermost.env.HTTP_PROXY' http://proxy:3128`);
     }
-    const env: Record<string, string> = {};
+    const entries: [string, string][] = [];
     for (const name of Object.keys(value).sort()) {
         const entry = (value as RawObject)[name];
+        const key = `mattermost.env.${name}`;
         if (!ENV_NAME.test(name)) {
-            throw new ConfigError(`mattermost.env.${name}`, `is not a valid environment variable name. Use letters, digits and underscores, not starting with a digit.`);
+            throw new ConfigError(key, `is not a valid environment variable name. Use letters, digits and underscores, not starting with a digit.`);
         }
         if (typeof entry !== "string") {
-            throw new ConfigError(`mattermost.env.${name}`, `must be a string, got ${JSON.stringify(entry)}. Quote the value.`);
+            throw new ConfigError(key, `must be a string, got ${JSON.stringify(entry)}. Quote the value.`);
         }
-        env[name] = entry;
+        checkEnvFileValue(key, entry);
+        entries.push([name, entry]);
     }
-    return env;
+    // fromEntries defines own properties, so even a variable named __proto__ is kept as written.
+    return Object.fromEntries(entries);
 }
 
 /** Which tls fields belong to which mode; a field of another mode is refused, not ignored. */
@@ -403,7 +471,7 @@ const TLS_FIELDS_BY_MODE: Record<Exclude<TlsSettings["mode"], "none">, readonly 
 function readTls(tls: RawObject, urls: { gitlab: ExternalUrl; mattermost: ExternalUrl }, now: Date): TlsSettings {
     const scheme = urls.gitlab.scheme;
     const mode = tls.mode ?? (scheme === "https" ? "letsencrypt" : undefined);
-    if (mode !== undefined && !(typeof mode === "string" && mode in TLS_FIELDS_BY_MODE)) {
+    if (mode !== undefined && !(typeof mode === "string" && Object.hasOwn(TLS_FIELDS_BY_MODE, mode))) {
         throw new ConfigError("tls.mode", `must be one of ${Object.keys(TLS_FIELDS_BY_MODE).map((m) => `"${m}"`).join(", ")}, got ${JSON.stringify(mode)}.`);
     }
     if (mode !== undefined && scheme === "http") {
@@ -542,10 +610,12 @@ function readEmailBatching(value: unknown, mail: RawObject): EmailBatchingSettin
     if (enabled && Object.keys(mail).length === 0) {
         throw new ConfigError(`${key}.enabled`, "needs mail: Mattermost batches notifications only when it can send e-mail. Configure mail (mail.host or mail.provider ses) first.");
     }
+    // Mattermost refuses its whole configuration, and so does not start, with a buffer size below 1 or an
+    // interval below 30 seconds (server model/config.go, EmailSettings.isValid). The maxima are ours.
     return {
         enabled,
         bufferSize: readWholeNumber(batching.bufferSize, `${key}.bufferSize`, { min: 1, max: 100000, unit: "", fallback: DEFAULTS.emailBatching.bufferSize }),
-        intervalSeconds: readWholeNumber(batching.intervalSeconds, `${key}.intervalSeconds`, { min: 1, max: 86400, unit: "seconds", fallback: DEFAULTS.emailBatching.intervalSeconds }),
+        intervalSeconds: readWholeNumber(batching.intervalSeconds, `${key}.intervalSeconds`, { min: 30, max: 86400, unit: "seconds", fallback: DEFAULTS.emailBatching.intervalSeconds }),
     };
 }
 
@@ -557,7 +627,15 @@ function readAddress(value: unknown, key: string): string {
     if (typeof value !== "string" || !EMAIL.test(value)) {
         throw new ConfigError(key, `must be an e-mail address such as gitlab@example.com, got ${JSON.stringify(value)}.`);
     }
+    checkEnvFileValue(key, value);
     return value;
+}
+
+/** A mail value that Mattermost also gets, through its environment. */
+function readMattermostText(value: unknown, key: string): string {
+    const text = readText(value, key);
+    checkEnvFileValue(key, text);
+    return text;
 }
 
 function readMail(mail: RawObject, dnsZone: string): MailSettings {
@@ -571,7 +649,7 @@ function readMail(mail: RawObject, dnsZone: string): MailSettings {
     const identity = {
         from: readAddress(mail.from, "mail.from"),
         ...(mail.replyTo === undefined ? {} : { replyTo: readAddress(mail.replyTo, "mail.replyTo") }),
-        ...(mail.fromName === undefined ? {} : { fromName: readText(mail.fromName, "mail.fromName") }),
+        ...(mail.fromName === undefined ? {} : { fromName: readMattermostText(mail.fromName, "mail.fromName") }),
     };
     if (provider === "ses") {
         for (const field of SES_COMPUTED_FIELDS) {
@@ -593,8 +671,8 @@ function readMail(mail: RawObject, dnsZone: string): MailSettings {
     if (!MAIL_SECURITY.includes(security as MailSecurity)) {
         throw new ConfigError("mail.security", `must be one of ${MAIL_SECURITY.map((m) => `"${m}"`).join(", ")}, got ${JSON.stringify(security)}.`);
     }
-    const username = mail.username === undefined ? undefined : readText(mail.username, "mail.username");
-    const password = mail.password === undefined ? undefined : readText(mail.password, "mail.password");
+    const username = mail.username === undefined ? undefined : readMattermostText(mail.username, "mail.username");
+    const password = mail.password === undefined ? undefined : readMattermostText(mail.password, "mail.password");
     if ((username === undefined) !== (password === undefined)) {
         const missing = username === undefined ? "mail.username" : "mail.password";
         throw new ConfigError(missing, "is required when the other SMTP credential is set: give both mail.username and mail.password, or neither.");
@@ -619,21 +697,40 @@ function readText(value: unknown, key: string): string {
     return value;
 }
 
-/** Characters of systemd calendar expressions; anything else (quotes, newlines, `;`) cannot belong. */
-const ON_CALENDAR = /^[A-Za-z0-9*:,.\/~ +-]{1,100}$/;
-const BACKUP_TIMESTAMP = /^\d{8}T\d{6}Z$/;
+const BACKUP_TIMESTAMP = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+
+/** A UTC time the backup tools can have stamped (`date -u +%Y%m%dT%H%M%SZ`): a date and time that exist. */
+function isBackupTimestamp(text: string): boolean {
+    const match = BACKUP_TIMESTAMP.exec(text);
+    if (!match) {
+        return false;
+    }
+    const [year, month, day, hour, minute, second] = match.slice(1).map(Number);
+    const time = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+    // Date.UTC rolls over (February 31 becomes March 3), so a value that exists reads back unchanged.
+    return (
+        time.getUTCFullYear() === year && time.getUTCMonth() === month - 1 && time.getUTCDate() === day &&
+        time.getUTCHours() === hour && time.getUTCMinutes() === minute && time.getUTCSeconds() === second
+    );
+}
 
 function readBackup(backup: RawObject): BackupSettings {
-    const schedule = backup.schedule ?? DEFAULTS.backup.schedule;
-    if (typeof schedule !== "string" || !ON_CALENDAR.test(schedule.trim())) {
-        throw new ConfigError("backup.schedule", `must be a systemd OnCalendar expression such as "daily" or "*-*-* 03:00:00", got ${JSON.stringify(schedule)}. Check it with: systemd-analyze calendar '<expression>'`);
+    const value = backup.schedule ?? DEFAULTS.backup.schedule;
+    // systemd's unit parser trims the value; the rest must be a calendar event systemd accepts.
+    const schedule = typeof value === "string" ? value.trim() : undefined;
+    const problem = schedule === undefined ? "it is not a string" : calendarProblem(schedule);
+    if (schedule === undefined || problem !== undefined) {
+        throw new ConfigError(
+            "backup.schedule",
+            `must be a systemd OnCalendar expression such as "daily" or "*-*-* 03:00:00", got ${JSON.stringify(value)}: ${problem}. Check it with: systemd-analyze calendar '<expression>'`,
+        );
     }
     const retention = readWholeNumber(backup.retentionDays, "backup.retentionDays", { ...DAYS, fallback: DEFAULTS.backup.retentionDays });
     const restoreFrom = backup.restoreFrom;
-    if (restoreFrom !== undefined && (typeof restoreFrom !== "string" || !(restoreFrom === "latest" || BACKUP_TIMESTAMP.test(restoreFrom)))) {
+    if (restoreFrom !== undefined && (typeof restoreFrom !== "string" || !(restoreFrom === "latest" || isBackupTimestamp(restoreFrom)))) {
         throw new ConfigError("backup.restoreFrom", `must be a backup's UTC timestamp such as 20261126T030000Z (see the bucket's <stack>/mattermost/ folders) or "latest", got ${JSON.stringify(restoreFrom)}.`);
     }
-    return { schedule: schedule.trim(), retentionDays: retention, ...(restoreFrom === undefined ? {} : { restoreFrom }) };
+    return { schedule, retentionDays: retention, ...(restoreFrom === undefined ? {} : { restoreFrom }) };
 }
 
 

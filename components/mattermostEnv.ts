@@ -52,7 +52,8 @@ export function programEnv(settings: DeploymentSettings, mailServer: MailServer 
             ...credentials,
             MM_EMAILSETTINGS_FEEDBACKEMAIL: mail.from,
             ...(mail.fromName === undefined ? {} : { MM_EMAILSETTINGS_FEEDBACKNAME: mail.fromName }),
-            ...(mail.replyTo === undefined ? {} : { MM_EMAILSETTINGS_REPLYTOADDRESS: mail.replyTo }),
+            // Mattermost's own default Reply-To is test@example.com (EmailSettings.ReplyToAddress).
+            MM_EMAILSETTINGS_REPLYTOADDRESS: mail.replyTo ?? mail.from,
         });
     }
     const batching = settings.mattermost.emailBatching;
@@ -75,13 +76,73 @@ export function mattermostEnv(settings: DeploymentSettings, mailServer: MailServ
 /** Stands in for the real server when only the variables' names matter. */
 const ANY_MAIL_SERVER: MailServer = { address: "", port: 0, security: "STARTTLS", username: "", password: "" };
 
-/** Refuses a mattermost.env entry that would override a variable this program sets, saying which. */
+/**
+ * Variables Omnibus computes from gitlab.rb and then lets `mattermost['env']` override, since it merges
+ * the administrator's env last (omnibus 18.11.11 mattermost/libraries/mattermost_helper.rb
+ * get_env_variables, merged in mattermost/recipes/enable.rb). Each names what owns the value.
+ */
+const OMNIBUS_ENV: Readonly<Record<string, string>> = {
+    MM_SERVICESETTINGS_SITEURL: "mattermostExternalUrl (Omnibus's mattermost['service_site_url'])",
+    MM_SERVICESETTINGS_LISTENADDRESS: "Omnibus's mattermost['service_address'] and ['service_port'], where its nginx proxies to",
+    MM_SERVICESETTINGS_ALLOWEDUNTRUSTEDINTERNALCONNECTIONS: "Omnibus's mattermost['service_allowed_untrusted_internal_connections']",
+    MM_SERVICESETTINGS_ENABLEAPITEAMDELETION: "Omnibus's mattermost['service_enable_api_team_deletion']",
+    MM_TEAMSETTINGS_SITENAME: "Omnibus's mattermost['team_site_name']",
+    MM_SQLSETTINGS_DRIVERNAME: "Omnibus's mattermost['sql_driver_name']",
+    MM_SQLSETTINGS_DATASOURCE: "Omnibus's mattermost['sql_data_source'] (the bundled PostgreSQL)",
+    MM_SQLSETTINGS_ATRESTENCRYPTKEY: "Omnibus's mattermost['sql_at_rest_encrypt_key'] in gitlab-secrets.json",
+    MM_LOGSETTINGS_FILELOCATION: "Omnibus's mattermost['log_file_directory']",
+    MM_FILESETTINGS_DIRECTORY: "Omnibus's mattermost['file_directory'], which the backups read",
+    MM_PLUGINSETTINGS_DIRECTORY: "Omnibus's mattermost['plugin_directory']",
+    MM_PLUGINSETTINGS_CLIENTDIRECTORY: "Omnibus's mattermost['plugin_client_directory']",
+    MM_INSTALL_TYPE: "Omnibus (gitlab_omnibus)",
+};
+
+/** Prefixes of whole settings sections the program owns; every variable under them is refused. */
+const OWNED_PREFIXES: Readonly<Record<string, string>> = {
+    // mattermost['gitlab_enable'|'gitlab_id'|'gitlab_secret'|'gitlab_scope'|'gitlab_*_endpoint'].
+    MM_GITLABSETTINGS_: "the sign-in through GitLab this program registers (Omnibus's mattermost['gitlab_*'] settings)",
+};
+
+/** What already owns the variable `name`, if anything but mattermost.env should. */
+function ownerOf(name: string, own: Readonly<Record<string, ProgramVariable>>): string | undefined {
+    if (Object.hasOwn(own, name)) {
+        return `this program sets because ${own[name].setBecause}`;
+    }
+    if (Object.hasOwn(OMNIBUS_ENV, name)) {
+        return `Omnibus sets from ${OMNIBUS_ENV[name]}`;
+    }
+    const prefix = Object.keys(OWNED_PREFIXES).find((candidate) => name.startsWith(candidate));
+    return prefix === undefined ? undefined : `Omnibus sets from ${OWNED_PREFIXES[prefix]}`;
+}
+
+/** Refuses a mattermost.env entry that would override a variable set elsewhere, saying what sets it. */
 export function checkEnvCollisions(settings: DeploymentSettings): void {
     const own = programEnv(settings, ANY_MAIL_SERVER);
     for (const name of Object.keys(settings.mattermost.env)) {
-        const variable = own[name];
-        if (variable) {
-            throw new ConfigError(`mattermost.env.${name}`, `collides with ${name}, which this program sets because ${variable.setBecause}. Remove it from mattermost.env.`);
+        const owner = ownerOf(name, own);
+        if (owner !== undefined) {
+            throw new ConfigError(`mattermost.env.${name}`, `collides with ${name}, which ${owner}. Remove it from mattermost.env.`);
         }
+    }
+}
+
+/**
+ * Refuses a value that would reach Mattermost altered. Omnibus writes each variable to a file that
+ * runit's `chpst -e` reads as envdir does: only the first line, spaces and tabs at its end removed,
+ * NULs turned into newlines, and an empty file unsets the variable (daemontools envdir(8), which
+ * runit's chpst(8) -e follows).
+ */
+export function checkEnvFileValue(key: string, value: string): void {
+    const problem = value.includes("\n")
+        ? "contains a line break; Mattermost would get only the first line"
+        : value.includes("\0")
+          ? "contains a NUL character, which Mattermost would get as a line break"
+          : /[ \t]$/.test(value)
+            ? "ends with a space or tab, which Mattermost would not get"
+            : value === ""
+              ? "is empty, which unsets the variable rather than setting it empty"
+              : undefined;
+    if (problem !== undefined) {
+        throw new ConfigError(key, `${problem}: runit passes Mattermost's environment through one-line files. Use a value on one line without trailing blanks.`);
     }
 }

@@ -2,6 +2,12 @@
 // Sources: omnibus-gitlab tags and commits, as cited on each entry.
 // Pure module: no cloud SDK, no Pulumi runtime.
 
+/**
+ * The date up to which this data was checked: omnibus-gitlab as of master 440b1f83 (2026-08-21),
+ * 18-11-stable 9c5567be (2026-08-17), newest tag 19.3.0. A release after this date is unknown here.
+ */
+export const VERSION_DATA_CHECKED = "2026-08-21";
+
 /** A GitLab package version, x.y.z. */
 export interface Version {
     readonly major: number;
@@ -294,11 +300,6 @@ export const UPGRADE_STOPS: readonly UpgradeStop[] = [
     requiredStop("18.11.11"),
 ];
 
-/** The upgrade stop on `line`, if that line is one. */
-function stopOnLine(line: ReleaseLine): UpgradeStop | undefined {
-    return UPGRADE_STOPS.find((stop) => compareLines(stop.latestPatch, line) === 0);
-}
-
 /** The Mattermost version a GitLab release line bundles. */
 export interface MattermostBundle {
     /** The GitLab release line. */
@@ -307,77 +308,83 @@ export interface MattermostBundle {
     readonly first: string;
     /** Mattermost version in the line's last patch release the data knows. */
     readonly last: string;
+    /** The line's newest GitLab patch release, as of VERSION_DATA_CHECKED. */
+    readonly lastPatch: Version;
 }
 
-function bundle(line: string, first: string, last: string = first): MattermostBundle {
-    return { line: known(line), first, last };
+function bundle(lastPatch: string, first: string, last: string = first): MattermostBundle {
+    const patch = known(lastPatch);
+    return { line: { major: patch.major, minor: patch.minor }, first, last, lastPatch: patch };
 }
 
 /**
- * Mattermost bundled by each GitLab line from 14.0 to 18.11: omnibus config/software/mattermost.rb
- * `default_version` at the first and last patch tag of each line (CE and EE alike). Where GitLab's
- * Mattermost doc disagrees (it gives 10.4 for 17.9), the tags win: 17.9.x ships 10.2.3.
+ * Each GitLab line from 14.0 to 18.11, written as its newest patch (the newest omnibus `+ce.0` tag of the
+ * line; 18.11.10 has a changelog entry but no tag and lies below 18.11.11), with the Mattermost it bundles:
+ * omnibus config/software/mattermost.rb `default_version` at the first and last patch tag of each line
+ * (CE and EE alike). Where GitLab's Mattermost doc disagrees (it gives 10.4 for 17.9), the tags win:
+ * 17.9.x ships 10.2.3. Omnibus's 18-11-stable has no Mattermost bump after 10.11.20 up to
+ * VERSION_DATA_CHECKED; a later 18.11 patch with a newer Mattermost is not in this data.
  */
 export const BUNDLED_MATTERMOST: readonly MattermostBundle[] = [
-    bundle("14.0", "5.35.3", "5.35.4"),
-    bundle("14.1", "5.36.1"),
-    bundle("14.2", "5.37.1"),
-    bundle("14.3", "5.38.2", "5.38.4"),
-    bundle("14.4", "5.39.0", "5.39.2"),
-    bundle("14.5", "5.39.1", "5.39.3"),
-    bundle("14.6", "6.1.0", "6.1.3"),
-    bundle("14.7", "6.2.1", "6.2.5"),
-    bundle("14.8", "6.3.3", "6.3.5"),
-    bundle("14.9", "6.4.0", "6.4.3"),
-    bundle("14.10", "6.5.0", "6.5.1"),
-    bundle("15.0", "6.6.1"),
-    bundle("15.1", "6.7.0", "6.7.1"),
-    bundle("15.2", "7.0.1", "7.0.2"),
-    bundle("15.3", "7.1.2", "7.1.3"),
-    bundle("15.4", "7.2.0"),
-    bundle("15.5", "7.3.0", "7.3.1"),
-    bundle("15.6", "7.4.0", "7.4.1"),
-    bundle("15.7", "7.5.1", "7.5.2"),
-    bundle("15.8", "7.5.2"),
-    bundle("15.9", "7.7.1", "7.7.4"),
-    bundle("15.10", "7.8.1", "7.8.4"),
-    bundle("15.11", "7.9.1", "7.9.4"),
-    bundle("16.0", "7.10.0", "7.10.4"),
-    bundle("16.1", "7.10.2", "7.10.5"),
-    bundle("16.2", "7.10.3", "7.10.5"),
-    bundle("16.3", "8.0.1", "8.0.3"),
-    bundle("16.4", "8.1.0", "8.1.6"),
-    bundle("16.5", "9.0.0", "9.0.4"),
-    bundle("16.6", "9.1.0", "9.1.3"),
-    bundle("16.7", "9.3.0", "9.3.2"),
-    bundle("16.8", "9.3.0", "9.3.2"),
-    bundle("16.9", "9.4.2", "9.4.3"),
-    bundle("16.10", "9.5.1", "9.5.4"),
-    bundle("16.11", "9.6.1", "9.6.2"),
-    bundle("17.0", "9.7.1", "9.7.2"),
-    bundle("17.1", "9.8.0", "9.8.2"),
-    bundle("17.2", "9.9.0", "9.9.3"),
-    bundle("17.3", "9.10.0", "9.10.3"),
-    bundle("17.4", "9.11.0", "9.11.4"),
-    bundle("17.5", "10.0.1", "10.0.2"),
-    bundle("17.6", "10.1.2", "10.1.7"),
-    bundle("17.7", "10.2.0", "10.2.3"),
-    bundle("17.8", "10.2.0", "10.2.3"),
-    bundle("17.9", "10.2.3"),
-    bundle("17.10", "10.4.2", "10.4.5"),
-    bundle("17.11", "10.6.1", "10.6.3"),
-    bundle("18.0", "10.7.1"),
-    bundle("18.1", "10.8.1"),
-    bundle("18.2", "10.9.1"),
-    bundle("18.3", "10.10.1", "10.10.2"),
-    bundle("18.4", "10.10.2"),
-    bundle("18.5", "10.10.2"),
-    bundle("18.6", "10.11.5", "10.11.10"),
-    bundle("18.7", "10.11.8", "10.11.12"),
-    bundle("18.8", "10.11.8", "10.11.12"),
-    bundle("18.9", "10.11.10", "10.11.17"),
-    bundle("18.10", "10.11.12", "10.11.19"),
-    bundle("18.11", "10.11.13", "10.11.20"),
+    bundle("14.0.12", "5.35.3", "5.35.4"),
+    bundle("14.1.8", "5.36.1"),
+    bundle("14.2.7", "5.37.1"),
+    bundle("14.3.6", "5.38.2", "5.38.4"),
+    bundle("14.4.5", "5.39.0", "5.39.2"),
+    bundle("14.5.4", "5.39.1", "5.39.3"),
+    bundle("14.6.7", "6.1.0", "6.1.3"),
+    bundle("14.7.7", "6.2.1", "6.2.5"),
+    bundle("14.8.6", "6.3.3", "6.3.5"),
+    bundle("14.9.5", "6.4.0", "6.4.3"),
+    bundle("14.10.5", "6.5.0", "6.5.1"),
+    bundle("15.0.5", "6.6.1"),
+    bundle("15.1.6", "6.7.0", "6.7.1"),
+    bundle("15.2.5", "7.0.1", "7.0.2"),
+    bundle("15.3.5", "7.1.2", "7.1.3"),
+    bundle("15.4.6", "7.2.0"),
+    bundle("15.5.9", "7.3.0", "7.3.1"),
+    bundle("15.6.8", "7.4.0", "7.4.1"),
+    bundle("15.7.9", "7.5.1", "7.5.2"),
+    bundle("15.8.6", "7.5.2"),
+    bundle("15.9.8", "7.7.1", "7.7.4"),
+    bundle("15.10.8", "7.8.1", "7.8.4"),
+    bundle("15.11.13", "7.9.1", "7.9.4"),
+    bundle("16.0.10", "7.10.0", "7.10.4"),
+    bundle("16.1.8", "7.10.2", "7.10.5"),
+    bundle("16.2.11", "7.10.3", "7.10.5"),
+    bundle("16.3.9", "8.0.1", "8.0.3"),
+    bundle("16.4.7", "8.1.0", "8.1.6"),
+    bundle("16.5.10", "9.0.0", "9.0.4"),
+    bundle("16.6.10", "9.1.0", "9.1.3"),
+    bundle("16.7.10", "9.3.0", "9.3.2"),
+    bundle("16.8.10", "9.3.0", "9.3.2"),
+    bundle("16.9.11", "9.4.2", "9.4.3"),
+    bundle("16.10.10", "9.5.1", "9.5.4"),
+    bundle("16.11.10", "9.6.1", "9.6.2"),
+    bundle("17.0.8", "9.7.1", "9.7.2"),
+    bundle("17.1.8", "9.8.0", "9.8.2"),
+    bundle("17.2.9", "9.9.0", "9.9.3"),
+    bundle("17.3.7", "9.10.0", "9.10.3"),
+    bundle("17.4.6", "9.11.0", "9.11.4"),
+    bundle("17.5.5", "10.0.1", "10.0.2"),
+    bundle("17.6.5", "10.1.2", "10.1.7"),
+    bundle("17.7.7", "10.2.0", "10.2.3"),
+    bundle("17.8.7", "10.2.0", "10.2.3"),
+    bundle("17.9.8", "10.2.3"),
+    bundle("17.10.8", "10.4.2", "10.4.5"),
+    bundle("17.11.7", "10.6.1", "10.6.3"),
+    bundle("18.0.6", "10.7.1"),
+    bundle("18.1.6", "10.8.1"),
+    bundle("18.2.8", "10.9.1"),
+    bundle("18.3.6", "10.10.1", "10.10.2"),
+    bundle("18.4.6", "10.10.2"),
+    bundle("18.5.7", "10.10.2"),
+    bundle("18.6.8", "10.11.5", "10.11.10"),
+    bundle("18.7.7", "10.11.8", "10.11.12"),
+    bundle("18.8.11", "10.11.8", "10.11.12"),
+    bundle("18.9.8", "10.11.10", "10.11.17"),
+    bundle("18.10.8", "10.11.12", "10.11.19"),
+    bundle("18.11.11", "10.11.13", "10.11.20"),
 ];
 
 /** What one GitLab version bundles, as precisely as the data tells. */
@@ -409,9 +416,8 @@ export type BundledMattermost =
 
 /**
  * The Mattermost that GitLab `version` bundles, or undefined for a line the data does not cover
- * (before 14.0). A line's last patch is known only for upgrade stops (their latest patch); patch
- * releases only ever move Mattermost forward, so a line whose first and last patch bundle the same
- * Mattermost bundles it in every patch.
+ * (before 14.0). Patch releases only ever move Mattermost forward, so a line whose first and last patch
+ * bundle the same Mattermost bundles it in every patch.
  */
 export function bundledMattermost(version: Version): BundledMattermost | undefined {
     if (compareVersions(version, MATTERMOST_REMOVED_IN) >= 0) {
@@ -421,14 +427,14 @@ export function bundledMattermost(version: Version): BundledMattermost | undefin
     if (!entry) {
         return undefined;
     }
-    const lastPatch = stopOnLine(version)?.latestPatch;
-    if (lastPatch && compareVersions(version, lastPatch) > 0) {
+    const lastPatch = entry.lastPatch;
+    if (compareVersions(version, lastPatch) > 0) {
         return { kind: "at-least", lowest: entry.last };
     }
     if (version.patch === 0 || entry.first === entry.last) {
         return { kind: "exact", version: entry.first };
     }
-    if (lastPatch && compareVersions(version, lastPatch) === 0) {
+    if (compareVersions(version, lastPatch) === 0) {
         return { kind: "exact", version: entry.last };
     }
     return { kind: "range", lowest: entry.first, highest: entry.last };
@@ -446,4 +452,101 @@ export function formatBundledMattermost(bundled: BundledMattermost): string {
         case "none":
             return `none (GitLab ${formatLine(MATTERMOST_REMOVED_IN)} removed bundled Mattermost)`;
     }
+}
+
+/** Whether GitLab released `version`, as far as the data knows: a known line, at or below its newest patch. */
+export function isReleased(version: Version): boolean {
+    const entry = BUNDLED_MATTERMOST.find((candidate) => compareLines(candidate.line, version) === 0);
+    return entry !== undefined && compareVersions(version, entry.lastPatch) <= 0;
+}
+
+/** The newest patch of `version`'s line, if the data knows the line. */
+export function newestPatchOf(line: ReleaseLine): Version | undefined {
+    return BUNDLED_MATTERMOST.find((candidate) => compareLines(candidate.line, line) === 0)?.lastPatch;
+}
+
+/** A released patch that must not be installed, and why. */
+export interface KnownBadPatch {
+    readonly version: Version;
+    readonly reason: string;
+    readonly source: string;
+}
+
+/** Patches of the bundling lines that break a deployment like this one's. */
+export const KNOWN_BAD_PATCHES: readonly KnownBadPatch[] = [
+    {
+        version: known("18.11.7"),
+        reason:
+            "its check for GitLab 19 counts any leftover mattermost[...] setting as a removal, even where Mattermost is off, " +
+            "so the package upgrade out of 18.11 is refused on the hosts that have ever had a Mattermost setting",
+        source: "omnibus 04634a75 (backport of the 19.0 deprecation entries, first in 18.11.7); fixed by MR !9594 (e240dfbc) in 18.11.8",
+    },
+    {
+        version: known("18.11.8"),
+        reason:
+            "reconfigure enables bundled Mattermost by accident wherever gitlab.rb leaves mattermost['enable'] unset: its " +
+            "deprecation check creates an empty, truthy entry, so the GitLab host of topology split starts a Mattermost of its own",
+        source: "omnibus eb4afadb \"Do not enable Mattermost by accident\" (MR !9650), the fix released in 18.11.9",
+    },
+];
+
+/** The known-bad entry for `version`, if it is one. */
+export function knownBadPatch(version: Version): KnownBadPatch | undefined {
+    return KNOWN_BAD_PATCHES.find((bad) => compareVersions(bad.version, version) === 0);
+}
+
+// ---- The GitLab plugin Mattermost prepackages ------------------------------------------------------
+
+/** The GitLab plugin (com.github.manland.mattermost-plugin-gitlab) in Mattermost from `mattermostFrom` on. */
+export interface PrepackagedGitlabPlugin {
+    /** First Mattermost version that ships `plugin`; it ships it until the next entry's version. */
+    readonly mattermostFrom: Version;
+    readonly plugin: Version;
+    readonly source: string;
+}
+
+/**
+ * Prepackaged plugin versions, oldest first, for the Mattermost versions GitLab bundles (up to 10.11 ESR).
+ * Mattermost 11 is never bundled, so its plugins (1.11.0 in 11.1, 1.12.0 in 11.5) are not listed.
+ */
+export const PREPACKAGED_GITLAB_PLUGIN: readonly PrepackagedGitlabPlugin[] = [
+    {
+        mattermostFrom: known("5.35.3"),
+        plugin: known("1.10.0"),
+        source:
+            "1.10.0 or older: 1.11.0 was first prepackaged in 11.1 (mattermost PR #33867, 2025-09-10), so no bundled " +
+            "Mattermost before the 10.11.14 backport ships a 1.11 or 1.12 plugin",
+    },
+    { mattermostFrom: known("10.11.14"), plugin: known("1.12.1"), source: "Mattermost v10.11.14 changelog (prepackaged GitLab plugin v1.12.1; mattermost PR #35595)" },
+    { mattermostFrom: known("10.11.18"), plugin: known("1.12.2"), source: "Mattermost v10.11.18 changelog; 10.11.18 to 10.11.20 ship 1.12.2" },
+    { mattermostFrom: known("10.11.21"), plugin: known("1.12.3"), source: "Mattermost v10.11.21 changelog" },
+];
+
+/**
+ * Plugin versions that read the OAuth client id and secret only from the instances `/gitlab instance
+ * install` stores, ignoring the settings this program writes. 1.12.1 reads the settings again when no
+ * instance is stored (mattermost-plugin-gitlab v1.12.1, resolveOAuthCredentials).
+ */
+export const GITLAB_PLUGIN_IGNORING_SETTINGS: readonly Version[] = [known("1.12.0")];
+
+/** The plugin versions GitLab `version`'s bundled Mattermost may ship, as precisely as the data tells. */
+export function prepackagedGitlabPlugins(version: Version): Version[] {
+    const bundled = bundledMattermost(version);
+    if (bundled === undefined || bundled.kind === "none") {
+        return [];
+    }
+    const [lowest, highest] = bundled.kind === "exact" ? [bundled.version, bundled.version] : bundled.kind === "range" ? [bundled.lowest, bundled.highest] : [bundled.lowest, undefined];
+    const from = known(lowest);
+    const to = highest === undefined ? undefined : known(highest);
+    return PREPACKAGED_GITLAB_PLUGIN.filter((entry, index) => {
+        const next = PREPACKAGED_GITLAB_PLUGIN[index + 1]?.mattermostFrom;
+        const startsInTime = to === undefined || compareVersions(entry.mattermostFrom, to) <= 0;
+        const lastsLongEnough = next === undefined || compareVersions(next, from) > 0;
+        return startsInTime && lastsLongEnough;
+    }).map((entry) => entry.plugin);
+}
+
+/** The first plugin `version`'s Mattermost may ship that ignores the settings this program writes. */
+export function gitlabPluginIgnoringSettings(version: Version): Version | undefined {
+    return prepackagedGitlabPlugins(version).find((plugin) => GITLAB_PLUGIN_IGNORING_SETTINGS.some((ignoring) => compareVersions(ignoring, plugin) === 0));
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { ConfigError, checkArchitectures, chooseZone, parseSettings, type ZoneOffering } from "../../components/config";
-import { formatVersion } from "../../components/versions";
+import { BUNDLED_MATTERMOST, KNOWN_BAD_PATCHES, compareLines, formatLine, formatVersion } from "../../components/versions";
 import { rawConfig, stackConfig } from "../support/stackConfig";
 
 function parse(config: Record<string, unknown>) {
@@ -64,10 +64,10 @@ describe("parseSettings: valid configurations", () => {
     });
 
     it("accepts whole numbers written as strings, as `pulumi config set --path` may store them", () => {
-        const settings = parse(stackConfig("split", { gitlab: { volumeSizeGiB: "200" }, mattermost: { uid: "994", gid: 995 }, oauth: { rotation: "3" } }));
+        const settings = parse(stackConfig("split", { gitlab: { volumeSizeGiB: "200" }, mattermost: { uid: "1001", gid: 60000 }, oauth: { rotation: "3" } }));
         assert.equal(settings.gitlab.volumeSizeGiB, 200);
-        assert.equal(settings.mattermost.uid, 994);
-        assert.equal(settings.mattermost.gid, 995);
+        assert.equal(settings.mattermost.uid, 1001);
+        assert.equal(settings.mattermost.gid, 60000);
         assert.equal(settings.oauth.rotation, 3);
     });
 
@@ -122,10 +122,15 @@ describe("parseSettings: bad input names the key and says what to do", () => {
         ["env name with a space", split({ mattermost: { env: { "A B": "x" } } }), "mattermost.env.A B", /not a valid/],
         ["env value that is not a string", split({ mattermost: { env: { PORT: 8080 } } }), "mattermost.env.PORT", /must be a string/],
         ["env as a list", split({ mattermost: { env: ["A=b"] } }), "mattermost.env", /map of variable names/],
-        ["uid zero", split({ mattermost: { uid: 0 } }), "mattermost.uid", /positive whole number/],
-        ["negative uid", split({ mattermost: { uid: -5 } }), "mattermost.uid", /positive whole number/],
-        ["fractional gid", split({ mattermost: { gid: 1.5 } }), "mattermost.gid", /positive whole number/],
-        ["gid as a name", split({ mattermost: { gid: "mattermost" } }), "mattermost.gid", /positive whole number/],
+        ["uid zero", split({ mattermost: { uid: 0 } }), "mattermost.uid", /from 1001 to 60000/],
+        ["negative uid", split({ mattermost: { uid: -5 } }), "mattermost.uid", /from 1001 to 60000/],
+        ["fractional gid", split({ mattermost: { gid: 1.5 } }), "mattermost.gid", /whole number from 1001/],
+        ["gid as a name", split({ mattermost: { gid: "mattermost" } }), "mattermost.gid", /whole number from 1001/],
+        ["the ubuntu user's uid", split({ mattermost: { uid: 1000 } }), "mattermost.uid", /1000 is the image's ubuntu account/],
+        ["the ubuntu group's gid", split({ mattermost: { gid: "1000" } }), "mattermost.gid", /1000 is the image's ubuntu account/],
+        ["a system uid", split({ mattermost: { uid: 999 } }), "mattermost.uid", /below it are allocated to system accounts/],
+        ["a uid past Ubuntu's UID_MAX", split({ mattermost: { uid: 60001 } }), "mattermost.uid", /from 1001 to 60000/],
+        ["nobody's uid", split({ mattermost: { uid: 65534 } }), "mattermost.uid", /from 1001 to 60000/],
         ["missing SSH CIDRs", single({ ssh: undefined }), "ssh.allowedCidrs", /is required.*no open default/],
         ["empty SSH CIDR list", single({ ssh: { allowedCidrs: [] } }), "ssh.allowedCidrs", /non-empty list/],
         ["CIDR without a prefix", single({ ssh: { allowedCidrs: ["203.0.113.7"] } }), "ssh.allowedCidrs[0]", /not a CIDR block/],
@@ -269,7 +274,7 @@ describe("parseSettings: mail, e-mail batching and the GitLab plugin", () => {
         ["an SMTP host with SES", stackConfig("single", { mail: { provider: "ses", host: "smtp.example.com", from: "gitlab@example.com" } }), "mail.host", /set by Amazon SES/],
         ["an SES sender outside dnsZone", stackConfig("single", { mail: { provider: "ses", from: "gitlab@example.org" } }), "mail.from", /SES verifies the domain example\.com/],
         ["batching without mail", stackConfig("split", { mattermost: { emailBatching: { enabled: true } } }), "mattermost.emailBatching.enabled", /needs mail/],
-        ["a batching interval of zero", stackConfig("split", { mail: smtp, mattermost: { emailBatching: { intervalSeconds: 0 } } }), "mattermost.emailBatching.intervalSeconds", /1 to 86400/],
+        ["a batching interval of zero", stackConfig("split", { mail: smtp, mattermost: { emailBatching: { intervalSeconds: 0 } } }), "mattermost.emailBatching.intervalSeconds", /30 to 86400/],
         ["an unknown batching field", stackConfig("split", { mail: smtp, mattermost: { emailBatching: { size: 5 } } }), "mattermost.emailBatching.size", /not a known field/],
         [
             "the plugin with http GitLab and https Mattermost",
@@ -310,4 +315,129 @@ describe("parseSettings: mail, e-mail batching and the GitLab plugin", () => {
     it("lets mattermost.env set mail variables when mail is not configured", () => {
         assert.equal(parse(stackConfig("split", { mattermost: { env: { MM_EMAILSETTINGS_SMTPSERVER: "relay" } } })).mattermost.env.MM_EMAILSETTINGS_SMTPSERVER, "relay");
     });
+});
+
+describe("parseSettings: values reach their consumers as written", () => {
+    const smtp = { host: "smtp.example.com", username: "gitlab", password: "pw", from: "gitlab@example.com" };
+    const withEnv = (env: Record<string, unknown>) => stackConfig("split", { mattermost: { instanceType: "c6a.large", env } });
+
+    it("keeps env variables named like Object.prototype members, __proto__ included", () => {
+        for (const name of ["constructor", "toString", "hasOwnProperty", "valueOf"]) {
+            const env = parse(withEnv({ [name]: "x" })).mattermost.env;
+            assert.ok(Object.hasOwn(env, name), name);
+            assert.equal(env[name], "x");
+        }
+        // An object literal cannot hold an own __proto__ key; JSON can, as Pulumi hands it over.
+        const raw = { ...rawConfig(withEnv({})), mattermost: '{"instanceType":"c6a.large","env":{"__proto__":"kept"}}' };
+        const env = parseSettings(raw).mattermost.env;
+        assert.deepEqual(Object.entries(env), [["__proto__", "kept"]]);
+        assert.equal(Object.getPrototypeOf(env), Object.prototype);
+    });
+
+    it("refuses keys and modes named like Object.prototype members", () => {
+        assertRejected(stackConfig("single", { constructor: "x" }), "constructor", /not a known key/);
+        assertRejected(stackConfig("single", { tls: { mode: "toString" } }), "tls.mode", /must be one of/);
+        assertRejected(stackConfig("single", { tls: { mode: "__proto__" } }), "tls.mode", /must be one of/);
+    });
+
+    it("refuses a lone surrogate wherever it is, naming the key", () => {
+        assertRejected(withEnv({ HTTP_PROXY: "http://proxy\ud800" }), "mattermost.env.HTTP_PROXY", /lone UTF-16 surrogate/);
+        assertRejected(stackConfig("single", { mail: { ...smtp, fromName: "Git\udfffLab" } }), "mail.fromName", /lone UTF-16 surrogate/);
+        assertRejected(stackConfig("single", { externalUrl: "https://gitlab.example.com\ud83d" }), "externalUrl", /lone UTF-16 surrogate/);
+        assert.equal(parse(stackConfig("single", { mail: { ...smtp, fromName: "GitLab \ud83d\ude80" } })).mail?.fromName, "GitLab \ud83d\ude80");
+    });
+
+    const altered: [string, string][] = [
+        ["a trailing newline", "secret\n"],
+        ["a second line", "first\nsecond"],
+        ["a trailing space", "secret "],
+        ["a trailing tab", "secret\t"],
+        ["a NUL", "sec\0ret"],
+    ];
+    for (const [what, value] of altered) {
+        it(`refuses ${what} in values Mattermost reads from runit's env files`, () => {
+            for (const field of ["username", "password", "fromName"]) {
+                assertRejected(stackConfig("single", { mail: { ...smtp, [field]: value } }), `mail.${field}`, /runit passes Mattermost's environment through one-line files/);
+            }
+            assertRejected(withEnv({ HTTP_PROXY: value }), "mattermost.env.HTTP_PROXY", /one line without trailing blanks/);
+        });
+    }
+    it("refuses an empty env value, which would unset the variable", () => {
+        assertRejected(withEnv({ NO_PROXY: "" }), "mattermost.env.NO_PROXY", /unsets the variable/);
+    });
+    it("keeps leading and inner blanks and a carriage return, which reach Mattermost unchanged", () => {
+        for (const password of [" p w", "p\rw", "pw\r"]) {
+            const mail = parse(stackConfig("single", { mail: { ...smtp, password } })).mail;
+            assert.equal(mail?.provider === "smtp" ? mail.password : undefined, password);
+        }
+    });
+
+    const omnibusOwned: [string, RegExp][] = [
+        ["MM_SERVICESETTINGS_SITEURL", /mattermostExternalUrl/],
+        ["MM_SERVICESETTINGS_LISTENADDRESS", /service_address/],
+        ["MM_SQLSETTINGS_DATASOURCE", /sql_data_source/],
+        ["MM_SQLSETTINGS_ATRESTENCRYPTKEY", /gitlab-secrets\.json/],
+        ["MM_FILESETTINGS_DIRECTORY", /file_directory/],
+        ["MM_GITLABSETTINGS_ID", /sign-in through GitLab/],
+        ["MM_GITLABSETTINGS_SECRET", /mattermost\['gitlab_\*'\]/],
+        ["MM_GITLABSETTINGS_DISCOVERYENDPOINT", /sign-in through GitLab/],
+        ["MM_INSTALL_TYPE", /Omnibus/],
+    ];
+    for (const [name, owner] of omnibusOwned) {
+        it(`refuses ${name} in mattermost.env, naming what sets it`, () => {
+            assertRejected(withEnv({ [name]: "x" }), `mattermost.env.${name}`, new RegExp(`collides with ${name}, which Omnibus sets from .*${owner.source}`));
+        });
+    }
+
+    it("accepts Mattermost's smallest valid batching: a buffer of 1 and an interval of 30 seconds", () => {
+        const settings = parse(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { bufferSize: 1, intervalSeconds: 30 } } }));
+        assert.deepEqual(settings.mattermost.emailBatching, { enabled: true, bufferSize: 1, intervalSeconds: 30 });
+    });
+    it("refuses a batching interval below 30 seconds, which Mattermost's config check refuses", () => {
+        for (const intervalSeconds of [1, 29]) {
+            assertRejected(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { intervalSeconds } } }), "mattermost.emailBatching.intervalSeconds", /from 30 to 86400/);
+        }
+        assertRejected(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { bufferSize: 0 } } }), "mattermost.emailBatching.bufferSize", /from 1 to/);
+    });
+});
+
+describe("parseSettings: GitLab versions apt can install and that work", () => {
+    const withVersion = (text: string) => stackConfig("single", { gitlab: { version: text } });
+    for (const text of ["18.12.0", "18.11.99", "18.11.12", "18.10.99", "17.12.0"]) {
+        it(`refuses ${text}, which the version data does not know as released, on a fresh install`, () => {
+            assertRejected(withVersion(text), "gitlab.version", /which GitLab has not released: .*version data checked up to \d{4}-\d{2}-\d{2}/);
+        });
+    }
+    it("names the newest patch of a known line", () => {
+        assertRejected(withVersion("18.10.99"), "gitlab.version", /the newest 18\.10 patch is 18\.10\.8/);
+        assertRejected(withVersion("18.12.0"), "gitlab.version", /18\.12 is not a GitLab release line/);
+    });
+    it("refuses 18.11.7 and 18.11.8 with the reason", () => {
+        assertRejected(withVersion("18.11.7"), "gitlab.version", /known to break.*leftover mattermost\[\.\.\.\] setting.*Use 18\.11\.11/);
+        assertRejected(withVersion("18.11.8"), "gitlab.version", /known to break.*enables bundled Mattermost by accident/);
+    });
+    it("accepts every released patch from 17.1 on but the known-bad ones", () => {
+        fc.assert(
+            fc.property(fc.constantFrom(...BUNDLED_MATTERMOST.filter((entry) => compareLines(entry.line, { major: 17, minor: 1 }) >= 0)), fc.nat(40), (entry, patch) => {
+                const text = `${formatLine(entry.line)}.${patch}`;
+                const bad = KNOWN_BAD_PATCHES.some((known) => formatVersion(known.version) === text);
+                const released = patch <= entry.lastPatch.patch;
+                if (released && !bad) {
+                    assert.equal(formatVersion(parse(withVersion(text)).gitlab.version), text);
+                } else {
+                    assert.throws(() => parse(withVersion(text)), (error: unknown) => error instanceof ConfigError && error.key === "gitlab.version");
+                }
+            }),
+        );
+    });
+});
+
+describe("parseSettings: backup.restoreFrom names a time that exists", () => {
+    const withRestore = (restoreFrom: string) => stackConfig("split", { backup: { restoreFrom } });
+    for (const value of ["20260231T030000Z", "20261131T030000Z", "20250229T030000Z", "20261301T030000Z", "20261100T030000Z", "20261120T240000Z", "20261120T036000Z", "20261120T030060Z"]) {
+        it(`refuses ${value}`, () => assertRejected(withRestore(value), "backup.restoreFrom", /UTC timestamp such as/));
+    }
+    for (const value of ["20240229T235959Z", "20261231T000000Z", "latest"]) {
+        it(`accepts ${value}`, () => assert.equal(parse(withRestore(value)).backup.restoreFrom, value));
+    }
 });

@@ -88,7 +88,8 @@ for (const topology of ["single", "split"] as const) {
                         assert.equal(env.MM_EMAILSETTINGS_SMTPPASSWORD, server.password);
                         assert.equal(env.MM_EMAILSETTINGS_FEEDBACKEMAIL, "gitlab@example.com");
                         assert.equal(env.MM_EMAILSETTINGS_FEEDBACKNAME, mail.config.fromName);
-                        assert.equal(env.MM_EMAILSETTINGS_REPLYTOADDRESS, mail.config.replyTo);
+                        // Mattermost would otherwise answer to its own default, test@example.com.
+                        assert.equal(env.MM_EMAILSETTINGS_REPLYTOADDRESS, mail.config.replyTo ?? mail.config.from);
                     } else {
                         assert.ok(!Object.keys(env).some((name) => name.startsWith("MM_EMAILSETTINGS_SMTP")), "no mail settings");
                     }
@@ -111,3 +112,18 @@ for (const topology of ["single", "split"] as const) {
         }
     }
 }
+
+describe("variables named like Object.prototype members", () => {
+    it("reach the Mattermost host's gitlab.rb as written, __proto__ included", () => {
+        const raw = rawConfig(stackConfig("split"));
+        raw.mattermost = '{"instanceType":"c6a.large","env":{"__proto__":"a","constructor":"b","toString":"c"}}';
+        const settings = parseSettings(raw);
+        const plan = planHosts(settings).find((candidate) => candidate.runsMattermost);
+        assert.ok(plan);
+        const result = evaluateGitlabRb(gitlabRbFor(plan.role, settings, { ...BASE_SECRETS }, "test"), "18.11.11");
+        const env = (result.mattermost as Record<string, Record<string, string>>).env;
+        assert.equal(env.__proto__, "a");
+        assert.equal(env.constructor, "b");
+        assert.equal(env.toString, "c");
+    });
+});

@@ -27,7 +27,7 @@ function raw(topology: "single" | "split", overrides: Record<string, string> = {
         topology,
         ssh: JSON.stringify({ allowedCidrs: ["203.0.113.0/24"] }),
         gitlab: JSON.stringify({ version: "18.11.11" }),
-        mattermost: JSON.stringify({ env: ENV, uid: 994, gid: 994 }),
+        mattermost: JSON.stringify({ env: ENV, uid: 2000, gid: 2000 }),
         tls: JSON.stringify({ contactEmail: CONTACT }),
         ...overrides,
     };
@@ -87,8 +87,8 @@ describe("single host", () => {
                 nginx: { redirect_http_to_https: true },
                 mattermost_nginx: { redirect_http_to_https: true },
                 mattermost: {
-                    uid: 994,
-                    gid: 994,
+                    uid: 2000,
+                    gid: 2000,
                     env: { ...PROGRAM_ENV, ...ENV },
                     gitlab_enable: true,
                     gitlab_id: "id-1",
@@ -144,8 +144,8 @@ describe("split topology, Mattermost host", () => {
             assert.deepEqual(block(result, "letsencrypt"), { enable: true, contact_emails: [CONTACT] });
             assert.deepEqual(block(result, "mattermost_nginx"), { redirect_http_to_https: true });
             assert.deepEqual(block(result, "mattermost"), {
-                uid: 994,
-                gid: 994,
+                uid: 2000,
+                gid: 2000,
                 env: { ...PROGRAM_ENV, ...ENV },
                 gitlab_enable: true,
                 gitlab_id: "id-1",
@@ -212,7 +212,7 @@ describe("determinism", () => {
     it("a change to mattermost.env changes the Mattermost host's file only", () => {
         const before = settingsFor("split", "18.11.11");
         const after = settingsFor("split", "18.11.11", {
-            mattermost: JSON.stringify({ env: { ...ENV, NO_PROXY: "localhost,127.0.0.1" }, uid: 994, gid: 994 }),
+            mattermost: JSON.stringify({ env: { ...ENV, NO_PROXY: "localhost,127.0.0.1" }, uid: 2000, gid: 2000 }),
         });
         assert.notEqual(render("mattermost", before), render("mattermost", after));
         assert.equal(render("gitlab", before), render("gitlab", after));

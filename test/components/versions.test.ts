@@ -17,7 +17,15 @@ import {
     formatBundledMattermost,
     formatLine,
     formatVersion,
+    GITLAB_PLUGIN_IGNORING_SETTINGS,
+    HOST_OS,
+    KNOWN_BAD_PATCHES,
+    PREPACKAGED_GITLAB_PLUGIN,
+    gitlabPluginIgnoringSettings,
+    prepackagedGitlabPlugins,
+    VERSION_DATA_CHECKED,
     isKnownLine,
+    isReleased,
     keyChangesBetween,
     keyExists,
     type BundledMattermost,
@@ -69,6 +77,31 @@ describe("version data", () => {
             if (before) {
                 assert.ok(compareVersions(version(before.first), first) <= 0, `${formatLine(before.line)} → ${formatLine(entry.line)}`);
             }
+        }
+    });
+});
+
+describe("released versions", () => {
+    it("agrees with the upgrade stops: each stop is its line's newest patch", () => {
+        for (const stop of UPGRADE_STOPS.filter((candidate) => candidate.latestPatch.major >= 14)) {
+            const entry = BUNDLED_MATTERMOST.find((candidate) => compareLines(candidate.line, stop.latestPatch) === 0);
+            assert.ok(entry, formatVersion(stop.latestPatch));
+            assert.equal(formatVersion(entry.lastPatch), formatVersion(stop.latestPatch));
+        }
+    });
+    it("knows 18.11.0 to 18.11.11 and no 18.11 patch after, nor any 18.12", () => {
+        assert.ok(isReleased(version("18.11.0")) && isReleased(version("18.11.11")) && isReleased(version("18.10.8")));
+        for (const text of ["18.11.12", "18.11.99", "18.10.9", "18.10.99", "18.12.0", "13.12.15"]) {
+            assert.equal(isReleased(version(text)), false, text);
+        }
+    });
+    it("states the date it was checked up to, and a reason and source for each known-bad patch", () => {
+        assert.match(VERSION_DATA_CHECKED, /^\d{4}-\d{2}-\d{2}$/);
+        assert.deepEqual(KNOWN_BAD_PATCHES.map((bad) => formatVersion(bad.version)), ["18.11.7", "18.11.8"]);
+        for (const bad of KNOWN_BAD_PATCHES) {
+            assert.ok(isReleased(bad.version));
+            assert.match(bad.source, /omnibus [0-9a-f]{8}/);
+            assert.ok(bad.reason.length > 40);
         }
     });
 });
@@ -187,5 +220,42 @@ describe("keyChangesBetween", () => {
     it("carries the rule's source", () => {
         const [change] = keyChangesBetween(version("17.0.8"), version("17.1.0"), ["grafana['enable']"]);
         assert.match(change?.source ?? "", /2bb9ea5d/);
+    });
+});
+
+describe("the GitLab plugin each bundled Mattermost ships", () => {
+    const cases: [string, string[]][] = [
+        ["17.1.0", ["1.10.0"]],
+        ["18.10.8", ["1.12.2"]],
+        ["18.11.0", ["1.10.0"]],
+        ["18.11.5", ["1.10.0", "1.12.1", "1.12.2"]],
+        ["18.11.11", ["1.12.2"]],
+        ["18.11.12", ["1.12.2", "1.12.3"]],
+        ["19.0.0", []],
+    ];
+    for (const [gitlab, plugins] of cases) {
+        it(`GitLab ${gitlab} ships ${plugins.join(", ") || "no plugin"}`, () => {
+            assert.deepEqual(prepackagedGitlabPlugins(version(gitlab)).map(formatVersion), plugins);
+        });
+    }
+
+    it("lists the plugin by Mattermost version, oldest first, each with a source", () => {
+        for (let i = 1; i < PREPACKAGED_GITLAB_PLUGIN.length; i++) {
+            assert.ok(compareVersions(PREPACKAGED_GITLAB_PLUGIN[i - 1].mattermostFrom, PREPACKAGED_GITLAB_PLUGIN[i].mattermostFrom) < 0);
+            assert.ok(compareVersions(PREPACKAGED_GITLAB_PLUGIN[i - 1].plugin, PREPACKAGED_GITLAB_PLUGIN[i].plugin) < 0);
+        }
+        assert.ok(PREPACKAGED_GITLAB_PLUGIN.every((entry) => entry.source.length > 10));
+        assert.deepEqual(GITLAB_PLUGIN_IGNORING_SETTINGS.map(formatVersion), ["1.12.0"]);
+    });
+
+    // The assumption the plugin step rests on: every GitLab the program can deploy bundles a plugin that
+    // reads gitlaburl, gitlaboauthclientid and gitlaboauthclientsecret from its settings.
+    it("has no deployable GitLab whose Mattermost ships a plugin that ignores those settings", () => {
+        for (const entry of BUNDLED_MATTERMOST.filter((candidate) => compareLines(candidate.line, HOST_OS.firstGitlab) >= 0)) {
+            for (let patch = 0; patch <= entry.lastPatch.patch; patch++) {
+                const gitlab = { ...entry.line, patch };
+                assert.equal(gitlabPluginIgnoringSettings(gitlab), undefined, formatVersion(gitlab));
+            }
+        }
     });
 });
