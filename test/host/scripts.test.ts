@@ -29,6 +29,7 @@ const SHELL_SCRIPTS = shellScriptsIn(HOST_SCRIPT_DIR).map((path) => basename(pat
 const REPOSITORY = join(HOST_SCRIPT_DIR, "..");
 const SHELLCHECKED = [
     ...shellScriptsIn(HOST_SCRIPT_DIR),
+    ...shellScriptsIn(join(HOST_SCRIPT_DIR, "lib")),
     ...shellScriptsIn(join(HOST_SCRIPT_DIR, "tools")),
     ...shellScriptsIn(join(REPOSITORY, "scripts")),
     join(REPOSITORY, ".ci", "run"),
@@ -721,6 +722,13 @@ describe("components/hostScripts.ts", () => {
 
     test("HostScript names exactly the shell scripts in host/", () => {
         assert.deepEqual([...ALL_SCRIPTS].sort(), SHELL_SCRIPTS);
+    });
+
+    test("a script that sources host/lib/ travels with that file in place of the line that sources it", () => {
+        const command = hostCommand("upgrade-gitlab.sh", ["ee", "none", "18.11.11"]);
+        assert.doesNotMatch(command, /lib\/step-common\.sh"$/m, "the source line is still there");
+        assert.ok(command.includes("fail_on_signals() {"), "the library's functions are missing");
+        assert.match(hostFile("upgrade-gitlab.sh"), /^\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\/step-common\.sh"$/m);
     });
 
     test("scriptOfCommand(hostCommand(x, args)) is x for every script", () => {
