@@ -78,7 +78,7 @@ describe("apply-gitlab-rb.sh", () => {
     const BROKEN = "external_url 'https://gitlab.example.com\nmattermost['enable'] = true\n";
 
     /** Omnibus's layout with a ruby stand-in (real ruby underneath) and a gitlab-ctl stand-in. */
-    function omnibus(sandbox: Sandbox, options: { reconfigureFailsOn?: number[]; existing?: string } = {}) {
+    function omnibus(sandbox: Sandbox, options: { reconfigureFailsOn?: number[]; existing?: string; reconfigureSeconds?: number } = {}) {
         const etc = sandbox.path("etc/gitlab");
         const opt = sandbox.path("opt/gitlab");
         mkdirSync(etc, { recursive: true });
@@ -100,13 +100,14 @@ case " ${failOn} " in
     exit 1
     ;;
 esac
+sleep ${options.reconfigureSeconds ?? 0}
 echo "stand-in reconfigure $CALL_NUMBER: Chef Infra Client finished"`, join(opt, "bin/gitlab-ctl"));
         const env = { GITLAB_ETC_DIR: etc, OMNIBUS_DIR: opt, GITLAB_MATTERMOST_LOG_DIR: sandbox.path("log/gitlab-mattermost") };
         return {
             etc,
             target: join(etc, "gitlab.rb"),
             previous: join(etc, "gitlab.rb.previous"),
-            apply: (input: string) => sandbox.runScript("apply-gitlab-rb.sh", [], { env, input }),
+            apply: (input: string, extraEnv: Record<string, string> = {}) => sandbox.runScript("apply-gitlab-rb.sh", [], { env: { ...env, ...extraEnv }, input }),
         };
     }
 
@@ -209,6 +210,18 @@ echo "stand-in reconfigure $CALL_NUMBER: Chef Infra Client finished"`, join(opt,
                 result.stderr,
             );
             assert.equal(readFileSync(host.previous, "utf8"), OLD);
+        }));
+
+    test("a long reconfigure prints what it waits for and for how long, every PROGRESS_INTERVAL_SECONDS", () =>
+        withSandbox(async (sandbox) => {
+            const host = omnibus(sandbox, { existing: OLD, reconfigureSeconds: 1.2 });
+            const result = await host.apply(NEW, { PROGRESS_INTERVAL_SECONDS: "0.3" });
+            assert.equal(result.status, 0, describeRun(result));
+            const progress = result.stdout.split("\n").filter((line) => line.includes("still waiting"));
+            assert.ok(progress.length >= 2, `expected progress lines:\n${result.stdout}`);
+            assert.match(progress.at(-1)!, /^apply-gitlab-rb: still waiting for gitlab-ctl reconfigure \(attempt 1, output in .*reconfigure\.log\): \d+s so far$/);
+            assert.ok(result.stdout.indexOf("still waiting") < result.stdout.indexOf("reconfigured (attempt 1)"), "progress after the end");
+            assert.doesNotMatch(result.stdout.slice(result.stdout.indexOf("reconfigured (attempt 1)")), /still waiting/, "the reporter outlived the reconfigure");
         }));
 
     test("reconfigure failing once then succeeding: exit 0 after two calls", () =>
@@ -457,9 +470,9 @@ describe("health-gate.sh", () => {
         sandbox.standIn("curl", `case "$CALL_NUMBER" in\n${branches.join("\n")}\nesac`);
     }
 
-    function gate(sandbox: Sandbox, args: string[]) {
+    function gate(sandbox: Sandbox, args: string[], extraEnv: Record<string, string> = {}) {
         return sandbox.runScript("health-gate.sh", args, {
-            env: { GITLAB_LOG_DIR: sandbox.path("log/gitlab"), HEALTH_INTERVAL_SECONDS: "0" },
+            env: { GITLAB_LOG_DIR: sandbox.path("log/gitlab"), HEALTH_INTERVAL_SECONDS: "0", ...extraEnv },
         });
     }
 
@@ -497,6 +510,21 @@ describe("health-gate.sh", () => {
             const result = await gate(sandbox, ["mattermost", "https://mm.example.com", "60"]);
             assert.equal(result.status, 0, describeRun(result));
             assert.equal(sandbox.calls("curl").length, 3);
+        }));
+
+    test("while it waits, it prints what it waits for and for how long so far, every PROGRESS_INTERVAL_SECONDS", () =>
+        withSandbox(async (sandbox) => {
+            curlAnswers(sandbox, [
+                { body: "curl: (7) Failed to connect", exit: 7 },
+                { body: "curl: (7) Failed to connect", exit: 7 },
+                { body: "curl: (7) Failed to connect", exit: 7 },
+                { body: "curl: (7) Failed to connect", exit: 7 },
+                { body: '{"status":"OK"}' },
+            ]);
+            const result = await gate(sandbox, ["mattermost", "https://mm.example.com", "900"], { HEALTH_INTERVAL_SECONDS: "0.3", PROGRESS_INTERVAL_SECONDS: "0.3" });
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /^health-gate: still waiting for mattermost to answer healthy at https:\/\/mm\.example\.com\/api\/v4\/system\/ping: \d+s so far of 900s$/m);
+            assert.ok(result.stdout.split("\n").filter((line) => line.includes("still waiting")).length >= 2, result.stdout);
         }));
 
     test("never healthy with timeout 0: exit 1 with the last answer and the services' log lines", () =>
@@ -546,8 +574,8 @@ esac`);
 }
 
 describe("wait-for-dns.sh", () => {
-    const dns = (sandbox: Sandbox, args: string[]) =>
-        sandbox.runScript("wait-for-dns.sh", args, { env: { DNS_INTERVAL_SECONDS: "0" } });
+    const dns = (sandbox: Sandbox, args: string[], extraEnv: Record<string, string> = {}) =>
+        sandbox.runScript("wait-for-dns.sh", args, { env: { DNS_INTERVAL_SECONDS: "0", ...extraEnv } });
 
     test("every name resolves to the address: exit 0", () =>
         withSandbox(async (sandbox) => {
@@ -575,6 +603,15 @@ describe("wait-for-dns.sh", () => {
             const result = await dns(sandbox, ["192.0.2.10", "60", "gitlab.example.com"]);
             assert.equal(result.status, 0, describeRun(result));
             assert.equal(sandbox.calls("getent").length, 3);
+        }));
+
+    test("while it waits, it prints which names it waits for and for how long so far, every PROGRESS_INTERVAL_SECONDS", () =>
+        withSandbox(async (sandbox) => {
+            getentAnswers(sandbox, { "gitlab.example.com": "192.0.2.10", "mm.example.com": "192.0.2.10" }, 5);
+            const result = await dns(sandbox, ["192.0.2.10", "900", "gitlab.example.com", "mm.example.com"], { DNS_INTERVAL_SECONDS: "0.3", PROGRESS_INTERVAL_SECONDS: "0.3" });
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /^wait-for-dns: still waiting for gitlab\.example\.com mm\.example\.com to resolve to 192\.0\.2\.10: \d+s so far of 900s$/m);
+            assert.ok(result.stdout.split("\n").filter((line) => line.includes("still waiting")).length >= 2, result.stdout);
         }));
 
     test("a name that never resolves, timeout 0: exit 1", () =>
