@@ -23,7 +23,7 @@ import { OmnibusUpgrade } from "./omnibusUpgrade";
 import { gitlabRbFor } from "./roles";
 import type { DeploymentSettings, MailServer } from "./settings";
 import { SshAccess } from "./sshAccess";
-import { PRIVATE_CA_PATH, tlsFiles, trustsPrivateCa, type TlsFile } from "./tlsPlan";
+import { PRIVATE_CA_PATH, retiredTlsFiles, tlsFiles, trustsPrivateCa, type TlsFile } from "./tlsPlan";
 import { planHosts, type HostPlan } from "./topology";
 import type { VersionPlan } from "./upgrade";
 import { HOST_OS, formatVersion } from "./versions";
@@ -211,6 +211,7 @@ export class Deployment extends pulumi.ComponentResource {
                 installedVersion: formatVersion(settings.gitlab.version),
                 trustDigest: trusted.length === 0 ? undefined : contentDigest(trusted),
                 certificateFiles: hostFiles && { steps: hostFiles.steps, digest: hostFiles.digest },
+                retiredFiles: retiredTlsFiles(settings, plan),
                 caFile: trustsPrivateCa(settings.tls) ? PRIVATE_CA_PATH : undefined,
             }, parent);
             if (plan.runsMattermost) {
