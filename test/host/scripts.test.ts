@@ -741,6 +741,30 @@ describe("ensure-oauth-application.sh with ensure-oauth-application.rb", () => {
             );
         }));
 
+    test("--if-running before GitLab's first reconfigure: does nothing and succeeds", () =>
+        withSandbox(async (sandbox) => {
+            const rails = gitlabRails(sandbox, []);
+            sandbox.standIn("gitlab-ctl", `[ "$*" = "status postgresql" ] || exit 64; echo "fail: postgresql: runsv not running"; exit 1`, sandbox.path("opt/gitlab/bin/gitlab-ctl"));
+            const result = await sandbox.runScript("ensure-oauth-application.sh", [RUBY_PROGRAM, "--if-running"], { env: rails.env, input: WANTED_JSON });
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /GitLab is not running yet/);
+            assert.deepEqual(sandbox.calls("gitlab-rails"), []);
+        }));
+
+    test("ahead of a rotation (revoke_others false): the new application is added, the one in use survives", () =>
+        withSandbox(async (sandbox) => {
+            const previous: AppRow = { ...wantedRow, uid: "u0", secret: storedSecret("s0") };
+            const rails = gitlabRails(sandbox, [previous]);
+            sandbox.standIn("gitlab-ctl", `[ "$*" = "status postgresql" ] || exit 64; echo "run: postgresql: (pid 1) 60s"`, sandbox.path("opt/gitlab/bin/gitlab-ctl"));
+            const input = JSON.stringify({ ...WANTED, revoke_others: false });
+            const result = await sandbox.runScript("ensure-oauth-application.sh", [RUBY_PROGRAM, "--if-running"], { env: rails.env, input });
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /oauth application u1: created; revoked 0/);
+            const final = rails.final();
+            assert.deepEqual(final.destroyed, []);
+            assert.deepEqual([...final.applications].map((a) => a.uid).sort(), ["u0", "u1"]);
+        }));
+
     test("a second run after creating reports unchanged", () =>
         withSandbox(async (sandbox) => {
             const first = gitlabRails(sandbox, []);
