@@ -45,6 +45,7 @@ for attempt in 1 2; do
     progress_start "gitlab-ctl reconfigure (attempt $attempt, output in $reconfigure_log)"
     if "$omnibus/bin/gitlab-ctl" reconfigure >"$reconfigure_log" 2>&1; then
         progress_stop
+        protect_rendered_secrets
         log "reconfigured (attempt $attempt)"
         exit 0
     fi

@@ -246,6 +246,8 @@ for step in "${pending[@]}"; do
     apt-mark hold "$package" >/dev/null
     here="$package $step"
     log "installed and held $here"
+    # The package's reconfigure wrote smtp_settings.rb world-readable again.
+    protect_rendered_secrets
     wait_for_services "$step"
     wait_for_migrations "$step"
 done

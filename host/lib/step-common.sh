@@ -66,3 +66,21 @@ progress_stop() {
         progress_pid=""
     fi
 }
+
+# After a reconfigure: files Omnibus renders with the SMTP password get modes that let only their
+# readers in. Omnibus writes smtp_settings.rb 0644 root:root on every reconfigure; it gets the owner,
+# group and mode Omnibus gives gitlab.yml beside it (root, GitLab's group, 0640), which Puma and Sidekiq
+# read the same way. Mattermost's runit env files are read by chpst as root before it drops to the
+# mattermost user; Omnibus creates them 0644 and keeps a mode once set.
+protect_rendered_secrets() {
+    local rails_etc=${GITLAB_RAILS_ETC_DIR:-/var/opt/gitlab/gitlab-rails/etc}
+    local mattermost_env=${MATTERMOST_ENV_DIR:-/opt/gitlab/etc/mattermost/env}
+    if [ -f "$rails_etc/smtp_settings.rb" ] && [ -f "$rails_etc/gitlab.yml" ]; then
+        chown --reference="$rails_etc/gitlab.yml" "$rails_etc/smtp_settings.rb"
+        chmod --reference="$rails_etc/gitlab.yml" "$rails_etc/smtp_settings.rb"
+    fi
+    if [ -d "$mattermost_env" ]; then
+        chmod 0700 "$mattermost_env"
+        find "$mattermost_env" -maxdepth 1 -type f -exec chmod 0600 {} +
+    fi
+}

@@ -81,6 +81,8 @@ describe("apply-gitlab-rb.sh", () => {
     function omnibus(sandbox: Sandbox, options: { reconfigureFailsOn?: number[]; existing?: string; reconfigureSeconds?: number } = {}) {
         const etc = sandbox.path("etc/gitlab");
         const opt = sandbox.path("opt/gitlab");
+        const railsEtc = sandbox.path("var/opt/gitlab/gitlab-rails/etc");
+        const mattermostEnv = sandbox.path("opt/gitlab/etc/mattermost/env");
         mkdirSync(etc, { recursive: true });
         if (options.existing !== undefined) {
             writeFileSync(join(etc, "gitlab.rb"), options.existing, { mode: 0o600 });
@@ -101,10 +103,26 @@ case " ${failOn} " in
     ;;
 esac
 sleep ${options.reconfigureSeconds ?? 0}
+# Renders what Omnibus renders with the SMTP password, with Omnibus's modes.
+mkdir -p ${sh(railsEtc)} ${sh(mattermostEnv)}
+chmod 0755 ${sh(mattermostEnv)}
+printf 'production:\n' >${sh(join(railsEtc, "gitlab.yml"))}
+chmod 0640 ${sh(join(railsEtc, "gitlab.yml"))}
+printf 'password: "smtp-secret"\n' >${sh(join(railsEtc, "smtp_settings.rb"))}
+printf 'smtp-secret' >${sh(join(mattermostEnv, "MM_EMAILSETTINGS_SMTPPASSWORD"))}
+chmod 0644 ${sh(join(railsEtc, "smtp_settings.rb"))} ${sh(join(mattermostEnv, "MM_EMAILSETTINGS_SMTPPASSWORD"))}
 echo "stand-in reconfigure $CALL_NUMBER: Chef Infra Client finished"`, join(opt, "bin/gitlab-ctl"));
-        const env = { GITLAB_ETC_DIR: etc, OMNIBUS_DIR: opt, GITLAB_MATTERMOST_LOG_DIR: sandbox.path("log/gitlab-mattermost") };
+        const env = {
+            GITLAB_ETC_DIR: etc,
+            OMNIBUS_DIR: opt,
+            GITLAB_MATTERMOST_LOG_DIR: sandbox.path("log/gitlab-mattermost"),
+            GITLAB_RAILS_ETC_DIR: railsEtc,
+            MATTERMOST_ENV_DIR: mattermostEnv,
+        };
         return {
             etc,
+            railsEtc,
+            mattermostEnv,
             target: join(etc, "gitlab.rb"),
             previous: join(etc, "gitlab.rb.previous"),
             apply: (input: string, extraEnv: Record<string, string> = {}) => sandbox.runScript("apply-gitlab-rb.sh", [], { env: { ...env, ...extraEnv }, input }),
@@ -129,7 +147,7 @@ echo "stand-in reconfigure $CALL_NUMBER: Chef Infra Client finished"`, join(opt,
             assert.equal(checks[0]![0], "-c");
             assert.notEqual(checks[0]![1], host.target);
             // root owns the file: asked of the staged copy, before it was renamed into place.
-            assert.deepEqual(argvs(sandbox.calls("chown")), [["0:0", checks[0]![1]!]]);
+            assert.deepEqual(argvs(sandbox.calls("chown"))[0], ["0:0", checks[0]![1]!]);
             assert.ok(sandbox.sequence().indexOf("chown") < sandbox.sequence().indexOf("gitlab-ctl"));
             assert.deepEqual(filesIn(host.etc), ["gitlab.rb", "gitlab.rb.previous"], "no temporary file is left");
             assert.match(readFileSync(sandbox.path("log/gitlab-mattermost/reconfigure.log"), "utf8"), /Chef Infra Client finished/);
@@ -210,6 +228,18 @@ echo "stand-in reconfigure $CALL_NUMBER: Chef Infra Client finished"`, join(opt,
                 result.stderr,
             );
             assert.equal(readFileSync(host.previous, "utf8"), OLD);
+        }));
+
+    test("after the reconfigure, the files Omnibus renders with the SMTP password are readable only by their readers", () =>
+        withSandbox(async (sandbox) => {
+            const host = omnibus(sandbox, { existing: OLD });
+            const result = await host.apply(NEW);
+            assert.equal(result.status, 0, describeRun(result));
+            const smtp = join(host.railsEtc, "smtp_settings.rb");
+            assert.equal(mode(smtp), 0o640, "smtp_settings.rb gets gitlab.yml's mode");
+            assert.deepEqual(argvs(sandbox.calls("chown")).at(-1), [`--reference=${join(host.railsEtc, "gitlab.yml")}`, smtp], "and its owner and group");
+            assert.equal(mode(host.mattermostEnv), 0o700);
+            assert.equal(mode(join(host.mattermostEnv, "MM_EMAILSETTINGS_SMTPPASSWORD")), 0o600);
         }));
 
     test("a long reconfigure prints what it waits for and for how long, every PROGRESS_INTERVAL_SECONDS", () =>

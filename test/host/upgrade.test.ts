@@ -7,7 +7,7 @@
 // The script's arguments come from components/upgradePath.ts, as the program builds them.
 
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { planUpgrade, upgradeScriptArgs, type UpgradePath } from "../../components/upgradePath";
@@ -51,6 +51,7 @@ function gitlabHost(sandbox: Sandbox, scenario: Scenario) {
     const dpkg = sandbox.path("dpkg");
     const control = sandbox.path("scenario");
     const etc = sandbox.path("etc/gitlab");
+    const railsEtc = sandbox.path("var/opt/gitlab/gitlab-rails/etc");
     const skipBackup = join(etc, "skip-auto-backup");
     // dpkg's admin directory, where a killed dpkg leaves its journal.
     const dpkgAdmin = sandbox.path("var/lib/dpkg");
@@ -133,6 +134,12 @@ if grep -qx "\${wanted%%-*}" ${sh(join(control, "install-fails"))}; then
     exit 100
 fi
 printf 'ii |%s' "$wanted" >${sh(dpkg)}/"$package"
+# The package's own reconfigure renders smtp_settings.rb as Omnibus does: 0644.
+mkdir -p ${sh(railsEtc)}
+printf 'production:\n' >${sh(join(railsEtc, "gitlab.yml"))}
+printf 'password: "smtp-secret"\n' >${sh(join(railsEtc, "smtp_settings.rb"))}
+chmod 0640 ${sh(join(railsEtc, "gitlab.yml"))}
+chmod 0644 ${sh(join(railsEtc, "smtp_settings.rb"))}
 cp ${sh(join(control, "pending-polls"))} ${sh(join(control, "pending"))}
 printf '%s' "$EPOCHREALTIME" >"$CALL_DIR/finished-at"
 echo "stand-in apt-get: installed $package $wanted"`);
@@ -182,6 +189,8 @@ fi`);
         SERVICE_WAIT_SECONDS: "3600",
         GITLAB_ETC_DIR: etc,
         DPKG_ADMINDIR: dpkgAdmin,
+        GITLAB_RAILS_ETC_DIR: railsEtc,
+        MATTERMOST_ENV_DIR: sandbox.path("opt/gitlab/etc/mattermost/env"),
         ...extra,
     });
 
@@ -195,6 +204,7 @@ fi`);
         /** Sets the migrations the host has right now (e.g. finished later, by GitLab). */
         setPending: (polls: number | "forever") => writeFileSync(join(control, "pending"), String(polls)),
         skipBackup,
+        railsEtc,
         /** Whether the walk is inside the apt-get stand-in, waiting for the test to release it. */
         installing: () => existsSync(join(control, "installing")),
         env: scriptEnv,
@@ -273,6 +283,7 @@ describe("upgrade-gitlab.sh", () => {
                 ...stepCommands("18.11.11", 3),
             ]);
             assert.equal(host.dpkgState("gitlab-ee"), "hi |18.11.11-ee.0", "18.11.11 is installed and held");
+            assert.equal(statSync(join(host.railsEtc, "smtp_settings.rb")).mode & 0o777, 0o640, "the package's reconfigure left smtp_settings.rb world-readable");
 
             const query = sandbox.calls("gitlab-psql")[0]!.argv[2]!;
             assert.match(query, /FROM batched_background_migrations WHERE status NOT IN \(3, 6\)/);
