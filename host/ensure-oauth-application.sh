@@ -3,13 +3,13 @@
 # ({"name","uid","secret","redirect_uri","scopes"}), and revokes other applications of that name
 # unless the JSON says "revoke_others": false.
 # Usage: ensure-oauth-application.sh RUBY_PROGRAM [--if-running]
-#   --if-running: do nothing while GitLab's database is not running yet (a host before its first
+#   --if-running: do nothing while GitLab's database does not answer yet (a host before its first
 #                 reconfigure), instead of failing.
 # The secret travels only on stdin; the Ruby program is not secret.
 set -euo pipefail
 
 omnibus=${OMNIBUS_DIR:-/opt/gitlab}
-if [ "${2:-}" = --if-running ] && ! "$omnibus/bin/gitlab-ctl" status postgresql >/dev/null 2>&1; then
+if [ "${2:-}" = --if-running ] && ! "$omnibus/bin/gitlab-psql" -d gitlabhq_production -Atc 'SELECT 1' >/dev/null 2>&1; then
     printf 'ensure-oauth-application: GitLab is not running yet; the application is registered after its first reconfigure\n'
     exit 0
 fi

@@ -774,7 +774,7 @@ describe("ensure-oauth-application.sh with ensure-oauth-application.rb", () => {
     test("--if-running before GitLab's first reconfigure: does nothing and succeeds", () =>
         withSandbox(async (sandbox) => {
             const rails = gitlabRails(sandbox, []);
-            sandbox.standIn("gitlab-ctl", `[ "$*" = "status postgresql" ] || exit 64; echo "fail: postgresql: runsv not running"; exit 1`, sandbox.path("opt/gitlab/bin/gitlab-ctl"));
+            sandbox.standIn("gitlab-psql", `[ "$*" = "-d gitlabhq_production -Atc SELECT 1" ] || exit 64; echo "psql: error: connection to server on socket failed: No such file or directory" >&2; exit 2`, sandbox.path("opt/gitlab/bin/gitlab-psql"));
             const result = await sandbox.runScript("ensure-oauth-application.sh", [RUBY_PROGRAM, "--if-running"], { env: rails.env, input: WANTED_JSON });
             assert.equal(result.status, 0, describeRun(result));
             assert.match(result.stdout, /GitLab is not running yet/);
@@ -785,7 +785,7 @@ describe("ensure-oauth-application.sh with ensure-oauth-application.rb", () => {
         withSandbox(async (sandbox) => {
             const previous: AppRow = { ...wantedRow, uid: "u0", secret: storedSecret("s0") };
             const rails = gitlabRails(sandbox, [previous]);
-            sandbox.standIn("gitlab-ctl", `[ "$*" = "status postgresql" ] || exit 64; echo "run: postgresql: (pid 1) 60s"`, sandbox.path("opt/gitlab/bin/gitlab-ctl"));
+            sandbox.standIn("gitlab-psql", `[ "$*" = "-d gitlabhq_production -Atc SELECT 1" ] || exit 64; echo 1`, sandbox.path("opt/gitlab/bin/gitlab-psql"));
             const input = JSON.stringify({ ...WANTED, revoke_others: false });
             const result = await sandbox.runScript("ensure-oauth-application.sh", [RUBY_PROGRAM, "--if-running"], { env: rails.env, input });
             assert.equal(result.status, 0, describeRun(result));
