@@ -226,9 +226,12 @@ wait_for_services() {
 # Migrations left by an earlier upgrade must finish before the next version is installed.
 wait_for_migrations "$start_version"
 apt-get "${apt_options[@]}" update -q
-if [ ! -e "$skip_backup_file" ]; then
+# The file says who made it, so one left by a killed walk is removed by the next, while one the
+# administrator made stays.
+skip_backup_mark="created by upgrade-gitlab.sh for the duration of an upgrade walk"
+if [ ! -e "$skip_backup_file" ] || [ "$(cat "$skip_backup_file")" = "$skip_backup_mark" ]; then
     skip_backup_created=yes
-    : >"$skip_backup_file"
+    printf '%s\n' "$skip_backup_mark" >"$skip_backup_file"
 fi
 
 for step in "${pending[@]}"; do

@@ -503,6 +503,16 @@ describe("upgrade-gitlab.sh", () => {
             assert.equal(existsSync(host.skipBackup), false, "the walk's skip-auto-backup outlived it");
         }));
 
+    test("a skip-auto-backup left by a killed walk is removed by the next one", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.8.11-ee.0" } });
+            // What a killed walk leaves: the file as the walk writes it.
+            writeFileSync(host.skipBackup, "created by upgrade-gitlab.sh for the duration of an upgrade walk\n");
+            const result = await host.upgrade(upgradeScriptArgs(path("18.8.11", "18.11.11"), 3600));
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(existsSync(host.skipBackup), false);
+        }));
+
     test("an administrator's own skip-auto-backup is kept", () =>
         withSandbox(async (sandbox) => {
             const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.8.11-ee.0" }, skipAutoBackup: true });
