@@ -23,7 +23,7 @@ import { OmnibusUpgrade } from "./omnibusUpgrade";
 import { gitlabRbFor } from "./roles";
 import type { DeploymentSettings, MailServer } from "./settings";
 import { SshAccess } from "./sshAccess";
-import { PRIVATE_CA_PATH, tlsFiles, trustsPrivateCa, type TlsFile } from "./tlsPlan";
+import { PRIVATE_CA_PATH, retiredTlsFiles, tlsFiles, trustsPrivateCa, type TlsFile } from "./tlsPlan";
 import { planHosts, type HostPlan } from "./topology";
 import type { VersionPlan } from "./upgrade";
 import { HOST_OS, formatVersion } from "./versions";
@@ -195,6 +195,11 @@ export class Deployment extends pulumi.ComponentResource {
             const files = planned.map((file) => ({ path: file.path, mode: file.mode, content: tlsFileContent(file) }));
             const hostFiles = files.length === 0 ? undefined : new HostFiles(plan.name, { connection: host.connection, instanceId: host.instanceId, files, after: [packageReady] }, parent);
             const trusted = files.filter((_, i) => planned[i].content.kind === "ca");
+            // One host: new sign-in credentials reach Mattermost with this reconfigure, so their
+            // application must exist before it, as in split, where the Mattermost host waits for it.
+            const oauthAhead = plan.runsGitlab && plan.runsMattermost
+                ? [new OauthRegistration("oauth-ahead", { connection: host.connection, instanceId: host.instanceId, application: mattermostOauthApplication(settings), credentials, after: [packageReady], ahead: true }, parent).step]
+                : [];
             const healthChecks: HealthCheck[] = [
                 ...(plan.runsGitlab ? [{ service: "gitlab", url: settings.externalUrl.href } as const] : []),
                 ...(plan.runsMattermost ? [{ service: "mattermost", url: settings.mattermostExternalUrl.href } as const] : []),
@@ -207,10 +212,11 @@ export class Deployment extends pulumi.ComponentResource {
                 ),
                 awaitDns: settings.tls.mode === "letsencrypt" ? { address: host.publicIp, names: plan.dnsNames } : undefined,
                 healthChecks,
-                after: [packageReady, ...(hostFiles?.steps ?? []), ...dns.records, ...after],
+                after: [packageReady, ...(hostFiles?.steps ?? []), ...dns.records, ...after, ...oauthAhead],
                 installedVersion: formatVersion(settings.gitlab.version),
                 trustDigest: trusted.length === 0 ? undefined : contentDigest(trusted),
                 certificateFiles: hostFiles && { steps: hostFiles.steps, digest: hostFiles.digest },
+                retiredFiles: retiredTlsFiles(settings, plan),
                 caFile: trustsPrivateCa(settings.tls) ? PRIVATE_CA_PATH : undefined,
             }, parent);
             if (plan.runsMattermost) {

@@ -31,6 +31,11 @@ export interface GitlabConfigArgs {
     trustDigest?: pulumi.Input<string>;
     /** Certificate files nginx serves: a change to them reloads nginx, without a reconfigure. */
     certificateFiles?: { steps: pulumi.Resource[]; digest: pulumi.Input<string> };
+    /**
+     * TLS files the current mode does not use, removed before the reconfigure. The step runs when it is
+     * created (a mode switch, a new host, other names), before Let's Encrypt writes to the same paths.
+     */
+    retiredFiles?: readonly string[];
     /** The private CA file on the host, for health checks through a certificate it signed. */
     caFile?: string;
     /** The GitLab version the host runs once the steps before have finished; a new one re-runs the health gates. */
@@ -54,6 +59,13 @@ export class GitlabConfig extends pulumi.ComponentResource {
                 create: pulumi.output(args.awaitDns.address).apply((address) =>
                     hostCommand("wait-for-dns.sh", [address, String(HEALTH_TIMEOUT_SECONDS), ...(args.awaitDns?.names ?? [])]),
                 ),
+            }, { parent: this, dependsOn: args.after }));
+        }
+
+        if (args.retiredFiles && args.retiredFiles.length > 0) {
+            before.push(new command.remote.Command(`${name}-retired-tls-files`, {
+                ...common,
+                create: hostCommand("install-file.sh", ["--remove", ...args.retiredFiles]),
             }, { parent: this, dependsOn: args.after }));
         }
 

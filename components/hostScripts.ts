@@ -34,12 +34,20 @@ export function shellQuote(word: string): string {
     return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
+/** The line by which a host script sources a file of host/lib/ when it runs from its file. */
+const LIB_SOURCE_LINE = /^\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/(lib\/[a-z-]+\.sh)"$/gm;
+
+/** A host script as it travels: each file of host/lib/ it sources is put in place of that line. */
+export function hostScriptText(script: HostScript): string {
+    return hostFile(script).replace(LIB_SOURCE_LINE, (_line, lib: string) => hostFile(lib).trimEnd());
+}
+
 /**
  * `sudo bash -c '<script>' <script name> <args...>`: runs a host script as root with its name as $0,
  * so error messages and the offline render can tell which script a command runs.
  */
 export function hostCommand(script: HostScript, args: readonly string[] = []): string {
-    return ["sudo", "bash", "-c", shellQuote(hostFile(script)), script, ...args.map(shellQuote)].join(" ");
+    return ["sudo", "bash", "-c", shellQuote(hostScriptText(script)), script, ...args.map(shellQuote)].join(" ");
 }
 
 /** The script a command string built by hostCommand runs, or undefined for any other command. */

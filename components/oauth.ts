@@ -38,6 +38,12 @@ export interface OauthRegistrationArgs {
     credentials: OauthCredentials;
     /** GitLab must be configured and running first. */
     after: pulumi.Input<pulumi.Resource>[];
+    /**
+     * Ahead of the reconfigure that gives Mattermost new credentials on the same host: adds the
+     * application if GitLab already runs (nothing on a host before its first reconfigure) and revokes
+     * nothing, so the credentials Mattermost still uses keep working until it has the new ones.
+     */
+    ahead?: boolean;
 }
 
 /** Finds or creates the application with exactly the generated uid and secret; revokes stale ones. */
@@ -53,11 +59,12 @@ export class OauthRegistration extends pulumi.ComponentResource {
                 secret: args.credentials.clientSecret,
                 redirect_uri: args.application.redirectUri,
                 scopes: args.application.scopes,
+                ...(args.ahead ? { revoke_others: false } : {}),
             }),
         );
         this.step = new command.remote.Command(`${name}-register`, {
             connection: args.connection,
-            create: hostCommand("ensure-oauth-application.sh", [hostFile("ensure-oauth-application.rb")]),
+            create: hostCommand("ensure-oauth-application.sh", [hostFile("ensure-oauth-application.rb"), ...(args.ahead ? ["--if-running"] : [])]),
             stdin: wanted,
             triggers: [args.instanceId],
             addPreviousOutputInEnv: false,

@@ -44,14 +44,30 @@ export function servedNames(settings: DeploymentSettings, plan: HostPlan): { nam
     ];
 }
 
+/** Where the certificate chain and the key of a name go: Omnibus's default for that name's vhost. */
+function leafPaths(hostname: string): { certificate: string; key: string } {
+    return { certificate: `${SSL_DIR}/${hostname}.crt`, key: `${SSL_DIR}/${hostname}.key` };
+}
+
 /** The TLS files a host gets; none with Let's Encrypt or http. */
 export function tlsFiles(settings: DeploymentSettings, plan: HostPlan): TlsFile[] {
     if (!installsCertificates(settings.tls)) {
         return [];
     }
     const leaves = servedNames(settings, plan).flatMap(({ name, hostname }): TlsFile[] => [
-        { path: `${SSL_DIR}/${hostname}.crt`, mode: "0644", content: { kind: "certificate", name } },
-        { path: `${SSL_DIR}/${hostname}.key`, mode: "0600", content: { kind: "key", name } },
+        { path: leafPaths(hostname).certificate, mode: "0644", content: { kind: "certificate", name } },
+        { path: leafPaths(hostname).key, mode: "0600", content: { kind: "key", name } },
     ]);
     return trustsPrivateCa(settings.tls) ? [...leaves, { path: PRIVATE_CA_PATH, mode: "0644", content: { kind: "ca" } }] : leaves;
+}
+
+/**
+ * The TLS files another mode would have put on this host that the current mode does not use; they are
+ * removed before the reconfigure. A certificate left at `<mattermost host>.crt` would keep Omnibus's
+ * Let's Encrypt helper from adding the Mattermost name, and nginx would go on serving it.
+ */
+export function retiredTlsFiles(settings: DeploymentSettings, plan: HostPlan): string[] {
+    const used = new Set(tlsFiles(settings, plan).map((file) => file.path));
+    const possible = [...servedNames(settings, plan).flatMap(({ hostname }) => Object.values(leafPaths(hostname))), PRIVATE_CA_PATH];
+    return possible.filter((path) => !used.has(path));
 }

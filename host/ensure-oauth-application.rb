@@ -20,7 +20,10 @@ unless app.persisted? && app.secret_matches?(wanted.fetch('secret'))
 end
 app.save! if app.changed?
 
-stale = applications.where(name: wanted.fetch('name')).where.not(uid: wanted.fetch('uid')).to_a
-stale.each(&:destroy!)
+stale = []
+if wanted.fetch('revoke_others', true)
+  stale = applications.where(name: wanted.fetch('name')).where.not(uid: wanted.fetch('uid')).to_a
+  stale.each(&:destroy!)
+end
 
 puts "oauth application #{app.uid}: #{action}; revoked #{stale.length} other application(s) named #{wanted.fetch('name').inspect}"

@@ -6,6 +6,12 @@
 #   mattermost: GET URL/api/v4/system/ping must answer 200 with "status":"OK"
 set -euo pipefail
 
+log() { printf 'health-gate: %s\n' "$*"; }
+# shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
+trap progress_stop EXIT
+fail_on_signals
+
 service=$1 url=$2 timeout=$3 ca_file=${4:-}
 log_root=${GITLAB_LOG_DIR:-/var/log/gitlab}
 interval=${HEALTH_INTERVAL_SECONDS:-10}
@@ -33,20 +39,22 @@ if [ -n "$ca_file" ]; then
     trust=(--cacert "$ca_file")
 fi
 
-deadline=$((SECONDS + timeout))
+started=$(now_ms)
 body=""
+progress_start "$service to answer healthy at $url$path" "$timeout"
 while :; do
     # --resolve sends the request to this host while keeping the real name for TLS and nginx's vhost.
     if body=$(curl --silent --show-error --max-time 10 --fail "${trust[@]}" --resolve "$host:$port:127.0.0.1" "$url$path" 2>&1) &&
         [[ "$body" == *"$expected"* ]]; then
-        printf 'health-gate: %s is healthy at %s%s\n' "$service" "$url" "$path"
+        log "$service is healthy at $url$path"
         exit 0
     fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
+    if reached "$started" "$timeout"; then
         break
     fi
     sleep "$interval"
 done
+progress_stop
 
 {
     printf 'health-gate: %s did not answer healthy at %s%s within %ss; last answer: %s\n' "$service" "$url" "$path" "$timeout" "$body"

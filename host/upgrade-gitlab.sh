@@ -12,11 +12,17 @@
 # re-run after a failure resumes where the walk stopped. Whenever the script stops, the package is held,
 # so unattended upgrades cannot jump a required stop. With gitlab-ce installed and EDITION ee, the first
 # version must be the installed one: installing gitlab-ee of the same version is GitLab's conversion.
+# A dpkg run that was killed is resumed (`dpkg --configure -a`) before anything else. Omnibus's own
+# database backup before each package is skipped: the program's full backups run before the walk.
 set -euo pipefail
 
 log() { printf 'upgrade-gitlab: %s\n' "$*"; }
+# shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
+failure=""
+# The reason is told once, on the FAILED line the EXIT trap prints.
 fail() {
-    log "$*" >&2
+    failure=$*
     exit 1
 }
 usage() {
@@ -42,6 +48,12 @@ other_package="gitlab-${other_edition}"
 poll_seconds=${MIGRATION_POLL_SECONDS:-30}
 service_wait=${SERVICE_WAIT_SECONDS:-900}
 apt_options=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=5)
+# The package's maintainer scripts run without these: EXTERNAL_URL would make them rewrite gitlab.rb.
+package_env=(env -u EXTERNAL_URL -u GITLAB_ROOT_PASSWORD DEBIAN_FRONTEND=noninteractive)
+dpkg_journal=${DPKG_ADMINDIR:-/var/lib/dpkg}/updates
+# Omnibus's preinst backs up the database (and /etc/gitlab) before each package unless this file
+# exists, and with backup_upload_connection set uploads that partial archive beside the full backups.
+skip_backup_file=${GITLAB_ETC_DIR:-/etc/gitlab}/skip-auto-backup
 
 # Whether x.y.z version $1 is older than $2.
 older() {
@@ -67,6 +79,36 @@ for step in "${steps[@]}"; do
     fi
     previous_step=$step
 done
+
+# The package stays held whenever the script stops; on success each install has already held it.
+# Whatever ends the script (an error, a signal, a lost connection) leads here.
+holds=()
+skip_backup_created=""
+on_exit() {
+    local status=$?
+    trap - EXIT
+    if [ -n "$skip_backup_created" ]; then
+        rm -f "$skip_backup_file"
+    fi
+    if [ "$status" -ne 0 ]; then
+        if [ "${#holds[@]}" -gt 0 ]; then
+            apt-mark hold "${holds[@]}" >/dev/null || log "could not hold ${holds[*]}; hold it with: apt-mark hold ${holds[*]}" >&2
+        fi
+        log "FAILED (exit $status): ${failure:-stopped before the walk finished; run the upgrade again: it resumes from the version dpkg reports}" >&2
+    fi
+    exit "$status"
+}
+trap on_exit EXIT
+fail_on_signals
+
+# A dpkg run that was killed (a lost connection during an install) leaves its journal behind, and
+# apt then refuses everything with "dpkg was interrupted". Finishing it is what apt asks for.
+if [ -n "$(ls -A "$dpkg_journal" 2>/dev/null)" ]; then
+    log "dpkg was interrupted; resuming it with dpkg --configure -a"
+    if ! "${package_env[@]}" dpkg --configure -a; then
+        fail "dpkg --configure -a failed (its output is above); fix the cause, then run the upgrade again"
+    fi
+fi
 
 # Sets state (installed, partial or absent) and version (x.y.z) for package $1, as dpkg reports it.
 # `partial` is a package unpacked or half-configured by an interrupted or failed install: its version's
@@ -108,17 +150,7 @@ else
     here="$package $installed_version"
 fi
 
-# The package stays held whenever the script stops; on success each install has already held it.
-hold_packages() {
-    apt-mark hold "$package" ${replacing:+"$replacing"} >/dev/null || log "could not hold $package ${replacing}; hold it with: apt-mark hold $package" >&2
-}
-hold_on_failure() {
-    local status=$?
-    if [ "$status" -ne 0 ]; then
-        hold_packages
-    fi
-}
-trap hold_on_failure EXIT
+holds=("$package" ${replacing:+"$replacing"})
 
 pending=()
 for step in "${steps[@]}"; do
@@ -134,7 +166,7 @@ if [ "${#steps[@]}" -gt 0 ] && [ -n "$installed_version" ] && older "${steps[-1]
     fail "$here is installed, newer than the target ${steps[-1]}; GitLab cannot be downgraded in place"
 fi
 if [ "${#pending[@]}" -eq 0 ]; then
-    hold_packages
+    apt-mark hold "${holds[@]}" >/dev/null
     log "$here is installed and held; nothing to upgrade"
     exit 0
 fi
@@ -148,7 +180,8 @@ migration_query='SELECT count(*), count(*) FILTER (WHERE status = 4) FROM batche
 
 # Waits until the batched background migrations are finished; GitLab $1 is what is installed now.
 wait_for_migrations() {
-    local at=$1 started=$SECONDS answer progress
+    local at=$1 started answer progress
+    started=$(now_ms)
     if [ "$migration_wait" = none ]; then
         return 0
     fi
@@ -166,10 +199,10 @@ wait_for_migrations() {
         else
             progress="the migration status cannot be read yet (${answer//$'\n'/ })"
         fi
-        if ((SECONDS - started >= migration_wait)); then
+        if reached "$started" "$migration_wait"; then
             fail "$at: background migrations did not finish within ${migration_wait}s ($progress). GitLab $at is installed and held. $resume"
         fi
-        log "$at: $progress; waited $((SECONDS - started))s of ${migration_wait}s"
+        log "$at: $progress; waited $(seconds_since "$started")s of ${migration_wait}s"
         sleep "$poll_seconds"
     done
 }
@@ -177,9 +210,10 @@ wait_for_migrations() {
 # Each stop must be up before the next is installed: every Omnibus service running (`gitlab-ctl
 # status` fails while any is down). The HTTP health gates run once the whole walk is done.
 wait_for_services() {
-    local at=$1 started=$SECONDS
+    local at=$1 started
+    started=$(now_ms)
     until gitlab-ctl status >/dev/null 2>&1; do
-        if ((SECONDS - started >= service_wait)); then
+        if reached "$started" "$service_wait"; then
             gitlab-ctl status >&2 || true
             fail "$at: not every GitLab service is running after ${service_wait}s (gitlab-ctl status above). GitLab $at is installed and held; fix the service, then run the upgrade again: it resumes after $at."
         fi
@@ -192,6 +226,13 @@ wait_for_services() {
 # Migrations left by an earlier upgrade must finish before the next version is installed.
 wait_for_migrations "$start_version"
 apt-get "${apt_options[@]}" update -q
+# The file says who made it, so one left by a killed walk is removed by the next, while one the
+# administrator made stays.
+skip_backup_mark="created by upgrade-gitlab.sh for the duration of an upgrade walk"
+if [ ! -e "$skip_backup_file" ] || [ "$(cat "$skip_backup_file")" = "$skip_backup_mark" ]; then
+    skip_backup_created=yes
+    printf '%s\n' "$skip_backup_mark" >"$skip_backup_file"
+fi
 
 for step in "${pending[@]}"; do
     line=${step%.*}
@@ -200,15 +241,16 @@ for step in "${pending[@]}"; do
         fail "gitlab-ctl check-config --version=$line failed: gitlab.rb has settings GitLab $line refuses (named above). Nothing was installed for $step; $here stays installed and held. Correct the settings, then run the upgrade again: it resumes at $step."
     fi
     apt-mark unhold "$package" ${replacing:+"$replacing"} >/dev/null
-    # No EXTERNAL_URL: the package must not rewrite gitlab.rb. Its own reconfigure is the only one.
-    if ! env -u EXTERNAL_URL -u GITLAB_ROOT_PASSWORD DEBIAN_FRONTEND=noninteractive \
-        apt-get "${apt_options[@]}" install -y -q "${package}=${step}-${edition}.0"; then
+    # The package's own reconfigure is the only one.
+    if ! "${package_env[@]}" apt-get "${apt_options[@]}" install -y -q "${package}=${step}-${edition}.0"; then
         fail "installing $package $step failed (apt-get's output is above). The package is held again; run the upgrade again once the cause is fixed: it resumes from the version dpkg reports."
     fi
-    replacing=""
+    replacing="" holds=("$package")
     apt-mark hold "$package" >/dev/null
     here="$package $step"
     log "installed and held $here"
+    # The package's reconfigure wrote smtp_settings.rb world-readable again.
+    protect_rendered_secrets
     wait_for_services "$step"
     wait_for_migrations "$step"
 done

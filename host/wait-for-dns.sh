@@ -4,21 +4,27 @@
 # Usage: wait-for-dns.sh ADDRESS TIMEOUT_SECONDS NAME...
 set -euo pipefail
 
+log() { printf 'wait-for-dns: %s\n' "$*"; }
+# shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
+trap progress_stop EXIT
+fail_on_signals
+
 address=$1 timeout=$2
 shift 2
 interval=${DNS_INTERVAL_SECONDS:-10}
-deadline=$((SECONDS + timeout))
+started=$(now_ms)
+progress_start "$* to resolve to $address" "$timeout"
 
 for name in "$@"; do
     while :; do
         resolved=$(getent ahostsv4 "$name" | awk '{ print $1 }' | sort -u | tr '\n' ' ' || true)
         if [ "${resolved% }" = "$address" ]; then
-            printf 'wait-for-dns: %s resolves to %s\n' "$name" "$address"
+            log "$name resolves to $address"
             break
         fi
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            printf 'wait-for-dns: %s resolves to "%s", not %s, after %ss. Check the zone delegation and the A record.\n' \
-                "$name" "${resolved% }" "$address" "$timeout" >&2
+        if reached "$started" "$timeout"; then
+            log "$name resolves to \"${resolved% }\", not $address, after ${timeout}s. Check the zone delegation and the A record." >&2
             exit 1
         fi
         sleep "$interval"

@@ -170,6 +170,23 @@ for (const topology of ["single", "split"] as const) {
             }
         });
 
+        it("hands Mattermost new sign-in credentials only once their application exists (oauth.rotation)", () => {
+            const ahead = run.resources.filter((r) => r.type === "command:remote:Command" && r.name === "oauth-ahead-register");
+            if (topology === "split") {
+                assert.deepEqual(ahead, [], "the Mattermost host already waits for the registration");
+                return;
+            }
+            assert.equal(ahead.length, 1, "no registration ahead of the single host's reconfigure");
+            const step = ahead[0]!;
+            assert.ok(waitsFor(run, "gitlab-gitlab-rb", "oauth-ahead-register"), "the reconfigure does not wait for the new application");
+            assert.ok(!waitsFor(run, "oauth-ahead-register", "gitlab-gitlab-rb"));
+            assert.ok(String(step.inputs.create).endsWith(" --if-running"), "a host before its first reconfigure has no GitLab to register with");
+            const wanted = JSON.parse(String(step.inputs.stdin));
+            assert.equal(wanted.uid, JSON.parse(String(named(run, "oauth-register").inputs.stdin)).uid);
+            assert.equal(wanted.revoke_others, false, "the credentials Mattermost still uses would be revoked");
+            assert.ok(step.secretInputs.includes("stdin"));
+        });
+
         it("sends secrets only on stdin, marked secret, never in a command string", () => {
             for (const command of commands(run)) {
                 assert.ok(command.secretInputs.includes("connection"), `${command.name}: the SSH connection is secret`);

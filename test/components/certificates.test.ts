@@ -232,3 +232,43 @@ describe("tls.mode provided", () => {
         }
     });
 });
+
+describe("switching to a mode that does not use the program's certificate files", () => {
+    const retired = (run: OfflineRun, host: string) => {
+        const step = run.resources.find((r) => r.type === "command:remote:Command" && r.name === `${host}-retired-tls-files`);
+        return step && { paths: scriptArgs(step.inputs.create), step };
+    };
+
+    it("letsencrypt (single host): both names' files and the CA are removed before the reconfigure that turns it on", async () => {
+        const run = await runOffline(stackConfig("single", { tls: { mode: "letsencrypt", contactEmail: "ops@example.com" } }));
+        const found = retired(run, "gitlab");
+        assert.ok(found, "no step removes the certificate files");
+        assert.equal(scriptOfCommand(String(found.step.inputs.create)), "install-file.sh");
+        assert.deepEqual(found.paths, [
+            "--remove",
+            "/etc/gitlab/ssl/gitlab.example.com.crt",
+            "/etc/gitlab/ssl/gitlab.example.com.key",
+            "/etc/gitlab/ssl/mattermost.example.com.crt",
+            "/etc/gitlab/ssl/mattermost.example.com.key",
+            "/etc/gitlab/trusted-certs/gitlab-mattermost-ca.crt",
+        ]);
+        assert.ok(command(run, "gitlab-gitlab-rb").dependsOn.includes("gitlab-retired-tls-files"), "the reconfigure does not wait for the removal");
+        assert.match(String(command(run, "gitlab-gitlab-rb").inputs.stdin), /^letsencrypt\['enable'\] = true$/m);
+    });
+
+    it("letsencrypt (split): each host removes the files of the names it serves", async () => {
+        const run = await runOffline(stackConfig("split", { tls: { mode: "letsencrypt", contactEmail: "ops@example.com" } }));
+        assert.deepEqual(retired(run, "mattermost")?.paths, [
+            "--remove",
+            "/etc/gitlab/ssl/mattermost.example.com.crt",
+            "/etc/gitlab/ssl/mattermost.example.com.key",
+            "/etc/gitlab/trusted-certs/gitlab-mattermost-ca.crt",
+        ]);
+        assert.ok(command(run, "mattermost-gitlab-rb").dependsOn.includes("mattermost-retired-tls-files"));
+    });
+
+    it("selfSigned uses every file: nothing is removed", async () => {
+        const run = await runOffline(stackConfig("single", { tls: { mode: "selfSigned" } }));
+        assert.equal(retired(run, "gitlab"), undefined);
+    });
+});

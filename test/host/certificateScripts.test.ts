@@ -41,6 +41,31 @@ describe("install-file.sh", () => {
             assert.doesNotMatch(wroteKey.stdout + wroteKey.stderr, /PRIVATE KEY/, "the key is never echoed");
         }));
 
+    test("--remove deletes the certificates and keys given that exist, and nothing else", () =>
+        withSandbox(async (sandbox) => {
+            const crt = sandbox.write("etc/gitlab/ssl/mattermost.example.com.crt", first.certificate);
+            const key = sandbox.write("etc/gitlab/ssl/mattermost.example.com.key", first.key, 0o600);
+            const other = sandbox.write("etc/gitlab/ssl/gitlab.example.com.crt", first.certificate);
+            const absent = sandbox.path("etc/gitlab/trusted-certs/gitlab-mattermost-ca.crt");
+            const result = await sandbox.runScript("install-file.sh", ["--remove", crt, key, absent]);
+            assert.equal(result.status, 0, result.stderr);
+            assert.deepEqual(filesIn(sandbox.path("etc/gitlab/ssl")), ["gitlab.example.com.crt"]);
+            assert.equal(readFileSync(other, "utf8"), first.certificate);
+            assert.match(result.stdout, new RegExp(`removed ${crt}`));
+            assert.doesNotMatch(result.stdout, /trusted-certs/, "an absent file is not reported as removed");
+        }));
+
+    test("--remove refuses anything but certificates and keys, removing nothing", () =>
+        withSandbox(async (sandbox) => {
+            const crt = sandbox.write("etc/gitlab/ssl/mattermost.example.com.crt", first.certificate);
+            const rb = sandbox.write("etc/gitlab/gitlab.rb", "external_url 'https://gitlab.example.com'\n");
+            const result = await sandbox.runScript("install-file.sh", ["--remove", crt, rb]);
+            assert.equal(result.status, 2, result.stdout);
+            assert.match(result.stderr, /only absolute paths of certificates/);
+            assert.deepEqual(filesIn(sandbox.path("etc/gitlab/ssl")), ["mattermost.example.com.crt"]);
+            assert.deepEqual(filesIn(sandbox.path("etc/gitlab")), ["gitlab.rb", "ssl"]);
+        }));
+
     test("replaces a certificate by renaming, so the old file stays whole until the new one is in place", () =>
         withSandbox(async (sandbox) => {
             const crt = sandbox.write("etc/gitlab/ssl/gitlab.example.com.crt", first.certificate);

@@ -29,6 +29,7 @@ const SHELL_SCRIPTS = shellScriptsIn(HOST_SCRIPT_DIR).map((path) => basename(pat
 const REPOSITORY = join(HOST_SCRIPT_DIR, "..");
 const SHELLCHECKED = [
     ...shellScriptsIn(HOST_SCRIPT_DIR),
+    ...shellScriptsIn(join(HOST_SCRIPT_DIR, "lib")),
     ...shellScriptsIn(join(HOST_SCRIPT_DIR, "tools")),
     ...shellScriptsIn(join(REPOSITORY, "scripts")),
     join(REPOSITORY, ".ci", "run"),
@@ -77,9 +78,11 @@ describe("apply-gitlab-rb.sh", () => {
     const BROKEN = "external_url 'https://gitlab.example.com\nmattermost['enable'] = true\n";
 
     /** Omnibus's layout with a ruby stand-in (real ruby underneath) and a gitlab-ctl stand-in. */
-    function omnibus(sandbox: Sandbox, options: { reconfigureFailsOn?: number[]; existing?: string } = {}) {
+    function omnibus(sandbox: Sandbox, options: { reconfigureFailsOn?: number[]; existing?: string; reconfigureSeconds?: number } = {}) {
         const etc = sandbox.path("etc/gitlab");
         const opt = sandbox.path("opt/gitlab");
+        const railsEtc = sandbox.path("var/opt/gitlab/gitlab-rails/etc");
+        const mattermostEnv = sandbox.path("opt/gitlab/etc/mattermost/env");
         mkdirSync(etc, { recursive: true });
         if (options.existing !== undefined) {
             writeFileSync(join(etc, "gitlab.rb"), options.existing, { mode: 0o600 });
@@ -99,13 +102,30 @@ case " ${failOn} " in
     exit 1
     ;;
 esac
+sleep ${options.reconfigureSeconds ?? 0}
+# Renders what Omnibus renders with the SMTP password, with Omnibus's modes.
+mkdir -p ${sh(railsEtc)} ${sh(mattermostEnv)}
+chmod 0755 ${sh(mattermostEnv)}
+printf 'production:\n' >${sh(join(railsEtc, "gitlab.yml"))}
+chmod 0640 ${sh(join(railsEtc, "gitlab.yml"))}
+printf 'password: "smtp-secret"\n' >${sh(join(railsEtc, "smtp_settings.rb"))}
+printf 'smtp-secret' >${sh(join(mattermostEnv, "MM_EMAILSETTINGS_SMTPPASSWORD"))}
+chmod 0644 ${sh(join(railsEtc, "smtp_settings.rb"))} ${sh(join(mattermostEnv, "MM_EMAILSETTINGS_SMTPPASSWORD"))}
 echo "stand-in reconfigure $CALL_NUMBER: Chef Infra Client finished"`, join(opt, "bin/gitlab-ctl"));
-        const env = { GITLAB_ETC_DIR: etc, OMNIBUS_DIR: opt, GITLAB_MATTERMOST_LOG_DIR: sandbox.path("log/gitlab-mattermost") };
+        const env = {
+            GITLAB_ETC_DIR: etc,
+            OMNIBUS_DIR: opt,
+            GITLAB_MATTERMOST_LOG_DIR: sandbox.path("log/gitlab-mattermost"),
+            GITLAB_RAILS_ETC_DIR: railsEtc,
+            MATTERMOST_ENV_DIR: mattermostEnv,
+        };
         return {
             etc,
+            railsEtc,
+            mattermostEnv,
             target: join(etc, "gitlab.rb"),
             previous: join(etc, "gitlab.rb.previous"),
-            apply: (input: string) => sandbox.runScript("apply-gitlab-rb.sh", [], { env, input }),
+            apply: (input: string, extraEnv: Record<string, string> = {}) => sandbox.runScript("apply-gitlab-rb.sh", [], { env: { ...env, ...extraEnv }, input }),
         };
     }
 
@@ -127,7 +147,7 @@ echo "stand-in reconfigure $CALL_NUMBER: Chef Infra Client finished"`, join(opt,
             assert.equal(checks[0]![0], "-c");
             assert.notEqual(checks[0]![1], host.target);
             // root owns the file: asked of the staged copy, before it was renamed into place.
-            assert.deepEqual(argvs(sandbox.calls("chown")), [["0:0", checks[0]![1]!]]);
+            assert.deepEqual(argvs(sandbox.calls("chown"))[0], ["0:0", checks[0]![1]!]);
             assert.ok(sandbox.sequence().indexOf("chown") < sandbox.sequence().indexOf("gitlab-ctl"));
             assert.deepEqual(filesIn(host.etc), ["gitlab.rb", "gitlab.rb.previous"], "no temporary file is left");
             assert.match(readFileSync(sandbox.path("log/gitlab-mattermost/reconfigure.log"), "utf8"), /Chef Infra Client finished/);
@@ -208,6 +228,30 @@ echo "stand-in reconfigure $CALL_NUMBER: Chef Infra Client finished"`, join(opt,
                 result.stderr,
             );
             assert.equal(readFileSync(host.previous, "utf8"), OLD);
+        }));
+
+    test("after the reconfigure, the files Omnibus renders with the SMTP password are readable only by their readers", () =>
+        withSandbox(async (sandbox) => {
+            const host = omnibus(sandbox, { existing: OLD });
+            const result = await host.apply(NEW);
+            assert.equal(result.status, 0, describeRun(result));
+            const smtp = join(host.railsEtc, "smtp_settings.rb");
+            assert.equal(mode(smtp), 0o640, "smtp_settings.rb gets gitlab.yml's mode");
+            assert.deepEqual(argvs(sandbox.calls("chown")).at(-1), [`--reference=${join(host.railsEtc, "gitlab.yml")}`, smtp], "and its owner and group");
+            assert.equal(mode(host.mattermostEnv), 0o700);
+            assert.equal(mode(join(host.mattermostEnv, "MM_EMAILSETTINGS_SMTPPASSWORD")), 0o600);
+        }));
+
+    test("a long reconfigure prints what it waits for and for how long, every PROGRESS_INTERVAL_SECONDS", () =>
+        withSandbox(async (sandbox) => {
+            const host = omnibus(sandbox, { existing: OLD, reconfigureSeconds: 1.2 });
+            const result = await host.apply(NEW, { PROGRESS_INTERVAL_SECONDS: "0.3" });
+            assert.equal(result.status, 0, describeRun(result));
+            const progress = result.stdout.split("\n").filter((line) => line.includes("still waiting"));
+            assert.ok(progress.length >= 2, `expected progress lines:\n${result.stdout}`);
+            assert.match(progress.at(-1)!, /^apply-gitlab-rb: still waiting for gitlab-ctl reconfigure \(attempt 1, output in .*reconfigure\.log\): \d+s so far$/);
+            assert.ok(result.stdout.indexOf("still waiting") < result.stdout.indexOf("reconfigured (attempt 1)"), "progress after the end");
+            assert.doesNotMatch(result.stdout.slice(result.stdout.indexOf("reconfigured (attempt 1)")), /still waiting/, "the reporter outlived the reconfigure");
         }));
 
     test("reconfigure failing once then succeeding: exit 0 after two calls", () =>
@@ -456,9 +500,9 @@ describe("health-gate.sh", () => {
         sandbox.standIn("curl", `case "$CALL_NUMBER" in\n${branches.join("\n")}\nesac`);
     }
 
-    function gate(sandbox: Sandbox, args: string[]) {
+    function gate(sandbox: Sandbox, args: string[], extraEnv: Record<string, string> = {}) {
         return sandbox.runScript("health-gate.sh", args, {
-            env: { GITLAB_LOG_DIR: sandbox.path("log/gitlab"), HEALTH_INTERVAL_SECONDS: "0" },
+            env: { GITLAB_LOG_DIR: sandbox.path("log/gitlab"), HEALTH_INTERVAL_SECONDS: "0", ...extraEnv },
         });
     }
 
@@ -496,6 +540,21 @@ describe("health-gate.sh", () => {
             const result = await gate(sandbox, ["mattermost", "https://mm.example.com", "60"]);
             assert.equal(result.status, 0, describeRun(result));
             assert.equal(sandbox.calls("curl").length, 3);
+        }));
+
+    test("while it waits, it prints what it waits for and for how long so far, every PROGRESS_INTERVAL_SECONDS", () =>
+        withSandbox(async (sandbox) => {
+            curlAnswers(sandbox, [
+                { body: "curl: (7) Failed to connect", exit: 7 },
+                { body: "curl: (7) Failed to connect", exit: 7 },
+                { body: "curl: (7) Failed to connect", exit: 7 },
+                { body: "curl: (7) Failed to connect", exit: 7 },
+                { body: '{"status":"OK"}' },
+            ]);
+            const result = await gate(sandbox, ["mattermost", "https://mm.example.com", "900"], { HEALTH_INTERVAL_SECONDS: "0.3", PROGRESS_INTERVAL_SECONDS: "0.3" });
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /^health-gate: still waiting for mattermost to answer healthy at https:\/\/mm\.example\.com\/api\/v4\/system\/ping: \d+s so far of 900s$/m);
+            assert.ok(result.stdout.split("\n").filter((line) => line.includes("still waiting")).length >= 2, result.stdout);
         }));
 
     test("never healthy with timeout 0: exit 1 with the last answer and the services' log lines", () =>
@@ -545,8 +604,8 @@ esac`);
 }
 
 describe("wait-for-dns.sh", () => {
-    const dns = (sandbox: Sandbox, args: string[]) =>
-        sandbox.runScript("wait-for-dns.sh", args, { env: { DNS_INTERVAL_SECONDS: "0" } });
+    const dns = (sandbox: Sandbox, args: string[], extraEnv: Record<string, string> = {}) =>
+        sandbox.runScript("wait-for-dns.sh", args, { env: { DNS_INTERVAL_SECONDS: "0", ...extraEnv } });
 
     test("every name resolves to the address: exit 0", () =>
         withSandbox(async (sandbox) => {
@@ -574,6 +633,15 @@ describe("wait-for-dns.sh", () => {
             const result = await dns(sandbox, ["192.0.2.10", "60", "gitlab.example.com"]);
             assert.equal(result.status, 0, describeRun(result));
             assert.equal(sandbox.calls("getent").length, 3);
+        }));
+
+    test("while it waits, it prints which names it waits for and for how long so far, every PROGRESS_INTERVAL_SECONDS", () =>
+        withSandbox(async (sandbox) => {
+            getentAnswers(sandbox, { "gitlab.example.com": "192.0.2.10", "mm.example.com": "192.0.2.10" }, 5);
+            const result = await dns(sandbox, ["192.0.2.10", "900", "gitlab.example.com", "mm.example.com"], { DNS_INTERVAL_SECONDS: "0.3", PROGRESS_INTERVAL_SECONDS: "0.3" });
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /^wait-for-dns: still waiting for gitlab\.example\.com mm\.example\.com to resolve to 192\.0\.2\.10: \d+s so far of 900s$/m);
+            assert.ok(result.stdout.split("\n").filter((line) => line.includes("still waiting")).length >= 2, result.stdout);
         }));
 
     test("a name that never resolves, timeout 0: exit 1", () =>
@@ -703,6 +771,30 @@ describe("ensure-oauth-application.sh with ensure-oauth-application.rb", () => {
             );
         }));
 
+    test("--if-running before GitLab's first reconfigure: does nothing and succeeds", () =>
+        withSandbox(async (sandbox) => {
+            const rails = gitlabRails(sandbox, []);
+            sandbox.standIn("gitlab-psql", `[ "$*" = "-d gitlabhq_production -Atc SELECT 1" ] || exit 64; echo "psql: error: connection to server on socket failed: No such file or directory" >&2; exit 2`, sandbox.path("opt/gitlab/bin/gitlab-psql"));
+            const result = await sandbox.runScript("ensure-oauth-application.sh", [RUBY_PROGRAM, "--if-running"], { env: rails.env, input: WANTED_JSON });
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /GitLab is not running yet/);
+            assert.deepEqual(sandbox.calls("gitlab-rails"), []);
+        }));
+
+    test("ahead of a rotation (revoke_others false): the new application is added, the one in use survives", () =>
+        withSandbox(async (sandbox) => {
+            const previous: AppRow = { ...wantedRow, uid: "u0", secret: storedSecret("s0") };
+            const rails = gitlabRails(sandbox, [previous]);
+            sandbox.standIn("gitlab-psql", `[ "$*" = "-d gitlabhq_production -Atc SELECT 1" ] || exit 64; echo 1`, sandbox.path("opt/gitlab/bin/gitlab-psql"));
+            const input = JSON.stringify({ ...WANTED, revoke_others: false });
+            const result = await sandbox.runScript("ensure-oauth-application.sh", [RUBY_PROGRAM, "--if-running"], { env: rails.env, input });
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /oauth application u1: created; revoked 0/);
+            const final = rails.final();
+            assert.deepEqual(final.destroyed, []);
+            assert.deepEqual([...final.applications].map((a) => a.uid).sort(), ["u0", "u1"]);
+        }));
+
     test("a second run after creating reports unchanged", () =>
         withSandbox(async (sandbox) => {
             const first = gitlabRails(sandbox, []);
@@ -721,6 +813,13 @@ describe("components/hostScripts.ts", () => {
 
     test("HostScript names exactly the shell scripts in host/", () => {
         assert.deepEqual([...ALL_SCRIPTS].sort(), SHELL_SCRIPTS);
+    });
+
+    test("a script that sources host/lib/ travels with that file in place of the line that sources it", () => {
+        const command = hostCommand("upgrade-gitlab.sh", ["ee", "none", "18.11.11"]);
+        assert.doesNotMatch(command, /lib\/step-common\.sh"$/m, "the source line is still there");
+        assert.ok(command.includes("fail_on_signals() {"), "the library's functions are missing");
+        assert.match(hostFile("upgrade-gitlab.sh"), /^\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\/step-common\.sh"$/m);
     });
 
     test("scriptOfCommand(hostCommand(x, args)) is x for every script", () => {

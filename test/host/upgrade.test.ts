@@ -7,12 +7,15 @@
 // The script's arguments come from components/upgradePath.ts, as the program builds them.
 
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { planUpgrade, upgradeScriptArgs, type UpgradePath } from "../../components/upgradePath";
 import type { Edition } from "../../components/settings";
 import { parseVersion } from "../../components/versions";
+import { spawn } from "node:child_process";
+import { setTimeout as delay } from "node:timers/promises";
+import { HOST_SCRIPT_DIR } from "../../components/hostScripts";
 import { sh, type RunResult, type Sandbox, withSandbox } from "../support/standIns";
 
 const SCRIPT = "upgrade-gitlab.sh";
@@ -33,12 +36,34 @@ interface Scenario {
     readonly failedMigrations?: number;
     /** How many `gitlab-ctl status` calls report a service down; `forever` never comes up. */
     readonly servicesDownPolls?: number | "forever";
+    /** Seconds each `gitlab-ctl status` call takes while a service is down, as on a loaded host. */
+    readonly statusSeconds?: number;
+    /** A dpkg run was killed: its journal (/var/lib/dpkg/updates) is not empty. */
+    readonly dpkgInterrupted?: boolean;
+    /** The administrator created /etc/gitlab/skip-auto-backup before the walk. */
+    readonly skipAutoBackup?: boolean;
+    /** An install that waits, after announcing itself, until the test releases it (signal tests). */
+    readonly installWaitsFor?: string;
 }
 
 /** A GitLab host made of stand-ins, with its fake dpkg database under <sandbox>/dpkg. */
 function gitlabHost(sandbox: Sandbox, scenario: Scenario) {
     const dpkg = sandbox.path("dpkg");
     const control = sandbox.path("scenario");
+    const etc = sandbox.path("etc/gitlab");
+    const railsEtc = sandbox.path("var/opt/gitlab/gitlab-rails/etc");
+    const skipBackup = join(etc, "skip-auto-backup");
+    // dpkg's admin directory, where a killed dpkg leaves its journal.
+    const dpkgAdmin = sandbox.path("var/lib/dpkg");
+    const journal = join(dpkgAdmin, "updates");
+    mkdirSync(journal, { recursive: true });
+    mkdirSync(etc, { recursive: true });
+    if (scenario.dpkgInterrupted) {
+        writeFileSync(join(journal, "0001"), "Package: gitlab-ee\nStatus: install ok unpacked\n");
+    }
+    if (scenario.skipAutoBackup) {
+        writeFileSync(skipBackup, "");
+    }
     for (const [name, state] of Object.entries(scenario.packages)) {
         sandbox.write(join("dpkg", name), state);
     }
@@ -70,9 +95,30 @@ done`);
 
     // Like apt: refuses to change a held GitLab package, replaces the other edition (the packages
     // conflict), and leaves a half-configured package when the package's reconfigure fails.
+    // A killed dpkg's journal makes apt refuse to install; --configure -a finishes what was unpacked.
+    sandbox.standIn("dpkg", `
+record_env
+[ "$*" = "--configure -a" ] || { echo "stand-in dpkg: only --configure -a is expected" >&2; exit 2; }
+for file in ${sh(dpkg)}/*; do
+    state=$(cat "$file")
+    case "\${state:1:1}" in U|F|H|W|t) printf '%si%s' "\${state:0:1}" "\${state:2}" >"$file" ;; esac
+done
+rm -f ${sh(journal)}/*
+echo "stand-in dpkg: configured what was unpacked"`);
+
     sandbox.standIn("apt-get", `
 record_env
 case " $* " in *" update "*) echo "stand-in apt-get: update"; exit 0 ;; esac
+if [ -n "$(ls -A ${sh(journal)})" ]; then
+    echo "E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to correct the problem." >&2
+    exit 100
+fi
+# What Omnibus's preinst would do: back up the database unless skip-auto-backup exists.
+if [ -e ${sh(skipBackup)} ]; then echo skipped >"$CALL_DIR/preinst-backup"; else echo ran >"$CALL_DIR/preinst-backup"; fi
+if [ -n ${sh(scenario.installWaitsFor ?? "")} ]; then
+    touch ${sh(join(control, "installing"))}
+    for _ in $(seq 200); do [ -e ${sh(scenario.installWaitsFor ?? "")} ] && break; sleep 0.05; done
+fi
 spec=\${!#}
 package=\${spec%%=*} wanted=\${spec#*=}
 for name in gitlab-ee gitlab-ce; do
@@ -88,13 +134,22 @@ if grep -qx "\${wanted%%-*}" ${sh(join(control, "install-fails"))}; then
     exit 100
 fi
 printf 'ii |%s' "$wanted" >${sh(dpkg)}/"$package"
+# The package's own reconfigure renders smtp_settings.rb as Omnibus does: 0644.
+mkdir -p ${sh(railsEtc)}
+printf 'production:\n' >${sh(join(railsEtc, "gitlab.yml"))}
+printf 'password: "smtp-secret"\n' >${sh(join(railsEtc, "smtp_settings.rb"))}
+chmod 0640 ${sh(join(railsEtc, "gitlab.yml"))}
+chmod 0644 ${sh(join(railsEtc, "smtp_settings.rb"))}
 cp ${sh(join(control, "pending-polls"))} ${sh(join(control, "pending"))}
+printf '%s' "$EPOCHREALTIME" >"$CALL_DIR/finished-at"
 echo "stand-in apt-get: installed $package $wanted"`);
 
     sandbox.standIn("gitlab-ctl", `
+printf '%s' "$EPOCHREALTIME" >"$CALL_DIR/called-at"
 if [ "$1" = status ]; then
     down=$(cat ${sh(join(control, "services-down"))})
     if [ "$down" = forever ] || [ "$down" -gt 0 ]; then
+        sleep ${scenario.statusSeconds ?? 0}
         [ "$down" = forever ] || echo $((down - 1)) >${sh(join(control, "services-down"))}
         echo "down: run: puma: (pid 1) 1s"
         exit 3
@@ -125,6 +180,20 @@ fi`);
         sandbox.standIn(unused, `echo "stand-in ${unused}: not expected to be called" >&2; exit 1`);
     }
 
+    const scriptEnv = (extra: Record<string, string> = {}): Record<string, string> => ({
+        // Set on purpose: the package's maintainer scripts must not see them.
+        EXTERNAL_URL: "https://gitlab.example.com",
+        GITLAB_ROOT_PASSWORD: "stand-in",
+        MIGRATION_POLL_SECONDS: "0",
+        // A limit no test reaches unless it means to, so a slow machine cannot make a test flake.
+        SERVICE_WAIT_SECONDS: "3600",
+        GITLAB_ETC_DIR: etc,
+        DPKG_ADMINDIR: dpkgAdmin,
+        GITLAB_RAILS_ETC_DIR: railsEtc,
+        MATTERMOST_ENV_DIR: sandbox.path("opt/gitlab/etc/mattermost/env"),
+        ...extra,
+    });
+
     return {
         /** dpkg-query's answer for `name` now, or undefined when it is not installed. */
         dpkgState: (name: string) => (existsSync(join(dpkg, name)) ? readFileSync(join(dpkg, name), "utf8") : undefined),
@@ -134,11 +203,13 @@ fi`);
         setInstallFails: (versions: readonly string[]) => writeFileSync(join(control, "install-fails"), versions.map((v) => `${v}\n`).join("")),
         /** Sets the migrations the host has right now (e.g. finished later, by GitLab). */
         setPending: (polls: number | "forever") => writeFileSync(join(control, "pending"), String(polls)),
-        upgrade: (args: readonly string[]) =>
-            sandbox.runScript(SCRIPT, args, {
-                // Set on purpose: the package's maintainer scripts must not see them.
-                env: { MIGRATION_POLL_SECONDS: "0", SERVICE_WAIT_SECONDS: "1", EXTERNAL_URL: "https://gitlab.example.com", GITLAB_ROOT_PASSWORD: "stand-in" },
-            }),
+        skipBackup,
+        railsEtc,
+        /** Whether the walk is inside the apt-get stand-in, waiting for the test to release it. */
+        installing: () => existsSync(join(control, "installing")),
+        env: scriptEnv,
+        upgrade: (args: readonly string[], options: { serviceWait?: number } = {}) =>
+            sandbox.runScript(SCRIPT, args, { env: scriptEnv(options.serviceWait === undefined ? {} : { SERVICE_WAIT_SECONDS: String(options.serviceWait) }) }),
     };
 }
 
@@ -212,6 +283,7 @@ describe("upgrade-gitlab.sh", () => {
                 ...stepCommands("18.11.11", 3),
             ]);
             assert.equal(host.dpkgState("gitlab-ee"), "hi |18.11.11-ee.0", "18.11.11 is installed and held");
+            assert.equal(statSync(join(host.railsEtc, "smtp_settings.rb")).mode & 0o777, 0o640, "the package's reconfigure left smtp_settings.rb world-readable");
 
             const query = sandbox.calls("gitlab-psql")[0]!.argv[2]!;
             assert.match(query, /FROM batched_background_migrations WHERE status NOT IN \(3, 6\)/);
@@ -268,12 +340,34 @@ describe("upgrade-gitlab.sh", () => {
     test("a service that stays down stops the walk after that version, held, with how to resume", () =>
         withSandbox(async (sandbox) => {
             const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.2.8-ee.0" }, servicesDownPolls: "forever" });
-            const result = await host.upgrade(upgradeScriptArgs(path("18.2.8", "18.11.11"), 3600));
+            const result = await host.upgrade(upgradeScriptArgs(path("18.2.8", "18.11.11"), 3600), { serviceWait: 1 });
             assert.equal(result.status, 1, describeRun(result));
             assert.match(result.stderr, /18\.5\.7: not every GitLab service is running after 1s .*GitLab 18\.5\.7 is installed and held; .*resumes after 18\.5\.7\./);
             assert.match(result.stderr, /down: run: puma/, "gitlab-ctl status is shown");
             assert.deepEqual(installed(sandbox), ["gitlab-ee=18.5.7-ee.0"]);
             assert.equal(host.dpkgState("gitlab-ee"), "hi |18.5.7-ee.0");
+        }));
+
+    test("a slow host (each down poll takes 0.6s) still passes: only a test about the limit reaches it", () =>
+        withSandbox(async (sandbox) => {
+            const slow = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.8.11-ee.0" }, servicesDownPolls: 2, statusSeconds: 0.6 });
+            const ok = await slow.upgrade(upgradeScriptArgs(path("18.8.11", "18.11.11"), 3600));
+            assert.equal(ok.status, 0, describeRun(ok));
+            assert.equal(sandbox.calls("gitlab-ctl").filter((c) => c.argv[0] === "status").length, 3);
+        }));
+
+    test("a 1-second service limit is reached only after a whole second, not at the next tick of a seconds counter", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.8.11-ee.0" }, servicesDownPolls: "forever" });
+            const result = await host.upgrade(upgradeScriptArgs(path("18.8.11", "18.11.11"), 3600), { serviceWait: 1 });
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /not every GitLab service is running after 1s/);
+            // The wait starts after the install's stand-in has finished; the last `gitlab-ctl status`
+            // (the one shown with the failure) comes after the script gave up.
+            const at = (call: { dir: string }, file: string) => Number(readFileSync(join(call.dir, file), "utf8")) * 1000;
+            const installedAt = at(sandbox.calls("apt-get").find((call) => call.argv.includes("install"))!, "finished-at");
+            const gaveUpBy = at(sandbox.calls("gitlab-ctl").at(-1)!, "called-at");
+            assert.ok(gaveUpBy - installedAt >= 1000, `gave up ${Math.round(gaveUpBy - installedAt)}ms after the install, before the 1s limit`);
         }));
 
     test("a failed background migration stops the walk at once, without waiting out the timeout", () =>
@@ -372,6 +466,92 @@ describe("upgrade-gitlab.sh", () => {
             assert.equal(commands(sandbox).at(-1), "apt-mark hold gitlab-ee gitlab-ce");
             assert.equal(host.dpkgState("gitlab-ce"), "hi |18.8.11-ce.0");
         }));
+
+    test("a killed dpkg (\"dpkg was interrupted\") is resumed with dpkg --configure -a before anything else", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hU |18.5.7-ee.0" }, dpkgInterrupted: true });
+            const result = await host.upgrade(upgradeScriptArgs(path("18.2.8", "18.11.11"), 3600));
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(commands(sandbox)[0], "dpkg --configure -a");
+            const configure = sandbox.calls("dpkg")[0]!;
+            assert.equal(configure.env?.EXTERNAL_URL, undefined, "EXTERNAL_URL reached dpkg");
+            assert.equal(configure.env?.DEBIAN_FRONTEND, "noninteractive");
+            assert.match(result.stdout, /dpkg was interrupted; resuming it with dpkg --configure -a/);
+            assert.match(result.stdout, /starting from gitlab-ee 18\.5\.7; installing in turn: 18\.8\.11 18\.11\.11/);
+            assert.deepEqual(installed(sandbox), ["gitlab-ee=18.8.11-ee.0", "gitlab-ee=18.11.11-ee.0"]);
+            assert.equal(host.dpkgState("gitlab-ee"), "hi |18.11.11-ee.0");
+        }));
+
+    test("without an interrupted dpkg, dpkg --configure -a is not run", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.8.11-ee.0" } });
+            const result = await host.upgrade(upgradeScriptArgs(path("18.8.11", "18.11.11"), 3600));
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual(sandbox.calls("dpkg"), []);
+        }));
+
+    test("Omnibus's pre-install database backup is skipped during the walk, and skip-auto-backup removed after", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.2.8-ee.0" }, checkConfigFails: ["18.11"] });
+            const result = await host.upgrade(upgradeScriptArgs(path("18.2.8", "18.11.11"), 3600));
+            assert.equal(result.status, 1, describeRun(result));
+            const installs = sandbox.calls("apt-get").filter((call) => call.argv.includes("install"));
+            assert.equal(installs.length, 2);
+            for (const install of installs) {
+                assert.equal(readFileSync(join(install.dir, "preinst-backup"), "utf8").trim(), "skipped");
+            }
+            assert.equal(existsSync(host.skipBackup), false, "the walk's skip-auto-backup outlived it");
+        }));
+
+    test("a skip-auto-backup left by a killed walk is removed by the next one", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.8.11-ee.0" } });
+            // What a killed walk leaves: the file as the walk writes it.
+            writeFileSync(host.skipBackup, "created by upgrade-gitlab.sh for the duration of an upgrade walk\n");
+            const result = await host.upgrade(upgradeScriptArgs(path("18.8.11", "18.11.11"), 3600));
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(existsSync(host.skipBackup), false);
+        }));
+
+    test("an administrator's own skip-auto-backup is kept", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.8.11-ee.0" }, skipAutoBackup: true });
+            const result = await host.upgrade(upgradeScriptArgs(path("18.8.11", "18.11.11"), 3600));
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(existsSync(host.skipBackup), true);
+        }));
+
+    for (const signal of ["SIGTERM", "SIGHUP", "SIGINT", "SIGPIPE"] as const) {
+        test(`${signal} during the package install: the package is held again and the run says FAILED`, () =>
+            withSandbox(async (sandbox) => {
+                const release = sandbox.path("release-install");
+                const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.8.11-ee.0" }, installWaitsFor: release });
+                const child = spawn("bash", [join(HOST_SCRIPT_DIR, SCRIPT), ...upgradeScriptArgs(path("18.8.11", "18.11.11"), 3600)], {
+                    env: sandbox.env(host.env()),
+                    stdio: ["ignore", "pipe", "pipe"],
+                });
+                let stdout = "";
+                let stderr = "";
+                child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+                child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+                const closed = new Promise<number | null>((resolve) => child.on("close", (status) => resolve(status)));
+                for (let i = 0; i < 400 && !host.installing(); i++) {
+                    await delay(25);
+                }
+                assert.ok(host.installing(), `the install never started\n${stdout}${stderr}`);
+                assert.equal(host.dpkgState("gitlab-ee"), "ii |18.8.11-ee.0", "unheld for the install");
+                child.kill(signal);
+                // bash runs the trap once the install (its foreground child) returns.
+                writeFileSync(release, "");
+                const status = await closed;
+                const describe = `status ${status}\n--- stdout\n${stdout}--- stderr\n${stderr}`;
+                assert.notEqual(status, 0, describe);
+                assert.match(stderr, new RegExp(`stopped by ${signal}`), describe);
+                assert.match(stderr, /FAILED/, describe);
+                assert.equal(host.dpkgState("gitlab-ee")?.[0], "h", `held again\n${describe}`);
+                assert.equal(existsSync(host.skipBackup), false);
+            }));
+    }
 
     const REFUSALS: readonly [string, Record<string, string>, readonly string[], RegExp][] = [
         ["a host newer than the target", { "gitlab-ee": "hi |18.11.11-ee.0" }, ["ee", "3600", "18.5.7", "18.8.11"], /gitlab-ee 18\.11\.11 is installed, newer than the target 18\.8\.11/],

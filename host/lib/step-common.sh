@@ -1,0 +1,86 @@
+# shellcheck shell=bash
+# Shared by the host scripts in host/: sourced when a script runs from its file, and put in place of
+# the `. …/lib/step-common.sh` line when components/hostScripts.ts builds the remote command.
+# Each script defines log() before it sources this file.
+
+# Milliseconds since the epoch. EPOCHREALTIME (bash 5) has microseconds; $SECONDS counts whole
+# seconds, so a limit measured with it can be reached after a few milliseconds.
+now_ms() {
+    local micros=${EPOCHREALTIME/[.,]/}
+    printf '%s' $((micros / 1000))
+}
+
+# Whole seconds since now_ms printed $1.
+seconds_since() {
+    printf '%s' $((($(now_ms) - $1) / 1000))
+}
+
+# Whether at least $2 seconds have passed since now_ms printed $1.
+reached() {
+    (($(now_ms) - $1 >= $2 * 1000))
+}
+
+# A signal ends the script as a failure: bash would otherwise run the EXIT trap with $? = 0.
+# The EXIT trap the script sets then does its cleanup and sees the status 128 + the signal number.
+fail_on_signals() {
+    local signal
+    for signal in HUP INT TERM PIPE; do
+        # shellcheck disable=SC2064 # the signal's name is fixed when the trap is set
+        trap "stopped_by_signal $signal" "$signal"
+    done
+}
+stopped_by_signal() {
+    trap - "$1"
+    log "stopped by SIG$1" >&2 || true
+    exit $((128 + $(kill -l "$1")))
+}
+
+# While a long step runs, prints what it waits for and for how long so far, every
+# PROGRESS_INTERVAL_SECONDS (30): `progress_start WHAT [LIMIT_SECONDS]`, then `progress_stop`.
+# The reporter is a child that ends on progress_stop, or by itself once this script is gone.
+progress_pid=""
+progress_start() {
+    local what=$1 limit=${2:-} interval=${PROGRESS_INTERVAL_SECONDS:-30} started parent=$$
+    progress_stop
+    started=$(now_ms)
+    (
+        local sleeper=""
+        trap - EXIT HUP INT PIPE
+        # `wait` returns at once on a trapped signal; a foreground sleep would delay the trap.
+        trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+        while :; do
+            # Its output goes nowhere, so a sleep outliving the reporter holds no pipe open.
+            sleep "$interval" >/dev/null 2>&1 &
+            sleeper=$!
+            wait "$sleeper" || true
+            kill -0 "$parent" 2>/dev/null || exit 0
+            log "still waiting for $what: $(seconds_since "$started")s so far${limit:+ of ${limit}s}"
+        done
+    ) &
+    progress_pid=$!
+}
+progress_stop() {
+    if [ -n "$progress_pid" ]; then
+        kill "$progress_pid" 2>/dev/null || true
+        wait "$progress_pid" 2>/dev/null || true
+        progress_pid=""
+    fi
+}
+
+# After a reconfigure: files Omnibus renders with the SMTP password get modes that let only their
+# readers in. Omnibus writes smtp_settings.rb 0644 root:root on every reconfigure; it gets the owner,
+# group and mode Omnibus gives gitlab.yml beside it (root, GitLab's group, 0640), which Puma and Sidekiq
+# read the same way. Mattermost's runit env files are read by chpst as root before it drops to the
+# mattermost user; Omnibus creates them 0644 and keeps a mode once set.
+protect_rendered_secrets() {
+    local rails_etc=${GITLAB_RAILS_ETC_DIR:-/var/opt/gitlab/gitlab-rails/etc}
+    local mattermost_env=${MATTERMOST_ENV_DIR:-/opt/gitlab/etc/mattermost/env}
+    if [ -f "$rails_etc/smtp_settings.rb" ] && [ -f "$rails_etc/gitlab.yml" ]; then
+        chown --reference="$rails_etc/gitlab.yml" "$rails_etc/smtp_settings.rb"
+        chmod --reference="$rails_etc/gitlab.yml" "$rails_etc/smtp_settings.rb"
+    fi
+    if [ -d "$mattermost_env" ]; then
+        chmod 0700 "$mattermost_env"
+        find "$mattermost_env" -maxdepth 1 -type f -exec chmod 0600 {} +
+    fi
+}
