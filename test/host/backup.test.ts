@@ -9,6 +9,7 @@
 // "status":"OK" only while the gitlab-ctl stand-in says Mattermost is started.
 
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -274,7 +275,7 @@ describe("tools/mattermost-backup.sh", () => {
             const names = ["config.json", "gitlab-etc.tar.gz", "manifest.txt", "mattermost-client-plugins.tar.gz", "mattermost-data.tar.gz", "mattermost-plugins.tar.gz", "mattermost.dump"];
             assert.deepEqual(await objectsOf(host.stack), [...names.map((name) => `mattermost/${timestamp}/${name}`), "mattermost/last-success.txt"]);
 
-            const uploads = host.sandbox.calls("rclone").map((call) => call.argv);
+            const uploads = host.sandbox.calls("rclone").map((call) => call.argv).filter((argv) => argv[0] !== "lsf");
             assert.deepEqual(
                 uploads.map((argv) => [argv[0], argv.at(-1)]),
                 [
@@ -707,35 +708,129 @@ exec ${real} "$@"`,
             }
         }));
 
-    test("Mattermost never answers its ping after the swap: non-zero, the old ones kept, rollback printed", () =>
+    test("Mattermost never answers its ping after the swap: rolled back, Mattermost started again on its previous data", () =>
         withHost("fail-ping", async (host) => {
             const timestamp = await host.backupOk();
-            // This gitlab-ctl stand-in never brings Mattermost up.
-            host.sandbox.standIn("gitlab-ctl", `rm -f ${sh(host.startedFile)}`);
-            const result = await host.restore(timestamp, { MM_PING_TIMEOUT: "1" });
+            await cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
+            writeFileSync(host.config, '{"changed":true}\n');
+            const before = await host.state();
+            const result = await host.restore(timestamp, { MM_PING_URL: "http://127.0.0.1:9/api/v4/system/ping", MM_PING_TIMEOUT: "1" });
             assert.notEqual(result.status, 0, describeRun(result));
-            assert.match(result.stderr, /did not answer "status":"OK" at http:\/\/127\.0\.0\.1:\d+\/api\/v4\/system\/ping within 1s/);
+            assert.match(result.stderr, /did not answer "status":"OK" at http:\/\/127\.0\.0\.1:9\/api\/v4\/system\/ping within 1s/);
+            await assertRolledBackAfterSwap(host, result, before);
+        }));
+});
 
-            const [before] = await databasesStartingWith(`${host.database}_before_restore_`);
-            assert.ok(before, "the previous database is kept");
-            const stamp = before.slice(`${host.database}_before_restore_`.length);
-            const rollback = result.stderr.slice(result.stderr.indexOf("to roll back"));
-            const lines = rollback.split("\n").slice(1).map((line) => line.trim()).filter((line) => line !== "");
-            assert.deepEqual(lines, [
-                `${join(host.sandbox.bin, "gitlab-ctl")} stop mattermost`,
-                `mv -T ${host.config} ${host.config}.failed-restore-${stamp}`,
-                `mv -T ${host.config}.before-restore-${stamp} ${host.config}`,
-                `mv -T ${host.clientPluginDir} ${host.clientPluginDir}.failed-restore-${stamp}`,
-                `mv -T ${host.clientPluginDir}.before-restore-${stamp} ${host.clientPluginDir}`,
-                `mv -T ${host.pluginDir} ${host.pluginDir}.failed-restore-${stamp}`,
-                `mv -T ${host.pluginDir}.before-restore-${stamp} ${host.pluginDir}`,
-                `mv -T ${host.dataDir} ${host.dataDir}.failed-restore-${stamp}`,
-                `mv -T ${host.dataDir}.before-restore-${stamp} ${host.dataDir}`,
-                `sudo gitlab-psql -d postgres -c 'ALTER DATABASE "${host.database}" RENAME TO "${host.database}_failed_restore_${stamp}"' -c 'ALTER DATABASE "${before}" RENAME TO "${host.database}"'`,
-                `${join(host.sandbox.bin, "gitlab-ctl")} start mattermost`,
-            ]);
-            assert.ok(existsSync(`${host.dataDir}.before-restore-${stamp}`));
-            assert.ok(existsSync(`${host.config}.before-restore-${stamp}`));
+/** After a failure once the swap began: the previous database and files back in place, the restored ones aside, Mattermost started on them. */
+async function assertRolledBackAfterSwap(host: MattermostHost, result: RunResult, before: Awaited<ReturnType<MattermostHost["state"]>>): Promise<void> {
+    assert.notEqual(result.status, 0, describeRun(result));
+    assert.match(result.stderr, /restore FAILED after the swap began; rolled back: .*database .* are the previous ones again/, describeRun(result));
+    assert.deepEqual(await host.state(), before, "the previous database, directories and config.json are live again");
+    const [failed] = await databasesStartingWith(`${host.database}_failed_restore_`);
+    assert.ok(failed, "the restored database is kept aside");
+    const stamp = failed.slice(`${host.database}_failed_restore_`.length);
+    assert.deepEqual(await databasesStartingWith(host.database), [host.database, failed]);
+    assert.deepEqual(filesIn(host.home), [...LIVE_FILES, ...LIVE_FILES.map((name) => `${name}.failed-restore-${stamp}`)].sort());
+    assert.deepEqual(host.gitlabCtlCalls(), ["stop mattermost", "start mattermost", "stop mattermost", "start mattermost"], "stopped, started, stopped for the rollback, started again");
+    assert.ok(existsSync(host.startedFile), "Mattermost runs");
+    assert.deepEqual(filesIn(host.sandbox.tmp), []);
+    assert.deepEqual(filesIn(host.etc).filter((name) => name.includes("mattermost-restore")), [], "no copy of the backup's secrets is left");
+}
+
+/** A tool run started detached (its own process group, as an SSH session's commands are), sent `signal` once `ready()` holds. */
+function runAndSignal(
+    host: MattermostHost,
+    script: string,
+    args: string[],
+    options: { env?: Record<string, string>; ready: () => boolean; signal: NodeJS.Signals; to: "group" | "script" },
+): Promise<RunResult & { sent: boolean }> {
+    return new Promise((resolve, reject) => {
+        const child = spawn("bash", [join(HOST_SCRIPT_DIR, script), ...args], {
+            env: host.sandbox.env({ BACKUP_ENV_FILE: host.envFile, BACKUP_COMMON, ...s3.credentialEnv(), ...options.env }),
+            cwd: host.sandbox.root,
+            detached: true,
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        const stdout: Buffer[] = [];
+        const stderr: Buffer[] = [];
+        child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+        child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+        let sent = false;
+        const poll = setInterval(() => {
+            if (!sent && options.ready()) {
+                sent = true;
+                process.kill(options.to === "group" ? -child.pid! : child.pid!, options.signal);
+            }
+        }, 50);
+        const guard = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), SCRIPT_TIMEOUT_MS);
+        child.on("error", reject);
+        child.on("close", (status, signal) => {
+            clearInterval(poll);
+            clearTimeout(guard);
+            resolve({ status, signal, sent, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") });
+        });
+    });
+}
+
+// ---------------------------------------------------------------------------------------------------
+describe("tools/mattermost-restore.sh: a signal is a failure like any other", () => {
+    // SIGHUP and SIGPIPE: an SSH connection that drops hangs up the whole session (the process group),
+    // here while Mattermost is being stopped. SIGTERM and SIGINT: sent to the script alone, once
+    // everything is swapped in and it waits for Mattermost's ping.
+    const cases: { signal: NodeJS.Signals; to: "group" | "script"; when: "stopped" | "swapped"; status: number }[] = [
+        { signal: "SIGHUP", to: "group", when: "stopped", status: 129 },
+        { signal: "SIGPIPE", to: "group", when: "stopped", status: 141 },
+        { signal: "SIGTERM", to: "script", when: "swapped", status: 143 },
+        { signal: "SIGINT", to: "script", when: "swapped", status: 130 },
+    ];
+    for (const { signal, to, when, status } of cases) {
+        test(`${signal} to the ${to} once Mattermost was ${when}: rolled back, FAILED, Mattermost running on its previous data`, () =>
+            withHost(`signal-${signal.toLowerCase()}`, async (host) => {
+                const timestamp = await host.backupOk();
+                await cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
+                const before = await host.state();
+                // A slow stop (the first call), so that the hangup comes while it runs.
+                host.sandbox.standIn("gitlab-ctl", `case "$1" in
+stop) rm -f ${sh(host.startedFile)}; if [ "$CALL_NUMBER" -eq 1 ] && [ ${sh(when)} = stopped ]; then sleep 60; fi ;;
+start) touch ${sh(host.startedFile)} ;;
+esac`);
+                const ready = () => host.gitlabCtlCalls().length >= (when === "stopped" ? 1 : 2);
+                const result = await runAndSignal(host, "tools/mattermost-restore.sh", [timestamp], {
+                    env: when === "swapped" ? { MM_PING_URL: "http://127.0.0.1:9/api/v4/system/ping", MM_PING_TIMEOUT: "90" } : {},
+                    ready,
+                    signal,
+                    to,
+                });
+                assert.ok(result.sent, describeRun(result));
+                assert.equal(result.status, status, describeRun(result));
+                assert.match(result.stderr, new RegExp(`mattermost-restore: FAILED \\(ended by ${signal}\\)`));
+                assert.match(readFileSync(join(host.stateDir, "mattermost-restore.last-failure"), "utf8"), new RegExp(`FAILED \\(ended by ${signal}\\)`));
+                if (when === "stopped") {
+                    assert.match(result.stderr, /restore FAILED before anything live was changed/);
+                    assert.deepEqual(await host.state(), before);
+                    assert.deepEqual(await databasesStartingWith(host.database), [host.database]);
+                    assert.deepEqual(filesIn(host.home), LIVE_FILES, "the staged files were removed");
+                    assert.deepEqual(host.gitlabCtlCalls(), ["stop mattermost", "start mattermost"]);
+                    assert.ok(existsSync(host.startedFile), "Mattermost runs");
+                    assert.deepEqual(filesIn(host.sandbox.tmp), []);
+                } else {
+                    await assertRolledBackAfterSwap(host, result, before);
+                }
+            }));
+    }
+
+    test("SIGHUP during a backup's upload: FAILED, no manifest, no work directory left", () =>
+        withHost("signal-backup", async (host) => {
+            const uploading = host.sandbox.path("uploading");
+            host.useRclone(`if [ "$1" = copy ]; then touch ${sh(uploading)}; sleep 60; fi
+exec ${sh(realRclone)} "$@"`);
+            const result = await runAndSignal(host, "tools/mattermost-backup.sh", [], { ready: () => existsSync(uploading), signal: "SIGHUP", to: "group" });
+            assert.ok(result.sent);
+            assert.equal(result.status, 129, describeRun(result));
+            assert.match(result.stderr, /mattermost-backup: FAILED \(ended by SIGHUP\)/);
+            assert.deepEqual(await objectsOf(host.stack), [], "nothing, and no manifest, was uploaded");
+            assert.equal(existsSync(join(host.stateDir, "mattermost-backup.last-success")), false);
+            assert.deepEqual(filesIn(host.sandbox.tmp), []);
         }));
 });
 
@@ -794,7 +889,7 @@ done`,
             assert.match(timestamp, TIMESTAMP);
             const tarball = "gitlab_config_1767225601_2026_01_01.tar";
             assert.deepEqual(await objectsOf(host.stack), [`gitlab-etc/${timestamp}/${tarball}`, `gitlab-etc/${timestamp}/manifest.txt`, "gitlab-etc/last-success.txt"]);
-            const uploads = sandbox.calls("rclone").map((call) => call.argv.at(-1));
+            const uploads = sandbox.calls("rclone").filter((call) => call.argv[0] !== "lsf").map((call) => call.argv.at(-1));
             assert.deepEqual(uploads, [
                 `${s3.remote}/${host.stack}/gitlab-etc/${timestamp}/${tarball}`,
                 `${s3.remote}/${host.stack}/gitlab-etc/${timestamp}/manifest.txt`,
