@@ -797,11 +797,12 @@ describe("tools/mattermost-restore.sh: a signal is a failure like any other", ()
                 await cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
                 const before = await host.state();
                 // A slow stop (the first call), so that the hangup comes while it runs.
+                const called = host.sandbox.path(`${when}-called`);
                 host.sandbox.standIn("gitlab-ctl", `case "$1" in
-stop) rm -f ${sh(host.startedFile)}; if [ "$CALL_NUMBER" -eq 1 ] && [ ${sh(when)} = stopped ]; then sleep 60; fi ;;
-start) touch ${sh(host.startedFile)} ;;
+stop) rm -f ${sh(host.startedFile)}; if [ "$CALL_NUMBER" -eq 1 ] && [ ${sh(when)} = stopped ]; then touch ${sh(called)}; sleep 60; fi ;;
+start) touch ${sh(host.startedFile)}; if [ ${sh(when)} = swapped ]; then touch ${sh(called)}; fi ;;
 esac`);
-                const ready = () => host.gitlabCtlCalls().length >= (when === "stopped" ? 1 : 2);
+                const ready = () => existsSync(called);
                 const result = await runAndSignal(host, "tools/mattermost-restore.sh", [timestamp], {
                     env: when === "swapped" ? { MM_PING_URL: "http://127.0.0.1:9/api/v4/system/ping", MM_PING_TIMEOUT: "90" } : {},
                     ready,
