@@ -370,7 +370,7 @@ for i in "${!tree_archives[@]}"; do
     [ -n "${listed[${tree_archives[i]}]+set}" ] ||
         log "the backup holds no ${tree_archives[i]}; ${tree_dirs[i]} stays as it is"
 done
-log "backup $source_dir/ verified: sizes, sha256, table of contents ($(grep -c ' TABLE DATA ' "$work/toc.txt") tables) and archives"
+log "backup verified: sizes, sha256, table of contents ($(grep -c ' TABLE DATA ' "$work/toc.txt") tables) and archives of $source_dir/"
 
 # Nothing of ours may already carry these names, and the live files must be where we expect them.
 if database_exists "$new_db" || database_exists "$before_db"; then
