@@ -23,15 +23,23 @@ export interface BackupScheduleArgs {
     after: pulumi.Input<pulumi.Resource>[];
     /** When an upgrade follows, back up once first, after these steps. */
     beforeUpgrade?: { after: pulumi.Input<pulumi.Resource>[] };
+    /**
+     * A restore runs on this host: no backup may run before it (`latest` would find a backup of the
+     * Mattermost it is about to replace), so the timers are enabled only by enableTimers, after it.
+     */
+    restoreFirst?: boolean;
 }
 
 const SYSTEMD_DIR = "/etc/systemd/system";
 
 export class BackupSchedule extends pulumi.ComponentResource {
-    /** Enables the timers; backups can run once it has. */
-    readonly enabled: command.remote.Command;
+    /** The tools, rclone and the units are in place: a restore or a backup can run. */
+    readonly toolsReady: command.remote.Command;
+    /** Enables the timers; backups can run once it has (with restoreFirst, only once enableTimers ran). */
+    enabled?: command.remote.Command;
     /** The backup run before an upgrade, when one follows. */
     readonly beforeUpgrade?: command.remote.Command;
+    private readonly enableTimersWith: (after: pulumi.Input<pulumi.Resource>[]) => command.remote.Command;
 
     constructor(name: string, args: BackupScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
         super("gitlab-mattermost:index:BackupSchedule", name, {}, opts);
@@ -57,13 +65,26 @@ export class BackupSchedule extends pulumi.ComponentResource {
         }, { parent: this });
 
         const timers = jobs.map((job) => `${job.command}.timer`);
-        this.enabled = new command.remote.Command(`${name}-timers`, {
-            connection: args.connection,
-            create: hostCommand("enable-backups.sh", timers),
-            // New unit files or tools need a daemon-reload; the digest tells when.
-            triggers: [args.instanceId, files.digest],
-            addPreviousOutputInEnv: false,
-        }, { parent: this, dependsOn: files.steps });
+        this.enableTimersWith = (after) =>
+            new command.remote.Command(`${name}-timers`, {
+                connection: args.connection,
+                create: hostCommand("enable-backups.sh", timers),
+                // New unit files or tools need a daemon-reload; the digest tells when.
+                triggers: [args.instanceId, files.digest],
+                addPreviousOutputInEnv: false,
+            }, { parent: this, dependsOn: [...files.steps, ...after] });
+        if (args.restoreFirst) {
+            // rclone and a daemon-reload, without a timer.
+            this.toolsReady = new command.remote.Command(`${name}-tools-ready`, {
+                connection: args.connection,
+                create: hostCommand("enable-backups.sh", []),
+                triggers: [args.instanceId, files.digest],
+                addPreviousOutputInEnv: false,
+            }, { parent: this, dependsOn: files.steps });
+        } else {
+            this.enabled = this.enableTimersWith([]);
+            this.toolsReady = this.enabled;
+        }
         if (args.beforeUpgrade) {
             // The same units as the timers, so the same settings and the same journal.
             this.beforeUpgrade = new command.remote.Command(`${name}-before-upgrade`, {
@@ -71,9 +92,15 @@ export class BackupSchedule extends pulumi.ComponentResource {
                 create: `sudo systemctl start ${jobs.map((job) => `${job.command}.service`).join(" ")}`,
                 triggers: [args.instanceId],
                 addPreviousOutputInEnv: false,
-            }, { parent: this, dependsOn: [this.enabled, ...args.beforeUpgrade.after], customTimeouts: { create: "6h" } });
+            }, { parent: this, dependsOn: [this.toolsReady, ...args.beforeUpgrade.after], customTimeouts: { create: "6h" } });
         }
         this.registerOutputs({});
+    }
+
+    /** With restoreFirst: enables the timers after these steps (the restore). */
+    enableTimers(after: pulumi.Input<pulumi.Resource>[]): command.remote.Command {
+        this.enabled ??= this.enableTimersWith(after);
+        return this.enabled;
     }
 }
 

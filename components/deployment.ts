@@ -180,6 +180,7 @@ export class Deployment extends pulumi.ComponentResource {
                 after: [install.step],
                 // Before any package moves, the host's backups run once.
                 beforeUpgrade: path && { after: upgradeAfter },
+                restoreFirst: plan.runsMattermost && settings.backup.restoreFrom !== undefined,
             }, parent);
             const upgrade =
                 path &&
@@ -263,9 +264,12 @@ export class Deployment extends pulumi.ComponentResource {
                 backup: restoreFrom,
                 connection: hostOf(mattermostPlan).connection,
                 instanceId: hostOf(mattermostPlan).instanceId,
-                // The restore tool and its settings come with the backup timers.
-                after: [mattermostConfig.apply, ...mattermostConfig.healthGates, mattermostHost.backups.enabled],
+                // The restore tool and its settings come with the backups; their timers wait for it.
+                after: [mattermostConfig.apply, ...mattermostConfig.healthGates, mattermostHost.backups.toolsReady],
             }, parent).step;
+        if (restore) {
+            mattermostHost.backups.enableTimers([restore]);
+        }
         if (pluginCredentials) {
             new GitlabPlugin("gitlab-plugin", {
                 settings,

@@ -36,6 +36,13 @@ export function planVersion(settings: DeploymentSettings, deployed: GitlabPackag
     if (plan.steps.length === 0) {
         return { deployed, summary: describeUpgradePlan(plan) };
     }
+    if (settings.backup.restoreFrom !== undefined) {
+        // The walk backs Mattermost up first; that backup would come before the restore (and be its `latest`).
+        throw new ConfigError(
+            "backup.restoreFrom",
+            `is set while an upgrade to ${formatVersion(target.version)} is pending. Upgrade first without it (pulumi config rm --path backup.restoreFrom), then set it to restore.`,
+        );
+    }
     // The package's own pre-install check reads the gitlab.rb in place, which was rendered for the
     // deployed version: a key some step no longer accepts would stop the walk half-way.
     for (const host of planHosts(settings)) {

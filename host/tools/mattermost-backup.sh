@@ -78,7 +78,10 @@ as_pg "$pg_bin/pg_dump" --format=custom --no-password --dbname="$mm_db" >"$work/
 
 # Dumped first, archived second: every file the dump references is already on disk when tar runs.
 log "archiving $mm_data_dir, $mm_plugin_dir and $mm_client_plugin_dir"
-archive --create --gzip --file="$work/upload/mattermost-data.tar.gz" --directory="$mm_data_dir" .
+# A restore onto a data directory that is a mount point keeps its side copies inside it; they are
+# not Mattermost's data.
+archive --create --gzip --file="$work/upload/mattermost-data.tar.gz" --directory="$mm_data_dir" \
+    --exclude='./.restore-*' --exclude='./.before-restore-*' --exclude='./.failed-restore-*' .
 archive_plugin_dir mattermost-plugins.tar.gz "$mm_plugin_dir"
 archive_plugin_dir mattermost-client-plugins.tar.gz "$mm_client_plugin_dir"
 cp "$mm_config" "$work/upload/config.json"

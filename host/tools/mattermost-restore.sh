@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
 # Restores a Mattermost backup made by mattermost-backup (installed as /usr/local/sbin/mattermost-restore).
 # Usage: mattermost-restore <YYYYmmddTHHMMSSZ|latest>
+# `latest` is the newest complete backup that verifies, stamped at or before now: a backup stamped
+# in the future is skipped, and one that does not verify gives way to the next older one (each skip
+# is logged).
 #
-#   1. downloads the backup and checks it completely before touching anything live: the manifest must
-#      exist, every file must have its size and sha256, the dump's table of contents must read and all
-#      its data must decompress, the archives must list; then extracts the data directory, the plugin
-#      directories and config.json beside the live ones, owned by $MM_OWNER already (so they arrive
-#      with the right owner and a failed chown cannot leave a half-swapped host);
+#   1. downloads the backup and checks it completely before touching anything live (verify_backup);
+#      then extracts the data directory, the plugin directories and config.json beside the live ones,
+#      owned by $MM_OWNER already (so they arrive with the right owner and a failed chown cannot
+#      leave a half-swapped host);
 #   2. stops Mattermost ($MM_STOP_COMMAND);
 #   3. restores the dump with parallel pg_restore, stopping at the first error, into a NEW database
 #      <db>_restore_<ts>;
 #   4. only then swaps everything in by renaming: the database in one transaction (the old one becomes
 #      <db>_before_restore_<ts>), then each directory and config.json (the old one becomes
-#      <path>.before-restore-<ts>); the old ones are kept until an administrator drops them;
+#      <path>.before-restore-<ts>; a directory that is a mount point keeps it inside, as
+#      <dir>/.before-restore-<ts>); the old ones are kept until an administrator removes them;
 #   5. starts Mattermost ($MM_START_COMMAND) and 6. waits for $MM_PING_URL to answer "status":"OK".
 # <ts> is the time of the restore (UTC), so restoring the same backup twice never collides. A backup
 # made before the plugin directories were backed up restores without them: the live ones stay.
 #
-# A failure before the database swap drops what this run built and starts Mattermost again: nothing
-# live changed. A failure after it leaves everything in place and prints the commands that roll back.
+# Any failure, whatever ends the run (an error, SIGHUP from a dropped connection, SIGTERM, SIGINT,
+# SIGPIPE), rolls back: what was swapped in is put aside as *failed-restore-<ts>, the previous
+# database and files are put back, and Mattermost is started again on them. Only if that rollback
+# itself fails does it print the commands that finish it. What a killed run (SIGKILL, a crash) left
+# behind is removed by the next run, which says so.
 #
 # gitlab-secrets.json and gitlab.rb from the backup are NOT put in place: they are extracted to
 # $GITLAB_ETC_DIR/mattermost-restore-<ts>/ for an administrator to compare. On a single host that file
@@ -97,129 +103,274 @@ wait_for_no_sessions() {
 
 # How an administrator runs SQL as the database superuser on an Omnibus host (any database name).
 admin_sql() { printf "sudo gitlab-psql -d postgres -c '%s'" "$1"; }
-
 begin_locked_run mattermost
 
 prefix="$BACKUP_REMOTE/$BACKUP_STACK/mattermost"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 new_db="${mm_db}_restore_$stamp"
 before_db="${mm_db}_before_restore_$stamp"
-# Where the restored copy of a live path is staged (beside it: same file system, so the swap is a
-# rename), and where the live one is kept once the restored one is swapped in.
-staged_path() { printf '%s/.%s.restore-%s' "$(dirname "$1")" "$(basename "$1")" "$stamp"; }
-before_path() { printf '%s.before-restore-%s' "$1" "$stamp"; }
+failed_db="${mm_db}_failed_restore_$stamp"
 side_etc="$gitlab_etc/mattermost-restore-$stamp"
+# Extracted here first, renamed to $side_etc once the restore succeeded.
+side_etc_partial="$gitlab_etc/.mattermost-restore-$stamp.partial"
 
-# What this run has done so far; the exit trap reads it to clean up or to explain a rollback.
+# A directory that is a mount point (a separate data volume) cannot be renamed (EBUSY): its
+# contents are swapped inside it instead, and its side copies live in it (the same file system,
+# so every move is still a rename). The backup tool leaves those side copies out.
+declare -A in_place=()
+for target in "${tree_dirs[@]}"; do
+    if [ -d "$target" ] && mountpoint -q "$target"; then
+        in_place[$target]=1
+        log "$target is a mount point: its contents are swapped inside it"
+    fi
+done
+# Where the restored copy of a live path is staged, where the live one is kept once the restored
+# one is swapped in, and where a restored one goes if the restore is rolled back.
+side_path() {
+    if [ -n "${in_place[$1]+set}" ]; then
+        printf '%s/.%s-%s' "$1" "$2" "$stamp"
+    elif [ "$2" = restore ]; then
+        printf '%s/.%s.restore-%s' "$(dirname "$1")" "$(basename "$1")" "$stamp"
+    else
+        printf '%s.%s-%s' "$1" "$2" "$stamp"
+    fi
+}
+staged_path() { side_path "$1" restore; }
+before_path() { side_path "$1" before-restore; }
+failed_path() { side_path "$1" failed-restore; }
+
+# Moves the entries of directory $1 into directory $2, except side copies.
+move_entries() {
+    find "$1" -mindepth 1 -maxdepth 1 ! -name '.restore-*' ! -name '.before-restore-*' ! -name '.failed-restore-*' -exec mv -t "$2" -- {} +
+}
+
+# --- leftovers of earlier runs that did not finish (killed, or the host went down) ----------------
+# This run holds the lock, so nothing else is using them.
+reclaim_leftovers() {
+    local name names path target
+    names=$(pg_sql -v prefix="${mm_db}_restore_" <<<"SELECT datname FROM pg_database WHERE starts_with(datname, :'prefix');")
+    for name in $names; do
+        pg_sql -v name="$name" <<<'DROP DATABASE IF EXISTS :"name" WITH (FORCE);'
+        log "dropped $name, the incomplete database of an earlier restore that did not finish"
+    done
+    shopt -s nullglob
+    for target in "${tree_dirs[@]}" "$mm_config"; do
+        for path in "$(dirname "$target")/.$(basename "$target").restore-"* "$target/.restore-"*; do
+            rm -rf "$path"
+            log "removed $path, staged by an earlier restore that did not finish"
+        done
+    done
+    for path in "$gitlab_etc/.mattermost-restore-"*.partial; do
+        rm -rf "$path"
+        log "removed $path, extracted by an earlier restore that did not finish"
+    done
+    shopt -u nullglob
+}
+reclaim_leftovers
+
+# --- how a failed run ends ---------------------------------------------------------------------------
+# What this run has done so far. Each step that changes something live registers its undo FIRST
+# (a signal is handled between commands), so every undo checks what is really there.
 mattermost_stopped=false
 swap_targets=() # the live paths this run replaces, once it knows which the backup holds
 staged=false
 new_db_created=false
-rollback=()
-work=$(mktemp -d)
+undo_steps=() # commands for eval, undone in reverse order
+undo_texts=() # the same, as an administrator would type them
+undone=()     # what the rollback really put back
 
-on_exit() {
-    local status=$?
-    rm -rf "$work"
-    [ "$status" -ne 0 ] || return 0
+undo_database() {
+    if database_exists "$before_db"; then
+        wait_for_no_sessions "$mm_db" || return 1
+        pg_sql -v live="$mm_db" -v before="$before_db" -v failed="$failed_db" <<'SQL' || return 1
+BEGIN;
+ALTER DATABASE :"live" RENAME TO :"failed";
+ALTER DATABASE :"before" RENAME TO :"live";
+COMMIT;
+SQL
+        undone+=("database $mm_db")
+    elif ! database_exists "$new_db" && database_exists "$mm_db" && [ "$1" = no-previous ]; then
+        wait_for_no_sessions "$mm_db" || return 1
+        pg_sql -v live="$mm_db" -v failed="$failed_db" <<<'ALTER DATABASE :"live" RENAME TO :"failed";' || return 1
+        undone+=("database $mm_db (there was none)")
+    fi
+}
+
+undo_path() {
+    local target=$1 before failed
+    before=$(before_path "$target") failed=$(failed_path "$target")
+    if [ -n "${in_place[$target]+set}" ]; then
+        [ -d "$before" ] || return 0
+        mkdir -p "$failed" && move_entries "$target" "$failed" && move_entries "$before" "$target" && rmdir "$before" || return 1
+    elif [ -e "$before" ]; then
+        if [ -e "$target" ]; then mv -T "$target" "$failed" || return 1; fi
+        mv -T "$before" "$target" || return 1
+    elif [ -e "$target" ] && [ ! -e "$(staged_path "$target")" ]; then
+        # There was none before: the one in place is the restored one.
+        mv -T "$target" "$failed" || return 1
+    else
+        return 0
+    fi
+    undone+=("$target")
+}
+
+undo_start() {
+    bash -c "$stop_command"
+}
+
+restore_failed() {
+    local i j target
+    rm -rf "$side_etc_partial"
+    for ((i = ${#undo_steps[@]} - 1; i >= 0; i--)); do
+        if ! eval "${undo_steps[i]}"; then
+            {
+                log "restore FAILED, and putting the previous database and files back failed too."
+                log "to roll back, run in this order:"
+                for ((j = i; j >= 0; j--)); do
+                    printf '    %s\n' "${undo_texts[j]}"
+                done
+                printf '    %s\n' "$start_command"
+            } >&2
+            return 0
+        fi
+    done
     # Whatever is still staged was never swapped in (swapping moves it away).
     if "$staged"; then
-        local target
         for target in "${swap_targets[@]}"; do
             rm -rf "$(staged_path "$target")"
         done
     fi
-    if [ "${#rollback[@]}" -eq 0 ]; then
-        if "$new_db_created"; then
-            pg_sql -v name="$new_db" <<<'DROP DATABASE IF EXISTS :"name" WITH (FORCE);' ||
-                log "could not drop the incomplete database $new_db; drop it with: $(admin_sql "DROP DATABASE \"$new_db\"")" >&2
-        fi
-        if "$mattermost_stopped"; then
-            log "starting Mattermost again on its previous data" >&2
-            bash -c "$start_command" || log "could not start Mattermost; run: $start_command" >&2
-        fi
-        log "restore FAILED before anything live was changed: database $mm_db and ${swap_targets[*]:-the files} are as they were" >&2
-        return 0
+    if "$new_db_created" && database_exists "$new_db"; then
+        pg_sql -v name="$new_db" <<<'DROP DATABASE IF EXISTS :"name" WITH (FORCE);' ||
+            log "could not drop the incomplete database $new_db; drop it with: $(admin_sql "DROP DATABASE \"$new_db\"")" >&2
     fi
-    {
-        log "restore FAILED after the swap began; the previous database and files are kept."
-        log "to roll back, run in this order:"
-        local i
-        for ((i = ${#rollback[@]} - 1; i >= 0; i--)); do
-            printf '    %s\n' "${rollback[i]}"
-        done
-        printf '    %s\n' "$start_command"
-    } >&2
+    if "$mattermost_stopped"; then
+        log "starting Mattermost again on its previous data" >&2
+        bash -c "$start_command" || log "could not start Mattermost; run: $start_command" >&2
+    fi
+    if [ "${#undone[@]}" -eq 0 ]; then
+        log "restore FAILED before anything live was changed: database $mm_db and ${swap_targets[*]:-the files} are as they were" >&2
+    else
+        log "restore FAILED after the swap began; rolled back: ${undone[*]} are the previous ones again." >&2
+        log "the restored ones are kept as $failed_db and *failed-restore-$stamp for inspection" >&2
+    fi
 }
-trap on_exit EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
+failure_steps+=(restore_failed)
 
 # --- 1. find, download and verify the backup -------------------------------------------------------
+# Downloads backup $1 into $work/backup and checks it completely: the manifest must exist, every
+# file must have its size and sha256, the dump's table of contents must read and all its data must
+# decompress, the archives must list. On a defect sets `rejection` and returns 1.
+verify_backup() {
+    local source_dir="$prefix/$1" files sum size name actual_size actual_sum i
+    rejection=""
+    rm -rf "$work/backup"
+    restored_archives=() swap_targets=() listed=()
+    files=$(rclone lsf "$source_dir/" </dev/null) || files=""
+    if ! grep -qx manifest.txt <<<"$files"; then
+        rejection="$source_dir/manifest.txt is missing, so the backup is incomplete"
+        return 1
+    fi
+    log "downloading $source_dir/"
+    if ! rclone copy "$source_dir" "$work/backup" </dev/null || [ ! -s "$work/backup/manifest.txt" ]; then
+        rejection="could not download $source_dir/"
+        return 1
+    fi
+    while read -r sum size name; do
+        case "$sum" in '' | '#'*) continue ;; esac
+        if [[ ! "$sum" =~ ^[0-9a-f]{64}$ || ! "$size" =~ ^[0-9]+$ || ! "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]]; then
+            rejection="malformed manifest line: $sum $size $name"
+            return 1
+        fi
+        if [ "$name" = manifest.txt ] || [ -n "${listed[$name]+set}" ]; then
+            rejection="the manifest lists $name twice or itself"
+            return 1
+        fi
+        listed[$name]=1
+        if [ ! -f "$work/backup/$name" ]; then
+            rejection="$name is listed in the manifest but missing from the backup"
+            return 1
+        fi
+        actual_size=$(stat -c %s "$work/backup/$name")
+        if [ "$actual_size" != "$size" ]; then
+            rejection="$name has $actual_size bytes, the manifest says $size"
+            return 1
+        fi
+        actual_sum=$(sha256sum <"$work/backup/$name" | cut -d' ' -f1)
+        if [ "$actual_sum" != "$sum" ]; then
+            rejection="$name has sha256 $actual_sum, the manifest says $sum"
+            return 1
+        fi
+    done <"$work/backup/manifest.txt"
+    for name in mattermost.dump mattermost-data.tar.gz config.json gitlab-etc.tar.gz; do
+        if [ -z "${listed[$name]+set}" ]; then
+            rejection="the manifest does not list $name"
+            return 1
+        fi
+    done
+    # The table of contents is read first (a damaged header or TOC fails here), then all data is
+    # read and decompressed to nowhere: a dump truncated inside its data would otherwise fail only
+    # mid-restore.
+    if ! "$pg_bin/pg_restore" --list "$work/backup/mattermost.dump" >"$work/toc.txt"; then
+        rejection="pg_restore cannot read the dump's table of contents"
+        return 1
+    fi
+    if ! grep -q ' TABLE DATA ' "$work/toc.txt"; then
+        rejection="the dump holds no table data"
+        return 1
+    fi
+    if ! "$pg_bin/pg_restore" --file=/dev/null "$work/backup/mattermost.dump"; then
+        rejection="the dump's data does not read back"
+        return 1
+    fi
+    for i in "${!tree_archives[@]}"; do
+        if [ -n "${listed[${tree_archives[i]}]+set}" ]; then
+            restored_archives+=("${tree_archives[i]}")
+            swap_targets+=("${tree_dirs[i]}")
+        fi
+    done
+    swap_targets+=("$mm_config")
+    for name in "${restored_archives[@]}" gitlab-etc.tar.gz; do
+        if ! tar --list --gzip --file="$work/backup/$name" >/dev/null; then
+            rejection="$name is not a readable archive"
+            return 1
+        fi
+    done
+}
+
+declare -A listed=()
 if [ "$requested" = latest ]; then
+    # The newest complete backup that verifies, stamped at or before now: a folder stamped in the
+    # future (a clock that was ahead) must not shadow every later backup.
     listing=$(rclone lsf --dirs-only "$prefix/")
     timestamp=""
     while IFS= read -r candidate; do
+        if [[ "$candidate" > "$stamp" ]]; then
+            log "skipping $candidate: it is stamped after now ($stamp), by a clock that was ahead"
+            continue
+        fi
         files=$(rclone lsf "$prefix/$candidate/" </dev/null)
-        if grep -qx manifest.txt <<<"$files"; then
+        if ! grep -qx manifest.txt <<<"$files"; then
+            log "skipping $candidate: it has no manifest (an incomplete backup)"
+            continue
+        fi
+        if verify_backup "$candidate"; then
             timestamp=$candidate
             break
         fi
-        log "skipping $candidate: it has no manifest (an incomplete backup)"
+        log "skipping $candidate: it does not verify ($rejection); trying the next older backup"
     done < <(sed -n 's|/$||p' <<<"$listing" | grep -E '^[0-9]{8}T[0-9]{6}Z$' | sort -r)
-    [ -n "$timestamp" ] || fail "no complete backup under $prefix/"
+    [ -n "$timestamp" ] || fail "no complete backup that verifies under $prefix/; nothing was changed"
 else
     timestamp=$requested
+    verify_backup "$timestamp" || fail "refusing: $rejection; nothing was changed"
 fi
 source_dir="$prefix/$timestamp"
-log "restoring backup $source_dir/"
-
-files=$(rclone lsf "$source_dir/")
-grep -qx manifest.txt <<<"$files" ||
-    fail "refusing: $source_dir/manifest.txt is missing, so the backup is incomplete; nothing was changed"
-log "downloading $source_dir/"
-rclone copy "$source_dir" "$work/backup"
-[ -s "$work/backup/manifest.txt" ] || fail "refusing: could not download $source_dir/manifest.txt"
-
-declare -A listed=()
-while read -r sum size name; do
-    case "$sum" in '' | '#'*) continue ;; esac
-    [[ "$sum" =~ ^[0-9a-f]{64}$ && "$size" =~ ^[0-9]+$ && "$name" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] ||
-        fail "refusing: malformed manifest line: $sum $size $name"
-    if [ "$name" = manifest.txt ] || [ -n "${listed[$name]+set}" ]; then
-        fail "refusing: the manifest lists $name twice or itself"
-    fi
-    listed[$name]=1
-    [ -f "$work/backup/$name" ] || fail "refusing: $name is listed in the manifest but missing from the backup"
-    actual_size=$(stat -c %s "$work/backup/$name")
-    [ "$actual_size" = "$size" ] || fail "refusing: $name has $actual_size bytes, the manifest says $size"
-    actual_sum=$(sha256sum <"$work/backup/$name" | cut -d' ' -f1)
-    [ "$actual_sum" = "$sum" ] || fail "refusing: $name has sha256 $actual_sum, the manifest says $sum"
-done <"$work/backup/manifest.txt"
-for name in mattermost.dump mattermost-data.tar.gz config.json gitlab-etc.tar.gz; do
-    [ -n "${listed[$name]+set}" ] || fail "refusing: the manifest does not list $name"
-done
-
-# The table of contents is read first (a damaged header or TOC fails here), then all data is read and
-# decompressed to nowhere: a dump truncated inside its data would otherwise fail only mid-restore.
-"$pg_bin/pg_restore" --list "$work/backup/mattermost.dump" >"$work/toc.txt" ||
-    fail "refusing: pg_restore cannot read the dump's table of contents"
-grep -q ' TABLE DATA ' "$work/toc.txt" || fail "refusing: the dump holds no table data"
-"$pg_bin/pg_restore" --file=/dev/null "$work/backup/mattermost.dump" || fail "refusing: the dump's data does not read back"
-restored_archives=()
 for i in "${!tree_archives[@]}"; do
-    if [ -n "${listed[${tree_archives[i]}]+set}" ]; then
-        restored_archives+=("${tree_archives[i]}")
-        swap_targets+=("${tree_dirs[i]}")
-    else
+    [ -n "${listed[${tree_archives[i]}]+set}" ] ||
         log "the backup holds no ${tree_archives[i]}; ${tree_dirs[i]} stays as it is"
-    fi
 done
-swap_targets+=("$mm_config")
-for name in "${restored_archives[@]}" gitlab-etc.tar.gz; do
-    tar --list --gzip --file="$work/backup/$name" >/dev/null || fail "refusing: $name is not a readable archive"
-done
-log "backup verified: sizes, sha256, table of contents ($(grep -c ' TABLE DATA ' "$work/toc.txt") tables) and archives"
+log "backup verified: sizes, sha256, table of contents ($(grep -c ' TABLE DATA ' "$work/toc.txt") tables) and archives of $source_dir/"
 
 # Nothing of ours may already carry these names, and the live files must be where we expect them.
 if database_exists "$new_db" || database_exists "$before_db"; then
@@ -233,8 +384,8 @@ for target in "${swap_targets[@]}"; do
 done
 [ ! -e "$side_etc" ] || fail "refusing: $side_etc already exists"
 
-install -d -m 0700 "$side_etc"
-tar --extract --gzip --file="$work/backup/gitlab-etc.tar.gz" --directory="$side_etc"
+install -d -m 0700 "$side_etc_partial"
+tar --extract --gzip --file="$work/backup/gitlab-etc.tar.gz" --directory="$side_etc_partial"
 
 # Files are staged while Mattermost still runs: they are not live yet. Ownership is fixed here,
 # before they are swapped in.
@@ -259,8 +410,8 @@ bash -c "$stop_command"
 
 # --- 3. restore into a new database ------------------------------------------------------------------
 log "restoring into the new database $new_db with $jobs parallel jobs"
-pg_sql -v name="$new_db" -v owner="$mm_db_owner" <<<"CREATE DATABASE :\"name\" OWNER :\"owner\" TEMPLATE template0 ENCODING 'UTF8';"
 new_db_created=true
+pg_sql -v name="$new_db" -v owner="$mm_db_owner" <<<"CREATE DATABASE :\"name\" OWNER :\"owner\" TEMPLATE template0 ENCODING 'UTF8';"
 if [ -n "$pg_run_as" ]; then
     # pg_restore --jobs needs a file it can seek in, opened as the database superuser's account.
     chmod 0711 "$work" "$work/backup"
@@ -275,6 +426,8 @@ wait_for_no_sessions "$new_db"
 
 if database_exists "$mm_db"; then
     wait_for_no_sessions "$mm_db"
+    undo_steps+=("undo_database previous")
+    undo_texts+=("$(admin_sql "ALTER DATABASE \"$mm_db\" RENAME TO \"$failed_db\"") -c 'ALTER DATABASE \"$before_db\" RENAME TO \"$mm_db\"'")
     # One transaction: either both renames happen or neither (e.g. a session still on the live one).
     pg_sql -v live="$mm_db" -v before="$before_db" -v new="$new_db" <<'SQL'
 BEGIN;
@@ -282,26 +435,38 @@ ALTER DATABASE :"live" RENAME TO :"before";
 ALTER DATABASE :"new" RENAME TO :"live";
 COMMIT;
 SQL
-    rollback+=("$(admin_sql "ALTER DATABASE \"$mm_db\" RENAME TO \"${mm_db}_failed_restore_$stamp\"") -c 'ALTER DATABASE \"$before_db\" RENAME TO \"$mm_db\"'")
 else
+    undo_steps+=("undo_database no-previous")
+    undo_texts+=("$(admin_sql "ALTER DATABASE \"$mm_db\" RENAME TO \"$failed_db\"")")
     pg_sql -v live="$mm_db" -v new="$new_db" <<<'ALTER DATABASE :"new" RENAME TO :"live";'
-    rollback+=("$(admin_sql "ALTER DATABASE \"$mm_db\" RENAME TO \"${mm_db}_failed_restore_$stamp\"")")
 fi
 log "database swapped in: $mm_db is the restored one"
 
 for target in "${swap_targets[@]}"; do
-    if [ -e "$target" ]; then
-        mv -T "$target" "$(before_path "$target")"
-        rollback+=("mv -T $(before_path "$target") $target")
+    staged_copy=$(staged_path "$target") before=$(before_path "$target")
+    undo_steps+=("undo_path $(printf '%q' "$target")")
+    if [ -n "${in_place[$target]+set}" ]; then
+        undo_texts+=("cd $target && mkdir -p $(failed_path "$target") && find . -mindepth 1 -maxdepth 1 ! -name '.*restore-*' -exec mv -t $(failed_path "$target") -- {} + && find $before -mindepth 1 -maxdepth 1 -exec mv -t . -- {} + && rmdir $before")
+        mkdir -m 0700 "$before"
+        move_entries "$target" "$before"
+        move_entries "$staged_copy" "$target"
+        rmdir "$staged_copy"
+    else
+        if [ -e "$target" ]; then
+            undo_texts+=("mv -T $target $(failed_path "$target") && mv -T $before $target")
+            mv -T "$target" "$before"
+        else
+            undo_texts+=("mv -T $target $(failed_path "$target")")
+        fi
+        mv -T "$staged_copy" "$target"
     fi
-    mv -T "$(staged_path "$target")" "$target"
-    rollback+=("mv -T $target $target.failed-restore-$stamp")
 done
 log "swapped in: ${swap_targets[*]}"
 
 # --- 5. start Mattermost and 6. wait for its ping ------------------------------------------------------
 log "starting Mattermost: $start_command"
-rollback+=("$stop_command")
+undo_steps+=(undo_start)
+undo_texts+=("$stop_command")
 bash -c "$start_command"
 
 deadline=$((SECONDS + ping_timeout))
@@ -313,6 +478,7 @@ until answer=$(curl --silent --show-error --max-time 10 --fail "$ping_url" 2>&1)
     sleep "$ping_interval"
 done
 
+mv -T "$side_etc_partial" "$side_etc"
 log "restore of backup $timestamp complete; Mattermost answers at $ping_url"
 if database_exists "$before_db"; then
     log "the previous database is kept as $before_db; once satisfied, drop it with:"

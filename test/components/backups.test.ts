@@ -7,7 +7,9 @@ import { backupUnits } from "../../components/backupPlan";
 import { ConfigError, parseSettings } from "../../components/config";
 import { hostFile, scriptOfCommand } from "../../components/hostScripts";
 import { runOffline, type OfflineRun, type RegisteredResource } from "../../scripts/offlineRuntime";
+import { planVersion } from "../../components/upgrade";
 import { rawConfig, stackConfig } from "../support/stackConfig";
+import { version } from "../support/versions";
 
 const one = (run: OfflineRun, type: string, name?: string): RegisteredResource => {
     const found = run.resources.filter((r) => r.type === type && (name === undefined || r.name === name));
@@ -163,9 +165,42 @@ describe("backup.restoreFrom", () => {
         assert.equal(restore.inputs.create, "sudo /usr/local/sbin/mattermost-restore 20261120T031500Z");
         assert.equal((restore.inputs.connection as { host: string }).host, (command(run, "mattermost-gitlab-rb").inputs.connection as { host: string }).host);
         assert.ok(restore.dependsOn.includes("mattermost-gitlab-rb") && restore.dependsOn.includes("mattermost-mattermost-health"));
-        assert.ok(restore.dependsOn.includes("mattermost-backup-timers"), "the restore tool is installed first");
+        assert.ok(restore.dependsOn.includes("mattermost-backup-tools-ready"), "the restore tool is installed first");
         assert.ok((restore.inputs.triggers as unknown[]).includes("20261120T031500Z"), "a new value runs it again");
         assert.ok(command(run, "gitlab-plugin-configure").dependsOn.includes("mattermost-restore"));
+    });
+
+    for (const topology of ["split", "single"] as const) {
+        it(`runs before any backup can on the Mattermost host (${topology} topology): its timers are enabled only after the restore`, async () => {
+            const run = await runOffline(stackConfig(topology, { backup: { restoreFrom: "latest" } }));
+            const byName = new Map(run.resources.map((r) => [r.name, r]));
+            const waitsFor = (name: string, seen = new Set<string>()): Set<string> => {
+                for (const dependency of byName.get(name)?.dependsOn ?? []) {
+                    if (!seen.has(dependency)) {
+                        seen.add(dependency);
+                        waitsFor(dependency, seen);
+                    }
+                }
+                return seen;
+            };
+            const host = topology === "single" ? "gitlab" : "mattermost";
+            const timers = command(run, `${host}-backup-timers`);
+            assert.match(String(timers.inputs.create), / mattermost-backup\.timer$/);
+            assert.ok(waitsFor(timers.name).has("mattermost-restore"), "the timers wait for the restore");
+            assert.ok(!waitsFor("mattermost-restore").has(timers.name), "the restore does not wait for the timers");
+            const ready = command(run, `${host}-backup-tools-ready`);
+            assert.equal(String(ready.inputs.create), String(timers.inputs.create).replace(/ [a-z-]+\.timer/g, ""), "the same script, without a timer");
+            assert.ok(command(run, "mattermost-restore").dependsOn.includes(ready.name));
+        });
+    }
+
+    it("is refused while an upgrade is pending: the walk's backup would come before the restore", () => {
+        const settings = parseSettings(rawConfig(stackConfig("split", { backup: { restoreFrom: "latest" } })));
+        assert.throws(
+            () => planVersion(settings, { edition: "ee", version: version("18.8.11") }),
+            (error: unknown) => error instanceof ConfigError && error.key === "backup.restoreFrom" && /upgrade to .* is pending/.test(error.message),
+        );
+        assert.doesNotThrow(() => planVersion(settings, undefined), "a fresh install has no walk");
     });
 
     it("refuses a value that is not a backup timestamp", () => {

@@ -9,6 +9,7 @@
 // "status":"OK" only while the gitlab-ctl stand-in says Mattermost is started.
 
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -274,7 +275,7 @@ describe("tools/mattermost-backup.sh", () => {
             const names = ["config.json", "gitlab-etc.tar.gz", "manifest.txt", "mattermost-client-plugins.tar.gz", "mattermost-data.tar.gz", "mattermost-plugins.tar.gz", "mattermost.dump"];
             assert.deepEqual(await objectsOf(host.stack), [...names.map((name) => `mattermost/${timestamp}/${name}`), "mattermost/last-success.txt"]);
 
-            const uploads = host.sandbox.calls("rclone").map((call) => call.argv);
+            const uploads = host.sandbox.calls("rclone").map((call) => call.argv).filter((argv) => argv[0] !== "lsf");
             assert.deepEqual(
                 uploads.map((argv) => [argv[0], argv.at(-1)]),
                 [
@@ -707,35 +708,137 @@ exec ${real} "$@"`,
             }
         }));
 
-    test("Mattermost never answers its ping after the swap: non-zero, the old ones kept, rollback printed", () =>
+    test("Mattermost never answers its ping after the swap: rolled back, Mattermost started again on its previous data", () =>
         withHost("fail-ping", async (host) => {
             const timestamp = await host.backupOk();
-            // This gitlab-ctl stand-in never brings Mattermost up.
-            host.sandbox.standIn("gitlab-ctl", `rm -f ${sh(host.startedFile)}`);
-            const result = await host.restore(timestamp, { MM_PING_TIMEOUT: "1" });
+            await cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
+            writeFileSync(host.config, '{"changed":true}\n');
+            const before = await host.state();
+            const result = await host.restore(timestamp, { MM_PING_URL: "http://127.0.0.1:9/api/v4/system/ping", MM_PING_TIMEOUT: "1" });
             assert.notEqual(result.status, 0, describeRun(result));
-            assert.match(result.stderr, /did not answer "status":"OK" at http:\/\/127\.0\.0\.1:\d+\/api\/v4\/system\/ping within 1s/);
+            assert.match(result.stderr, /did not answer "status":"OK" at http:\/\/127\.0\.0\.1:9\/api\/v4\/system\/ping within 1s/);
+            await assertRolledBackAfterSwap(host, result, before);
+        }));
+});
 
-            const [before] = await databasesStartingWith(`${host.database}_before_restore_`);
-            assert.ok(before, "the previous database is kept");
-            const stamp = before.slice(`${host.database}_before_restore_`.length);
-            const rollback = result.stderr.slice(result.stderr.indexOf("to roll back"));
-            const lines = rollback.split("\n").slice(1).map((line) => line.trim()).filter((line) => line !== "");
-            assert.deepEqual(lines, [
-                `${join(host.sandbox.bin, "gitlab-ctl")} stop mattermost`,
-                `mv -T ${host.config} ${host.config}.failed-restore-${stamp}`,
-                `mv -T ${host.config}.before-restore-${stamp} ${host.config}`,
-                `mv -T ${host.clientPluginDir} ${host.clientPluginDir}.failed-restore-${stamp}`,
-                `mv -T ${host.clientPluginDir}.before-restore-${stamp} ${host.clientPluginDir}`,
-                `mv -T ${host.pluginDir} ${host.pluginDir}.failed-restore-${stamp}`,
-                `mv -T ${host.pluginDir}.before-restore-${stamp} ${host.pluginDir}`,
-                `mv -T ${host.dataDir} ${host.dataDir}.failed-restore-${stamp}`,
-                `mv -T ${host.dataDir}.before-restore-${stamp} ${host.dataDir}`,
-                `sudo gitlab-psql -d postgres -c 'ALTER DATABASE "${host.database}" RENAME TO "${host.database}_failed_restore_${stamp}"' -c 'ALTER DATABASE "${before}" RENAME TO "${host.database}"'`,
-                `${join(host.sandbox.bin, "gitlab-ctl")} start mattermost`,
-            ]);
-            assert.ok(existsSync(`${host.dataDir}.before-restore-${stamp}`));
-            assert.ok(existsSync(`${host.config}.before-restore-${stamp}`));
+/** After a failure once the swap began: the previous database and files back in place, the restored ones aside, Mattermost started on them. */
+async function assertRolledBackAfterSwap(host: MattermostHost, result: RunResult, before: Awaited<ReturnType<MattermostHost["state"]>>): Promise<void> {
+    assert.notEqual(result.status, 0, describeRun(result));
+    assert.match(result.stderr, /restore FAILED after the swap began; rolled back: .*database .* are the previous ones again/, describeRun(result));
+    assert.deepEqual(await host.state(), before, "the previous database, directories and config.json are live again");
+    const [failed] = await databasesStartingWith(`${host.database}_failed_restore_`);
+    assert.ok(failed, "the restored database is kept aside");
+    const stamp = failed.slice(`${host.database}_failed_restore_`.length);
+    assert.deepEqual(await databasesStartingWith(host.database), [host.database, failed]);
+    assert.deepEqual(filesIn(host.home), [...LIVE_FILES, ...LIVE_FILES.map((name) => `${name}.failed-restore-${stamp}`)].sort());
+    assert.deepEqual(host.gitlabCtlCalls(), ["stop mattermost", "start mattermost", "stop mattermost", "start mattermost"], "stopped, started, stopped for the rollback, started again");
+    assert.ok(existsSync(host.startedFile), "Mattermost runs");
+    assert.deepEqual(filesIn(host.sandbox.tmp), []);
+    assert.deepEqual(filesIn(host.etc).filter((name) => name.includes("mattermost-restore")), [], "no copy of the backup's secrets is left");
+}
+
+/** A tool run started detached (its own process group, as an SSH session's commands are), sent `signal` once `ready()` holds. */
+function runAndSignal(
+    host: MattermostHost,
+    script: string,
+    args: string[],
+    options: {
+        env?: Record<string, string>;
+        ready: () => boolean;
+        signal: NodeJS.Signals;
+        to: "group" | "script";
+        /** Resolve once the script exits, not once its output closes: what it leaves running keeps that open. */
+        onExit?: boolean;
+    },
+): Promise<RunResult & { sent: boolean; group: number }> {
+    return new Promise((resolve, reject) => {
+        const child = spawn("bash", [join(HOST_SCRIPT_DIR, script), ...args], {
+            env: host.sandbox.env({ BACKUP_ENV_FILE: host.envFile, BACKUP_COMMON, ...s3.credentialEnv(), ...options.env }),
+            cwd: host.sandbox.root,
+            detached: true,
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        const stdout: Buffer[] = [];
+        const stderr: Buffer[] = [];
+        child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+        child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+        let sent = false;
+        const poll = setInterval(() => {
+            if (!sent && options.ready()) {
+                sent = true;
+                process.kill(options.to === "group" ? -child.pid! : child.pid!, options.signal);
+            }
+        }, 50);
+        const guard = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), SCRIPT_TIMEOUT_MS);
+        child.on("error", reject);
+        child.on(options.onExit ? "exit" : "close", (status: number | null, signal: NodeJS.Signals | null) => {
+            clearInterval(poll);
+            clearTimeout(guard);
+            resolve({ status, signal, sent, group: child.pid!, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") });
+        });
+    });
+}
+
+// ---------------------------------------------------------------------------------------------------
+describe("tools/mattermost-restore.sh: a signal is a failure like any other", () => {
+    // SIGHUP and SIGPIPE: an SSH connection that drops hangs up the whole session (the process group),
+    // here while Mattermost is being stopped. SIGTERM and SIGINT: sent to the script alone, once
+    // everything is swapped in and it waits for Mattermost's ping.
+    const cases: { signal: NodeJS.Signals; to: "group" | "script"; when: "stopped" | "swapped"; status: number }[] = [
+        { signal: "SIGHUP", to: "group", when: "stopped", status: 129 },
+        { signal: "SIGPIPE", to: "group", when: "stopped", status: 141 },
+        { signal: "SIGTERM", to: "script", when: "swapped", status: 143 },
+        { signal: "SIGINT", to: "script", when: "swapped", status: 130 },
+    ];
+    for (const { signal, to, when, status } of cases) {
+        test(`${signal} to the ${to} once Mattermost was ${when}: rolled back, FAILED, Mattermost running on its previous data`, () =>
+            withHost(`signal-${signal.toLowerCase()}`, async (host) => {
+                const timestamp = await host.backupOk();
+                await cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
+                const before = await host.state();
+                // A slow stop (the first call), so that the hangup comes while it runs.
+                const called = host.sandbox.path(`${when}-called`);
+                host.sandbox.standIn("gitlab-ctl", `case "$1" in
+stop) rm -f ${sh(host.startedFile)}; if [ "$CALL_NUMBER" -eq 1 ] && [ ${sh(when)} = stopped ]; then touch ${sh(called)}; sleep 60; fi ;;
+start) touch ${sh(host.startedFile)}; if [ ${sh(when)} = swapped ]; then touch ${sh(called)}; fi ;;
+esac`);
+                const ready = () => existsSync(called);
+                const result = await runAndSignal(host, "tools/mattermost-restore.sh", [timestamp], {
+                    env: when === "swapped" ? { MM_PING_URL: "http://127.0.0.1:9/api/v4/system/ping", MM_PING_TIMEOUT: "90" } : {},
+                    ready,
+                    signal,
+                    to,
+                });
+                assert.ok(result.sent, describeRun(result));
+                assert.equal(result.status, status, describeRun(result));
+                assert.match(result.stderr, new RegExp(`mattermost-restore: FAILED \\(ended by ${signal}\\)`));
+                assert.match(readFileSync(join(host.stateDir, "mattermost-restore.last-failure"), "utf8"), new RegExp(`FAILED \\(ended by ${signal}\\)`));
+                if (when === "stopped") {
+                    assert.match(result.stderr, /restore FAILED before anything live was changed/);
+                    assert.deepEqual(await host.state(), before);
+                    assert.deepEqual(await databasesStartingWith(host.database), [host.database]);
+                    assert.deepEqual(filesIn(host.home), LIVE_FILES, "the staged files were removed");
+                    assert.deepEqual(host.gitlabCtlCalls(), ["stop mattermost", "start mattermost"]);
+                    assert.ok(existsSync(host.startedFile), "Mattermost runs");
+                    assert.deepEqual(filesIn(host.sandbox.tmp), []);
+                } else {
+                    await assertRolledBackAfterSwap(host, result, before);
+                }
+            }));
+    }
+
+    test("SIGHUP during a backup's upload: FAILED, no manifest, no work directory left", () =>
+        withHost("signal-backup", async (host) => {
+            const uploading = host.sandbox.path("uploading");
+            host.useRclone(`if [ "$1" = copy ]; then touch ${sh(uploading)}; sleep 60; fi
+exec ${sh(realRclone)} "$@"`);
+            const result = await runAndSignal(host, "tools/mattermost-backup.sh", [], { ready: () => existsSync(uploading), signal: "SIGHUP", to: "group" });
+            assert.ok(result.sent);
+            assert.equal(result.status, 129, describeRun(result));
+            assert.match(result.stderr, /mattermost-backup: FAILED \(ended by SIGHUP\)/);
+            assert.deepEqual(await objectsOf(host.stack), [], "nothing, and no manifest, was uploaded");
+            assert.equal(existsSync(join(host.stateDir, "mattermost-backup.last-success")), false);
+            assert.deepEqual(filesIn(host.sandbox.tmp), []);
         }));
 });
 
@@ -794,7 +897,7 @@ done`,
             assert.match(timestamp, TIMESTAMP);
             const tarball = "gitlab_config_1767225601_2026_01_01.tar";
             assert.deepEqual(await objectsOf(host.stack), [`gitlab-etc/${timestamp}/${tarball}`, `gitlab-etc/${timestamp}/manifest.txt`, "gitlab-etc/last-success.txt"]);
-            const uploads = sandbox.calls("rclone").map((call) => call.argv.at(-1));
+            const uploads = sandbox.calls("rclone").filter((call) => call.argv[0] !== "lsf").map((call) => call.argv.at(-1));
             assert.deepEqual(uploads, [
                 `${s3.remote}/${host.stack}/gitlab-etc/${timestamp}/${tarball}`,
                 `${s3.remote}/${host.stack}/gitlab-etc/${timestamp}/manifest.txt`,
@@ -840,4 +943,176 @@ test("the three backup tools load one shared file, from the path it is installed
         assert.match(text, /^\. "\$\{BACKUP_COMMON:-\/usr\/local\/lib\/gitlab-mattermost\/backup-common\.sh\}"$/m, script);
         assert.doesNotMatch(text, /^load_env_file\(\)/m, `${script} has no copy of the loader`);
     }
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("tools/mattermost-restore.sh: which backup `latest` is", () => {
+    test("a future-stamped folder does not shadow, and a damaged newest backup gives way to the next older one", () =>
+        withHost("latest-fallback", async (host) => {
+            const good = await host.backupOk();
+            const backedUp = await host.state();
+            // A folder stamped by a clock that was ahead: a complete copy of the good backup.
+            const future = "29991231T235959Z";
+            const copied = await s3.rclone(["copy", s3.path(`${host.stack}/mattermost/${good}`), s3.path(`${host.stack}/mattermost/${future}`)]);
+            assert.equal(copied.status, 0, describeRun(copied));
+            await new Promise((resolve) => setTimeout(resolve, 1100));
+            await cluster.sql(host.database, "UPDATE users SET nickname = 'in the damaged backup'");
+            const damaged = await host.backupOk();
+            const file = host.sandbox.path("damage", "config.json");
+            const content = await downloadObject(host.backupPath(damaged, "config.json"), file);
+            writeFileSync(file, content.toString("utf8").replace("k1", "k2"));
+            await uploadObject(host.backupPath(damaged, "config.json"), file);
+
+            const result = await host.restore("latest");
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, new RegExp(`skipping ${future}: it is stamped after now`));
+            assert.match(result.stdout, new RegExp(`skipping ${damaged}: it does not verify \\(config\\.json has sha256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}\\); trying the next older backup`));
+            assert.match(result.stdout, new RegExp(`restore of backup ${good} complete`));
+            assert.deepEqual((await host.state()).database, backedUp.database);
+        }));
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("tools/mattermost-backup.sh: a backup never writes into an existing folder", () => {
+    test("the clock went back to a complete backup's second: a fresh name, or a refusal; the complete backup is untouched", () =>
+        withHost("backup-clock-back", async (host) => {
+            const stepped = "20260101T000000Z";
+            const mode = host.sandbox.path("clock-mode");
+            // A date stand-in: the backup timestamp is `stepped` always, or only at the first call.
+            host.sandbox.standIn("date", `if [ "$*" = "-u +%Y%m%dT%H%M%SZ" ] && { [ "$(cat ${sh(mode)})" = always ] || [ "$CALL_NUMBER" -eq 1 ]; }; then
+    echo ${stepped}
+else
+    exec /usr/bin/date "$@"
+fi`);
+            writeFileSync(mode, "always");
+            const first = await host.backup();
+            assert.equal(first.result.status, 0, describeRun(first.result));
+            assert.equal(first.timestamp, stepped);
+            const manifest = (await downloadObject(host.backupPath(stepped, "manifest.txt"), host.sandbox.path("m1"))).toString("utf8");
+            await cluster.sql(host.database, "UPDATE users SET nickname = 'after the first backup'");
+
+            host.sandbox.standIn("date", `if [ "$*" = "-u +%Y%m%dT%H%M%SZ" ]; then echo ${stepped}; else exec /usr/bin/date "$@"; fi`);
+            const refused = await host.backup();
+            assert.notEqual(refused.result.status, 0, describeRun(refused.result));
+            assert.match(refused.result.stderr, new RegExp(`refusing to write into .*/mattermost/${stepped}/, which already exists; nothing was uploaded`));
+            assert.equal((await downloadObject(host.backupPath(stepped, "manifest.txt"), host.sandbox.path("m2"))).toString("utf8"), manifest, "the complete backup is untouched");
+
+            host.sandbox.standIn("date", `if [ "$*" = "-u +%Y%m%dT%H%M%SZ" ] && [ ! -e ${sh(host.sandbox.path("stepped-once"))} ]; then
+    touch ${sh(host.sandbox.path("stepped-once"))}
+    echo ${stepped}
+else
+    exec /usr/bin/date "$@"
+fi`);
+            const fresh = await host.backup();
+            assert.equal(fresh.result.status, 0, describeRun(fresh.result));
+            assert.notEqual(fresh.timestamp, stepped);
+            assert.match(fresh.result.stdout, new RegExp(`${stepped}/ already exists \\(the clock went back\\?\\); a backup never writes into it`));
+            assert.equal((await downloadObject(host.backupPath(stepped, "manifest.txt"), host.sandbox.path("m3"))).toString("utf8"), manifest);
+            assert.ok((await objectsOf(host.stack)).includes(`mattermost/${fresh.timestamp}/manifest.txt`));
+        }));
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("tools/mattermost-restore.sh: leftovers of a killed run", () => {
+    test("killed (SIGKILL) while restoring the database: the re-run stops the orphan holding the lock, drops and removes what it left, says so, and restores", () =>
+        withHost("killed-rerun", async (host) => {
+            const timestamp = await host.backupOk();
+            const backedUp = await host.state();
+            await cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
+            // A pg_restore that loads the data and then hangs: it outlives the killed script, holding the lock.
+            const pgBin = host.sandbox.path("pg-bin");
+            mkdirSync(pgBin);
+            for (const program of readdirSync(cluster.bin).filter((name) => name !== "pg_restore")) {
+                symlinkSync(join(cluster.bin, program), join(pgBin, program));
+            }
+            for (const dir of ["calls", "calls/pg_restore"]) {
+                mkdirSync(host.sandbox.path(dir), { recursive: true });
+                chmodSync(host.sandbox.path(dir), 0o777);
+            }
+            host.sandbox.write("calls/sequence", "", 0o666);
+            const loaded = host.sandbox.path("loaded");
+            mkdirSync(loaded, { mode: 0o777 });
+            chmodSync(loaded, 0o777);
+            const real = sh(join(cluster.bin, "pg_restore"));
+            host.sandbox.standIn(
+                "pg_restore",
+                `case "$*" in
+*--dbname=*)
+    ${real} --section=pre-data --section=data "$@"
+    touch ${sh(join(loaded, "yes"))}
+    sleep 300 ;;
+esac
+exec ${real} "$@"`,
+                join(pgBin, "pg_restore"),
+            );
+            const killed = await runAndSignal(host, "tools/mattermost-restore.sh", [timestamp], {
+                env: { PG_BIN: pgBin },
+                ready: () => existsSync(join(loaded, "yes")),
+                signal: "SIGKILL",
+                to: "script",
+                onExit: true,
+            });
+            try {
+            assert.ok(killed.sent);
+            assert.equal(killed.signal, "SIGKILL");
+            const [partial] = await databasesStartingWith(`${host.database}_restore_`);
+            assert.ok(partial, "the killed run left its database");
+            assert.ok(filesIn(host.home).some((name) => name.includes(".restore-")), "and its staged files");
+            assert.ok(filesIn(host.sandbox.tmp).length > 0, "and its work directory");
+            assert.ok(filesIn(host.etc).some((name) => name.endsWith(".partial")), "and its copy of the backup's secrets");
+
+            const rerun = await host.restore(timestamp);
+            assert.equal(rerun.status, 0, describeRun(rerun));
+            assert.match(rerun.stdout, /reclaiming .*mattermost\.lock: the run that took it \(pid \d+\) has ended; stopping what it left running: pids \d+/);
+            assert.match(rerun.stdout, new RegExp(`dropped ${partial}, the incomplete database of an earlier restore`));
+            assert.match(rerun.stdout, /removed .*\.data\.restore-\d{8}T\d{6}Z, staged by an earlier restore/);
+            assert.match(rerun.stdout, /removed .*mattermost-restore\.work\.\w+, the work directory of an earlier run/);
+            assert.match(rerun.stdout, /removed .*\.mattermost-restore-\d{8}T\d{6}Z\.partial, extracted by an earlier restore/);
+            assert.deepEqual(await host.state(), backedUp);
+            assert.deepEqual(await databasesStartingWith(`${host.database}_restore_`), []);
+            assert.ok(!filesIn(host.home).some((name) => name.includes(".restore-")));
+            assert.deepEqual(filesIn(host.sandbox.tmp), []);
+            assert.ok(!filesIn(host.etc).some((name) => name.endsWith(".partial")));
+            const orphans = await runProcess("pgrep", ["-f", join(pgBin, "pg_restore")]);
+            assert.equal(orphans.stdout.trim(), "", "the orphan was stopped");
+            } finally {
+                try {
+                    process.kill(-killed.group, "SIGKILL");
+                } catch {
+                    // nothing of that run is left
+                }
+            }
+        }));
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("tools/mattermost-restore.sh: a data directory that is a mount point", { skip: !AS_ROOT && "needs root to mount" }, () => {
+    test("its contents are swapped inside it (renaming it fails with EBUSY); the previous contents are kept inside", () =>
+        withHost("mounted-data", async (host) => {
+            const timestamp = await host.backupOk();
+            const backedUp = await host.state();
+            // The data volume: a copy of the data directory, bind-mounted over it in a mount namespace
+            // of the restore's own (a bind mount is a mount point: rename(2) on it fails with EBUSY).
+            const volume = host.sandbox.path("data-volume");
+            const copied = await runProcess("cp", ["-a", host.dataDir, volume]);
+            assert.equal(copied.status, 0, describeRun(copied));
+            rmSync(join(volume, "users"), { recursive: true });
+            writeFileSync(join(volume, "stray.txt"), "written after the backup\n");
+            const damaged = fileTreeHash(volume);
+            await cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
+
+            const result = await host.sandbox.run(
+                "unshare",
+                ["--mount", "bash", "-c", 'mount --bind "$1" "$2" && exec bash "$3" "$4"', "mount", volume, host.dataDir, join(HOST_SCRIPT_DIR, "tools/mattermost-restore.sh"), timestamp],
+                { env: { BACKUP_ENV_FILE: host.envFile, BACKUP_COMMON, ...s3.credentialEnv() }, timeoutMs: SCRIPT_TIMEOUT_MS },
+            );
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /data is a mount point: its contents are swapped inside it/);
+            const kept = filesIn(volume).filter((name) => name.startsWith(".before-restore-"));
+            assert.equal(kept.length, 1, filesIn(volume).join(", "));
+            assert.equal(fileTreeHash(join(volume, kept[0]!)), damaged, "the previous contents are kept inside the volume");
+            rmSync(join(volume, kept[0]!), { recursive: true });
+            assert.equal(fileTreeHash(volume), backedUp.files, "the volume holds the backup's files");
+            assert.deepEqual((await host.state()).database, backedUp.database);
+        }));
 });
