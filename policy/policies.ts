@@ -24,6 +24,7 @@ import {
     hostRoleGaps,
     secretMaterialInUserData,
     secretsInCommandString,
+    sshProblemsAcross,
     sshSourceProblems,
     type IngressPermission,
     type SecretValue,
@@ -135,6 +136,37 @@ function reportWideSsh(reportViolation: (message: string) => void, what: string,
     }
 }
 
+/** The permissions of a security group's inline ingress; what is not known yet is left out. */
+function inlineIngress(props: Record<string, unknown>): IngressPermission[] {
+    return Array.from({ length: knownLength(props, ["ingress"]) }, (_, index) => permissionAt(props, ["ingress", String(index)], "protocol", ["cidrBlocks", "ipv6CidrBlocks"]));
+}
+
+/** The permission of a stand-alone rule resource (none for an egress rule), or undefined for other resources. */
+function rulePermission(resource: { props: Record<string, unknown>; isType: PolicyResource["isType"] }): IngressPermission | undefined {
+    if (resource.isType(aws.ec2.SecurityGroupRule)) {
+        return knownValue(resource.props, ["type"]) === "ingress" ? permissionAt(resource.props, [], "protocol", ["cidrBlocks", "ipv6CidrBlocks"]) : { cidrs: [] };
+    }
+    if (resource.isType(aws.vpc.SecurityGroupIngressRule)) {
+        return permissionAt(resource.props, [], "ipProtocol", ["cidrIpv4", "cidrIpv6"]);
+    }
+    return undefined;
+}
+
+function permissionAt(props: Record<string, unknown>, path: readonly string[], protocolKey: string, cidrKeys: readonly string[]): IngressPermission {
+    const value = (key: string) => knownValue(props, [...path, key]);
+    const port = (key: string) => (typeof value(key) === "number" ? (value(key) as number) : undefined);
+    const cidrs = cidrKeys.flatMap((key) => {
+        const found = value(key);
+        return Array.isArray(found) ? Array.from({ length: found.length }, (_, index) => knownValue(props, [...path, key, String(index)])) : [found];
+    });
+    return {
+        protocol: stringOrUndefined(value(protocolKey)),
+        fromPort: port("fromPort"),
+        toPort: port("toPort"),
+        cidrs: cidrs.filter((cidr): cidr is string => typeof cidr === "string"),
+    };
+}
+
 export const noSshFromAnywhere: ResourceValidationPolicy = {
     name: "no-ssh-from-anywhere",
     description:
@@ -143,41 +175,46 @@ export const noSshFromAnywhere: ResourceValidationPolicy = {
         "together, as the program's configuration check judges ssh.allowedCidrs: their union may not cover a whole " +
         "address family (0.0.0.0/0, or 0.0.0.0/1 with 128.0.0.0/1, and the same in IPv6), nor more public addresses " +
         "than a /8 of IPv4 or a /12 of IPv6 (private-use ranges do not count). Checked over all of a security group's " +
-        "inline ingress, and in each aws.ec2.SecurityGroupRule and aws.vpc.SecurityGroupIngressRule.",
+        "inline ingress, and in each aws.ec2.SecurityGroupRule and aws.vpc.SecurityGroupIngressRule, before it is created.",
     enforcementLevel: "mandatory",
-    validateResource: [
-        validateResourceOfType(aws.ec2.SecurityGroup, (group, args, reportViolation) => {
-            reportWideSsh(
-                reportViolation,
-                `security group ${args.name}`,
-                (group.ingress ?? []).map((rule) => ({
-                    protocol: rule.protocol,
-                    fromPort: rule.fromPort,
-                    toPort: rule.toPort,
-                    cidrs: [...(rule.cidrBlocks ?? []), ...(rule.ipv6CidrBlocks ?? [])],
-                })),
+    validateResource: (args, reportViolation) => {
+        if (args.isType(aws.ec2.SecurityGroup)) {
+            reportWideSsh(reportViolation, `security group ${args.name}`, inlineIngress(args.props));
+        }
+        const rule = rulePermission(args);
+        if (rule !== undefined) {
+            const kind = args.isType(aws.ec2.SecurityGroupRule) ? "security group rule" : "security group ingress rule";
+            reportWideSsh(reportViolation, `${kind} ${args.name}`, [rule]);
+        }
+    },
+};
+
+export const sshRangesAcrossRules: StackValidationPolicy = {
+    name: "ssh-ranges-across-rules",
+    description:
+        "The SSH ranges of one security group are judged together, as no-ssh-from-anywhere judges them, also when they " +
+        "are spread over the group's inline ingress and separate aws.ec2.SecurityGroupRule and " +
+        "aws.vpc.SecurityGroupIngressRule resources (linked to the group by their securityGroupId), where no one of " +
+        "them is too wide alone: 0.0.0.0/1 in one rule and 128.0.0.0/1 in another open SSH to the whole internet.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        const rules = args.resources.filter((resource) => rulePermission(resource) !== undefined);
+        for (const group of args.resources.filter((resource) => resource.isType(aws.ec2.SecurityGroup))) {
+            const groupId = knownValue(group.props, ["id"]);
+            const own = rules.filter(
+                (rule) =>
+                    (rule.propertyDependencies.securityGroupId ?? []).some((dependency) => dependency.urn === group.urn) ||
+                    (typeof groupId === "string" && knownValue(rule.props, ["securityGroupId"]) === groupId),
             );
-        }),
-        validateResourceOfType(aws.ec2.SecurityGroupRule, (rule, args, reportViolation) => {
-            if (rule.type !== "ingress") {
-                return;
+            const problems = sshProblemsAcross([inlineIngress(group.props), ...own.map((rule) => [rulePermission(rule) as IngressPermission])]);
+            for (const problem of problems) {
+                reportViolation(
+                    `security group ${group.name} with its rules ${own.map((rule) => rule.name).join(", ")} opens SSH too widely: ${problem}; ${SSH_ADVICE}`,
+                    group.urn,
+                );
             }
-            reportWideSsh(reportViolation, `security group rule ${args.name}`, [{
-                protocol: rule.protocol,
-                fromPort: rule.fromPort,
-                toPort: rule.toPort,
-                cidrs: [...(rule.cidrBlocks ?? []), ...(rule.ipv6CidrBlocks ?? [])],
-            }]);
-        }),
-        validateResourceOfType(aws.vpc.SecurityGroupIngressRule, (rule, args, reportViolation) => {
-            reportWideSsh(reportViolation, `security group ingress rule ${args.name}`, [{
-                protocol: rule.ipProtocol,
-                fromPort: rule.fromPort,
-                toPort: rule.toPort,
-                cidrs: [rule.cidrIpv4, rule.cidrIpv6].filter((cidr): cidr is string => cidr !== undefined),
-            }]);
-        }),
-    ],
+        }
+    },
 };
 
 // --- Backup bucket ---------------------------------------------------------------------------------
@@ -372,6 +409,7 @@ export const policies = [
     imdsV2Required,
     encryptedVolumes,
     noSshFromAnywhere,
+    sshRangesAcrossRules,
     backupBucketProtected,
     hostRolesOwnBackupsOnly,
     noSecretsInUserData,

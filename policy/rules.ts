@@ -74,8 +74,25 @@ function letsSshThrough(permission: IngressPermission): boolean {
  * A range AWS could not read is left to AWS, which refuses it.
  */
 export function sshSourceProblems(permissions: readonly IngressPermission[]): string[] {
+    return tooWideTogether(sshRanges(permissions));
+}
+
+function sshRanges(permissions: readonly IngressPermission[]): Cidr[] {
     const ranges = permissions.filter(letsSshThrough).flatMap((permission) => permission.cidrs.map((text) => parseCidr(text.trim())));
-    return tooWideTogether(ranges.filter((range): range is Cidr => typeof range !== "string"));
+    return ranges.filter((range): range is Cidr => typeof range !== "string");
+}
+
+/**
+ * For SSH ranges spread over several resources of one security group (each given as its
+ * permissions): the problems of their union in each address family where no one resource is too
+ * wide alone (those are judged resource by resource).
+ */
+export function sshProblemsAcross(resources: readonly (readonly IngressPermission[])[]): string[] {
+    const ranges = resources.map(sshRanges);
+    return ([4, 6] as const).flatMap((family) => {
+        const ofFamily = (list: readonly Cidr[]) => list.filter((range) => range.family === family);
+        return ranges.some((list) => tooWideTogether(ofFamily(list)).length > 0) ? [] : tooWideTogether(ofFamily(ranges.flat()));
+    });
 }
 
 // --- Backup bucket ---------------------------------------------------------------------------------

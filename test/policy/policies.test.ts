@@ -186,7 +186,7 @@ async function stackArgs(resources: readonly FakeResource[]) {
 
 // ---------------------------------------------------------------------------------------------------
 describe("the policy pack", () => {
-    test("has its eight mandatory policies, each named once", () => {
+    test("has its nine mandatory policies, each named once", () => {
         assert.deepEqual(
             policies.map((policy) => policy.name),
             [
@@ -194,6 +194,7 @@ describe("the policy pack", () => {
                 "ec2-imdsv2-required",
                 "ebs-volumes-encrypted",
                 "no-ssh-from-anywhere",
+                "ssh-ranges-across-rules",
                 "backup-bucket-protected",
                 "host-roles-own-backups-only",
                 "no-secrets-in-user-data",
@@ -403,6 +404,44 @@ describe("deliberately bad resources draw exactly one violation each", () => {
                 { type: typeOf(aws.vpc.SecurityGroupIngressRule), name: "everything-v6", inputs: { securityGroupId: "sg-1", ipProtocol: "-1", cidrIpv6: "::/0" } },
             ],
             expected: { policy: "no-ssh-from-anywhere", message: `security group ingress rule everything-v6 opens SSH too widely: ::/0 covers every IPv6 address: that is the whole internet; ${SSH_ADVICE}` },
+        },
+        {
+            title: "three public /9s in three aws.vpc.SecurityGroupIngressRule resources of the group, each fine alone",
+            stack: () => [
+                ...compliantStack(),
+                ...["11.0.0.0/9", "11.128.0.0/9", "12.0.0.0/9"].map((cidrIpv4, index) => ({
+                    type: typeOf(aws.vpc.SecurityGroupIngressRule),
+                    name: `office-${index + 1}`,
+                    inputs: { securityGroupId: "sg-0abc", ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4 },
+                    propertyDependencies: { securityGroupId: ["hosts"] },
+                })),
+            ],
+            expected: {
+                policy: "ssh-ranges-across-rules",
+                message:
+                    "security group hosts with its rules office-1, office-2, office-3 opens SSH too widely: 203.0.113.0/24 + 11.0.0.0/9 + 11.128.0.0/9 + 12.0.0.0/9 together " +
+                    `cover more public IPv4 addresses than a /8, the block IANA gives a whole regional internet registry: that is a slice of the internet, not an organisation's networks; ${SSH_ADVICE}`,
+            },
+        },
+        {
+            title: "the group's own IPv6 /13 and an aws.ec2.SecurityGroupRule with two more, linked by the group's id",
+            stack: () => [
+                ...changed("hosts", (group) => {
+                    const narrowed = sshRuleOpenTo({ cidrBlocks: ["203.0.113.0/24"], ipv6CidrBlocks: ["2000::/13"] })(group);
+                    return { ...narrowed, outputs: { ...narrowed.inputs, id: "sg-0abc" } };
+                }),
+                {
+                    type: typeOf(aws.ec2.SecurityGroupRule),
+                    name: "partners",
+                    inputs: { type: "ingress", securityGroupId: "sg-0abc", protocol: "-1", fromPort: 0, toPort: 0, ipv6CidrBlocks: ["2008::/13", "2010::/13"] },
+                },
+            ],
+            expected: {
+                policy: "ssh-ranges-across-rules",
+                message:
+                    "security group hosts with its rules partners opens SSH too widely: 2000::/13 + 2008::/13 + 2010::/13 together cover more public IPv6 addresses than a /12, " +
+                    `the block IANA gives a whole regional internet registry: that is a slice of the internet, not an organisation's networks; ${SSH_ADVICE}`,
+            },
         },
         {
             title: "a bucket without versioning",
