@@ -65,7 +65,7 @@ export function parseCidr(text: string): Cidr | string {
 
 // --- Several blocks together -----------------------------------------------------------------------
 
-/** Two entries of a list where the second adds nothing: the same block, or a block inside the first. */
+/** An entry of a list that adds nothing: entry `index` repeats entry `coveredBy` (`same`) or lies inside it. */
 export interface RedundantCidr {
     readonly index: number;
     readonly coveredBy: number;
@@ -73,8 +73,8 @@ export interface RedundantCidr {
 }
 
 /**
- * The first entry that repeats or lies inside an earlier (or, for a wider later one, a later)
- * entry. Two CIDR blocks are either disjoint or one holds the other, so this finds every overlap.
+ * The first entry that repeats an earlier one or lies inside any other. Two CIDR blocks are either
+ * disjoint or one holds the other, so this finds every overlap.
  */
 export function firstRedundantCidr(cidrs: readonly Cidr[]): RedundantCidr | undefined {
     for (let index = 0; index < cidrs.length; index++) {
