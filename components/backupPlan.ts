@@ -1,5 +1,5 @@
 // What each host needs for its backups: the tools, their settings file, the systemd service and
-// timer that run them, and the bucket prefixes its instance profile may write. Pure module.
+// timer that run them, and what its instance profile may do in the bucket. Pure module.
 
 import type { BackupSettings } from "./settings";
 import { DEFAULTS } from "./settings";
@@ -80,6 +80,10 @@ export function backupEnvFile(args: { stack: string; bucket: string; region: str
         `RCLONE_CONFIG_${RCLONE_REMOTE.toUpperCase()}_REGION=${args.region}`,
         // The profile may not create or inspect buckets, only write its prefix.
         `RCLONE_CONFIG_${RCLONE_REMOTE.toUpperCase()}_NO_CHECK_BUCKET=true`,
+        // Nor list beyond its own prefixes, so S3 answers a look-up of a key not there yet with 403, not
+        // 404, and rclone takes only 404 for "not there" (backend/s3 headObject). Every backup writes a
+        // new folder, so nothing is to be gained by looking first.
+        "RCLONE_NO_CHECK_DEST=true",
         "",
     ].join("\n");
 }
@@ -121,10 +125,66 @@ export function backupUnits(job: BackupJob, backup: BackupSettings): { service: 
     };
 }
 
-/** The object keys a host may write in the bucket: its jobs' prefixes, and GitLab's archives. */
-export function writablePrefixes(plan: HostPlan, stack: string): string[] {
-    return [
-        ...backupJobs(plan).map((job) => `${stack}/${job.prefix}/*`),
-        ...(plan.runsGitlab ? [GITLAB_ARCHIVE_PATTERN] : []),
-    ];
+/** An IAM policy document, as AWS reads it. */
+export interface IamPolicyDocument {
+    readonly Version: "2012-10-17";
+    readonly Statement: readonly IamStatement[];
+}
+
+export interface IamStatement {
+    readonly Sid: string;
+    readonly Effect: "Allow" | "Deny";
+    readonly Principal?: "*";
+    readonly Action: string | readonly string[];
+    readonly Resource: string | readonly string[];
+    readonly Condition?: Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>;
+}
+
+/**
+ * A host's own part of the bucket: its jobs' prefixes and, where GitLab runs, GitLab's archives at the
+ * bucket's root. What it may write is what it may read: no host reads another host's backups (the
+ * GitLab host's hold db_key_base, the root and SMTP passwords).
+ */
+export interface OwnBackupKeys {
+    /** Object keys, with IAM wildcards. */
+    readonly objects: readonly string[];
+    /** `s3:prefix` values the host may list under (the tools list only their own folders). */
+    readonly listPrefixes: readonly string[];
+}
+
+export function ownBackupKeys(plan: HostPlan, stack: string): OwnBackupKeys {
+    const folders = backupJobs(plan).map((job) => `${stack}/${job.prefix}/*`);
+    return { objects: [...folders, ...(plan.runsGitlab ? [GITLAB_ARCHIVE_PATTERN] : [])], listPrefixes: folders };
+}
+
+/**
+ * The instance profile's policy: write, read and list its own keys; no delete, so a compromised host
+ * cannot erase the history (versioning keeps what it overwrites).
+ */
+export function hostBackupPolicy(bucketArn: string, own: OwnBackupKeys): IamPolicyDocument {
+    const objects = own.objects.map((key) => `${bucketArn}/${key}`);
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "WriteOwnBackups", Effect: "Allow", Action: ["s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"], Resource: objects },
+            { Sid: "ReadOwnBackups", Effect: "Allow", Action: ["s3:GetObject", "s3:GetObjectVersion"], Resource: objects },
+            { Sid: "ListOwnBackups", Effect: "Allow", Action: "s3:ListBucket", Resource: bucketArn, Condition: { StringLike: { "s3:prefix": own.listPrefixes } } },
+            { Sid: "FindBucket", Effect: "Allow", Action: "s3:GetBucketLocation", Resource: bucketArn },
+        ],
+    };
+}
+
+/** The bucket's policy: every request without TLS is refused, whoever makes it. */
+export function tlsOnlyBucketPolicy(bucketArn: string): IamPolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [{
+            Sid: "DenyInsecureTransport",
+            Effect: "Deny",
+            Principal: "*",
+            Action: "s3:*",
+            Resource: [bucketArn, `${bucketArn}/*`],
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+        }],
+    };
 }

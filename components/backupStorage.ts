@@ -2,6 +2,7 @@
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { hostBackupPolicy, tlsOnlyBucketPolicy, type OwnBackupKeys } from "./backupPlan";
 
 /** What the stack reports for a job before its first success is in the bucket (or once retention expired it). */
 export const NO_RECORDED_BACKUP = "none in the bucket";
@@ -65,16 +66,7 @@ export class BackupStorage extends pulumi.ComponentResource {
         }, parent);
         new aws.s3.BucketPolicy(name, {
             ...target,
-            policy: aws.iam.getPolicyDocumentOutput({
-                statements: [{
-                    sid: "DenyInsecureTransport",
-                    effect: "Deny",
-                    principals: [{ type: "*", identifiers: ["*"] }],
-                    actions: ["s3:*"],
-                    resources: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
-                    conditions: [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }],
-                }],
-            }, parent).json,
+            policy: bucket.arn.apply((arn) => JSON.stringify(tlsOnlyBucketPolicy(arn))),
         }, { ...parent, dependsOn: [publicAccess] });
 
         this.bucketName = bucket.bucket;
@@ -86,15 +78,11 @@ export class BackupStorage extends pulumi.ComponentResource {
 
 export interface HostBackupAccessArgs {
     bucketArn: pulumi.Input<string>;
-    /** Object keys (with wildcards) the host may write: its own prefixes. */
-    writableKeys: string[];
+    /** The host's own keys: all it may write, read and list. */
+    own: OwnBackupKeys;
 }
 
-/**
- * An instance profile for one host: write its own prefixes, read the whole bucket (a restore may use
- * any backup), and nothing else. No delete: a compromised host cannot erase the history, and
- * versioning keeps what it overwrites.
- */
+/** An instance profile for one host: its own part of the bucket (see hostBackupPolicy), and nothing else. */
 export class HostBackupAccess extends pulumi.ComponentResource {
     readonly instanceProfileName: pulumi.Output<string>;
 
@@ -108,13 +96,7 @@ export class HostBackupAccess extends pulumi.ComponentResource {
         }, parent);
         new aws.iam.RolePolicy(name, {
             role: role.id,
-            policy: aws.iam.getPolicyDocumentOutput({
-                statements: [
-                    { sid: "WriteOwnBackups", effect: "Allow", actions: ["s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"], resources: args.writableKeys.map((key) => pulumi.interpolate`${args.bucketArn}/${key}`) },
-                    { sid: "ReadBackupsForRestore", effect: "Allow", actions: ["s3:GetObject", "s3:GetObjectVersion"], resources: [pulumi.interpolate`${args.bucketArn}/*`] },
-                    { sid: "ListBackups", effect: "Allow", actions: ["s3:ListBucket", "s3:GetBucketLocation"], resources: [args.bucketArn] },
-                ],
-            }, parent).json,
+            policy: pulumi.output(args.bucketArn).apply((arn) => JSON.stringify(hostBackupPolicy(arn, args.own))),
         }, parent);
         const profile = new aws.iam.InstanceProfile(name, { role: role.name }, parent);
         this.instanceProfileName = profile.name;

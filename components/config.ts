@@ -4,7 +4,7 @@
 
 import { isIP } from "node:net";
 import { calendarProblem } from "./calendar";
-import { parseCidr } from "./cidr";
+import { firstRedundantCidr, parseCidr, tooWideTogether } from "./cidr";
 import { checkProvidedCertificate, parseCaCertificate } from "./certificateChecks";
 import { ConfigError } from "./configError";
 import { checkEnvCollisions, checkEnvFileValue } from "./mattermostEnv";
@@ -551,20 +551,36 @@ function readCidrs(value: unknown): readonly string[] {
     if (!Array.isArray(value) || value.length === 0) {
         throw new ConfigError("ssh.allowedCidrs", `must be a non-empty list of CIDR blocks. ${fix}`);
     }
-    return value.map((entry, i) => {
+    const cidrs = value.map((entry, i) => {
         const key = `ssh.allowedCidrs[${i}]`;
         if (typeof entry !== "string") {
             throw new ConfigError(key, `must be a CIDR string, got ${JSON.stringify(entry)}.`);
         }
         const cidr = parseCidr(entry);
         if (typeof cidr === "string") {
-            throw new ConfigError(key, `"${entry}" ${cidr}`);
+            throw new ConfigError(key, `"${entry}" ${cidr}.`);
         }
-        if (cidr.prefixLength === 0) {
-            throw new ConfigError(key, `is ${entry}, which opens SSH to the whole internet. Allow only your administrators' networks or a bastion's address.`);
+        if (cidr.hostBitsSet) {
+            throw new ConfigError(key, `"${entry}" has host bits set; did you mean ${cidr.canonical}?`);
         }
-        return cidr.canonical;
+        return cidr;
     });
+    const tooWide = tooWideTogether(cidrs);
+    if (tooWide.length > 0) {
+        throw new ConfigError("ssh.allowedCidrs", `${tooWide.join("; ")}. Allow only your administrators' networks or a bastion's address.`);
+    }
+    // EC2 refuses a security group rule it already has (InvalidPermission.Duplicate); a block inside
+    // another admits no one more, and only hides what the list really allows.
+    const redundant = firstRedundantCidr(cidrs);
+    if (redundant !== undefined) {
+        const [entry, wider] = [cidrs[redundant.index], cidrs[redundant.coveredBy]];
+        const relation = redundant.same ? "is the same block as" : "lies inside";
+        throw new ConfigError(
+            `ssh.allowedCidrs[${redundant.index}]`,
+            `${entry.canonical} ${relation} ssh.allowedCidrs[${redundant.coveredBy}] ${wider.canonical}, which already allows it. Remove one of them.`,
+        );
+    }
+    return cidrs.map((cidr) => cidr.canonical);
 }
 
 function readGitlabPlugin(value: unknown, gitlab: ExternalUrl, mattermost: ExternalUrl): boolean {

@@ -4,7 +4,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { MATTERMOST_RESTORE, backupJobs, lastSuccessKey, runNowCommand, writablePrefixes } from "./backupPlan";
+import { MATTERMOST_RESTORE, backupJobs, lastSuccessKey, ownBackupKeys, runNowCommand } from "./backupPlan";
 import { BackupSchedule, MattermostRestore } from "./backupSchedule";
 import { BackupStorage, HostBackupAccess, lastRecordedBackup } from "./backupStorage";
 import { Certificates } from "./certificates";
@@ -122,7 +122,7 @@ export class Deployment extends pulumi.ComponentResource {
                 new Host(plan.name, {
                     instanceProfile: new HostBackupAccess(`${plan.name}-backup-access`, {
                         bucketArn: storage.bucketArn,
-                        writableKeys: writablePrefixes(plan, pulumi.getStack()),
+                        own: ownBackupKeys(plan, pulumi.getStack()),
                     }, parent).instanceProfileName,
                     instanceType: plan.instanceType,
                     volumeSizeGiB: plan.volumeSizeGiB,

@@ -19,10 +19,13 @@ import {
     bucketProtectionGaps,
     credentialAssignments,
     decodeUserDataBase64,
+    deniesInsecureTransport,
     gravitonFamily,
+    hostRoleGaps,
     secretMaterialInUserData,
     secretsInCommandString,
-    worldOpenSshSources,
+    sshProblemsAcross,
+    sshSourceProblems,
     type IngressPermission,
     type SecretValue,
 } from "./rules";
@@ -126,52 +129,92 @@ export const encryptedVolumes: ResourceValidationPolicy = {
 
 const SSH_ADVICE = "allow SSH only from the administrators' networks (ssh.allowedCidrs)";
 
-/** Reports `what` when its permission lets SSH in from the whole internet. */
-function reportWorldOpenSsh(reportViolation: (message: string) => void, what: string, permission: IngressPermission): void {
-    const open = worldOpenSshSources(permission);
-    if (open.length > 0) {
-        reportViolation(`${what} opens SSH to ${open.join(" and ")}; ${SSH_ADVICE}`);
+/** Reports `what` when its permissions together let SSH in from too much of the internet. */
+function reportWideSsh(reportViolation: (message: string) => void, what: string, permissions: readonly IngressPermission[]): void {
+    for (const problem of sshSourceProblems(permissions)) {
+        reportViolation(`${what} opens SSH too widely: ${problem}; ${SSH_ADVICE}`);
     }
+}
+
+/** The permissions of a security group's inline ingress; what is not known yet is left out. */
+function inlineIngress(props: Record<string, unknown>): IngressPermission[] {
+    return Array.from({ length: knownLength(props, ["ingress"]) }, (_, index) => permissionAt(props, ["ingress", String(index)], "protocol", ["cidrBlocks", "ipv6CidrBlocks"]));
+}
+
+/** The permission of a stand-alone rule resource (none for an egress rule), or undefined for other resources. */
+function rulePermission(resource: { props: Record<string, unknown>; isType: PolicyResource["isType"] }): IngressPermission | undefined {
+    if (resource.isType(aws.ec2.SecurityGroupRule)) {
+        return knownValue(resource.props, ["type"]) === "ingress" ? permissionAt(resource.props, [], "protocol", ["cidrBlocks", "ipv6CidrBlocks"]) : { cidrs: [] };
+    }
+    if (resource.isType(aws.vpc.SecurityGroupIngressRule)) {
+        return permissionAt(resource.props, [], "ipProtocol", ["cidrIpv4", "cidrIpv6"]);
+    }
+    return undefined;
+}
+
+function permissionAt(props: Record<string, unknown>, path: readonly string[], protocolKey: string, cidrKeys: readonly string[]): IngressPermission {
+    const value = (key: string) => knownValue(props, [...path, key]);
+    const port = (key: string) => (typeof value(key) === "number" ? (value(key) as number) : undefined);
+    const cidrs = cidrKeys.flatMap((key) => {
+        const found = value(key);
+        return Array.isArray(found) ? Array.from({ length: found.length }, (_, index) => knownValue(props, [...path, key, String(index)])) : [found];
+    });
+    return {
+        protocol: stringOrUndefined(value(protocolKey)),
+        fromPort: port("fromPort"),
+        toPort: port("toPort"),
+        cidrs: cidrs.filter((cidr): cidr is string => typeof cidr === "string"),
+    };
 }
 
 export const noSshFromAnywhere: ResourceValidationPolicy = {
     name: "no-ssh-from-anywhere",
     description:
-        "No security group rule opens TCP port 22 to the whole internet (0.0.0.0/0 or ::/0), whether the rule names " +
-        "port 22, a port range that includes it, or every protocol. Checked in security groups' inline ingress, " +
-        "aws.ec2.SecurityGroupRule and aws.vpc.SecurityGroupIngressRule.",
+        "No security group opens TCP port 22 to the whole internet, or to more of it than one organisation holds, " +
+        "whether a rule names port 22, a port range that includes it, or every protocol. The ranges are judged " +
+        "together, as the program's configuration check judges ssh.allowedCidrs: their union may not cover a whole " +
+        "address family (0.0.0.0/0, or 0.0.0.0/1 with 128.0.0.0/1, and the same in IPv6), nor more public addresses " +
+        "than a /8 of IPv4 or a /12 of IPv6 (private-use ranges do not count). Checked over all of a security group's " +
+        "inline ingress, and in each aws.ec2.SecurityGroupRule and aws.vpc.SecurityGroupIngressRule, before it is created.",
     enforcementLevel: "mandatory",
-    validateResource: [
-        validateResourceOfType(aws.ec2.SecurityGroup, (group, args, reportViolation) => {
-            (group.ingress ?? []).forEach((rule, index) => {
-                reportWorldOpenSsh(reportViolation, `ingress rule ${index + 1} of security group ${args.name}`, {
-                    protocol: rule.protocol,
-                    fromPort: rule.fromPort,
-                    toPort: rule.toPort,
-                    cidrs: [...(rule.cidrBlocks ?? []), ...(rule.ipv6CidrBlocks ?? [])],
-                });
-            });
-        }),
-        validateResourceOfType(aws.ec2.SecurityGroupRule, (rule, args, reportViolation) => {
-            if (rule.type !== "ingress") {
-                return;
+    validateResource: (args, reportViolation) => {
+        if (args.isType(aws.ec2.SecurityGroup)) {
+            reportWideSsh(reportViolation, `security group ${args.name}`, inlineIngress(args.props));
+        }
+        const rule = rulePermission(args);
+        if (rule !== undefined) {
+            const kind = args.isType(aws.ec2.SecurityGroupRule) ? "security group rule" : "security group ingress rule";
+            reportWideSsh(reportViolation, `${kind} ${args.name}`, [rule]);
+        }
+    },
+};
+
+export const sshRangesAcrossRules: StackValidationPolicy = {
+    name: "ssh-ranges-across-rules",
+    description:
+        "The SSH ranges of one security group are judged together, as no-ssh-from-anywhere judges them, also when they " +
+        "are spread over the group's inline ingress and separate aws.ec2.SecurityGroupRule and " +
+        "aws.vpc.SecurityGroupIngressRule resources (linked to the group by their securityGroupId), where no one of " +
+        "them is too wide alone: 0.0.0.0/1 in one rule and 128.0.0.0/1 in another open SSH to the whole internet.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        const rules = args.resources.filter((resource) => rulePermission(resource) !== undefined);
+        for (const group of args.resources.filter((resource) => resource.isType(aws.ec2.SecurityGroup))) {
+            const groupId = knownValue(group.props, ["id"]);
+            const own = rules.filter(
+                (rule) =>
+                    (rule.propertyDependencies.securityGroupId ?? []).some((dependency) => dependency.urn === group.urn) ||
+                    (typeof groupId === "string" && knownValue(rule.props, ["securityGroupId"]) === groupId),
+            );
+            const problems = sshProblemsAcross([inlineIngress(group.props), ...own.map((rule) => [rulePermission(rule) as IngressPermission])]);
+            for (const problem of problems) {
+                reportViolation(
+                    `security group ${group.name} with its rules ${own.map((rule) => rule.name).join(", ")} opens SSH too widely: ${problem}; ${SSH_ADVICE}`,
+                    group.urn,
+                );
             }
-            reportWorldOpenSsh(reportViolation, `security group rule ${args.name}`, {
-                protocol: rule.protocol,
-                fromPort: rule.fromPort,
-                toPort: rule.toPort,
-                cidrs: [...(rule.cidrBlocks ?? []), ...(rule.ipv6CidrBlocks ?? [])],
-            });
-        }),
-        validateResourceOfType(aws.vpc.SecurityGroupIngressRule, (rule, args, reportViolation) => {
-            reportWorldOpenSsh(reportViolation, `security group ingress rule ${args.name}`, {
-                protocol: rule.ipProtocol,
-                fromPort: rule.fromPort,
-                toPort: rule.toPort,
-                cidrs: [rule.cidrIpv4, rule.cidrIpv6].filter((cidr): cidr is string => cidr !== undefined),
-            });
-        }),
-    ],
+        }
+    },
 };
 
 // --- Backup bucket ---------------------------------------------------------------------------------
@@ -184,6 +227,7 @@ const BUCKETS: readonly ResourceClass[] = [aws.s3.Bucket, aws.s3.BucketV2];
 const VERSIONINGS: readonly ResourceClass[] = [aws.s3.BucketVersioning, aws.s3.BucketVersioningV2];
 const ENCRYPTIONS: readonly ResourceClass[] = [aws.s3.BucketServerSideEncryptionConfiguration, aws.s3.BucketServerSideEncryptionConfigurationV2];
 const PUBLIC_ACCESS_BLOCKS: readonly ResourceClass[] = [aws.s3.BucketPublicAccessBlock];
+const BUCKET_POLICIES: readonly ResourceClass[] = [aws.s3.BucketPolicy];
 
 const isOneOf = (resource: PolicyResource, classes: readonly ResourceClass[]) => classes.some((cls) => resource.isType(cls));
 
@@ -203,13 +247,15 @@ function configures(companion: PolicyResource, bucket: PolicyResource): boolean 
 export const backupBucketProtected: StackValidationPolicy = {
     name: "backup-bucket-protected",
     description:
-        "Every S3 bucket of the stack (the program's is the backup bucket) is versioned, encrypted by default and " +
-        "private: an aws.s3.BucketVersioning with status \"Enabled\", an aws.s3.BucketServerSideEncryptionConfiguration " +
-        "with a default algorithm, and an aws.s3.BucketPublicAccessBlock with all four flags true, each configuring " +
-        "that bucket. The deprecated inline settings on the bucket itself do not count.",
+        "Every S3 bucket of the stack (the program's is the backup bucket) is versioned, encrypted by default, " +
+        "private and reachable only over TLS: an aws.s3.BucketVersioning with status \"Enabled\", an " +
+        "aws.s3.BucketServerSideEncryptionConfiguration with a default algorithm, an aws.s3.BucketPublicAccessBlock " +
+        "with all four flags true, and an aws.s3.BucketPolicy that denies s3:* to every principal on the bucket and its " +
+        "objects when aws:SecureTransport is false, each configuring that bucket. The deprecated inline settings on the " +
+        "bucket itself do not count; a bucket policy not known yet during a preview is not judged.",
     enforcementLevel: "mandatory",
     validateStack: (args, reportViolation) => {
-        const companions = args.resources.filter((resource) => isOneOf(resource, [...VERSIONINGS, ...ENCRYPTIONS, ...PUBLIC_ACCESS_BLOCKS]));
+        const companions = args.resources.filter((resource) => isOneOf(resource, [...VERSIONINGS, ...ENCRYPTIONS, ...PUBLIC_ACCESS_BLOCKS, ...BUCKET_POLICIES]));
         for (const bucket of args.resources.filter((resource) => isOneOf(resource, BUCKETS))) {
             const own = companions.filter((companion) => configures(companion, bucket));
             const ofKind = (classes: readonly ResourceClass[]) => own.filter((companion) => isOneOf(companion, classes));
@@ -226,6 +272,10 @@ export const backupBucketProtected: StackValidationPolicy = {
                     ignorePublicAcls: knownValue(block.props, ["ignorePublicAcls"]) === true,
                     restrictPublicBuckets: knownValue(block.props, ["restrictPublicBuckets"]) === true,
                 })),
+                tlsOnlyPolicies: ofKind(BUCKET_POLICIES).map((bucketPolicy) => {
+                    const document = knownValue(bucketPolicy.props, ["policy"]);
+                    return document === undefined ? undefined : deniesInsecureTransport(document, stringOrUndefined(knownValue(bucket.props, ["arn"])));
+                }),
             });
             for (const gap of gaps) {
                 reportViolation(`bucket ${bucket.name} ${gap}`, bucket.urn);
@@ -243,6 +293,32 @@ function knownLength(props: Record<string, unknown>, path: readonly string[]): n
     const value = knownValue(props, path);
     return Array.isArray(value) ? value.length : 0;
 }
+
+export const hostRolesOwnBackupsOnly: ResourceValidationPolicy = {
+    name: "host-roles-own-backups-only",
+    description:
+        "The S3 rights of IAM role policies (aws.iam.RolePolicy, and an aws.iam.Role's inline policies; this program's " +
+        "roles are its hosts' instance profiles) stop at the host's own backups: no s3:DeleteObject, " +
+        "s3:DeleteObjectVersion, s3:DeleteBucket or s3:PutLifecycleConfiguration, by name or wildcard; reads " +
+        "(s3:GetObject, s3:GetObjectVersion) only of keys the role also writes (s3:PutObject), never every object of " +
+        "a bucket; s3:ListBucket only with an s3:prefix condition under those keys; no NotAction or NotResource. A " +
+        "compromised host then cannot erase the backups nor read another host's (GitLab's hold its secrets).",
+    enforcementLevel: "mandatory",
+    validateResource: [
+        validateResourceOfType(aws.iam.RolePolicy, (rolePolicy, args, reportViolation) => {
+            for (const gap of hostRoleGaps(rolePolicy.policy)) {
+                reportViolation(`role policy ${args.name} ${gap}`);
+            }
+        }),
+        validateResourceOfType(aws.iam.Role, (role, args, reportViolation) => {
+            for (const inline of role.inlinePolicies ?? []) {
+                for (const gap of hostRoleGaps(inline.policy)) {
+                    reportViolation(`inline policy ${inline.name ?? ""} of role ${args.name} ${gap}`);
+                }
+            }
+        }),
+    ],
+};
 
 // --- Secrets ---------------------------------------------------------------------------------------
 
@@ -333,7 +409,9 @@ export const policies = [
     imdsV2Required,
     encryptedVolumes,
     noSshFromAnywhere,
+    sshRangesAcrossRules,
     backupBucketProtected,
+    hostRolesOwnBackupsOnly,
     noSecretsInUserData,
     noSecretsInRemoteCommands,
 ];

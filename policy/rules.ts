@@ -1,7 +1,10 @@
 // The rules behind the policies, as pure functions over plain values: no Pulumi types, no I/O.
 // policies.ts reads resource properties and hands them here; the tests call these directly too.
+// SSH ranges are judged by the program's own pure module (components/cidr.ts), so the pack and the
+// configuration check cannot disagree; the pack runs in place, from the project.
 
 import { gunzipSync } from "node:zlib";
+import { parseCidr, tooWideTogether, type Cidr } from "../components/cidr";
 
 // --- Architecture ----------------------------------------------------------------------------------
 
@@ -65,14 +68,31 @@ function letsSshThrough(permission: IngressPermission): boolean {
     return fromPort !== undefined && toPort !== undefined && fromPort <= SSH_PORT && SSH_PORT <= toPort;
 }
 
-/** A CIDR of prefix length 0 covers its whole address family: 0.0.0.0/0, ::/0 and their spellings. */
-function coversEveryAddress(cidr: string): boolean {
-    return /\/0+$/.test(cidr.trim());
+/**
+ * Why the ranges that `permissions` let reach TCP port 22 admit too much of the internet, judged on
+ * their union with the program's own configuration check (components/cidr.ts); empty if they do not.
+ * A range AWS could not read is left to AWS, which refuses it.
+ */
+export function sshSourceProblems(permissions: readonly IngressPermission[]): string[] {
+    return tooWideTogether(sshRanges(permissions));
 }
 
-/** The source ranges through which `permission` opens SSH to the whole internet; empty if none. */
-export function worldOpenSshSources(permission: IngressPermission): string[] {
-    return letsSshThrough(permission) ? permission.cidrs.filter(coversEveryAddress) : [];
+function sshRanges(permissions: readonly IngressPermission[]): Cidr[] {
+    const ranges = permissions.filter(letsSshThrough).flatMap((permission) => permission.cidrs.map((text) => parseCidr(text.trim())));
+    return ranges.filter((range): range is Cidr => typeof range !== "string");
+}
+
+/**
+ * For SSH ranges spread over several resources of one security group (each given as its
+ * permissions): the problems of their union in each address family where no one resource is too
+ * wide alone (those are judged resource by resource).
+ */
+export function sshProblemsAcross(resources: readonly (readonly IngressPermission[])[]): string[] {
+    const ranges = resources.map(sshRanges);
+    return ([4, 6] as const).flatMap((family) => {
+        const ofFamily = (list: readonly Cidr[]) => list.filter((range) => range.family === family);
+        return ranges.some((list) => tooWideTogether(ofFamily(list)).length > 0) ? [] : tooWideTogether(ofFamily(ranges.flat()));
+    });
 }
 
 // --- Backup bucket ---------------------------------------------------------------------------------
@@ -85,6 +105,8 @@ export interface BucketProtection {
     readonly encryptionAlgorithms: readonly (readonly (string | undefined)[])[];
     /** Per aws.s3.BucketPublicAccessBlock of the bucket: its four flags. */
     readonly publicAccessBlocks: readonly PublicAccessBlockFlags[];
+    /** Per aws.s3.BucketPolicy of the bucket: whether it refuses requests without TLS; undefined while its document is not known. */
+    readonly tlsOnlyPolicies: readonly (boolean | undefined)[];
 }
 
 export interface PublicAccessBlockFlags {
@@ -107,6 +129,146 @@ export function bucketProtectionGaps(protection: BucketProtection): string[] {
     }
     if (!protection.publicAccessBlocks.some((flags) => PUBLIC_ACCESS_FLAGS.every((flag) => flags[flag] === true))) {
         gaps.push(`has no complete public access block: add an aws.s3.BucketPublicAccessBlock for it with ${PUBLIC_ACCESS_FLAGS.join(", ")} all true`);
+    }
+    if (!protection.tlsOnlyPolicies.some((tlsOnly) => tlsOnly !== false)) {
+        gaps.push(`accepts requests without TLS: add an aws.s3.BucketPolicy for it that denies s3:* to every principal on the bucket and its objects when aws:SecureTransport is "false"`);
+    }
+    return gaps;
+}
+
+// --- IAM policy documents --------------------------------------------------------------------------
+
+/** One statement of an IAM policy document, as far as these rules read it. */
+interface Statement {
+    readonly Effect?: unknown;
+    readonly Principal?: unknown;
+    readonly Action?: unknown;
+    readonly NotAction?: unknown;
+    readonly Resource?: unknown;
+    readonly NotResource?: unknown;
+    readonly Condition?: unknown;
+}
+
+/** The statements of a policy document given as JSON text or as an object; none when it is neither. */
+export function statementsOf(document: unknown): Statement[] {
+    let parsed = document;
+    if (typeof document === "string") {
+        try {
+            parsed = JSON.parse(document);
+        } catch {
+            return [];
+        }
+    }
+    const statement = (parsed as { Statement?: unknown } | null)?.Statement;
+    return [statement ?? []].flat().filter((item): item is Statement => typeof item === "object" && item !== null);
+}
+
+/** A policy element that may be one string or a list of them. */
+const listOf = (value: unknown): string[] => [value ?? []].flat().filter((item): item is string => typeof item === "string");
+
+/** IAM's wildcards: `*` any run of characters, `?` one. Actions compare without case, resources with. */
+function iamMatch(pattern: string, value: string, ignoreCase: boolean): boolean {
+    const source = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+    return new RegExp(`^${source}$`, ignoreCase ? "i" : "").test(value);
+}
+
+const grantsAction = (statement: Statement, action: string) => listOf(statement.Action).some((pattern) => iamMatch(pattern, action, true));
+
+/** The value a condition gives `key` under `operator`, keys compared without case as IAM does; undefined if absent. */
+function conditionValues(statement: Statement, operators: readonly string[], key: string): string[] | undefined {
+    const condition = statement.Condition;
+    if (typeof condition !== "object" || condition === null) {
+        return undefined;
+    }
+    for (const [operator, entries] of Object.entries(condition)) {
+        if (!operators.includes(operator) || typeof entries !== "object" || entries === null) {
+            continue;
+        }
+        const found = Object.entries(entries).find(([name]) => name.toLowerCase() === key.toLowerCase());
+        if (found !== undefined) {
+            return listOf(found[1]);
+        }
+    }
+    return undefined;
+}
+
+/**
+ * Whether a bucket policy refuses every request made without TLS: a Deny of `s3:*` (or `*`) to every
+ * principal, on the bucket and its objects, when `aws:SecureTransport` is false. When the bucket's
+ * ARN is not known yet, any resource pair `X` and `X/*` is taken for it.
+ */
+export function deniesInsecureTransport(document: unknown, bucketArn: string | undefined): boolean {
+    return statementsOf(document).some((statement) => {
+        const principal = statement.Principal;
+        const everyone = principal === "*" || listOf((principal as { AWS?: unknown } | undefined)?.AWS).includes("*");
+        const resources = listOf(statement.Resource);
+        const covers = (arn: string) => resources.includes("*") || (resources.includes(arn) && resources.includes(`${arn}/*`));
+        return (
+            statement.Effect === "Deny" &&
+            everyone &&
+            statement.Condition !== undefined &&
+            listOf(statement.Action).some((action) => action === "*" || action.toLowerCase() === "s3:*") &&
+            (conditionValues(statement, ["Bool"], "aws:SecureTransport") ?? []).some((value) => value.toLowerCase() === "false") &&
+            (bucketArn !== undefined ? covers(bucketArn) : resources.some((arn) => covers(arn)))
+        );
+    });
+}
+
+/**
+ * Actions that erase backups: deleting an object or a version, the bucket, or setting a lifecycle
+ * rule, which is a delete with a delay.
+ */
+const ERASING_ACTIONS = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:DeleteBucket", "s3:PutLifecycleConfiguration"] as const;
+const READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"] as const;
+
+/** The object-key part of an S3 object ARN (`arn:aws:s3:::bucket/key`), or `*` for a resource that names every object. */
+function objectKeyOf(resource: string): string | undefined {
+    if (resource === "*") {
+        return "*";
+    }
+    const match = /^arn:[^:]+:s3:::[^/]*\/(.*)$/.exec(resource);
+    return match?.[1] ?? (/^arn:[^:]+:s3:::\*$/.test(resource) ? "*" : undefined);
+}
+
+/**
+ * What a host role's policy grants beyond its own backups, one sentence each; empty when nothing.
+ * A host may not erase anything (ERASING_ACTIONS); it may read only keys it may also write, never
+ * every object of a bucket; it may list a bucket only under its own keys (an `s3:prefix`
+ * condition). NotAction and NotResource grant everything they do not name, so they are refused.
+ */
+export function hostRoleGaps(document: unknown): string[] {
+    const allows = statementsOf(document).filter((statement) => statement.Effect === "Allow");
+    const gaps: string[] = [];
+    if (allows.some((statement) => statement.NotAction !== undefined || statement.NotResource !== undefined)) {
+        gaps.push("allows by NotAction or NotResource, which grants everything it does not name");
+    }
+    const erasing = ERASING_ACTIONS.filter((action) => allows.some((statement) => grantsAction(statement, action)));
+    if (erasing.length > 0) {
+        gaps.push(`may erase backups (${erasing.join(", ")})`);
+    }
+    const resourcesFor = (actions: readonly string[]) => [
+        ...new Set(allows.filter((statement) => actions.some((action) => grantsAction(statement, action))).flatMap((statement) => listOf(statement.Resource))),
+    ];
+    const writable = resourcesFor(["s3:PutObject"]);
+    for (const resource of resourcesFor(READ_ACTIONS)) {
+        if (objectKeyOf(resource) === "*") {
+            gaps.push(`may read every object of ${resource === "*" ? "every bucket" : resource.replace(/\/\*$/, "")}`);
+        } else if (!writable.includes(resource)) {
+            gaps.push(`may read ${resource}, which it does not write: a host reads only its own backups`);
+        }
+    }
+    const ownKeys = writable.map(objectKeyOf).filter((key): key is string => key !== undefined);
+    // s3:ListBucket acts on a bucket's ARN; granted on object ARNs (by a wildcard action) it grants nothing.
+    const isBucketLevel = (resource: string) => resource === "*" || /^arn:[^:]+:s3:::[^/]+$/.test(resource);
+    for (const statement of allows.filter((candidate) => grantsAction(candidate, "s3:ListBucket") && listOf(candidate.Resource).some(isBucketLevel))) {
+        const prefixes = conditionValues(statement, ["StringLike", "StringEquals"], "s3:prefix");
+        if (prefixes === undefined) {
+            gaps.push(`may list every key of ${listOf(statement.Resource).filter(isBucketLevel).join(", ")}: add a StringLike condition on s3:prefix with the host's own folders`);
+        } else {
+            for (const prefix of prefixes.filter((candidate) => !ownKeys.some((own) => iamMatch(own, candidate.replace(/\*$/, ""), false)))) {
+                gaps.push(`may list under "${prefix}", which it does not write`);
+            }
+        }
     }
     return gaps;
 }

@@ -19,6 +19,27 @@ const one = (run: OfflineRun, type: string, name?: string): RegisteredResource =
 const command = (run: OfflineRun, name: string) => one(run, "command:remote:Command", name);
 const BUCKET = "gitlab-mattermost-backups-0standin";
 
+interface PolicyStatement {
+    Effect: string;
+    Action: string | string[];
+    Resource: string | string[];
+    Condition?: unknown;
+}
+
+/** IAM's wildcards: `*` any run of characters (slashes too), `?` one character. */
+const matches = (pattern: string, value: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`).test(value);
+
+/** Whether an Allow statement without conditions grants `action` on `resource`; the policies here have no Deny. */
+function allows(policy: { Statement: PolicyStatement[] }, action: string, resource: string): boolean {
+    return policy.Statement.some(
+        (statement) =>
+            statement.Effect === "Allow" &&
+            statement.Condition === undefined &&
+            [statement.Action].flat().some((pattern) => matches(pattern, action)) &&
+            [statement.Resource].flat().some((pattern) => matches(pattern, resource)),
+    );
+}
+
 describe("the backup bucket", () => {
     let run: OfflineRun;
     before(async () => {
@@ -39,11 +60,15 @@ describe("the backup bucket", () => {
     });
 
     it("denies every request without TLS", () => {
-        const [statement] = JSON.parse(String(one(run, "aws:s3/bucketPolicy:BucketPolicy").inputs.policy)).Statement;
-        assert.equal(statement.effect, "Deny");
-        assert.deepEqual(statement.actions, ["s3:*"]);
-        assert.deepEqual(statement.conditions, [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }]);
-        assert.deepEqual(statement.resources, [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`]);
+        const { Statement } = JSON.parse(String(one(run, "aws:s3/bucketPolicy:BucketPolicy").inputs.policy));
+        assert.deepEqual(Statement, [{
+            Sid: "DenyInsecureTransport",
+            Effect: "Deny",
+            Principal: "*",
+            Action: "s3:*",
+            Resource: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`],
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+        }]);
     });
 
     it("expires backups after backup.retentionDays", () => {
@@ -52,20 +77,34 @@ describe("the backup bucket", () => {
         assert.deepEqual(rule.noncurrentVersionExpiration, { noncurrentDays: 45 });
     });
 
-    it("lets each host write only its own prefixes, read for a restore, and delete nothing", () => {
-        const expected: Record<string, string[]> = {
-            "gitlab-backup-access": [`arn:aws:s3:::${BUCKET}/test/gitlab-etc/*`, `arn:aws:s3:::${BUCKET}/*_gitlab_backup.tar`],
-            "mattermost-backup-access": [`arn:aws:s3:::${BUCKET}/test/mattermost/*`],
-        };
-        for (const [name, writable] of Object.entries(expected)) {
-            const statements = JSON.parse(String(one(run, "aws:iam/rolePolicy:RolePolicy", name).inputs.policy)).Statement as { sid: string; actions: string[]; resources: string[] }[];
-            const write = statements.find((s) => s.sid === "WriteOwnBackups");
-            assert.deepEqual(write?.resources, writable);
-            assert.ok(!statements.flatMap((s) => s.actions).some((action) => /Delete|\*/.test(action)), `${name} has no delete and no wildcard action`);
-            const host = name.replace("-backup-access", "");
-            assert.equal(one(run, "aws:ec2/instance:Instance", host).inputs.iamInstanceProfile, `${name}-standin`);
+    it("lets each host write, read and list only its own prefixes, and delete nothing", () => {
+        const policyOf = (host: string) => JSON.parse(String(one(run, "aws:iam/rolePolicy:RolePolicy", `${host}-backup-access`).inputs.policy)) as { Statement: PolicyStatement[] };
+        const gitlab = policyOf("gitlab");
+        const mattermost = policyOf("mattermost");
+        const key = (name: string) => `arn:aws:s3:::${BUCKET}/${name}`;
+        const ownKeys = { gitlab: ["test/gitlab-etc/20261126T031500Z/etc.tar", "1764126900_2026_11_26_18.11.11-ee_gitlab_backup.tar"], mattermost: ["test/mattermost/20261126T031500Z/database.dump"] };
+        for (const [host, policy, other] of [["gitlab", gitlab, "mattermost"], ["mattermost", mattermost, "gitlab"]] as const) {
+            for (const action of ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"]) {
+                for (const own of ownKeys[host]) {
+                    assert.ok(allows(policy, action, key(own)), `${host} may ${action} ${own}`);
+                }
+                const otherFolder = other === "gitlab" ? "gitlab-etc" : "mattermost";
+                for (const foreign of [...ownKeys[other], `test/${otherFolder}/last-success.txt`, `other-stack/${host === "gitlab" ? "gitlab-etc" : "mattermost"}/x`, "notes.txt"]) {
+                    assert.ok(!allows(policy, action, key(foreign)), `${host} may not ${action} ${foreign}`);
+                }
+            }
+            for (const action of ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutLifecycleConfiguration", "s3:DeleteBucket"]) {
+                assert.ok(!allows(policy, action, key(ownKeys[host][0])) && !allows(policy, action, `arn:aws:s3:::${BUCKET}`), `${host} may not ${action}`);
+            }
+            const instance = one(run, "aws:ec2/instance:Instance", host);
+            assert.equal(instance.inputs.iamInstanceProfile, `${host}-backup-access-standin`);
         }
+        // Listing: only under the host's own folders.
+        const listing = (policy: { Statement: PolicyStatement[] }) => policy.Statement.filter((statement) => [statement.Action].flat().includes("s3:ListBucket"));
+        assert.deepEqual(listing(gitlab).map((statement) => [statement.Resource, statement.Condition]), [[`arn:aws:s3:::${BUCKET}`, { StringLike: { "s3:prefix": ["test/gitlab-etc/*"] } }]]);
+        assert.deepEqual(listing(mattermost).map((statement) => [statement.Resource, statement.Condition]), [[`arn:aws:s3:::${BUCKET}`, { StringLike: { "s3:prefix": ["test/mattermost/*"] } }]]);
     });
+
 });
 
 for (const topology of ["single", "split"] as const) {
@@ -96,6 +135,8 @@ for (const topology of ["single", "split"] as const) {
             assert.match(env, new RegExp(`^BACKUP_REMOTE=backup:${BUCKET}$`, "m"));
             assert.match(env, /^BACKUP_STACK=test$/m);
             assert.match(env, /^RCLONE_CONFIG_BACKUP_ENV_AUTH=true$/m);
+            // The profile lists only its own folders, so rclone must not look up a destination first.
+            assert.match(env, /^RCLONE_NO_CHECK_DEST=true$/m);
             assert.doesNotMatch(env, /SECRET|ACCESS_KEY/i, "no credentials: the instance profile provides them");
             if (topology === "split") {
                 assert.equal(gitlab["/usr/local/sbin/mattermost-backup 0755"], undefined, "no Mattermost backup on the GitLab host");

@@ -56,6 +56,11 @@ describe("parseSettings: valid configurations", () => {
         assert.deepEqual(settings.ssh.allowedCidrs, ["2001:db8::/48", "198.51.100.7/32"]);
     });
 
+    it("accepts every private-use range together with an office's block", () => {
+        const allowedCidrs = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fd00::/8", "203.0.113.0/24", "2001:db8::/32"];
+        assert.deepEqual(parse(stackConfig("single", { ssh: { allowedCidrs } })).ssh.allowedCidrs, allowedCidrs);
+    });
+
     it("serves http without TLS when both URLs are http", () => {
         const settings = parse(
             stackConfig("single", { externalUrl: "http://gitlab.example.com", mattermostExternalUrl: "http://mattermost.example.com", tls: undefined }),
@@ -137,8 +142,22 @@ describe("parseSettings: bad input names the key and says what to do", () => {
         ["CIDR with a bad prefix", single({ ssh: { allowedCidrs: ["10.0.0.0/8", "203.0.113.0/33"] } }), "ssh.allowedCidrs[1]", /invalid prefix length/],
         ["CIDR with a bad address", single({ ssh: { allowedCidrs: ["203.0.113.256/24"] } }), "ssh.allowedCidrs[0]", /invalid address/],
         ["CIDR with host bits", single({ ssh: { allowedCidrs: ["203.0.113.7/24"] } }), "ssh.allowedCidrs[0]", /did you mean 203\.0\.113\.0\/24/],
-        ["SSH open to the world", single({ ssh: { allowedCidrs: ["0.0.0.0/0"] } }), "ssh.allowedCidrs[0]", /whole internet/],
-        ["SSH open to the IPv6 world", single({ ssh: { allowedCidrs: ["::/0"] } }), "ssh.allowedCidrs[0]", /whole internet/],
+        ["SSH open to the world", single({ ssh: { allowedCidrs: ["0.0.0.0/0"] } }), "ssh.allowedCidrs", /0\.0\.0\.0\/0 covers every IPv4 address: that is the whole internet/],
+        ["SSH open to the IPv6 world", single({ ssh: { allowedCidrs: ["::/0"] } }), "ssh.allowedCidrs", /::\/0 covers every IPv6 address/],
+        ["SSH open to the world in two halves", single({ ssh: { allowedCidrs: ["0.0.0.0/1", "128.0.0.0/1"] } }), "ssh.allowedCidrs", /0\.0\.0\.0\/1 \+ 128\.0\.0\.0\/1 together cover every IPv4 address/],
+        ["SSH open to the IPv6 world in two halves", single({ ssh: { allowedCidrs: ["203.0.113.0/24", "8000::/1", "::/1"] } }), "ssh.allowedCidrs", /8000::\/1 \+ ::\/1 together cover every IPv6 address/],
+        ["SSH open to half the internet", single({ ssh: { allowedCidrs: ["128.0.0.0/1"] } }), "ssh.allowedCidrs", /more public IPv4 addresses than a \/8/],
+        ["SSH open to two public /8s", single({ ssh: { allowedCidrs: ["11.0.0.0/8", "12.0.0.0/8"] } }), "ssh.allowedCidrs", /together cover more public IPv4 addresses than a \/8/],
+        ["SSH open to more than a /12 of IPv6", single({ ssh: { allowedCidrs: ["2000::/11"] } }), "ssh.allowedCidrs", /more public IPv6 addresses than a \/12/],
+        ["CIDR with an IPv6 zone id", single({ ssh: { allowedCidrs: ["fe80::%eth0/64"] } }), "ssh.allowedCidrs[0]", /zone id "%eth0".*fe80::\/64/],
+        ["IPv4 CIDR in octal", single({ ssh: { allowedCidrs: ["010.0.0.0/8"] } }), "ssh.allowedCidrs[0]", /invalid address "010\.0\.0\.0" \(IPv4 as four decimal numbers/],
+        ["IPv4 CIDR in hexadecimal", single({ ssh: { allowedCidrs: ["0xcb.0.113.0/24"] } }), "ssh.allowedCidrs[0]", /invalid address/],
+        ["IPv6 CIDR with two ::", single({ ssh: { allowedCidrs: ["2001::db8::/32"] } }), "ssh.allowedCidrs[0]", /invalid address/],
+        ["CIDR with an empty prefix", single({ ssh: { allowedCidrs: ["203.0.113.0/"] } }), "ssh.allowedCidrs[0]", /invalid prefix length "\/"/],
+        ["CIDR with a signed prefix", single({ ssh: { allowedCidrs: ["203.0.113.0/+24"] } }), "ssh.allowedCidrs[0]", /invalid prefix length/],
+        ["the same CIDR twice", single({ ssh: { allowedCidrs: ["203.0.113.0/24", "198.51.100.0/24", "203.0.113.0/24"] } }), "ssh.allowedCidrs[2]", /203\.0\.113\.0\/24 is the same block as ssh\.allowedCidrs\[0\] 203\.0\.113\.0\/24.*Remove one/],
+        ["the same IPv6 CIDR spelled twice", single({ ssh: { allowedCidrs: ["2001:db8::/48", "2001:DB8:0:0::/48"] } }), "ssh.allowedCidrs[1]", /is the same block as ssh\.allowedCidrs\[0\]/],
+        ["a CIDR inside another", single({ ssh: { allowedCidrs: ["198.51.100.64/26", "198.51.100.0/24"] } }), "ssh.allowedCidrs[0]", /198\.51\.100\.64\/26 lies inside ssh\.allowedCidrs\[1\] 198\.51\.100\.0\/24/],
         ["letsencrypt with http URLs", single({ externalUrl: "http://gitlab.example.com", mattermostExternalUrl: "http://mattermost.example.com", tls: { mode: "letsencrypt" } }), "tls.mode", /letsencrypt.*http.*https/],
         ["a contact e-mail with http URLs", single({ externalUrl: "http://gitlab.example.com", mattermostExternalUrl: "http://mattermost.example.com" }), "tls.contactEmail", /applies only to tls.mode letsencrypt, but the URLs are http and no certificate is used/],
         ["unknown TLS mode", single({ tls: { mode: "acme" } }), "tls.mode", /"letsencrypt"/],

@@ -15,15 +15,18 @@ import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { ARM_FAMILY } from "../../components/config";
+import { hostBackupPolicy, tlsOnlyBucketPolicy } from "../../components/backupPlan";
 import { backupBucketProtected, noSecretsInRemoteCommands, policies, stackSecretValues, TYPE_TOKENS } from "../../policy/policies";
 import {
     allowsImdsV1,
     credentialAssignments,
     decodeUserDataBase64,
+    deniesInsecureTransport,
     GRAVITON_FAMILY,
     gravitonFamily,
+    hostRoleGaps,
     secretMaterialInUserData,
-    worldOpenSshSources,
+    sshSourceProblems,
 } from "../../policy/rules";
 import { runOffline } from "../../scripts/offlineRuntime";
 import { readStackConfig } from "../../scripts/render";
@@ -40,6 +43,10 @@ const STACKS = readdirSync(STACKS_DIR)
 const INSTANCE = typeOf(aws.ec2.Instance);
 const SECURITY_GROUP = typeOf(aws.ec2.SecurityGroup);
 const BUCKET = typeOf(aws.s3.Bucket);
+const ROLE_POLICY = typeOf(aws.iam.RolePolicy);
+const BUCKET_ARN = "arn:aws:s3:::gitlab-mattermost-backups-4f2a";
+/** The Mattermost host's own keys, as the program gives them. */
+const OWN_KEYS = { objects: ["dev/mattermost/*"], listPrefixes: ["dev/mattermost/*"] };
 
 /** A password as random.RandomPassword generates them for this program: 32 letters and digits. */
 const ROOT_PASSWORD = "q7Rj2LmX9vTz4KcW8nYb3HdF6sGa1UeP";
@@ -76,8 +83,9 @@ function compliantStack(): FakeResource[] {
                 egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] }],
             },
         },
-        { type: BUCKET, name: "backups", inputs: {}, outputs: { bucket: "gitlab-mattermost-backups-4f2a", id: "gitlab-mattermost-backups-4f2a" } },
+        { type: BUCKET, name: "backups", inputs: {}, outputs: { bucket: "gitlab-mattermost-backups-4f2a", id: "gitlab-mattermost-backups-4f2a", arn: BUCKET_ARN } },
         ...bucketCompanions("backups", "gitlab-mattermost-backups-4f2a"),
+        { type: ROLE_POLICY, name: "mattermost-backup-access", inputs: { role: "mattermost-backup-access-role", policy: JSON.stringify(hostBackupPolicy(BUCKET_ARN, OWN_KEYS)) } },
         { type: TYPE_TOKENS.randomPassword, name: "root-password", inputs: { length: 32, special: false }, outputs: { length: 32, special: false, result: ROOT_PASSWORD } },
         {
             type: TYPE_TOKENS.remoteCommand,
@@ -92,7 +100,7 @@ function compliantStack(): FakeResource[] {
     ];
 }
 
-/** Versioning, default encryption and a public access block for a bucket named `bucketName`. */
+/** Versioning, default encryption, a public access block and a TLS-only policy for a bucket named `bucketName`. */
 function bucketCompanions(bucket: string, bucketName: string): FakeResource[] {
     const of = { bucket: [bucket] };
     return [
@@ -114,8 +122,28 @@ function bucketCompanions(bucket: string, bucketName: string): FakeResource[] {
             inputs: { bucket: bucketName, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
             propertyDependencies: of,
         },
+        {
+            type: typeOf(aws.s3.BucketPolicy),
+            name: `${bucket}-policy`,
+            inputs: { bucket: bucketName, policy: JSON.stringify(tlsOnlyBucketPolicy(`arn:aws:s3:::${bucketName}`)) },
+            propertyDependencies: of,
+        },
     ];
 }
+
+/** The compliant host role policy with its document changed by `change`. */
+function rolePolicyWith(change: (document: { Statement: Record<string, unknown>[] }) => void) {
+    return (resource: FakeResource): FakeResource => {
+        const document = JSON.parse(String(resource.inputs.policy)) as { Statement: Record<string, unknown>[] };
+        change(document);
+        return withInputs({ policy: JSON.stringify(document) })(resource);
+    };
+}
+const statement = (document: { Statement: Record<string, unknown>[] }, sid: string) => {
+    const found = document.Statement.find((candidate) => candidate.Sid === sid);
+    assert.ok(found, sid);
+    return found;
+};
 
 /** The compliant stack with one resource, found by name (and type, where names repeat), changed, or removed when `change` returns undefined. */
 function changed(name: string, change: (resource: FakeResource) => FakeResource | undefined, type?: string): FakeResource[] {
@@ -158,7 +186,7 @@ async function stackArgs(resources: readonly FakeResource[]) {
 
 // ---------------------------------------------------------------------------------------------------
 describe("the policy pack", () => {
-    test("has the seven mandatory policies the issue asks for, each named once", () => {
+    test("has its nine mandatory policies, each named once", () => {
         assert.deepEqual(
             policies.map((policy) => policy.name),
             [
@@ -166,7 +194,9 @@ describe("the policy pack", () => {
                 "ec2-imdsv2-required",
                 "ebs-volumes-encrypted",
                 "no-ssh-from-anywhere",
+                "ssh-ranges-across-rules",
                 "backup-bucket-protected",
+                "host-roles-own-backups-only",
                 "no-secrets-in-user-data",
                 "no-secrets-in-remote-commands",
             ],
@@ -199,7 +229,7 @@ describe("the shipped stacks", () => {
         test(`${stack}: no policy reports anything on the stack's resource graph`, async () => {
             const graph = await shippedGraph(stack);
             // The graph holds what the policies judge, so passing is not for want of resources.
-            for (const type of [INSTANCE, SECURITY_GROUP, BUCKET, TYPE_TOKENS.remoteCommand, TYPE_TOKENS.randomPassword, TYPE_TOKENS.tlsPrivateKey]) {
+            for (const type of [INSTANCE, SECURITY_GROUP, BUCKET, ROLE_POLICY, typeOf(aws.s3.BucketPolicy), TYPE_TOKENS.remoteCommand, TYPE_TOKENS.randomPassword, TYPE_TOKENS.tlsPrivateKey]) {
                 assert.ok(graph.some((resource) => resource.type === type), `the ${stack} graph has a ${type}`);
             }
             assert.deepEqual(await violationsOf(graph), []);
@@ -235,6 +265,24 @@ describe("the shipped stacks", () => {
         ]);
     });
 
+    test("split: the Mattermost host's role reading GitLab's backups is one violation", async () => {
+        const graph = await shippedGraph("split");
+        const role = graph.find((resource) => resource.type === ROLE_POLICY && resource.name === "mattermost-backup-access");
+        assert.ok(role);
+        const document = JSON.parse(String(role.inputs.policy)) as { Statement: { Sid: string; Resource: string[] }[] };
+        const read = document.Statement.find((candidate) => candidate.Sid === "ReadOwnBackups");
+        assert.ok(read);
+        const gitlabEtc = read.Resource[0].replace("/mattermost/", "/gitlab-etc/");
+        read.Resource.push(gitlabEtc);
+        const widened = { ...role, inputs: { ...role.inputs, policy: JSON.stringify(document) } };
+        assert.deepEqual(await violationsOf(graph.map((resource) => (resource === role ? widened : resource))), [
+            {
+                policy: "host-roles-own-backups-only",
+                message: `role policy mattermost-backup-access may read ${gitlabEtc}, which it does not write: a host reads only its own backups`,
+            },
+        ]);
+    });
+
     test("split: the backup bucket without its versioning is one violation", async () => {
         const graph = await shippedGraph("split");
         const versioning = graph.filter((resource) => resource.type === typeOf(aws.s3.BucketVersioning));
@@ -257,6 +305,7 @@ describe("deliberately bad resources draw exactly one violation each", () => {
     });
 
     const SSH_ADVICE = "allow SSH only from the administrators' networks (ssh.allowedCidrs)";
+    const TLS_GAP = "bucket backups accepts requests without TLS: add an aws.s3.BucketPolicy for it that denies s3:* to every principal on the bucket and its objects when aws:SecureTransport is \"false\"";
     const cases: { title: string; stack: () => FakeResource[]; expected: Violation }[] = [
         {
             title: "an ARM (Graviton) instance type",
@@ -294,12 +343,47 @@ describe("deliberately bad resources draw exactly one violation each", () => {
         {
             title: "port 22 open to 0.0.0.0/0 in a security group",
             stack: () => changed("hosts", sshRuleOpenTo({ cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: [] })),
-            expected: { policy: "no-ssh-from-anywhere", message: `ingress rule 3 of security group hosts opens SSH to 0.0.0.0/0; ${SSH_ADVICE}` },
+            expected: { policy: "no-ssh-from-anywhere", message: `security group hosts opens SSH too widely: 0.0.0.0/0 covers every IPv4 address: that is the whole internet; ${SSH_ADVICE}` },
         },
         {
             title: "port 22 open to ::/0 in a security group",
             stack: () => changed("hosts", sshRuleOpenTo({ cidrBlocks: ["203.0.113.0/24"], ipv6CidrBlocks: ["::/0"] })),
-            expected: { policy: "no-ssh-from-anywhere", message: `ingress rule 3 of security group hosts opens SSH to ::/0; ${SSH_ADVICE}` },
+            expected: { policy: "no-ssh-from-anywhere", message: `security group hosts opens SSH too widely: ::/0 covers every IPv6 address: that is the whole internet; ${SSH_ADVICE}` },
+        },
+        {
+            title: "port 22 open to 0.0.0.0/1 and 128.0.0.0/1 in one rule",
+            stack: () => changed("hosts", sshRuleOpenTo({ cidrBlocks: ["0.0.0.0/1", "128.0.0.0/1"], ipv6CidrBlocks: [] })),
+            expected: {
+                policy: "no-ssh-from-anywhere",
+                message: `security group hosts opens SSH too widely: 0.0.0.0/1 + 128.0.0.0/1 together cover every IPv4 address: that is the whole internet; ${SSH_ADVICE}`,
+            },
+        },
+        {
+            title: "port 22 open to ::/1 in one rule and 8000::/1 in another, of the same group",
+            stack: () =>
+                changed("hosts", (group) => {
+                    const ingress = group.inputs.ingress as Record<string, unknown>[];
+                    return withInputs({
+                        ingress: [
+                            ...ingress.map((rule) => (rule.fromPort === 22 ? { ...rule, ipv6CidrBlocks: ["::/1"] } : rule)),
+                            { protocol: "tcp", fromPort: 0, toPort: 1023, cidrBlocks: [], ipv6CidrBlocks: ["8000::/1"] },
+                        ],
+                    })(group);
+                }),
+            expected: {
+                policy: "no-ssh-from-anywhere",
+                message: `security group hosts opens SSH too widely: ::/1 + 8000::/1 together cover every IPv6 address: that is the whole internet; ${SSH_ADVICE}`,
+            },
+        },
+        {
+            title: "port 22 open to two public /8s",
+            stack: () => changed("hosts", sshRuleOpenTo({ cidrBlocks: ["203.0.113.0/24", "11.0.0.0/8", "12.0.0.0/8"], ipv6CidrBlocks: [] })),
+            expected: {
+                policy: "no-ssh-from-anywhere",
+                message:
+                    "security group hosts opens SSH too widely: 203.0.113.0/24 + 11.0.0.0/8 + 12.0.0.0/8 together cover more public IPv4 addresses than a /8, the block IANA " +
+                    `gives a whole regional internet registry: that is a slice of the internet, not an organisation's networks; ${SSH_ADVICE}`,
+            },
         },
         {
             title: "an aws.ec2.SecurityGroupRule whose port range covers 22, from 0.0.0.0/0",
@@ -311,7 +395,7 @@ describe("deliberately bad resources draw exactly one violation each", () => {
                     inputs: { type: "ingress", securityGroupId: "sg-1", protocol: "tcp", fromPort: 20, toPort: 25, cidrBlocks: ["0.0.0.0/0"] },
                 },
             ],
-            expected: { policy: "no-ssh-from-anywhere", message: `security group rule admin-ports opens SSH to 0.0.0.0/0; ${SSH_ADVICE}` },
+            expected: { policy: "no-ssh-from-anywhere", message: `security group rule admin-ports opens SSH too widely: 0.0.0.0/0 covers every IPv4 address: that is the whole internet; ${SSH_ADVICE}` },
         },
         {
             title: "an aws.vpc.SecurityGroupIngressRule for every protocol, from ::/0",
@@ -319,7 +403,45 @@ describe("deliberately bad resources draw exactly one violation each", () => {
                 ...compliantStack(),
                 { type: typeOf(aws.vpc.SecurityGroupIngressRule), name: "everything-v6", inputs: { securityGroupId: "sg-1", ipProtocol: "-1", cidrIpv6: "::/0" } },
             ],
-            expected: { policy: "no-ssh-from-anywhere", message: `security group ingress rule everything-v6 opens SSH to ::/0; ${SSH_ADVICE}` },
+            expected: { policy: "no-ssh-from-anywhere", message: `security group ingress rule everything-v6 opens SSH too widely: ::/0 covers every IPv6 address: that is the whole internet; ${SSH_ADVICE}` },
+        },
+        {
+            title: "three public /9s in three aws.vpc.SecurityGroupIngressRule resources of the group, each fine alone",
+            stack: () => [
+                ...compliantStack(),
+                ...["11.0.0.0/9", "11.128.0.0/9", "12.0.0.0/9"].map((cidrIpv4, index) => ({
+                    type: typeOf(aws.vpc.SecurityGroupIngressRule),
+                    name: `office-${index + 1}`,
+                    inputs: { securityGroupId: "sg-0abc", ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv4 },
+                    propertyDependencies: { securityGroupId: ["hosts"] },
+                })),
+            ],
+            expected: {
+                policy: "ssh-ranges-across-rules",
+                message:
+                    "security group hosts with its rules office-1, office-2, office-3 opens SSH too widely: 203.0.113.0/24 + 11.0.0.0/9 + 11.128.0.0/9 + 12.0.0.0/9 together " +
+                    `cover more public IPv4 addresses than a /8, the block IANA gives a whole regional internet registry: that is a slice of the internet, not an organisation's networks; ${SSH_ADVICE}`,
+            },
+        },
+        {
+            title: "the group's own IPv6 /13 and an aws.ec2.SecurityGroupRule with two more, linked by the group's id",
+            stack: () => [
+                ...changed("hosts", (group) => {
+                    const narrowed = sshRuleOpenTo({ cidrBlocks: ["203.0.113.0/24"], ipv6CidrBlocks: ["2000::/13"] })(group);
+                    return { ...narrowed, outputs: { ...narrowed.inputs, id: "sg-0abc" } };
+                }),
+                {
+                    type: typeOf(aws.ec2.SecurityGroupRule),
+                    name: "partners",
+                    inputs: { type: "ingress", securityGroupId: "sg-0abc", protocol: "-1", fromPort: 0, toPort: 0, ipv6CidrBlocks: ["2008::/13", "2010::/13"] },
+                },
+            ],
+            expected: {
+                policy: "ssh-ranges-across-rules",
+                message:
+                    "security group hosts with its rules partners opens SSH too widely: 2000::/13 + 2008::/13 + 2010::/13 together cover more public IPv6 addresses than a /12, " +
+                    `the block IANA gives a whole regional internet registry: that is a slice of the internet, not an organisation's networks; ${SSH_ADVICE}`,
+            },
         },
         {
             title: "a bucket without versioning",
@@ -371,6 +493,75 @@ describe("deliberately bad resources draw exactly one violation each", () => {
                 policy: "backup-bucket-protected",
                 message: `bucket backups has no versioning: add an aws.s3.BucketVersioning for it with versioningConfiguration.status "Enabled"`,
             },
+        },
+        {
+            title: "a bucket without a bucket policy",
+            stack: () => changed("backups-policy", () => undefined),
+            expected: { policy: "backup-bucket-protected", message: TLS_GAP },
+        },
+        {
+            title: "a bucket policy that denies plain HTTP only for objects, not the bucket",
+            stack: () =>
+                changed("backups-policy", (resource) => {
+                    const document = JSON.parse(String(resource.inputs.policy));
+                    document.Statement[0].Resource = `${BUCKET_ARN}/*`;
+                    return withInputs({ policy: JSON.stringify(document) })(resource);
+                }),
+            expected: { policy: "backup-bucket-protected", message: TLS_GAP },
+        },
+        {
+            title: "a bucket policy whose condition asks for TLS being true",
+            stack: () =>
+                changed("backups-policy", (resource) => {
+                    const document = JSON.parse(String(resource.inputs.policy));
+                    document.Statement[0].Condition = { Bool: { "aws:SecureTransport": "true" } };
+                    return withInputs({ policy: JSON.stringify(document) })(resource);
+                }),
+            expected: { policy: "backup-bucket-protected", message: TLS_GAP },
+        },
+        {
+            title: "a host role that may delete objects",
+            stack: () => changed("mattermost-backup-access", rolePolicyWith((document) => ((statement(document, "WriteOwnBackups").Action as string[]).push("s3:DeleteObject")))),
+            expected: { policy: "host-roles-own-backups-only", message: "role policy mattermost-backup-access may erase backups (s3:DeleteObject)" },
+        },
+        {
+            title: "a host role granted s3:* on its own prefix",
+            stack: () => changed("mattermost-backup-access", rolePolicyWith((document) => void (statement(document, "WriteOwnBackups").Action = "s3:*"))),
+            expected: {
+                policy: "host-roles-own-backups-only",
+                message: "role policy mattermost-backup-access may erase backups (s3:DeleteObject, s3:DeleteObjectVersion, s3:DeleteBucket, s3:PutLifecycleConfiguration)",
+            },
+        },
+        {
+            title: "a host role that reads the whole bucket",
+            stack: () => changed("mattermost-backup-access", rolePolicyWith((document) => void (statement(document, "ReadOwnBackups").Resource = [`${BUCKET_ARN}/*`]))),
+            expected: { policy: "host-roles-own-backups-only", message: `role policy mattermost-backup-access may read every object of ${BUCKET_ARN}` },
+        },
+        {
+            title: "a host role that lists the bucket without a prefix condition",
+            stack: () => changed("mattermost-backup-access", rolePolicyWith((document) => void delete statement(document, "ListOwnBackups").Condition)),
+            expected: {
+                policy: "host-roles-own-backups-only",
+                message: `role policy mattermost-backup-access may list every key of ${BUCKET_ARN}: add a StringLike condition on s3:prefix with the host's own folders`,
+            },
+        },
+        {
+            title: "a host role that lists under another host's folder",
+            stack: () =>
+                changed("mattermost-backup-access", rolePolicyWith((document) => void (statement(document, "ListOwnBackups").Condition = { StringLike: { "s3:prefix": ["dev/mattermost/*", "dev/*"] } }))),
+            expected: { policy: "host-roles-own-backups-only", message: `role policy mattermost-backup-access may list under "dev/*", which it does not write` },
+        },
+        {
+            title: "a role's inline policy that reads everything",
+            stack: () => [
+                ...compliantStack(),
+                {
+                    type: typeOf(aws.iam.Role),
+                    name: "reader",
+                    inputs: { inlinePolicies: [{ name: "read-all", policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:Get*", Resource: "*" }] }) }] },
+                },
+            ],
+            expected: { policy: "host-roles-own-backups-only", message: "inline policy read-all of role reader may read every object of every bucket" },
         },
         {
             title: "user data with a PEM private key",
@@ -441,13 +632,14 @@ describe("buckets under aws 7's deprecated V2 names", () => {
     test("a BucketV2 is held to the same rule, and companions under V2 names count", async () => {
         const bare: FakeResource = { type: typeOf(aws.s3.BucketV2), name: "old-backups", inputs: {}, outputs: { bucket: "old-backups-77" } };
         const gaps = (await runPolicies([backupBucketProtected], [bare])).violations.map((violation) => violation.message.split(":")[0]);
-        assert.deepEqual(gaps, ["bucket old-backups has no versioning", "bucket old-backups has no default encryption", "bucket old-backups has no complete public access block"]);
+        assert.deepEqual(gaps, ["bucket old-backups has no versioning", "bucket old-backups has no default encryption", "bucket old-backups has no complete public access block", "bucket old-backups accepts requests without TLS"]);
 
-        const [versioning, encryption, publicAccess] = bucketCompanions("old-backups", "old-backups-77");
+        const [versioning, encryption, publicAccess, bucketPolicy] = bucketCompanions("old-backups", "old-backups-77");
         const renamed = [
             { ...versioning, type: typeOf(aws.s3.BucketVersioningV2), propertyDependencies: {} },
             { ...encryption, type: typeOf(aws.s3.BucketServerSideEncryptionConfigurationV2), propertyDependencies: {} },
             { ...publicAccess, propertyDependencies: {} },
+            { ...bucketPolicy, propertyDependencies: {} },
         ];
         assert.deepEqual(await runPolicies([backupBucketProtected], [bare, ...renamed]), { violations: [], notRunnable: [] });
     });
@@ -466,7 +658,14 @@ describe("values not known during a preview", () => {
 
         const unlinked = stack.map((resource) => ({ ...resource, propertyDependencies: {} }));
         const gaps = (await runPolicies([backupBucketProtected], unlinked)).violations.map((violation) => violation.message.split(":")[0]);
-        assert.deepEqual(gaps, ["bucket backups has no versioning", "bucket backups has no default encryption", "bucket backups has no complete public access block"]);
+        assert.deepEqual(gaps, ["bucket backups has no versioning", "bucket backups has no default encryption", "bucket backups has no complete public access block", "bucket backups accepts requests without TLS"]);
+    });
+
+    test("a bucket policy not known yet is not judged; a known one without TLS-only is", async () => {
+        const withPolicy = (policy: unknown) => changed("backups-policy", withInputs({ policy }));
+        assert.deepEqual(await runPolicies([backupBucketProtected], withPolicy(unknownValue)), { violations: [], notRunnable: [] });
+        const open = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: `${BUCKET_ARN}/*` }] });
+        assert.equal((await runPolicies([backupBucketProtected], withPolicy(open))).violations.length, 1);
     });
 
     test("a command string not known yet is skipped, and the other commands are still judged", async () => {
@@ -511,15 +710,57 @@ describe("the rules", () => {
         assert.equal(allowsImdsV1({ httpEndpoint: "disabled", httpTokens: "optional" }), false);
     });
 
-    test("SSH is world-open only through port 22 (or every protocol) and a /0 range", () => {
+    test("SSH ranges are judged together, only where port 22 (or every protocol) is let through", () => {
         const world = ["0.0.0.0/0", "::/0"];
-        assert.deepEqual(worldOpenSshSources({ protocol: "tcp", fromPort: 22, toPort: 22, cidrs: world }), world);
-        assert.deepEqual(worldOpenSshSources({ protocol: "6", fromPort: 0, toPort: 65535, cidrs: ["0.0.0.0/0", "10.0.0.0/8"] }), ["0.0.0.0/0"]);
-        assert.deepEqual(worldOpenSshSources({ protocol: "all", cidrs: ["::0/0"] }), ["::0/0"]);
-        assert.deepEqual(worldOpenSshSources({ protocol: "tcp", fromPort: 443, toPort: 443, cidrs: world }), []);
-        assert.deepEqual(worldOpenSshSources({ protocol: "tcp", fromPort: 23, toPort: 1024, cidrs: world }), []);
-        assert.deepEqual(worldOpenSshSources({ protocol: "udp", fromPort: 22, toPort: 22, cidrs: world }), []);
-        assert.deepEqual(worldOpenSshSources({ protocol: "tcp", fromPort: 22, toPort: 22, cidrs: ["203.0.113.0/24", "2001:db8::/32", "0.0.0.0/1"] }), []);
+        const whole = (family: string) => new RegExp(`every ${family} address`);
+        const [v4, v6, ...none] = sshSourceProblems([{ protocol: "tcp", fromPort: 22, toPort: 22, cidrs: world }]);
+        assert.match(v4, whole("IPv4"));
+        assert.match(v6, whole("IPv6"));
+        assert.deepEqual(none, []);
+        assert.equal(sshSourceProblems([{ protocol: "6", fromPort: 0, toPort: 65535, cidrs: ["0.0.0.0/0", "10.0.0.0/8"] }]).length, 1);
+        assert.match(sshSourceProblems([{ protocol: "all", cidrs: ["::0/00"] }])[0], whole("IPv6"));
+        // Halves in two permissions, one with a host bit set, which AWS would clear.
+        assert.match(sshSourceProblems([{ protocol: "tcp", fromPort: 22, toPort: 22, cidrs: ["0.0.0.1/1"] }, { protocol: "-1", cidrs: ["128.0.0.0/1"] }])[0], whole("IPv4"));
+        assert.deepEqual(sshSourceProblems([{ protocol: "tcp", fromPort: 22, toPort: 22, cidrs: ["0.0.0.0/1"] }, { protocol: "tcp", fromPort: 443, toPort: 443, cidrs: ["128.0.0.0/1"] }]).length, 1, "half is too wide, but not whole");
+        assert.deepEqual(sshSourceProblems([{ protocol: "tcp", fromPort: 443, toPort: 443, cidrs: world }]), []);
+        assert.deepEqual(sshSourceProblems([{ protocol: "tcp", fromPort: 23, toPort: 1024, cidrs: world }]), []);
+        assert.deepEqual(sshSourceProblems([{ protocol: "udp", fromPort: 22, toPort: 22, cidrs: world }]), []);
+        assert.deepEqual(sshSourceProblems([{ protocol: "tcp", fromPort: 22, toPort: 22, cidrs: ["203.0.113.0/24", "2001:db8::/32", "10.0.0.0/8", "fe80::%eth0/64", "nonsense"] }]), []);
+    });
+
+    test("the TLS-only bucket policy: the program's passes; each missing part fails", () => {
+        const arn = "arn:aws:s3:::b";
+        const good = tlsOnlyBucketPolicy(arn);
+        assert.equal(deniesInsecureTransport(JSON.stringify(good), arn), true);
+        assert.equal(deniesInsecureTransport(good, undefined), true, "an object document, ARN unknown");
+        const [only] = good.Statement;
+        for (const broken of [
+            { ...only, Effect: "Allow" },
+            { ...only, Principal: { AWS: "arn:aws:iam::123456789012:root" } },
+            { ...only, Action: "s3:GetObject" },
+            { ...only, Resource: arn },
+            { ...only, Condition: undefined },
+            { ...only, Condition: { Bool: { "aws:SecureTransport": "true" } } },
+        ]) {
+            assert.equal(deniesInsecureTransport({ Statement: [broken] }, arn), false, JSON.stringify(broken));
+        }
+        assert.equal(deniesInsecureTransport({ Statement: [{ ...only, Resource: "*", Principal: { AWS: ["*"] }, Condition: { Bool: { "AWS:SecureTransport": ["false"] } } }] }, arn), true);
+        assert.equal(deniesInsecureTransport("not json", arn), false);
+    });
+
+    test("host roles: the program's policy has no gaps; wildcards are read as IAM reads them", () => {
+        assert.deepEqual(hostRoleGaps(JSON.stringify(hostBackupPolicy(BUCKET_ARN, OWN_KEYS))), []);
+        const allow = (Action: unknown, Resource: unknown, extra: Record<string, unknown> = {}) => ({ Statement: [{ Effect: "Allow", Action, Resource, ...extra }] });
+        assert.deepEqual(hostRoleGaps(allow("S3:delete*", `${BUCKET_ARN}/dev/*`)), ["may erase backups (s3:DeleteObject, s3:DeleteObjectVersion, s3:DeleteBucket)"]);
+        assert.deepEqual(hostRoleGaps(allow("*", "*")).slice(0, 2), [
+            "may erase backups (s3:DeleteObject, s3:DeleteObjectVersion, s3:DeleteBucket, s3:PutLifecycleConfiguration)",
+            "may read every object of every bucket",
+        ]);
+        assert.deepEqual(hostRoleGaps(allow("s3:GetObject", "arn:aws:s3:::*")), ["may read every object of arn:aws:s3:::*"]);
+        assert.deepEqual(hostRoleGaps(allow("s3:Get?bject", `${BUCKET_ARN}/dev/gitlab-etc/*`)), [`may read ${BUCKET_ARN}/dev/gitlab-etc/*, which it does not write: a host reads only its own backups`]);
+        assert.deepEqual(hostRoleGaps({ Statement: [{ Effect: "Allow", NotAction: "s3:DeleteObject", Resource: `${BUCKET_ARN}/dev/*` }] }), ["allows by NotAction or NotResource, which grants everything it does not name"]);
+        // A Deny, and rights outside S3, are not the rule's business.
+        assert.deepEqual(hostRoleGaps({ Statement: [{ Effect: "Deny", Action: "s3:*", Resource: "*" }, { Effect: "Allow", Action: "ses:SendRawEmail", Resource: "*" }] }), []);
     });
 
     test("user data: keys, access key ids and credential words are secret material; plain cloud-config is not", () => {
