@@ -1,10 +1,10 @@
 // gitlab-mattermost: GitLab Omnibus with bundled Mattermost on AWS, one `pulumi up` per stack.
 // The configuration is checked completely before the first resource is created.
 
-import { Deployment } from "./components/deployment";
-import { DEPLOYED_OUTPUTS, readDeployedState } from "./components/deployedState";
-import { checkHostArchitectures, chooseHostZone, planVersionOrFail, readStackSettings } from "./components/stackConfig";
-import { bundledMattermost, formatBundledMattermost, formatVersion } from "./components/versions";
+import { Deployment } from "./components/stack/deployment";
+import { DEPLOYED_OUTPUTS, readDeployedState } from "./components/stack/deployedState";
+import { checkHostArchitectures, chooseHostZone, planVersionOrFail, readStackSettings } from "./components/stack/stackConfig";
+import { bundledMattermost, formatBundledMattermost, formatVersion } from "./components/versions/versions";
 
 export = async () => {
     const settings = readStackSettings();

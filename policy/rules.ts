@@ -1,17 +1,17 @@
 // The rules behind the policies, as pure functions over plain values: no Pulumi types, no I/O.
 // policies.ts reads resource properties and hands them here; the tests call these directly too.
-// SSH ranges are judged by the program's own pure module (components/cidr.ts), so the pack and the
+// SSH ranges are judged by the program's own pure module (components/settings/cidr.ts), so the pack and the
 // configuration check cannot disagree; the pack runs in place, from the project.
 
 import { gunzipSync } from "node:zlib";
-import { parseCidr, tooWideTogether, type Cidr } from "../components/cidr";
+import { parseCidr, tooWideTogether, type Cidr } from "../components/settings/cidr";
 
 // --- Architecture ----------------------------------------------------------------------------------
 
 /**
  * Instance families built on AWS Graviton (arm64): `a1`, and every family whose generation digit is
  * followed by a `g` (t4g, m7g, c7gn, r8gd, im4gn). The program refuses the same pattern when it
- * reads its configuration (components/config.ts, ARM_FAMILY) and then asks EC2 for each type's
+ * reads its configuration (components/stack/config.ts, ARM_FAMILY) and then asks EC2 for each type's
  * supported architectures; the policy pack sees only the type's name.
  */
 export const GRAVITON_FAMILY = /^(a1|[a-z]+\d+g[a-z]*)$/;
@@ -70,7 +70,7 @@ function letsSshThrough(permission: IngressPermission): boolean {
 
 /**
  * Why the ranges that `permissions` let reach TCP port 22 admit too much of the internet, judged on
- * their union with the program's own configuration check (components/cidr.ts); empty if they do not.
+ * their union with the program's own configuration check (components/settings/cidr.ts); empty if they do not.
  * A range AWS could not read is left to AWS, which refuses it.
  */
 export function sshSourceProblems(permissions: readonly IngressPermission[]): string[] {

@@ -23,7 +23,7 @@ import { spawn } from "node:child_process";
 import { chmodSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
-import { HOST_SCRIPT_DIR } from "../components/hostScripts";
+import { HOST_SCRIPT_DIR } from "../components/omnibus/hostScripts";
 import {
     baseSql,
     createMattermostSchema,

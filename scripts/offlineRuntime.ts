@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
-import { ARM_FAMILY, PROJECT } from "../components/config";
+import { ARM_FAMILY, PROJECT } from "../components/stack/config";
 
 // Resolves once every pending registration has reached the monitor, including the ones still
 // waiting on inputs. Internal to @pulumi/pulumi (no public "wait for all" exists, pulumi#6666).

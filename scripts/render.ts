@@ -14,9 +14,9 @@ import { basename, dirname, join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
-import { PROJECT } from "../components/configError";
-import { DEPLOYED_OUTPUTS } from "../components/deployedState";
-import { scriptOfCommand } from "../components/hostScripts";
+import { PROJECT } from "../components/settings/configError";
+import { DEPLOYED_OUTPUTS } from "../components/stack/deployedState";
+import { scriptOfCommand } from "../components/omnibus/hostScripts";
 import { runOffline, type OfflineRun } from "./offlineRuntime";
 import { passphraseFromEnvironment, stackDecrypter } from "./stackSecrets";
 

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import * as pulumi from "@pulumi/pulumi";
-import { scriptOfCommand } from "../components/hostScripts";
+import { scriptOfCommand } from "../components/omnibus/hostScripts";
 import { OfflineProgramError, generatedPlaceholder, runOffline, type OfflineOptions, type OfflineRun, type RegisteredResource } from "../scripts/offlineRuntime";
 import { stackConfig } from "./support/stackConfig";
 

@@ -4,9 +4,9 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { describe, it } from "node:test";
-import { MATTERMOST_RESTORE, backupJobs } from "../../components/backupPlan";
-import { planHosts } from "../../components/topology";
-import { parseSettings } from "../../components/config";
+import { MATTERMOST_RESTORE, backupJobs } from "../../components/backups/backupPlan";
+import { planHosts } from "../../components/settings/topology";
+import { parseSettings } from "../../components/stack/config";
 import { rawConfig, stackConfig } from "../support/stackConfig";
 
 const root = join(__dirname, "..", "..");

@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { HOST_SCRIPT_DIR } from "../../components/hostScripts";
+import { HOST_SCRIPT_DIR } from "../../components/omnibus/hostScripts";
 import {
     createMattermostDatabase,
     fileTreeHash,

@@ -1,4 +1,4 @@
-// Tests for the scripts in host/ and for the command strings components/hostScripts.ts builds.
+// Tests for the scripts in host/ and for the command strings components/omnibus/hostScripts.ts builds.
 // The scripts run for real (`bash host/<script>`) in a temp sandbox. The tools that only exist on a
 // GitLab host are RECORDING STAND-INS (test/support/standIns.ts): gitlab-ctl, Omnibus's embedded ruby
 // (delegating to the real /usr/bin/ruby, so syntax checks are real), apt-get, apt-mark, dpkg-query,
@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { basename, join, relative } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { HOST_SCRIPTS, HOST_SCRIPT_DIR, hostCommand, hostFile, scriptOfCommand, shellQuote, type HostScript } from "../../components/hostScripts";
+import { HOST_SCRIPTS, HOST_SCRIPT_DIR, hostCommand, hostFile, scriptOfCommand, shellQuote, type HostScript } from "../../components/omnibus/hostScripts";
 import { filesIn, runProcess, sh, type RunResult, type Sandbox, type StandInCall, withSandbox } from "../support/standIns";
 
 const shellScriptsIn = (dir: string) =>
@@ -808,7 +808,7 @@ describe("ensure-oauth-application.sh with ensure-oauth-application.rb", () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-describe("components/hostScripts.ts", () => {
+describe("components/omnibus/hostScripts.ts", () => {
     const ALL_SCRIPTS: readonly HostScript[] = HOST_SCRIPTS;
 
     test("HostScript names exactly the shell scripts in host/", () => {

@@ -4,18 +4,18 @@
 // need. The stand-ins share a small fake dpkg database (one file per package, in dpkg-query's
 // `${db:Status-Abbrev}|${Version}` form): the apt-get stand-in writes what it installs there, apt-mark
 // sets or clears the hold, and dpkg-query reports it, so a re-run sees what the previous run left.
-// The script's arguments come from components/upgradePath.ts, as the program builds them.
+// The script's arguments come from components/omnibus/upgradePath.ts, as the program builds them.
 
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { planUpgrade, upgradeScriptArgs, type UpgradePath } from "../../components/upgradePath";
-import type { Edition } from "../../components/settings";
-import { parseVersion } from "../../components/versions";
+import { planUpgrade, upgradeScriptArgs, type UpgradePath } from "../../components/omnibus/upgradePath";
+import type { Edition } from "../../components/settings/settings";
+import { parseVersion } from "../../components/versions/versions";
 import { spawn } from "node:child_process";
 import { setTimeout as delay } from "node:timers/promises";
-import { HOST_SCRIPT_DIR } from "../../components/hostScripts";
+import { HOST_SCRIPT_DIR } from "../../components/omnibus/hostScripts";
 import { sh, type RunResult, type Sandbox, withSandbox } from "../support/standIns";
 
 const SCRIPT = "upgrade-gitlab.sh";

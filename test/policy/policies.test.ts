@@ -14,8 +14,8 @@ import * as command from "@pulumi/command";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
-import { ARM_FAMILY } from "../../components/config";
-import { hostBackupPolicy, tlsOnlyBucketPolicy } from "../../components/backupPlan";
+import { ARM_FAMILY } from "../../components/stack/config";
+import { hostBackupPolicy, tlsOnlyBucketPolicy } from "../../components/backups/backupPlan";
 import { backupBucketProtected, noSecretsInRemoteCommands, policies, stackSecretValues, TYPE_TOKENS } from "../../policy/policies";
 import {
     allowsImdsV1,

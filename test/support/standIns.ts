@@ -12,7 +12,7 @@ import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { HOST_SCRIPT_DIR } from "../../components/hostScripts";
+import { HOST_SCRIPT_DIR } from "../../components/omnibus/hostScripts";
 
 /** One recorded call of a stand-in. */
 export interface StandInCall {

@@ -1,7 +1,7 @@
 // Versions written in tests.
 
 import assert from "node:assert/strict";
-import { parseVersion, type Version } from "../../components/versions";
+import { parseVersion, type Version } from "../../components/versions/versions";
 
 /** Parses `x.y.z`, failing the test on a typo. */
 export function version(text: string): Version {

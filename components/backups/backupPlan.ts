@@ -1,0 +1,190 @@
+// What each host needs for its backups: the tools, their settings file, the systemd service and
+// timer that run them, and what its instance profile may do in the bucket. Pure module.
+
+import type { BackupSettings } from "../settings/settings";
+import { DEFAULTS } from "../settings/settings";
+import type { HostPlan } from "../settings/topology";
+
+/** The settings file the backup and restore tools read (KEY=value; no secrets: rclone uses the instance profile). */
+export const BACKUP_ENV_FILE = "/etc/gitlab-mattermost/backup.env";
+
+/** The rclone remote name the tools upload through, configured by RCLONE_CONFIG_<NAME>_* variables. */
+const RCLONE_REMOTE = "backup";
+
+/** One backup job: a tool in host/tools/, installed in /usr/local/sbin, run by a systemd timer. */
+export interface BackupJob {
+    /** The installed command, e.g. `mattermost-backup`; also the systemd unit's name. */
+    readonly command: string;
+    /** The script in host/tools/. */
+    readonly source: string;
+    /** The bucket prefix it writes under `<stack>/`, e.g. `mattermost`. */
+    readonly prefix: string;
+    /** What it backs up, for the unit's description. */
+    readonly description: string;
+}
+
+const GITLAB_JOB: BackupJob = {
+    // Not "gitlab-backup": that is Omnibus's own command, which this one runs.
+    command: "gitlab-full-backup",
+    source: "tools/gitlab-full-backup.sh",
+    prefix: "gitlab-etc",
+    description: "GitLab backup (gitlab-backup create, /etc/gitlab) to the stack's bucket",
+};
+const MATTERMOST_JOB: BackupJob = {
+    command: "mattermost-backup",
+    source: "tools/mattermost-backup.sh",
+    prefix: "mattermost",
+    description: "Mattermost backup (database, files, config.json, secrets) to the stack's bucket",
+};
+
+/** The restore tool, installed beside the Mattermost backup. */
+export const MATTERMOST_RESTORE = { command: "mattermost-restore", source: "tools/mattermost-restore.sh" } as const;
+
+/** What the backup tools share (log, fail, reading the settings file), where they source it from. */
+export const BACKUP_COMMON = { path: "/usr/local/lib/gitlab-mattermost/backup-common.sh", source: "tools/backup-common.sh" } as const;
+
+/** Where the tools are installed. */
+export const TOOL_DIR = "/usr/local/sbin";
+
+/** The backup jobs of a host, by what it runs. */
+export function backupJobs(plan: HostPlan): BackupJob[] {
+    return [...(plan.runsGitlab ? [GITLAB_JOB] : []), ...(plan.runsMattermost ? [MATTERMOST_JOB] : [])];
+}
+
+/** What a job rewrites in its folder after each success (the timestamp, as text), besides the host's copy. */
+const LAST_SUCCESS_OBJECT = "last-success.txt";
+
+/** The bucket key of a job's record of its last success. */
+export function lastSuccessKey(job: BackupJob, stack: string): string {
+    return `${stack}/${job.prefix}/${LAST_SUCCESS_OBJECT}`;
+}
+
+/** The command that runs a job now, through its systemd unit (it waits; the log is in the journal). */
+export function runNowCommand(job: BackupJob): string {
+    return `sudo systemctl start ${job.command}.service`;
+}
+
+/** GitLab's own archives (`<timestamp>_gitlab_backup.tar`) land at the bucket's root, where Omnibus puts them. */
+export const GITLAB_ARCHIVE_PATTERN = "*_gitlab_backup.tar";
+
+/** The settings file both tools read. */
+export function backupEnvFile(args: { stack: string; bucket: string; region: string }): string {
+    return [
+        "# Written by gitlab-mattermost; read by the backup and restore tools and their systemd units.",
+        `BACKUP_REMOTE=${RCLONE_REMOTE}:${args.bucket}`,
+        `BACKUP_STACK=${args.stack}`,
+        `RCLONE_CONFIG_${RCLONE_REMOTE.toUpperCase()}_TYPE=s3`,
+        `RCLONE_CONFIG_${RCLONE_REMOTE.toUpperCase()}_PROVIDER=AWS`,
+        // Credentials come from the instance profile, through IMDSv2.
+        `RCLONE_CONFIG_${RCLONE_REMOTE.toUpperCase()}_ENV_AUTH=true`,
+        `RCLONE_CONFIG_${RCLONE_REMOTE.toUpperCase()}_REGION=${args.region}`,
+        // The profile may not create or inspect buckets, only write its prefix.
+        `RCLONE_CONFIG_${RCLONE_REMOTE.toUpperCase()}_NO_CHECK_BUCKET=true`,
+        // Nor list beyond its own prefixes, so S3 answers a look-up of a key not there yet with 403, not
+        // 404, and rclone takes only 404 for "not there" (backend/s3 headObject). Every backup writes a
+        // new folder, so nothing is to be gained by looking first.
+        "RCLONE_NO_CHECK_DEST=true",
+        "",
+    ].join("\n");
+}
+
+/** The systemd service and timer of a job. */
+export function backupUnits(job: BackupJob, backup: BackupSettings): { service: string; timer: string } {
+    return {
+        service: [
+            "[Unit]",
+            `Description=${job.description}`,
+            "Wants=network-online.target",
+            "After=network-online.target gitlab-runsvdir.service",
+            "",
+            "[Service]",
+            "Type=oneshot",
+            `EnvironmentFile=${BACKUP_ENV_FILE}`,
+            `ExecStart=${TOOL_DIR}/${job.command}`,
+            // A backup may take long; it must never be cut short by the default start timeout.
+            "TimeoutStartSec=infinity",
+            "Nice=10",
+            "IOSchedulingClass=best-effort",
+            "IOSchedulingPriority=7",
+            "",
+        ].join("\n"),
+        timer: [
+            "[Unit]",
+            `Description=Schedule of ${job.command}`,
+            "",
+            "[Timer]",
+            `OnCalendar=${backup.schedule}`,
+            `RandomizedDelaySec=${DEFAULTS.backup.randomizedDelay}`,
+            // A run missed while the host was off happens at the next boot.
+            "Persistent=true",
+            "",
+            "[Install]",
+            "WantedBy=timers.target",
+            "",
+        ].join("\n"),
+    };
+}
+
+/** An IAM policy document, as AWS reads it. */
+export interface IamPolicyDocument {
+    readonly Version: "2012-10-17";
+    readonly Statement: readonly IamStatement[];
+}
+
+export interface IamStatement {
+    readonly Sid: string;
+    readonly Effect: "Allow" | "Deny";
+    readonly Principal?: "*";
+    readonly Action: string | readonly string[];
+    readonly Resource: string | readonly string[];
+    readonly Condition?: Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>;
+}
+
+/**
+ * A host's own part of the bucket: its jobs' prefixes and, where GitLab runs, GitLab's archives at the
+ * bucket's root. What it may write is what it may read: no host reads another host's backups (the
+ * GitLab host's hold db_key_base, the root and SMTP passwords).
+ */
+export interface OwnBackupKeys {
+    /** Object keys, with IAM wildcards. */
+    readonly objects: readonly string[];
+    /** `s3:prefix` values the host may list under (the tools list only their own folders). */
+    readonly listPrefixes: readonly string[];
+}
+
+export function ownBackupKeys(plan: HostPlan, stack: string): OwnBackupKeys {
+    const folders = backupJobs(plan).map((job) => `${stack}/${job.prefix}/*`);
+    return { objects: [...folders, ...(plan.runsGitlab ? [GITLAB_ARCHIVE_PATTERN] : [])], listPrefixes: folders };
+}
+
+/**
+ * The instance profile's policy: write, read and list its own keys; no delete, so a compromised host
+ * cannot erase the history (versioning keeps what it overwrites).
+ */
+export function hostBackupPolicy(bucketArn: string, own: OwnBackupKeys): IamPolicyDocument {
+    const objects = own.objects.map((key) => `${bucketArn}/${key}`);
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "WriteOwnBackups", Effect: "Allow", Action: ["s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"], Resource: objects },
+            { Sid: "ReadOwnBackups", Effect: "Allow", Action: ["s3:GetObject", "s3:GetObjectVersion"], Resource: objects },
+            { Sid: "ListOwnBackups", Effect: "Allow", Action: "s3:ListBucket", Resource: bucketArn, Condition: { StringLike: { "s3:prefix": own.listPrefixes } } },
+            { Sid: "FindBucket", Effect: "Allow", Action: "s3:GetBucketLocation", Resource: bucketArn },
+        ],
+    };
+}
+
+/** The bucket's policy: every request without TLS is refused, whoever makes it. */
+export function tlsOnlyBucketPolicy(bucketArn: string): IamPolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [{
+            Sid: "DenyInsecureTransport",
+            Effect: "Deny",
+            Principal: "*",
+            Action: "s3:*",
+            Resource: [bucketArn, `${bucketArn}/*`],
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+        }],
+    };
+}

@@ -1,0 +1,148 @@
+// Mattermost's environment as gitlab.rb sets it (`mattermost['env']`). Environment variables override
+// config.json and lock the setting in the System Console, so this is how settings stay declarative.
+// Variable names follow Mattermost's rule: MM_ + SECTION + SETTING, upper case
+// (EmailSettings.SMTPServer → MM_EMAILSETTINGS_SMTPSERVER). Pure module.
+
+import { ConfigError } from "../settings/configError";
+import type { DeploymentSettings, MailSecurity, MailServer } from "../settings/settings";
+import { EMBEDDED_CERT_DIR, trustsPrivateCa } from "../tls/tlsPlan";
+
+/** A variable this program sets, and why, for the collision message. */
+interface ProgramVariable {
+    readonly value: string;
+    readonly setBecause: string;
+}
+
+/** Mattermost's EmailSettings.ConnectionSecurity values. */
+const CONNECTION_SECURITY: Record<MailSecurity, string> = { none: "", TLS: "TLS", STARTTLS: "STARTTLS" };
+
+/**
+ * Variables this program sets. `mailServer` is the resolved server; to learn only the names (as the
+ * configuration check does), any server will do.
+ */
+export function programEnv(settings: DeploymentSettings, mailServer: MailServer | undefined): Readonly<Record<string, ProgramVariable>> {
+    const variables: Record<string, ProgramVariable> = {};
+    const set = (setBecause: string, values: Record<string, string>) => {
+        for (const [name, value] of Object.entries(values)) variables[name] = { value, setBecause };
+    };
+
+    // Local mode listens on a socket only the mattermost user can use (mmctl's default path).
+    set("the mmctl wrapper and the GitLab plugin step talk to Mattermost in local mode", { MM_SERVICESETTINGS_ENABLELOCALMODE: "true" });
+    if (trustsPrivateCa(settings.tls)) {
+        // Omnibus's default already points here, but it must not be lost: the private CA reaches
+        // Mattermost's token calls to GitLab only through this directory.
+        set(`tls.mode ${settings.tls.mode} makes Mattermost trust the stack's CA`, { SSL_CERT_DIR: EMBEDDED_CERT_DIR });
+    }
+    const mail = settings.mail;
+    if (mail && mailServer) {
+        const credentials: Record<string, string> =
+            mailServer.username === undefined
+                ? { MM_EMAILSETTINGS_ENABLESMTPAUTH: "false" }
+                : {
+                      MM_EMAILSETTINGS_ENABLESMTPAUTH: "true",
+                      MM_EMAILSETTINGS_SMTPUSERNAME: mailServer.username,
+                      MM_EMAILSETTINGS_SMTPPASSWORD: mailServer.password ?? "",
+                  };
+        set("mail is configured", {
+            MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS: "true",
+            MM_EMAILSETTINGS_SMTPSERVER: mailServer.address,
+            // Mattermost keeps the port as a string.
+            MM_EMAILSETTINGS_SMTPPORT: String(mailServer.port),
+            MM_EMAILSETTINGS_CONNECTIONSECURITY: CONNECTION_SECURITY[mailServer.security],
+            ...credentials,
+            MM_EMAILSETTINGS_FEEDBACKEMAIL: mail.from,
+            ...(mail.fromName === undefined ? {} : { MM_EMAILSETTINGS_FEEDBACKNAME: mail.fromName }),
+            // Mattermost's own default Reply-To is test@example.com (EmailSettings.ReplyToAddress).
+            MM_EMAILSETTINGS_REPLYTOADDRESS: mail.replyTo ?? mail.from,
+        });
+    }
+    const batching = settings.mattermost.emailBatching;
+    if (batching) {
+        set("mattermost.emailBatching is configured", {
+            MM_EMAILSETTINGS_ENABLEEMAILBATCHING: String(batching.enabled),
+            MM_EMAILSETTINGS_EMAILBATCHINGBUFFERSIZE: String(batching.bufferSize),
+            MM_EMAILSETTINGS_EMAILBATCHINGINTERVAL: String(batching.intervalSeconds),
+        });
+    }
+    return variables;
+}
+
+/** Mattermost's whole environment: the program's variables, then the administrator's. */
+export function mattermostEnv(settings: DeploymentSettings, mailServer: MailServer | undefined): Readonly<Record<string, string>> {
+    const own = Object.fromEntries(Object.entries(programEnv(settings, mailServer)).map(([name, variable]) => [name, variable.value]));
+    return { ...own, ...settings.mattermost.env };
+}
+
+/** Stands in for the real server when only the variables' names matter. */
+const ANY_MAIL_SERVER: MailServer = { address: "", port: 0, security: "STARTTLS", username: "", password: "" };
+
+/**
+ * Variables Omnibus computes from gitlab.rb and then lets `mattermost['env']` override, since it merges
+ * the administrator's env last (omnibus 18.11.11 mattermost/libraries/mattermost_helper.rb
+ * get_env_variables, merged in mattermost/recipes/enable.rb). Each names what owns the value.
+ */
+const OMNIBUS_ENV: Readonly<Record<string, string>> = {
+    MM_SERVICESETTINGS_SITEURL: "mattermostExternalUrl (Omnibus's mattermost['service_site_url'])",
+    MM_SERVICESETTINGS_LISTENADDRESS: "Omnibus's mattermost['service_address'] and ['service_port'], where its nginx proxies to",
+    MM_SERVICESETTINGS_ALLOWEDUNTRUSTEDINTERNALCONNECTIONS: "Omnibus's mattermost['service_allowed_untrusted_internal_connections']",
+    MM_SERVICESETTINGS_ENABLEAPITEAMDELETION: "Omnibus's mattermost['service_enable_api_team_deletion']",
+    MM_TEAMSETTINGS_SITENAME: "Omnibus's mattermost['team_site_name']",
+    MM_SQLSETTINGS_DRIVERNAME: "Omnibus's mattermost['sql_driver_name']",
+    MM_SQLSETTINGS_DATASOURCE: "Omnibus's mattermost['sql_data_source'] (the bundled PostgreSQL)",
+    MM_SQLSETTINGS_ATRESTENCRYPTKEY: "Omnibus's mattermost['sql_at_rest_encrypt_key'] in gitlab-secrets.json",
+    MM_LOGSETTINGS_FILELOCATION: "Omnibus's mattermost['log_file_directory']",
+    MM_FILESETTINGS_DIRECTORY: "Omnibus's mattermost['file_directory'], which the backups read",
+    MM_PLUGINSETTINGS_DIRECTORY: "Omnibus's mattermost['plugin_directory']",
+    MM_PLUGINSETTINGS_CLIENTDIRECTORY: "Omnibus's mattermost['plugin_client_directory']",
+    MM_INSTALL_TYPE: "Omnibus (gitlab_omnibus)",
+};
+
+/** Prefixes of whole settings sections the program owns; every variable under them is refused. */
+const OWNED_PREFIXES: Readonly<Record<string, string>> = {
+    // mattermost['gitlab_enable'|'gitlab_id'|'gitlab_secret'|'gitlab_scope'|'gitlab_*_endpoint'].
+    MM_GITLABSETTINGS_: "the sign-in through GitLab this program registers (Omnibus's mattermost['gitlab_*'] settings)",
+};
+
+/** What already owns the variable `name`, if anything but mattermost.env should. */
+function ownerOf(name: string, own: Readonly<Record<string, ProgramVariable>>): string | undefined {
+    if (Object.hasOwn(own, name)) {
+        return `this program sets because ${own[name].setBecause}`;
+    }
+    if (Object.hasOwn(OMNIBUS_ENV, name)) {
+        return `Omnibus sets from ${OMNIBUS_ENV[name]}`;
+    }
+    const prefix = Object.keys(OWNED_PREFIXES).find((candidate) => name.startsWith(candidate));
+    return prefix === undefined ? undefined : `Omnibus sets from ${OWNED_PREFIXES[prefix]}`;
+}
+
+/** Refuses a mattermost.env entry that would override a variable set elsewhere, saying what sets it. */
+export function checkEnvCollisions(settings: DeploymentSettings): void {
+    const own = programEnv(settings, ANY_MAIL_SERVER);
+    for (const name of Object.keys(settings.mattermost.env)) {
+        const owner = ownerOf(name, own);
+        if (owner !== undefined) {
+            throw new ConfigError(`mattermost.env.${name}`, `collides with ${name}, which ${owner}. Remove it from mattermost.env.`);
+        }
+    }
+}
+
+/**
+ * Refuses a value that would reach Mattermost altered. Omnibus writes each variable to a file that
+ * runit's `chpst -e` reads as envdir does: only the first line, spaces and tabs at its end removed,
+ * NULs turned into newlines, and an empty file unsets the variable (daemontools envdir(8), which
+ * runit's chpst(8) -e follows).
+ */
+export function checkEnvFileValue(key: string, value: string): void {
+    const problem = value.includes("\n")
+        ? "contains a line break; Mattermost would get only the first line"
+        : value.includes("\0")
+          ? "contains a NUL character, which Mattermost would get as a line break"
+          : /[ \t]$/.test(value)
+            ? "ends with a space or tab, which Mattermost would not get"
+            : value === ""
+              ? "is empty, which unsets the variable rather than setting it empty"
+              : undefined;
+    if (problem !== undefined) {
+        throw new ConfigError(key, `${problem}: runit passes Mattermost's environment through one-line files. Use a value on one line without trailing blanks.`);
+    }
+}

@@ -1,0 +1,57 @@
+// Turns the scripts in host/ into remote command strings. The script travels inside the command,
+// its arguments are shell-quoted, and anything secret travels separately, on stdin.
+// Pure module apart from reading the script files that ship with the program.
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** The scripts remote steps run, by file name in host/. Tools installed on the hosts live in host/tools/. */
+export const HOST_SCRIPTS = [
+    "install-omnibus.sh",
+    "wait-for-dns.sh",
+    "apply-gitlab-rb.sh",
+    "ensure-oauth-application.sh",
+    "health-gate.sh",
+    "install-file.sh",
+    "reload-nginx.sh",
+    "configure-gitlab-plugin.sh",
+    "upgrade-gitlab.sh",
+    "enable-backups.sh",
+] as const;
+
+export type HostScript = (typeof HOST_SCRIPTS)[number];
+
+/** Directory of the host scripts and their helper programs. */
+export const HOST_SCRIPT_DIR = join(__dirname, "..", "..", "host");
+
+/** The text of a file in host/. */
+export function hostFile(name: string): string {
+    return readFileSync(join(HOST_SCRIPT_DIR, name), "utf8");
+}
+
+/** Quotes one word for a POSIX shell. */
+export function shellQuote(word: string): string {
+    return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The line by which a host script sources a file of host/lib/ when it runs from its file. */
+const LIB_SOURCE_LINE = /^\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/(lib\/[a-z-]+\.sh)"$/gm;
+
+/** A host script as it travels: each file of host/lib/ it sources is put in place of that line. */
+export function hostScriptText(script: HostScript): string {
+    return hostFile(script).replace(LIB_SOURCE_LINE, (_line, lib: string) => hostFile(lib).trimEnd());
+}
+
+/**
+ * `sudo bash -c '<script>' <script name> <args...>`: runs a host script as root with its name as $0,
+ * so error messages and the offline render can tell which script a command runs.
+ */
+export function hostCommand(script: HostScript, args: readonly string[] = []): string {
+    return ["sudo", "bash", "-c", shellQuote(hostScriptText(script)), script, ...args.map(shellQuote)].join(" ");
+}
+
+/** The script a command string built by hostCommand runs, or undefined for any other command. */
+export function scriptOfCommand(command: string): HostScript | undefined {
+    const match = /^sudo bash -c '(?:[^']|'\\'')*' ([a-z-]+\.sh)(?: |$)/.exec(command);
+    return match ? (match[1] as HostScript) : undefined;
+}

@@ -1,0 +1,54 @@
+// Which hosts a topology has and what each one serves. Pure module.
+
+import type { DeploymentSettings } from "./settings";
+
+/**
+ * A host's job. `single` serves GitLab and Mattermost; `gitlab` and `mattermost` are the two hosts
+ * of the split topology. Each role's gitlab.rb lives in components/gitlabRb/roles/<role>.ts.
+ */
+export type HostRole = "single" | "gitlab" | "mattermost";
+
+/** One host to create. */
+export interface HostPlan {
+    /** Short name used in resource names and outputs: `gitlab` or `mattermost`. */
+    readonly name: "gitlab" | "mattermost";
+    readonly role: HostRole;
+    readonly instanceType: string;
+    /** Config key that chose the instance type, for error messages. */
+    readonly instanceTypeKey: string;
+    readonly volumeSizeGiB: number;
+    /** Hostnames whose A records point at this host. */
+    readonly dnsNames: readonly string[];
+    /** Whether GitLab (rails, its database, the OAuth provider) runs here. */
+    readonly runsGitlab: boolean;
+    /** Whether Mattermost runs here. */
+    readonly runsMattermost: boolean;
+}
+
+export function planHosts(settings: DeploymentSettings): readonly HostPlan[] {
+    const gitlabHost = settings.externalUrl.host;
+    const mattermostHost = settings.mattermostExternalUrl.host;
+    const gitlab = {
+        name: "gitlab",
+        instanceType: settings.gitlab.instanceType,
+        instanceTypeKey: "gitlab.instanceType",
+        volumeSizeGiB: settings.gitlab.volumeSizeGiB,
+        runsGitlab: true,
+    } as const;
+    if (settings.topology === "single") {
+        return [{ ...gitlab, role: "single", dnsNames: [gitlabHost, mattermostHost], runsMattermost: true }];
+    }
+    return [
+        { ...gitlab, role: "gitlab", dnsNames: [gitlabHost], runsMattermost: false },
+        {
+            name: "mattermost",
+            role: "mattermost",
+            instanceType: settings.mattermost.instanceType,
+            instanceTypeKey: "mattermost.instanceType",
+            volumeSizeGiB: settings.mattermost.volumeSizeGiB,
+            dnsNames: [mattermostHost],
+            runsGitlab: false,
+            runsMattermost: true,
+        },
+    ];
+}

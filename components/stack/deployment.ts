@@ -1,0 +1,315 @@
+// The whole deployment of one stack, wired in the order Omnibus needs: network, hosts, DNS, the
+// backup bucket, and per host the install, backups, upgrade, certificates, gitlab.rb and health gates;
+// then the OAuth applications, mail, the GitLab plugin and a requested restore.
+
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { MATTERMOST_RESTORE, backupJobs, lastSuccessKey, ownBackupKeys, runNowCommand } from "../backups/backupPlan";
+import { BackupSchedule, MattermostRestore } from "../backups/backupSchedule";
+import { BackupStorage, HostBackupAccess, lastRecordedBackup } from "../backups/backupStorage";
+import { Certificates } from "../tls/certificates";
+import { Dns } from "../aws/dns";
+import { GitlabConfig, type HealthCheck } from "../omnibus/gitlabConfig";
+import { GitlabPlugin } from "../mattermost/gitlabPlugin";
+import { Host, ubuntuAmi } from "../aws/host";
+import { HostFiles, contentDigest } from "../omnibus/hostFiles";
+import { hostFile } from "../omnibus/hostScripts";
+import { SesMail } from "../aws/mail";
+import { Network } from "../aws/network";
+import { OauthCredentials, OauthRegistration } from "../mattermost/oauth";
+import { gitlabPluginOauthApplication, mattermostOauthApplication, type OauthApplication } from "../mattermost/oauthApplication";
+import { OmnibusInstall } from "../omnibus/omnibusInstall";
+import { OmnibusUpgrade } from "../omnibus/omnibusUpgrade";
+import { gitlabRbFor } from "../gitlabRb/roles";
+import type { DeploymentSettings, MailServer } from "../settings/settings";
+import { SshAccess } from "../aws/sshAccess";
+import { PRIVATE_CA_PATH, retiredTlsFiles, tlsFiles, trustsPrivateCa, type TlsFile } from "../tls/tlsPlan";
+import { planHosts, type HostPlan } from "../settings/topology";
+import type { VersionPlan } from "./upgrade";
+import { HOST_OS, formatVersion } from "../versions/versions";
+
+/** How long an upgrade step waits for GitLab's batched background migrations before it stops the walk. */
+const MIGRATION_WAIT_SECONDS = 6 * 3600;
+
+/** Operator tools installed on the host that runs Mattermost, from host/tools/. */
+const MATTERMOST_TOOLS = [
+    { path: "/usr/local/bin/mattermost-cli", source: "tools/mattermost-cli.sh" },
+    { path: "/usr/local/bin/mmctl", source: "tools/mmctl.sh" },
+] as const;
+
+/** The SMTP server the hosts use: the configured one, or SES's with its generated credentials. */
+function mailServerOf(settings: DeploymentSettings, zoneId: pulumi.Output<string>, opts: pulumi.ComponentResourceOptions): pulumi.Output<MailServer | undefined> {
+    const mail = settings.mail;
+    if (mail?.provider === "ses") {
+        return new SesMail("ses", { domain: settings.dnsZone, zoneId }, opts).server;
+    }
+    const server: MailServer | undefined = mail && {
+        address: mail.host,
+        port: mail.port,
+        security: mail.security,
+        ...(mail.username === undefined ? {} : { username: mail.username, password: mail.password }),
+    };
+    return pulumi.secret(pulumi.output(server));
+}
+
+export interface DeploymentArgs {
+    /** Validated configuration, from `readStackSettings`. */
+    settings: DeploymentSettings;
+    /** What to do about the GitLab version, from `planVersion`. */
+    versionPlan: VersionPlan;
+    /** The availability zone that offers every host's instance type, from `chooseHostZone`. */
+    availabilityZone: string;
+}
+
+/** What the stack exports for one host. */
+export interface HostOutputs {
+    publicIp: pulumi.Output<string>;
+    /** Run after saving the `sshPrivateKey` output to gitlab-mattermost.key with mode 0600. */
+    sshCommand: pulumi.Output<string>;
+}
+
+export class Deployment extends pulumi.ComponentResource {
+    readonly gitlabUrl: string;
+    readonly mattermostUrl: string;
+    readonly hosts: Record<string, HostOutputs>;
+    /** Secret. */
+    readonly initialRootPassword: pulumi.Output<string>;
+    /** Secret. */
+    readonly sshPrivateKey: pulumi.Output<string>;
+    /** Opens Mattermost's database in the bundled PostgreSQL. */
+    readonly mattermostDatabaseCommand: pulumi.Output<string>;
+    /** Runs the bundled Mattermost binary on its host (append arguments, e.g. `version`). */
+    readonly mattermostCliCommand: pulumi.Output<string>;
+    /** Runs mmctl in local mode on the Mattermost host (append arguments, e.g. `user list`). */
+    readonly mmctlCommand: pulumi.Output<string>;
+    /** The S3 bucket holding the stack's backups. */
+    readonly backupBucket: pulumi.Output<string>;
+    /** Per backup job (`mattermost-backup`, `gitlab-full-backup`): the command that runs it now. */
+    readonly backupCommands: Record<string, pulumi.Output<string>>;
+    /** Restores Mattermost from its latest complete backup (replace `latest` with a timestamp for another). */
+    readonly mattermostRestoreCommand: pulumi.Output<string>;
+    /** Per backup job: the timestamp of its last success recorded in the bucket, as of this run. */
+    readonly lastSuccessfulBackups: Record<string, pulumi.Output<string>>;
+    /** The private CA the hosts' certificates chain to, for browsers and runners; absent otherwise. */
+    readonly caCertificate?: pulumi.Output<string>;
+    /** The availability zone the hosts are in. */
+    readonly availabilityZone: pulumi.Output<string>;
+
+    // Child names are not prefixed with the deployment's name: there is one deployment per stack.
+    constructor(name: string, args: DeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("gitlab-mattermost:index:Deployment", name, {}, opts);
+        const { settings } = args;
+        const parent = { parent: this };
+
+        const network = new Network("network", { sshAllowedCidrs: settings.ssh.allowedCidrs, availabilityZone: args.availabilityZone }, parent);
+        const ssh = new SshAccess("ssh", parent);
+        const amiId = ubuntuAmi(parent);
+        const credentials = new OauthCredentials("oauth", { rotation: settings.oauth.rotation }, parent);
+        const rootPassword = new random.RandomPassword("root-password", {
+            length: 32,
+            minLower: 2,
+            minUpper: 2,
+            minNumeric: 2,
+            minSpecial: 2,
+            overrideSpecial: "-_.,+",
+        }, parent);
+
+        const plans = planHosts(settings);
+        const storage = new BackupStorage("backups", { retentionDays: settings.backup.retentionDays }, parent);
+        const hosts = new Map<HostPlan, Host>(
+            plans.map((plan) => [
+                plan,
+                new Host(plan.name, {
+                    instanceProfile: new HostBackupAccess(`${plan.name}-backup-access`, {
+                        bucketArn: storage.bucketArn,
+                        own: ownBackupKeys(plan, pulumi.getStack()),
+                    }, parent).instanceProfileName,
+                    instanceType: plan.instanceType,
+                    volumeSizeGiB: plan.volumeSizeGiB,
+                    amiId,
+                    subnetId: network.subnetId,
+                    securityGroupId: network.securityGroupId,
+                    keyName: ssh.keyName,
+                    privateKey: ssh.privateKey,
+                }, parent),
+            ]),
+        );
+        const hostOf = (plan: HostPlan) => hosts.get(plan) as Host;
+
+        const dns = new Dns("dns", {
+            zone: settings.dnsZone,
+            records: plans.flatMap((plan) => plan.dnsNames.map((dnsName) => ({ name: dnsName, address: hostOf(plan).publicIp }))),
+        }, parent);
+
+        const mailServer = mailServerOf(settings, dns.zoneId, parent);
+        const secrets = pulumi
+            .all([credentials.clientId, credentials.clientSecret, rootPassword.result, mailServer, storage.bucketName, storage.region])
+            .apply(([oauthClientId, oauthClientSecret, password, server, bucket, region]) => ({
+                oauthClientId,
+                oauthClientSecret,
+                rootPassword: password,
+                mailServer: server,
+                backupBucket: { name: bucket, region },
+            }));
+        const tls = settings.tls;
+        const certificates =
+            tls.mode === "selfSigned" || tls.mode === "provided"
+                ? new Certificates("tls", { tls, hostnames: { gitlab: settings.externalUrl.host, mattermost: settings.mattermostExternalUrl.host } }, parent)
+                : undefined;
+        const tlsFileContent = (file: TlsFile): pulumi.Output<string> => {
+            const material = certificates as Certificates;
+            return file.content.kind === "ca" ? (material.caCertificate as pulumi.Output<string>) : material.byName[file.content.name][file.content.kind];
+        };
+
+        const configure = (plan: HostPlan, after: pulumi.Resource[], upgradeAfter: pulumi.Resource[]) => {
+            const host = hostOf(plan);
+            const install = new OmnibusInstall(plan.name, {
+                connection: host.connection,
+                instanceId: host.instanceId,
+                edition: settings.gitlab.edition,
+                version: settings.gitlab.version,
+            }, parent);
+            const path = args.versionPlan.path;
+            const backups = new BackupSchedule(`${plan.name}-backup`, {
+                plan,
+                backup: settings.backup,
+                connection: host.connection,
+                instanceId: host.instanceId,
+                bucketName: storage.bucketName,
+                region: storage.region,
+                after: [install.step],
+                // Before any package moves, the host's backups run once.
+                beforeUpgrade: path && { after: upgradeAfter },
+                restoreFirst: plan.runsMattermost && settings.backup.restoreFrom !== undefined,
+            }, parent);
+            const upgrade =
+                path &&
+                new OmnibusUpgrade(plan.name, {
+                    connection: host.connection,
+                    instanceId: host.instanceId,
+                    path,
+                    migrationWait: plan.runsGitlab ? MIGRATION_WAIT_SECONDS : "none",
+                    after: [install.step, ...(backups.beforeUpgrade ? [backups.beforeUpgrade] : []), ...upgradeAfter],
+                }, parent);
+            const packageReady = upgrade ? upgrade.step : install.step;
+            const planned = tlsFiles(settings, plan);
+            const files = planned.map((file) => ({ path: file.path, mode: file.mode, content: tlsFileContent(file) }));
+            const hostFiles = files.length === 0 ? undefined : new HostFiles(plan.name, { connection: host.connection, instanceId: host.instanceId, files, after: [packageReady] }, parent);
+            const trusted = files.filter((_, i) => planned[i].content.kind === "ca");
+            // One host: new sign-in credentials reach Mattermost with this reconfigure, so their
+            // application must exist before it, as in split, where the Mattermost host waits for it.
+            const oauthAhead = plan.runsGitlab && plan.runsMattermost
+                ? [new OauthRegistration("oauth-ahead", { connection: host.connection, instanceId: host.instanceId, application: mattermostOauthApplication(settings), credentials, after: [packageReady], ahead: true }, parent).step]
+                : [];
+            const healthChecks: HealthCheck[] = [
+                ...(plan.runsGitlab ? [{ service: "gitlab", url: settings.externalUrl.href } as const] : []),
+                ...(plan.runsMattermost ? [{ service: "mattermost", url: settings.mattermostExternalUrl.href } as const] : []),
+            ];
+            const config = new GitlabConfig(plan.name, {
+                connection: host.connection,
+                instanceId: host.instanceId,
+                gitlabRb: pulumi.secret(
+                    secrets.apply((s) => gitlabRbFor(plan.role, settings, s, `stack ${pulumi.getStack()}, ${plan.name} host`)),
+                ),
+                awaitDns: settings.tls.mode === "letsencrypt" ? { address: host.publicIp, names: plan.dnsNames } : undefined,
+                healthChecks,
+                after: [packageReady, ...(hostFiles?.steps ?? []), ...dns.records, ...after, ...oauthAhead],
+                installedVersion: formatVersion(settings.gitlab.version),
+                trustDigest: trusted.length === 0 ? undefined : contentDigest(trusted),
+                certificateFiles: hostFiles && { steps: hostFiles.steps, digest: hostFiles.digest },
+                retiredFiles: retiredTlsFiles(settings, plan),
+                caFile: trustsPrivateCa(settings.tls) ? PRIVATE_CA_PATH : undefined,
+            }, parent);
+            if (plan.runsMattermost) {
+                new HostFiles(`${plan.name}-tools`, {
+                    connection: host.connection,
+                    instanceId: host.instanceId,
+                    files: MATTERMOST_TOOLS.map((tool) => ({ path: tool.path, mode: "0755", content: hostFile(tool.source) })),
+                    after: [install.step],
+                }, parent);
+            }
+            return { config, backups };
+        };
+
+        // GitLab first: the OAuth application lives in its database. In the split topology the
+        // Mattermost host is configured only once the application it signs in with exists.
+        const gitlabPlan = plans.find((plan) => plan.runsGitlab) as HostPlan;
+        const gitlabHost = configure(gitlabPlan, [], []);
+        const gitlabConfig = gitlabHost.config;
+        const register = (registrationName: string, application: OauthApplication, appCredentials: OauthCredentials) =>
+            new OauthRegistration(registrationName, {
+                connection: hostOf(gitlabPlan).connection,
+                instanceId: hostOf(gitlabPlan).instanceId,
+                application,
+                credentials: appCredentials,
+                after: [gitlabConfig.apply],
+            }, parent).step;
+        const pluginCredentials = settings.mattermost.gitlabPlugin
+            ? new OauthCredentials("gitlab-plugin-oauth", { rotation: settings.oauth.rotation }, parent)
+            : undefined;
+        const registrations = [
+            register("oauth", mattermostOauthApplication(settings), credentials),
+            ...(pluginCredentials ? [register("gitlab-plugin-oauth", gitlabPluginOauthApplication(settings), pluginCredentials)] : []),
+        ];
+        // Upgrades go GitLab host first: the Mattermost host upgrades only once GitLab answers healthy
+        // on the new version, so sign-in works again as soon as Mattermost is back.
+        const mattermostHost = plans.filter((p) => !p.runsGitlab).map((plan) => configure(plan, registrations, gitlabConfig.healthGates))[0] ?? gitlabHost;
+        const mattermostConfig = mattermostHost.config;
+
+        const mattermostPlan = plans.find((plan) => plan.runsMattermost) as HostPlan;
+        const restoreFrom = settings.backup.restoreFrom;
+        const restore =
+            restoreFrom &&
+            new MattermostRestore("mattermost-restore", {
+                backup: restoreFrom,
+                connection: hostOf(mattermostPlan).connection,
+                instanceId: hostOf(mattermostPlan).instanceId,
+                // The restore tool and its settings come with the backups; their timers wait for it.
+                after: [mattermostConfig.apply, ...mattermostConfig.healthGates, mattermostHost.backups.toolsReady],
+            }, parent).step;
+        if (restore) {
+            mattermostHost.backups.enableTimers([restore]);
+        }
+        if (pluginCredentials) {
+            new GitlabPlugin("gitlab-plugin", {
+                settings,
+                connection: hostOf(mattermostPlan).connection,
+                instanceId: hostOf(mattermostPlan).instanceId,
+                credentials: pluginCredentials,
+                after: [mattermostConfig.apply, ...mattermostConfig.healthGates, ...registrations, ...(restore ? [restore] : [])],
+            }, parent);
+        }
+
+        // `terminal`: ssh -t, which a program run as ssh's command gets only when asked (psql's prompt and
+        // line editing need it); commands whose output may go to a pipe stay without (a terminal turns \n into \r\n).
+        const sshCommand = (ip: pulumi.Output<string>, terminal = false) => pulumi.interpolate`ssh ${terminal ? "-t " : ""}-i gitlab-mattermost.key ${HOST_OS.sshUser}@${ip}`;
+        const onMattermostHost = (commandLine: string, terminal = false) => pulumi.interpolate`${sshCommand(hostOf(mattermostPlan).publicIp, terminal)} ${commandLine}`;
+        this.gitlabUrl = settings.externalUrl.href;
+        this.mattermostUrl = settings.mattermostExternalUrl.href;
+        this.hosts = Object.fromEntries(
+            plans.map((plan) => [plan.name, { publicIp: hostOf(plan).publicIp, sshCommand: sshCommand(hostOf(plan).publicIp) }]),
+        );
+        this.initialRootPassword = pulumi.secret(rootPassword.result);
+        this.sshPrivateKey = ssh.privateKey;
+        this.mattermostDatabaseCommand = onMattermostHost("sudo gitlab-psql -d mattermost_production", true);
+        this.mattermostCliCommand = onMattermostHost("sudo mattermost-cli");
+        this.mmctlCommand = onMattermostHost("sudo mmctl");
+        this.caCertificate = trustsPrivateCa(settings.tls) ? certificates?.caCertificate : undefined;
+        this.backupBucket = storage.bucketName;
+        this.availabilityZone = network.availabilityZone;
+        const jobs = plans.flatMap((plan) => backupJobs(plan).map((job) => ({ job, plan })));
+        this.backupCommands = Object.fromEntries(
+            jobs.map(({ job, plan }) => [job.command, pulumi.interpolate`${sshCommand(hostOf(plan).publicIp)} ${runNowCommand(job)}`]),
+        );
+        this.mattermostRestoreCommand = onMattermostHost(`sudo ${MATTERMOST_RESTORE.command} latest`);
+        this.lastSuccessfulBackups = Object.fromEntries(
+            jobs.map(({ job }) => [job.command, lastRecordedBackup(storage.bucketName, lastSuccessKey(job, pulumi.getStack()), parent)]),
+        );
+        this.registerOutputs({
+            gitlabUrl: this.gitlabUrl,
+            mattermostUrl: this.mattermostUrl,
+            initialRootPassword: this.initialRootPassword,
+            mattermostDatabaseCommand: this.mattermostDatabaseCommand,
+        });
+    }
+}
