@@ -2,8 +2,8 @@
 //
 // What `pulumi preview` pays before the program's first resource, measured side by side in one run.
 // Every figure is the wall time of a fresh node process, started and waited for by this script, with a
-// new empty TMPDIR (ts-node and tsx keep their caches there), so every load is cold, as on a new CI
-// runner. Runs are interleaved and each figure is the median of N.
+// new empty TMPDIR (where ts-node and tsx keep their caches; esbuild-register keeps none), so every load
+// is cold, as on a new CI runner. Runs are interleaved and each figure is the median of N.
 //
 // - sdks: plain node requiring the five SDKs the program uses (scripts/bench-load-sdks.ts lists them).
 // - runner floor: Pulumi's runner (node_modules/@pulumi/pulumi/cmd/run), started as the CLI's language
@@ -95,7 +95,7 @@ function main(): void {
         `runner: @pulumi/pulumi ${pulumiVersion} cmd/run; Pulumi.yaml runtime options: typescript=${project.runtime.typescript}` +
             `${project.runtime.tsconfig ? ` tsconfig=${project.runtime.tsconfig}` : ""} nodeargs="${project.runtime.nodeargs.join(" ")}"`,
         `sdks: ${packages.join(", ")}`,
-        `each figure: median wall time of ${repetitions} fresh node processes, empty TMPDIR (cold ts-node and tsx caches)`,
+        `each figure: median wall time of ${repetitions} fresh node processes, empty TMPDIR (no loader cache)`,
         "",
     ];
     const medians = new Map(measures.map((m) => [m.label, Math.round(median(m.runs))]));

@@ -203,6 +203,10 @@ export function deployedFromFlag(text: string): Record<string, string> {
 }
 
 async function main(): Promise<void> {
+    // Pulumi takes a stack trace for every resource and promise; with source maps on (the TypeScript
+    // loader turns them on) each trace is mapped back to the sources, a large share of a render's time
+    // (README: "Fast previews"). Render reports its errors by message only.
+    process.setSourceMapsEnabled(false);
     const { values } = parseArgs({
         options: {
             stack: { type: "string" },
