@@ -1,4 +1,4 @@
-// npm run bench:load [-- --repetitions N]
+// npm run bench:load [-- --repetitions N] [--with-pulumi-default]
 //
 // What `pulumi preview` pays before the program's first resource, measured side by side in one run.
 // Every figure is the wall time of a fresh node process, started and waited for by this script, with a
@@ -13,6 +13,9 @@
 // - program: the same runner loading Pulumi.yaml's `main` (index.ts). The process ends when the runner's
 //   `require` of the program returns (scripts/runnerProbe.cjs); the program's exported function, which
 //   registers the resources, is not run. The runner's own root stack resource goes to Pulumi's mock monitor.
+// - pulumi default (with --with-pulumi-default): the program through the runner with Pulumi's default
+//   runtime options (typescript on, no nodeargs): ts-node type-checking every file, as before this
+//   project configured its loader.
 // - render: `npm run render -- --stack split` as package.json's script runs it (node directly, without
 //   npm's own start-up): the whole program on the mock runtime, printing the hosts' files.
 
@@ -21,7 +24,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { loadThroughRunner, readProject } from "./pulumiRunner";
+import { loadThroughRunner, readProject, type RuntimeOptions } from "./pulumiRunner";
 
 const projectDir = join(__dirname, "..");
 const SDK_ENTRY = join(__dirname, "bench-load-sdks.ts");
@@ -64,7 +67,7 @@ function median(values: readonly number[]): number {
 }
 
 function main(): void {
-    const { values } = parseArgs({ options: { repetitions: { type: "string", default: "5" } } });
+    const { values } = parseArgs({ options: { repetitions: { type: "string", default: "5" }, "with-pulumi-default": { type: "boolean", default: false } } });
     const repetitions = Number(values.repetitions);
     if (!Number.isInteger(repetitions) || repetitions < 1) throw new Error(`--repetitions must be a positive integer, got ${values.repetitions}`);
 
@@ -72,8 +75,8 @@ function main(): void {
     const program = join(projectDir, project.main === "." ? "index.ts" : project.main);
     const packages = sdkPackages();
     const pulumiVersion = (JSON.parse(readFileSync(require.resolve("@pulumi/pulumi/package.json", { paths: [projectDir] }), "utf8")) as { version: string }).version;
-    const throughRunner = (entry: string) => {
-        const load = loadThroughRunner(projectDir, entry, project.runtime, project.name);
+    const throughRunner = (entry: string, runtime: RuntimeOptions = project.runtime) => {
+        const load = loadThroughRunner(projectDir, entry, runtime, project.name);
         if (!load.loaded) throw new Error(`Pulumi's runner did not load ${entry} (exit ${load.status}):\n${load.stdout}${load.stderr}`);
         return load.milliseconds;
     };
@@ -83,6 +86,9 @@ function main(): void {
         { label: "program", run: () => throughRunner(program), runs: [] },
         { label: "render", run: () => timeNode(renderArgs()), runs: [] },
     ];
+    if (values["with-pulumi-default"]) {
+        measures.push({ label: "pulumi default", run: () => throughRunner(program, { typescript: true, nodeargs: [] }), runs: [] });
+    }
 
     const loadBefore = loadavg()[0];
     for (let i = 0; i < repetitions; i++) {
@@ -109,6 +115,9 @@ function main(): void {
         `runner floor / sdks: ${ratio("runner floor")}x (the runner and its TypeScript loader without the program: the least the program can cost)`,
         `render / sdks: ${ratio("render")}x (target 2x)`,
     );
+    if (medians.has("pulumi default")) {
+        lines.push(`pulumi default / sdks: ${ratio("pulumi default")}x (the program with ts-node type-checking it, Pulumi's default)`);
+    }
     process.stdout.write(`${lines.join("\n")}\n`);
 }
 
