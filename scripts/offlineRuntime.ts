@@ -237,7 +237,8 @@ async function resolveOutputs(value: unknown): Promise<unknown> {
     return value;
 }
 
-type ProgramModule = { default: () => Promise<Record<string, unknown>> };
+/** index.ts's export: the program, run as Pulumi's runner runs it. */
+type Program = () => Promise<Record<string, unknown>>;
 
 /**
  * Runs index.ts with `config` as the stack configuration (keys without the project namespace;
@@ -287,10 +288,11 @@ export async function runOffline(config: Record<string, unknown>, options: Offli
         });
     };
 
-    const program = (await import("../index.js")) as unknown as ProgramModule;
+    // Loaded as Pulumi's runner loads it (`require`), once the mocks are in place.
+    const program = require("../index") as Program;
     let outputs: Record<string, unknown>;
     try {
-        outputs = (await resolveOutputs(await program.default())) as Record<string, unknown>;
+        outputs = (await resolveOutputs(await program())) as Record<string, unknown>;
     } catch (error) {
         await waitForRPCs();
         throw new OfflineProgramError(error, recorded(pending));

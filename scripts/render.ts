@@ -239,6 +239,10 @@ export function writeOutput(path: string, text: string, environment: Record<stri
 }
 
 async function main(): Promise<void> {
+    // Pulumi takes a stack trace for every resource and promise; with source maps on (the TypeScript
+    // loader turns them on) each trace is mapped back to the sources, a large share of a render's time
+    // (README: "Fast previews"). Render reports its errors by message only.
+    process.setSourceMapsEnabled(false);
     const { values } = parseArgs({
         options: {
             stack: { type: "string" },

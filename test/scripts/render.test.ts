@@ -73,11 +73,11 @@ describe("render", () => {
 describe("npm run render", () => {
     it("is the script package.json names", () => {
         const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-        assert.equal(pkg.scripts.render, "node --import tsx scripts/render.ts");
+        assert.equal(pkg.scripts.render, "node --require esbuild-register scripts/render.ts");
     });
 
     it("prints gitlab.rb from the command line", () => {
-        const out = execFileSync(process.execPath, ["--import", "tsx", "scripts/render.ts", "--stack", "split", "--host", "gitlab"], { cwd: root, encoding: "utf8" });
+        const out = execFileSync(process.execPath, ["--require", "esbuild-register", "scripts/render.ts", "--stack", "split", "--host", "gitlab"], { cwd: root, encoding: "utf8" });
         assert.match(out, /^gitlab_rails\['mattermost_host'\] = "https:\/\/chat\.example\.com"$/m);
     });
 
@@ -101,7 +101,7 @@ describe("npm run render", () => {
     });
 
     it("exits 1 with a one-line error and no stack trace", () => {
-        const result = spawnSync(process.execPath, ["--import", "tsx", "scripts/render.ts", "--stack", "no-such-stack"], { cwd: root, encoding: "utf8" });
+        const result = spawnSync(process.execPath, ["--require", "esbuild-register", "scripts/render.ts", "--stack", "no-such-stack"], { cwd: root, encoding: "utf8" });
         assert.equal(result.status, 1);
         assert.match(result.stderr, /^render: no stack file .*Pulumi\.no-such-stack\.yaml/);
         assert.doesNotMatch(result.stderr, /\n\s+at /);
