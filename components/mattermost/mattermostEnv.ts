@@ -1,10 +1,11 @@
 // Mattermost's environment as gitlab.rb sets it (`mattermost['env']`). Environment variables override
 // config.json and lock the setting in the System Console, so this is how settings stay declarative.
-// Variable names follow Mattermost's rule: MM_ + SECTION + SETTING, upper case
-// (EmailSettings.SMTPServer → MM_EMAILSETTINGS_SMTPSERVER). Pure module.
+// The settings and their variable names come from mattermostSettings.ts, which the standalone host
+// shares. Pure module.
 
 import { ConfigError } from "../settings/configError";
-import type { DeploymentSettings, MailSecurity, MailServer } from "../settings/settings";
+import type { DeploymentSettings, MailServer } from "../settings/settings";
+import { LOCAL_MODE, emailBatchingSettingValues, mailSettingValues, settingVariables } from "./mattermostSettings";
 import { EMBEDDED_CERT_DIR, trustsPrivateCa } from "../tls/tlsPlan";
 
 /** A variable this program sets, and why, for the collision message. */
@@ -12,9 +13,6 @@ interface ProgramVariable {
     readonly value: string;
     readonly setBecause: string;
 }
-
-/** Mattermost's EmailSettings.ConnectionSecurity values. */
-const CONNECTION_SECURITY: Record<MailSecurity, string> = { none: "", TLS: "TLS", STARTTLS: "STARTTLS" };
 
 /**
  * Variables this program sets. `mailServer` is the resolved server; to learn only the names (as the
@@ -27,42 +25,18 @@ export function programEnv(settings: DeploymentSettings, mailServer: MailServer 
     };
 
     // Local mode listens on a socket only the mattermost user can use (mmctl's default path).
-    set("the mmctl wrapper and the GitLab plugin step talk to Mattermost in local mode", { MM_SERVICESETTINGS_ENABLELOCALMODE: "true" });
+    set("the mmctl wrapper and the GitLab plugin step talk to Mattermost in local mode", settingVariables(LOCAL_MODE));
     if (trustsPrivateCa(settings.tls)) {
         // Omnibus's default already points here, but it must not be lost: the private CA reaches
         // Mattermost's token calls to GitLab only through this directory.
         set(`tls.mode ${settings.tls.mode} makes Mattermost trust the stack's CA`, { SSL_CERT_DIR: EMBEDDED_CERT_DIR });
     }
-    const mail = settings.mail;
-    if (mail && mailServer) {
-        const credentials: Record<string, string> =
-            mailServer.username === undefined
-                ? { MM_EMAILSETTINGS_ENABLESMTPAUTH: "false" }
-                : {
-                      MM_EMAILSETTINGS_ENABLESMTPAUTH: "true",
-                      MM_EMAILSETTINGS_SMTPUSERNAME: mailServer.username,
-                      MM_EMAILSETTINGS_SMTPPASSWORD: mailServer.password ?? "",
-                  };
-        set("mail is configured", {
-            MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS: "true",
-            MM_EMAILSETTINGS_SMTPSERVER: mailServer.address,
-            // Mattermost keeps the port as a string.
-            MM_EMAILSETTINGS_SMTPPORT: String(mailServer.port),
-            MM_EMAILSETTINGS_CONNECTIONSECURITY: CONNECTION_SECURITY[mailServer.security],
-            ...credentials,
-            MM_EMAILSETTINGS_FEEDBACKEMAIL: mail.from,
-            ...(mail.fromName === undefined ? {} : { MM_EMAILSETTINGS_FEEDBACKNAME: mail.fromName }),
-            // Mattermost's own default Reply-To is test@example.com (EmailSettings.ReplyToAddress).
-            MM_EMAILSETTINGS_REPLYTOADDRESS: mail.replyTo ?? mail.from,
-        });
+    if (settings.mail && mailServer) {
+        set("mail is configured", settingVariables(mailSettingValues(settings.mail, mailServer)));
     }
     const batching = settings.mattermost.emailBatching;
     if (batching) {
-        set("mattermost.emailBatching is configured", {
-            MM_EMAILSETTINGS_ENABLEEMAILBATCHING: String(batching.enabled),
-            MM_EMAILSETTINGS_EMAILBATCHINGBUFFERSIZE: String(batching.bufferSize),
-            MM_EMAILSETTINGS_EMAILBATCHINGINTERVAL: String(batching.intervalSeconds),
-        });
+        set("mattermost.emailBatching is configured", settingVariables(emailBatchingSettingValues(batching)));
     }
     return variables;
 }
