@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Installs what a standalone Mattermost host runs: PostgreSQL and nginx from Ubuntu's packages, the
+# `mattermost` system user, the directories that outlive releases, and the Mattermost release VERSION
+# from its archive, checked against SHA256 before anything is unpacked.
+# Releases sit side by side (/opt/mattermost-<v>, /opt/mattermost-team-<v>); /opt/mattermost links to
+# the one in use. A fresh host gets the link; on a host that already runs another release the new one
+# is only staged beside it, and upgrade-mattermost.sh switches the link after a backup.
+# Usage: install-mattermost.sh VERSION EDITION SHA256
+#   VERSION  x.y.z;  EDITION  enterprise or team;  SHA256  the archive's published checksum (hex)
+# Re-running is safe: a release already unpacked and recorded with the same checksum is kept.
+# MATTERMOST_HOST_ROOT (tests only) puts every path below another directory.
+set -Eeuo pipefail
+
+script=install-mattermost
+log() { printf '%s: %s\n' "$script" "$*" || true; }
+
+# Whatever ends this run (an error, a signal, a lost connection), on_exit removes what it left half
+# done and says FAILED with the reason; a release or link is only ever renamed into place whole.
+failure=""
+scratch=()
+on_exit() {
+    local status=$?
+    trap - EXIT ERR
+    trap '' HUP INT TERM PIPE
+    if [ "${#scratch[@]}" -gt 0 ]; then rm -rf -- "${scratch[@]}"; fi
+    if [ "$status" -ne 0 ]; then
+        log "FAILED: ${failure:-exit status $status}; the release in use is unchanged, re-run to retry" >&2
+    fi
+    exit "$status"
+}
+on_signal() {
+    failure="interrupted by SIG$1"
+    exit "$2"
+}
+trap on_exit EXIT
+trap 'failure=${failure:-"line $LINENO: $BASH_COMMAND"}' ERR
+trap 'on_signal HUP 129' HUP
+trap 'on_signal INT 130' INT
+trap 'on_signal TERM 143' TERM
+trap 'on_signal PIPE 141' PIPE
+
+fail() {
+    failure=$*
+    exit 1
+}
+
+[ "$#" -eq 3 ] || fail "usage: install-mattermost.sh VERSION enterprise|team SHA256"
+version=$1 edition=$2 sha256=$3
+[[ "$version" =~ ^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$ ]] || fail "not a version x.y.z: $version"
+case "$edition" in
+enterprise) name="mattermost-$version" ;;
+team) name="mattermost-team-$version" ;;
+*) fail "unknown edition: $edition (enterprise or team)" ;;
+esac
+[[ "$sha256" =~ ^[0-9a-f]{64}$ ]] || fail "not a SHA-256 (64 lower-case hex digits): $sha256"
+
+root=${MATTERMOST_HOST_ROOT:-}
+opt="$root/opt"
+release="$opt/$name"
+link="$opt/mattermost"
+data="$root/var/opt/mattermost"
+user=mattermost
+url="https://releases.mattermost.com/$version/$name-linux-amd64.tar.gz"
+apt_options=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=5)
+
+log "installing PostgreSQL and nginx from Ubuntu's packages"
+export DEBIAN_FRONTEND=noninteractive
+apt-get "${apt_options[@]}" update -q
+apt-get "${apt_options[@]}" install -y -q postgresql nginx
+# The package's welcome site would answer for any name on port 80.
+rm -f "$root/etc/nginx/sites-enabled/default"
+
+if ! getent passwd "$user" >/dev/null; then
+    useradd --system --user-group --home-dir "/var/opt/mattermost" --shell /usr/sbin/nologin "$user"
+    log "created the system user $user"
+fi
+install -d -m 0755 "$opt" "$root/var/opt" "$root/var/www/mattermost-acme" "$root/etc/mattermost"
+install -d -m 0750 -o "$user" -g "$user" "$data" "$data/data" "$data/plugins" "$data/client-plugins" "$data/config" "$root/var/log/mattermost"
+
+marker="$release/.gitlab-mattermost-sha256"
+if [ -d "$release" ] && [ "$(cat "$marker" 2>/dev/null || true)" = "$sha256" ]; then
+    log "$name is already unpacked at $release"
+else
+    [ ! -e "$release" ] || fail "$release exists but was not installed from an archive with SHA-256 $sha256; move it away and re-run"
+    archive=$(mktemp "$opt/.$name.tar.gz.XXXXXX")
+    scratch+=("$archive")
+    log "downloading $url"
+    curl -fsSL --retry 5 --retry-delay 5 --connect-timeout 30 -o "$archive" "$url"
+    actual=$(sha256sum "$archive" | cut -d' ' -f1)
+    [ "$actual" = "$sha256" ] || fail "the archive's SHA-256 is $actual, not the expected $sha256; nothing was unpacked"
+    unpacked=$(mktemp -d "$opt/.$name.XXXXXX")
+    scratch+=("$unpacked")
+    tar -xzf "$archive" -C "$unpacked" --no-same-owner
+    [ -x "$unpacked/mattermost/bin/mattermost" ] || fail "the archive has no mattermost/bin/mattermost"
+    printf '%s\n' "$sha256" >"$unpacked/mattermost/.gitlab-mattermost-sha256"
+    chown -R "$user:$user" "$unpacked/mattermost"
+    mv -T "$unpacked/mattermost" "$release"
+    log "unpacked $name at $release"
+fi
+
+if [ -L "$link" ]; then
+    current=$(readlink "$link")
+    if [ "$current" = "$name" ]; then
+        log "$link already runs $name"
+    else
+        log "$link runs $current; upgrade-mattermost.sh switches it to $name"
+    fi
+elif [ -e "$link" ]; then
+    fail "$link is not a link to a release; move it away and re-run"
+else
+    staged_link="$opt/.mattermost.link.$$"
+    scratch+=("$staged_link")
+    ln -sfn "$name" "$staged_link"
+    mv -T "$staged_link" "$link"
+    log "$link now runs $name"
+fi

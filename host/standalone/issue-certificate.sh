@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Gets Mattermost's Let's Encrypt certificate with certbot from Ubuntu's packages, through the webroot
+# that nginx's port 80 site serves (apply nginx-http first). certbot's own timer (certbot.timer,
+# twice a day) renews it; a deploy hook reloads nginx whenever a certificate is renewed.
+# Usage: issue-certificate.sh HOSTNAME [CONTACT_EMAIL]
+# Re-running is safe: certbot keeps a certificate that is not yet due for renewal.
+# MATTERMOST_HOST_ROOT (tests only) puts every path below another directory.
+set -Eeuo pipefail
+
+script=issue-certificate
+log() { printf '%s: %s\n' "$script" "$*" || true; }
+
+failure=""
+staged_hook=""
+on_exit() {
+    local status=$?
+    trap - EXIT ERR
+    trap '' HUP INT TERM PIPE
+    [ -z "$staged_hook" ] || rm -f "$staged_hook"
+    if [ "$status" -ne 0 ]; then
+        log "FAILED: ${failure:-exit status $status}; see /var/log/letsencrypt/letsencrypt.log, then re-run" >&2
+    fi
+    exit "$status"
+}
+on_signal() {
+    failure="interrupted by SIG$1"
+    exit "$2"
+}
+trap on_exit EXIT
+trap 'failure=${failure:-"line $LINENO: $BASH_COMMAND"}' ERR
+trap 'on_signal HUP 129' HUP
+trap 'on_signal INT 130' INT
+trap 'on_signal TERM 143' TERM
+trap 'on_signal PIPE 141' PIPE
+
+fail() {
+    failure=$*
+    exit 1
+}
+
+if [ "$#" -lt 1 ] || [ "$#" -gt 2 ]; then
+    fail "usage: issue-certificate.sh HOSTNAME [CONTACT_EMAIL]"
+fi
+hostname=$1 email=${2:-}
+[[ "$hostname" =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$ ]] || fail "not a hostname: $hostname"
+root=${MATTERMOST_HOST_ROOT:-}
+webroot="$root/var/www/mattermost-acme"
+hooks="$root/etc/letsencrypt/renewal-hooks/deploy"
+
+if ! command -v certbot >/dev/null 2>&1; then
+    log "installing certbot from Ubuntu's packages"
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 -o Acquire::Retries=5 install -y -q certbot
+fi
+
+# The hook runs after each successful renewal, for every certificate on the host.
+install -d -m 0755 "$hooks"
+staged_hook=$(mktemp "$hooks/.reload-nginx.XXXXXX")
+printf '%s\n' '#!/bin/sh' '# Written by gitlab-mattermost: nginx picks up renewed certificates.' 'exec systemctl reload nginx.service' >"$staged_hook"
+chmod 0755 "$staged_hook"
+mv -f "$staged_hook" "$hooks/reload-nginx"
+staged_hook=""
+
+contact=(--register-unsafely-without-email)
+[ -z "$email" ] || contact=(--email "$email")
+install -d -m 0755 "$webroot"
+certbot certonly --non-interactive --agree-tos "${contact[@]}" \
+    --webroot --webroot-path "$webroot" --domain "$hostname" --cert-name "$hostname" --keep-until-expiring
+systemctl enable --now certbot.timer
+log "certificate for $hostname in place; certbot.timer renews it"

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Creates Mattermost's database and role in the host's PostgreSQL, or brings them in line: role
+# `mmuser` with the password read from stdin (one line), database `mattermost` owned by it (with its
+# schema `public`, as PostgreSQL 15 and later need; Mattermost's preparations.rst), and pg_hba rules
+# that let only that role reach that database with a SCRAM password, over loopback and the local
+# socket. The password never appears on a command line or in an environment: it travels to psql
+# inside the SQL on psql's stdin, with statement logging off for the session.
+# Usage: setup-mattermost-database.sh < password
+# Re-running is safe, and changes the password when a different one is given.
+# PG_BIN, PG_HOST, PG_PORT, PG_USER and PG_RUN_AS point it at another cluster (tests).
+set -Eeuo pipefail
+
+script=setup-mattermost-database
+log() { printf '%s: %s\n' "$script" "$*" || true; }
+
+failure=""
+hba_previous=""
+hba_file=""
+scratch=()
+on_exit() {
+    local status=$?
+    trap - EXIT ERR
+    trap '' HUP INT TERM PIPE
+    if [ "$status" -ne 0 ] && [ -n "$hba_previous" ]; then
+        # Put the rules back as they were; the running server still has the old ones loaded.
+        mv -f "$hba_previous" "$hba_file" && log "restored $hba_file" >&2
+    fi
+    if [ "${#scratch[@]}" -gt 0 ]; then rm -f -- "${scratch[@]}"; fi
+    if [ "$status" -ne 0 ]; then
+        log "FAILED: ${failure:-exit status $status}; re-run to retry" >&2
+    fi
+    exit "$status"
+}
+on_signal() {
+    failure="interrupted by SIG$1"
+    exit "$2"
+}
+trap on_exit EXIT
+trap 'failure=${failure:-"line $LINENO: $BASH_COMMAND"}' ERR
+trap 'on_signal HUP 129' HUP
+trap 'on_signal INT 130' INT
+trap 'on_signal TERM 143' TERM
+trap 'on_signal PIPE 141' PIPE
+
+fail() {
+    failure=$*
+    exit 1
+}
+
+database=mattermost role=mmuser
+pg_bin=${PG_BIN:-/usr/bin}
+pg_run_as=${PG_RUN_AS-postgres}
+pg_args=(-X -q -A -t -v ON_ERROR_STOP=1 -h "${PG_HOST:-/var/run/postgresql}" -p "${PG_PORT:-5432}" -U "${PG_USER:-postgres}")
+
+# psql as the database superuser's OS account, SQL on stdin.
+psql_as_superuser() {
+    if [ -n "$pg_run_as" ] && [ "$pg_run_as" != "$(id -un)" ]; then
+        runuser -u "$pg_run_as" -- "$pg_bin/psql" "${pg_args[@]}" "$@"
+    else
+        "$pg_bin/psql" "${pg_args[@]}" "$@"
+    fi
+}
+
+password=""
+IFS= read -r password || true
+[ -n "$password" ] || fail "no password on stdin"
+# A literal in SQL: single quotes doubled, backslashes literal (standard_conforming_strings).
+case "$password" in
+*[[:cntrl:]]*) fail "the password contains control characters" ;;
+esac
+quoted=${password//\'/\'\'}
+
+log "ensuring role $role and database $database"
+printf '%s\n' \
+    "SET log_statement = 'none';" \
+    "SET standard_conforming_strings = on;" \
+    "SET password_encryption = 'scram-sha-256';" \
+    "SELECT 'CREATE ROLE $role LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') \\gexec" \
+    "ALTER ROLE $role WITH LOGIN PASSWORD '$quoted';" \
+    "SELECT 'CREATE DATABASE $database WITH OWNER $role ENCODING ''UTF8'' LC_COLLATE ''C.UTF-8'' LC_CTYPE ''C.UTF-8'' TEMPLATE template0' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$database') \\gexec" \
+    "ALTER DATABASE $database OWNER TO $role;" |
+    psql_as_superuser -d postgres
+printf '%s\n' \
+    "ALTER SCHEMA public OWNER TO $role;" \
+    "GRANT USAGE, CREATE ON SCHEMA public TO $role;" |
+    psql_as_superuser -d "$database"
+
+# pg_hba.conf: our rules first, so the package's defaults (peer for local users) do not match first.
+hba_file=$(printf 'SHOW hba_file;\n' | psql_as_superuser -d postgres)
+[ -f "$hba_file" ] || fail "PostgreSQL names $hba_file as its pg_hba.conf, which does not exist"
+begin="# BEGIN gitlab-mattermost: Mattermost's database role, password only"
+end="# END gitlab-mattermost"
+rules=$(printf '%s\n' "$begin" \
+    "local   $database   $role                  scram-sha-256" \
+    "host    $database   $role   127.0.0.1/32   scram-sha-256" \
+    "host    $database   $role   ::1/128        scram-sha-256" \
+    "$end")
+staged=$(mktemp "$hba_file.XXXXXX")
+scratch+=("$staged")
+{
+    printf '%s\n' "$rules"
+    # The file without an earlier copy of our block.
+    sed "/^$begin\$/,/^$end\$/d" "$hba_file"
+} >"$staged"
+if cmp -s "$staged" "$hba_file"; then
+    log "pg_hba.conf already has the rules"
+    exit 0
+fi
+chown --reference="$hba_file" "$staged"
+chmod --reference="$hba_file" "$staged"
+previous=$(mktemp "$hba_file.previous.XXXXXX")
+scratch+=("$previous")
+cp -p "$hba_file" "$previous"
+hba_previous=$previous
+mv -f "$staged" "$hba_file"
+# PostgreSQL reads the file on disk for this view: a rule it would reject shows up with its error.
+errors=$(printf 'SELECT line_number || %s || error FROM pg_hba_file_rules WHERE error IS NOT NULL;\n' "': '" | psql_as_superuser -d postgres)
+[ -z "$errors" ] || fail "PostgreSQL rejects the new pg_hba.conf: $errors"
+printf 'SELECT pg_reload_conf();\n' | psql_as_superuser -d postgres >/dev/null
+hba_previous=""
+log "pg_hba.conf updated and reloaded"

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Moves a standalone Mattermost to the release VERSION, which install-mattermost.sh has unpacked beside
+# the one in use: backs up first (the `mattermost-backup` tool), switches the /opt/mattermost link in
+# one rename, restarts Mattermost and waits for its ping. If Mattermost does not answer within
+# WAIT_SECONDS, or the run is interrupted after the switch, the link goes back to the previous
+# release and Mattermost is restarted on it, and the run says FAILED.
+# A release starts by migrating the database, and migrations are not undone by the switch back; when
+# the previous release cannot run on the migrated database, restore the backup this run made.
+# Usage: upgrade-mattermost.sh VERSION EDITION [WAIT_SECONDS]
+# Re-running is safe: a host already on VERSION is left as it is. Downgrades are refused.
+# MATTERMOST_HOST_ROOT (tests only) puts every path below another directory.
+set -Eeuo pipefail
+
+script=upgrade-mattermost
+log() { printf '%s: %s\n' "$script" "$*" || true; }
+
+failure=""
+switched=no
+previous=""
+staged_link=""
+on_exit() {
+    local status=$?
+    trap - EXIT ERR
+    trap '' HUP INT TERM PIPE
+    [ -z "$staged_link" ] || rm -f "$staged_link"
+    if [ "$status" -ne 0 ] && [ "$switched" = yes ]; then
+        if switch_to "$previous" && systemctl restart mattermost.service; then
+            log "switched back to $previous and restarted Mattermost" >&2
+        else
+            log "could not switch back to $previous: do it by hand (ln -sfn $previous $link) and restart mattermost" >&2
+        fi
+        log "if $previous does not start on the migrated database, restore the backup made before this upgrade (mattermost-restore)" >&2
+    fi
+    if [ "$status" -ne 0 ]; then
+        log "FAILED: ${failure:-exit status $status}" >&2
+    fi
+    exit "$status"
+}
+on_signal() {
+    failure="interrupted by SIG$1"
+    exit "$2"
+}
+trap on_exit EXIT
+trap 'failure=${failure:-"line $LINENO: $BASH_COMMAND"}' ERR
+trap 'on_signal HUP 129' HUP
+trap 'on_signal INT 130' INT
+trap 'on_signal TERM 143' TERM
+trap 'on_signal PIPE 141' PIPE
+
+fail() {
+    failure=$*
+    exit 1
+}
+
+if [ "$#" -lt 2 ] || [ "$#" -gt 3 ]; then
+    fail "usage: upgrade-mattermost.sh VERSION enterprise|team [WAIT_SECONDS]"
+fi
+version=$1 edition=$2 wait_seconds=${3:-900}
+[[ "$version" =~ ^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$ ]] || fail "not a version x.y.z: $version"
+case "$edition" in
+enterprise) name="mattermost-$version" ;;
+team) name="mattermost-team-$version" ;;
+*) fail "unknown edition: $edition (enterprise or team)" ;;
+esac
+[[ "$wait_seconds" =~ ^[1-9][0-9]*$ ]] || fail "WAIT_SECONDS must be a positive whole number, got: $wait_seconds"
+root=${MATTERMOST_HOST_ROOT:-}
+opt="$root/opt"
+link="$opt/mattermost"
+poll_seconds=${PING_POLL_SECONDS:-5}
+ping_url=http://127.0.0.1:8065/api/v4/system/ping
+
+# Points the link at release directory name $1, in one rename.
+switch_to() {
+    staged_link="$opt/.mattermost.link.$$"
+    ln -sfn "$1" "$staged_link"
+    mv -T "$staged_link" "$link"
+    staged_link=""
+}
+
+# The x.y.z in a release directory name.
+version_of() {
+    local base=${1##*-}
+    printf '%s\n' "$base"
+}
+
+# Whether x.y.z $1 is older than $2.
+older() {
+    local -a a b
+    local i
+    IFS=. read -r -a a <<<"$1"
+    IFS=. read -r -a b <<<"$2"
+    for i in 0 1 2; do
+        if ((a[i] != b[i])); then
+            ((a[i] < b[i])) && return 0
+            return 1
+        fi
+    done
+    return 1
+}
+
+[ -L "$link" ] || fail "$link is not a release link; run install-mattermost.sh first"
+previous=$(readlink "$link")
+if [ "$previous" = "$name" ]; then
+    log "Mattermost already runs $name"
+    exit 0
+fi
+[ -x "$opt/$name/bin/mattermost" ] || fail "$opt/$name is not unpacked; run install-mattermost.sh $version $edition <sha256> first"
+if older "$version" "$(version_of "$previous")"; then
+    fail "$name is older than $previous: Mattermost does not support downgrades"
+fi
+
+log "backing up before the upgrade from $previous to $name"
+mattermost-backup || fail "the backup before the upgrade failed; nothing was changed"
+
+switch_to "$name"
+switched=yes
+log "$link now runs $name; restarting Mattermost"
+systemctl restart mattermost.service
+deadline=$((SECONDS + wait_seconds))
+until curl -fsS --max-time 10 -o /dev/null "$ping_url"; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "Mattermost $version did not answer $ping_url within ${wait_seconds}s"
+    sleep "$poll_seconds"
+done
+switched=no
+log "Mattermost runs $name"
