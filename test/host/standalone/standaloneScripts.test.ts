@@ -1,0 +1,443 @@
+// The standalone Mattermost host's scripts (host/standalone/), run against RECORDING STAND-INS for the
+// tools of an Ubuntu host (apt-get, systemctl, curl, nginx, certbot, useradd, getent, the backup
+// tool) in a sandbox that stands for the host's root (MATTERMOST_HOST_ROOT). Each script is also ended
+// by signals mid-run, as a lost connection or a cancelled deployment would, and must roll back.
+
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, unlinkSync } from "node:fs";
+import { join, relative } from "node:path";
+import { describe, it } from "node:test";
+import { HOST_SCRIPT_DIR } from "../../../components/omnibus/hostScripts";
+import { Sandbox, runProcess, sh, withSandbox, type RunResult } from "../../support/standIns";
+import { runStandaloneScript, startScript, waitForFile } from "./scriptRun";
+
+const SCRIPTS = readdirSync(join(HOST_SCRIPT_DIR, "standalone")).filter((name) => name.endsWith(".sh")).sort();
+
+function describeRun(result: RunResult): string {
+    return `status ${result.status} signal ${result.signal}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+}
+
+/** Every file and link below `dir`, relative to it, sorted. */
+function tree(dir: string): string[] {
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((entry) => !entry.isDirectory())
+        .map((entry) => relative(dir, join(entry.parentPath, entry.name)))
+        .sort();
+}
+
+/** Hidden temporary files the scripts stage beside their targets. */
+function leftovers(dir: string): string[] {
+    return tree(dir).filter((path) => path.split("/").some((part) => part.startsWith(".") && part !== ".gitlab-mattermost-sha256"));
+}
+
+describe("shellcheck on the standalone host scripts", () => {
+    it("finds the scripts", () => {
+        assert.deepEqual(SCRIPTS, ["apply-mattermost-settings.sh", "install-mattermost.sh", "issue-certificate.sh", "setup-mattermost-database.sh", "upgrade-mattermost.sh"]);
+    });
+    for (const script of SCRIPTS) {
+        it(`shellcheck -x ${script} reports nothing; it is strict and traps every ending`, async () => {
+            const path = join(HOST_SCRIPT_DIR, "standalone", script);
+            const result = await runProcess("shellcheck", ["-x", path]);
+            assert.equal(result.stdout + result.stderr, "", describeRun(result));
+            const text = readFileSync(path, "utf8");
+            assert.match(text, /^set -Eeuo pipefail$/m);
+            for (const signal of ["HUP", "INT", "TERM", "PIPE"]) assert.match(text, new RegExp(`^trap '.*' ${signal}$`, "m"), signal);
+            assert.match(text, /^trap on_exit EXIT$/m);
+        });
+    }
+});
+
+// ---------------------------------------------------------------------------------------------------
+/** A release archive as Mattermost publishes it: everything under mattermost/. */
+async function releaseArchive(sandbox: Sandbox, name: string): Promise<{ path: string; sha256: string }> {
+    sandbox.write(`archive-src/${name}/mattermost/bin/mattermost`, "#!/bin/sh\necho mattermost\n", 0o755);
+    sandbox.write(`archive-src/${name}/mattermost/prepackaged_plugins/README`, "plugins\n");
+    const path = sandbox.path(`${name}.tar.gz`);
+    const result = await runProcess("tar", ["-czf", path, "-C", sandbox.path(`archive-src/${name}`), "mattermost"]);
+    assert.equal(result.status, 0, describeRun(result));
+    return { path, sha256: createHash("sha256").update(readFileSync(path)).digest("hex") };
+}
+
+/** The Ubuntu host's tools for install-mattermost.sh; curl serves `archive`, or stalls if told to. */
+function installStandIns(sandbox: Sandbox, archive: string): void {
+    sandbox.standIn("apt-get", "exit 0");
+    sandbox.standIn("getent", `[ -e ${sh(sandbox.path("user-created"))} ]`);
+    sandbox.standIn("useradd", `touch ${sh(sandbox.path("user-created"))}`);
+    // The mattermost account does not exist here: ownership is recorded, not applied.
+    sandbox.standIn("chown", 'case "$*" in *mattermost*) exit 0 ;; esac; exec /bin/chown "$@"');
+    sandbox.standIn("install", 'args=(); while [ $# -gt 0 ]; do case "$1" in -o|-g) shift ;; *) args+=("$1") ;; esac; shift; done; exec /usr/bin/install "${args[@]}"');
+    sandbox.standIn(
+        "curl",
+        `while [ $# -gt 0 ]; do case "$1" in -o) out=$2; shift ;; esac; shift; done
+if [ -e ${sh(sandbox.path("curl-stalls"))} ]; then touch ${sh(sandbox.path("curl-started"))}; printf partial >"$out"; sleep 30; fi
+cp ${sh(archive)} "$out"`,
+    );
+}
+
+describe("install-mattermost.sh", () => {
+    const run = (sandbox: Sandbox, args: string[]) => runStandaloneScript(sandbox, "install-mattermost.sh", args, { env: { MATTERMOST_HOST_ROOT: sandbox.path("host") } });
+
+    it("installs the packages, the user, the directories and the release, and links it on a fresh host", async () => {
+        await withSandbox(async (sandbox) => {
+            const archive = await releaseArchive(sandbox, "11.7.9");
+            installStandIns(sandbox, archive.path);
+            sandbox.write("host/etc/nginx/sites-enabled/default", "server {}\n");
+            const result = await run(sandbox, ["11.7.9", "enterprise", archive.sha256]);
+            assert.equal(result.status, 0, describeRun(result));
+            const host = sandbox.path("host");
+            assert.deepEqual(sandbox.calls("apt-get").map((call) => call.argv.filter((arg) => !arg.startsWith("-") && !arg.includes("="))), [["update"], ["install", "postgresql", "nginx"]]);
+            assert.deepEqual(sandbox.calls("curl")[0]!.argv.at(-1), "https://releases.mattermost.com/11.7.9/mattermost-11.7.9-linux-amd64.tar.gz");
+            assert.equal(sandbox.calls("useradd").length, 1);
+            assert.equal(readlinkSync(join(host, "opt/mattermost")), "mattermost-11.7.9");
+            assert.ok(statSync(join(host, "opt/mattermost/bin/mattermost")).mode & 0o100);
+            assert.equal(readFileSync(join(host, "opt/mattermost-11.7.9/.gitlab-mattermost-sha256"), "utf8").trim(), archive.sha256);
+            for (const dir of ["data", "plugins", "client-plugins", "config"]) assert.ok(statSync(join(host, "var/opt/mattermost", dir)).isDirectory(), dir);
+            assert.ok(statSync(join(host, "var/www/mattermost-acme")).isDirectory());
+            assert.equal(existsSync(join(host, "etc/nginx/sites-enabled/default")), false);
+            // The release is handed to the mattermost user before it is renamed into place.
+            assert.ok(sandbox.calls("chown").some((call) => call.argv[0] === "-R" && call.argv[1] === "mattermost:mattermost" && /\/opt\/\.mattermost-11\.7\.9\.[^/]+\/mattermost$/.test(call.argv[2]!)));
+            assert.deepEqual(leftovers(join(host, "opt")), []);
+        });
+    });
+
+    it("is idempotent: a re-run downloads nothing and keeps the link", async () => {
+        await withSandbox(async (sandbox) => {
+            const archive = await releaseArchive(sandbox, "11.7.9");
+            installStandIns(sandbox, archive.path);
+            assert.equal((await run(sandbox, ["11.7.9", "enterprise", archive.sha256])).status, 0);
+            const again = await run(sandbox, ["11.7.9", "enterprise", archive.sha256]);
+            assert.equal(again.status, 0, describeRun(again));
+            assert.equal(sandbox.calls("curl").length, 1);
+            assert.equal(sandbox.calls("useradd").length, 1);
+            assert.match(again.stdout, /already unpacked/);
+        });
+    });
+
+    it("refuses an archive whose checksum differs, unpacking nothing", async () => {
+        await withSandbox(async (sandbox) => {
+            const archive = await releaseArchive(sandbox, "11.7.9");
+            installStandIns(sandbox, archive.path);
+            const wrong = "0".repeat(64);
+            const result = await run(sandbox, ["11.7.9", "enterprise", wrong]);
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, new RegExp(`FAILED: the archive's SHA-256 is ${archive.sha256}, not the expected ${wrong}`));
+            assert.deepEqual(tree(sandbox.path("host/opt")), []);
+        });
+    });
+
+    it("stages a newer release beside the one in use and leaves the switch to the upgrade", async () => {
+        await withSandbox(async (sandbox) => {
+            const old = await releaseArchive(sandbox, "10.11.20");
+            installStandIns(sandbox, old.path);
+            assert.equal((await run(sandbox, ["10.11.20", "team", old.sha256])).status, 0);
+            const next = await releaseArchive(sandbox, "11.7.9");
+            installStandIns(sandbox, next.path);
+            const result = await run(sandbox, ["11.7.9", "enterprise", next.sha256]);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(readlinkSync(sandbox.path("host/opt/mattermost")), "mattermost-team-10.11.20");
+            assert.ok(existsSync(sandbox.path("host/opt/mattermost-11.7.9/bin/mattermost")));
+            assert.match(result.stdout, /upgrade-mattermost\.sh switches it/);
+        });
+    });
+
+    it("refuses bad arguments before touching anything", async () => {
+        await withSandbox(async (sandbox) => {
+            installStandIns(sandbox, "/dev/null");
+            for (const args of [["11.7", "enterprise", "a".repeat(64)], ["11.7.9", "entry", "a".repeat(64)], ["11.7.9", "enterprise", "A".repeat(64)], ["11.7.9"]]) {
+                const result = await run(sandbox, args);
+                assert.equal(result.status, 1, args.join(" "));
+                assert.match(result.stderr, /FAILED: /);
+            }
+            assert.deepEqual(sandbox.sequence(), []);
+        });
+    });
+
+    for (const signal of ["SIGHUP", "SIGTERM", "SIGINT", "SIGPIPE"] as const) {
+        it(`${signal} during the download: FAILED, no partial release or temporary file, and a re-run completes`, async () => {
+            await withSandbox(async (sandbox) => {
+                const archive = await releaseArchive(sandbox, "11.7.9");
+                installStandIns(sandbox, archive.path);
+                sandbox.write("curl-stalls", "");
+                const running = startScript(sandbox, "install-mattermost.sh", ["11.7.9", "enterprise", archive.sha256], { env: { MATTERMOST_HOST_ROOT: sandbox.path("host") } });
+                await waitForFile(sandbox.path("curl-started"));
+                running.signal(signal);
+                const result = await running.done;
+                assert.notEqual(result.status, 0, describeRun(result));
+                assert.match(result.stderr, new RegExp(`FAILED: interrupted by ${signal}`));
+                assert.deepEqual(tree(sandbox.path("host/opt")), []);
+                unlinkSync(sandbox.path("curl-stalls"));
+                const again = await runStandaloneScript(sandbox, "install-mattermost.sh", ["11.7.9", "enterprise", archive.sha256], { env: { MATTERMOST_HOST_ROOT: sandbox.path("host") } });
+                assert.equal(again.status, 0, describeRun(again));
+                assert.equal(readlinkSync(sandbox.path("host/opt/mattermost")), "mattermost-11.7.9");
+            });
+        });
+    }
+});
+
+// ---------------------------------------------------------------------------------------------------
+const ENV_V1 = 'MM_SERVICESETTINGS_SITEURL="https://chat.example.com"\nMM_SQLSETTINGS_DATASOURCE="postgres://a"\n';
+const ENV_V2 = 'MM_SERVICESETTINGS_SITEURL="https://chat.example.com"\nMM_SQLSETTINGS_DATASOURCE="postgres://b"\n';
+
+/** systemctl, nginx and Mattermost's ping as stand-ins; the ping fails while <sandbox>/ping-fails exists. */
+function settingsStandIns(sandbox: Sandbox): void {
+    sandbox.standIn("systemctl", "exit 0");
+    sandbox.standIn("nginx", `[ ! -e ${sh(sandbox.path("nginx-rejects"))} ] || { echo "nginx: [emerg] unexpected }" >&2; exit 1; }`);
+    sandbox.standIn(
+        "curl",
+        `touch ${sh(sandbox.path("ping-started"))}
+[ ! -e ${sh(sandbox.path("ping-stalls"))} ] || sleep 30
+[ ! -e ${sh(sandbox.path("ping-fails"))} ] || exit 7`,
+    );
+}
+
+/** A host where Mattermost is installed: release link, unit and environment file. */
+function installedHost(sandbox: Sandbox): void {
+    sandbox.write("host/opt/mattermost-11.7.9/bin/mattermost", "#!/bin/sh\n", 0o755);
+    symlinkSync("mattermost-11.7.9", sandbox.path("host/opt/mattermost"));
+    sandbox.write("host/etc/systemd/system/mattermost.service", "[Service]\nExecStart=/opt/mattermost/bin/mattermost\n");
+    sandbox.write("host/etc/mattermost/mattermost.env", ENV_V1, 0o600);
+}
+
+describe("apply-mattermost-settings.sh", () => {
+    const env = (sandbox: Sandbox) => ({ MATTERMOST_HOST_ROOT: sandbox.path("host"), PING_POLL_SECONDS: "0" });
+    const apply = (sandbox: Sandbox, kind: string, input: string, wait = "2") =>
+        runStandaloneScript(sandbox, "apply-mattermost-settings.sh", [kind, wait], { input, env: env(sandbox) });
+    const environmentFile = (sandbox: Sandbox) => sandbox.path("host/etc/mattermost/mattermost.env");
+    const systemctlCalls = (sandbox: Sandbox) => sandbox.calls("systemctl").map((call) => call.argv.join(" "));
+
+    it("installs the environment file 0600 and leaves Mattermost alone until it is installed", async () => {
+        await withSandbox(async (sandbox) => {
+            settingsStandIns(sandbox);
+            const result = await apply(sandbox, "environment", ENV_V1);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(readFileSync(environmentFile(sandbox), "utf8"), ENV_V1);
+            assert.equal(statSync(environmentFile(sandbox)).mode & 0o777, 0o600);
+            assert.deepEqual(systemctlCalls(sandbox), []);
+        });
+    });
+
+    it("restarts Mattermost on a changed file and waits for its ping; an unchanged file changes nothing", async () => {
+        await withSandbox(async (sandbox) => {
+            settingsStandIns(sandbox);
+            installedHost(sandbox);
+            const result = await apply(sandbox, "environment", ENV_V2);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(readFileSync(environmentFile(sandbox), "utf8"), ENV_V2);
+            assert.deepEqual(systemctlCalls(sandbox), ["enable mattermost.service", "restart mattermost.service"]);
+            assert.deepEqual(sandbox.sequence().slice(-1), ["curl"]);
+            const again = await apply(sandbox, "environment", ENV_V2);
+            assert.equal(again.status, 0);
+            assert.match(again.stdout, /unchanged/);
+            assert.equal(sandbox.calls("systemctl").length, 2);
+            assert.deepEqual(leftovers(sandbox.path("host/etc")), []);
+        });
+    });
+
+    it("reloads systemd for a new unit", async () => {
+        await withSandbox(async (sandbox) => {
+            settingsStandIns(sandbox);
+            installedHost(sandbox);
+            const result = await apply(sandbox, "unit", "[Service]\nExecStart=/opt/mattermost/bin/mattermost --config x\n");
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual(systemctlCalls(sandbox), ["daemon-reload", "enable mattermost.service", "restart mattermost.service"]);
+        });
+    });
+
+    it("puts the previous file back and restarts on it when Mattermost does not answer", async () => {
+        await withSandbox(async (sandbox) => {
+            settingsStandIns(sandbox);
+            installedHost(sandbox);
+            sandbox.write("ping-fails", "");
+            const result = await apply(sandbox, "environment", ENV_V2, "1");
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /FAILED: Mattermost did not answer .* within 1s/);
+            assert.equal(readFileSync(environmentFile(sandbox), "utf8"), ENV_V1);
+            assert.equal(systemctlCalls(sandbox).filter((call) => call === "restart mattermost.service").length, 2);
+            assert.deepEqual(leftovers(sandbox.path("host/etc")), []);
+        });
+    });
+
+    it("refuses an empty or incomplete environment file, keeping the old one", async () => {
+        await withSandbox(async (sandbox) => {
+            settingsStandIns(sandbox);
+            installedHost(sandbox);
+            for (const input of ["", 'MM_SERVICESETTINGS_SITEURL="x"\n']) {
+                const result = await apply(sandbox, "environment", input);
+                assert.equal(result.status, 1, describeRun(result));
+                assert.match(result.stderr, /FAILED: /);
+            }
+            assert.equal(readFileSync(environmentFile(sandbox), "utf8"), ENV_V1);
+            assert.deepEqual(systemctlCalls(sandbox), []);
+            assert.deepEqual(leftovers(sandbox.path("host/etc")), []);
+        });
+    });
+
+    it("nginx: checks with nginx -t, then reloads; a rejected file is taken back out", async () => {
+        await withSandbox(async (sandbox) => {
+            settingsStandIns(sandbox);
+            const site = sandbox.path("host/etc/nginx/conf.d/mattermost-https.conf");
+            const ok = await apply(sandbox, "nginx-https", "server {\n}\n");
+            assert.equal(ok.status, 0, describeRun(ok));
+            assert.deepEqual(sandbox.calls("nginx").map((call) => call.argv), [["-t", "-q"]]);
+            assert.deepEqual(systemctlCalls(sandbox), ["reload-or-restart nginx.service"]);
+            sandbox.write("nginx-rejects", "");
+            const rejected = await apply(sandbox, "nginx-https", "server {\n listen 443 ssl;\n}\n");
+            assert.equal(rejected.status, 1, describeRun(rejected));
+            assert.match(rejected.stderr, /FAILED: nginx -t rejects the configuration/);
+            assert.equal(readFileSync(site, "utf8"), "server {\n}\n");
+            const fresh = await apply(sandbox, "nginx-http", "server {\n}\n");
+            assert.equal(fresh.status, 1);
+            assert.equal(existsSync(sandbox.path("host/etc/nginx/conf.d/mattermost-http.conf")), false);
+            assert.deepEqual(leftovers(sandbox.path("host/etc")), []);
+        });
+    });
+
+    for (const signal of ["SIGTERM", "SIGHUP"] as const) {
+        it(`${signal} while waiting for Mattermost: the previous file is back, Mattermost restarted on it, FAILED`, async () => {
+            await withSandbox(async (sandbox) => {
+                settingsStandIns(sandbox);
+                installedHost(sandbox);
+                sandbox.write("ping-stalls", "");
+                const running = startScript(sandbox, "apply-mattermost-settings.sh", ["environment", "60"], { input: ENV_V2, env: env(sandbox) });
+                await waitForFile(sandbox.path("ping-started"));
+                unlinkSync(sandbox.path("ping-stalls"));
+                running.signal(signal);
+                const result = await running.done;
+                assert.notEqual(result.status, 0, describeRun(result));
+                assert.match(result.stderr, new RegExp(`FAILED: interrupted by ${signal}`));
+                assert.equal(readFileSync(environmentFile(sandbox), "utf8"), ENV_V1);
+                assert.deepEqual(systemctlCalls(sandbox).slice(-1), ["restart mattermost.service"]);
+                assert.deepEqual(leftovers(sandbox.path("host/etc")), []);
+            });
+        });
+    }
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("upgrade-mattermost.sh", () => {
+    const env = (sandbox: Sandbox) => ({ MATTERMOST_HOST_ROOT: sandbox.path("host"), PING_POLL_SECONDS: "0" });
+    const link = (sandbox: Sandbox) => readlinkSync(sandbox.path("host/opt/mattermost"));
+
+    /** Both releases unpacked, `running` linked, and a backup tool that succeeds unless told not to. */
+    function upgradeHost(sandbox: Sandbox, running = "mattermost-team-10.11.20"): void {
+        settingsStandIns(sandbox);
+        installedHost(sandbox);
+        sandbox.write("host/opt/mattermost-team-10.11.20/bin/mattermost", "#!/bin/sh\n", 0o755);
+        unlinkSync(sandbox.path("host/opt/mattermost"));
+        symlinkSync(running, sandbox.path("host/opt/mattermost"));
+        sandbox.standIn("mattermost-backup", `[ ! -e ${sh(sandbox.path("backup-fails"))} ] || exit 1`);
+    }
+
+    it("backs up, then switches the link and restarts; a re-run changes nothing", async () => {
+        await withSandbox(async (sandbox) => {
+            upgradeHost(sandbox);
+            const result = await runStandaloneScript(sandbox, "upgrade-mattermost.sh", ["11.7.9", "enterprise", "5"], { env: env(sandbox) });
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(link(sandbox), "mattermost-11.7.9");
+            assert.deepEqual(sandbox.sequence(), ["mattermost-backup", "systemctl", "curl"]);
+            assert.deepEqual(sandbox.calls("systemctl").map((call) => call.argv.join(" ")), ["restart mattermost.service"]);
+            assert.ok(lstatSync(sandbox.path("host/opt/mattermost")).isSymbolicLink());
+            const again = await runStandaloneScript(sandbox, "upgrade-mattermost.sh", ["11.7.9", "enterprise"], { env: env(sandbox) });
+            assert.equal(again.status, 0);
+            assert.equal(sandbox.sequence().length, 3);
+            assert.deepEqual(leftovers(sandbox.path("host/opt")), []);
+        });
+    });
+
+    it("switches back and restarts the previous release when the new one does not answer", async () => {
+        await withSandbox(async (sandbox) => {
+            upgradeHost(sandbox);
+            sandbox.write("ping-fails", "");
+            const result = await runStandaloneScript(sandbox, "upgrade-mattermost.sh", ["11.7.9", "enterprise", "1"], { env: env(sandbox) });
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /FAILED: Mattermost 11\.7\.9 did not answer/);
+            assert.match(result.stderr, /restore the backup/);
+            assert.equal(link(sandbox), "mattermost-team-10.11.20");
+            assert.equal(sandbox.calls("systemctl").length, 2);
+        });
+    });
+
+    it("changes nothing when the backup fails", async () => {
+        await withSandbox(async (sandbox) => {
+            upgradeHost(sandbox);
+            sandbox.write("backup-fails", "");
+            const result = await runStandaloneScript(sandbox, "upgrade-mattermost.sh", ["11.7.9", "enterprise"], { env: env(sandbox) });
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /FAILED: the backup before the upgrade failed; nothing was changed/);
+            assert.equal(link(sandbox), "mattermost-team-10.11.20");
+            assert.deepEqual(sandbox.calls("systemctl"), []);
+        });
+    });
+
+    it("refuses a downgrade and a release that is not unpacked", async () => {
+        await withSandbox(async (sandbox) => {
+            upgradeHost(sandbox, "mattermost-11.7.9");
+            const down = await runStandaloneScript(sandbox, "upgrade-mattermost.sh", ["10.11.20", "team"], { env: env(sandbox) });
+            assert.equal(down.status, 1, describeRun(down));
+            assert.match(down.stderr, /FAILED: .*does not support downgrades/);
+            const missing = await runStandaloneScript(sandbox, "upgrade-mattermost.sh", ["11.10.0", "enterprise"], { env: env(sandbox) });
+            assert.equal(missing.status, 1);
+            assert.match(missing.stderr, /not unpacked; run install-mattermost\.sh 11\.10\.0 enterprise/);
+            assert.equal(link(sandbox), "mattermost-11.7.9");
+            assert.deepEqual(sandbox.sequence(), []);
+        });
+    });
+
+    for (const signal of ["SIGTERM", "SIGHUP", "SIGINT"] as const) {
+        it(`${signal} after the switch: the link goes back, Mattermost restarts on the previous release, FAILED`, async () => {
+            await withSandbox(async (sandbox) => {
+                upgradeHost(sandbox);
+                sandbox.write("ping-stalls", "");
+                const running = startScript(sandbox, "upgrade-mattermost.sh", ["11.7.9", "enterprise", "60"], { env: env(sandbox) });
+                await waitForFile(sandbox.path("ping-started"));
+                running.signal(signal);
+                const result = await running.done;
+                assert.notEqual(result.status, 0, describeRun(result));
+                assert.match(result.stderr, new RegExp(`FAILED: interrupted by ${signal}`));
+                assert.equal(link(sandbox), "mattermost-team-10.11.20");
+                assert.deepEqual(sandbox.calls("systemctl").map((call) => call.argv.join(" ")), ["restart mattermost.service", "restart mattermost.service"]);
+                assert.deepEqual(leftovers(sandbox.path("host/opt")), []);
+            });
+        });
+    }
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("issue-certificate.sh", () => {
+    const env = (sandbox: Sandbox) => ({ MATTERMOST_HOST_ROOT: sandbox.path("host") });
+
+    it("gets the certificate through the webroot, installs the nginx reload hook and enables certbot's timer", async () => {
+        await withSandbox(async (sandbox) => {
+            sandbox.standIn("certbot", "exit 0");
+            sandbox.standIn("systemctl", "exit 0");
+            sandbox.standIn("apt-get", "exit 0");
+            const result = await runStandaloneScript(sandbox, "issue-certificate.sh", ["chat.example.com", "ops@example.com"], { env: env(sandbox) });
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual(sandbox.calls("apt-get"), [], "certbot is already there");
+            assert.deepEqual(sandbox.calls("certbot")[0]!.argv, [
+                "certonly", "--non-interactive", "--agree-tos", "--email", "ops@example.com",
+                "--webroot", "--webroot-path", sandbox.path("host/var/www/mattermost-acme"),
+                "--domain", "chat.example.com", "--cert-name", "chat.example.com", "--keep-until-expiring",
+            ]);
+            const hook = sandbox.path("host/etc/letsencrypt/renewal-hooks/deploy/reload-nginx");
+            assert.match(readFileSync(hook, "utf8"), /^exec systemctl reload nginx\.service$/m);
+            assert.equal(statSync(hook).mode & 0o777, 0o755);
+            assert.deepEqual(sandbox.calls("systemctl").map((call) => call.argv.join(" ")), ["enable --now certbot.timer"]);
+            assert.deepEqual(leftovers(sandbox.path("host/etc")), []);
+        });
+    });
+
+    it("registers without an e-mail when none is given, and says FAILED when certbot fails", async () => {
+        await withSandbox(async (sandbox) => {
+            sandbox.standIn("certbot", "exit 1");
+            sandbox.standIn("systemctl", "exit 0");
+            const result = await runStandaloneScript(sandbox, "issue-certificate.sh", ["chat.example.com"], { env: env(sandbox) });
+            assert.equal(result.status, 1, describeRun(result));
+            assert.ok(sandbox.calls("certbot")[0]!.argv.includes("--register-unsafely-without-email"));
+            assert.match(result.stderr, /FAILED: .*certbot/);
+            assert.deepEqual(sandbox.calls("systemctl"), []);
+        });
+    });
+});
