@@ -61,6 +61,8 @@ psql_as_superuser() {
     fi
 }
 
+# psql runs as another account, which may not enter the caller's directory.
+cd /
 password=""
 IFS= read -r password || true
 [ -n "$password" ] || fail "no password on stdin"
