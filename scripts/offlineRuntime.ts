@@ -245,6 +245,16 @@ type Program = () => Promise<Record<string, unknown>>;
  * objects as objects) and returns everything it registered.
  */
 export async function runOffline(config: Record<string, unknown>, options: OfflineOptions = {}): Promise<OfflineRun> {
+    // Loaded as Pulumi's runner loads it (`require`), once the mocks are in place.
+    return runProgramOffline(() => (require("../index") as Program)(), config, options);
+}
+
+/** Runs `program` (a Pulumi program: it registers resources and returns the stack outputs) like runOffline. */
+export async function runProgramOffline(
+    program: () => Promise<Record<string, unknown>>,
+    config: Record<string, unknown>,
+    options: OfflineOptions = {},
+): Promise<OfflineRun> {
     const invokes: Invoke[] = [];
     const stack = options.stack ?? "test";
     const region = options.region ?? (typeof config["aws:region"] === "string" ? config["aws:region"] : DEFAULT_REGION);
@@ -288,8 +298,6 @@ export async function runOffline(config: Record<string, unknown>, options: Offli
         });
     };
 
-    // Loaded as Pulumi's runner loads it (`require`), once the mocks are in place.
-    const program = require("../index") as Program;
     let outputs: Record<string, unknown>;
     try {
         outputs = (await resolveOutputs(await program())) as Record<string, unknown>;

@@ -3,7 +3,7 @@
 // Pure module apart from reading the script files that ship with the program.
 
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 
 /** The scripts remote steps run, by file name in host/. Tools installed on the hosts live in host/tools/. */
 export const HOST_SCRIPTS = [
@@ -34,12 +34,12 @@ export function shellQuote(word: string): string {
     return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The line by which a host script sources a file of host/lib/ when it runs from its file. */
-const LIB_SOURCE_LINE = /^\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/(lib\/[a-z-]+\.sh)"$/gm;
+/** The line by which a host script sources a shared file (relative to its own directory) when it runs from its file. */
+const SOURCE_LINE = /^\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/((?:\.\.\/)?(?:[a-z-]+\/)?[a-z-]+\.sh)"$/gm;
 
-/** A host script as it travels: each file of host/lib/ it sources is put in place of that line. */
-export function hostScriptText(script: HostScript): string {
-    return hostFile(script).replace(LIB_SOURCE_LINE, (_line, lib: string) => hostFile(lib).trimEnd());
+/** A host script (a path below host/) as it travels: each file it sources is put in place of that line. */
+export function hostScriptText(path: string): string {
+    return hostFile(path).replace(SOURCE_LINE, (_line, shared: string) => hostFile(join(dirname(path), shared)).trimEnd());
 }
 
 /**
@@ -47,7 +47,12 @@ export function hostScriptText(script: HostScript): string {
  * so error messages and the offline render can tell which script a command runs.
  */
 export function hostCommand(script: HostScript, args: readonly string[] = []): string {
-    return ["sudo", "bash", "-c", shellQuote(hostScriptText(script)), script, ...args.map(shellQuote)].join(" ");
+    return hostScriptCommand(script, args);
+}
+
+/** Like hostCommand, for a script at `path` below host/ (e.g. `standalone/x.sh`), named by its file name. */
+export function hostScriptCommand(path: string, args: readonly string[] = []): string {
+    return ["sudo", "bash", "-c", shellQuote(hostScriptText(path)), basename(path), ...args.map(shellQuote)].join(" ");
 }
 
 /** The script a command string built by hostCommand runs, or undefined for any other command. */
