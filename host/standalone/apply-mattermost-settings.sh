@@ -13,49 +13,27 @@
 # Usage: apply-mattermost-settings.sh environment|unit|nginx-http|nginx-https [WAIT_SECONDS] < file
 # MATTERMOST_HOST_ROOT (tests only) puts every path below another directory.
 set -Eeuo pipefail
+# Traps, log and fail, shared with the other standalone scripts.
+# shellcheck source-path=SCRIPTDIR source=fault-handling.sh
+[ -n "${FAULT_HANDLING_LOADED-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/fault-handling.sh"
 
-script=apply-mattermost-settings
-log() { printf '%s: %s\n' "$script" "$*" || true; }
-
-failure=""
 staged=""
 previous=""
 had_previous=no
 installed=no
-on_exit() {
-    local status=$?
-    trap - EXIT ERR
-    trap '' HUP INT TERM PIPE
-    if [ "$status" -ne 0 ] && [ "$installed" = yes ]; then
-        if [ "$had_previous" = yes ]; then
-            mv -f "$previous" "$target"
-            log "put the previous $target back" >&2
-        else
-            rm -f "$target"
-            log "removed the new $target" >&2
-        fi
-        activate || log "the service did not take the previous file either; see journalctl -u $service" >&2
+undo() {
+    [ "$installed" = yes ] || return 0
+    if [ "$had_previous" = yes ]; then
+        mv -f "$previous" "$target"
+        log "put the previous $target back" >&2
+    else
+        rm -f "$target"
+        log "removed the new $target" >&2
     fi
+    activate || log "the service did not take the previous file either; see journalctl -u $service" >&2
+}
+clean_up() {
     rm -f "$staged" "$previous"
-    if [ "$status" -ne 0 ]; then
-        log "FAILED: ${failure:-exit status $status}" >&2
-    fi
-    exit "$status"
-}
-on_signal() {
-    failure="interrupted by SIG$1"
-    exit "$2"
-}
-trap on_exit EXIT
-trap 'failure=${failure:-"line $LINENO: $BASH_COMMAND"}' ERR
-trap 'on_signal HUP 129' HUP
-trap 'on_signal INT 130' INT
-trap 'on_signal TERM 143' TERM
-trap 'on_signal PIPE 141' PIPE
-
-fail() {
-    failure=$*
-    exit 1
 }
 
 if [ "$#" -lt 1 ] || [ "$#" -gt 2 ]; then

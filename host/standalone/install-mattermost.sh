@@ -10,38 +10,14 @@
 # Re-running is safe: a release already unpacked and recorded with the same checksum is kept.
 # MATTERMOST_HOST_ROOT (tests only) puts every path below another directory.
 set -Eeuo pipefail
+# Traps, log and fail, shared with the other standalone scripts.
+# shellcheck source-path=SCRIPTDIR source=fault-handling.sh
+[ -n "${FAULT_HANDLING_LOADED-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/fault-handling.sh"
 
-script=install-mattermost
-log() { printf '%s: %s\n' "$script" "$*" || true; }
-
-# Whatever ends this run (an error, a signal, a lost connection), on_exit removes what it left half
-# done and says FAILED with the reason; a release or link is only ever renamed into place whole.
-failure=""
+# A release or link is only ever renamed into place whole; what is left half done is scratch.
 scratch=()
-on_exit() {
-    local status=$?
-    trap - EXIT ERR
-    trap '' HUP INT TERM PIPE
+clean_up() {
     if [ "${#scratch[@]}" -gt 0 ]; then rm -rf -- "${scratch[@]}"; fi
-    if [ "$status" -ne 0 ]; then
-        log "FAILED: ${failure:-exit status $status}; the release in use is unchanged, re-run to retry" >&2
-    fi
-    exit "$status"
-}
-on_signal() {
-    failure="interrupted by SIG$1"
-    exit "$2"
-}
-trap on_exit EXIT
-trap 'failure=${failure:-"line $LINENO: $BASH_COMMAND"}' ERR
-trap 'on_signal HUP 129' HUP
-trap 'on_signal INT 130' INT
-trap 'on_signal TERM 143' TERM
-trap 'on_signal PIPE 141' PIPE
-
-fail() {
-    failure=$*
-    exit 1
 }
 
 [ "$#" -eq 3 ] || fail "usage: install-mattermost.sh VERSION enterprise|team SHA256"

@@ -6,36 +6,13 @@
 # Re-running is safe: certbot keeps a certificate that is not yet due for renewal.
 # MATTERMOST_HOST_ROOT (tests only) puts every path below another directory.
 set -Eeuo pipefail
+# Traps, log and fail, shared with the other standalone scripts.
+# shellcheck source-path=SCRIPTDIR source=fault-handling.sh
+[ -n "${FAULT_HANDLING_LOADED-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/fault-handling.sh"
 
-script=issue-certificate
-log() { printf '%s: %s\n' "$script" "$*" || true; }
-
-failure=""
 staged_hook=""
-on_exit() {
-    local status=$?
-    trap - EXIT ERR
-    trap '' HUP INT TERM PIPE
+clean_up() {
     [ -z "$staged_hook" ] || rm -f "$staged_hook"
-    if [ "$status" -ne 0 ]; then
-        log "FAILED: ${failure:-exit status $status}; see /var/log/letsencrypt/letsencrypt.log, then re-run" >&2
-    fi
-    exit "$status"
-}
-on_signal() {
-    failure="interrupted by SIG$1"
-    exit "$2"
-}
-trap on_exit EXIT
-trap 'failure=${failure:-"line $LINENO: $BASH_COMMAND"}' ERR
-trap 'on_signal HUP 129' HUP
-trap 'on_signal INT 130' INT
-trap 'on_signal TERM 143' TERM
-trap 'on_signal PIPE 141' PIPE
-
-fail() {
-    failure=$*
-    exit 1
 }
 
 if [ "$#" -lt 1 ] || [ "$#" -gt 2 ]; then
@@ -64,6 +41,7 @@ contact=(--register-unsafely-without-email)
 [ -z "$email" ] || contact=(--email "$email")
 install -d -m 0755 "$webroot"
 certbot certonly --non-interactive --agree-tos "${contact[@]}" \
-    --webroot --webroot-path "$webroot" --domain "$hostname" --cert-name "$hostname" --keep-until-expiring
+    --webroot --webroot-path "$webroot" --domain "$hostname" --cert-name "$hostname" --keep-until-expiring ||
+    fail "certbot could not get the certificate for $hostname; see /var/log/letsencrypt/letsencrypt.log"
 systemctl enable --now certbot.timer
 log "certificate for $hostname in place; certbot.timer renews it"

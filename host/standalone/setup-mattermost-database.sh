@@ -9,42 +9,22 @@
 # Re-running is safe, and changes the password when a different one is given.
 # PG_BIN, PG_HOST, PG_PORT, PG_USER and PG_RUN_AS point it at another cluster (tests).
 set -Eeuo pipefail
+# Traps, log and fail, shared with the other standalone scripts.
+# shellcheck source-path=SCRIPTDIR source=fault-handling.sh
+[ -n "${FAULT_HANDLING_LOADED-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/fault-handling.sh"
 
-script=setup-mattermost-database
-log() { printf '%s: %s\n' "$script" "$*" || true; }
-
-failure=""
 hba_previous=""
 hba_file=""
 scratch=()
-on_exit() {
-    local status=$?
-    trap - EXIT ERR
-    trap '' HUP INT TERM PIPE
-    if [ "$status" -ne 0 ] && [ -n "$hba_previous" ]; then
-        # Put the rules back as they were; the running server still has the old ones loaded.
-        mv -f "$hba_previous" "$hba_file" && log "restored $hba_file" >&2
+undo() {
+    # Put the rules back as they were; the running server still has the old ones loaded.
+    if [ -n "$hba_previous" ]; then
+        mv -f "$hba_previous" "$hba_file"
+        log "restored $hba_file" >&2
     fi
+}
+clean_up() {
     if [ "${#scratch[@]}" -gt 0 ]; then rm -f -- "${scratch[@]}"; fi
-    if [ "$status" -ne 0 ]; then
-        log "FAILED: ${failure:-exit status $status}; re-run to retry" >&2
-    fi
-    exit "$status"
-}
-on_signal() {
-    failure="interrupted by SIG$1"
-    exit "$2"
-}
-trap on_exit EXIT
-trap 'failure=${failure:-"line $LINENO: $BASH_COMMAND"}' ERR
-trap 'on_signal HUP 129' HUP
-trap 'on_signal INT 130' INT
-trap 'on_signal TERM 143' TERM
-trap 'on_signal PIPE 141' PIPE
-
-fail() {
-    failure=$*
-    exit 1
 }
 
 database=mattermost role=mmuser

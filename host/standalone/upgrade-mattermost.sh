@@ -10,46 +10,24 @@
 # Re-running is safe: a host already on VERSION is left as it is. Downgrades are refused.
 # MATTERMOST_HOST_ROOT (tests only) puts every path below another directory.
 set -Eeuo pipefail
+# Traps, log and fail, shared with the other standalone scripts.
+# shellcheck source-path=SCRIPTDIR source=fault-handling.sh
+[ -n "${FAULT_HANDLING_LOADED-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/fault-handling.sh"
 
-script=upgrade-mattermost
-log() { printf '%s: %s\n' "$script" "$*" || true; }
-
-failure=""
 switched=no
 previous=""
 staged_link=""
-on_exit() {
-    local status=$?
-    trap - EXIT ERR
-    trap '' HUP INT TERM PIPE
+undo() {
+    [ "$switched" = yes ] || return 0
+    if switch_to "$previous" && systemctl restart mattermost.service; then
+        log "switched back to $previous and restarted Mattermost" >&2
+    else
+        log "could not switch back to $previous: do it by hand (ln -sfn $previous $link) and restart mattermost" >&2
+    fi
+    log "if $previous does not start on the migrated database, restore the backup made before this upgrade (mattermost-restore)" >&2
+}
+clean_up() {
     [ -z "$staged_link" ] || rm -f "$staged_link"
-    if [ "$status" -ne 0 ] && [ "$switched" = yes ]; then
-        if switch_to "$previous" && systemctl restart mattermost.service; then
-            log "switched back to $previous and restarted Mattermost" >&2
-        else
-            log "could not switch back to $previous: do it by hand (ln -sfn $previous $link) and restart mattermost" >&2
-        fi
-        log "if $previous does not start on the migrated database, restore the backup made before this upgrade (mattermost-restore)" >&2
-    fi
-    if [ "$status" -ne 0 ]; then
-        log "FAILED: ${failure:-exit status $status}" >&2
-    fi
-    exit "$status"
-}
-on_signal() {
-    failure="interrupted by SIG$1"
-    exit "$2"
-}
-trap on_exit EXIT
-trap 'failure=${failure:-"line $LINENO: $BASH_COMMAND"}' ERR
-trap 'on_signal HUP 129' HUP
-trap 'on_signal INT 130' INT
-trap 'on_signal TERM 143' TERM
-trap 'on_signal PIPE 141' PIPE
-
-fail() {
-    failure=$*
-    exit 1
 }
 
 if [ "$#" -lt 2 ] || [ "$#" -gt 3 ]; then

@@ -49,6 +49,11 @@ export interface StandaloneMattermostHostArgs {
     after: pulumi.Input<pulumi.Resource>[];
 }
 
+/** The remote command for a host/standalone/ script, with the fault handling it sources. */
+export function standaloneCommand(script: string, args: readonly string[] = []): string {
+    return hostScriptCommand(`standalone/${script}`, args, ["standalone/fault-handling.sh"]);
+}
+
 export class StandaloneMattermostHost extends pulumi.ComponentResource {
     /** The last step: Mattermost answers behind nginx with its settings. */
     readonly ready: pulumi.Resource[];
@@ -71,7 +76,7 @@ export class StandaloneMattermostHost extends pulumi.ComponentResource {
         const step = (suffix: string, script: string, scriptArgs: string[], options: { stdin?: pulumi.Input<string>; after: pulumi.Input<pulumi.Resource>[]; timeout?: string }) =>
             new command.remote.Command(`${name}-${suffix}`, {
                 connection: args.connection,
-                create: hostScriptCommand(`standalone/${script}`, scriptArgs),
+                create: standaloneCommand(script, scriptArgs),
                 ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
                 triggers: [args.instanceId],
                 addPreviousOutputInEnv: false,

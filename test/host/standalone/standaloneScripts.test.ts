@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, unlinkSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, it } from "node:test";
+import { standaloneCommand } from "../../../components/mattermost/standalone/standaloneMattermostHost";
 import { HOST_SCRIPT_DIR } from "../../../components/omnibus/hostScripts";
 import { Sandbox, runProcess, sh, withSandbox, type RunResult } from "../../support/standIns";
 import { runStandaloneScript, startScript, waitForFile } from "./scriptRun";
@@ -34,20 +35,43 @@ function leftovers(dir: string): string[] {
 
 describe("shellcheck on the standalone host scripts", () => {
     it("finds the scripts", () => {
-        assert.deepEqual(SCRIPTS, ["apply-mattermost-settings.sh", "install-mattermost.sh", "issue-certificate.sh", "setup-mattermost-database.sh", "upgrade-mattermost.sh"]);
+        assert.deepEqual(SCRIPTS, ["apply-mattermost-settings.sh", "fault-handling.sh", "install-mattermost.sh", "issue-certificate.sh", "setup-mattermost-database.sh", "upgrade-mattermost.sh"]);
     });
     for (const script of SCRIPTS) {
-        it(`shellcheck -x ${script} reports nothing; it is strict and traps every ending`, async () => {
-            const path = join(HOST_SCRIPT_DIR, "standalone", script);
-            const result = await runProcess("shellcheck", ["-x", path]);
+        it(`shellcheck -x ${script} reports nothing`, async () => {
+            const result = await runProcess("shellcheck", ["-x", join(HOST_SCRIPT_DIR, "standalone", script)]);
             assert.equal(result.stdout + result.stderr, "", describeRun(result));
-            const text = readFileSync(path, "utf8");
-            assert.match(text, /^set -Eeuo pipefail$/m);
-            for (const signal of ["HUP", "INT", "TERM", "PIPE"]) assert.match(text, new RegExp(`^trap '.*' ${signal}$`, "m"), signal);
-            assert.match(text, /^trap on_exit EXIT$/m);
         });
     }
+
+    it("every script is strict and takes its traps from fault-handling.sh, which traps every ending", () => {
+        const library = readFileSync(join(HOST_SCRIPT_DIR, "standalone", "fault-handling.sh"), "utf8");
+        for (const signal of ["HUP", "INT", "TERM", "PIPE"]) assert.match(library, new RegExp(`^trap 'interrupted ${signal} \\d+' ${signal}$`, "m"), signal);
+        assert.match(library, /^trap finish EXIT$/m);
+        for (const script of SCRIPTS.filter((name) => name !== "fault-handling.sh")) {
+            const text = readFileSync(join(HOST_SCRIPT_DIR, "standalone", script), "utf8");
+            assert.match(text, /^set -Eeuo pipefail\n.*\n.*\n\[ -n "\$\{FAULT_HANDLING_LOADED-\}" \] \|\| \. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/fault-handling\.sh"$/m, script);
+        }
+    });
+
+    it("runs as the remote command carries it, with fault-handling.sh in front", async () => {
+        await withSandbox(async (sandbox) => {
+            const command = standaloneCommand("upgrade-mattermost.sh", ["1.2", "enterprise"]);
+            const [, , , text, name, ...args] = await shellWords(command);
+            assert.equal(name, "upgrade-mattermost.sh");
+            const result = await sandbox.run("bash", ["-c", text!, name!, ...args]);
+            assert.equal(result.status, 1, describeRun(result));
+            assert.equal(result.stderr, "upgrade-mattermost: FAILED: not a version x.y.z: 1.2\n");
+        });
+    });
 });
+
+/** The words a POSIX shell makes of `command` (through bash itself). */
+async function shellWords(command: string): Promise<string[]> {
+    const result = await runProcess("bash", ["-c", `for word in ${command}; do printf '%s\\0' "$word"; done`]);
+    assert.equal(result.status, 0, describeRun(result));
+    return result.stdout.split("\0").slice(0, -1);
+}
 
 // ---------------------------------------------------------------------------------------------------
 /** A release archive as Mattermost publishes it: everything under mattermost/. */
