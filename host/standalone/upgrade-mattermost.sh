@@ -61,21 +61,6 @@ version_of() {
     printf '%s\n' "$base"
 }
 
-# Whether x.y.z $1 is older than $2.
-older() {
-    local -a a b
-    local i
-    IFS=. read -r -a a <<<"$1"
-    IFS=. read -r -a b <<<"$2"
-    for i in 0 1 2; do
-        if ((a[i] != b[i])); then
-            ((a[i] < b[i])) && return 0
-            return 1
-        fi
-    done
-    return 1
-}
-
 [ -L "$link" ] || fail "$link is not a release link; run install-mattermost.sh first"
 previous=$(readlink "$link")
 if [ "$previous" = "$name" ]; then
@@ -83,7 +68,7 @@ if [ "$previous" = "$name" ]; then
     exit 0
 fi
 [ -x "$opt/$name/bin/mattermost" ] || fail "$opt/$name is not unpacked; run install-mattermost.sh $version $edition <sha256> first"
-if older "$version" "$(version_of "$previous")"; then
+if dpkg --compare-versions "$version" lt "$(version_of "$previous")"; then
     fail "$name is older than $previous: Mattermost does not support downgrades"
 fi
 
