@@ -5,12 +5,15 @@
 #   unit         /etc/systemd/system/mattermost.service: reloads systemd, enables and restarts Mattermost
 #   nginx-http   /etc/nginx/conf.d/mattermost-http.conf: `nginx -t`, then reloads nginx
 #   nginx-https  /etc/nginx/conf.d/mattermost-https.conf: likewise
+#   trusted-ca   /usr/local/share/ca-certificates/gitlab-mattermost-ca.crt, the stack's private CA:
+#                updates the system's trust store, then restarts Mattermost (Go reads it at start),
+#                so Mattermost's calls to GitLab trust GitLab's certificate
 # The new file is written beside the old one, checked, and renamed over it; the old one is kept until
 # the service has taken the new one (Mattermost answers its ping within WAIT_SECONDS, or nginx -t
 # passes). If not, or if the run is interrupted, the old file is put back and the service restarted
 # on it, and the run says FAILED.
 # Mattermost is (re)started only once the release link, the unit and the environment file all exist.
-# Usage: apply-mattermost-settings.sh environment|unit|nginx-http|nginx-https [WAIT_SECONDS] < file
+# Usage: apply-mattermost-settings.sh environment|unit|nginx-http|nginx-https|trusted-ca [WAIT_SECONDS] < file
 # MATTERMOST_HOST_ROOT (tests only) puts every path below another directory.
 set -Eeuo pipefail
 # Traps, log and fail, shared with the other standalone scripts.
@@ -37,7 +40,7 @@ clean_up() {
 }
 
 if [ "$#" -lt 1 ] || [ "$#" -gt 2 ]; then
-    fail "usage: apply-mattermost-settings.sh environment|unit|nginx-http|nginx-https [WAIT_SECONDS] < file"
+    fail "usage: apply-mattermost-settings.sh environment|unit|nginx-http|nginx-https|trusted-ca [WAIT_SECONDS] < file"
 fi
 kind=$1 wait_seconds=${2:-900}
 [[ "$wait_seconds" =~ ^[1-9][0-9]*$ ]] || fail "WAIT_SECONDS must be a positive whole number, got: $wait_seconds"
@@ -52,6 +55,7 @@ environment) target=$environment_file mode=0600 service=mattermost ;;
 unit) target=$unit_file mode=0644 service=mattermost ;;
 nginx-http) target="$root/etc/nginx/conf.d/mattermost-http.conf" mode=0644 service=nginx ;;
 nginx-https) target="$root/etc/nginx/conf.d/mattermost-https.conf" mode=0644 service=nginx ;;
+trusted-ca) target="$root/usr/local/share/ca-certificates/gitlab-mattermost-ca.crt" mode=0644 service=mattermost ;;
 *) fail "unknown file kind: $kind" ;;
 esac
 
@@ -69,6 +73,7 @@ activate() {
     case "$service" in
     mattermost)
         [ "$kind" != unit ] || systemctl daemon-reload
+        [ "$kind" != trusted-ca ] || update-ca-certificates
         if [ -L "$release_link" ] && [ -e "$unit_file" ] && [ -e "$environment_file" ]; then
             systemctl enable mattermost.service
             systemctl restart mattermost.service
@@ -103,6 +108,9 @@ unit)
     ;;
 nginx-*)
     grep -q '^server {' "$staged" || fail "the nginx file has no server block"
+    ;;
+trusted-ca)
+    openssl x509 -noout -in "$staged" || fail "the trusted CA is not a PEM certificate"
     ;;
 esac
 chown 0:0 "$staged"

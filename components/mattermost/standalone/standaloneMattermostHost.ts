@@ -45,6 +45,8 @@ export interface StandaloneMattermostHostArgs {
     tls: TlsSettings;
     /** The chain and key for `selfSigned` and `provided`. */
     certificate?: ProvidedTls;
+    /** The stack's private CA, when GitLab's certificate chains to it: Mattermost must trust it to reach GitLab. */
+    trustedCa?: pulumi.Input<string>;
     /** Steps that must finish first (DNS for Let's Encrypt, for instance). */
     after: pulumi.Input<pulumi.Resource>[];
 }
@@ -100,7 +102,8 @@ export class StandaloneMattermostHost extends pulumi.ComponentResource {
                     standaloneEnvironmentFile(renderInput(args, { clientId, clientSecret, databasePassword: password, atRestEncryptKey: key, mailServer, license })),
                 ),
         );
-        const settings = step("environment", "apply-mattermost-settings.sh", ["environment", wait], { stdin: environment, after: [upgrade] });
+        const trust = args.trustedCa === undefined ? [] : [step("trusted-ca", "apply-mattermost-settings.sh", ["trusted-ca", wait], { stdin: args.trustedCa, after: [unit] })];
+        const settings = step("environment", "apply-mattermost-settings.sh", ["environment", wait], { stdin: environment, after: [upgrade, ...trust] });
 
         const [httpSite, httpsSite] = standaloneNginxSites(args.tls, hostname);
         const http = step("nginx-http", "apply-mattermost-settings.sh", ["nginx-http"], { stdin: httpSite!.content, after: [install] });

@@ -10,6 +10,7 @@ import { join, relative } from "node:path";
 import { describe, it } from "node:test";
 import { standaloneCommand } from "../../../components/mattermost/standalone/standaloneMattermostHost";
 import { HOST_SCRIPT_DIR } from "../../../components/omnibus/hostScripts";
+import { TestPki } from "../../support/pki";
 import { Sandbox, runProcess, sh, withSandbox, type RunResult } from "../../support/standIns";
 import { runStandaloneScript, startScript, waitForFile } from "./scriptRun";
 
@@ -315,6 +316,28 @@ describe("apply-mattermost-settings.sh", () => {
             assert.equal(fresh.status, 1);
             assert.equal(existsSync(sandbox.path("host/etc/nginx/conf.d/mattermost-http.conf")), false);
             assert.deepEqual(leftovers(sandbox.path("host/etc")), []);
+        });
+    });
+
+    it("trusted-ca: checks the certificate, updates the trust store and restarts Mattermost", async () => {
+        await withSandbox(async (sandbox) => {
+            settingsStandIns(sandbox);
+            installedHost(sandbox);
+            sandbox.standIn("update-ca-certificates", "exit 0");
+            const pki = new TestPki();
+            try {
+                const ca = pki.rootCa("stack-ca");
+                const result = await apply(sandbox, "trusted-ca", ca.certificate);
+                assert.equal(result.status, 0, describeRun(result));
+                assert.equal(readFileSync(sandbox.path("host/usr/local/share/ca-certificates/gitlab-mattermost-ca.crt"), "utf8"), ca.certificate);
+                assert.deepEqual(sandbox.sequence(), ["update-ca-certificates", "systemctl", "systemctl", "curl"]);
+                const broken = await apply(sandbox, "trusted-ca", "not a certificate\n");
+                assert.equal(broken.status, 1);
+                assert.match(broken.stderr, /FAILED: the trusted CA is not a PEM certificate/);
+                assert.equal(readFileSync(sandbox.path("host/usr/local/share/ca-certificates/gitlab-mattermost-ca.crt"), "utf8"), ca.certificate);
+            } finally {
+                pki.dispose();
+            }
         });
     });
 

@@ -127,6 +127,15 @@ describe("StandaloneMattermostHost, changes", () => {
         assert.notEqual(await site("CHAIN ONE"), await site("CHAIN TWO"));
     });
 
+    it("installs the stack's CA into the system's trust store before Mattermost starts, when given", async () => {
+        const run = await deploy(hostArgs(MODES.selfSigned!, { trustedCa: "CA PEM" }));
+        const trust = step(run, "mm-trusted-ca");
+        assert.equal(argsOf(trust), "trusted-ca 900");
+        assert.equal(trust.inputs.stdin, "CA PEM");
+        assert.ok(step(run, "mm-environment").dependsOn.includes("mm-trusted-ca"));
+        assert.ok(!commands(await deploy(hostArgs(MODES.letsencrypt!))).some((r) => r.name === "mm-trusted-ca"));
+    });
+
     it("keeps a given at-rest key instead of generating one", async () => {
         const run = await deploy(hostArgs(MODES.none!, { atRestEncryptKey: "f".repeat(32) }));
         assert.equal(parseSystemdEnvironmentFile(String(step(run, "mm-environment").inputs.stdin)).MM_SQLSETTINGS_ATRESTENCRYPTKEY, "f".repeat(32));
