@@ -1,11 +1,17 @@
 // The standalone host's nginx configuration, checked by Debian's nginx with `nginx -t` (which parses
-// every file and loads every certificate and key, but binds no port), in every tls.mode. The files
-// are the ones rendered for the host; only their absolute paths are moved into a sandbox.
+// every file and loads every certificate and key, but binds no port), in every tls.mode, and served
+// once by a real nginx on loopback ports in front of a stand-in Mattermost. The files are the ones
+// rendered for the host; only their absolute paths (and, when served, their ports) are moved.
 
 import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import * as http from "node:http";
+import * as https from "node:https";
+import * as net from "node:net";
 import { dirname } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import { certificatePaths, standaloneNginxSites, type NginxSiteFile } from "../../../../components/mattermost/standalone/nginxSite";
 import type { TlsSettings } from "../../../../components/settings/settings";
 import { TestPki, type Issued } from "../../../support/pki";
@@ -145,5 +151,106 @@ describe("standalone nginx sites: what they do", () => {
 
     it("refuses a hostname that nginx would not read as one word", () => {
         assert.throws(() => standaloneNginxSites(MODES.none!, "chat.example.com; include /etc/passwd"), /hostname/);
+    });
+});
+
+// ---------------------------------------------------------------------------------------------------
+/** A free TCP port on loopback. */
+async function freePort(): Promise<number> {
+    const server = net.createServer();
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    const { port } = server.address() as net.AddressInfo;
+    await new Promise((done) => server.close(done));
+    return port;
+}
+
+describe("standalone nginx sites, served on loopback by a real nginx", { skip }, () => {
+    it("redirects to https, serves ACME challenges, and proxies requests and WebSockets with Mattermost's headers", async () => {
+        const pki = new TestPki();
+        const sandbox = new Sandbox();
+        const seen: http.IncomingHttpHeaders[] = [];
+        // Stands in for Mattermost on loopback: answers with the headers it received.
+        const upstream = http.createServer((request, response) => {
+            seen.push(request.headers);
+            response.end(JSON.stringify(request.headers));
+        });
+        upstream.on("upgrade", (request, socket) => {
+            socket.end(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n${JSON.stringify(request.headers)}`);
+        });
+        let nginx: ChildProcess | undefined;
+        try {
+            const ca = pki.rootCa("ca");
+            const leaf = pki.leaf("leaf", [HOST], ca);
+            await new Promise<void>((done) => upstream.listen(0, "127.0.0.1", done));
+            const upstreamPort = (upstream.address() as net.AddressInfo).port;
+            const [httpPort, httpsPort] = [await freePort(), await freePort()];
+            installCertificate(sandbox, MODES.provided!, leaf);
+            sandbox.write("var/www/mattermost-acme/.well-known/acme-challenge/token-1", "challenge answer\n");
+            // The rendered sites, with only their ports moved to loopback.
+            const sites = standaloneNginxSites(MODES.provided!, HOST).map((site) => ({
+                ...site,
+                content: site.content
+                    .replace(/^ {4}listen \[::\]:\d+.*\n/gm, "")
+                    .replace("listen 80;", `listen 127.0.0.1:${httpPort};`)
+                    .replace("listen 443 ssl http2;", `listen 127.0.0.1:${httpsPort} ssl http2;`)
+                    .replace("server 127.0.0.1:8065;", `server 127.0.0.1:${upstreamPort};`),
+            }));
+            const check = await nginxTest(sandbox, sites);
+            assert.equal(check.status, 0, check.stderr);
+            nginx = spawn(NGINX, ["-e", "stderr", "-p", sandbox.root, "-c", sandbox.path("etc/nginx/nginx.conf"), "-g", "daemon off; master_process off;"], { stdio: "inherit" });
+            const deadline = Date.now() + 10_000;
+            while (!(await new Promise<boolean>((done) => net.connect(httpsPort, "127.0.0.1").on("connect", function (this: net.Socket) { this.destroy(); done(true); }).on("error", () => done(false))))) {
+                assert.ok(Date.now() < deadline, "nginx did not start listening");
+                await delay(50);
+            }
+
+            const plain = (path: string) =>
+                new Promise<http.IncomingMessage & { body: string }>((done, failed) => {
+                    http.get({ host: "127.0.0.1", port: httpPort, path, headers: { Host: HOST } }, (response) => {
+                        let body = "";
+                        response.on("data", (chunk) => (body += chunk)).on("end", () => done(Object.assign(response, { body })));
+                    }).on("error", failed);
+                });
+            const redirect = await plain("/login?x=1");
+            assert.equal(redirect.statusCode, 301);
+            assert.equal(redirect.headers.location, `https://${HOST}/login?x=1`);
+            const challenge = await plain("/.well-known/acme-challenge/token-1");
+            assert.equal(challenge.statusCode, 200);
+            assert.equal(challenge.body, "challenge answer\n");
+
+            const tls = { host: "127.0.0.1", port: httpsPort, servername: HOST, ca: ca.certificate };
+            const proxied = await new Promise<{ status?: number; body: string }>((done, failed) => {
+                https.get({ ...tls, path: "/api/v4/system/ping", headers: { Host: HOST } }, (response) => {
+                    let body = "";
+                    response.on("data", (chunk) => (body += chunk)).on("end", () => done({ status: response.statusCode, body }));
+                }).on("error", failed);
+            });
+            assert.equal(proxied.status, 200);
+            const headers = JSON.parse(proxied.body) as Record<string, string>;
+            assert.equal(headers.host, HOST);
+            assert.equal(headers["x-real-ip"], "127.0.0.1");
+            assert.equal(headers["x-forwarded-proto"], "https");
+            assert.equal(headers["x-frame-options"], "SAMEORIGIN");
+
+            const upgraded = await new Promise<string>((done, failed) => {
+                const request = https.request({ ...tls, path: "/api/v4/websocket", headers: { Host: HOST, Connection: "Upgrade", Upgrade: "websocket" } });
+                request.on("upgrade", (_response, socket, head) => {
+                    let body = head.toString();
+                    socket.on("data", (chunk) => (body += chunk)).on("end", () => done(body)).on("error", failed);
+                });
+                request.on("response", (response) => failed(new Error(`no upgrade: ${response.statusCode}`)));
+                request.on("error", failed);
+                request.end();
+            });
+            const websocketHeaders = JSON.parse(upgraded) as Record<string, string>;
+            assert.equal(websocketHeaders.upgrade, "websocket");
+            assert.equal(websocketHeaders.connection, "upgrade");
+        } finally {
+            nginx?.kill("SIGTERM");
+            if (nginx && nginx.exitCode === null) await new Promise((done) => nginx!.on("exit", done));
+            await new Promise((done) => upstream.close(done));
+            sandbox.cleanup();
+            pki.dispose();
+        }
     });
 });
