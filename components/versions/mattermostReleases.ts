@@ -6,7 +6,7 @@
 // git history up to mattermost/docs@9dd1c713 (2026-08-21). `listed` names the commit and date.
 // Pure module: no cloud SDK, no Pulumi runtime.
 
-import { formatVersion, parseVersion, type Version } from "./versions";
+import { compareVersions, formatVersion, parseVersion, type Version } from "./versions";
 
 /**
  * Which build: `enterprise` (mattermost-<v>-…, runs as Entry without a licence) or `team`
@@ -93,4 +93,34 @@ export function knownMattermostReleases(): MattermostRelease[] {
             return { version, edition, url: mattermostArchiveUrl(version, edition), sha256: entry.sha256 };
         }),
     );
+}
+
+/**
+ * The database-migration numbering bug: Mattermost's v10 changelog (known issue at the top of 10.11)
+ * says not to upgrade from 10.11.17 or later to 11.7.2 or earlier; the fix (a pre-migration step that
+ * corrects the numbers) shipped in 11.6.5, 11.7.3, 11.8.1 and 11.9.0 (v11 changelog). 10.11.16 was
+ * built identical to 10.11.17, so it counts as affected; 11.0 to 11.5 have no fix and count as
+ * affected too.
+ */
+const MIGRATION_BUG = {
+    /** Affected sources: 10.11.16 and later. */
+    fromLine: { major: 10, minor: 11, firstPatch: 16 },
+    /** The first fixed patch per 11.x minor; minors below the first listed have no fix, above the last are fixed from .0. */
+    fixedIn: { 6: 5, 7: 3, 8: 1, 9: 0 } as Readonly<Record<number, number>>,
+} as const;
+
+/** Why Mattermost must not go from `from` to `to`, or undefined when the step is fine. */
+export function mattermostUpgradeProblem(from: Version, to: Version): string | undefined {
+    if (compareVersions(to, from) < 0) {
+        return `${formatVersion(to)} is older than ${formatVersion(from)}: Mattermost does not support downgrades (from 11.0, users' passwords are rehashed at sign-in).`;
+    }
+    const { fromLine, fixedIn } = MIGRATION_BUG;
+    const affectedSource = from.major === fromLine.major && from.minor === fromLine.minor && from.patch >= fromLine.firstPatch;
+    if (!affectedSource || to.major !== 11) return undefined;
+    const minors = Object.keys(fixedIn).map(Number);
+    const firstFixed = to.minor > Math.max(...minors) ? 0 : fixedIn[to.minor];
+    if (firstFixed === undefined || to.patch < firstFixed) {
+        return `upgrading from ${formatVersion(from)} to ${formatVersion(to)} hits Mattermost's migration-numbering bug (fixed in 11.6.5, 11.7.3, 11.8.1 and 11.9.0). Choose 11.7.3 or later.`;
+    }
+    return undefined;
 }

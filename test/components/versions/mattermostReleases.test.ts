@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { isSha256, knownMattermostReleases, mattermostArchiveUrl, publishedChecksum } from "../../../components/versions/mattermostReleases";
+import { isSha256, knownMattermostReleases, mattermostArchiveUrl, mattermostUpgradeProblem, publishedChecksum } from "../../../components/versions/mattermostReleases";
 import { formatVersion, parseVersion } from "../../../components/versions/versions";
 
 describe("Mattermost release data", () => {
@@ -33,5 +33,27 @@ describe("Mattermost release data", () => {
         assert.equal(isSha256("a".repeat(64)), true);
         for (const bad of ["A".repeat(64), "a".repeat(63), "g".repeat(64), ` ${"a".repeat(64)}`]) assert.equal(isSha256(bad), false, bad);
         assert.equal(formatVersion(knownMattermostReleases()[0]!.version).split(".").length, 3);
+    });
+});
+
+describe("mattermostUpgradeProblem", () => {
+    const problem = (from: string, to: string) => mattermostUpgradeProblem(parseVersion(from)!, parseVersion(to)!);
+
+    it("refuses the targets of the migration-numbering bug from 10.11.16 and later", () => {
+        for (const to of ["11.0.0", "11.5.9", "11.6.4", "11.7.0", "11.7.2", "11.8.0"]) {
+            assert.match(problem("10.11.20", to) ?? "", /migration-numbering bug/, to);
+            assert.match(problem("10.11.16", to) ?? "", /migration-numbering bug/, to);
+        }
+    });
+
+    it("accepts the fixed patches, later minors, and every target from before 10.11.16", () => {
+        for (const to of ["11.6.5", "11.7.3", "11.7.9", "11.8.1", "11.9.0", "11.10.0", "12.0.0"]) assert.equal(problem("10.11.20", to), undefined, to);
+        assert.equal(problem("10.11.13", "11.7.0"), undefined);
+    });
+
+    it("refuses downgrades", () => {
+        assert.match(problem("11.7.9", "10.11.23") ?? "", /does not support downgrades/);
+        assert.match(problem("11.7.9", "11.7.8") ?? "", /does not support downgrades/);
+        assert.equal(problem("11.7.9", "11.7.9"), undefined);
     });
 });
