@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, unlinkSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, it } from "node:test";
+import { STANDALONE_LAYOUT } from "../../../components/mattermost/standalone/hostLayout";
 import { standaloneCommand } from "../../../components/mattermost/standalone/standaloneMattermostHost";
 import { HOST_SCRIPT_DIR } from "../../../components/omnibus/hostScripts";
 import { TestPki } from "../../support/pki";
@@ -53,6 +54,15 @@ describe("shellcheck on the standalone host scripts", () => {
             const text = readFileSync(join(HOST_SCRIPT_DIR, "standalone", script), "utf8");
             assert.match(text, /^set -Eeuo pipefail\n.*\n.*\n\[ -n "\$\{FAULT_HANDLING_LOADED-\}" \] \|\| \. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/fault-handling\.sh"$/m, script);
         }
+    });
+
+    it("use the paths the renderers write for (hostLayout.ts)", () => {
+        const scripts = SCRIPTS.map((name) => readFileSync(join(HOST_SCRIPT_DIR, "standalone", name), "utf8")).join("\n");
+        const { environmentFile, unitFile, nginxHttpSite, nginxHttpsSite, acmeWebroot, currentRelease, dataRoot, logDirectory } = STANDALONE_LAYOUT;
+        for (const path of [environmentFile, unitFile, nginxHttpSite, nginxHttpsSite, acmeWebroot, currentRelease, dataRoot, logDirectory]) {
+            assert.ok(scripts.includes(`$root${path}"`) || scripts.includes(`$root${path}\n`), path);
+        }
+        assert.match(readFileSync(join(HOST_SCRIPT_DIR, "standalone", "apply-mattermost-settings.sh"), "utf8"), new RegExp(`ping_url=http://${STANDALONE_LAYOUT.listenAddress.replaceAll(".", "\\.")}/api/v4/system/ping`));
     });
 
     it("runs as the remote command carries it, with fault-handling.sh in front", async () => {
