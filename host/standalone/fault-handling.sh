@@ -1,5 +1,5 @@
 # Fault handling shared by the scripts in host/standalone/. Each script sources it from beside itself;
-# run remotely, the script travels with this file in front of it (hostScriptCommand's libraries).
+# run remotely, this file travels in place of that line (hostScriptCommand).
 # Whatever ends the script (an error, SIGHUP from a lost connection, SIGTERM, SIGINT, SIGPIPE), the
 # EXIT trap runs once: the script's `undo` (if it defines one) takes back what the run half did,
 # `clean_up` (if defined) removes its temporary files, and a FAILED line says why.
@@ -7,8 +7,6 @@
 # failure here explicitly.
 # shellcheck shell=bash
 
-# shellcheck disable=SC2034 # read by the scripts, to source this file only once
-FAULT_HANDLING_LOADED=1
 script=$(basename "$0" .sh)
 failure=""
 

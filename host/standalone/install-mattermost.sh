@@ -12,7 +12,7 @@
 set -Eeuo pipefail
 # Traps, log and fail, shared with the other standalone scripts.
 # shellcheck source-path=SCRIPTDIR source=fault-handling.sh
-[ -n "${FAULT_HANDLING_LOADED-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/fault-handling.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/fault-handling.sh"
 
 # A release or link is only ever renamed into place whole; what is left half done is scratch.
 scratch=()

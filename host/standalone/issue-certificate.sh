@@ -8,7 +8,7 @@
 set -Eeuo pipefail
 # Traps, log and fail, shared with the other standalone scripts.
 # shellcheck source-path=SCRIPTDIR source=fault-handling.sh
-[ -n "${FAULT_HANDLING_LOADED-}" ] || . "$(dirname "${BASH_SOURCE[0]}")/fault-handling.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/fault-handling.sh"
 
 staged_hook=""
 clean_up() {

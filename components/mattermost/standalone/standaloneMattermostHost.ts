@@ -53,7 +53,7 @@ export interface StandaloneMattermostHostArgs {
 
 /** The remote command for a host/standalone/ script, with the fault handling it sources. */
 export function standaloneCommand(script: string, args: readonly string[] = []): string {
-    return hostScriptCommand(`standalone/${script}`, args, ["standalone/fault-handling.sh"]);
+    return hostScriptCommand(`standalone/${script}`, args);
 }
 
 export class StandaloneMattermostHost extends pulumi.ComponentResource {

@@ -52,7 +52,7 @@ describe("shellcheck on the standalone host scripts", () => {
         assert.match(library, /^trap finish EXIT$/m);
         for (const script of SCRIPTS.filter((name) => name !== "fault-handling.sh")) {
             const text = readFileSync(join(HOST_SCRIPT_DIR, "standalone", script), "utf8");
-            assert.match(text, /^set -Eeuo pipefail\n.*\n.*\n\[ -n "\$\{FAULT_HANDLING_LOADED-\}" \] \|\| \. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/fault-handling\.sh"$/m, script);
+            assert.match(text, /^set -Eeuo pipefail\n.*\n.*\n\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/fault-handling\.sh"$/m, script);
         }
     });
 
@@ -65,7 +65,7 @@ describe("shellcheck on the standalone host scripts", () => {
         assert.match(readFileSync(join(HOST_SCRIPT_DIR, "standalone", "apply-mattermost-settings.sh"), "utf8"), new RegExp(`ping_url=http://${STANDALONE_LAYOUT.listenAddress.replaceAll(".", "\\.")}/api/v4/system/ping`));
     });
 
-    it("runs as the remote command carries it, with fault-handling.sh in front", async () => {
+    it("runs as the remote command carries it, with fault-handling.sh in place of its source line", async () => {
         await withSandbox(async (sandbox) => {
             const command = standaloneCommand("upgrade-mattermost.sh", ["1.2", "enterprise"]);
             const [, , , text, name, ...args] = await shellWords(command);
