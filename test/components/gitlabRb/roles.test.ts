@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { parseSettings } from "../../../components/stack/config";
 import { gitlabRbFor, type DeployTimeValues } from "../../../components/gitlabRb/roles";
 import type { DeploymentSettings } from "../../../components/settings/settings";
-import type { HostRole } from "../../../components/settings/topology";
+import type { OmnibusRole as HostRole } from "../../../components/settings/topology";
 import { formatVersion, parseVersion } from "../../../components/versions/versions";
 import { evaluateGitlabRb } from "../../support/ruby";
 
