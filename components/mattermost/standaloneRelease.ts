@@ -7,6 +7,7 @@ import { DEFAULTS, type MattermostMode, type StandaloneMattermost, type Topology
 import {
     ENTRY_MESSAGE_HISTORY_LIMIT,
     MATTERMOST_DATA_CHECKED,
+    SUGGESTED_MATTERMOST,
     TEAM_EDITION_WITHOUT_GITLAB_SIGN_IN,
     postgresqlNeeded,
     tarballSha256,
@@ -65,11 +66,11 @@ export const STANDALONE_POSTGRESQL_MAJOR = HOST_OS.postgresqlMajor;
 export function readStandaloneMattermost(fields: Readonly<Record<string, unknown>>, postgresqlMajor: number = STANDALONE_POSTGRESQL_MAJOR): StandaloneMattermost {
     const text = fields.version;
     if (text === undefined) {
-        throw new ConfigError("mattermost.version", "is required with mattermost.mode standalone: the exact Mattermost server version to install, such as 11.7.9. Set it with: pulumi config set --path mattermost.version 11.7.9");
+        throw new ConfigError("mattermost.version", `is required with mattermost.mode standalone: the exact Mattermost server version to install, such as ${SUGGESTED_MATTERMOST}. Set it with: pulumi config set --path mattermost.version ${SUGGESTED_MATTERMOST}`);
     }
     const version = typeof text === "string" ? parseVersion(text) : undefined;
     if (version === undefined) {
-        throw new ConfigError("mattermost.version", `must be an exact version x.y.z such as 11.7.9, got ${JSON.stringify(text)}.`);
+        throw new ConfigError("mattermost.version", `must be an exact version x.y.z such as ${SUGGESTED_MATTERMOST}, got ${JSON.stringify(text)}.`);
     }
     const edition = (fields.edition ?? DEFAULTS.mattermost.edition) as MattermostEdition;
     if (!EDITIONS.includes(edition)) {
@@ -103,7 +104,7 @@ export function readStandaloneMattermost(fields: Readonly<Record<string, unknown
     if (sha256 === undefined) {
         throw new ConfigError(
             "mattermost.checksum",
-            `is required for Mattermost ${formatVersion(version)} (${edition}): this program knows no published checksum for it (release data checked up to ${MATTERMOST_DATA_CHECKED}), and the download is installed only once its SHA-256 matches. Copy the SHA-256 from Mattermost's version archive for ${tarballUrl(version, edition)}: pulumi config set --path mattermost.checksum <sha256>, or choose a version the data knows, such as 11.7.9.`,
+            `is required for Mattermost ${formatVersion(version)} (${edition}): this program knows no published checksum for it (release data checked up to ${MATTERMOST_DATA_CHECKED}), and the download is installed only once its SHA-256 matches. Copy the SHA-256 from Mattermost's version archive for ${tarballUrl(version, edition)}: pulumi config set --path mattermost.checksum <sha256>, or choose a version the data knows, such as ${SUGGESTED_MATTERMOST}.`,
         );
     }
     const needed = postgresqlNeeded(version);

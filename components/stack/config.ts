@@ -9,6 +9,7 @@ import { checkProvidedCertificate, parseCaCertificate } from "../tls/certificate
 import { ConfigError } from "../settings/configError";
 import { checkEnvCollisions, checkEnvFileValue } from "../mattermost/mattermostEnv";
 import { checkModeFields, readMattermostMode, readStandaloneMattermost } from "../mattermost/standaloneRelease";
+import { SUGGESTED_MATTERMOST } from "../versions/mattermostReleases";
 import {
     DEFAULTS,
     type DeploymentSettings,
@@ -301,7 +302,7 @@ function readVersion(value: unknown, mode: MattermostMode | undefined): Version 
         const modeIs = mode === undefined ? "mattermost.mode is not set (bundled is its default up to 18.11)" : "mattermost.mode is bundled";
         throw new ConfigError(
             "gitlab.version",
-            `is ${formatVersion(version)}, but GitLab ${MATTERMOST_REMOVED_IN.major}.0 removed bundled Mattermost (${LAST_BUNDLING_LINE}.x is the last release line that ships it) and ${modeIs}. For a new stack, run Mattermost on a host of its own: pulumi config set topology split, pulumi config set --path mattermost.mode standalone, pulumi config set --path mattermost.version 11.7.9. A deployed bundled stack stays on ${DEFAULTS.gitlab.version} until its Mattermost has moved (docs/upgrading-past-18.11.md).`,
+            `is ${formatVersion(version)}, but GitLab ${MATTERMOST_REMOVED_IN.major}.0 removed bundled Mattermost (${LAST_BUNDLING_LINE}.x is the last release line that ships it) and ${modeIs}. For a new stack, run Mattermost on a host of its own: pulumi config set topology split, pulumi config set --path mattermost.mode standalone, pulumi config set --path mattermost.version ${SUGGESTED_MATTERMOST}. A deployed bundled stack stays on ${DEFAULTS.gitlab.version} until its Mattermost has moved (docs/upgrading-past-18.11.md).`,
         );
     }
     if (compareVersions(version, HOST_OS.firstGitlab) < 0) {

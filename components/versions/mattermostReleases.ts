@@ -110,6 +110,12 @@ export const MATTERMOST_RELEASES: readonly MattermostRelease[] = [
     release("12.0.0", "2026-10-16", false, undefined, {}, { gitlabPlugin: "2.0.0", source: "[M] mattermost-v12-changelog.mdx @facab8ea, @073f7264" }),
 ];
 
+/**
+ * The version messages suggest: the newest patch of the supported ESR line (11.7, to 2027-05-15) whose
+ * published checksums the data has for both editions.
+ */
+export const SUGGESTED_MATTERMOST = "11.7.9";
+
 /** The Extended Support Release lines, oldest first: the only supported stops of a long upgrade. */
 export const MATTERMOST_ESR_LINES: readonly ReleaseLine[] = [
     { major: 10, minor: 11 },
