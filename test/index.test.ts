@@ -362,6 +362,13 @@ describe("program, split topology with a standalone Mattermost", () => {
         assert.match(String(walked.outputs.versionPlan), /^PostgreSQL 17 \(gitlab-ctl pg-upgrade on 18\.11\.11\) → 19\.2\.4 \(required stop\) → 19\.3\.0$/);
     });
 
+    it("shows a Mattermost upgrade in the version plan, along the supported ESR path", async () => {
+        const upgraded = await runOffline(standaloneConfig({ version: "12.0.0", checksum: "a".repeat(64) }), {
+            deployed: { gitlabEdition: "ee", gitlabVersion: "19.3.0", mattermostMode: "standalone", mattermostVersion: "10.11.23" },
+        });
+        assert.equal(upgraded.outputs.versionPlan, "nothing to install: the host runs the configured version; Mattermost: 11.7.9 (ESR stop) → 12.0.0");
+    });
+
     async function refusal(config: Record<string, unknown>, deployed: Record<string, string>) {
         try {
             await runOffline(config, { deployed });

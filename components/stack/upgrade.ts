@@ -42,7 +42,9 @@ export function planVersion(settings: DeploymentSettings, deployed: GitlabPackag
         return { summary: `fresh install of gitlab-${target.edition} ${formatVersion(target.version)}` };
     }
     const mattermostSteps = planStandaloneMattermost(settings, deployedMattermost ?? { mode: "bundled" });
-    const withMattermost = (plan: VersionPlan): VersionPlan => (mattermostSteps.length === 0 ? plan : { ...plan, mattermostSteps });
+    const mattermostWalk = mattermostSteps.map((step) => `${formatVersion(step.version)}${step.reason === "esr-stop" ? " (ESR stop)" : ""}`).join(" → ");
+    const withMattermost = (plan: VersionPlan): VersionPlan =>
+        mattermostSteps.length === 0 ? plan : { ...plan, mattermostSteps, summary: `${plan.summary}; Mattermost: ${mattermostWalk}` };
     const plan = planUpgrade(deployed, target, { mattermost: settings.mattermost.mode });
     if (plan.kind === "refused") {
         throw new ConfigError(plan.reason === "edition-switch" ? "gitlab.edition" : "gitlab.version", `cannot be applied: ${plan.problem} ${plan.remedy}`);

@@ -48,6 +48,8 @@ interface Scenario {
     readonly postgresqlMajor?: number;
     /** `gitlab-ctl pg-upgrade` fails (and, as Omnibus does, leaves the old cluster running). */
     readonly pgUpgradeFails?: boolean;
+    /** A pg-upgrade that waits, after announcing itself, until the test releases it (signal tests). */
+    readonly pgUpgradeWaitsFor?: string;
 }
 
 /** A GitLab host made of stand-ins, with its fake dpkg database under <sandbox>/dpkg. */
@@ -76,6 +78,7 @@ function gitlabHost(sandbox: Sandbox, scenario: Scenario) {
     sandbox.write("scenario/pending-polls", String(scenario.pendingPolls ?? 0));
     sandbox.write("scenario/postgresql-major", String(scenario.postgresqlMajor ?? 16));
     sandbox.write("scenario/pg-upgrade-fails", scenario.pgUpgradeFails ? "yes" : "no");
+    sandbox.write("scenario/pg-upgrade-waits", scenario.pgUpgradeWaitsFor ?? "");
     sandbox.write("scenario/pending", "0");
     sandbox.write("scenario/failed", String(scenario.failedMigrations ?? 0));
     sandbox.write("scenario/services-down", String(scenario.servicesDownPolls ?? 0));
@@ -165,6 +168,13 @@ if [ "$1" = status ]; then
 fi
 if [ "$1" = pg-upgrade ]; then
     [ "$2" = -V ] || { echo "stand-in gitlab-ctl: pg-upgrade without -V" >&2; exit 2; }
+    wait_for=$(cat ${sh(join(control, "pg-upgrade-waits"))})
+    if [ -n "$wait_for" ]; then
+        touch ${sh(join(control, "pg-upgrading"))}
+        for _ in $(seq 200); do [ -e "$wait_for" ] && break; sleep 0.05; done
+        # Omnibus's pg-upgrade, interrupted, leaves the old cluster in place.
+        exit 1
+    fi
     if [ "$(cat ${sh(join(control, "pg-upgrade-fails"))})" = yes ]; then
         echo "stand-in pg-upgrade: not enough space to copy the database; reverted to the old cluster" >&2
         exit 1
@@ -226,6 +236,10 @@ fi`);
         postgresqlMajor: () => Number(readFileSync(join(control, "postgresql-major"), "utf8").trim()),
         skipBackup,
         railsEtc,
+        /** Lets pg-upgrade run through from now on. */
+        stopPgUpgradeWaiting: () => writeFileSync(join(control, "pg-upgrade-waits"), ""),
+        /** Whether the walk is inside the pg-upgrade stand-in, waiting for the test to release it. */
+        pgUpgrading: () => existsSync(join(control, "pg-upgrading")),
         /** Whether the walk is inside the apt-get stand-in, waiting for the test to release it. */
         installing: () => existsSync(join(control, "installing")),
         env: scriptEnv,
@@ -674,6 +688,35 @@ describe("upgrade-gitlab.sh", () => {
                 assert.equal(result.status, 0, describeRun(result));
                 assert.ok(!commands(sandbox).includes("gitlab-psql -At -c SHOW server_version_num"));
                 assert.deepEqual(installed(sandbox), ["gitlab-ee=19.3.0-ee.0"]);
+            }));
+
+        test("SIGTERM during pg-upgrade: FAILED, nothing of 19.x installed, held; a re-run goes on", () =>
+            withSandbox(async (sandbox) => {
+                const release = sandbox.path("release-pg-upgrade");
+                const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.11.11-ee.0" }, pgUpgradeWaitsFor: release });
+                const child = spawn("bash", [join(HOST_SCRIPT_DIR, SCRIPT), ...toNineteen()], { env: sandbox.env(host.env()), stdio: ["ignore", "pipe", "pipe"] });
+                let output = "";
+                child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+                child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+                const closed = new Promise<number | null>((resolve) => child.on("close", (status) => resolve(status)));
+                for (let i = 0; i < 400 && !host.pgUpgrading(); i++) {
+                    await delay(25);
+                }
+                assert.ok(host.pgUpgrading(), `pg-upgrade never started\n${output}`);
+                child.kill("SIGTERM");
+                writeFileSync(release, "");
+                const status = await closed;
+                assert.notEqual(status, 0, output);
+                assert.match(output, /stopped by SIGTERM/);
+                assert.match(output, /FAILED/);
+                assert.deepEqual(installed(sandbox), []);
+                assert.equal(host.dpkgState("gitlab-ee"), "hi |18.11.11-ee.0");
+
+                host.stopPgUpgradeWaiting();
+                const rerun = await host.upgrade(toNineteen());
+                assert.equal(rerun.status, 0, describeRun(rerun));
+                assert.equal(host.postgresqlMajor(), 17);
+                assert.deepEqual(installed(sandbox), ["gitlab-ee=19.2.4-ee.0", "gitlab-ee=19.3.0-ee.0"]);
             }));
 
         test("a PostgreSQL step that no version follows is a usage error", () =>
