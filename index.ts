@@ -4,6 +4,8 @@
 import { Deployment } from "./components/stack/deployment";
 import { DEPLOYED_OUTPUTS, readDeployedState } from "./components/stack/deployedState";
 import { checkHostArchitectures, chooseHostZone, planVersionOrFail, readStackSettings } from "./components/stack/stackConfig";
+import * as pulumi from "@pulumi/pulumi";
+import { describeSignIn } from "./components/mattermost/standaloneRelease";
 import { bundledMattermost, formatBundledMattermost, formatVersion } from "./components/versions/versions";
 
 export = async () => {
@@ -11,7 +13,12 @@ export = async () => {
     await checkHostArchitectures(settings);
     const deployed = await readDeployedState();
     const availabilityZone = await chooseHostZone(settings, deployed.availabilityZone);
-    const versionPlan = planVersionOrFail(settings, deployed.gitlabPackage);
+    const versionPlan = planVersionOrFail(settings, deployed.gitlabPackage, deployed.mattermost);
+    const standalone = settings.mattermost.standalone;
+    const signIn = describeSignIn(settings.mattermost.mode, standalone);
+    if (signIn.warning !== undefined) {
+        pulumi.log.warn(signIn.warning);
+    }
     const deployment = new Deployment("gitlab-mattermost", { settings, versionPlan, availabilityZone });
     const mattermost = bundledMattermost(settings.gitlab.version);
     return {
@@ -21,19 +28,22 @@ export = async () => {
         [DEPLOYED_OUTPUTS.version]: formatVersion(settings.gitlab.version),
         // The zone the hosts' subnet is in; later runs keep the hosts there.
         [DEPLOYED_OUTPUTS.availabilityZone]: deployment.availabilityZone,
-        mattermostVersion: mattermost ? formatBundledMattermost(mattermost) : "unknown",
+        [DEPLOYED_OUTPUTS.mattermostMode]: settings.mattermost.mode,
+        [DEPLOYED_OUTPUTS.mattermostVersion]: standalone ? formatVersion(standalone.version) : mattermost ? formatBundledMattermost(mattermost) : "unknown",
+        ...(standalone ? { mattermostEdition: standalone.edition } : {}),
+        mattermostSignIn: signIn.signIn,
         versionPlan: versionPlan.summary,
         gitlabUrl: deployment.gitlabUrl,
         mattermostUrl: deployment.mattermostUrl,
         hosts: deployment.hosts,
         initialRootPassword: deployment.initialRootPassword,
         sshPrivateKey: deployment.sshPrivateKey,
-        mattermostDatabaseCommand: deployment.mattermostDatabaseCommand,
-        mattermostCliCommand: deployment.mattermostCliCommand,
-        mmctlCommand: deployment.mmctlCommand,
+        ...(deployment.mattermostDatabaseCommand ? { mattermostDatabaseCommand: deployment.mattermostDatabaseCommand } : {}),
+        ...(deployment.mattermostCliCommand ? { mattermostCliCommand: deployment.mattermostCliCommand } : {}),
+        ...(deployment.mmctlCommand ? { mmctlCommand: deployment.mmctlCommand } : {}),
         backupBucket: deployment.backupBucket,
         backupCommands: deployment.backupCommands,
-        mattermostRestoreCommand: deployment.mattermostRestoreCommand,
+        ...(deployment.mattermostRestoreCommand ? { mattermostRestoreCommand: deployment.mattermostRestoreCommand } : {}),
         lastSuccessfulBackups: deployment.lastSuccessfulBackups,
         ...(deployment.caCertificate ? { caCertificate: deployment.caCertificate } : {}),
     };

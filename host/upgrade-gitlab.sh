@@ -2,11 +2,14 @@
 # Upgrades GitLab Omnibus in place along a path the program computed (components/upgradePath.ts): one
 # version after the other, each checked against gitlab.rb before it is installed, and each given time
 # to finish its batched background migrations before the next. Backups are a separate, earlier step.
-# Usage: upgrade-gitlab.sh EDITION MIGRATION_WAIT [VERSION...]
+# Usage: upgrade-gitlab.sh EDITION MIGRATION_WAIT [STEP...]
 #   EDITION         ee or ce: the package the walk installs (gitlab-ee or gitlab-ce)
 #   MIGRATION_WAIT  seconds to wait for background migrations after each version, or `none` on a host
 #                   without GitLab's database (the split topology's Mattermost host)
-#   VERSION...      x.y.z, oldest first; the last one is the target
+#   STEP...         x.y.z, oldest first; the last one is the target. `postgresql-N` before a version
+#                   upgrades GitLab's PostgreSQL to major N (gitlab-ctl pg-upgrade -V N) first, because
+#                   that package refuses to install on an older one; it is skipped when the database
+#                   already runs N or newer, or when the version after it is already installed.
 # The repository of EDITION must be configured (install-omnibus.sh does it).
 # dpkg, not the program's state, says what is installed: versions at or below it are skipped, so a
 # re-run after a failure resumes where the walk stopped. Whenever the script stops, the package is held,
@@ -27,7 +30,7 @@ fail() {
 }
 usage() {
     log "$1" >&2
-    log "usage: upgrade-gitlab.sh ee|ce SECONDS|none [x.y.z ...], versions oldest first" >&2
+    log "usage: upgrade-gitlab.sh ee|ce SECONDS|none [x.y.z|postgresql-N ...], versions oldest first" >&2
     exit 2
 }
 
@@ -71,8 +74,15 @@ older() {
 }
 
 version_pattern='^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$'
+postgresql_pattern='^postgresql-([1-9][0-9]*)$'
 previous_step=""
-for step in "${steps[@]}"; do
+for index in "${!steps[@]}"; do
+    step=${steps[index]}
+    if [[ "$step" =~ $postgresql_pattern ]]; then
+        next=${steps[index + 1]:-}
+        [[ "$next" =~ $version_pattern ]] || usage "$step must be followed by the version that needs it"
+        continue
+    fi
     [[ "$step" =~ $version_pattern ]] || usage "not a version x.y.z: $step"
     if [ -n "$previous_step" ] && ! older "$previous_step" "$step"; then
         usage "versions must be given oldest first, each newer than the one before: $previous_step, then $step"
@@ -153,14 +163,23 @@ fi
 holds=("$package" ${replacing:+"$replacing"})
 
 pending=()
+# A PostgreSQL step is pending only with the version after it.
+postgresql_step=""
 for step in "${steps[@]}"; do
+    if [[ "$step" =~ $postgresql_pattern ]]; then
+        postgresql_step=$step
+        continue
+    fi
     if [ -n "$installed_version" ] && older "$step" "$installed_version"; then
+        postgresql_step=""
         continue
     fi
     if [ "$step" = "$installed_version" ] && [ "$installed_state" = installed ]; then
+        postgresql_step=""
         continue
     fi
-    pending+=("$step")
+    pending+=(${postgresql_step:+"$postgresql_step"} "$step")
+    postgresql_step=""
 done
 if [ "${#steps[@]}" -gt 0 ] && [ -n "$installed_version" ] && older "${steps[-1]}" "$installed_version"; then
     fail "$here is installed, newer than the target ${steps[-1]}; GitLab cannot be downgraded in place"
@@ -223,6 +242,26 @@ wait_for_services() {
     log "$at: every service is running"
 }
 
+# Upgrades GitLab's PostgreSQL to major $1 unless it already runs that or newer. pg-upgrade stops the
+# database, converts it and starts everything again; when it fails it puts the old cluster back itself
+# (omnibus doc/settings/database.md), so a re-run starts it over.
+upgrade_postgresql() {
+    local major=$1 answer
+    if ! answer=$(gitlab-psql -At -c 'SHOW server_version_num' 2>&1) || ! [[ "$answer" =~ ^[0-9]+$ ]]; then
+        fail "cannot read GitLab's PostgreSQL version before upgrading it to $major (gitlab-psql said: ${answer//$'\n'/ }). $here stays installed and held; start GitLab's database (gitlab-ctl start postgresql), then run the upgrade again."
+    fi
+    if ((answer / 10000 >= major)); then
+        log "GitLab's PostgreSQL already runs $((answer / 10000)), at least $major"
+        return 0
+    fi
+    log "upgrading GitLab's PostgreSQL from $((answer / 10000)) to $major (gitlab-ctl pg-upgrade -V $major): the next package needs it"
+    if ! gitlab-ctl pg-upgrade -V "$major"; then
+        fail "gitlab-ctl pg-upgrade -V $major failed (its output is above). $here stays installed and held on its old PostgreSQL; fix the cause (often disk space: the upgrade copies the database), then run the upgrade again: it resumes with the PostgreSQL upgrade."
+    fi
+    log "GitLab's PostgreSQL runs $major"
+    wait_for_services "PostgreSQL $major"
+}
+
 # Migrations left by an earlier upgrade must finish before the next version is installed.
 wait_for_migrations "$start_version"
 apt-get "${apt_options[@]}" update -q
@@ -235,6 +274,10 @@ if [ ! -e "$skip_backup_file" ] || [ "$(cat "$skip_backup_file")" = "$skip_backu
 fi
 
 for step in "${pending[@]}"; do
+    if [[ "$step" =~ $postgresql_pattern ]]; then
+        upgrade_postgresql "${BASH_REMATCH[1]}"
+        continue
+    fi
     line=${step%.*}
     log "checking gitlab.rb against GitLab $line"
     if ! gitlab-ctl check-config --version="$line"; then

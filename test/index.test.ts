@@ -305,3 +305,98 @@ describe("program: bad input stops it before any resource exists", () => {
         assert.deepEqual(error.resources, []);
     });
 });
+
+describe("program, split topology with a standalone Mattermost", () => {
+    const standaloneConfig = (mattermost: Record<string, unknown> = {}, gitlabVersion = "19.3.0") =>
+        stackConfig("split", { gitlab: { edition: "ee", version: gitlabVersion }, mattermost: { mode: "standalone", version: "11.7.9", ...mattermost } });
+    let run: OfflineRun;
+    before(async () => {
+        run = await runOffline(standaloneConfig());
+    });
+
+    it("creates both hosts and points the Mattermost name at the Mattermost host", () => {
+        assert.deepEqual(byType(run, "aws:ec2/instance:Instance").map((i) => i.name).sort(), ["gitlab", "mattermost"]);
+        const record = byType(run, "aws:route53/record:Record").find((r) => r.inputs.name === "mattermost.example.com");
+        assert.ok(record?.dependsOn.includes("mattermost"));
+        assert.deepEqual(record?.inputs.records, [eipOf(run, "mattermost")]);
+    });
+
+    it("runs Omnibus only on the GitLab host: no remote step reaches the Mattermost host yet", () => {
+        const mattermostIp = eipOf(run, "mattermost");
+        assert.deepEqual(commands(run).filter((command) => connectionHost(command) === mattermostIp).map((command) => command.name), []);
+        assert.equal(scriptOfCommand(String(named(run, "gitlab-install").inputs.create)), "install-omnibus.sh");
+    });
+
+    it("writes GitLab 19.x's gitlab.rb without Mattermost keys, keeping mattermost_host", () => {
+        const gitlabRb = String(named(run, "gitlab-gitlab-rb").inputs.stdin);
+        assert.doesNotMatch(gitlabRb, /mattermost_external_url|mattermost\[|mattermost_nginx\[/);
+        assert.match(gitlabRb, /^gitlab_rails\['mattermost_host'\] = "https:\/\/mattermost\.example\.com"$/m);
+    });
+
+    it("registers the OAuth application as split does: same name, both redirect URIs, the generated client id", () => {
+        const register = named(run, "oauth-register");
+        assert.equal(connectionHost(register), eipOf(run, "gitlab"));
+        assert.ok(waitsFor(run, "oauth-register", "gitlab-gitlab-rb"));
+        const wanted = JSON.parse(String(register.inputs.stdin));
+        assert.equal(wanted.name, "GitLab Mattermost");
+        assert.equal(wanted.uid, generatedPlaceholder("oauth-client-id", "result"));
+        assert.equal(wanted.redirect_uri, "https://mattermost.example.com/signup/gitlab/complete\r\nhttps://mattermost.example.com/login/gitlab/complete");
+        assert.ok(register.secretInputs.includes("stdin"));
+    });
+
+    it("exports the mode, the exact Mattermost version and which edition gives GitLab sign-in; no bundled tools", () => {
+        const outputs = run.outputs as Record<string, unknown>;
+        assert.equal(outputs.mattermostMode, "standalone");
+        assert.equal(outputs.mattermostVersion, "11.7.9");
+        assert.equal(outputs.mattermostEdition, "enterprise");
+        assert.match(String(outputs.mattermostSignIn), /running as Mattermost Entry: GitLab sign-in works/);
+        for (const absent of ["mattermostDatabaseCommand", "mattermostCliCommand", "mmctlCommand", "mattermostRestoreCommand"]) {
+            assert.equal(outputs[absent], undefined, absent);
+        }
+        assert.deepEqual(Object.keys(outputs.backupCommands as object), ["gitlab-full-backup"]);
+    });
+
+    it("walks a standalone stack from 18.11.11 to 19.3.0 with PostgreSQL 17 first", async () => {
+        const walked = await runOffline(standaloneConfig(), { deployed: { gitlabEdition: "ee", gitlabVersion: "18.11.11", mattermostMode: "standalone", mattermostVersion: "11.7.9" } });
+        assert.match(String(named(walked, "gitlab-upgrade").inputs.create), /' upgrade-gitlab\.sh ee 21600 postgresql-17 19\.2\.4 19\.3\.0$/);
+        assert.match(String(walked.outputs.versionPlan), /^PostgreSQL 17 \(gitlab-ctl pg-upgrade on 18\.11\.11\) → 19\.2\.4 \(required stop\) → 19\.3\.0$/);
+    });
+
+    it("shows a Mattermost upgrade in the version plan, along the supported ESR path", async () => {
+        const upgraded = await runOffline(standaloneConfig({ version: "12.0.0", checksum: "a".repeat(64) }), {
+            deployed: { gitlabEdition: "ee", gitlabVersion: "19.3.0", mattermostMode: "standalone", mattermostVersion: "10.11.23" },
+        });
+        assert.equal(upgraded.outputs.versionPlan, "nothing to install: the host runs the configured version; Mattermost: 11.7.9 (ESR stop) → 12.0.0");
+    });
+
+    async function refusal(config: Record<string, unknown>, deployed: Record<string, string>) {
+        try {
+            await runOffline(config, { deployed });
+        } catch (error) {
+            assert.ok(error instanceof OfflineProgramError, String(error));
+            assert.deepEqual(error.resources, [], "refused before any resource");
+            return error.message;
+        }
+        return assert.fail("the program accepted the configuration");
+    }
+
+    it("refuses to switch a deployed bundled stack to standalone (its data would stay behind), and so its 19.x walk", async () => {
+        const message = await refusal(standaloneConfig({}, "19.3.0"), { gitlabEdition: "ee", gitlabVersion: "18.11.11", mattermostVersion: "10.11.20" });
+        assert.match(message, /^gitlab-mattermost:mattermost\.mode is standalone, but this stack runs the bundled Mattermost: moving its data .* not built yet/);
+    });
+
+    it("refuses a Mattermost downgrade against the recorded version", async () => {
+        const message = await refusal(standaloneConfig({ version: "11.7.8" }), { gitlabEdition: "ee", gitlabVersion: "19.3.0", mattermostMode: "standalone", mattermostVersion: "11.7.9" });
+        assert.match(message, /^gitlab-mattermost:mattermost\.version cannot be applied: Mattermost 11\.7\.9 is deployed and 11\.7\.8 is older/);
+    });
+
+    it("refuses an upgrade into Mattermost's documented 10.11 upgrade bug", async () => {
+        const message = await refusal(standaloneConfig({ version: "11.7.2", checksum: "a".repeat(64) }), { gitlabEdition: "ee", gitlabVersion: "19.3.0", mattermostMode: "standalone", mattermostVersion: "10.11.20" });
+        assert.match(message, /^gitlab-mattermost:mattermost\.version cannot be applied: .*10\.11\.17 or later to 11\.7\.2 or older.*11\.7\.3/);
+    });
+
+    it("refuses going back to bundled once standalone", async () => {
+        const message = await refusal(stackConfig("split"), { gitlabEdition: "ee", gitlabVersion: "18.11.11", mattermostMode: "standalone", mattermostVersion: "11.7.9" });
+        assert.match(message, /^gitlab-mattermost:mattermost\.mode is bundled, but this stack runs a standalone Mattermost/);
+    });
+});

@@ -2,7 +2,7 @@
 // through every required upgrade stop at its latest patch, or a refusal that says why and what to do.
 // Pure module: no cloud SDK, no Pulumi runtime. The data comes from versions.ts.
 
-import type { Edition } from "../settings/settings";
+import type { Edition, MattermostMode } from "../settings/settings";
 import {
     LAST_BUNDLING_LINE,
     MATTERMOST_REMOVED_IN,
@@ -12,6 +12,8 @@ import {
     formatLine,
     formatVersion,
     isKnownLine,
+    newestGitlab,
+    postgresqlNeededBy,
     type Version,
 } from "../versions/versions";
 
@@ -37,6 +39,11 @@ export type ConditionalStops =
 export interface UpgradeOptions {
     /** Whether conditional stops are walked; default `include`. */
     readonly conditionalStops?: ConditionalStops;
+    /**
+     * Where the deployment's Mattermost runs; default `bundled`. Only `standalone` (no Mattermost in the
+     * package) can go to GitLab 19.0 or later.
+     */
+    readonly mattermost?: MattermostMode;
 }
 
 /** Why a version is installed on the way. */
@@ -48,7 +55,12 @@ export type StepReason =
     /** A stop only some instances must make; see `condition`. */
     | "conditional-stop"
     /** The configured version, the end of the walk. */
-    | "target";
+    | "target"
+    /**
+     * `gitlab-ctl pg-upgrade -V <postgresqlMajor>` on the version before it (`version`): the next package
+     * refuses to install on an older PostgreSQL.
+     */
+    | "postgresql-upgrade";
 
 /** One package installation of the walk. */
 export interface UpgradeStep {
@@ -58,6 +70,8 @@ export interface UpgradeStep {
     readonly reason: StepReason;
     /** For a conditional stop, the instances that must make it. */
     readonly condition?: string;
+    /** For a PostgreSQL upgrade, the major it moves GitLab's database to. */
+    readonly postgresqlMajor?: number;
 }
 
 /** The walk to make; `steps` is empty when the host already runs the target. */
@@ -104,7 +118,7 @@ export function planUpgrade(installed: GitlabPackage, target: GitlabPackage, opt
     if (!isKnownLine(from)) {
         return unknownVersion("installed", from);
     }
-    if (compareVersions(to, MATTERMOST_REMOVED_IN) >= 0) {
+    if (compareVersions(to, MATTERMOST_REMOVED_IN) >= 0 && (options.mattermost ?? "bundled") === "bundled") {
         return {
             kind: "refused",
             reason: "mattermost-removed",
@@ -148,7 +162,26 @@ export function planUpgrade(installed: GitlabPackage, target: GitlabPackage, opt
             : { version: stop.latestPatch, reason: "conditional-stop", condition: stop.condition },
     );
     const last: UpgradeStep[] = compareVersions(to, from) > 0 ? [{ version: to, reason: "target" }] : [];
-    return { kind: "path", edition: target.edition, steps: [...conversion, ...stops, ...last] };
+    return { kind: "path", edition: target.edition, steps: withPostgresqlUpgrades(from, [...conversion, ...stops, ...last]) };
+}
+
+/**
+ * Inserts, before the first package that needs a newer PostgreSQL than the packages before it, the
+ * PostgreSQL upgrade to that major, made on the version installed then. The host skips it when its
+ * database already runs that major.
+ */
+function withPostgresqlUpgrades(from: Version, steps: readonly UpgradeStep[]): UpgradeStep[] {
+    const walked: UpgradeStep[] = [];
+    let installed = from;
+    for (const step of steps) {
+        const needed = postgresqlNeededBy(step.version);
+        if (needed !== undefined && needed !== postgresqlNeededBy(installed)) {
+            walked.push({ version: installed, reason: "postgresql-upgrade", postgresqlMajor: needed });
+        }
+        walked.push(step);
+        installed = step.version;
+    }
+    return walked;
 }
 
 function unknownVersion(which: "installed" | "target", version: Version): UpgradeRefusal {
@@ -163,20 +196,21 @@ function unknownVersion(which: "installed" | "target", version: Version): Upgrad
         remedy:
             which === "installed"
                 ? "Bring the host to a known release by hand, along GitLab's upgrade path, then run pulumi up again."
-                : `Choose a version up to ${LAST_BUNDLING_LINE}.x, the last release line with bundled Mattermost.`,
+                : `Choose a released version up to ${formatVersion(newestGitlab())}, the newest this program's data knows.`,
     };
 }
 
 /**
  * The arguments of host/upgrade-gitlab.sh for a path: the edition, how long to wait for background
  * migrations after each step (seconds, or `none` on a host without GitLab's database, such as the split
- * topology's Mattermost host), then the versions in order.
+ * topology's Mattermost host), then the steps in order: versions, and `postgresql-<major>` for a
+ * PostgreSQL upgrade.
  */
 export function upgradeScriptArgs(path: UpgradePath, migrationWait: number | "none"): string[] {
     if (migrationWait !== "none" && !(Number.isSafeInteger(migrationWait) && migrationWait >= 0)) {
         throw new Error(`the migration wait must be a whole number of seconds or "none", got ${migrationWait}`);
     }
-    return [path.edition, String(migrationWait), ...path.steps.map((step) => formatVersion(step.version))];
+    return [path.edition, String(migrationWait), ...path.steps.map((step) => (step.reason === "postgresql-upgrade" ? `postgresql-${step.postgresqlMajor}` : formatVersion(step.version)))];
 }
 
 /**
@@ -190,7 +224,9 @@ export function describeUpgradePlan(plan: UpgradePlan): string {
     if (plan.steps.length === 0) {
         return "nothing to install: the host runs the configured version";
     }
-    return plan.steps.map((step) => `${formatVersion(step.version)}${stepLabel(step, plan.edition)}`).join(" → ");
+    return plan.steps
+        .map((step) => (step.reason === "postgresql-upgrade" ? `PostgreSQL ${step.postgresqlMajor} (gitlab-ctl pg-upgrade on ${formatVersion(step.version)})` : `${formatVersion(step.version)}${stepLabel(step, plan.edition)}`))
+        .join(" → ");
 }
 
 function stepLabel(step: UpgradeStep, edition: Edition): string {
@@ -202,6 +238,7 @@ function stepLabel(step: UpgradeStep, edition: Edition): string {
         case "conditional-stop":
             return ` (conditional stop, for ${step.condition})`;
         case "target":
+        case "postgresql-upgrade":
             return "";
     }
 }

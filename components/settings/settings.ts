@@ -1,6 +1,7 @@
 // The validated shape of a stack's configuration, and every default in one place.
 // Pure module: no cloud SDK, no Pulumi runtime.
 
+import type { MattermostEdition } from "../versions/mattermostReleases";
 import type { Version } from "../versions/versions";
 
 /** Where GitLab and Mattermost run. */
@@ -40,8 +41,30 @@ export interface GitlabSettings {
     readonly volumeSizeGiB: number;
 }
 
-/** Mattermost as bundled with Omnibus. */
+/**
+ * Where Mattermost comes from: `bundled` runs the Mattermost that GitLab's package ships (up to GitLab
+ * 18.11); `standalone` installs Mattermost's own release on a host of its own (topology split only).
+ */
+export type MattermostMode = "bundled" | "standalone";
+
+/** The Mattermost release the standalone host installs. */
+export interface StandaloneMattermost {
+    /** Exact server version, x.y.z. */
+    readonly version: Version;
+    /** `enterprise` (runs as Entry without a licence) or `team`. */
+    readonly edition: MattermostEdition;
+    /** SHA-256 of the release tarball: from the version data, or `mattermost.checksum`. */
+    readonly sha256: string;
+    /** Licence file contents; secret. Absent: the enterprise build runs as Entry. */
+    readonly license?: string;
+}
+
+/** Mattermost: bundled with Omnibus, or standalone. */
 export interface MattermostSettings {
+    /** `bundled` or `standalone`. */
+    readonly mode: MattermostMode;
+    /** The release to install; present exactly when `mode` is `standalone`. */
+    readonly standalone?: StandaloneMattermost;
     /** EC2 instance type of the Mattermost host (split topology only). Must be x86_64. */
     readonly instanceType: string;
     /** Size of the Mattermost host's root volume, in GiB (split topology only). */
@@ -200,6 +223,9 @@ export const DEFAULTS = {
         volumeSizeGiB: 100,
     },
     mattermost: {
+        /** Only while gitlab.version is 18.11 or older; GitLab 19.x needs mattermost.mode set to standalone. */
+        mode: "bundled" as const,
+        edition: "enterprise" as MattermostEdition,
         instanceType: "c6a.large",
         volumeSizeGiB: 50,
     },

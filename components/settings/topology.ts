@@ -4,9 +4,14 @@ import type { DeploymentSettings } from "./settings";
 
 /**
  * A host's job. `single` serves GitLab and Mattermost; `gitlab` and `mattermost` are the two hosts
- * of the split topology. Each role's gitlab.rb lives in components/gitlabRb/roles/<role>.ts.
+ * of the split topology. Each of those runs Omnibus, and its gitlab.rb lives in
+ * components/gitlabRb/roles/<role>.ts. `mattermost-standalone` (mattermost.mode standalone) runs
+ * Mattermost's own release with its own PostgreSQL and nginx, and no Omnibus.
  */
-export type HostRole = "single" | "gitlab" | "mattermost";
+export type HostRole = OmnibusRole | "mattermost-standalone";
+
+/** The roles of hosts that run GitLab's Omnibus package and so have a gitlab.rb. */
+export type OmnibusRole = "single" | "gitlab" | "mattermost";
 
 /** One host to create. */
 export interface HostPlan {
@@ -23,6 +28,14 @@ export interface HostPlan {
     readonly runsGitlab: boolean;
     /** Whether Mattermost runs here. */
     readonly runsMattermost: boolean;
+}
+
+/** A host that runs Omnibus: it gets a gitlab.rb, the package walk and Omnibus's backups. */
+export type OmnibusHostPlan = HostPlan & { readonly role: OmnibusRole };
+
+/** Whether the host runs GitLab's Omnibus package. */
+export function runsOmnibus(plan: HostPlan): plan is OmnibusHostPlan {
+    return plan.role !== "mattermost-standalone";
 }
 
 export function planHosts(settings: DeploymentSettings): readonly HostPlan[] {
@@ -42,7 +55,7 @@ export function planHosts(settings: DeploymentSettings): readonly HostPlan[] {
         { ...gitlab, role: "gitlab", dnsNames: [gitlabHost], runsMattermost: false },
         {
             name: "mattermost",
-            role: "mattermost",
+            role: settings.mattermost.mode === "standalone" ? "mattermost-standalone" : "mattermost",
             instanceType: settings.mattermost.instanceType,
             instanceTypeKey: "mattermost.instanceType",
             volumeSizeGiB: settings.mattermost.volumeSizeGiB,

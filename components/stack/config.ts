@@ -8,6 +8,8 @@ import { firstRedundantCidr, parseCidr, tooWideTogether } from "../settings/cidr
 import { checkProvidedCertificate, parseCaCertificate } from "../tls/certificateChecks";
 import { ConfigError } from "../settings/configError";
 import { checkEnvCollisions, checkEnvFileValue } from "../mattermost/mattermostEnv";
+import { checkModeFields, readMattermostMode, readStandaloneMattermost } from "../mattermost/standaloneRelease";
+import { SUGGESTED_MATTERMOST } from "../versions/mattermostReleases";
 import {
     DEFAULTS,
     type DeploymentSettings,
@@ -17,6 +19,7 @@ import {
     type ExternalUrl,
     type MailSecurity,
     type MailSettings,
+    type MattermostMode,
     type ProvidedCertificate,
     type ServiceName,
     type Topology,
@@ -47,7 +50,7 @@ const SCHEMA = {
     mattermostExternalUrl: null,
     dnsZone: null,
     gitlab: ["edition", "version", "instanceType", "volumeSizeGiB"],
-    mattermost: ["instanceType", "volumeSizeGiB", "uid", "gid", "env", "emailBatching", "gitlabPlugin"],
+    mattermost: ["mode", "version", "edition", "license", "checksum", "instanceType", "volumeSizeGiB", "uid", "gid", "env", "emailBatching", "gitlabPlugin"],
     tls: ["mode", "contactEmail", "validityDays", "earlyRenewalDays", "certificates", "caCertificate"],
     ssh: ["allowedCidrs"],
     oauth: ["rotation"],
@@ -113,7 +116,9 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
     }
 
     const gitlab = objects.gitlab;
-    const version = readVersion(gitlab.version);
+    const configuredMode = readMattermostMode(objects.mattermost.mode, topology);
+    const version = readVersion(gitlab.version, configuredMode);
+    const mode: MattermostMode = configuredMode ?? DEFAULTS.mattermost.mode;
     const ignoring = gitlabPlugin ? gitlabPluginIgnoringSettings(version) : undefined;
     if (ignoring !== undefined) {
         throw new ConfigError(
@@ -139,7 +144,10 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
             }
         }
     }
+    checkModeFields(mode, mm);
     const mattermostSettings = {
+        mode,
+        ...(mode === "standalone" ? { standalone: readStandaloneMattermost(mm) } : {}),
         instanceType: readInstanceType(mm.instanceType, "mattermost.instanceType", DEFAULTS.mattermost.instanceType),
         volumeSizeGiB: readWholeNumber(mm.volumeSizeGiB, "mattermost.volumeSizeGiB", { ...VOLUME_GIB, fallback: DEFAULTS.mattermost.volumeSizeGiB }),
         uid: readId(mm.uid, "mattermost.uid"),
@@ -163,7 +171,23 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
         backup: readBackup(objects.backup),
     };
     checkEnvCollisions(settings);
+    if (mode === "standalone") {
+        checkNotYetStandalone(settings);
+    }
     return settings;
+}
+
+/**
+ * Features the standalone host does not have yet: refused rather than silently skipped. The restore
+ * and the GitLab plugin step run on the Mattermost host through Omnibus's paths today.
+ */
+function checkNotYetStandalone(settings: DeploymentSettings): void {
+    if (settings.backup.restoreFrom !== undefined) {
+        throw new ConfigError("backup.restoreFrom", "is not available with mattermost.mode standalone yet: the restore tool works on the bundled Mattermost's paths. Remove it (pulumi config rm --path backup.restoreFrom).");
+    }
+    if (settings.mattermost.gitlabPlugin) {
+        throw new ConfigError("mattermost.gitlabPlugin.enabled", "is not available with mattermost.mode standalone yet: the plugin is configured through the bundled Mattermost's tools. Remove it, or set it to false.");
+    }
 }
 
 function readObject(raw: Readonly<Record<string, string>>, key: ObjectKey): RawObject {
@@ -266,16 +290,19 @@ function readZone(value: string | undefined): string {
     return zone;
 }
 
-function readVersion(value: unknown): Version {
+/** `mode` is mattermost.mode as configured, undefined when absent. */
+function readVersion(value: unknown, mode: MattermostMode | undefined): Version {
     const text = value === undefined ? DEFAULTS.gitlab.version : value;
     const version = typeof text === "string" ? parseVersion(text) : undefined;
     if (!version) {
         throw new ConfigError("gitlab.version", `must be a full version x.y.z such as ${DEFAULTS.gitlab.version}, got ${JSON.stringify(text)}.`);
     }
-    if (compareVersions(version, MATTERMOST_REMOVED_IN) >= 0) {
+    // No default mode for 19.x: which Mattermost a stack runs is too big a choice to make silently.
+    if (compareVersions(version, MATTERMOST_REMOVED_IN) >= 0 && mode !== "standalone") {
+        const modeIs = mode === undefined ? "mattermost.mode is not set (bundled is its default up to 18.11)" : "mattermost.mode is bundled";
         throw new ConfigError(
             "gitlab.version",
-            `is ${formatVersion(version)}, but GitLab ${MATTERMOST_REMOVED_IN.major}.0 removed bundled Mattermost; ${LAST_BUNDLING_LINE}.x is the last release line that ships it. Use ${DEFAULTS.gitlab.version}, and migrate Mattermost to a standalone install before moving GitLab to ${MATTERMOST_REMOVED_IN.major}.x.`,
+            `is ${formatVersion(version)}, but GitLab ${MATTERMOST_REMOVED_IN.major}.0 removed bundled Mattermost (${LAST_BUNDLING_LINE}.x is the last release line that ships it) and ${modeIs}. For a new stack, run Mattermost on a host of its own: pulumi config set topology split, pulumi config set --path mattermost.mode standalone, pulumi config set --path mattermost.version ${SUGGESTED_MATTERMOST}. A deployed bundled stack stays on ${DEFAULTS.gitlab.version} until its Mattermost has moved (docs/upgrading-past-18.11.md).`,
         );
     }
     if (compareVersions(version, HOST_OS.firstGitlab) < 0) {

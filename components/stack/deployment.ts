@@ -24,7 +24,7 @@ import { gitlabRbFor } from "../gitlabRb/roles";
 import type { DeploymentSettings, MailServer } from "../settings/settings";
 import { SshAccess } from "../aws/sshAccess";
 import { PRIVATE_CA_PATH, retiredTlsFiles, tlsFiles, trustsPrivateCa, type TlsFile } from "../tls/tlsPlan";
-import { planHosts, type HostPlan } from "../settings/topology";
+import { planHosts, runsOmnibus, type HostPlan, type OmnibusHostPlan } from "../settings/topology";
 import type { VersionPlan } from "./upgrade";
 import { HOST_OS, formatVersion } from "../versions/versions";
 
@@ -76,18 +76,18 @@ export class Deployment extends pulumi.ComponentResource {
     readonly initialRootPassword: pulumi.Output<string>;
     /** Secret. */
     readonly sshPrivateKey: pulumi.Output<string>;
-    /** Opens Mattermost's database in the bundled PostgreSQL. */
-    readonly mattermostDatabaseCommand: pulumi.Output<string>;
-    /** Runs the bundled Mattermost binary on its host (append arguments, e.g. `version`). */
-    readonly mattermostCliCommand: pulumi.Output<string>;
-    /** Runs mmctl in local mode on the Mattermost host (append arguments, e.g. `user list`). */
-    readonly mmctlCommand: pulumi.Output<string>;
+    /** Opens Mattermost's database in the bundled PostgreSQL; absent for a standalone Mattermost (not wired yet). */
+    readonly mattermostDatabaseCommand?: pulumi.Output<string>;
+    /** Runs the bundled Mattermost binary on its host (append arguments, e.g. `version`); absent for standalone. */
+    readonly mattermostCliCommand?: pulumi.Output<string>;
+    /** Runs mmctl in local mode on the Mattermost host (append arguments, e.g. `user list`); absent for standalone. */
+    readonly mmctlCommand?: pulumi.Output<string>;
     /** The S3 bucket holding the stack's backups. */
     readonly backupBucket: pulumi.Output<string>;
     /** Per backup job (`mattermost-backup`, `gitlab-full-backup`): the command that runs it now. */
     readonly backupCommands: Record<string, pulumi.Output<string>>;
-    /** Restores Mattermost from its latest complete backup (replace `latest` with a timestamp for another). */
-    readonly mattermostRestoreCommand: pulumi.Output<string>;
+    /** Restores Mattermost from its latest complete backup (replace `latest` with a timestamp for another); absent for standalone. */
+    readonly mattermostRestoreCommand?: pulumi.Output<string>;
     /** Per backup job: the timestamp of its last success recorded in the bucket, as of this run. */
     readonly lastSuccessfulBackups: Record<string, pulumi.Output<string>>;
     /** The private CA the hosts' certificates chain to, for browsers and runners; absent otherwise. */
@@ -161,7 +161,7 @@ export class Deployment extends pulumi.ComponentResource {
             return file.content.kind === "ca" ? (material.caCertificate as pulumi.Output<string>) : material.byName[file.content.name][file.content.kind];
         };
 
-        const configure = (plan: HostPlan, after: pulumi.Resource[], upgradeAfter: pulumi.Resource[]) => {
+        const configure = (plan: OmnibusHostPlan, after: pulumi.Resource[], upgradeAfter: pulumi.Resource[]) => {
             const host = hostOf(plan);
             const install = new OmnibusInstall(plan.name, {
                 connection: host.connection,
@@ -233,7 +233,7 @@ export class Deployment extends pulumi.ComponentResource {
 
         // GitLab first: the OAuth application lives in its database. In the split topology the
         // Mattermost host is configured only once the application it signs in with exists.
-        const gitlabPlan = plans.find((plan) => plan.runsGitlab) as HostPlan;
+        const gitlabPlan = plans.find((plan) => plan.runsGitlab) as OmnibusHostPlan;
         const gitlabHost = configure(gitlabPlan, [], []);
         const gitlabConfig = gitlabHost.config;
         const register = (registrationName: string, application: OauthApplication, appCredentials: OauthCredentials) =>
@@ -253,13 +253,20 @@ export class Deployment extends pulumi.ComponentResource {
         ];
         // Upgrades go GitLab host first: the Mattermost host upgrades only once GitLab answers healthy
         // on the new version, so sign-in works again as soon as Mattermost is back.
-        const mattermostHost = plans.filter((p) => !p.runsGitlab).map((plan) => configure(plan, registrations, gitlabConfig.healthGates))[0] ?? gitlabHost;
-        const mattermostConfig = mattermostHost.config;
+        // A standalone Mattermost host has no Omnibus: it gets its EC2 instance, DNS name and certificates
+        // here, and the OAuth application it signs in with is registered on the GitLab host; the
+        // installation of Mattermost itself on it is not wired yet (README, "What exists so far").
+        const omnibusMattermost = plans.find((plan): plan is OmnibusHostPlan => plan.runsMattermost && runsOmnibus(plan));
+        const mattermostHost =
+            omnibusMattermost === undefined ? undefined : omnibusMattermost === gitlabPlan ? gitlabHost : configure(omnibusMattermost, registrations, gitlabConfig.healthGates);
+        const mattermostConfig = mattermostHost?.config;
 
         const mattermostPlan = plans.find((plan) => plan.runsMattermost) as HostPlan;
         const restoreFrom = settings.backup.restoreFrom;
         const restore =
             restoreFrom &&
+            mattermostHost &&
+            mattermostConfig &&
             new MattermostRestore("mattermost-restore", {
                 backup: restoreFrom,
                 connection: hostOf(mattermostPlan).connection,
@@ -268,9 +275,9 @@ export class Deployment extends pulumi.ComponentResource {
                 after: [mattermostConfig.apply, ...mattermostConfig.healthGates, mattermostHost.backups.toolsReady],
             }, parent).step;
         if (restore) {
-            mattermostHost.backups.enableTimers([restore]);
+            mattermostHost?.backups.enableTimers([restore]);
         }
-        if (pluginCredentials) {
+        if (pluginCredentials && mattermostConfig) {
             new GitlabPlugin("gitlab-plugin", {
                 settings,
                 connection: hostOf(mattermostPlan).connection,
@@ -291,17 +298,20 @@ export class Deployment extends pulumi.ComponentResource {
         );
         this.initialRootPassword = pulumi.secret(rootPassword.result);
         this.sshPrivateKey = ssh.privateKey;
-        this.mattermostDatabaseCommand = onMattermostHost("sudo gitlab-psql -d mattermost_production", true);
-        this.mattermostCliCommand = onMattermostHost("sudo mattermost-cli");
-        this.mmctlCommand = onMattermostHost("sudo mmctl");
+        if (mattermostHost) {
+            this.mattermostDatabaseCommand = onMattermostHost("sudo gitlab-psql -d mattermost_production", true);
+            this.mattermostCliCommand = onMattermostHost("sudo mattermost-cli");
+            this.mmctlCommand = onMattermostHost("sudo mmctl");
+            this.mattermostRestoreCommand = onMattermostHost(`sudo ${MATTERMOST_RESTORE.command} latest`);
+        }
         this.caCertificate = trustsPrivateCa(settings.tls) ? certificates?.caCertificate : undefined;
         this.backupBucket = storage.bucketName;
         this.availabilityZone = network.availabilityZone;
-        const jobs = plans.flatMap((plan) => backupJobs(plan).map((job) => ({ job, plan })));
+        // Only Omnibus hosts have backup jobs so far; the standalone host's come with its installation.
+        const jobs = plans.filter(runsOmnibus).flatMap((plan) => backupJobs(plan).map((job) => ({ job, plan })));
         this.backupCommands = Object.fromEntries(
             jobs.map(({ job, plan }) => [job.command, pulumi.interpolate`${sshCommand(hostOf(plan).publicIp)} ${runNowCommand(job)}`]),
         );
-        this.mattermostRestoreCommand = onMattermostHost(`sudo ${MATTERMOST_RESTORE.command} latest`);
         this.lastSuccessfulBackups = Object.fromEntries(
             jobs.map(({ job }) => [job.command, lastRecordedBackup(storage.bucketName, lastSuccessKey(job, pulumi.getStack()), parent)]),
         );
@@ -309,7 +319,7 @@ export class Deployment extends pulumi.ComponentResource {
             gitlabUrl: this.gitlabUrl,
             mattermostUrl: this.mattermostUrl,
             initialRootPassword: this.initialRootPassword,
-            mattermostDatabaseCommand: this.mattermostDatabaseCommand,
+            ...(this.mattermostDatabaseCommand ? { mattermostDatabaseCommand: this.mattermostDatabaseCommand } : {}),
         });
     }
 }

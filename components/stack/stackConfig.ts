@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, PROJECT, checkArchitectures, chooseZone, parseSettings } from "./config";
 import type { DeploymentSettings } from "../settings/settings";
 import { planHosts } from "../settings/topology";
-import { planVersion, type VersionPlan } from "./upgrade";
+import { planVersion, type DeployedMattermost, type VersionPlan } from "./upgrade";
 import type { GitlabPackage } from "../omnibus/upgradePath";
 
 /** This project's keys from the stack configuration, without the namespace. */
@@ -60,6 +60,6 @@ export async function chooseHostZone(settings: DeploymentSettings, current: stri
 }
 
 /** The version plan for this run, or the refusal as a configuration error. */
-export function planVersionOrFail(settings: DeploymentSettings, deployed: GitlabPackage | undefined): VersionPlan {
-    return reportingConfigErrors(() => planVersion(settings, deployed));
+export function planVersionOrFail(settings: DeploymentSettings, deployed: GitlabPackage | undefined, deployedMattermost?: DeployedMattermost): VersionPlan {
+    return reportingConfigErrors(() => planVersion(settings, deployed, deployedMattermost));
 }

@@ -5,9 +5,19 @@
 import { ConfigError } from "../settings/configError";
 import { gitlabRbKeys } from "../gitlabRb/roles";
 import type { DeploymentSettings } from "../settings/settings";
-import { planHosts } from "../settings/topology";
+import type { MattermostMode } from "../settings/settings";
+import { planHosts, runsOmnibus } from "../settings/topology";
 import { describeUpgradePlan, planUpgrade, type GitlabPackage, type UpgradePath } from "../omnibus/upgradePath";
-import { formatVersion, keyChangesBetween } from "../versions/versions";
+import { planMattermostUpgrade, type MattermostUpgradeStep } from "../versions/mattermostReleases";
+import { formatVersion, keyChangesBetween, type Version } from "../versions/versions";
+
+/** The Mattermost the stack recorded after its last successful deployment. */
+export interface DeployedMattermost {
+    /** Stacks deployed before the mode was recorded ran the bundled Mattermost. */
+    readonly mode: MattermostMode;
+    /** The exact version, when the record holds one (a bundled patch range does not). */
+    readonly version?: Version;
+}
 
 /** The version decision for this run. */
 export interface VersionPlan {
@@ -17,6 +27,8 @@ export interface VersionPlan {
     readonly path?: UpgradePath;
     /** One line for the preview and the stack outputs. */
     readonly summary: string;
+    /** The standalone Mattermost's walk from the deployed version; undefined when nothing is to do. */
+    readonly mattermostSteps?: readonly MattermostUpgradeStep[];
 }
 
 /**
@@ -24,17 +36,21 @@ export interface VersionPlan {
  * 19.0 or later, an unknown line, a key the walk would abort on) are ConfigErrors on gitlab.version
  * or gitlab.edition, raised before any resource is created.
  */
-export function planVersion(settings: DeploymentSettings, deployed: GitlabPackage | undefined): VersionPlan {
+export function planVersion(settings: DeploymentSettings, deployed: GitlabPackage | undefined, deployedMattermost?: DeployedMattermost): VersionPlan {
     const target: GitlabPackage = { edition: settings.gitlab.edition, version: settings.gitlab.version };
     if (deployed === undefined) {
         return { summary: `fresh install of gitlab-${target.edition} ${formatVersion(target.version)}` };
     }
-    const plan = planUpgrade(deployed, target);
+    const mattermostSteps = planStandaloneMattermost(settings, deployedMattermost ?? { mode: "bundled" });
+    const mattermostWalk = mattermostSteps.map((step) => `${formatVersion(step.version)}${step.reason === "esr-stop" ? " (ESR stop)" : ""}`).join(" → ");
+    const withMattermost = (plan: VersionPlan): VersionPlan =>
+        mattermostSteps.length === 0 ? plan : { ...plan, mattermostSteps, summary: `${plan.summary}; Mattermost: ${mattermostWalk}` };
+    const plan = planUpgrade(deployed, target, { mattermost: settings.mattermost.mode });
     if (plan.kind === "refused") {
         throw new ConfigError(plan.reason === "edition-switch" ? "gitlab.edition" : "gitlab.version", `cannot be applied: ${plan.problem} ${plan.remedy}`);
     }
     if (plan.steps.length === 0) {
-        return { deployed, summary: describeUpgradePlan(plan) };
+        return withMattermost({ deployed, summary: describeUpgradePlan(plan) });
     }
     if (settings.backup.restoreFrom !== undefined) {
         // The walk backs Mattermost up first; that backup would come before the restore (and be its `latest`).
@@ -45,7 +61,7 @@ export function planVersion(settings: DeploymentSettings, deployed: GitlabPackag
     }
     // The package's own pre-install check reads the gitlab.rb in place, which was rendered for the
     // deployed version: a key some step no longer accepts would stop the walk half-way.
-    for (const host of planHosts(settings)) {
+    for (const host of planHosts(settings).filter(runsOmnibus)) {
         const blocking = keyChangesBetween(deployed.version, target.version, gitlabRbKeys(host.role, { ...settings, gitlab: { ...settings.gitlab, version: deployed.version } })).find(
             (change) => change.change === "aborts",
         );
@@ -56,5 +72,34 @@ export function planVersion(settings: DeploymentSettings, deployed: GitlabPackag
             );
         }
     }
-    return { deployed, path: plan, summary: describeUpgradePlan(plan) };
+    return withMattermost({ deployed, path: plan, summary: describeUpgradePlan(plan) });
+}
+
+/**
+ * The standalone Mattermost's walk on a deployed stack, or a ConfigError: a bundled stack cannot switch
+ * to standalone yet (its data would stay behind), and a downgrade or an upgrade into Mattermost's
+ * documented migration bug is refused.
+ */
+function planStandaloneMattermost(settings: DeploymentSettings, deployed: DeployedMattermost): readonly MattermostUpgradeStep[] {
+    const standalone = settings.mattermost.standalone;
+    if (standalone === undefined) {
+        if (deployed.mode === "standalone") {
+            throw new ConfigError("mattermost.mode", "is bundled, but this stack runs a standalone Mattermost: its data lives on the standalone host, and GitLab 19 has no bundled Mattermost to go back to. Set mattermost.mode back to standalone.");
+        }
+        return [];
+    }
+    if (deployed.mode === "bundled") {
+        throw new ConfigError(
+            "mattermost.mode",
+            "is standalone, but this stack runs the bundled Mattermost: moving its data to a standalone host is not built yet, and switching now would leave every message behind. Keep mattermost.mode bundled and gitlab.version at 18.11.x until the migration is available (docs/upgrading-past-18.11.md).",
+        );
+    }
+    if (deployed.version === undefined) {
+        return [];
+    }
+    const plan = planMattermostUpgrade(deployed.version, standalone.version, standalone.edition);
+    if (plan.kind === "refused") {
+        throw new ConfigError("mattermost.version", `cannot be applied: ${plan.problem} ${plan.remedy}`);
+    }
+    return plan.steps;
 }

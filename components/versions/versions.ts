@@ -70,6 +70,8 @@ export const HOST_OS = {
     amiOwner: "099720109477",
     amiNamePattern: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*",
     sshUser: "ubuntu",
+    /** Ubuntu's own PostgreSQL (postgresql-16 in noble), which the standalone Mattermost host runs. */
+    postgresqlMajor: 16,
 } as const;
 
 /**
@@ -234,9 +236,10 @@ export function formatLine(line: ReleaseLine): string {
 /**
  * The release lines the data covers, as each major's last minor: 13.12, 14.10, 15.11, 16.11, 17.11 and
  * 18.11 are the last stop of their major in gitlab config/upgrade_path.yml, and the Mattermost table
- * below has every minor from 14.0 to 18.11 (omnibus tags). 19.x exists but cannot run bundled Mattermost.
+ * below has every minor from 14.0 to 18.11 (omnibus tags). For 19.x, the newest line as of
+ * VERSION_DATA_CHECKED is 19.3 (GITLAB_19_LINES); 19.x runs only beside a standalone Mattermost.
  */
-export const LAST_MINOR_OF_MAJOR: Readonly<Record<number, number>> = { 13: 12, 14: 10, 15: 11, 16: 11, 17: 11, 18: 11 };
+export const LAST_MINOR_OF_MAJOR: Readonly<Record<number, number>> = { 13: 12, 14: 10, 15: 11, 16: 11, 17: 11, 18: 11, 19: 3 };
 
 /** Whether `line` is a GitLab release line this data knows. */
 export function isKnownLine(line: ReleaseLine): boolean {
@@ -254,6 +257,8 @@ export interface UpgradeStop {
     readonly source: string;
 }
 
+const GITLAB_19_STOPS_SOURCE =
+    "gitlab doc/update/versions/gitlab_19_changes.md @55eb439f (required stops 19.2, 19.5, 19.8, 19.11); latest patch from the omnibus CHANGELOG and tags";
 const UPGRADE_PATH_YML = "gitlab config/upgrade_path.yml; latest patch from omnibus tags";
 const UPGRADE_PATHS_DOC = "gitlab doc/update/upgrade_paths.md (conditional, not in upgrade_path.yml); latest patch from omnibus tags";
 
@@ -298,6 +303,7 @@ export const UPGRADE_STOPS: readonly UpgradeStop[] = [
     requiredStop("18.5.7"),
     requiredStop("18.8.11"),
     requiredStop("18.11.11"),
+    { latestPatch: known("19.2.4"), source: GITLAB_19_STOPS_SOURCE },
 ];
 
 /** The Mattermost version a GitLab release line bundles. */
@@ -454,15 +460,60 @@ export function formatBundledMattermost(bundled: BundledMattermost): string {
     }
 }
 
+/**
+ * The 19.x lines as of VERSION_DATA_CHECKED, each as its newest patch with a public tag (19.0.7, 19.1.5
+ * and 19.2.3 are in the omnibus CHANGELOG but were never tagged publicly), from the omnibus CHANGELOG
+ * headings and tags (mirror HEAD 440b1f83), corroborated by endoflife-date release-data @f626bdef.
+ * Required stops of 19.x: 19.2, 19.5, 19.8 and 19.11 (REQUIRED_STOP_LINES_19); only 19.2 lies in the data.
+ */
+export const GITLAB_19_LINES: readonly Version[] = [known("19.0.8"), known("19.1.6"), known("19.2.4"), known("19.3.0")];
+
+/** GitLab's required upgrade stops of major 19 (gitlab_19_changes.md); later ones than the data knows are listed for the docs. */
+export const REQUIRED_STOP_LINES_19: readonly ReleaseLine[] = [known("19.2"), known("19.5"), known("19.8"), known("19.11")];
+
+/** The newest known patch of every line, 14.0 and later. */
+function newestPatches(): readonly Version[] {
+    return [...BUNDLED_MATTERMOST.map((entry) => entry.lastPatch), ...GITLAB_19_LINES];
+}
+
 /** Whether GitLab released `version`, as far as the data knows: a known line, at or below its newest patch. */
 export function isReleased(version: Version): boolean {
-    const entry = BUNDLED_MATTERMOST.find((candidate) => compareLines(candidate.line, version) === 0);
-    return entry !== undefined && compareVersions(version, entry.lastPatch) <= 0;
+    const newest = newestPatchOf(version);
+    return newest !== undefined && compareVersions(version, newest) <= 0;
 }
 
 /** The newest patch of `version`'s line, if the data knows the line. */
 export function newestPatchOf(line: ReleaseLine): Version | undefined {
-    return BUNDLED_MATTERMOST.find((candidate) => compareLines(candidate.line, line) === 0)?.lastPatch;
+    return newestPatches().find((candidate) => compareLines(candidate, line) === 0);
+}
+
+/** The newest GitLab release the data knows. */
+export function newestGitlab(): Version {
+    return GITLAB_19_LINES[GITLAB_19_LINES.length - 1];
+}
+
+/**
+ * The oldest installed version each package accepts: the preinst's MIN_VERSION (omnibus
+ * config/templates/package-scripts/preinst.erb at the tags): 18.11 for 19.0.0 to 19.2.4, 19.2 for 19.3.0.
+ * The walk through the stops satisfies it; the table lets a test prove that.
+ */
+export const PACKAGE_MINIMUM: readonly { readonly packagesFrom: Version; readonly needsInstalled: ReleaseLine }[] = [
+    { packagesFrom: known("19.0.0"), needsInstalled: known("18.11") },
+    { packagesFrom: known("19.3.0"), needsInstalled: known("19.2") },
+];
+
+/**
+ * The PostgreSQL major each package needs running before it installs: 19.0.0 to 19.3.0 preinst
+ * `pg_check` has PG_MIN_VERSION=17 and exits 1 below it, while 18.11 runs 16.14 by default (omnibus
+ * config/software/postgresql*.rb at 18.11.11; `gitlab-ctl pg-upgrade -V 17` moves it, doc/settings/database.md).
+ */
+export const GITLAB_POSTGRESQL_MINIMUM: readonly { readonly packagesFrom: Version; readonly major: number; readonly source: string }[] = [
+    { packagesFrom: known("19.0.0"), major: 17, source: "omnibus preinst.erb PG_MIN_VERSION=17 at 19.0.0, 19.2.4 and 19.3.0" },
+];
+
+/** The PostgreSQL major the package `version` needs, if it needs more than earlier versions ran. */
+export function postgresqlNeededBy(version: Version): number | undefined {
+    return [...GITLAB_POSTGRESQL_MINIMUM].reverse().find((rule) => compareVersions(version, rule.packagesFrom) >= 0)?.major;
 }
 
 /** A released patch that must not be installed, and why. */

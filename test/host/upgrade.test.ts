@@ -44,6 +44,12 @@ interface Scenario {
     readonly skipAutoBackup?: boolean;
     /** An install that waits, after announcing itself, until the test releases it (signal tests). */
     readonly installWaitsFor?: string;
+    /** The PostgreSQL major GitLab's database runs (SHOW server_version_num); 16, as on 18.11, unless set. */
+    readonly postgresqlMajor?: number;
+    /** `gitlab-ctl pg-upgrade` fails (and, as Omnibus does, leaves the old cluster running). */
+    readonly pgUpgradeFails?: boolean;
+    /** A pg-upgrade that waits, after announcing itself, until the test releases it (signal tests). */
+    readonly pgUpgradeWaitsFor?: string;
 }
 
 /** A GitLab host made of stand-ins, with its fake dpkg database under <sandbox>/dpkg. */
@@ -70,6 +76,9 @@ function gitlabHost(sandbox: Sandbox, scenario: Scenario) {
     sandbox.write("scenario/check-config-fails", (scenario.checkConfigFails ?? []).map((line) => `${line}\n`).join(""));
     sandbox.write("scenario/install-fails", (scenario.installFails ?? []).map((v) => `${v}\n`).join(""));
     sandbox.write("scenario/pending-polls", String(scenario.pendingPolls ?? 0));
+    sandbox.write("scenario/postgresql-major", String(scenario.postgresqlMajor ?? 16));
+    sandbox.write("scenario/pg-upgrade-fails", scenario.pgUpgradeFails ? "yes" : "no");
+    sandbox.write("scenario/pg-upgrade-waits", scenario.pgUpgradeWaitsFor ?? "");
     sandbox.write("scenario/pending", "0");
     sandbox.write("scenario/failed", String(scenario.failedMigrations ?? 0));
     sandbox.write("scenario/services-down", String(scenario.servicesDownPolls ?? 0));
@@ -157,7 +166,24 @@ if [ "$1" = status ]; then
     echo "run: puma: (pid 1) 60s"
     exit 0
 fi
-[ "$1" = check-config ] || { echo "stand-in gitlab-ctl: only check-config and status are expected" >&2; exit 2; }
+if [ "$1" = pg-upgrade ]; then
+    [ "$2" = -V ] || { echo "stand-in gitlab-ctl: pg-upgrade without -V" >&2; exit 2; }
+    wait_for=$(cat ${sh(join(control, "pg-upgrade-waits"))})
+    if [ -n "$wait_for" ]; then
+        touch ${sh(join(control, "pg-upgrading"))}
+        for _ in $(seq 200); do [ -e "$wait_for" ] && break; sleep 0.05; done
+        # Omnibus's pg-upgrade, interrupted, leaves the old cluster in place.
+        exit 1
+    fi
+    if [ "$(cat ${sh(join(control, "pg-upgrade-fails"))})" = yes ]; then
+        echo "stand-in pg-upgrade: not enough space to copy the database; reverted to the old cluster" >&2
+        exit 1
+    fi
+    echo "$3" >${sh(join(control, "postgresql-major"))}
+    echo "stand-in pg-upgrade: PostgreSQL $3 runs"
+    exit 0
+fi
+[ "$1" = check-config ] || { echo "stand-in gitlab-ctl: only check-config, pg-upgrade and status are expected" >&2; exit 2; }
 line=\${2#--version=}
 if grep -qx "$line" ${sh(join(control, "check-config-fails"))}; then
     echo "stand-in check-config: gitlab.rb sets a key that GitLab $line refuses"
@@ -166,6 +192,7 @@ fi
 echo "stand-in check-config: gitlab.rb is fine for GitLab $line"`);
 
     sandbox.standIn("gitlab-psql", `
+if [ "$3" = "SHOW server_version_num" ]; then echo "$(( $(cat ${sh(join(control, "postgresql-major"))}) * 10000 + 5 ))"; exit 0; fi
 pending=$(cat ${sh(join(control, "pending"))})
 failed=$(cat ${sh(join(control, "failed"))})
 if [ "$pending" = forever ]; then echo "3|$failed"; exit 0; fi
@@ -203,8 +230,16 @@ fi`);
         setInstallFails: (versions: readonly string[]) => writeFileSync(join(control, "install-fails"), versions.map((v) => `${v}\n`).join("")),
         /** Sets the migrations the host has right now (e.g. finished later, by GitLab). */
         setPending: (polls: number | "forever") => writeFileSync(join(control, "pending"), String(polls)),
+        /** Makes pg-upgrade succeed or fail from now on. */
+        setPgUpgradeFails: (fails: boolean) => writeFileSync(join(control, "pg-upgrade-fails"), fails ? "yes" : "no"),
+        /** The PostgreSQL major the database runs now. */
+        postgresqlMajor: () => Number(readFileSync(join(control, "postgresql-major"), "utf8").trim()),
         skipBackup,
         railsEtc,
+        /** Lets pg-upgrade run through from now on. */
+        stopPgUpgradeWaiting: () => writeFileSync(join(control, "pg-upgrade-waits"), ""),
+        /** Whether the walk is inside the pg-upgrade stand-in, waiting for the test to release it. */
+        pgUpgrading: () => existsSync(join(control, "pg-upgrading")),
         /** Whether the walk is inside the apt-get stand-in, waiting for the test to release it. */
         installing: () => existsSync(join(control, "installing")),
         env: scriptEnv,
@@ -213,11 +248,12 @@ fi`);
     };
 }
 
-/** The program's path from `from` to `to`. */
+/** The program's path from `from` to `to` (past 18.11, as a stack with a standalone Mattermost walks it). */
 function path(from: string, to: string, fromEdition: Edition = "ee", toEdition: Edition = "ee"): UpgradePath {
     const plan = planUpgrade(
         { edition: fromEdition, version: parseVersion(from)! },
         { edition: toEdition, version: parseVersion(to)! },
+        { mattermost: parseVersion(to)!.major >= 19 ? "standalone" : "bundled" },
     );
     assert.equal(plan.kind, "path");
     return plan as UpgradePath;
@@ -232,7 +268,7 @@ function commands(sandbox: Sandbox): string[] {
         const argv = sandbox.calls(name)[index]!.argv;
         if (name === "gitlab-psql") {
             assert.deepEqual(argv.slice(0, 2), ["-At", "-c"]);
-            return `${name} -At -c <query>`;
+            return argv[2] === "SHOW server_version_num" ? `${name} -At -c ${argv[2]}` : `${name} -At -c <query>`;
         }
         return [name, ...argv].join(" ");
     });
@@ -593,4 +629,103 @@ describe("upgrade-gitlab.sh", () => {
                 assert.deepEqual(sandbox.sequence(), []);
             }));
     }
+
+    describe("PostgreSQL before GitLab 19", () => {
+        const toNineteen = () => upgradeScriptArgs(path("18.11.11", "19.3.0"), 3600);
+
+        test("the program's walk 18.11.11 → 19.3.0 upgrades PostgreSQL to 17 on 18.11.11, then installs 19.2.4 and 19.3.0", () =>
+            withSandbox(async (sandbox) => {
+                const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.11.11-ee.0" } });
+                assert.deepEqual(toNineteen(), ["ee", "3600", "postgresql-17", "19.2.4", "19.3.0"]);
+                const result = await host.upgrade(toNineteen());
+                assert.equal(result.status, 0, describeRun(result));
+                assert.deepEqual(commands(sandbox), [
+                    `${DPKG_QUERY} gitlab-ee`,
+                    "gitlab-psql -At -c <query>",
+                    `${APT} update -q`,
+                    "gitlab-psql -At -c SHOW server_version_num",
+                    "gitlab-ctl pg-upgrade -V 17",
+                    "gitlab-ctl status",
+                    ...stepCommands("19.2.4", 1),
+                    ...stepCommands("19.3.0", 1),
+                ]);
+                assert.equal(host.postgresqlMajor(), 17);
+                assert.equal(host.dpkgState("gitlab-ee"), "hi |19.3.0-ee.0");
+                assert.match(result.stdout, /upgrading GitLab's PostgreSQL from 16 to 17/);
+            }));
+
+        test("a database already on 17 is not upgraded again", () =>
+            withSandbox(async (sandbox) => {
+                const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.11.11-ee.0" }, postgresqlMajor: 17 });
+                const result = await host.upgrade(toNineteen());
+                assert.equal(result.status, 0, describeRun(result));
+                assert.ok(!commands(sandbox).some((command) => command.startsWith("gitlab-ctl pg-upgrade")), "pg-upgrade ran on PostgreSQL 17");
+                assert.deepEqual(installed(sandbox), ["gitlab-ee=19.2.4-ee.0", "gitlab-ee=19.3.0-ee.0"]);
+                assert.match(result.stdout, /already runs 17, at least 17/);
+            }));
+
+        test("a failed pg-upgrade stops the walk before the 19.x package, held; a re-run upgrades PostgreSQL and goes on", () =>
+            withSandbox(async (sandbox) => {
+                const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.11.11-ee.0" }, pgUpgradeFails: true });
+                const failed = await host.upgrade(toNineteen());
+                assert.equal(failed.status, 1, describeRun(failed));
+                assert.match(failed.stderr, /FAILED \(exit 1\): gitlab-ctl pg-upgrade -V 17 failed .*gitlab-ee 18\.11\.11 stays installed and held on its old PostgreSQL/);
+                assert.deepEqual(installed(sandbox), []);
+                assert.equal(host.dpkgState("gitlab-ee"), "hi |18.11.11-ee.0");
+                assert.equal(host.postgresqlMajor(), 16);
+
+                host.setPgUpgradeFails(false);
+                const rerun = await host.upgrade(toNineteen());
+                assert.equal(rerun.status, 0, describeRun(rerun));
+                assert.equal(host.postgresqlMajor(), 17);
+                assert.deepEqual(installed(sandbox), ["gitlab-ee=19.2.4-ee.0", "gitlab-ee=19.3.0-ee.0"]);
+            }));
+
+        test("a re-run with 19.2.4 already installed skips the PostgreSQL step without asking the database", () =>
+            withSandbox(async (sandbox) => {
+                const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |19.2.4-ee.0" }, postgresqlMajor: 17 });
+                const result = await host.upgrade(toNineteen());
+                assert.equal(result.status, 0, describeRun(result));
+                assert.ok(!commands(sandbox).includes("gitlab-psql -At -c SHOW server_version_num"));
+                assert.deepEqual(installed(sandbox), ["gitlab-ee=19.3.0-ee.0"]);
+            }));
+
+        test("SIGTERM during pg-upgrade: FAILED, nothing of 19.x installed, held; a re-run goes on", () =>
+            withSandbox(async (sandbox) => {
+                const release = sandbox.path("release-pg-upgrade");
+                const host = gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.11.11-ee.0" }, pgUpgradeWaitsFor: release });
+                const child = spawn("bash", [join(HOST_SCRIPT_DIR, SCRIPT), ...toNineteen()], { env: sandbox.env(host.env()), stdio: ["ignore", "pipe", "pipe"] });
+                let output = "";
+                child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+                child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+                const closed = new Promise<number | null>((resolve) => child.on("close", (status) => resolve(status)));
+                for (let i = 0; i < 400 && !host.pgUpgrading(); i++) {
+                    await delay(25);
+                }
+                assert.ok(host.pgUpgrading(), `pg-upgrade never started\n${output}`);
+                child.kill("SIGTERM");
+                writeFileSync(release, "");
+                const status = await closed;
+                assert.notEqual(status, 0, output);
+                assert.match(output, /stopped by SIGTERM/);
+                assert.match(output, /FAILED/);
+                assert.deepEqual(installed(sandbox), []);
+                assert.equal(host.dpkgState("gitlab-ee"), "hi |18.11.11-ee.0");
+
+                host.stopPgUpgradeWaiting();
+                const rerun = await host.upgrade(toNineteen());
+                assert.equal(rerun.status, 0, describeRun(rerun));
+                assert.equal(host.postgresqlMajor(), 17);
+                assert.deepEqual(installed(sandbox), ["gitlab-ee=19.2.4-ee.0", "gitlab-ee=19.3.0-ee.0"]);
+            }));
+
+        test("a PostgreSQL step that no version follows is a usage error", () =>
+            withSandbox(async (sandbox) => {
+                gitlabHost(sandbox, { packages: { "gitlab-ee": "hi |18.11.11-ee.0" } });
+                const result = await sandbox.runScript(SCRIPT, ["ee", "3600", "19.2.4", "postgresql-17"]);
+                assert.equal(result.status, 2, describeRun(result));
+                assert.match(result.stderr, /postgresql-17 must be followed by the version that needs it/);
+                assert.deepEqual(sandbox.sequence(), []);
+            }));
+    });
 });

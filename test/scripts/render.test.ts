@@ -30,6 +30,15 @@ describe("render", () => {
         assert.match(one, /^mattermost\['gitlab_token_endpoint'\] = "https:\/\/gitlab\.example\.com\/oauth\/token"$/m);
     });
 
+    it("prints the standalone stack's GitLab 19.x host without Mattermost keys, on the mock runtime", async () => {
+        const text = await render({ stack: "standalone", json: false, showSecrets: false, stacksDir });
+        assert.match(text, /^# ==> GitLab version: fresh install of gitlab-ee 19\.3\.0\n# ==> gitlab host: \/etc\/gitlab\/gitlab\.rb\n/);
+        assert.match(text, /^gitlab_rails\['mattermost_host'\] = "https:\/\/chat\.example\.com"$/m);
+        assert.doesNotMatch(text, /mattermost_external_url|mattermost\[|mattermost_nginx\[/);
+        // The Mattermost host runs no Omnibus, so it has no gitlab.rb.
+        assert.deepEqual(text.match(/^# ==> \w+ host/gm), ["# ==> gitlab host"]);
+    });
+
     it("refuses a host the topology does not have", async () => {
         await assert.rejects(render({ stack: "single", host: "mattermost", json: false, showSecrets: false, stacksDir }), /no mattermost host; its hosts are: gitlab/);
     });

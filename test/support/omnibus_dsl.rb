@@ -12,6 +12,9 @@
 #     UnknownConfigOptionError "Reading unsupported config value <name>."
 #   - attribute('grafana') was removed in 17.1 (omnibus 2bb9ea5d): from 17.1 on, a grafana[...] line
 #     fails like any other unknown name.
+#   - Bundled Mattermost was removed in 19.0 (omnibus 48713b99): a mattermost[...] line makes reconfigure
+#     abort ("Removed configurations found in gitlab.rb"); mattermost_nginx stays registered and is
+#     ignored; mattermost_external_url is only deprecated (removal planned for 20.0).
 #
 # Usage: ruby omnibus_dsl.rb <gitlab.rb> <version x.y.z>
 # Prints {"external_url": ..., "gitlab_rails": {...}, ...} as JSON on stdout, only the names the file
@@ -31,11 +34,13 @@ class OmnibusSettings
   ].freeze
 
   GRAFANA_REMOVED_IN = [17, 1, 0].freeze
+  MATTERMOST_REMOVED_IN = [19, 0, 0].freeze
 
   def initialize(version)
     @urls = {}
     names = BLOCKS.dup
     names << "grafana" if (version <=> GRAFANA_REMOVED_IN).negative?
+    names.delete("mattermost") unless (version <=> MATTERMOST_REMOVED_IN).negative?
     @blocks = names.to_h { |name| [name, {}] }
     @blocks.each { |name, block| define_singleton_method(name) { block } }
   end

@@ -3,7 +3,7 @@
 import { renderGitlabRb } from "../gitlabRb";
 import { keyExists } from "../../versions/versions";
 import type { DeploymentSettings } from "../../settings/settings";
-import type { HostRole } from "../../settings/topology";
+import type { OmnibusRole } from "../../settings/topology";
 import { gitlabHostSections } from "./gitlab";
 import { mattermostHostSections } from "./mattermost";
 import type { DeployTimeValues } from "./shared";
@@ -21,14 +21,14 @@ const SECTIONS_BY_ROLE = {
 const KEYS_ONLY: DeployTimeValues = { oauthClientId: "", oauthClientSecret: "", rootPassword: "" };
 
 /** The keys a host of `role` writes for the configured version, e.g. `mattermost['gitlab_id']`. */
-export function gitlabRbKeys(role: HostRole, settings: DeploymentSettings): string[] {
+export function gitlabRbKeys(role: OmnibusRole, settings: DeploymentSettings): string[] {
     return SECTIONS_BY_ROLE[role](settings, KEYS_ONLY)
         .flatMap((section) => section.settings.map((setting) => setting.key))
         .filter((key) => keyExists(key, settings.gitlab.version));
 }
 
 /** The exact gitlab.rb that a host of `role` gets. */
-export function gitlabRbFor(role: HostRole, settings: DeploymentSettings, secrets: DeployTimeValues, origin: string): string {
+export function gitlabRbFor(role: OmnibusRole, settings: DeploymentSettings, secrets: DeployTimeValues, origin: string): string {
     return renderGitlabRb({
         origin,
         version: settings.gitlab.version,

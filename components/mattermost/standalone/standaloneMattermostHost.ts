@@ -8,9 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { HostFiles } from "../../omnibus/hostFiles";
 import { hostScriptCommand } from "../../omnibus/hostScripts";
-import type { MailServer, MailSettings, TlsSettings } from "../../settings/settings";
+import type { MailServer, MailSettings, StandaloneMattermost, TlsSettings } from "../../settings/settings";
 import { HEALTH_TIMEOUT_SECONDS } from "../../settings/settings";
-import type { MattermostRelease } from "../../versions/mattermostReleases";
 import { formatVersion } from "../../versions/versions";
 import { mattermostUnit } from "./mattermostUnit";
 import { certificatePaths, standaloneNginxSites } from "./nginxSite";
@@ -29,8 +28,8 @@ export interface StandaloneMattermostHostArgs {
     connection: command.types.input.remote.ConnectionArgs;
     /** The instance; a new instance runs every step again. */
     instanceId: pulumi.Input<string>;
-    /** The release to run, with the checksum its archive must have (standaloneRelease). */
-    release: MattermostRelease;
+    /** The release to run, with the checksum its archive must have (from the validated settings). */
+    release: StandaloneMattermost;
     /** The settings that are known before deployment: URLs, batching, site name, mattermost.env. */
     settings: Omit<StandaloneSettingsInput, "version" | "edition" | "oauth" | "databasePassword" | "atRestEncryptKey" | "mail" | "license">;
     /** The sign-in application on GitLab. */

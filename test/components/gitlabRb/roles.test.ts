@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import { parseSettings } from "../../../components/stack/config";
 import { gitlabRbFor, type DeployTimeValues } from "../../../components/gitlabRb/roles";
 import type { DeploymentSettings } from "../../../components/settings/settings";
-import type { HostRole } from "../../../components/settings/topology";
+import type { OmnibusRole as HostRole } from "../../../components/settings/topology";
 import { formatVersion, parseVersion } from "../../../components/versions/versions";
-import { evaluateGitlabRb } from "../../support/ruby";
+import { evaluateGitlabRb, evaluateGitlabRbError } from "../../support/ruby";
 
 const GITLAB_URL = "https://gitlab.example.com";
 const MATTERMOST_URL = "https://mattermost.example.com";
@@ -256,5 +256,28 @@ describe("certificates this program writes (tls.mode selfSigned, and provided wi
     it("leaves Mattermost's trust store alone with Let's Encrypt", () => {
         const result = evaluate("mattermost", settingsFor("split", "18.11.11"));
         assert.deepEqual(block(result, "mattermost")?.env, { ...PROGRAM_ENV, ...ENV });
+    });
+});
+
+describe("GitLab 19.x beside a standalone Mattermost", () => {
+    const standalone = () =>
+        parseSettings(raw("split", { gitlab: JSON.stringify({ version: "19.3.0" }), mattermost: JSON.stringify({ mode: "standalone", version: "11.7.9" }) }));
+
+    it("the GitLab host's gitlab.rb is accepted by 19.3.0, keeps mattermost_host and sets no Mattermost key", () => {
+        const text = render("gitlab", standalone());
+        const result = evaluate("gitlab", standalone());
+        assert.equal(result.external_url, GITLAB_URL);
+        assert.equal(block(result, "gitlab_rails")?.mattermost_host, MATTERMOST_URL);
+        assert.ok(!("mattermost_external_url" in result) && !("mattermost" in result) && !("mattermost_nginx" in result));
+        assert.doesNotMatch(text, /mattermost\[|mattermost_nginx\[|mattermost_external_url/);
+    });
+
+    it("19.x refuses a mattermost[...] line, so the renderer never writes one for 19.x", () => {
+        assert.match(evaluateGitlabRbError("mattermost['enable'] = false\n", "19.3.0") ?? "", /unsupported config value mattermost/);
+        assert.equal(evaluateGitlabRbError("mattermost['enable'] = false\n", "18.11.11"), undefined);
+        // The single host's Mattermost section, rendered for 19.3.0, loses every key 19.x refuses.
+        const single = withVersion(parseSettings(raw("single", { mattermost: JSON.stringify({ env: ENV }) })), "19.3.0");
+        assert.doesNotMatch(render("single", single), /^mattermost\[/m);
+        evaluate("single", single);
     });
 });

@@ -7,7 +7,7 @@ import { parseSettings } from "../../../components/stack/config";
 import { programEnv } from "../../../components/mattermost/mattermostEnv";
 import { gitlabRbFor, type DeployTimeValues } from "../../../components/gitlabRb/roles";
 import type { MailServer } from "../../../components/settings/settings";
-import { planHosts } from "../../../components/settings/topology";
+import { planHosts, runsOmnibus } from "../../../components/settings/topology";
 import { evaluateGitlabRb } from "../../support/ruby";
 import { rawConfig, stackConfig } from "../../support/stackConfig";
 
@@ -47,7 +47,7 @@ for (const topology of ["single", "split"] as const) {
                 );
                 const secrets: DeployTimeValues = { ...BASE_SECRETS, mailServer: mail.server };
                 const results = Object.fromEntries(
-                    planHosts(settings).map((plan) => [plan.name, { plan, result: evaluateGitlabRb(gitlabRbFor(plan.role, settings, secrets, "test"), "18.11.11") }]),
+                    planHosts(settings).filter(runsOmnibus).map((plan) => [plan.name, { plan, result: evaluateGitlabRb(gitlabRbFor(plan.role, settings, secrets, "test"), "18.11.11") }]),
                 );
 
                 it("gives GitLab's host the SMTP settings, and no other host", () => {
@@ -118,7 +118,7 @@ describe("variables named like Object.prototype members", () => {
         const raw = rawConfig(stackConfig("split"));
         raw.mattermost = '{"instanceType":"c6a.large","env":{"__proto__":"a","constructor":"b","toString":"c"}}';
         const settings = parseSettings(raw);
-        const plan = planHosts(settings).find((candidate) => candidate.runsMattermost);
+        const plan = planHosts(settings).filter(runsOmnibus).find((candidate) => candidate.runsMattermost);
         assert.ok(plan);
         const result = evaluateGitlabRb(gitlabRbFor(plan.role, settings, { ...BASE_SECRETS }, "test"), "18.11.11");
         const env = (result.mattermost as Record<string, Record<string, string>>).env;

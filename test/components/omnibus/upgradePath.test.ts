@@ -22,6 +22,7 @@ import {
     compareLines,
     compareVersions,
     formatVersion,
+    isKnownLine,
     type ReleaseLine,
     type Version,
 } from "../../../components/versions/versions";
@@ -51,7 +52,12 @@ interface PathCase {
     readonly fromEdition?: Edition;
     readonly toEdition?: Edition;
     readonly conditionalStops?: ConditionalStops;
-    /** Expected versions; a trailing `?` marks a conditional stop, a leading `=` the edition conversion. */
+    /** Set for walks into 19.x, which only a stack with a standalone Mattermost makes. */
+    readonly mattermost?: "standalone";
+    /**
+     * Expected versions; a trailing `?` marks a conditional stop, a leading `=` the edition conversion,
+     * `pg17@x.y.z` the PostgreSQL upgrade to 17 made on x.y.z.
+     */
     readonly walk: readonly string[];
 }
 
@@ -88,6 +94,12 @@ const PATH_CASES: readonly PathCase[] = [
     { name: "CE → EE converts at the installed version, then walks in EE", from: "17.3.7", to: "17.8.7", fromEdition: "ce", walk: ["=17.3.7", "17.5.5", "17.8.7"] },
     { name: "CE → EE at the same version is only the conversion", from: "18.11.11", to: "18.11.11", fromEdition: "ce", walk: ["=18.11.11"] },
     { name: "CE → CE walks in CE", from: "18.5.7", to: "18.11.11", fromEdition: "ce", toEdition: "ce", walk: ["18.8.11", "18.11.11"] },
+    // GitLab 19.x: packages 19.0 to 19.2 need 18.11 and PostgreSQL 17; 19.3 needs 19.2 (standalone-facts §8).
+    { name: "18.11 → newest 19.x: PostgreSQL 17 first, then the 19.2 stop", from: "18.11.11", to: "19.3.0", mattermost: "standalone", walk: ["pg17@18.11.11", "19.2.4", "19.3.0"] },
+    { name: "18.11 below its latest patch → 19.2", from: "18.11.9", to: "19.2.4", mattermost: "standalone", walk: ["18.11.11", "pg17@18.11.11", "19.2.4"] },
+    { name: "18.8 → 19.0 walks the 18.11 stop first", from: "18.8.11", to: "19.0.8", mattermost: "standalone", walk: ["18.11.11", "pg17@18.11.11", "19.0.8"] },
+    { name: "19.0 → 19.3: PostgreSQL is already 17, the 19.2 stop remains", from: "19.0.8", to: "19.3.0", mattermost: "standalone", walk: ["19.2.4", "19.3.0"] },
+    { name: "CE → EE into 19.x converts on 18.11 first", from: "18.11.11", to: "19.2.4", fromEdition: "ce", mattermost: "standalone", walk: ["=18.11.11", "pg17@18.11.11", "19.2.4"] },
 ];
 
 describe("planUpgrade: paths", () => {
@@ -95,11 +107,17 @@ describe("planUpgrade: paths", () => {
         it(`${c.name}: ${c.from} → ${c.to}`, () => {
             const toEdition = c.toEdition ?? "ee";
             const path = expectPath(
-                planUpgrade(pkg(c.from, c.fromEdition ?? "ee"), pkg(c.to, toEdition), c.conditionalStops ? { conditionalStops: c.conditionalStops } : {}),
+                planUpgrade(pkg(c.from, c.fromEdition ?? "ee"), pkg(c.to, toEdition), {
+                    ...(c.conditionalStops ? { conditionalStops: c.conditionalStops } : {}),
+                    ...(c.mattermost ? { mattermost: c.mattermost } : {}),
+                }),
             );
             assert.equal(path.edition, toEdition);
             const written = path.steps.map((step) => {
                 const text = formatVersion(step.version);
+                if (step.reason === "postgresql-upgrade") {
+                    return `pg${step.postgresqlMajor}@${text}`;
+                }
                 return step.reason === "conditional-stop" ? `${text}?` : step.reason === "edition-conversion" ? `=${text}` : text;
             });
             assert.deepEqual(written, c.walk);
@@ -126,6 +144,12 @@ describe("planUpgrade: paths", () => {
         );
     });
 
+    it("describes the PostgreSQL step and gives it to the host script as postgresql-17", () => {
+        const path = expectPath(planUpgrade(pkg("18.11.11"), pkg("19.3.0"), { mattermost: "standalone" }));
+        assert.equal(describeUpgradePlan(path), "PostgreSQL 17 (gitlab-ctl pg-upgrade on 18.11.11) → 19.2.4 (required stop) → 19.3.0");
+        assert.deepEqual(upgradeScriptArgs(path, 3600), ["ee", "3600", "postgresql-17", "19.2.4", "19.3.0"]);
+    });
+
     it("describes an empty path and a refusal", () => {
         assert.equal(describeUpgradePlan(planUpgrade(pkg("18.11.11"), pkg("18.11.11"))), "nothing to install: the host runs the configured version");
         const refusal = expectRefusal(planUpgrade(pkg("18.11.11"), pkg("18.8.11")));
@@ -150,7 +174,7 @@ const REFUSAL_CASES: readonly RefusalCase[] = [
     { name: "18.11 → 20.0", from: pkg("18.11.11"), to: pkg("20.0.0"), reason: "mattermost-removed", says: [/docs\/upgrading-past-18\.11\.md/] },
     { name: "EE → CE", from: pkg("18.8.11", "ee"), to: pkg("18.11.11", "ce"), reason: "edition-switch", says: [/EE to CE/, /gitlab\.edition ee/] },
     { name: "EE → CE at the same version", from: pkg("18.11.11", "ee"), to: pkg("18.11.11", "ce"), reason: "edition-switch", says: [/EE to CE/] },
-    { name: "an unknown target minor", from: pkg("18.8.11"), to: pkg("18.12.0"), reason: "unknown-version", says: [/GitLab 18\.12\.0 is not a release line/, /up to 18\.11\.x/] },
+    { name: "an unknown target minor", from: pkg("18.8.11"), to: pkg("18.12.0"), reason: "unknown-version", says: [/GitLab 18\.12\.0 is not a release line/, /up to 19\.3\.0/] },
     { name: "an unknown target minor inside a major", from: pkg("14.0.0"), to: pkg("14.11.0"), reason: "unknown-version", says: [/14\.11\.0/] },
     { name: "an installed version older than the data", from: pkg("12.10.14"), to: pkg("18.11.11"), reason: "unknown-version", says: [/runs GitLab 12\.10\.14/, /by hand/] },
     { name: "an installed version on an unknown minor", from: pkg("17.12.0"), to: pkg("18.11.11"), reason: "unknown-version", says: [/17\.12\.0/] },
@@ -189,7 +213,7 @@ describe("upgradeScriptArgs", () => {
 /**
  * The package's own guard, written independently of UPGRADE_STOPS: from each line on, preinst refuses
  * to upgrade a host whose installed line is older than MIN_VERSION (omnibus preinst.erb and
- * gitlab_ctl/upgrade_check.rb, values at the tags; ops-facts.md §1). Known for 17.0 to 18.11.
+ * gitlab_ctl/upgrade_check.rb, values at the tags; ops-facts.md §1, standalone-facts.md §8). Known for 17.0 to 19.3.
  */
 const MIN_VERSION: readonly (readonly [from: string, minimum: string])[] = [
     ["17.0", "16.11"],
@@ -200,6 +224,8 @@ const MIN_VERSION: readonly (readonly [from: string, minimum: string])[] = [
     ["18.3", "18.2"],
     ["18.6", "18.5"],
     ["18.9", "18.8"],
+    ["19.0", "18.11"],
+    ["19.3", "19.2"],
 ];
 
 function line(text: string): ReleaseLine {
@@ -231,12 +257,20 @@ const conditional = fc.constantFrom<ConditionalStops>("include", "skip");
 
 const RUNS = { numRuns: 500 };
 
+/** Every known line can be walked to by a stack whose Mattermost is standalone. */
+const STANDALONE = { mattermost: "standalone" } as const;
+
+/** The package installs of a path, without the PostgreSQL upgrades made between them. */
+function packageSteps(path: UpgradePath) {
+    return path.steps.filter((step) => step.reason !== "postgresql-upgrade");
+}
+
 describe("planUpgrade: properties", () => {
     it("walks strictly upward from the installed version and ends exactly at the target", () => {
         fc.assert(
             fc.property(orderedPair, editions, conditional, ([from, to], [fromEdition, toEdition], conditionalStops) => {
-                const path = expectPath(planUpgrade({ edition: fromEdition, version: from }, { edition: toEdition, version: to }, { conditionalStops }));
-                const steps = path.steps.map((step) => step.version);
+                const path = expectPath(planUpgrade({ edition: fromEdition, version: from }, { edition: toEdition, version: to }, { conditionalStops, ...STANDALONE }));
+                const steps = packageSteps(path).map((step) => step.version);
                 const converting = fromEdition !== toEdition;
                 // The conversion installs the installed version again, in the other edition; nothing else does.
                 assert.equal(path.steps[0]?.reason === "edition-conversion", converting);
@@ -260,7 +294,7 @@ describe("planUpgrade: properties", () => {
     it("contains every stop after the installed version on a line before the target's", () => {
         fc.assert(
             fc.property(orderedPair, conditional, ([from, to], conditionalStops) => {
-                const path = expectPath(planUpgrade({ edition: "ee", version: from }, { edition: "ee", version: to }, { conditionalStops }));
+                const path = expectPath(planUpgrade({ edition: "ee", version: from }, { edition: "ee", version: to }, { conditionalStops, ...STANDALONE }));
                 // The target may be a stop's latest patch itself; it is there as the target.
                 const walked = new Set(path.steps.filter((step) => step.reason !== "target").map((step) => formatVersion(step.version)));
                 for (const stop of UPGRADE_STOPS) {
@@ -276,8 +310,8 @@ describe("planUpgrade: properties", () => {
     it("never takes a step that the package's MIN_VERSION check would refuse, nor jumps over a stop's line", () => {
         fc.assert(
             fc.property(orderedPair, conditional, ([from, to], conditionalStops) => {
-                const path = expectPath(planUpgrade({ edition: "ee", version: from }, { edition: "ee", version: to }, { conditionalStops }));
-                const route = [from, ...path.steps.map((step) => step.version)];
+                const path = expectPath(planUpgrade({ edition: "ee", version: from }, { edition: "ee", version: to }, { conditionalStops, ...STANDALONE }));
+                const route = [from, ...packageSteps(path).map((step) => step.version)];
                 for (let i = 1; i < route.length; i++) {
                     const [before, next] = [route[i - 1]!, route[i]!];
                     const minimum = minVersionFor(next);
@@ -300,12 +334,32 @@ describe("planUpgrade: properties", () => {
         );
     });
 
-    it("refuses every downgrade and every target from 19.0 on", () => {
+    it("upgrades PostgreSQL to 17 exactly when the walk enters 19.x, just before the first 19.x package, on the version before it", () => {
+        fc.assert(
+            fc.property(orderedPair, conditional, ([from, to], conditionalStops) => {
+                const path = expectPath(planUpgrade({ edition: "ee", version: from }, { edition: "ee", version: to }, { conditionalStops, ...STANDALONE }));
+                const upgrades = path.steps.flatMap((step, index) => (step.reason === "postgresql-upgrade" ? [index] : []));
+                assert.equal(upgrades.length, from.major < 19 && to.major >= 19 ? 1 : 0, describeUpgradePlan(path));
+                for (const index of upgrades) {
+                    const [step, next] = [path.steps[index]!, path.steps[index + 1]!];
+                    assert.equal(step.postgresqlMajor, 17);
+                    assert.equal(next.version.major, 19, "the next package is the first 19.x");
+                    assert.deepEqual(step.version, index === 0 ? from : path.steps[index - 1]!.version, "made on the version installed then");
+                }
+            }),
+            RUNS,
+        );
+    });
+
+    it("refuses every downgrade, every target from 19.0 on with a bundled Mattermost, and every line past the data", () => {
         const newer = fc.tuple(fc.integer({ min: 19, max: 25 }), fc.nat({ max: 12 }), fc.nat({ max: 20 }));
         fc.assert(
             fc.property(orderedPair, newer, ([older, newerKnown], [major, minor, patch]) => {
                 if (compareVersions(older, newerKnown) < 0) {
-                    assert.equal(expectRefusal(planUpgrade({ edition: "ee", version: newerKnown }, { edition: "ee", version: older })).reason, "downgrade");
+                    assert.equal(expectRefusal(planUpgrade({ edition: "ee", version: newerKnown }, { edition: "ee", version: older }, STANDALONE)).reason, "downgrade");
+                }
+                if (!isKnownLine({ major, minor })) {
+                    assert.equal(expectRefusal(planUpgrade({ edition: "ee", version: older }, { edition: "ee", version: { major, minor, patch } }, STANDALONE)).reason, "unknown-version");
                 }
                 const beyond = { major, minor, patch };
                 assert.equal(expectRefusal(planUpgrade({ edition: "ee", version: older }, { edition: "ee", version: beyond })).reason, "mattermost-removed");

@@ -28,19 +28,47 @@ import {
     isReleased,
     keyChangesBetween,
     keyExists,
+    GITLAB_19_LINES,
+    PACKAGE_MINIMUM,
+    REQUIRED_STOP_LINES_19,
+    newestGitlab,
+    newestPatchOf,
+    postgresqlNeededBy,
     type BundledMattermost,
 } from "../../../components/versions/versions";
 import { version } from "../../support/versions";
 
 
 describe("version data", () => {
-    it("lists the upgrade stops oldest first, each on a known line, from 13.0 to 18.11", () => {
+    it("lists the upgrade stops oldest first, each on a known line, from 13.0 to 19.2", () => {
         for (let i = 1; i < UPGRADE_STOPS.length; i++) {
             assert.ok(compareLines(UPGRADE_STOPS[i - 1]!.latestPatch, UPGRADE_STOPS[i]!.latestPatch) < 0, `stop ${i} is out of order`);
         }
         assert.ok(UPGRADE_STOPS.every((stop) => isKnownLine(stop.latestPatch) && stop.source.length > 0));
         assert.equal(formatLine(UPGRADE_STOPS[0]!.latestPatch), "13.0");
-        assert.equal(formatLine(UPGRADE_STOPS.at(-1)!.latestPatch), "18.11");
+        assert.equal(formatLine(UPGRADE_STOPS.at(-1)!.latestPatch), "19.2");
+    });
+
+    it("has every required 19.x stop the data's lines reach, at its newest patch, and none it does not", () => {
+        const newest = GITLAB_19_LINES.at(-1)!;
+        const reached = REQUIRED_STOP_LINES_19.filter((line) => compareLines(line, newest) <= 0).map(formatLine);
+        assert.deepEqual(reached, ["19.2"]);
+        assert.deepEqual(UPGRADE_STOPS.filter((stop) => stop.latestPatch.major === 19).map((stop) => formatVersion(stop.latestPatch)), ["19.2.4"]);
+        assert.deepEqual(REQUIRED_STOP_LINES_19.map(formatLine), ["19.2", "19.5", "19.8", "19.11"]);
+    });
+
+    it("says which packages need PostgreSQL 17: every 19.x, no 18.x", () => {
+        assert.equal(postgresqlNeededBy(version("18.11.11")), undefined);
+        for (const patch of GITLAB_19_LINES) {
+            assert.equal(postgresqlNeededBy(patch), 17, formatVersion(patch));
+        }
+    });
+
+    it("records the packages' MIN_VERSION: 19.0 to 19.2 need 18.11, 19.3 needs 19.2", () => {
+        assert.deepEqual(
+            PACKAGE_MINIMUM.map((rule) => [formatLine(rule.packagesFrom), formatLine(rule.needsInstalled)]),
+            [["19.0", "18.11"], ["19.3", "19.2"]],
+        );
     });
 
     it("marks exactly 15.1, 16.0, 16.1, 16.2 and 17.1 as conditional, each with its condition", () => {
@@ -49,8 +77,8 @@ describe("version data", () => {
         assert.ok(conditional.every((stop) => /^instances with /.test(stop.condition!)), "each condition names the instances it applies to");
     });
 
-    it("ends each major with a stop on its last minor", () => {
-        for (const [major, lastMinor] of Object.entries(LAST_MINOR_OF_MAJOR)) {
+    it("ends each major the data has complete (before 19) with a stop on its last minor", () => {
+        for (const [major, lastMinor] of Object.entries(LAST_MINOR_OF_MAJOR).filter(([major]) => Number(major) < 19)) {
             const last = UPGRADE_STOPS.filter((stop) => stop.latestPatch.major === Number(major)).at(-1);
             assert.equal(last?.latestPatch.minor, lastMinor, `major ${major}`);
         }
@@ -60,7 +88,7 @@ describe("version data", () => {
         const known: string[] = [];
         for (const [major, lastMinor] of Object.entries(LAST_MINOR_OF_MAJOR)) {
             for (let minor = 0; minor <= lastMinor; minor++) {
-                if (Number(major) >= 14) {
+                if (Number(major) >= 14 && Number(major) < 19) {
                     known.push(`${major}.${minor}`);
                 }
             }
@@ -84,10 +112,19 @@ describe("version data", () => {
 describe("released versions", () => {
     it("agrees with the upgrade stops: each stop is its line's newest patch", () => {
         for (const stop of UPGRADE_STOPS.filter((candidate) => candidate.latestPatch.major >= 14)) {
-            const entry = BUNDLED_MATTERMOST.find((candidate) => compareLines(candidate.line, stop.latestPatch) === 0);
-            assert.ok(entry, formatVersion(stop.latestPatch));
-            assert.equal(formatVersion(entry.lastPatch), formatVersion(stop.latestPatch));
+            const newest = newestPatchOf(stop.latestPatch);
+            assert.ok(newest, formatVersion(stop.latestPatch));
+            assert.equal(formatVersion(newest), formatVersion(stop.latestPatch));
         }
+    });
+    it("knows 19.0.8, 19.1.6, 19.2.4 and 19.3.0 as the newest 19.x patches as of its date, and nothing after", () => {
+        for (const text of ["19.0.0", "19.0.8", "19.1.6", "19.2.4", "19.3.0"]) {
+            assert.ok(isReleased(version(text)), text);
+        }
+        for (const text of ["19.0.9", "19.2.5", "19.3.1", "19.4.0", "20.0.0"]) {
+            assert.equal(isReleased(version(text)), false, text);
+        }
+        assert.equal(formatVersion(newestGitlab()), "19.3.0");
     });
     it("knows 18.11.0 to 18.11.11 and no 18.11 patch after, nor any 18.12", () => {
         assert.ok(isReleased(version("18.11.0")) && isReleased(version("18.11.11")) && isReleased(version("18.10.8")));

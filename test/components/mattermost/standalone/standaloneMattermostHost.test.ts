@@ -4,12 +4,18 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { StandaloneMattermostHost, type StandaloneMattermostHostArgs } from "../../../../components/mattermost/standalone/standaloneMattermostHost";
-import { standaloneRelease } from "../../../../components/mattermost/standalone/release";
+import { tarballSha256, type MattermostEdition } from "../../../../components/versions/mattermostReleases";
 import { scriptOfCommand } from "../../../../components/omnibus/hostScripts";
 import type { ExternalUrl, TlsSettings } from "../../../../components/settings/settings";
 import { parseVersion } from "../../../../components/versions/versions";
 import { OfflineProgramError, generatedPlaceholder, runProgramOffline, type OfflineRun, type RegisteredResource } from "../../../../scripts/offlineRuntime";
 import { parseSystemdEnvironmentFile } from "../../../support/systemdEnvironmentFile";
+
+/** A release from the version data, with its published checksum. */
+function standaloneRelease(text: string, edition: MattermostEdition) {
+    const version = parseVersion(text)!;
+    return { version, edition, sha256: tarballSha256(version, edition)! };
+}
 
 const url = (host: string): ExternalUrl => ({ scheme: "https", host, href: `https://${host}` });
 const CLIENT_SECRET = "oauth-client-secret-value";
@@ -18,7 +24,7 @@ function hostArgs(tls: TlsSettings, overrides: Partial<StandaloneMattermostHostA
     return {
         connection: { host: "192.0.2.20", user: "ubuntu", privateKey: "key" },
         instanceId: "i-mattermost",
-        release: standaloneRelease(parseVersion("11.7.9")!, "enterprise"),
+        release: standaloneRelease("11.7.9", "enterprise"),
         settings: { siteUrl: url("chat.example.com"), gitlabUrl: url("gitlab.example.com"), env: { HTTP_PROXY: "http://proxy:3128" } },
         oauth: { clientId: "oauth-client-id", clientSecret: CLIENT_SECRET },
         mail: {
@@ -145,7 +151,7 @@ describe("StandaloneMattermostHost, changes", () => {
     it("refuses settings Mattermost would reject before registering anything", async () => {
         const bad = hostArgs(MODES.none!, { settings: { siteUrl: url("chat.example.com"), gitlabUrl: url("gitlab.example.com"), env: {}, emailBatching: { enabled: true, bufferSize: 10, intervalSeconds: 10 } } });
         await assert.rejects(deploy(bad), (error: unknown) => error instanceof OfflineProgramError && /mattermost\.emailBatching\.intervalSeconds/.test(error.message) && error.resources.length === 0);
-        const team11 = hostArgs(MODES.none!, { release: { ...standaloneRelease(parseVersion("10.11.20")!, "team"), version: parseVersion("11.7.9")! } });
+        const team11 = hostArgs(MODES.none!, { release: { ...standaloneRelease("10.11.20", "team"), version: parseVersion("11.7.9")! } });
         await assert.rejects(deploy(team11), (error: unknown) => error instanceof OfflineProgramError && /mattermost\.edition/.test(error.message) && error.resources.length === 0);
     });
 });
