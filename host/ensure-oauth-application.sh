@@ -6,8 +6,8 @@
 #   --if-running: do nothing while GitLab's database does not answer yet (a host before its first
 #                 reconfigure), instead of failing.
 # The secret travels only on stdin; the Ruby program is not secret.
-# The Ruby program saves the application before it revokes others, each change on its own: a run
-# ended at any point leaves the wanted application or none, and the one in use; a re-run completes it.
+# The Ruby program saves the wanted application before it revokes others: a run ended at any point
+# leaves the wanted application saved or not yet, the others revoked or not yet; a re-run completes it.
 set -euo pipefail
 
 log() { printf 'ensure-oauth-application: %s\n' "$*"; }
