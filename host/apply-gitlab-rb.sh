@@ -17,16 +17,15 @@ log() { printf 'apply-gitlab-rb: %s\n' "$*"; }
 
 umask 077
 staged=$(mktemp "$gitlab_etc/.gitlab.rb.XXXXXX")
-trap 'progress_stop; rm -f "$staged" "$staged.previous"' EXIT
-fail_on_signals
+# shellcheck disable=SC2317 # end_step runs it
+remove_staged() { rm -f "$staged" "$staged.previous"; }
+cleanup_steps+=(remove_staged)
 cat >"$staged"
 if [ ! -s "$staged" ]; then
-    log "refusing an empty gitlab.rb" >&2
-    exit 1
+    fail "refusing an empty gitlab.rb; $target is unchanged"
 fi
 if ! "$omnibus/embedded/bin/ruby" -c "$staged" >/dev/null; then
-    log "the new gitlab.rb does not parse; $target is unchanged" >&2
-    exit 1
+    fail "the new gitlab.rb does not parse; $target is unchanged"
 fi
 chown 0:0 "$staged"
 chmod 0600 "$staged"
@@ -37,6 +36,13 @@ if [ -e "$target" ] && ! cmp -s "$staged" "$target"; then
 fi
 mv -f "$staged" "$target"
 log "installed $target"
+# A failure from here on (a failed or interrupted reconfigure) leaves the new file in place: a re-run
+# applies it again; the hint says how to go back instead.
+# shellcheck disable=SC2317 # end_step runs it
+tell_how_to_go_back() { log "to go back: cp -p $previous $target && gitlab-ctl reconfigure" >&2; }
+if [ -e "$previous" ]; then
+    rollback_steps+=(tell_how_to_go_back)
+fi
 
 install -d -m 0700 "$log_dir"
 reconfigure_log="$log_dir/reconfigure.log"
@@ -54,7 +60,4 @@ for attempt in 1 2; do
 done
 log "last lines of $reconfigure_log:" >&2
 tail -n 40 "$reconfigure_log" >&2
-if [ -e "$previous" ]; then
-    log "to go back: cp -p $previous $target && gitlab-ctl reconfigure" >&2
-fi
-exit 1
+fail "gitlab-ctl reconfigure failed twice (the last lines of its log are above)"

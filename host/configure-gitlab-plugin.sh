@@ -12,13 +12,16 @@ ping_url=${MATTERMOST_PING_URL:-http://127.0.0.1:8065/api/v4/system/ping}
 interval=${HEALTH_INTERVAL_SECONDS:-5}
 
 log() { printf 'configure-gitlab-plugin: %s\n' "$*"; }
+# shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
 as_mattermost() { "$omnibus/embedded/bin/chpst" -u "$user:$user" "$@"; }
 mmctl() { as_mattermost "$omnibus/embedded/bin/mmctl" --local "$@"; }
 
 # mmctl runs as the mattermost user (local mode's socket is that user's), so the patch is a file
 # only it can read, removed on exit.
 patch=$(mktemp)
-trap 'rm -f "$patch"' EXIT
+remove_patch() { rm -f "$patch"; }
+cleanup_steps+=(remove_patch)
 chmod 0600 "$patch"
 cat >"$patch"
 chown "$user:$user" "$patch"
@@ -27,17 +30,15 @@ mmctl config patch "$patch" >/dev/null
 log "configuration patched"
 
 "$omnibus/bin/gitlab-ctl" restart mattermost >/dev/null
-deadline=$((SECONDS + timeout))
+started=$(now_ms)
 until curl --silent --fail --max-time 5 "$ping_url" | grep -q '"status":"OK"'; do
-    if [ "$SECONDS" -ge "$deadline" ]; then
-        log "Mattermost did not answer $ping_url within ${timeout}s after the restart" >&2
-        exit 1
+    if reached "$started" "$timeout"; then
+        fail "Mattermost did not answer $ping_url within ${timeout}s after the restart"
     fi
     sleep "$interval"
 done
 
 if ! mmctl plugin list | awk '/^Listing enabled plugins/ { enabled = 1; next } /^Listing disabled plugins/ { enabled = 0 } enabled' | grep -q "$plugin_id"; then
-    log "$plugin_id is not enabled after the restart; see /var/log/gitlab/mattermost/mattermost.log" >&2
-    exit 1
+    fail "$plugin_id is not enabled after the restart; see /var/log/gitlab/mattermost/mattermost.log"
 fi
 log "$plugin_id is enabled and configured"

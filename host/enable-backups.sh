@@ -5,6 +5,8 @@
 set -euo pipefail
 
 log() { printf 'enable-backups: %s\n' "$*"; }
+# shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
 
 if ! command -v rclone >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q rclone

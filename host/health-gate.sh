@@ -9,8 +9,6 @@ set -euo pipefail
 log() { printf 'health-gate: %s\n' "$*"; }
 # shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
-trap progress_stop EXIT
-fail_on_signals
 
 service=$1 url=$2 timeout=$3 ca_file=${4:-}
 log_root=${GITLAB_LOG_DIR:-/var/log/gitlab}
@@ -26,7 +24,7 @@ mattermost)
     logs=("$log_root/mattermost/current" "$log_root/mattermost/mattermost.log" "$log_root/nginx/gitlab_mattermost_error.log")
     ;;
 *)
-    printf 'health-gate: unknown service %s\n' "$service" >&2
+    failure="unknown service $service (gitlab or mattermost)"
     exit 2
     ;;
 esac
@@ -56,13 +54,10 @@ while :; do
 done
 progress_stop
 
-{
-    printf 'health-gate: %s did not answer healthy at %s%s within %ss; last answer: %s\n' "$service" "$url" "$path" "$timeout" "$body"
-    for file in "${logs[@]}"; do
-        if [ -r "$file" ]; then
-            printf -- '--- last lines of %s\n' "$file"
-            tail -n 30 "$file"
-        fi
-    done
-} >&2
-exit 1
+for file in "${logs[@]}"; do
+    if [ -r "$file" ]; then
+        printf -- '--- last lines of %s\n' "$file"
+        tail -n 30 "$file"
+    fi
+done >&2
+fail "$service did not answer healthy at $url$path within ${timeout}s; last answer: ${body//$'\n'/ }"

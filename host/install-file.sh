@@ -9,6 +9,8 @@
 set -euo pipefail
 
 log() { printf 'install-file: %s\n' "$*"; }
+# shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
 
 if [ "${1:-}" = --remove ]; then
     shift
@@ -16,7 +18,7 @@ if [ "${1:-}" = --remove ]; then
         case "$target" in
         /*.crt | /*.key) ;;
         *)
-            log "--remove takes only absolute paths of certificates (.crt) and keys (.key), got: $target" >&2
+            failure="--remove takes only absolute paths of certificates (.crt) and keys (.key), got: $target"
             exit 2
             ;;
         esac
@@ -36,15 +38,15 @@ directory=$(dirname "$target")
 install -d -m 0755 "$directory"
 umask 077
 staged=$(mktemp "$directory/.$(basename "$target").XXXXXX")
-trap 'rm -f "$staged"' EXIT
+remove_staged() { rm -f "$staged"; }
+cleanup_steps+=(remove_staged)
 cat >"$staged"
 if [ ! -s "$staged" ]; then
-    log "refusing empty content for $target" >&2
-    exit 1
+    fail "refusing empty content for $target; it is unchanged"
 fi
 case "$target" in
-*.crt) openssl x509 -noout -in "$staged" || { log "$target: not a PEM certificate" >&2; exit 1; } ;;
-*.key) openssl pkey -noout -in "$staged" || { log "$target: not a PEM private key" >&2; exit 1; } ;;
+*.crt) openssl x509 -noout -in "$staged" || fail "$target: not a PEM certificate; it is unchanged" ;;
+*.key) openssl pkey -noout -in "$staged" || fail "$target: not a PEM private key; it is unchanged" ;;
 esac
 chown 0:0 "$staged"
 chmod "$mode" "$staged"

@@ -14,6 +14,8 @@ gitlab_etc=${GITLAB_ETC_DIR:-/etc/gitlab}
 apt_options=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=5)
 
 log() { printf 'install-omnibus: %s\n' "$*"; }
+# shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
 
 # A fresh instance's cloud-init and unattended upgrades hold the apt locks for a while.
 if command -v cloud-init >/dev/null 2>&1; then
@@ -45,13 +47,13 @@ install_atomically() {
 install -d -m 0755 "$apt_dir/keyrings" "$apt_dir/sources.list.d"
 keyring="$apt_dir/keyrings/gitlab-${edition}.asc"
 downloaded=$(mktemp)
-trap 'rm -f "$downloaded"' EXIT
+remove_download() { rm -f "$downloaded"; }
+cleanup_steps+=(remove_download)
 curl --fail --silent --show-error --location --retry 5 --output "$downloaded" "$key_url"
 # The file must hold exactly one primary key, the expected one: an extra key would be trusted too.
 primaries=$(gpg --show-keys --with-colons "$downloaded" | awk -F: '$1 == "pub" { primary = 1; next } $1 == "fpr" && primary { print $10; primary = 0 }')
 if [ "$primaries" != "$fingerprint" ]; then
-    log "the key file at $key_url does not hold exactly the key with fingerprint $fingerprint (found: ${primaries//$'\n'/ }); refusing to trust it" >&2
-    exit 1
+    fail "the key file at $key_url does not hold exactly the key with fingerprint $fingerprint (found: ${primaries//$'\n'/ }); refusing to trust it"
 fi
 install_atomically "$keyring" 0644 <"$downloaded"
 printf 'deb [signed-by=%s] %s/%s/ubuntu/%s %s main\n' "$keyring" "$repo_url" "$package" "$codename" "$codename" |

@@ -3,6 +3,10 @@
 # by a HUP; nginx keeps serving with the old one until then.
 set -euo pipefail
 
+log() { printf 'reload-nginx: %s\n' "$*"; }
+# shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
+
 omnibus=${OMNIBUS_DIR:-/opt/gitlab}
 "$omnibus/bin/gitlab-ctl" hup nginx
-printf 'reload-nginx: nginx reloaded\n'
+log "nginx reloaded"

@@ -22,15 +22,9 @@ set -euo pipefail
 log() { printf 'upgrade-gitlab: %s\n' "$*"; }
 # shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
-failure=""
-# The reason is told once, on the FAILED line the EXIT trap prints.
-fail() {
-    failure=$*
-    exit 1
-}
 usage() {
-    log "$1" >&2
     log "usage: upgrade-gitlab.sh ee|ce SECONDS|none [x.y.z|postgresql-N ...], versions oldest first" >&2
+    failure=$1
     exit 2
 }
 
@@ -94,22 +88,19 @@ done
 # Whatever ends the script (an error, a signal, a lost connection) leads here.
 holds=()
 skip_backup_created=""
-on_exit() {
-    local status=$?
-    trap - EXIT
+hold_again() {
+    if [ "${#holds[@]}" -gt 0 ]; then
+        apt-mark hold "${holds[@]}" >/dev/null || log "could not hold ${holds[*]}; hold it with: apt-mark hold ${holds[*]}" >&2
+        [ -n "$failure" ] || failure="stopped before the walk finished; run the upgrade again: it resumes from the version dpkg reports"
+    fi
+}
+remove_skip_backup() {
     if [ -n "$skip_backup_created" ]; then
         rm -f "$skip_backup_file"
     fi
-    if [ "$status" -ne 0 ]; then
-        if [ "${#holds[@]}" -gt 0 ]; then
-            apt-mark hold "${holds[@]}" >/dev/null || log "could not hold ${holds[*]}; hold it with: apt-mark hold ${holds[*]}" >&2
-        fi
-        log "FAILED (exit $status): ${failure:-stopped before the walk finished; run the upgrade again: it resumes from the version dpkg reports}" >&2
-    fi
-    exit "$status"
 }
-trap on_exit EXIT
-fail_on_signals
+rollback_steps+=(hold_again)
+cleanup_steps+=(remove_skip_backup)
 
 # A dpkg run that was killed (a lost connection during an install) leaves its journal behind, and
 # apt then refuses everything with "dpkg was interrupted". Finishing it is what apt asks for.

@@ -7,8 +7,6 @@ set -euo pipefail
 log() { printf 'wait-for-dns: %s\n' "$*"; }
 # shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
-trap progress_stop EXIT
-fail_on_signals
 
 address=$1 timeout=$2
 shift 2
@@ -24,8 +22,8 @@ for name in "$@"; do
             break
         fi
         if reached "$started" "$timeout"; then
-            log "$name resolves to \"${resolved% }\", not $address, after ${timeout}s. Check the zone delegation and the A record." >&2
-            exit 1
+            fail "$name resolves to \"${resolved% }\", not $address, after ${timeout}s. Check the zone delegation and the A record."
+
         fi
         sleep "$interval"
     done

@@ -165,26 +165,47 @@ for (const topology of ["single", "split"] as const) {
                 scopes: "",
             });
             if (topology === "split") {
-                assert.ok(waitsFor(run, "mattermost-gitlab-rb", "oauth-register"), "the Mattermost host reconfigures only after the application exists");
+                assert.ok(waitsFor(run, "mattermost-gitlab-rb", "oauth-ahead-register"), "the Mattermost host reconfigures only after the application exists");
                 assert.equal(connectionHost(named(run, "mattermost-gitlab-rb")), eipOf(run, "mattermost"));
             }
         });
 
-        it("hands Mattermost new sign-in credentials only once their application exists (oauth.rotation)", () => {
-            const ahead = run.resources.filter((r) => r.type === "command:remote:Command" && r.name === "oauth-ahead-register");
-            if (topology === "split") {
-                assert.deepEqual(ahead, [], "the Mattermost host already waits for the registration");
-                return;
-            }
-            assert.equal(ahead.length, 1, "no registration ahead of the single host's reconfigure");
-            const step = ahead[0]!;
-            assert.ok(waitsFor(run, "gitlab-gitlab-rb", "oauth-ahead-register"), "the reconfigure does not wait for the new application");
-            assert.ok(!waitsFor(run, "oauth-ahead-register", "gitlab-gitlab-rb"));
-            assert.ok(String(step.inputs.create).endsWith(" --if-running"), "a host before its first reconfigure has no GitLab to register with");
-            const wanted = JSON.parse(String(step.inputs.stdin));
-            assert.equal(wanted.uid, JSON.parse(String(named(run, "oauth-register").inputs.stdin)).uid);
+        it("rotates sign-in credentials without a gap: register the new application, reconfigure Mattermost, then revoke the old (oauth.rotation)", () => {
+            const mattermostHost = topology === "single" ? "gitlab" : "mattermost";
+            const reconfigure = `${mattermostHost}-gitlab-rb`;
+            const healthy = `${mattermostHost}-mattermost-health`;
+            const ahead = named(run, "oauth-ahead-register");
+            const revoking = named(run, "oauth-register");
+            assert.equal(connectionHost(ahead), eipOf(run, "gitlab"));
+            // 1. The new application is added, and nothing revoked, before Mattermost gets its credentials.
+            assert.ok(waitsFor(run, reconfigure, "oauth-ahead-register"), "Mattermost gets credentials whose application may not exist yet");
+            const wanted = JSON.parse(String(ahead.inputs.stdin));
+            assert.equal(wanted.uid, JSON.parse(String(revoking.inputs.stdin)).uid);
             assert.equal(wanted.revoke_others, false, "the credentials Mattermost still uses would be revoked");
-            assert.ok(step.secretInputs.includes("stdin"));
+            assert.ok(ahead.secretInputs.includes("stdin"));
+            if (topology === "single") {
+                assert.ok(String(ahead.inputs.create).endsWith(" --if-running"), "a host before its first reconfigure has no GitLab to register with");
+            } else {
+                assert.ok(waitsFor(run, "oauth-ahead-register", "gitlab-gitlab-rb"), "GitLab runs when the Mattermost host's registration is made");
+                assert.ok(!String(ahead.inputs.create).endsWith(" --if-running"), "split registers with a running GitLab: a failure must show");
+            }
+            // 2. The old applications are revoked only once Mattermost answers on the new credentials.
+            assert.ok(waitsFor(run, "oauth-register", reconfigure) && waitsFor(run, "oauth-register", healthy), "the old application is revoked while Mattermost still uses it");
+            assert.ok(!waitsFor(run, reconfigure, "oauth-register"));
+            assert.equal(JSON.parse(String(revoking.inputs.stdin)).revoke_others, undefined, "the last registration revokes the replaced applications");
+        });
+
+        it("rotates the GitLab plugin's credentials the same way: register, configure the plugin, then revoke", async () => {
+            const withPlugin = await runOffline(stackConfig(topology, { mattermost: { ...(topology === "split" ? { instanceType: "c6a.large" } : {}), gitlabPlugin: { enabled: true } } }));
+            const ahead = named(withPlugin, "gitlab-plugin-oauth-ahead-register");
+            const revoking = named(withPlugin, "gitlab-plugin-oauth-register");
+            assert.equal(JSON.parse(String(ahead.inputs.stdin)).revoke_others, false);
+            assert.equal(JSON.parse(String(ahead.inputs.stdin)).uid, JSON.parse(String(revoking.inputs.stdin)).uid);
+            assert.equal(JSON.parse(String(revoking.inputs.stdin)).revoke_others, undefined);
+            assert.ok(waitsFor(withPlugin, "gitlab-plugin-oauth-ahead-register", "gitlab-gitlab-rb"));
+            assert.ok(waitsFor(withPlugin, "gitlab-plugin-configure", "gitlab-plugin-oauth-ahead-register"), "the plugin gets credentials whose application may not exist yet");
+            assert.ok(waitsFor(withPlugin, "gitlab-plugin-oauth-register", "gitlab-plugin-configure"), "the plugin's old application is revoked while the plugin still uses it");
+            assert.ok(!waitsFor(withPlugin, "gitlab-plugin-configure", "gitlab-plugin-oauth-register"));
         });
 
         it("sends secrets only on stdin, marked secret, never in a command string", () => {

@@ -1,7 +1,9 @@
 // systemd calendar events (OnCalendar=), checked the way systemd parses them, so a schedule systemd would
 // refuse is refused before any resource exists. Follows systemd.time(7) "Calendar Events" and its parser
 // (src/shared/calendarspec.c, calendar_spec_from_string): [weekdays] [[year-]month-day] [hour:minute[:second]]
-// [timezone], or one of the shorthands. Pure module.
+// [timezone], or one of the shorthands. An expression systemd parses but that never elapses again
+// (`systemd-analyze calendar` prints "Next elapse: never": a day no month has, a date in the past) is
+// refused too: the timer would never run. Pure module.
 
 /** The shorthands systemd accepts in place of a whole expression, compared without regard to case. */
 const SHORTHANDS = [
@@ -30,6 +32,9 @@ interface Component {
 type Field = readonly Component[] | undefined;
 
 class Refusal extends Error {}
+
+/** systemd-analyze calendar's words for an event that does not come again. */
+const NEVER = 'it never elapses (systemd-analyze calendar prints "Next elapse: never"): no time from now on matches it, e.g. a day no month has or a date in the past';
 
 /** A cursor over the expression. */
 class Reader {
@@ -107,25 +112,30 @@ function readField(reader: Reader, seconds: boolean): Field {
     return readComponents(reader, seconds);
 }
 
-/** Weekday names, lists and ranges (`Mon..Fri`, or the older `Mon-Fri`); nothing if the text starts otherwise. */
-function readWeekdays(reader: Reader): void {
+/**
+ * Weekday names, lists and ranges (`Mon..Fri`, or the older `Mon-Fri`), as the set of days (0 for
+ * Monday); undefined (any day) if the text starts otherwise.
+ */
+function readWeekdays(reader: Reader): Set<number> | undefined {
+    const days = new Set<number>();
     let first = true;
     let rangeFrom: number | undefined;
     for (;;) {
         const rest = reader.text.slice(reader.at).toLowerCase();
         const day = WEEKDAYS.find(([name]) => rest.startsWith(name));
         if (!day) {
-            if (first) return;
+            if (first) return undefined;
             refuse("expected a weekday");
         }
         const [name, number] = day;
         if (!["", "-", ".", ",", " "].includes(reader.text[reader.at + name.length] ?? "")) refuse(`unexpected text after the weekday "${name}"`);
         if (rangeFrom !== undefined && rangeFrom > number) refuse("a weekday range must run forward, e.g. Mon..Fri");
+        for (let d = rangeFrom ?? number; d <= number; d++) days.add(d);
         reader.at += name.length;
-        if (reader.done) return;
+        if (reader.done) return days;
         if (reader.char === " ") {
             reader.skipSpaces();
-            return;
+            return days;
         }
         if (reader.char === ".") {
             if (rangeFrom !== undefined || reader.text[reader.at + 1] !== ".") refuse("a weekday range is written Mon..Fri");
@@ -143,7 +153,7 @@ function readWeekdays(reader: Reader): void {
         if (reader.done || reader.char === " ") {
             reader.skipSpaces();
             if (rangeFrom !== undefined) refuse("a weekday range needs an end");
-            return;
+            return days;
         }
         first = false;
     }
@@ -239,25 +249,110 @@ function isTimeZone(name: string): boolean {
     }
 }
 
+/** Whether value `v` is one a field's component names: its value, its range, or its repetitions up to `max`. */
+function matches(field: Field, v: number, max: number): boolean {
+    return (
+        field === undefined ||
+        field.some(({ start, stop, repeat }) =>
+            repeat === undefined ? v >= start && v <= (stop ?? start) : v >= start && v <= (stop ?? max) && (v - start) % repeat === 0,
+        )
+    );
+}
+
+/** The largest value a field names, up to `max`. */
+function largest(field: Field, max: number): number {
+    if (field === undefined) return max;
+    return Math.max(...field.map(({ start, stop, repeat }) => (repeat === undefined ? (stop ?? start) : start + Math.floor(((stop ?? max) - start) / repeat) * repeat)));
+}
+
 /**
- * Why systemd would refuse `expression` as a calendar event, or undefined if it accepts it. The host runs
- * in UTC, so the local zone's own name is UTC too.
+ * Days counted from the month's end (`~`, 1 for the last day): as other fields, except that a
+ * repetition without an end runs towards the month's end (`~7/2`: 7, 5, 3 and 1 days from it).
  */
-export function calendarProblem(expression: string): string | undefined {
+function matchesFromEnd(field: Field, fromEnd: number): boolean {
+    return (
+        field === undefined ||
+        field.some((component) =>
+            component.repeat !== undefined && component.stop === undefined
+                ? fromEnd <= component.start && (component.start - fromEnd) % component.repeat === 0
+                : matches([component], fromEnd, 31),
+        )
+    );
+}
+
+/** The wall-clock time in `zone` (seconds in microseconds) and the weekday, 0 for Monday. */
+function wallClock(now: Date, zone: string) {
+    const parts = Object.fromEntries(
+        new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" })
+            .formatToParts(now)
+            .map((part) => [part.type, Number(part.value)]),
+    );
+    return { year: parts.year, month: parts.month, day: parts.day, hour: parts.hour, minute: parts.minute, second: parts.second * MICROSECONDS_PER_SECOND + now.getMilliseconds() * 1000 };
+}
+
+/**
+ * Whether the event elapses after `now`: a date from today on that the year, month, day and weekday
+ * fields all name (systemd looks up to the year 2199), at a time later than now if it is today.
+ */
+function elapsesAfter(now: Date, zone: string, weekdays: Set<number> | undefined, date: CalendarDate | undefined, time: CalendarTime): boolean {
+    const clock = wallClock(now, zone);
+    // No time at all is midnight; hour:minute is at second 0.
+    const midnight: Field = [{ start: 0 }];
+    const hours = "hour" in time ? time.hour : midnight;
+    const minutes = "minute" in time ? time.minute : midnight;
+    const seconds = "second" in time ? time.second : midnight;
+    const laterToday = () => {
+        if (largest(hours, 23) > clock.hour) return true;
+        if (!matches(hours, clock.hour, 23)) return false;
+        if (largest(minutes, 59) > clock.minute) return true;
+        return matches(minutes, clock.minute, 59) && largest(seconds, 60 * MICROSECONDS_PER_SECOND - 1) > clock.second;
+    };
+    const today = clock.year * 10000 + clock.month * 100 + clock.day;
+    for (let year = clock.year; year <= 2199; year++) {
+        if (!matches(date?.year, year, 2199)) continue;
+        for (let month = 1; month <= 12; month++) {
+            if (!matches(date?.month, month, 12)) continue;
+            const length = new Date(Date.UTC(year, month, 0)).getUTCDate();
+            for (let day = 1; day <= length; day++) {
+                const stamp = year * 10000 + month * 100 + day;
+                if (stamp < today) continue;
+                if (!(date?.endOfMonth ? matchesFromEnd(date.day, length - day + 1) : matches(date?.day, day, 31))) continue;
+                if (weekdays && !weekdays.has((new Date(Date.UTC(year, month - 1, day)).getUTCDay() + 6) % 7)) continue;
+                if (stamp > today || laterToday()) return true;
+            }
+        }
+    }
+    return false;
+}
+
+/**
+ * Why systemd would refuse `expression` as a calendar event, or never run a timer on it after `now`;
+ * undefined if it accepts it. The host runs in UTC, so the local zone's own name is UTC too.
+ */
+export function calendarProblem(expression: string, now = new Date()): string | undefined {
     try {
         let text = expression;
+        let zone = "UTC";
         if (text.toLowerCase().endsWith(" utc")) {
             text = text.slice(0, -4);
         } else {
             const space = text.lastIndexOf(" ");
-            if (space >= 0 && isTimeZone(text.slice(space + 1))) text = text.slice(0, space);
+            if (space >= 0 && isTimeZone(text.slice(space + 1))) {
+                zone = text.slice(space + 1);
+                text = text.slice(0, space);
+            }
         }
         if (text === "") refuse("only a time zone is given");
         if (SHORTHANDS.includes(text.toLowerCase())) return undefined;
         const reader = new Reader(text);
-        readWeekdays(reader);
+        const weekdays = readWeekdays(reader);
         const date = readDate(reader);
-        if (date === "timestamp") return undefined;
+        if (date === "timestamp") {
+            // One elapse, which must be still to come, and on one of the weekdays if they are given.
+            const at = new Date(Number(text.slice(text.indexOf("@") + 1)) * 1000);
+            if (at.getTime() <= now.getTime() || (weekdays && !weekdays.has((at.getUTCDay() + 6) % 7))) refuse(NEVER);
+            return undefined;
+        }
         const time = readTime(reader);
         if (!reader.done) refuse(`unexpected "${reader.text.slice(reader.at)}"`);
         const years = date?.year?.map((c) => ({ ...c, start: fullYear(c.start), ...(c.stop === undefined ? {} : { stop: fullYear(c.stop) }) }));
@@ -268,6 +363,7 @@ export function calendarProblem(expression: string): string | undefined {
         checkField(time.hour, "hour", 0, 23);
         checkField(time.minute, "minute", 0, 59);
         checkField(time.second, "second", 0, 60 * MICROSECONDS_PER_SECOND - 1, "below 60");
+        if (!elapsesAfter(now, zone, weekdays, date && { ...date, year: years }, time)) refuse(NEVER);
         return undefined;
     } catch (error) {
         if (error instanceof Refusal) return error.message;

@@ -8,7 +8,7 @@ import { hostCommand, hostFile } from "../omnibus/hostScripts";
 import type { OauthApplication } from "./oauthApplication";
 
 export interface OauthCredentialsArgs {
-    /** Raising it replaces both values, which makes the registration revoke the old application. */
+    /** Raising it replaces both values: a new application is registered, then the old one revoked. */
     rotation: number;
 }
 
@@ -36,17 +36,19 @@ export interface OauthRegistrationArgs {
     instanceId: pulumi.Input<string>;
     application: OauthApplication;
     credentials: OauthCredentials;
-    /** GitLab must be configured and running first. */
+    /** What must be done first: GitLab configured; for the revoking registration, the consumer using the new credentials. */
     after: pulumi.Input<pulumi.Resource>[];
     /**
-     * Ahead of the reconfigure that gives Mattermost new credentials on the same host: adds the
-     * application if GitLab already runs (nothing on a host before its first reconfigure) and revokes
-     * nothing, so the credentials Mattermost still uses keep working until it has the new ones.
+     * A registration ahead of the step that hands its consumer (Mattermost, the GitLab plugin) the
+     * new credentials: it adds the application and revokes nothing, so the credentials still in use
+     * keep working until the consumer has the new ones; a registration without `ahead`, after that
+     * step, revokes them. `ifRunning`: ahead of the reconfigure of GitLab's own host, where GitLab
+     * may not run yet; then it does nothing (that reconfigure starts GitLab, the later one registers).
      */
-    ahead?: boolean;
+    ahead?: { ifRunning: boolean };
 }
 
-/** Finds or creates the application with exactly the generated uid and secret; revokes stale ones. */
+/** Finds or creates the application with exactly the generated uid and secret; unless ahead, revokes stale ones. */
 export class OauthRegistration extends pulumi.ComponentResource {
     readonly step: command.remote.Command;
 
@@ -64,7 +66,7 @@ export class OauthRegistration extends pulumi.ComponentResource {
         );
         this.step = new command.remote.Command(`${name}-register`, {
             connection: args.connection,
-            create: hostCommand("ensure-oauth-application.sh", [hostFile("ensure-oauth-application.rb"), ...(args.ahead ? ["--if-running"] : [])]),
+            create: hostCommand("ensure-oauth-application.sh", [hostFile("ensure-oauth-application.rb"), ...(args.ahead?.ifRunning ? ["--if-running"] : [])]),
             stdin: wanted,
             triggers: [args.instanceId],
             addPreviousOutputInEnv: false,

@@ -199,7 +199,7 @@ export class Deployment extends pulumi.ComponentResource {
             // One host: new sign-in credentials reach Mattermost with this reconfigure, so their
             // application must exist before it, as in split, where the Mattermost host waits for it.
             const oauthAhead = plan.runsGitlab && plan.runsMattermost
-                ? [new OauthRegistration("oauth-ahead", { connection: host.connection, instanceId: host.instanceId, application: mattermostOauthApplication(settings), credentials, after: [packageReady], ahead: true }, parent).step]
+                ? [new OauthRegistration("oauth-ahead", { connection: host.connection, instanceId: host.instanceId, application: mattermostOauthApplication(settings), credentials, after: [packageReady], ahead: { ifRunning: true } }, parent).step]
                 : [];
             const healthChecks: HealthCheck[] = [
                 ...(plan.runsGitlab ? [{ service: "gitlab", url: settings.externalUrl.href } as const] : []),
@@ -231,35 +231,40 @@ export class Deployment extends pulumi.ComponentResource {
             return { config, backups };
         };
 
-        // GitLab first: the OAuth application lives in its database. In the split topology the
-        // Mattermost host is configured only once the application it signs in with exists.
+        // GitLab first: the OAuth applications live in its database. Each application is registered
+        // in two steps around the one that hands its consumer new credentials (oauth.rotation): ahead,
+        // adding it and revoking nothing; after the consumer uses it, revoking the applications it replaced.
         const gitlabPlan = plans.find((plan) => plan.runsGitlab) as OmnibusHostPlan;
         const gitlabHost = configure(gitlabPlan, [], []);
         const gitlabConfig = gitlabHost.config;
-        const register = (registrationName: string, application: OauthApplication, appCredentials: OauthCredentials) =>
+        const register = (registrationName: string, application: OauthApplication, appCredentials: OauthCredentials, after: pulumi.Resource[], ahead?: { ifRunning: boolean }) =>
             new OauthRegistration(registrationName, {
                 connection: hostOf(gitlabPlan).connection,
                 instanceId: hostOf(gitlabPlan).instanceId,
                 application,
                 credentials: appCredentials,
-                after: [gitlabConfig.apply],
+                after,
+                ahead,
             }, parent).step;
         const pluginCredentials = settings.mattermost.gitlabPlugin
             ? new OauthCredentials("gitlab-plugin-oauth", { rotation: settings.oauth.rotation }, parent)
             : undefined;
-        const registrations = [
-            register("oauth", mattermostOauthApplication(settings), credentials),
-            ...(pluginCredentials ? [register("gitlab-plugin-oauth", gitlabPluginOauthApplication(settings), pluginCredentials)] : []),
-        ];
-        // Upgrades go GitLab host first: the Mattermost host upgrades only once GitLab answers healthy
-        // on the new version, so sign-in works again as soon as Mattermost is back.
-        // A standalone Mattermost host has no Omnibus: it gets its EC2 instance, DNS name and certificates
-        // here, and the OAuth application it signs in with is registered on the GitLab host; the
-        // installation of Mattermost itself on it is not wired yet (README, "What exists so far").
+        // Split: the Mattermost host is configured only once the application it signs in with exists
+        // (one host registers it ahead of its reconfigure, above). Upgrades go GitLab host first: the
+        // Mattermost host upgrades only once GitLab answers healthy on the new version, so sign-in
+        // works again as soon as Mattermost is back.
+        // A standalone Mattermost host has no Omnibus: it gets its EC2 instance and DNS name here, and
+        // the OAuth application it signs in with is registered on the GitLab host; the installation of
+        // Mattermost itself on it is not wired yet (README, "What exists so far").
         const omnibusMattermost = plans.find((plan): plan is OmnibusHostPlan => plan.runsMattermost && runsOmnibus(plan));
         const mattermostHost =
-            omnibusMattermost === undefined ? undefined : omnibusMattermost === gitlabPlan ? gitlabHost : configure(omnibusMattermost, registrations, gitlabConfig.healthGates);
+            omnibusMattermost === undefined
+                ? undefined
+                : omnibusMattermost === gitlabPlan
+                  ? gitlabHost
+                  : configure(omnibusMattermost, [register("oauth-ahead", mattermostOauthApplication(settings), credentials, [gitlabConfig.apply], { ifRunning: false })], gitlabConfig.healthGates);
         const mattermostConfig = mattermostHost?.config;
+        register("oauth", mattermostOauthApplication(settings), credentials, mattermostConfig ? [mattermostConfig.apply, ...mattermostConfig.healthGates] : [gitlabConfig.apply]);
 
         const mattermostPlan = plans.find((plan) => plan.runsMattermost) as HostPlan;
         const restoreFrom = settings.backup.restoreFrom;
@@ -278,13 +283,20 @@ export class Deployment extends pulumi.ComponentResource {
             mattermostHost?.backups.enableTimers([restore]);
         }
         if (pluginCredentials && mattermostConfig) {
-            new GitlabPlugin("gitlab-plugin", {
+            const pluginApplication = gitlabPluginOauthApplication(settings);
+            const plugin = new GitlabPlugin("gitlab-plugin", {
                 settings,
                 connection: hostOf(mattermostPlan).connection,
                 instanceId: hostOf(mattermostPlan).instanceId,
                 credentials: pluginCredentials,
-                after: [mattermostConfig.apply, ...mattermostConfig.healthGates, ...registrations, ...(restore ? [restore] : [])],
+                after: [
+                    mattermostConfig.apply,
+                    ...mattermostConfig.healthGates,
+                    register("gitlab-plugin-oauth-ahead", pluginApplication, pluginCredentials, [gitlabConfig.apply], { ifRunning: false }),
+                    ...(restore ? [restore] : []),
+                ],
             }, parent);
+            register("gitlab-plugin-oauth", pluginApplication, pluginCredentials, [plugin.step]);
         }
 
         // `terminal`: ssh -t, which a program run as ssh's command gets only when asked (psql's prompt and

@@ -20,20 +20,68 @@ reached() {
     (($(now_ms) - $1 >= $2 * 1000))
 }
 
-# A signal ends the script as a failure: bash would otherwise run the EXIT trap with $? = 0.
-# The EXIT trap the script sets then does its cleanup and sees the status 128 + the signal number.
-fail_on_signals() {
-    local signal
-    for signal in HUP INT TERM PIPE; do
-        # shellcheck disable=SC2064 # the signal's name is fixed when the trap is set
-        trap "stopped_by_signal $signal" "$signal"
-    done
+# --- How a step ends ------------------------------------------------------------------------------
+# Sourcing this file sets how every run ends: whatever ends it (success, an error under set -e,
+# `fail`, or a signal) goes through end_step, the EXIT trap. Bash runs the EXIT trap after an
+# untrapped HUP or PIPE with $? = 0, which would pass a dropped SSH connection for a success, so each
+# signal is trapped and turned into a failure (status 128 + its number). A failed run rolls back and
+# then says, as its last line on stderr, `<script>: FAILED (<how it ended>): <why>`.
+# A script adds functions to rollback_steps (run in order, only after a failure) and to cleanup_steps
+# (run after every end, e.g. removing its temporary files).
+failure=""
+ended_by=""
+rollback_steps=()
+cleanup_steps=()
+
+# Ends the script as a failure (status 1) whose reason, $*, the FAILED line tells.
+fail() {
+    failure=$*
+    exit 1
 }
-stopped_by_signal() {
-    trap - "$1"
-    log "stopped by SIG$1" >&2 || true
+
+on_signal() {
+    ended_by=$1
     exit $((128 + $(kill -l "$1")))
 }
+
+# A command that ends the script through set -e is the reason, unless fail gave one.
+on_error() {
+    local status=$?
+    [ -n "$failure" ] || failure="\`$BASH_COMMAND\` failed with status $status"
+}
+
+end_step() {
+    local status=$? step how
+    set +e
+    # A second signal (the rest of a hangup, a repeated stop) must not cut the rollback short.
+    trap '' HUP INT TERM PIPE
+    trap - ERR
+    progress_stop
+    if [ "$status" -ne 0 ]; then
+        for step in "${rollback_steps[@]}"; do
+            "$step"
+        done
+    fi
+    for step in "${cleanup_steps[@]}"; do
+        "$step"
+    done
+    if [ "$status" -ne 0 ]; then
+        how="exit status $status"
+        [ -z "$ended_by" ] || how="ended by SIG$ended_by"
+        # After a hangup nobody may read it; the write must not fail the rollback done above.
+        log "FAILED ($how)${failure:+: $failure}" >&2 2>/dev/null
+    fi
+    exit "$status"
+}
+
+set -E
+trap on_error ERR
+trap end_step EXIT
+for signal in HUP INT TERM PIPE; do
+    # shellcheck disable=SC2064 # the signal's name is fixed now, on purpose
+    trap "on_signal $signal" "$signal"
+done
+unset signal
 
 # While a long step runs, prints what it waits for and for how long so far, every
 # PROGRESS_INTERVAL_SECONDS (30): `progress_start WHAT [LIMIT_SECONDS]`, then `progress_stop`.

@@ -7,15 +7,19 @@
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { accessSync, constants, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { parseDocument } from "yaml";
 
 const REPOSITORY = join(__dirname, "..", "..");
 
+/** Where the stack files are: stacks/, or the copy the test of an administrator's own stack file gives. */
+const STACKS_DIR = process.env.CI_FILES_TEST_STACKS_DIR ?? join(REPOSITORY, "stacks");
+
 /** The stacks with a stack file, stacks/Pulumi.<stack>.yaml. */
-const STACK_FILES = readdirSync(join(REPOSITORY, "stacks"))
+const STACK_FILES = readdirSync(STACKS_DIR)
     .map((file) => /^Pulumi\.(.+)\.yaml$/.exec(file)?.[1])
     .filter((stack): stack is string => stack !== undefined)
     .sort();
@@ -436,5 +440,31 @@ describe(".github/workflows/pulumi.yml", () => {
         const used = Object.values(jobs).flatMap((job) => (job.steps as Mapping[]).flatMap((step) => (typeof step.run === "string" ? npmScriptsIn(step.run) : [])));
         assert.ok(used.includes("render"));
         assert.deepEqual(used.filter((script) => !NPM_SCRIPTS.includes(script)), []);
+    });
+});
+
+// ---------------------------------------------------------------------------------------------------
+const OWN_STACK_TEST = "an administrator's own stack file, not (yet) in CI, fails none of these checks";
+describe("a stack file of the administrator's own", () => {
+    // This file runs again, as `npm test` would, with the stack files of a copy of stacks/ holding an
+    // extra Pulumi.mine.yaml. The render (which reads the real stacks/) and this test itself are left out.
+    test(OWN_STACK_TEST, { skip: process.env.CI_FILES_TEST_STACKS_DIR !== undefined && "this is the run with the copy" }, () => {
+        const stacks = mkdtempSync(join(tmpdir(), "ci-files-stacks-"));
+        try {
+            cpSync(join(REPOSITORY, "stacks"), stacks, { recursive: true });
+            writeFileSync(join(stacks, "Pulumi.mine.yaml"), readFileSync(join(REPOSITORY, "stacks", "Pulumi.single.yaml"), "utf8"));
+            const result = spawnSync(
+                process.execPath,
+                ["--import", "tsx", "--test", "--test-reporter=tap", "--test-skip-pattern=keeps the render as a JSON artifact", __filename],
+                // Without NODE_TEST_CONTEXT, which would make the inner run a part of this one.
+                { cwd: REPOSITORY, encoding: "utf8", env: { ...process.env, NODE_TEST_CONTEXT: undefined, CI_FILES_TEST_STACKS_DIR: stacks } },
+            );
+            const report = `${result.stdout}${result.stderr}`;
+            assert.equal(result.status, 0, report);
+            assert.match(report, /^# fail 0$/m, report);
+            assert.match(report, /^# pass [1-9]\d*$/m, "the checks ran");
+        } finally {
+            rmSync(stacks, { recursive: true, force: true });
+        }
     });
 });

@@ -6,8 +6,10 @@
 // test/support/fake_doorkeeper.rb). The tests assert on what the scripts asked of them.
 
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { basename, join, relative } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
@@ -818,7 +820,7 @@ describe("components/omnibus/hostScripts.ts", () => {
     test("a script that sources host/lib/ travels with that file in place of the line that sources it", () => {
         const command = hostCommand("upgrade-gitlab.sh", ["ee", "none", "18.11.11"]);
         assert.doesNotMatch(command, /lib\/step-common\.sh"$/m, "the source line is still there");
-        assert.ok(command.includes("fail_on_signals() {"), "the library's functions are missing");
+        assert.ok(command.includes("end_step() {"), "the library's functions are missing");
         assert.match(hostFile("upgrade-gitlab.sh"), /^\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\/step-common\.sh"$/m);
     });
 
@@ -893,5 +895,248 @@ describe("components/omnibus/hostScripts.ts", () => {
             assert.equal(call!.argv[3], RUBY_PROGRAM);
             assert.equal(call!.stdin, WANTED_JSON);
             assert.deepEqual(rails.final().applications, [{ ...WANTED, secret: storedSecret(SECRET) }]);
+        }));
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Whatever ends a host script, it ends as a failure: bash would run the EXIT trap with $? = 0 after
+// SIGHUP or SIGPIPE. A lost SSH connection hangs up the whole session (the process group: the script
+// and what it runs); SIGTERM and SIGINT come to the script alone, which bash handles once the command
+// it waits for returns. Each script is stopped for real while a stand-in it runs is busy.
+
+/** A detached run (its own process group, as an SSH session's commands are), signalled once `started` exists. */
+function runAndSignal(
+    sandbox: Sandbox,
+    command: readonly string[],
+    options: { env: Record<string, string>; input?: string; signal: NodeJS.Signals; to: "group" | "script"; started: string; release: string },
+): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(command[0]!, command.slice(1), { env: sandbox.env(options.env), cwd: sandbox.root, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+        const stdout: Buffer[] = [];
+        const stderr: Buffer[] = [];
+        child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+        child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+        child.stdin.on("error", () => undefined);
+        child.stdin.end(options.input ?? "");
+        const poll = setInterval(() => {
+            if (existsSync(options.started)) {
+                clearInterval(poll);
+                process.kill(options.to === "group" ? -child.pid! : child.pid!, options.signal);
+                // bash runs its trap once the command it waits for returns.
+                writeFileSync(options.release, "");
+            }
+        }, 25);
+        const guard = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 30_000);
+        child.on("error", reject);
+        child.on("close", (status, signal) => {
+            clearInterval(poll);
+            clearTimeout(guard);
+            resolve({ status, signal, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") });
+        });
+    });
+}
+
+/** One host script, with stand-ins of which one holds the run until the test has sent its signal. */
+interface SignalScenario {
+    readonly script: HostScript;
+    readonly args: readonly string[];
+    readonly input?: string;
+    /** Writes the stand-ins; `hold` is bash that blocks the first time, to put before a stand-in's answer. */
+    readonly host: (sandbox: Sandbox, hold: string) => Record<string, string>;
+    /** Files a run must not leave behind (temporary and staged files). */
+    readonly leftovers: (sandbox: Sandbox) => string[];
+    readonly signals: readonly NodeJS.Signals[];
+}
+
+const EVERY_SIGNAL = ["SIGHUP", "SIGPIPE", "SIGTERM", "SIGINT"] as const;
+const SOME_SIGNALS = ["SIGHUP", "SIGTERM"] as const;
+/** Where each signal comes from: a hangup or a broken pipe of the session, or a stop of the script. */
+const SENT_TO: Record<string, "group" | "script"> = { SIGHUP: "group", SIGPIPE: "group", SIGTERM: "script", SIGINT: "script" };
+
+const SIGNAL_SCENARIOS: readonly SignalScenario[] = [
+    {
+        script: "apply-gitlab-rb.sh",
+        args: [],
+        input: "external_url 'https://gitlab.example.com'\n",
+        signals: EVERY_SIGNAL,
+        host: (sandbox, hold) => {
+            const opt = sandbox.path("opt/gitlab");
+            mkdirSync(sandbox.path("etc/gitlab"), { recursive: true });
+            writeFileSync(sandbox.path("etc/gitlab/gitlab.rb"), "external_url 'https://old.example.com'\n", { mode: 0o600 });
+            sandbox.standIn("chown", ":");
+            sandbox.standIn("embedded-ruby", `exec /usr/bin/ruby "$@"`, join(opt, "embedded/bin/ruby"));
+            sandbox.standIn("gitlab-ctl", `${hold}\necho "stand-in reconfigure"`, join(opt, "bin/gitlab-ctl"));
+            return {
+                GITLAB_ETC_DIR: sandbox.path("etc/gitlab"),
+                OMNIBUS_DIR: opt,
+                GITLAB_MATTERMOST_LOG_DIR: sandbox.path("log/gitlab-mattermost"),
+                GITLAB_RAILS_ETC_DIR: sandbox.path("var/opt/gitlab/gitlab-rails/etc"),
+                MATTERMOST_ENV_DIR: sandbox.path("opt/gitlab/etc/mattermost/env"),
+                PROGRESS_INTERVAL_SECONDS: "0.2",
+            };
+        },
+        leftovers: (sandbox) => filesIn(sandbox.path("etc/gitlab")).filter((name) => name.startsWith(".")),
+    },
+    {
+        script: "health-gate.sh",
+        args: ["gitlab", "https://gitlab.example.com", "60"],
+        signals: EVERY_SIGNAL,
+        host: (sandbox, hold) => {
+            sandbox.standIn("curl", `${hold}\nprintf '%s' '{"status":"ok"}'`);
+            return { GITLAB_LOG_DIR: sandbox.path("log/gitlab"), HEALTH_INTERVAL_SECONDS: "0", PROGRESS_INTERVAL_SECONDS: "0.2" };
+        },
+        leftovers: () => [],
+    },
+    {
+        script: "wait-for-dns.sh",
+        args: ["192.0.2.10", "60", "gitlab.example.com"],
+        signals: EVERY_SIGNAL,
+        host: (sandbox, hold) => {
+            sandbox.standIn("getent", `${hold}\nprintf '%s' ${sh(ahosts("192.0.2.10", "gitlab.example.com"))}`);
+            return { DNS_INTERVAL_SECONDS: "0", PROGRESS_INTERVAL_SECONDS: "0.2" };
+        },
+        leftovers: () => [],
+    },
+    {
+        script: "ensure-oauth-application.sh",
+        args: ["puts 'registered'"],
+        input: WANTED_JSON,
+        signals: SOME_SIGNALS,
+        host: (sandbox, hold) => {
+            const opt = sandbox.path("opt/gitlab");
+            sandbox.standIn("gitlab-rails", `${hold}\necho registered`, join(opt, "bin/gitlab-rails"));
+            return { OMNIBUS_DIR: opt };
+        },
+        leftovers: () => [],
+    },
+    {
+        script: "configure-gitlab-plugin.sh",
+        args: ["com.example.plugin", "60"],
+        input: "{}",
+        signals: SOME_SIGNALS,
+        host: (sandbox, hold) => {
+            const opt = sandbox.path("opt/gitlab");
+            sandbox.standIn("chpst", `shift 2\nexec "$@"`, join(opt, "embedded/bin/chpst"));
+            sandbox.standIn("mmctl", `case "$*" in
+"--local plugin list") printf 'Listing enabled plugins\\ncom.example.plugin: Example\\nListing disabled plugins\\n' ;;
+esac`, join(opt, "embedded/bin/mmctl"));
+            sandbox.standIn("gitlab-ctl", `${hold}\necho restarted`, join(opt, "bin/gitlab-ctl"));
+            sandbox.standIn("curl", `printf '%s' '{"status":"OK"}'`);
+            sandbox.standIn("chown", ":");
+            return { OMNIBUS_DIR: opt, HEALTH_INTERVAL_SECONDS: "0" };
+        },
+        leftovers: (sandbox) => filesIn(sandbox.tmp),
+    },
+    {
+        script: "enable-backups.sh",
+        args: ["mattermost-backup.timer"],
+        signals: SOME_SIGNALS,
+        host: (sandbox, hold) => {
+            sandbox.standIn("rclone", "echo rclone");
+            sandbox.standIn("systemctl", `case "$1" in
+enable) ${hold} ;;
+show) echo "Mon 2026-11-30 02:30:00 UTC" ;;
+esac`);
+            return {};
+        },
+        leftovers: () => [],
+    },
+    {
+        script: "install-file.sh",
+        args: [],
+        input: "-----BEGIN CERTIFICATE-----\nstand-in\n-----END CERTIFICATE-----\n",
+        signals: SOME_SIGNALS,
+        host: (sandbox, hold) => {
+            sandbox.standIn("openssl", hold);
+            sandbox.standIn("chown", ":");
+            return {};
+        },
+        leftovers: (sandbox) => filesIn(sandbox.path("etc/ssl")).filter((name) => name.startsWith(".")),
+    },
+    {
+        script: "install-omnibus.sh",
+        args: ["ee", "18.11.11", "noble", "https://packages.example.test/gitlab", "https://packages.example.test/gpgkey", "F6403F6544A38863DAA0B6E03F01618A51312F3F"],
+        signals: SOME_SIGNALS,
+        host: (sandbox, hold) => {
+            sandbox.standIn("cloud-init", "echo 'status: done'");
+            sandbox.standIn("dpkg-query", `if [ -e ${sh(sandbox.path("installed"))} ]; then printf 'ii |18.11.11-ee.0'; else exit 1; fi`);
+            sandbox.standIn("apt-get", `case " $* " in *" install "*) ${hold}; touch ${sh(sandbox.path("installed"))} ;; esac`);
+            sandbox.standIn("apt-mark", ":");
+            sandbox.standIn("curl", `while [ "$1" != --output ]; do shift; done\necho key >"$2"`);
+            sandbox.standIn("gpg", `printf 'pub:-:4096\\nfpr:::::::::%s:\\n' F6403F6544A38863DAA0B6E03F01618A51312F3F`);
+            return { APT_DIR: sandbox.path("etc/apt"), GITLAB_ETC_DIR: sandbox.path("etc/gitlab") };
+        },
+        leftovers: (sandbox) => filesIn(sandbox.tmp),
+    },
+    {
+        script: "reload-nginx.sh",
+        args: [],
+        signals: SOME_SIGNALS,
+        host: (sandbox, hold) => {
+            const opt = sandbox.path("opt/gitlab");
+            sandbox.standIn("gitlab-ctl", `${hold}\necho "ok: run: nginx"`, join(opt, "bin/gitlab-ctl"));
+            return { OMNIBUS_DIR: opt };
+        },
+        leftovers: () => [],
+    },
+];
+
+describe("every host script: a signal is a failure that cleans up, says FAILED and why, and a re-run recovers", () => {
+    test("every script of host/ has a signal scenario, except upgrade-gitlab.sh (test/host/upgrade.test.ts)", () => {
+        assert.deepEqual(
+            SIGNAL_SCENARIOS.map((scenario) => scenario.script).sort(),
+            HOST_SCRIPTS.filter((script) => script !== "upgrade-gitlab.sh").sort(),
+        );
+    });
+
+    for (const scenario of SIGNAL_SCENARIOS) {
+        for (const signal of scenario.signals) {
+            const to = SENT_TO[signal]!;
+            test(`${scenario.script}: ${signal} to the ${to}`, () =>
+                withSandbox(async (sandbox) => {
+                    const started = sandbox.path("held");
+                    const release = sandbox.path("release");
+                    const hold = `if [ ! -e ${sh(release)} ]; then touch ${sh(started)}; while [ ! -e ${sh(release)} ]; do sleep 0.05; done; fi`;
+                    const env = scenario.host(sandbox, hold);
+                    const args = scenario.script === "install-file.sh" ? [sandbox.path("etc/ssl/host.crt"), "0644"] : [...scenario.args];
+                    const result = await runAndSignal(sandbox, ["bash", join(HOST_SCRIPT_DIR, scenario.script), ...args], {
+                        env,
+                        input: scenario.input,
+                        signal,
+                        to,
+                        started,
+                        release,
+                    });
+                    assert.ok(existsSync(started), `the run never reached the held step\n${describeRun(result)}`);
+                    assert.equal(result.status, 128 + osConstants.signals[signal], describeRun(result));
+                    const name = scenario.script.replace(/\.sh$/, "");
+                    assert.match(result.stderr.trimEnd().split("\n").at(-1) ?? "", new RegExp(`^${name}: FAILED \\(ended by ${signal}\\)`), describeRun(result));
+                    assert.deepEqual(scenario.leftovers(sandbox), [], "temporary files are removed");
+
+                    const rerun = await sandbox.runScript(scenario.script, args, { env, input: scenario.input });
+                    assert.equal(rerun.status, 0, `the re-run: ${describeRun(rerun)}`);
+                    assert.doesNotMatch(rerun.stderr, /FAILED/);
+                }));
+        }
+    }
+
+    test("the command hostCommand builds ends the same way on a hangup", () =>
+        withSandbox(async (sandbox) => {
+            const started = sandbox.path("held");
+            const release = sandbox.path("release");
+            sandbox.standIn("getent", `touch ${sh(started)}; while [ ! -e ${sh(release)} ]; do sleep 0.05; done`);
+            const command = hostCommand("wait-for-dns.sh", ["192.0.2.10", "60", "gitlab.example.com"]);
+            const result = await runAndSignal(sandbox, ["bash", "-c", command.slice("sudo ".length)], { env: {}, signal: "SIGHUP", to: "group", started, release });
+            assert.equal(result.status, 129, describeRun(result));
+            assert.match(result.stderr, /^wait-for-dns: FAILED \(ended by SIGHUP\)$/m);
+        }));
+
+    test("an error names the command that failed on the FAILED line", () =>
+        withSandbox(async (sandbox) => {
+            const opt = sandbox.path("opt/gitlab");
+            sandbox.standIn("gitlab-ctl", `echo "gitlab-ctl: nginx is not running" >&2; exit 3`, join(opt, "bin/gitlab-ctl"));
+            const result = await sandbox.runScript("reload-nginx.sh", [], { env: { OMNIBUS_DIR: opt } });
+            assert.equal(result.status, 3, describeRun(result));
+            assert.match(result.stderr, /^reload-nginx: FAILED \(exit status 3\): `"\$omnibus\/bin\/gitlab-ctl" hup nginx` failed with status 3$/m);
         }));
 });

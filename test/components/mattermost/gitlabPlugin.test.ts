@@ -25,7 +25,7 @@ for (const topology of ["single", "split"] as const) {
         });
 
         it("registers a second OAuth application on GitLab, for the plugin's callback with api and read_user", () => {
-            const register = command(run, "gitlab-plugin-oauth-register");
+            const register = command(run, "gitlab-plugin-oauth-ahead-register");
             assert.equal(scriptOfCommand(String(register.inputs.create)), "ensure-oauth-application.sh");
             assert.equal(hostOf(run, "gitlab-plugin-oauth-register"), hostOf(run, "gitlab-gitlab-rb"));
             assert.deepEqual(JSON.parse(String(register.inputs.stdin)), {
@@ -34,12 +34,10 @@ for (const topology of ["single", "split"] as const) {
                 secret: generatedPlaceholder("gitlab-plugin-oauth-client-secret", "result"),
                 redirect_uri: `https://mattermost.example.com/plugins/${PLUGIN}/oauth/complete`,
                 scopes: "api read_user",
+                revoke_others: false,
             });
             assert.ok(register.secretInputs.includes("stdin"));
             assert.ok(register.dependsOn.includes("gitlab-gitlab-rb"));
-            if (topology === "split") {
-                assert.ok(command(run, "mattermost-gitlab-rb").dependsOn.includes("gitlab-plugin-oauth-register"), "registered before the Mattermost host reconfigures");
-            }
         });
 
         it("configures the plugin on the Mattermost host once Mattermost is healthy, secrets on stdin", () => {
@@ -47,7 +45,7 @@ for (const topology of ["single", "split"] as const) {
             assert.equal(scriptOfCommand(String(configure.inputs.create)), "configure-gitlab-plugin.sh");
             assert.ok(String(configure.inputs.create).includes(` configure-gitlab-plugin.sh ${PLUGIN} `));
             assert.equal(hostOf(run, "gitlab-plugin-configure"), hostOf(run, `${mattermostHost}-gitlab-rb`));
-            for (const before of [`${mattermostHost}-gitlab-rb`, `${mattermostHost}-mattermost-health`, "gitlab-plugin-oauth-register"]) {
+            for (const before of [`${mattermostHost}-gitlab-rb`, `${mattermostHost}-mattermost-health`, "gitlab-plugin-oauth-ahead-register"]) {
                 assert.ok(configure.dependsOn.includes(before), `after ${before}`);
             }
             assert.ok(configure.secretInputs.includes("stdin"));
