@@ -199,7 +199,7 @@ tag_expirable_backups() {
         if [[ "$backup" < "$cutoff" ]] && ! grep -qxF "$backup" "$cache"; then printf '%s\n' "$backup"; fi
     done)
     if [ "${#pending[@]}" -eq 0 ]; then
-        log "retention: keeping the newest $keep complete backups (from $cutoff on); the older ones are tagged expirable already"
+        log "retention: keeping the newest $keep complete backups (from $cutoff on); no older backup needs tagging"
         return 0
     fi
     remote=${BACKUP_REMOTE%%:*} bucket=${BACKUP_REMOTE#*:}

@@ -268,7 +268,7 @@ describe("backup settings", () => {
     });
 
     it("renders the schedule into the timer exactly", () => {
-        const { timer } = backupUnits({ command: "mattermost-backup", source: "", prefix: "mattermost", description: "d" }, { schedule: "Mon..Fri 02:30", retentionDays: 30 });
+        const { timer } = backupUnits({ command: "mattermost-backup", source: "", prefix: "mattermost", description: "d" }, { schedule: "Mon..Fri 02:30", retentionDays: 30, keepNewest: 3 });
         assert.match(timer, /^OnCalendar=Mon\.\.Fri 02:30$/m);
         assert.match(timer, /^Persistent=true$/m);
         assert.match(timer, /^WantedBy=timers\.target$/m);
