@@ -4,7 +4,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { backupLifecycleRules, hostBackupPolicy, tlsOnlyBucketPolicy, type OwnBackupKeys } from "./backupPlan";
 
-/** What the stack reports for a job before its first success is in the bucket (or once retention expired it). */
+/** What the stack reports for a job before its first success is in the bucket (the record never expires). */
 export const NO_RECORDED_BACKUP = "none in the bucket";
 
 /**
