@@ -186,8 +186,8 @@ export function hostBackupPolicy(bucketArn: string, own: OwnBackupKeys): IamPoli
                 Effect: "Allow",
                 Action: "s3:PutObjectTagging",
                 Resource: objects,
-                // The request's tag set may hold this tag and nothing else (condition keys of PutObjectTagging:
-                // Service Authorization Reference, "Actions, resources, and condition keys for Amazon S3").
+                // The request's tag set may hold this tag and nothing else (S3 User Guide, "Tagging and access
+                // control policies": s3:RequestObjectTag/<key> and s3:RequestObjectTagKeys apply to PutObjectTagging).
                 Condition: {
                     StringEquals: { [`s3:RequestObjectTag/${EXPIRABLE_TAG.key}`]: EXPIRABLE_TAG.value },
                     "ForAllValues:StringEquals": { "s3:RequestObjectTagKeys": [EXPIRABLE_TAG.key] },
