@@ -220,7 +220,7 @@ const ABORT_INCOMPLETE_UPLOADS_DAYS = 7;
  * - replaced and expired versions go retentionDays after they stopped being current (versioning turns an
  *   expiration into a delete marker, so an expired backup stays restorable that long), and so do the
  *   delete markers left alone; unfinished uploads are aborted. S3 refuses AbortIncompleteMultipartUpload
- *   and ExpiredObjectDeleteMarker in a rule filtered by tags, hence the second, unfiltered rule.
+ *   in a rule filtered by tags, and ExpiredObjectDeleteMarker beside Days, hence the second rule.
  */
 export function backupLifecycleRules(retentionDays: number): LifecycleRule[] {
     return [
