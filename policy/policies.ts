@@ -300,7 +300,8 @@ export const hostRolesOwnBackupsOnly: ResourceValidationPolicy = {
         "The S3 rights of IAM role policies (aws.iam.RolePolicy, and an aws.iam.Role's inline policies; this program's " +
         "roles are its hosts' instance profiles) stop at the host's own backups: no s3:DeleteObject, " +
         "s3:DeleteObjectVersion, s3:DeleteBucket or s3:PutLifecycleConfiguration, by name or wildcard; reads " +
-        "(s3:GetObject, s3:GetObjectVersion) only of keys the role also writes (s3:PutObject), never every object of " +
+        "(s3:GetObject, s3:GetObjectVersion) and tagging (s3:PutObjectTagging, s3:PutObjectVersionTagging: a tag can " +
+        "make the lifecycle expire an object) only of keys the role also writes (s3:PutObject), never every object of " +
         "a bucket; s3:ListBucket only with an s3:prefix condition under those keys; no NotAction or NotResource. A " +
         "compromised host then cannot erase the backups nor read another host's (GitLab's hold its secrets).",
     enforcementLevel: "mandatory",

@@ -220,6 +220,8 @@ export function deniesInsecureTransport(document: unknown, bucketArn: string | u
  */
 const ERASING_ACTIONS = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:DeleteBucket", "s3:PutLifecycleConfiguration"] as const;
 const READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"] as const;
+/** A tag can make the bucket's lifecycle expire an object, so tagging is held to a host's own keys. */
+const TAGGING_ACTIONS = ["s3:PutObjectTagging", "s3:PutObjectVersionTagging"] as const;
 
 /** The object-key part of an S3 object ARN (`arn:aws:s3:::bucket/key`), or `*` for a resource that names every object. */
 function objectKeyOf(resource: string): string | undefined {
@@ -232,8 +234,8 @@ function objectKeyOf(resource: string): string | undefined {
 
 /**
  * What a host role's policy grants beyond its own backups, one sentence each; empty when nothing.
- * A host may not erase anything (ERASING_ACTIONS); it may read only keys it may also write, never
- * every object of a bucket; it may list a bucket only under its own keys (an `s3:prefix`
+ * A host may not erase anything (ERASING_ACTIONS); it may read and tag only keys it may also write,
+ * never every object of a bucket; it may list a bucket only under its own keys (an `s3:prefix`
  * condition). NotAction and NotResource grant everything they do not name, so they are refused.
  */
 export function hostRoleGaps(document: unknown): string[] {
@@ -256,6 +258,9 @@ export function hostRoleGaps(document: unknown): string[] {
         } else if (!writable.includes(resource)) {
             gaps.push(`may read ${resource}, which it does not write: a host reads only its own backups`);
         }
+    }
+    for (const resource of resourcesFor(TAGGING_ACTIONS).filter((candidate) => !writable.includes(candidate))) {
+        gaps.push(`may tag ${resource}, which it does not write: a tag can make the lifecycle expire another host's backups`);
     }
     const ownKeys = writable.map(objectKeyOf).filter((key): key is string => key !== undefined);
     // s3:ListBucket acts on a bucket's ARN; granted on object ARNs (by a wildcard action) it grants nothing.

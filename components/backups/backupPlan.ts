@@ -64,15 +64,27 @@ export function runNowCommand(job: BackupJob): string {
     return `sudo systemctl start ${job.command}.service`;
 }
 
-/** GitLab's own archives (`<timestamp>_gitlab_backup.tar`) land at the bucket's root, where Omnibus puts them. */
+/**
+ * GitLab's own archives (`<timestamp>_gitlab_backup.tar`) that Omnibus uploads without a DIRECTORY: at
+ * the bucket's root. gitlab-full-backup puts its archive in its backup's folder; the database backup
+ * Omnibus's package makes before an upgrade still lands here.
+ */
 export const GITLAB_ARCHIVE_PATTERN = "*_gitlab_backup.tar";
 
+/**
+ * The tag that lets the lifecycle rule expire an object. The tools put it on every object of a job's
+ * backups beyond the newest `backup.keepNewest` complete ones, so the newest are never expired.
+ */
+export const EXPIRABLE_TAG = { key: "gitlab-mattermost-retention", value: "expirable" } as const;
+
 /** The settings file both tools read. */
-export function backupEnvFile(args: { stack: string; bucket: string; region: string }): string {
+export function backupEnvFile(args: { stack: string; bucket: string; region: string; keepNewest: number }): string {
     return [
         "# Written by gitlab-mattermost; read by the backup and restore tools and their systemd units.",
         `BACKUP_REMOTE=${RCLONE_REMOTE}:${args.bucket}`,
         `BACKUP_STACK=${args.stack}`,
+        `BACKUP_KEEP_NEWEST=${args.keepNewest}`,
+        `BACKUP_EXPIRABLE_TAG=${EXPIRABLE_TAG.key}=${EXPIRABLE_TAG.value}`,
         `RCLONE_CONFIG_${RCLONE_REMOTE.toUpperCase()}_TYPE=s3`,
         `RCLONE_CONFIG_${RCLONE_REMOTE.toUpperCase()}_PROVIDER=AWS`,
         // Credentials come from the instance profile, through IMDSv2.
@@ -158,8 +170,9 @@ export function ownBackupKeys(plan: HostPlan, stack: string): OwnBackupKeys {
 }
 
 /**
- * The instance profile's policy: write, read and list its own keys; no delete, so a compromised host
- * cannot erase the history (versioning keeps what it overwrites).
+ * The instance profile's policy: write, read and list its own keys, and tag them expirable (with that
+ * one tag only); no delete, so a compromised host cannot erase the history (versioning keeps what it
+ * overwrites, and an expired object stays a noncurrent version for retentionDays more).
  */
 export function hostBackupPolicy(bucketArn: string, own: OwnBackupKeys): IamPolicyDocument {
     const objects = own.objects.map((key) => `${bucketArn}/${key}`);
@@ -168,10 +181,64 @@ export function hostBackupPolicy(bucketArn: string, own: OwnBackupKeys): IamPoli
         Statement: [
             { Sid: "WriteOwnBackups", Effect: "Allow", Action: ["s3:PutObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"], Resource: objects },
             { Sid: "ReadOwnBackups", Effect: "Allow", Action: ["s3:GetObject", "s3:GetObjectVersion"], Resource: objects },
+            {
+                Sid: "TagOwnBackupsExpirable",
+                Effect: "Allow",
+                Action: "s3:PutObjectTagging",
+                Resource: objects,
+                // The request's tag set may hold this tag and nothing else (S3 User Guide, "Tagging and access
+                // control policies": s3:RequestObjectTag/<key> and s3:RequestObjectTagKeys apply to PutObjectTagging).
+                Condition: {
+                    StringEquals: { [`s3:RequestObjectTag/${EXPIRABLE_TAG.key}`]: EXPIRABLE_TAG.value },
+                    "ForAllValues:StringEquals": { "s3:RequestObjectTagKeys": [EXPIRABLE_TAG.key] },
+                },
+            },
             { Sid: "ListOwnBackups", Effect: "Allow", Action: "s3:ListBucket", Resource: bucketArn, Condition: { StringLike: { "s3:prefix": own.listPrefixes } } },
             { Sid: "FindBucket", Effect: "Allow", Action: "s3:GetBucketLocation", Resource: bucketArn },
         ],
     };
+}
+
+/** A rule of the bucket's lifecycle configuration, as the provider's BucketLifecycleConfiguration takes it. */
+export interface LifecycleRule {
+    readonly id: string;
+    readonly status: "Enabled";
+    readonly filter: { readonly tag?: { readonly key: string; readonly value: string } };
+    readonly expiration?: { readonly days?: number; readonly expiredObjectDeleteMarker?: boolean };
+    readonly noncurrentVersionExpiration?: { readonly noncurrentDays: number };
+    readonly abortIncompleteMultipartUpload?: { readonly daysAfterInitiation: number };
+}
+
+/** Days after which S3 aborts an upload that never completed, and removes its parts. */
+const ABORT_INCOMPLETE_UPLOADS_DAYS = 7;
+
+/**
+ * The bucket's lifecycle (S3 User Guide, "Lifecycle configuration elements"):
+ * - only objects tagged EXPIRABLE_TAG expire, retentionDays after they were written (Expiration counts
+ *   from an object's creation, not from its tagging), so an untagged object (the newest complete
+ *   backups, the last-success records) is never expired;
+ * - replaced and expired versions go retentionDays after they stopped being current (versioning turns an
+ *   expiration into a delete marker, so an expired backup stays restorable that long), and so do the
+ *   delete markers left alone; unfinished uploads are aborted. S3 refuses AbortIncompleteMultipartUpload
+ *   in a rule filtered by tags, and ExpiredObjectDeleteMarker beside Days, hence the second rule.
+ */
+export function backupLifecycleRules(retentionDays: number): LifecycleRule[] {
+    return [
+        {
+            id: "expire-backups-beyond-the-newest",
+            status: "Enabled",
+            filter: { tag: { key: EXPIRABLE_TAG.key, value: EXPIRABLE_TAG.value } },
+            expiration: { days: retentionDays },
+        },
+        {
+            id: "expire-replaced-versions-and-unfinished-uploads",
+            status: "Enabled",
+            filter: {},
+            expiration: { expiredObjectDeleteMarker: true },
+            noncurrentVersionExpiration: { noncurrentDays: retentionDays },
+            abortIncompleteMultipartUpload: { daysAfterInitiation: ABORT_INCOMPLETE_UPLOADS_DAYS },
+        },
+    ];
 }
 
 /** The bucket's policy: every request without TLS is refused, whoever makes it. */

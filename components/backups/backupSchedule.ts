@@ -44,7 +44,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
     constructor(name: string, args: BackupScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
         super("gitlab-mattermost:index:BackupSchedule", name, {}, opts);
         const jobs = backupJobs(args.plan);
-        const env = pulumi.all([args.bucketName, args.region]).apply(([bucket, region]) => backupEnvFile({ stack: pulumi.getStack(), bucket, region }));
+        const env = pulumi.all([args.bucketName, args.region]).apply(([bucket, region]) => backupEnvFile({ stack: pulumi.getStack(), bucket, region, keepNewest: args.backup.keepNewest }));
         const tools: HostFile[] = [
             { path: BACKUP_COMMON.path, mode: "0644", content: hostFile(BACKUP_COMMON.source) },
             ...jobs.map((job) => ({ path: `${TOOL_DIR}/${job.command}`, mode: "0755", content: hostFile(job.source) })),

@@ -2,9 +2,9 @@
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { hostBackupPolicy, tlsOnlyBucketPolicy, type OwnBackupKeys } from "./backupPlan";
+import { backupLifecycleRules, hostBackupPolicy, tlsOnlyBucketPolicy, type OwnBackupKeys } from "./backupPlan";
 
-/** What the stack reports for a job before its first success is in the bucket (or once retention expired it). */
+/** What the stack reports for a job before its first success is in the bucket (the record never expires). */
 export const NO_RECORDED_BACKUP = "none in the bucket";
 
 /**
@@ -20,7 +20,7 @@ export function lastRecordedBackup(bucket: pulumi.Input<string>, key: string, op
 }
 
 export interface BackupStorageArgs {
-    /** Days before a backup object (current or replaced version) expires. */
+    /** Days before a backup beyond the newest few (see backupLifecycleRules), or a replaced version, expires. */
     retentionDays: number;
 }
 
@@ -55,14 +55,7 @@ export class BackupStorage extends pulumi.ComponentResource {
         }, parent);
         new aws.s3.BucketLifecycleConfiguration(name, {
             ...target,
-            rules: [{
-                id: "expire-backups",
-                status: "Enabled",
-                filter: {},
-                expiration: { days: args.retentionDays },
-                noncurrentVersionExpiration: { noncurrentDays: args.retentionDays },
-                abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
-            }],
+            rules: backupLifecycleRules(args.retentionDays),
         }, parent);
         new aws.s3.BucketPolicy(name, {
             ...target,

@@ -207,8 +207,10 @@ export interface DeploymentSettings {
 export interface BackupSettings {
     /** When the backups run, in systemd OnCalendar syntax (e.g. `daily`, `*-*-* 03:00:00`). */
     readonly schedule: string;
-    /** Days a backup object is kept in the bucket before it expires. */
+    /** Days a backup object is kept in the bucket before it may expire (only beyond the newest keepNewest). */
     readonly retentionDays: number;
+    /** Complete backups per job that never expire, however old: the newest ones. */
+    readonly keepNewest: number;
     /** A Mattermost backup to restore once, by its UTC timestamp (YYYYmmddTHHMMSSZ) or `latest`. */
     readonly restoreFrom?: string;
 }
@@ -246,6 +248,7 @@ export const DEFAULTS = {
     backup: {
         schedule: "daily",
         retentionDays: 30,
+        keepNewest: 3,
         /** Spreads the stacks' backups over the hour after the scheduled time. */
         randomizedDelay: "1h",
     },

@@ -55,7 +55,7 @@ const SCHEMA = {
     ssh: ["allowedCidrs"],
     oauth: ["rotation"],
     mail: ["provider", "host", "port", "username", "password", "security", "from", "replyTo", "fromName"],
-    backup: ["schedule", "retentionDays", "restoreFrom"],
+    backup: ["schedule", "retentionDays", "keepNewest", "restoreFrom"],
 } as const satisfies Record<string, readonly string[] | null>;
 
 type ObjectKey = { [K in keyof typeof SCHEMA]: (typeof SCHEMA)[K] extends null ? never : K }[keyof typeof SCHEMA];
@@ -769,11 +769,12 @@ function readBackup(backup: RawObject): BackupSettings {
         );
     }
     const retention = readWholeNumber(backup.retentionDays, "backup.retentionDays", { ...DAYS, fallback: DEFAULTS.backup.retentionDays });
+    const keepNewest = readWholeNumber(backup.keepNewest, "backup.keepNewest", { min: 1, max: 1000, unit: "backups", fallback: DEFAULTS.backup.keepNewest });
     const restoreFrom = backup.restoreFrom;
     if (restoreFrom !== undefined && (typeof restoreFrom !== "string" || !(restoreFrom === "latest" || isBackupTimestamp(restoreFrom)))) {
         throw new ConfigError("backup.restoreFrom", `must be a backup's UTC timestamp such as 20261126T030000Z (see the bucket's <stack>/mattermost/ folders) or "latest", got ${JSON.stringify(restoreFrom)}.`);
     }
-    return { schedule, retentionDays: retention, ...(restoreFrom === undefined ? {} : { restoreFrom }) };
+    return { schedule, retentionDays: retention, keepNewest, ...(restoreFrom === undefined ? {} : { restoreFrom }) };
 }
 
 

@@ -16,6 +16,7 @@ fail() {
 # adds its rollback to failure_steps (functions, run in order, only when the run failed).
 failure_steps=()
 ended_by=""
+recorded_backup=""
 work=""
 run_started=false
 
@@ -35,6 +36,7 @@ end_run() {
         done
         local why="exit status $status"
         [ -z "$ended_by" ] || why="ended by SIG$ended_by"
+        [ -z "$recorded_backup" ] || why="$why after backup $recorded_backup was complete and recorded; only its retention step did not finish"
         log "FAILED ($why)" >&2
         # The terminal may be gone (a hangup): the host keeps the last failure.
         if "$run_started"; then
@@ -145,6 +147,127 @@ record_success() {
     mv -f "$state_file.partial" "$state_file"
     printf '%s\n' "$timestamp" | rclone rcat "$folder/last-success.txt" ||
         fail "backup $timestamp is complete, but recording it as $folder/last-success.txt failed"
+    recorded_backup=$timestamp
+}
+
+# --- Retention ---------------------------------------------------------------------------------
+# The bucket's lifecycle rule expires only objects tagged $BACKUP_EXPIRABLE_TAG (key=value), counting
+# retentionDays from when each object was written. After a successful backup, every object of this
+# job's backups older than the newest $BACKUP_KEEP_NEWEST complete ones (with a manifest, stamped at
+# or before now) gets that tag: those newest backups are never tagged, so never expired, however old.
+# Folders without a manifest older than them (runs that failed) are tagged too; last-success.txt and
+# folders stamped after now never are. Re-tagging is harmless, so a run that stopped halfway is
+# finished by the next one; $state_dir/<tool>.expirable lists the backups already fully tagged.
+# rclone cannot tag an existing object, so this signs S3's PutObjectTagging with curl, using the
+# instance profile's credentials from IMDSv2; they go to curl on stdin, never on a command line.
+# A failure here never fails the backup, which is complete and recorded by then: it is reported
+# (stderr, $state_dir/<tool>.last-retention-failure) and the next run tries again.
+apply_retention() {
+    local failure_file="$state_dir/$tool.last-retention-failure"
+    if tag_expirable_backups; then
+        rm -f "$failure_file"
+    else
+        log "WARNING: retention FAILED: older backups were not all tagged expirable (they are kept, not lost); backup $timestamp is complete; the next backup tries again" >&2
+        printf '%s %s retention FAILED (backup %s is complete)\n' "$(date -u +%Y%m%dT%H%M%SZ)" "$tool" "$timestamp" >"$failure_file"
+    fi
+}
+
+# Called only from apply_retention (so `set -e` does not apply here: every step checks its status).
+tag_expirable_backups() {
+    local keep=${BACKUP_KEEP_NEWEST-} tag=${BACKUP_EXPIRABLE_TAG-} cache="$state_dir/$tool.expirable"
+    local now listing backup cutoff="" kept=0 object tagged=0 remote bucket
+    local -a complete=() pending=()
+    [[ "$keep" =~ ^[1-9][0-9]*$ ]] || { log "BACKUP_KEEP_NEWEST must be a whole number from 1, got '$keep'" >&2; return 1; }
+    [[ "$tag" =~ ^[A-Za-z0-9._-]+=[A-Za-z0-9._-]+$ ]] || { log "BACKUP_EXPIRABLE_TAG must be key=value, got '$tag'" >&2; return 1; }
+    now=$(date -u +%Y%m%dT%H%M%SZ) || return 1
+    listing=$(rclone lsf -R --files-only "$folder/" </dev/null) || { log "cannot list $folder/" >&2; return 1; }
+    mapfile -t complete < <(grep -E '^[0-9]{8}T[0-9]{6}Z/manifest\.txt$' <<<"$listing" | cut -d/ -f1 | sort -r)
+    for backup in "${complete[@]}"; do
+        [[ ! "$backup" > "$now" ]] || continue
+        kept=$((kept + 1))
+        if [ "$kept" -eq "$keep" ]; then
+            cutoff=$backup
+            break
+        fi
+    done
+    if [ -z "$cutoff" ]; then
+        log "retention: $kept complete backups at or before now, none beyond the newest $keep: nothing to tag"
+        return 0
+    fi
+    touch "$cache" || return 1
+    mapfile -t pending < <(grep -oE '^[0-9]{8}T[0-9]{6}Z/' <<<"$listing" | tr -d / | sort -u | while IFS= read -r backup; do
+        if [[ "$backup" < "$cutoff" ]] && ! grep -qxF "$backup" "$cache"; then printf '%s\n' "$backup"; fi
+    done)
+    if [ "${#pending[@]}" -eq 0 ]; then
+        log "retention: keeping the newest $keep complete backups (from $cutoff on); no older backup needs tagging"
+        return 0
+    fi
+    remote=${BACKUP_REMOTE%%:*} bucket=${BACKUP_REMOTE#*:}
+    s3_credentials || return 1
+    for backup in "${pending[@]}"; do
+        while IFS= read -r object; do
+            tag_object "$bucket" "${folder#"$BACKUP_REMOTE/"}/$object" "$tag" "$remote" || return 1
+            tagged=$((tagged + 1))
+        done < <(grep -E "^$backup/" <<<"$listing")
+        printf '%s\n' "$backup" >>"$cache" || return 1
+    done
+    log "retention: keeping the newest $keep complete backups (from $cutoff on); tagged $tagged objects of ${#pending[@]} older backups expirable: ${pending[*]}"
+}
+
+# Sets s3_access_key, s3_secret_key and s3_session_token from the instance profile, through IMDSv2
+# ($BACKUP_IMDS_URL overrides the address, for tests). The IMDS token goes to curl on stdin too.
+s3_credentials() {
+    local imds=${BACKUP_IMDS_URL:-http://169.254.169.254} token role document
+    token=$(curl --silent --show-error --fail --max-time 10 --request PUT --header "X-aws-ec2-metadata-token-ttl-seconds: 300" "$imds/latest/api/token" </dev/null) ||
+        { log "retention: cannot get an IMDSv2 session token from $imds" >&2; return 1; }
+    role=$(printf 'header = "X-aws-ec2-metadata-token: %s"\n' "$token" |
+        curl --silent --show-error --fail --max-time 10 --config - "$imds/latest/meta-data/iam/security-credentials/") ||
+        { log "retention: this host has no instance profile (IMDS $imds)" >&2; return 1; }
+    role=${role%%$'\n'*}
+    [[ "$role" =~ ^[A-Za-z0-9+=,.@_-]+$ ]] || { log "retention: unexpected role name from IMDS" >&2; return 1; }
+    document=$(printf 'header = "X-aws-ec2-metadata-token: %s"\n' "$token" |
+        curl --silent --show-error --fail --max-time 10 --config - "$imds/latest/meta-data/iam/security-credentials/$role") ||
+        { log "retention: cannot read the credentials of role $role from IMDS" >&2; return 1; }
+    if ! { s3_access_key=$(json_string "$document" AccessKeyId) && s3_secret_key=$(json_string "$document" SecretAccessKey) &&
+        s3_session_token=$(json_string "$document" Token); }; then
+        log "retention: IMDS gave no credentials for role $role" >&2
+        return 1
+    fi
+}
+
+# The value of string field $2 of the flat JSON object $1 (IMDS's credential values hold no quotes).
+json_string() {
+    [[ "$1" =~ \"$2\"[[:space:]]*:[[:space:]]*\"([^\"]+)\" ]] || return 1
+    printf '%s' "${BASH_REMATCH[1]}"
+}
+
+# Replaces the tag set of object $2 of bucket $1 with tag $3 (key=value): S3's PutObjectTagging,
+# signed (SigV4) for the region and endpoint of rclone remote $4.
+tag_object() {
+    local bucket=$1 key=$2 tag_key=${3%%=*} tag_value=${3#*=} settings="RCLONE_CONFIG_${4^^}"
+    local region_var="${settings}_REGION" endpoint_var="${settings}_ENDPOINT" region endpoint url body status
+    [[ "$key" =~ ^[A-Za-z0-9._/-]+$ ]] || { log "retention: not tagging $key: unexpected characters in its name" >&2; return 1; }
+    region=${!region_var:-us-east-1} endpoint=${!endpoint_var-}
+    if [ -n "$endpoint" ]; then
+        url="${endpoint%/}/$bucket/$key?tagging="
+    else
+        url="https://$bucket.s3.$region.amazonaws.com/$key?tagging="
+    fi
+    body="<Tagging><TagSet><Tag><Key>$tag_key</Key><Value>$tag_value</Value></Tag></TagSet></Tagging>"
+    # PutObjectTagging requires an integrity header: Content-MD5.
+    status=$(curl --silent --show-error --max-time 30 --output "$work/tagging.response" --write-out '%{http_code}' --config - <<CURL
+url = "$url"
+request = "PUT"
+aws-sigv4 = "aws:amz:$region:s3"
+user = "$s3_access_key:$s3_secret_key"
+header = "x-amz-security-token: $s3_session_token"
+header = "Content-Type: application/xml"
+header = "Content-MD5: $(printf '%s' "$body" | openssl dgst -md5 -binary | base64)"
+header = "x-amz-content-sha256: $(printf '%s' "$body" | sha256sum | cut -d' ' -f1)"
+data-binary = "$body"
+CURL
+    ) || { log "retention: tagging $key failed (curl)" >&2; return 1; }
+    [ "$status" = 200 ] || { log "retention: tagging $key failed: S3 answered $status: $(head -c 300 "$work/tagging.response")" >&2; return 1; }
 }
 
 # Reads KEY=value lines (the syntax systemd's EnvironmentFile= reads too) as data, never as code.

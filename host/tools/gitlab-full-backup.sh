@@ -3,11 +3,15 @@
 # is Omnibus's own command that this one runs; the systemd timer runs it, so its output goes to the
 # journal). Exits non-zero on any failure.
 #   1. `gitlab-backup create`: GitLab's own backup, which Omnibus uploads to the bucket itself through
-#      gitlab_rails['backup_upload_connection']. It holds no /etc/gitlab, hence step 2.
+#      gitlab_rails['backup_upload_connection'], with DIRECTORY= into this run's folder (step 3), so
+#      that it is read, listed and expired with the rest of the backup. It holds no /etc/gitlab, hence
+#      step 2.
 #   2. `gitlab-ctl backup-etc` into a temporary directory: /etc/gitlab as one tarball, including
 #      gitlab-secrets.json, without which a GitLab backup's encrypted data cannot be read.
 #   3. uploads that tarball to <BACKUP_REMOTE>/<BACKUP_STACK>/gitlab-etc/<UTC YYYYmmddTHHMMSSZ>/ and
-#      then, LAST, manifest.txt ("<sha256> <size> <name>"): a folder without it is incomplete.
+#      then, LAST, manifest.txt ("<sha256> <size> <name>" of the tarball): a folder without it is
+#      incomplete.
+#   4. tags older backups beyond the newest $BACKUP_KEEP_NEWEST expirable (apply_retention).
 # On success the timestamp is written to $BACKUP_STATE_DIR/gitlab-full-backup.last-success and to
 # <BACKUP_REMOTE>/<BACKUP_STACK>/gitlab-etc/last-success.txt.
 # A GitLab backup restores only onto the same GitLab version and edition.
@@ -29,8 +33,9 @@ export RCLONE_CONFIG=/dev/null
 
 begin_backup_run gitlab gitlab-etc
 
-log "gitlab-backup create (Omnibus uploads it to the bucket)"
-"$omnibus/bin/gitlab-backup" create
+log "gitlab-backup create (Omnibus uploads it to $destination/)"
+# DIRECTORY is the key prefix within the bucket (backup_upload_remote_directory).
+"$omnibus/bin/gitlab-backup" create "DIRECTORY=${destination#"$BACKUP_REMOTE/"}"
 
 log "gitlab-ctl backup-etc"
 install -d -m 0700 "$work/etc"
@@ -54,4 +59,5 @@ log "uploading $destination/manifest.txt"
 rclone copyto "$work/manifest.txt" "$destination/manifest.txt"
 
 record_success
-log "backup $timestamp complete: GitLab's backup uploaded by Omnibus, /etc/gitlab at $destination/"
+apply_retention
+log "backup $timestamp complete: GitLab's backup and /etc/gitlab at $destination/"

@@ -14,7 +14,8 @@
 #   manifest.txt            "<sha256> <size> <name>" per file, uploaded LAST: a folder without it is an
 #                           incomplete backup, which mattermost-restore refuses.
 # On success the timestamp is written to $BACKUP_STATE_DIR/mattermost-backup.last-success and to
-# <BACKUP_REMOTE>/<BACKUP_STACK>/mattermost/last-success.txt.
+# <BACKUP_REMOTE>/<BACKUP_STACK>/mattermost/last-success.txt. Then older backups beyond the newest
+# $BACKUP_KEEP_NEWEST are tagged expirable (apply_retention in backup-common.sh).
 #
 # Settings: the environment, then the KEY=value file $BACKUP_ENV_FILE, then Omnibus's defaults below.
 # rclone is configured only through RCLONE_CONFIG_<REMOTE>_* variables (on AWS: env_auth with the
@@ -105,4 +106,5 @@ log "uploading $destination/manifest.txt"
 rclone copyto "$work/manifest.txt" "$destination/manifest.txt"
 
 record_success
+apply_retention
 log "backup $timestamp complete: $destination/"

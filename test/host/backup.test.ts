@@ -26,8 +26,11 @@ import {
     type DatabaseFingerprint,
 } from "../support/mattermostFixture";
 import { gitlabCtlMattermostBody, startPing, type PingServer } from "../support/mattermostPing";
+import { EXPIRABLE_TAG } from "../../components/backups/backupPlan";
+import { DEFAULTS } from "../../components/settings/settings";
+import { LoopbackImds } from "../support/imds";
 import { PostgresCluster } from "../support/postgres";
-import { LoopbackS3 } from "../support/s3";
+import { LoopbackS3, TEST_KEYS } from "../support/s3";
 import { filesIn, runProcess, sh, type RunResult, Sandbox, withSandbox } from "../support/standIns";
 
 const FIXTURE_DB = "mattermost_fixture";
@@ -49,7 +52,14 @@ function sha256(content: Buffer | string): string {
 
 let cluster: PostgresCluster;
 let s3: LoopbackS3;
+let imds: LoopbackImds;
 let realRclone: string;
+/** The tag the tools put on what the lifecycle may expire, as BACKUP_EXPIRABLE_TAG carries it. */
+const EXPIRABLE = `${EXPIRABLE_TAG.key}=${EXPIRABLE_TAG.value}`;
+/** What the hosts' env file says about retention, as backupEnvFile writes it, and where IMDS is. */
+function retentionSettings(): Record<string, string> {
+    return { BACKUP_KEEP_NEWEST: String(DEFAULTS.backup.keepNewest), BACKUP_EXPIRABLE_TAG: EXPIRABLE, BACKUP_IMDS_URL: imds.url };
+}
 
 before(async () => {
     const which = await runProcess("bash", ["-c", "command -v rclone"]);
@@ -58,9 +68,11 @@ before(async () => {
     cluster = await PostgresCluster.create();
     await createMattermostDatabase(cluster, FIXTURE_DB, TEST_SCALE);
     s3 = await LoopbackS3.start();
+    imds = await LoopbackImds.start(TEST_KEYS);
 });
 
 after(async () => {
+    await imds?.close();
     await s3?.close();
     await cluster?.destroy();
 });
@@ -169,6 +181,7 @@ class MattermostHost {
         const settings: Record<string, string> = {
             BACKUP_REMOTE: s3.remote,
             BACKUP_STACK: host.stack,
+            ...retentionSettings(),
             ...s3.remoteSettings(),
             ...cluster.scriptEnv(),
             MM_DB: host.database,
@@ -854,7 +867,13 @@ describe("tools/gitlab-full-backup.sh", () => {
             "gitlab-backup",
             options.backupFails
                 ? `echo "gitlab-backup stand-in: Backup failed" >&2; exit 1`
-                : `echo "gitlab-backup stand-in: Backup 1767225600_2026_01_01_18.11.11-ee is done."`,
+                : // As Omnibus does with backup_upload_connection: the archive goes to <bucket>/<DIRECTORY>/.
+                  `directory=""
+for arg; do case "$arg" in DIRECTORY=*) directory=\${arg#DIRECTORY=} ;; esac; done
+[ -n "$directory" ] || { echo "gitlab-backup stand-in: no DIRECTORY given" >&2; exit 64; }
+id="17672256\$(printf %02d "$CALL_NUMBER")_2026_01_01_18.11.11-ee"
+printf 'gitlab archive %s\\n' "$id" | ${sh(realRclone)} rcat "$BACKUP_REMOTE/$directory/\${id}_gitlab_backup.tar"
+echo "gitlab-backup stand-in: Backup $id is done."`,
             join(omnibus, "bin", "gitlab-backup"),
         );
         const tarballs = options.etcTarballs ?? 1;
@@ -878,6 +897,7 @@ done`,
             BACKUP_STACK: stack,
             OMNIBUS_DIR: omnibus,
             BACKUP_STATE_DIR: stateDir,
+            ...retentionSettings(),
         };
         return { stack, etc, stateDir, run: () => sandbox.runScript("tools/gitlab-full-backup.sh", [], { env, timeoutMs: SCRIPT_TIMEOUT_MS }) };
     }
@@ -888,15 +908,20 @@ done`,
             const result = await host.run();
             assert.equal(result.status, 0, describeRun(result));
             assert.deepEqual(sandbox.sequence().filter((name) => name !== "rclone"), ["gitlab-backup", "gitlab-ctl"]);
-            assert.deepEqual(sandbox.calls("gitlab-backup")[0]!.argv, ["create"]);
+            const timestamp = readFileSync(join(host.stateDir, "gitlab-full-backup.last-success"), "utf8").trim();
+            assert.match(timestamp, TIMESTAMP);
+            assert.deepEqual(sandbox.calls("gitlab-backup")[0]!.argv, ["create", `DIRECTORY=${host.stack}/gitlab-etc/${timestamp}`]);
             const etcCall = sandbox.calls("gitlab-ctl")[0]!.argv;
             assert.deepEqual(etcCall.slice(0, 2), ["backup-etc", "--backup-path"]);
             assert.ok(etcCall[2]!.startsWith(sandbox.tmp), "backup-etc writes to a temp directory");
 
-            const timestamp = readFileSync(join(host.stateDir, "gitlab-full-backup.last-success"), "utf8").trim();
-            assert.match(timestamp, TIMESTAMP);
             const tarball = "gitlab_config_1767225601_2026_01_01.tar";
-            assert.deepEqual(await objectsOf(host.stack), [`gitlab-etc/${timestamp}/${tarball}`, `gitlab-etc/${timestamp}/manifest.txt`, "gitlab-etc/last-success.txt"]);
+            assert.deepEqual(await objectsOf(host.stack), [
+                `gitlab-etc/${timestamp}/1767225601_2026_01_01_18.11.11-ee_gitlab_backup.tar`,
+                `gitlab-etc/${timestamp}/${tarball}`,
+                `gitlab-etc/${timestamp}/manifest.txt`,
+                "gitlab-etc/last-success.txt",
+            ]);
             const uploads = sandbox.calls("rclone").filter((call) => call.argv[0] !== "lsf").map((call) => call.argv.at(-1));
             assert.deepEqual(uploads, [
                 `${s3.remote}/${host.stack}/gitlab-etc/${timestamp}/${tarball}`,
@@ -924,6 +949,26 @@ done`,
             assert.equal(existsSync(join(host.stateDir, "gitlab-full-backup.last-success")), false);
         }));
 
+    test("retention: GitLab's archive is in the backup's folder and expires with it, only beyond the newest backup.keepNewest", () =>
+        withSandbox(async (sandbox) => {
+            const host = gitlabHost(sandbox);
+            const timestamps: string[] = [];
+            for (let run = 1; run <= DEFAULTS.backup.keepNewest + 1; run++) {
+                const result = await host.run();
+                assert.equal(result.status, 0, describeRun(result));
+                timestamps.push(readFileSync(join(host.stateDir, "gitlab-full-backup.last-success"), "utf8").trim());
+                await new Promise((resolve) => setTimeout(resolve, 1100));
+            }
+            const [oldest, ...newest] = timestamps;
+            for (const object of await objectsOf(host.stack)) {
+                const expected = object.startsWith(`gitlab-etc/${oldest}/`) ? [EXPIRABLE] : [];
+                assert.deepEqual(await s3.tagsOf(`${host.stack}/${object}`), expected, object);
+            }
+            const objects = await objectsOf(host.stack);
+            assert.ok(objects.includes(`gitlab-etc/${oldest}/1767225601_2026_01_01_18.11.11-ee_gitlab_backup.tar`), objects.join("\n"));
+            assert.equal(newest.length, DEFAULTS.backup.keepNewest);
+        }));
+
     test("backup-etc leaves no tarball (or several): non-zero exit, no manifest", () =>
         withSandbox(async (sandbox) => {
             for (const count of [0, 2]) {
@@ -931,7 +976,9 @@ done`,
                 const result = await host.run();
                 assert.notEqual(result.status, 0, describeRun(result));
                 assert.match(result.stderr, new RegExp(`left ${count} tarballs in its backup path, expected 1`));
-                assert.deepEqual(await objectsOf(host.stack), []);
+                // Omnibus had uploaded GitLab's archive: the folder stays incomplete, without a manifest.
+                assert.deepEqual((await objectsOf(host.stack)).map((object) => object.replace(/\d{8}T\d{6}Z/, "<ts>")), [`gitlab-etc/<ts>/176722560${count === 0 ? 1 : 2}_2026_01_01_18.11.11-ee_gitlab_backup.tar`]);
+                await s3.rclone(["purge", s3.path(host.stack)]);
             }
         }));
 });
@@ -1114,5 +1161,184 @@ describe("tools/mattermost-restore.sh: a data directory that is a mount point", 
             rmSync(join(volume, kept[0]!), { recursive: true });
             assert.equal(fileTreeHash(volume), backedUp.files, "the volume holds the backup's files");
             assert.deepEqual((await host.state()).database, backedUp.database);
+        }));
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("retention: the newest complete backups are never tagged expirable, whatever their age", () => {
+    /** The objects of the host's backups, each with its tags. */
+    async function tagsByObject(host: MattermostHost): Promise<Map<string, string[]>> {
+        const tags = new Map<string, string[]>();
+        for (const object of await objectsOf(host.stack)) {
+            tags.set(object, await s3.tagsOf(`${host.stack}/${object}`));
+        }
+        return tags;
+    }
+
+    /** The folders (or top-level files) whose objects carry the expirable tag, and those that do not. */
+    function split(tags: Map<string, string[]>): { tagged: string[]; untagged: string[] } {
+        const tagged = new Set<string>();
+        const untagged = new Set<string>();
+        for (const [object, objectTags] of tags) {
+            const folder = object.split("/").slice(0, 2).join("/");
+            assert.ok(objectTags.length === 0 || objectTags.join() === EXPIRABLE, `${object}: ${objectTags.join()}`);
+            (objectTags.length === 0 ? untagged : tagged).add(folder);
+        }
+        for (const folder of tagged) {
+            assert.ok(!untagged.has(folder), `${folder} is tagged only in part`);
+        }
+        return { tagged: [...tagged].sort(), untagged: [...untagged].sort() };
+    }
+
+    test("after k backups: nothing is tagged up to backup.keepNewest; then every object of each older backup, and only those", () =>
+        withHost("retention-sequence", async (host) => {
+            const keep = 2;
+            const env = { BACKUP_KEEP_NEWEST: String(keep) };
+            const timestamps: string[] = [];
+            const requestsBefore = imds.requests.length;
+            for (let k = 1; k <= keep + 2; k++) {
+                const { result, timestamp } = await host.backup(env);
+                assert.equal(result.status, 0, describeRun(result));
+                timestamps.push(timestamp);
+                const { tagged, untagged } = split(await tagsByObject(host));
+                const expectedTagged = timestamps.slice(0, Math.max(0, k - keep)).map((stamp) => `mattermost/${stamp}`);
+                assert.deepEqual(tagged, expectedTagged, `after ${k} backups`);
+                assert.deepEqual(untagged, [...timestamps.slice(-keep).map((stamp) => `mattermost/${stamp}`), "mattermost/last-success.txt"].sort(), `after ${k} backups`);
+                if (k <= keep) {
+                    const says = k < keep ? `retention: ${k} complete backups at or before now, none beyond the newest ${keep}: nothing to tag` : `retention: keeping the newest ${keep} complete backups \\(from ${timestamps[0]} on\\); no older backup needs tagging`;
+                    assert.match(result.stdout, new RegExp(says));
+                    assert.equal(imds.requests.length, requestsBefore, "no credentials are fetched when there is nothing to tag");
+                } else {
+                    assert.match(result.stdout, new RegExp(`retention: keeping the newest ${keep} complete backups \\(from ${timestamps[k - keep]} on\\); tagged 7 objects of 1 older backups expirable: ${timestamps[k - keep - 1]}`));
+                }
+                assert.equal(existsSync(join(host.stateDir, "mattermost-backup.last-retention-failure")), false);
+                await new Promise((resolve) => setTimeout(resolve, 1100));
+            }
+            assert.ok(imds.requests.includes("PUT /latest/api/token"), "IMDSv2: a session token first");
+        }));
+
+    test("an existing stack: old complete backups beyond the newest are tagged on the first run, failed runs older than them too; newer failed runs and future-stamped backups are not", () =>
+        withHost("retention-existing", async (host) => {
+            const first = await host.backupOk();
+            const copy = async (to: string, withManifest: boolean) => {
+                const args = ["copy", s3.path(`${host.stack}/mattermost/${first}`), s3.path(`${host.stack}/mattermost/${to}`), ...(withManifest ? [] : ["--exclude", "manifest.txt"])];
+                const result = await s3.rclone(args);
+                assert.equal(result.status, 0, describeRun(result));
+            };
+            // Written before this change (no tags), in the order the clock gave them.
+            await copy("20240101T000000Z", true);
+            await copy("20240102T000000Z", false);
+            await copy("20240103T000000Z", true);
+            await copy("20240104T000000Z", false);
+            await copy("29991231T235959Z", true);
+            await new Promise((resolve) => setTimeout(resolve, 1100));
+            const second = await host.backupOk();
+
+            // Complete at or before now, newest first: second, first, 20240103 (kept, however old), 20240101.
+            const { tagged, untagged } = split(await tagsByObject(host));
+            assert.deepEqual(tagged, ["mattermost/20240101T000000Z", "mattermost/20240102T000000Z"]);
+            assert.deepEqual(untagged, [
+                "mattermost/20240103T000000Z",
+                "mattermost/20240104T000000Z",
+                `mattermost/${first}`,
+                `mattermost/${second}`,
+                "mattermost/29991231T235959Z",
+                "mattermost/last-success.txt",
+            ].sort());
+            assert.deepEqual(readFileSync(join(host.stateDir, "mattermost-backup.expirable"), "utf8").split("\n").filter(Boolean), ["20240101T000000Z", "20240102T000000Z"]);
+        }));
+
+    test("backups already tagged are not tagged again", () =>
+        withHost("retention-cache", async (host) => {
+            const env = { BACKUP_KEEP_NEWEST: "1" };
+            for (let k = 1; k <= 2; k++) {
+                assert.equal((await host.backup(env)).result.status, 0);
+                await new Promise((resolve) => setTimeout(resolve, 1100));
+            }
+            host.sandbox.standIn("curl", `exec /usr/bin/curl "$@"`);
+            const third = await host.backup(env);
+            assert.equal(third.result.status, 0, describeRun(third.result));
+            const puts = host.sandbox.calls("curl").filter((call) => call.argv.join(" ").includes("--config -") && !call.argv.some((arg) => arg.includes("/latest/")));
+            assert.equal(puts.length, 7, "only the objects of the one backup that fell beyond the newest");
+        }));
+
+    test("the instance profile's credentials never reach a command line", () =>
+        withHost("retention-argv", async (host) => {
+            const env = { BACKUP_KEEP_NEWEST: "1" };
+            assert.equal((await host.backup(env)).result.status, 0);
+            await new Promise((resolve) => setTimeout(resolve, 1100));
+            host.sandbox.standIn("curl", `exec /usr/bin/curl "$@"`);
+            const result = await host.backup(env);
+            assert.equal(result.result.status, 0, describeRun(result.result));
+            const calls = host.sandbox.calls("curl");
+            assert.ok(calls.length > 3, "curl was called for IMDS and the tagging");
+            for (const call of calls) {
+                const line = call.argv.join(" ");
+                assert.doesNotMatch(line, new RegExp(TEST_KEYS.secretAccessKey), line);
+                assert.doesNotMatch(line, /metadata-token:|security-token/i, line);
+            }
+        }));
+
+    const failures: { name: string; breakIt: (host: MattermostHost) => Record<string, string>; says: RegExp }[] = [
+        { name: "the host has no instance profile", breakIt: () => ((imds.hasRole = false), {}), says: /retention: this host has no instance profile/ },
+        { name: "IMDS does not answer", breakIt: () => ({ BACKUP_IMDS_URL: "http://127.0.0.1:9" }), says: /retention: cannot get an IMDSv2 session token/ },
+        {
+            name: "S3 refuses the request",
+            breakIt: (host) => (host.sandbox.standIn("curl", `if [ "$1" != --silent ] || [[ "$*" == *latest* ]]; then exec /usr/bin/curl "$@"; fi
+for arg; do case "$arg" in --output) out=yes ;; *) if [ "\${out-}" = yes ]; then echo '<Error><Code>AccessDenied</Code></Error>' >"$arg"; out=no; fi ;; esac; done
+printf 403`), {}),
+            says: /retention: tagging .*\/mattermost\/\d{8}T\d{6}Z\/\S+ failed: S3 answered 403: <Error><Code>AccessDenied<\/Code><\/Error>/,
+        },
+    ];
+    for (const { name, breakIt, says } of failures) {
+        test(`${name}: the backup still succeeds and is recorded; the failure is reported and the next run tags`, () =>
+            withHost(`retention-${name.split(" ").at(-1)}`, async (host) => {
+                const env = { BACKUP_KEEP_NEWEST: "1" };
+                const first = await host.backupOk();
+                await new Promise((resolve) => setTimeout(resolve, 1100));
+                try {
+                    const broken = await host.backup({ ...env, ...breakIt(host) });
+                    assert.equal(broken.result.status, 0, describeRun(broken.result));
+                    assert.match(broken.result.stderr, says);
+                    assert.match(broken.result.stderr, new RegExp(`WARNING: retention FAILED: .*backup ${broken.timestamp} is complete; the next backup tries again`));
+                    assert.equal(readFileSync(join(host.stateDir, "mattermost-backup.last-success"), "utf8").trim(), broken.timestamp);
+                    assert.ok((await objectsOf(host.stack)).includes(`mattermost/${broken.timestamp}/manifest.txt`));
+                    assert.match(readFileSync(join(host.stateDir, "mattermost-backup.last-retention-failure"), "utf8"), new RegExp(`retention FAILED \\(backup ${broken.timestamp} is complete\\)`));
+                    assert.deepEqual(split(await tagsByObject(host)).tagged, []);
+                    assert.deepEqual(filesIn(host.sandbox.tmp), []);
+                } finally {
+                    imds.hasRole = true;
+                }
+                host.sandbox.standIn("curl", `exec /usr/bin/curl "$@"`);
+                await new Promise((resolve) => setTimeout(resolve, 1100));
+                const fixed = await host.backup(env);
+                assert.equal(fixed.result.status, 0, describeRun(fixed.result));
+                assert.equal(existsSync(join(host.stateDir, "mattermost-backup.last-retention-failure")), false);
+                assert.ok(split(await tagsByObject(host)).tagged.includes(`mattermost/${first}`));
+            }));
+    }
+
+    test("SIGTERM (systemd stopping the unit) while tagging: FAILED, and it says the backup is complete and recorded; the next run finishes the tagging", () =>
+        withHost("retention-signal", async (host) => {
+            const env = { BACKUP_KEEP_NEWEST: "1" };
+            const first = await host.backupOk();
+            await new Promise((resolve) => setTimeout(resolve, 1100));
+            const tagging = host.sandbox.path("tagging");
+            host.sandbox.standIn("curl", `if [[ "$*" == *latest/api/token* ]]; then touch ${sh(tagging)}; sleep 60; fi
+exec /usr/bin/curl "$@"`);
+            const result = await runAndSignal(host, "tools/mattermost-backup.sh", [], { env, ready: () => existsSync(tagging), signal: "SIGTERM", to: "group", onExit: true });
+            assert.ok(result.sent);
+            assert.equal(result.status, 143, describeRun(result));
+            const second = readFileSync(join(host.stateDir, "mattermost-backup.last-success"), "utf8").trim();
+            assert.notEqual(second, first);
+            assert.match(result.stderr, new RegExp(`mattermost-backup: FAILED \\(ended by SIGTERM after backup ${second} was complete and recorded; only its retention step did not finish\\)`));
+            assert.ok((await objectsOf(host.stack)).includes(`mattermost/${second}/manifest.txt`));
+            assert.deepEqual(split(await tagsByObject(host)).tagged, []);
+
+            host.sandbox.standIn("curl", `exec /usr/bin/curl "$@"`);
+            await new Promise((resolve) => setTimeout(resolve, 1100));
+            const next = await host.backup(env);
+            assert.equal(next.result.status, 0, describeRun(next.result));
+            assert.deepEqual(split(await tagsByObject(host)).tagged, [`mattermost/${first}`, `mattermost/${second}`]);
         }));
 });

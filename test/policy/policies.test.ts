@@ -538,6 +538,14 @@ describe("deliberately bad resources draw exactly one violation each", () => {
             expected: { policy: "host-roles-own-backups-only", message: `role policy mattermost-backup-access may read every object of ${BUCKET_ARN}` },
         },
         {
+            title: "a host role that may tag every object of the bucket",
+            stack: () => changed("mattermost-backup-access", rolePolicyWith((document) => void (statement(document, "TagOwnBackupsExpirable").Resource = [`${BUCKET_ARN}/*`]))),
+            expected: {
+                policy: "host-roles-own-backups-only",
+                message: `role policy mattermost-backup-access may tag ${BUCKET_ARN}/*, which it does not write: a tag can make the lifecycle expire another host's backups`,
+            },
+        },
+        {
             title: "a host role that lists the bucket without a prefix condition",
             stack: () => changed("mattermost-backup-access", rolePolicyWith((document) => void delete statement(document, "ListOwnBackups").Condition)),
             expected: {

@@ -12,6 +12,9 @@ import { runProcess, type RunResult } from "./standIns";
 export const REMOTE = "backup";
 const REMOTE_VARIABLE_PREFIX = `RCLONE_CONFIG_${REMOTE.toUpperCase()}_`;
 
+/** s3rver's fixed key pair: the test credentials, none of them secret. */
+export const TEST_KEYS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+
 export class LoopbackS3 {
     readonly bucket = "gitlab-mattermost-backups";
 
@@ -56,8 +59,8 @@ export class LoopbackS3 {
      */
     credentialEnv(): Record<string, string> {
         return {
-            AWS_ACCESS_KEY_ID: "S3RVER",
-            AWS_SECRET_ACCESS_KEY: "S3RVER",
+            AWS_ACCESS_KEY_ID: TEST_KEYS.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: TEST_KEYS.secretAccessKey,
             AWS_CA_BUNDLE: "",
             AWS_EC2_METADATA_DISABLED: "true",
             RCLONE_CONFIG: "/dev/null",
@@ -68,6 +71,30 @@ export class LoopbackS3 {
     rclone(args: readonly string[], input?: string): Promise<RunResult> {
         const env = { ...(process.env as Record<string, string>), ...this.remoteSettings(), ...this.credentialEnv() };
         return runProcess("rclone", args, { env, ...(input === undefined ? {} : { input }), timeoutMs: 120_000 });
+    }
+
+    /**
+     * The tags of the object at `key` in the bucket (GetObjectTagging, signed with the test keys by
+     * curl), as `key=value` strings; it fails for an object that does not exist.
+     */
+    async tagsOf(key: string): Promise<string[]> {
+        const result = await runProcess("curl", [
+            "--silent",
+            "--show-error",
+            "--fail",
+            "--aws-sigv4",
+            "aws:amz:us-east-1:s3",
+            "--user",
+            `${TEST_KEYS.accessKeyId}:${TEST_KEYS.secretAccessKey}`,
+            // The hash of the empty payload: S3 (and s3rver) require the header, which curl 7.88 leaves out.
+            "--header",
+            "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            `${this.endpoint}/${this.bucket}/${key}?tagging=`,
+        ]);
+        if (result.status !== 0) {
+            throw new Error(`GetObjectTagging ${key}: ${result.stderr}`);
+        }
+        return [...result.stdout.matchAll(/<Tag><Key>([^<]*)<\/Key><Value>([^<]*)<\/Value><\/Tag>/g)].map((match) => `${match[1]}=${match[2]}`);
     }
 
     /** `remote:bucket/<path>`. */

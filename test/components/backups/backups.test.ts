@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { backupUnits } from "../../../components/backups/backupPlan";
+import { EXPIRABLE_TAG, backupUnits } from "../../../components/backups/backupPlan";
 import { ConfigError, parseSettings } from "../../../components/stack/config";
 import { hostFile, scriptOfCommand } from "../../../components/omnibus/hostScripts";
 import { runOffline, type OfflineRun, type RegisteredResource } from "../../../scripts/offlineRuntime";
@@ -71,10 +71,33 @@ describe("the backup bucket", () => {
         }]);
     });
 
-    it("expires backups after backup.retentionDays", () => {
-        const [rule] = one(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs.rules as Record<string, unknown>[];
-        assert.deepEqual(rule.expiration, { days: 45 });
-        assert.deepEqual(rule.noncurrentVersionExpiration, { noncurrentDays: 45 });
+    it("expires after backup.retentionDays only what the tools tagged expirable, never an untagged current object", () => {
+        const rules = one(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs.rules as Record<string, Record<string, unknown>>[];
+        assert.deepEqual(rules, [
+            {
+                id: "expire-backups-beyond-the-newest",
+                status: "Enabled",
+                filter: { tag: { key: EXPIRABLE_TAG.key, value: EXPIRABLE_TAG.value } },
+                expiration: { days: 45 },
+            },
+            {
+                id: "expire-replaced-versions-and-unfinished-uploads",
+                status: "Enabled",
+                filter: {},
+                expiration: { expiredObjectDeleteMarker: true },
+                noncurrentVersionExpiration: { noncurrentDays: 45 },
+                abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+            },
+        ]);
+        // What S3 accepts: no AbortIncompleteMultipartUpload in a rule filtered by tags; no ExpiredObjectDeleteMarker beside Days.
+        for (const rule of rules) {
+            const expiration = rule.expiration as Record<string, unknown> | undefined;
+            assert.ok(rule.filter.tag === undefined || rule.abortIncompleteMultipartUpload === undefined, String(rule.id));
+            assert.ok(expiration?.days === undefined || expiration.expiredObjectDeleteMarker === undefined, String(rule.id));
+        }
+        for (const rule of rules.filter((candidate) => candidate.filter.tag === undefined)) {
+            assert.equal((rule.expiration as Record<string, unknown> | undefined)?.days, undefined, `${String(rule.id)} would expire current objects without the tag`);
+        }
     });
 
     it("lets each host write, read and list only its own prefixes, and delete nothing", () => {
@@ -98,6 +121,19 @@ describe("the backup bucket", () => {
             }
             const instance = one(run, "aws:ec2/instance:Instance", host);
             assert.equal(instance.inputs.iamInstanceProfile, `${host}-backup-access-standin`);
+        }
+        // Tagging: only the expirable tag, only on what the host writes; nothing else touches tags.
+        for (const policy of [gitlab, mattermost]) {
+            const writes = policy.Statement.find((statement) => [statement.Action].flat().includes("s3:PutObject"))!;
+            const tagging = policy.Statement.filter((statement) => [statement.Action].flat().some((action) => /tagging/i.test(action)));
+            assert.deepEqual(tagging.map((statement) => [statement.Action, statement.Resource, statement.Condition]), [[
+                "s3:PutObjectTagging",
+                writes.Resource,
+                {
+                    StringEquals: { [`s3:RequestObjectTag/${EXPIRABLE_TAG.key}`]: EXPIRABLE_TAG.value },
+                    "ForAllValues:StringEquals": { "s3:RequestObjectTagKeys": [EXPIRABLE_TAG.key] },
+                },
+            ]]);
         }
         // Listing: only under the host's own folders.
         const listing = (policy: { Statement: PolicyStatement[] }) => policy.Statement.filter((statement) => [statement.Action].flat().includes("s3:ListBucket"));
@@ -134,6 +170,8 @@ for (const topology of ["single", "split"] as const) {
             const env = mattermost["/etc/gitlab-mattermost/backup.env 0644"];
             assert.match(env, new RegExp(`^BACKUP_REMOTE=backup:${BUCKET}$`, "m"));
             assert.match(env, /^BACKUP_STACK=test$/m);
+            assert.match(env, /^BACKUP_KEEP_NEWEST=3$/m);
+            assert.match(env, new RegExp(`^BACKUP_EXPIRABLE_TAG=${EXPIRABLE_TAG.key}=${EXPIRABLE_TAG.value}$`, "m"));
             assert.match(env, /^RCLONE_CONFIG_BACKUP_ENV_AUTH=true$/m);
             // The profile lists only its own folders, so rclone must not look up a destination first.
             assert.match(env, /^RCLONE_NO_CHECK_DEST=true$/m);
@@ -255,8 +293,9 @@ describe("backup.restoreFrom", () => {
 });
 
 describe("backup settings", () => {
-    it("defaults to a daily schedule kept 30 days", () => {
-        assert.deepEqual(parseSettings(rawConfig(stackConfig("single"))).backup, { schedule: "daily", retentionDays: 30 });
+    it("defaults to a daily schedule kept 30 days, the newest 3 kept however old", () => {
+        assert.deepEqual(parseSettings(rawConfig(stackConfig("single"))).backup, { schedule: "daily", retentionDays: 30, keepNewest: 3 });
+        assert.equal(parseSettings(rawConfig(stackConfig("single", { backup: { keepNewest: 1 } }))).backup.keepNewest, 1);
     });
 
     it("refuses a schedule that cannot be a calendar expression, and a retention out of range", () => {
@@ -265,10 +304,13 @@ describe("backup settings", () => {
         refused({ schedule: "daily\nExecStart=/bin/sh" }, "backup.schedule");
         refused({ schedule: "'daily'" }, "backup.schedule");
         refused({ retentionDays: 0 }, "backup.retentionDays");
+        for (const keepNewest of [0, -1, 1001, 2.5, "three"]) {
+            refused({ keepNewest }, "backup.keepNewest");
+        }
     });
 
     it("renders the schedule into the timer exactly", () => {
-        const { timer } = backupUnits({ command: "mattermost-backup", source: "", prefix: "mattermost", description: "d" }, { schedule: "Mon..Fri 02:30", retentionDays: 30 });
+        const { timer } = backupUnits({ command: "mattermost-backup", source: "", prefix: "mattermost", description: "d" }, { schedule: "Mon..Fri 02:30", retentionDays: 30, keepNewest: 3 });
         assert.match(timer, /^OnCalendar=Mon\.\.Fri 02:30$/m);
         assert.match(timer, /^Persistent=true$/m);
         assert.match(timer, /^WantedBy=timers\.target$/m);
