@@ -21,7 +21,7 @@ export interface IngressRule {
 
 const ANYWHERE = { cidrBlocks: ["0.0.0.0/0"] };
 
-/** HTTP and HTTPS from anywhere (HTTP serves Let's Encrypt's challenge and the redirect); SSH only from `sshAllowedCidrs`. */
+/** HTTP and HTTPS from any IPv4 address (HTTP serves Let's Encrypt's challenge and the redirect); SSH only from `sshAllowedCidrs`. */
 export function ingressRules(sshAllowedCidrs: readonly string[]): IngressRule[] {
     return [
         { description: "HTTP", port: 80, ...ANYWHERE },
