@@ -22,12 +22,14 @@ import {
     deniesInsecureTransport,
     gravitonFamily,
     hostRoleGaps,
+    ipv6Ranges,
     secretMaterialInUserData,
     secretsInCommandString,
     sshProblemsAcross,
     sshSourceProblems,
     type IngressPermission,
     type SecretValue,
+    vpcIpv6Inputs,
 } from "./rules";
 
 /**
@@ -136,9 +138,9 @@ function reportWideSsh(reportViolation: (message: string) => void, what: string,
     }
 }
 
-/** The permissions of a security group's inline ingress; what is not known yet is left out. */
-function inlineIngress(props: Record<string, unknown>): IngressPermission[] {
-    return Array.from({ length: knownLength(props, ["ingress"]) }, (_, index) => permissionAt(props, ["ingress", String(index)], "protocol", ["cidrBlocks", "ipv6CidrBlocks"]));
+/** The permissions of a security group's inline ingress (or egress); what is not known yet is left out. */
+function inlineRules(props: Record<string, unknown>, direction: "ingress" | "egress" = "ingress"): IngressPermission[] {
+    return Array.from({ length: knownLength(props, [direction]) }, (_, index) => permissionAt(props, [direction, String(index)], "protocol", ["cidrBlocks", "ipv6CidrBlocks"]));
 }
 
 /** The permission of a stand-alone rule resource (none for an egress rule), or undefined for other resources. */
@@ -179,7 +181,7 @@ export const noSshFromAnywhere: ResourceValidationPolicy = {
     enforcementLevel: "mandatory",
     validateResource: (args, reportViolation) => {
         if (args.isType(aws.ec2.SecurityGroup)) {
-            reportWideSsh(reportViolation, `security group ${args.name}`, inlineIngress(args.props));
+            reportWideSsh(reportViolation, `security group ${args.name}`, inlineRules(args.props));
         }
         const rule = rulePermission(args);
         if (rule !== undefined) {
@@ -206,13 +208,74 @@ export const sshRangesAcrossRules: StackValidationPolicy = {
                     (rule.propertyDependencies.securityGroupId ?? []).some((dependency) => dependency.urn === group.urn) ||
                     (typeof groupId === "string" && knownValue(rule.props, ["securityGroupId"]) === groupId),
             );
-            const problems = sshProblemsAcross([inlineIngress(group.props), ...own.map((rule) => [rulePermission(rule) as IngressPermission])]);
+            const problems = sshProblemsAcross([inlineRules(group.props), ...own.map((rule) => [rulePermission(rule) as IngressPermission])]);
             for (const problem of problems) {
                 reportViolation(
                     `security group ${group.name} with its rules ${own.map((rule) => rule.name).join(", ")} opens SSH too widely: ${problem}; ${SSH_ADVICE}`,
                     group.urn,
                 );
             }
+        }
+    },
+};
+
+/**
+ * Why IPv6 anywhere in the stack is refused. The program keeps its network IPv4 only and refuses IPv6
+ * blocks in ssh.allowedCidrs; IPv6 in one place without the others looks like support but is not.
+ */
+const HALF_IPV6 =
+    "the stack's network is IPv4 only (its VPC, subnet, hosts and DNS names have no IPv6), and IPv6 in one place " +
+    "without all the others only looks like support: an IPv6 rule admits no one, an IPv6 VPC block reaches no host, " +
+    "an AAAA record sends IPv6 clients to no host of the stack, and whoever relies on them is locked out";
+
+/** The stand-alone security group rule resources, ingress or egress, and where each keeps its ranges. */
+const RULE_RESOURCES: readonly { ruleClass: ResourceClass; kind: string; protocolKey: string; cidrKeys: readonly string[] }[] = [
+    { ruleClass: aws.ec2.SecurityGroupRule, kind: "security group rule", protocolKey: "protocol", cidrKeys: ["cidrBlocks", "ipv6CidrBlocks"] },
+    { ruleClass: aws.vpc.SecurityGroupIngressRule, kind: "security group ingress rule", protocolKey: "ipProtocol", cidrKeys: ["cidrIpv4", "cidrIpv6"] },
+    { ruleClass: aws.vpc.SecurityGroupEgressRule, kind: "security group egress rule", protocolKey: "ipProtocol", cidrKeys: ["cidrIpv4", "cidrIpv6"] },
+];
+
+export const ipv4OnlyNetwork: ResourceValidationPolicy = {
+    name: "ipv4-only-network",
+    description:
+        "The network stays IPv4 only, as the program builds it: no IPv6 range in a security group (inline ingress or " +
+        "egress of an aws.ec2.SecurityGroup, an aws.ec2.SecurityGroupRule, an aws.vpc.SecurityGroupIngressRule or " +
+        "aws.vpc.SecurityGroupEgressRule), no IPv6 CIDR block on a VPC (assignGeneratedIpv6CidrBlock, ipv6CidrBlock, " +
+        "ipv6IpamPoolId, or an aws.ec2.VpcIpv6CidrBlockAssociation), and no AAAA record. Half of IPv6 locks out an " +
+        "IPv6-only administrator or user while it seems to let them in.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, reportViolation) => {
+        const report = (what: string, fix: string) => reportViolation(`${what}: ${HALF_IPV6}; ${fix}`);
+        const rangesFix = "allow IPv4 ranges only";
+        if (args.isType(aws.ec2.SecurityGroup)) {
+            const found = (["ingress", "egress"] as const)
+                .map((direction) => [direction, [...new Set(ipv6Ranges(inlineRules(args.props, direction).flatMap((rule) => rule.cidrs)))]] as const)
+                .filter(([, ranges]) => ranges.length > 0);
+            if (found.length > 0) {
+                report(`security group ${args.name} has IPv6 ranges (${found.map(([direction, ranges]) => `${direction} ${ranges.join(", ")}`).join("; ")})`, rangesFix);
+            }
+        }
+        for (const { kind, protocolKey, cidrKeys } of RULE_RESOURCES.filter((candidate) => args.isType(candidate.ruleClass))) {
+            const ranges = ipv6Ranges(permissionAt(args.props, [], protocolKey, cidrKeys).cidrs);
+            if (ranges.length > 0) {
+                report(`${kind} ${args.name} has IPv6 ranges (${ranges.join(", ")})`, rangesFix);
+            }
+        }
+        if (args.isType(aws.ec2.Vpc)) {
+            const given = vpcIpv6Inputs({
+                assignGeneratedIpv6CidrBlock: knownValue(args.props, ["assignGeneratedIpv6CidrBlock"]),
+                ipv6CidrBlock: knownValue(args.props, ["ipv6CidrBlock"]),
+                ipv6IpamPoolId: knownValue(args.props, ["ipv6IpamPoolId"]),
+            });
+            if (given.length > 0) {
+                report(`VPC ${args.name} has an IPv6 CIDR block (${given.join(", ")})`, "leave the VPC IPv4 only");
+            }
+        }
+        if (args.isType(aws.ec2.VpcIpv6CidrBlockAssociation)) {
+            report(`VPC IPv6 CIDR block association ${args.name} gives a VPC an IPv6 CIDR block`, "leave the VPC IPv4 only");
+        }
+        if (args.isType(aws.route53.Record) && knownValue(args.props, ["type"]) === aws.route53.RecordType.AAAA) {
+            report(`DNS record ${args.name} is an AAAA record`, "point the name at the host's IPv4 address with an A record");
         }
     },
 };
@@ -411,6 +474,7 @@ export const policies = [
     encryptedVolumes,
     noSshFromAnywhere,
     sshRangesAcrossRules,
+    ipv4OnlyNetwork,
     backupBucketProtected,
     hostRolesOwnBackupsOnly,
     noSecretsInUserData,

@@ -95,6 +95,37 @@ export function sshProblemsAcross(resources: readonly (readonly IngressPermissio
     });
 }
 
+// --- IPv4 only -------------------------------------------------------------------------------------
+
+/**
+ * The IPv6 blocks among a rule's ranges, as written, whichever field holds them (the family is the
+ * shared parser's verdict). Text that is no block is left to AWS, which refuses it.
+ */
+export function ipv6Ranges(ranges: readonly string[]): string[] {
+    return ranges.filter((text) => {
+        const range = parseCidr(text.trim());
+        return typeof range !== "string" && range.family === 6;
+    });
+}
+
+/** The inputs of an aws.ec2.Vpc that give it an IPv6 CIDR block, as far as they are known. */
+export interface VpcIpv6Inputs {
+    readonly assignGeneratedIpv6CidrBlock?: unknown;
+    readonly ipv6CidrBlock?: unknown;
+    readonly ipv6IpamPoolId?: unknown;
+}
+
+/** Which of a VPC's inputs give it an IPv6 CIDR block (Amazon's, one of the account's own, or an IPAM pool's); empty when none does. */
+export function vpcIpv6Inputs(vpc: VpcIpv6Inputs): string[] {
+    const given: string[] = vpc.assignGeneratedIpv6CidrBlock === true ? ["assignGeneratedIpv6CidrBlock"] : [];
+    for (const key of ["ipv6CidrBlock", "ipv6IpamPoolId"] as const) {
+        if (typeof vpc[key] === "string" && vpc[key] !== "") {
+            given.push(key);
+        }
+    }
+    return given;
+}
+
 // --- Backup bucket ---------------------------------------------------------------------------------
 
 /** What the companion resources of one bucket say, as far as the bucket policy cares. */

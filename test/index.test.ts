@@ -94,20 +94,30 @@ for (const topology of ["single", "split"] as const) {
             assert.ok(byType(run, "aws:ec2/eip:Eip").every((e) => e.retainOnDelete), "Elastic IPs outlive pulumi destroy");
         });
 
-        it("opens 80 and 443 to everyone and 22 only to ssh.allowedCidrs", () => {
+        it("opens 80 and 443 to all of IPv4 and 22 only to ssh.allowedCidrs, with no IPv6 rule in or out", () => {
             const [group] = byType(run, "aws:ec2/securityGroup:SecurityGroup");
-            const ingress = group.inputs.ingress as { fromPort: number; toPort: number; cidrBlocks: string[]; ipv6CidrBlocks: string[] }[];
+            type Rule = { fromPort: number; toPort: number; cidrBlocks: string[]; ipv6CidrBlocks?: string[] };
+            const ingress = group.inputs.ingress as Rule[];
             assert.deepEqual(ingress.map((r) => r.fromPort).sort((a, b) => a - b), [22, 80, 443]);
             for (const rule of ingress) {
                 assert.equal(rule.fromPort, rule.toPort);
-                if (rule.fromPort === 22) {
-                    assert.deepEqual(rule.cidrBlocks, ["203.0.113.0/24"]);
-                    assert.deepEqual(rule.ipv6CidrBlocks, []);
-                } else {
-                    assert.deepEqual(rule.cidrBlocks, ["0.0.0.0/0"]);
-                    assert.deepEqual(rule.ipv6CidrBlocks, ["::/0"]);
-                }
+                assert.deepEqual(rule.cidrBlocks, rule.fromPort === 22 ? ["203.0.113.0/24"] : ["0.0.0.0/0"]);
             }
+            const egress = group.inputs.egress as Rule[];
+            assert.deepEqual(egress.map((rule) => rule.cidrBlocks), [["0.0.0.0/0"]]);
+            for (const rule of [...ingress, ...egress]) {
+                assert.deepEqual(rule.ipv6CidrBlocks ?? [], [], `rule ${rule.fromPort}`);
+            }
+        });
+
+        it("gives the VPC, subnet and routes no IPv6, as the security group has none", () => {
+            const [vpc] = byType(run, "aws:ec2/vpc:Vpc");
+            assert.ok(vpc && !vpc.inputs.assignGeneratedIpv6CidrBlock && vpc.inputs.ipv6CidrBlock === undefined && vpc.inputs.ipv6IpamPoolId === undefined);
+            const [subnet] = byType(run, "aws:ec2/subnet:Subnet");
+            assert.ok(subnet && subnet.inputs.ipv6CidrBlock === undefined && !subnet.inputs.assignIpv6AddressOnCreation);
+            const [routes] = byType(run, "aws:ec2/routeTable:RouteTable");
+            assert.deepEqual((routes.inputs.routes as Record<string, unknown>[]).map((route) => route.cidrBlock), ["0.0.0.0/0"]);
+            assert.deepEqual(byType(run, "aws:ec2/vpcIpv6CidrBlockAssociation:VpcIpv6CidrBlockAssociation"), []);
         });
 
         it("points each DNS name at the host that serves it", () => {
@@ -116,6 +126,8 @@ for (const topology of ["single", "split"] as const) {
             );
             assert.deepEqual(Object.keys(records).sort(), ["gitlab.example.com", "mattermost.example.com"]);
             assert.equal(records["gitlab.example.com"].type, "A");
+            assert.equal(records["mattermost.example.com"].type, "A");
+            assert.ok(!byType(run, "aws:route53/record:Record").some((record) => record.inputs.type === "AAAA"), "no AAAA record: the hosts have no IPv6 address");
             const mattermostHost = topology === "single" ? "gitlab" : "mattermost";
             assert.ok(records["gitlab.example.com"].dependsOn.includes("gitlab"));
             assert.ok(records["mattermost.example.com"].dependsOn.includes(mattermostHost));

@@ -1,4 +1,5 @@
-// A records for the GitLab and Mattermost names in the existing public zone.
+// A records for the GitLab and Mattermost names in the existing public zone. A only, never AAAA:
+// the hosts have no IPv6 address (the network is IPv4 only; see network.ts).
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";

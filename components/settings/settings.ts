@@ -167,7 +167,7 @@ export type TlsSettings =
 
 /** Administrative SSH access. */
 export interface SshSettings {
-    /** Source CIDRs (IPv4 or IPv6) allowed to reach port 22. There is no open default. */
+    /** Source IPv4 CIDRs allowed to reach port 22 (the network is IPv4 only). There is no open default. */
     readonly allowedCidrs: readonly string[];
 }
 

@@ -587,6 +587,13 @@ function readCidrs(value: unknown): readonly string[] {
         if (typeof cidr === "string") {
             throw new ConfigError(key, `"${entry}" ${cidr}.`);
         }
+        if (cidr.family !== 4) {
+            throw new ConfigError(
+                key,
+                `"${entry}" is an IPv6 block, but the stack's network is IPv4 only: its VPC, subnet, hosts and DNS names have no IPv6 address, ` +
+                    "so SSH from an IPv6 network could never arrive. Allow that network's IPv4 block instead, or a bastion (jump host) that has IPv4.",
+            );
+        }
         if (cidr.hostBitsSet) {
             throw new ConfigError(key, `"${entry}" has host bits set; did you mean ${cidr.canonical}?`);
         }

@@ -25,8 +25,10 @@ import {
     GRAVITON_FAMILY,
     gravitonFamily,
     hostRoleGaps,
+    ipv6Ranges,
     secretMaterialInUserData,
     sshSourceProblems,
+    vpcIpv6Inputs,
 } from "../../policy/rules";
 import { runOffline } from "../../scripts/offlineRuntime";
 import { readStackConfig } from "../../scripts/render";
@@ -44,9 +46,17 @@ const INSTANCE = typeOf(aws.ec2.Instance);
 const SECURITY_GROUP = typeOf(aws.ec2.SecurityGroup);
 const BUCKET = typeOf(aws.s3.Bucket);
 const ROLE_POLICY = typeOf(aws.iam.RolePolicy);
+const VPC = typeOf(aws.ec2.Vpc);
+const RECORD = typeOf(aws.route53.Record);
 const BUCKET_ARN = "arn:aws:s3:::gitlab-mattermost-backups-4f2a";
 /** The Mattermost host's own keys, as the program gives them. */
 const OWN_KEYS = { objects: ["dev/mattermost/*"], listPrefixes: ["dev/mattermost/*"] };
+
+/** What the IPv4-only rule says of any IPv6 it finds, before the fix for each kind. */
+const HALF_IPV6 =
+    "the stack's network is IPv4 only (its VPC, subnet, hosts and DNS names have no IPv6), and IPv6 in one place without all the others only looks like support: " +
+    "an IPv6 rule admits no one, an IPv6 VPC block reaches no host, an AAAA record sends IPv6 clients to no host of the stack, and whoever relies on them is locked out";
+const ipv6Violation = (what: string, fix = "allow IPv4 ranges only"): Violation => ({ policy: "ipv4-only-network", message: `${what}: ${HALF_IPV6}; ${fix}` });
 
 /** A password as random.RandomPassword generates them for this program: 32 letters and digits. */
 const ROOT_PASSWORD = "q7Rj2LmX9vTz4KcW8nYb3HdF6sGa1UeP";
@@ -56,8 +66,9 @@ const SSH_PRIVATE_KEY = generateKeyPairSync("ed25519").privateKey.export({ type:
 const TLS_PRIVATE_KEY = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "sec1", format: "pem" }).toString();
 
 /**
- * A small stack that complies with every policy: a host, its security group, the backup bucket with
- * its three companions, a generated password, and the remote command that sends it on stdin.
+ * A small stack that complies with every policy: a host, its IPv4-only VPC, security group and A
+ * record, the backup bucket with its companions, a generated password, and the remote command that
+ * sends it on stdin.
  */
 function compliantStack(): FakeResource[] {
     return [
@@ -71,18 +82,20 @@ function compliantStack(): FakeResource[] {
                 rootBlockDevice: { volumeType: "gp3", volumeSize: 100, encrypted: true },
             },
         },
+        { type: VPC, name: "network-vpc", inputs: { cidrBlock: "10.42.0.0/16", enableDnsHostnames: true, enableDnsSupport: true, assignGeneratedIpv6CidrBlock: false } },
         {
             type: SECURITY_GROUP,
             name: "hosts",
             inputs: {
                 ingress: [
-                    { protocol: "tcp", fromPort: 80, toPort: 80, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] },
-                    { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] },
-                    { protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.0/24"], ipv6CidrBlocks: ["2001:db8::/48"] },
+                    { protocol: "tcp", fromPort: 80, toPort: 80, cidrBlocks: ["0.0.0.0/0"] },
+                    { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"] },
+                    { protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.0/24"] },
                 ],
-                egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"] }],
+                egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
             },
         },
+        { type: RECORD, name: "dns-gitlab.example.com", inputs: { zoneId: "Z0123456789ABC", name: "gitlab.example.com", type: "A", ttl: 300, records: ["192.0.2.10"] } },
         { type: BUCKET, name: "backups", inputs: {}, outputs: { bucket: "gitlab-mattermost-backups-4f2a", id: "gitlab-mattermost-backups-4f2a", arn: BUCKET_ARN } },
         ...bucketCompanions("backups", "gitlab-mattermost-backups-4f2a"),
         { type: ROLE_POLICY, name: "mattermost-backup-access", inputs: { role: "mattermost-backup-access-role", policy: JSON.stringify(hostBackupPolicy(BUCKET_ARN, OWN_KEYS)) } },
@@ -186,7 +199,7 @@ async function stackArgs(resources: readonly FakeResource[]) {
 
 // ---------------------------------------------------------------------------------------------------
 describe("the policy pack", () => {
-    test("has its nine mandatory policies, each named once", () => {
+    test("has its ten mandatory policies, each named once", () => {
         assert.deepEqual(
             policies.map((policy) => policy.name),
             [
@@ -195,6 +208,7 @@ describe("the policy pack", () => {
                 "ebs-volumes-encrypted",
                 "no-ssh-from-anywhere",
                 "ssh-ranges-across-rules",
+                "ipv4-only-network",
                 "backup-bucket-protected",
                 "host-roles-own-backups-only",
                 "no-secrets-in-user-data",
@@ -229,7 +243,7 @@ describe("the shipped stacks", () => {
         test(`${stack}: no policy reports anything on the stack's resource graph`, async () => {
             const graph = await shippedGraph(stack);
             // The graph holds what the policies judge, so passing is not for want of resources.
-            for (const type of [INSTANCE, SECURITY_GROUP, BUCKET, ROLE_POLICY, typeOf(aws.s3.BucketPolicy), TYPE_TOKENS.remoteCommand, TYPE_TOKENS.randomPassword, TYPE_TOKENS.tlsPrivateKey]) {
+            for (const type of [INSTANCE, VPC, SECURITY_GROUP, RECORD, BUCKET, ROLE_POLICY, typeOf(aws.s3.BucketPolicy), TYPE_TOKENS.remoteCommand, TYPE_TOKENS.randomPassword, TYPE_TOKENS.tlsPrivateKey]) {
                 assert.ok(graph.some((resource) => resource.type === type), `the ${stack} graph has a ${type}`);
             }
             assert.deepEqual(await violationsOf(graph), []);
@@ -283,6 +297,25 @@ describe("the shipped stacks", () => {
         ]);
     });
 
+    test("single: the security group opening 80 and 443 to ::/0 again, as it once did, is one violation", async () => {
+        const graph = await shippedGraph("single");
+        const group = graph.find((resource) => resource.type === SECURITY_GROUP);
+        assert.ok(group);
+        const ingress = (group.inputs.ingress as Record<string, unknown>[]).map((rule) => (rule.fromPort === 22 ? rule : { ...rule, ipv6CidrBlocks: ["::/0"] }));
+        const reopened = { ...group, inputs: { ...group.inputs, ingress } };
+        assert.deepEqual(await violationsOf(graph.map((resource) => (resource === group ? reopened : resource))), [ipv6Violation(`security group ${group.name} has IPv6 ranges (ingress ::/0)`)]);
+    });
+
+    test("split: an AAAA record beside the Mattermost name's A record is one violation", async () => {
+        const graph = await shippedGraph("split");
+        const record = graph.find((resource) => resource.type === RECORD && resource.inputs.type === "A" && String(resource.inputs.name).startsWith("chat."));
+        assert.ok(record, "the split stack's Mattermost name has an A record");
+        const aaaa = { ...record, name: `${record.name}-aaaa`, inputs: { ...record.inputs, type: "AAAA", records: ["2001:db8::10"] } };
+        assert.deepEqual(await violationsOf([...graph, aaaa]), [
+            ipv6Violation(`DNS record ${aaaa.name} is an AAAA record`, "point the name at the host's IPv4 address with an A record"),
+        ]);
+    });
+
     test("split: the backup bucket without its versioning is one violation", async () => {
         const graph = await shippedGraph("split");
         const versioning = graph.filter((resource) => resource.type === typeOf(aws.s3.BucketVersioning));
@@ -299,14 +332,15 @@ describe("the shipped stacks", () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-describe("deliberately bad resources draw exactly one violation each", () => {
+describe("deliberately bad resources draw exactly one violation each (and the IPv4-only rule's, where they use IPv6)", () => {
     test("the compliant stack draws none", async () => {
         assert.deepEqual(await violationsOf(compliantStack()), []);
     });
 
     const SSH_ADVICE = "allow SSH only from the administrators' networks (ssh.allowedCidrs)";
     const TLS_GAP = "bucket backups accepts requests without TLS: add an aws.s3.BucketPolicy for it that denies s3:* to every principal on the bucket and its objects when aws:SecureTransport is \"false\"";
-    const cases: { title: string; stack: () => FakeResource[]; expected: Violation }[] = [
+    /** `also`: what the IPv4-only rule reports besides, where a case judges IPv6 ranges for another rule. */
+    const cases: { title: string; stack: () => FakeResource[]; expected: Violation; also?: Violation[] }[] = [
         {
             title: "an ARM (Graviton) instance type",
             stack: () => changed("gitlab", withInputs({ instanceType: "m7g.large" }), INSTANCE),
@@ -349,6 +383,7 @@ describe("deliberately bad resources draw exactly one violation each", () => {
             title: "port 22 open to ::/0 in a security group",
             stack: () => changed("hosts", sshRuleOpenTo({ cidrBlocks: ["203.0.113.0/24"], ipv6CidrBlocks: ["::/0"] })),
             expected: { policy: "no-ssh-from-anywhere", message: `security group hosts opens SSH too widely: ::/0 covers every IPv6 address: that is the whole internet; ${SSH_ADVICE}` },
+            also: [ipv6Violation("security group hosts has IPv6 ranges (ingress ::/0)")],
         },
         {
             title: "port 22 open to 0.0.0.0/1 and 128.0.0.0/1 in one rule",
@@ -374,6 +409,7 @@ describe("deliberately bad resources draw exactly one violation each", () => {
                 policy: "no-ssh-from-anywhere",
                 message: `security group hosts opens SSH too widely: ::/1 + 8000::/1 together cover every IPv6 address: that is the whole internet; ${SSH_ADVICE}`,
             },
+            also: [ipv6Violation("security group hosts has IPv6 ranges (ingress ::/1, 8000::/1)")],
         },
         {
             title: "port 22 open to two public /8s",
@@ -404,6 +440,7 @@ describe("deliberately bad resources draw exactly one violation each", () => {
                 { type: typeOf(aws.vpc.SecurityGroupIngressRule), name: "everything-v6", inputs: { securityGroupId: "sg-1", ipProtocol: "-1", cidrIpv6: "::/0" } },
             ],
             expected: { policy: "no-ssh-from-anywhere", message: `security group ingress rule everything-v6 opens SSH too widely: ::/0 covers every IPv6 address: that is the whole internet; ${SSH_ADVICE}` },
+            also: [ipv6Violation("security group ingress rule everything-v6 has IPv6 ranges (::/0)")],
         },
         {
             title: "three public /9s in three aws.vpc.SecurityGroupIngressRule resources of the group, each fine alone",
@@ -442,6 +479,74 @@ describe("deliberately bad resources draw exactly one violation each", () => {
                     "security group hosts with its rules partners opens SSH too widely: 2000::/13 + 2008::/13 + 2010::/13 together cover more public IPv6 addresses than a /12, " +
                     `the block IANA gives a whole regional internet registry: that is a slice of the internet, not an organisation's networks; ${SSH_ADVICE}`,
             },
+            also: [ipv6Violation("security group hosts has IPv6 ranges (ingress 2000::/13)"), ipv6Violation("security group rule partners has IPv6 ranges (2008::/13, 2010::/13)")],
+        },
+        {
+            title: "the security group as the program once built it: ::/0 on 80, 443 and all outbound",
+            stack: () =>
+                changed("hosts", (group) => {
+                    const withV6 = (rule: Record<string, unknown>) => (rule.fromPort === 22 ? rule : { ...rule, ipv6CidrBlocks: ["::/0"] });
+                    return withInputs({ ingress: (group.inputs.ingress as Record<string, unknown>[]).map(withV6), egress: (group.inputs.egress as Record<string, unknown>[]).map(withV6) })(group);
+                }),
+            expected: ipv6Violation("security group hosts has IPv6 ranges (ingress ::/0; egress ::/0)"),
+        },
+        {
+            title: "an IPv6 SSH range the size of one office",
+            stack: () => changed("hosts", sshRuleOpenTo({ cidrBlocks: ["203.0.113.0/24"], ipv6CidrBlocks: ["2001:db8:1234::/48"] })),
+            expected: ipv6Violation("security group hosts has IPv6 ranges (ingress 2001:db8:1234::/48)"),
+        },
+        {
+            title: "an IPv6 block written among a group's IPv4 blocks",
+            stack: () => changed("hosts", sshRuleOpenTo({ cidrBlocks: ["203.0.113.0/24", "2001:db8::/32"], ipv6CidrBlocks: [] })),
+            expected: ipv6Violation("security group hosts has IPv6 ranges (ingress 2001:db8::/32)"),
+        },
+        {
+            title: "an aws.ec2.SecurityGroupRule letting everything out over IPv6",
+            stack: () => [
+                ...compliantStack(),
+                {
+                    type: typeOf(aws.ec2.SecurityGroupRule),
+                    name: "all-out-v6",
+                    inputs: { type: "egress", securityGroupId: "sg-1", protocol: "-1", fromPort: 0, toPort: 0, ipv6CidrBlocks: ["::/0"] },
+                },
+            ],
+            expected: ipv6Violation("security group rule all-out-v6 has IPv6 ranges (::/0)"),
+        },
+        {
+            title: "an aws.vpc.SecurityGroupIngressRule opening 443 to IPv6",
+            stack: () => [
+                ...compliantStack(),
+                { type: typeOf(aws.vpc.SecurityGroupIngressRule), name: "https-v6", inputs: { securityGroupId: "sg-1", ipProtocol: "tcp", fromPort: 443, toPort: 443, cidrIpv6: "::/0" } },
+            ],
+            expected: ipv6Violation("security group ingress rule https-v6 has IPv6 ranges (::/0)"),
+        },
+        {
+            title: "an aws.vpc.SecurityGroupEgressRule to IPv6",
+            stack: () => [...compliantStack(), { type: typeOf(aws.vpc.SecurityGroupEgressRule), name: "out-v6", inputs: { securityGroupId: "sg-1", ipProtocol: "-1", cidrIpv6: "::/0" } }],
+            expected: ipv6Violation("security group egress rule out-v6 has IPv6 ranges (::/0)"),
+        },
+        {
+            title: "a VPC with an Amazon-provided IPv6 block",
+            stack: () => changed("network-vpc", withInputs({ assignGeneratedIpv6CidrBlock: true })),
+            expected: ipv6Violation("VPC network-vpc has an IPv6 CIDR block (assignGeneratedIpv6CidrBlock)", "leave the VPC IPv4 only"),
+        },
+        {
+            title: "a VPC with an IPv6 block from an IPAM pool",
+            stack: () => changed("network-vpc", withInputs({ ipv6CidrBlock: "2001:db8:100::/56", ipv6IpamPoolId: "ipam-pool-0123456789abcdef0" })),
+            expected: ipv6Violation("VPC network-vpc has an IPv6 CIDR block (ipv6CidrBlock, ipv6IpamPoolId)", "leave the VPC IPv4 only"),
+        },
+        {
+            title: "an IPv6 block associated with a VPC afterwards",
+            stack: () => [
+                ...compliantStack(),
+                { type: typeOf(aws.ec2.VpcIpv6CidrBlockAssociation), name: "network-v6", inputs: { vpcId: "vpc-0abc", assignGeneratedIpv6CidrBlock: true } },
+            ],
+            expected: ipv6Violation("VPC IPv6 CIDR block association network-v6 gives a VPC an IPv6 CIDR block", "leave the VPC IPv4 only"),
+        },
+        {
+            title: "an AAAA record",
+            stack: () => changed("dns-gitlab.example.com", withInputs({ type: "AAAA", records: ["2001:db8::10"] })),
+            expected: ipv6Violation("DNS record dns-gitlab.example.com is an AAAA record", "point the name at the host's IPv4 address with an A record"),
         },
         {
             title: "a bucket without versioning",
@@ -628,9 +733,9 @@ describe("deliberately bad resources draw exactly one violation each", () => {
         },
     ];
 
-    for (const { title, stack, expected } of cases) {
+    for (const { title, stack, expected, also = [] } of cases) {
         test(title, async () => {
-            assert.deepEqual(await violationsOf(stack()), [expected]);
+            assert.deepEqual(await violationsOf(stack()), [expected, ...also]);
         });
     }
 });
@@ -734,6 +839,19 @@ describe("the rules", () => {
         assert.deepEqual(sshSourceProblems([{ protocol: "tcp", fromPort: 23, toPort: 1024, cidrs: world }]), []);
         assert.deepEqual(sshSourceProblems([{ protocol: "udp", fromPort: 22, toPort: 22, cidrs: world }]), []);
         assert.deepEqual(sshSourceProblems([{ protocol: "tcp", fromPort: 22, toPort: 22, cidrs: ["203.0.113.0/24", "2001:db8::/32", "10.0.0.0/8", "fe80::%eth0/64", "nonsense"] }]), []);
+    });
+
+    test("IPv6 ranges are told by the address family, in whichever field they stand; VPCs by the inputs that give them IPv6", () => {
+        assert.deepEqual(ipv6Ranges(["0.0.0.0/0", "::/0", "203.0.113.0/24", " 2001:db8::/32", "::ffff:203.0.113.0/120", "fe80::%eth0/64", "nonsense"]), [
+            "::/0",
+            " 2001:db8::/32",
+            "::ffff:203.0.113.0/120",
+        ]);
+        assert.deepEqual(ipv6Ranges([]), []);
+        assert.deepEqual(vpcIpv6Inputs({}), []);
+        assert.deepEqual(vpcIpv6Inputs({ assignGeneratedIpv6CidrBlock: false, ipv6CidrBlock: "", ipv6IpamPoolId: undefined }), []);
+        assert.deepEqual(vpcIpv6Inputs({ assignGeneratedIpv6CidrBlock: true }), ["assignGeneratedIpv6CidrBlock"]);
+        assert.deepEqual(vpcIpv6Inputs({ ipv6IpamPoolId: "ipam-pool-0123456789abcdef0" }), ["ipv6IpamPoolId"]);
     });
 
     test("the TLS-only bucket policy: the program's passes; each missing part fails", () => {

@@ -158,6 +158,26 @@ describe("tooWideTogether", () => {
     });
 });
 
+describe("IPv6 lists are judged as IPv4 lists are", () => {
+    // The configuration refuses IPv6, but the policy pack judges any security group it sees with this module.
+    it("whole family, halves, more than a /12, and private use", () => {
+        assert.deepEqual(tooWideTogether([parsed("::/0")]), ["::/0 covers every IPv6 address: that is the whole internet"]);
+        const halves = tooWideTogether(["203.0.113.0/24", "8000::/1", "::/1"].map(parsed));
+        assert.equal(halves.length, 1);
+        assert.match(halves[0], /^8000::\/1 \+ ::\/1 together cover every IPv6 address/);
+        assert.match(tooWideTogether([parsed("2000::/11")]).join(), /^2000::\/11 covers more public IPv6 addresses than a \/12/);
+        assert.deepEqual(tooWideTogether([parsed("2000::/12")]), []);
+        assert.deepEqual(tooWideTogether(["fd00::/8", "fc00::/8", "2001:db8::/32"].map(parsed)), []);
+    });
+
+    it("repeats and nested blocks, however they are spelled", () => {
+        assert.deepEqual(firstRedundantCidr(["2001:db8::/48", "2001:DB8:0:0::/48"].map(parsed)), { index: 1, coveredBy: 0, same: true });
+        assert.deepEqual(firstRedundantCidr(["2001:db8:1::/64", "2001:db8::/32"].map(parsed)), { index: 0, coveredBy: 1, same: false });
+        // Families never overlap: ::ffff:0:0/96 holds IPv4-mapped addresses, but is not the IPv4 space.
+        assert.equal(firstRedundantCidr(["0.0.0.0/8", "::/64"].map(parsed)), undefined);
+    });
+});
+
 describe("mergeRanges", () => {
     it("covers exactly the addresses of its input, in disjoint sorted ranges", () => {
         const range = fc.tuple(fc.nat(300), fc.nat(40)).map(([first, length]) => [BigInt(first), BigInt(first + length)] as const);

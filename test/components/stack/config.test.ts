@@ -43,21 +43,21 @@ describe("parseSettings: valid configurations", () => {
         assert.equal(parse(stackConfig("single", { topology: undefined })).topology, "single");
     });
 
-    it("normalizes URLs, the zone and CIDR blocks", () => {
+    it("normalizes URLs and the zone, and keeps IPv4 blocks as given", () => {
         const settings = parse(
             stackConfig("split", {
                 externalUrl: "https://GitLab.Example.com/",
                 dnsZone: "Example.COM.",
-                ssh: { allowedCidrs: ["2001:DB8:0:0::/48", "198.51.100.7/32"] },
+                ssh: { allowedCidrs: ["203.0.113.0/24", "198.51.100.7/32"] },
             }),
         );
         assert.deepEqual(settings.externalUrl, { scheme: "https", host: "gitlab.example.com", href: "https://gitlab.example.com" });
         assert.equal(settings.dnsZone, "example.com");
-        assert.deepEqual(settings.ssh.allowedCidrs, ["2001:db8::/48", "198.51.100.7/32"]);
+        assert.deepEqual(settings.ssh.allowedCidrs, ["203.0.113.0/24", "198.51.100.7/32"]);
     });
 
     it("accepts every private-use range together with an office's block", () => {
-        const allowedCidrs = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fd00::/8", "203.0.113.0/24", "2001:db8::/32"];
+        const allowedCidrs = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "203.0.113.0/24"];
         assert.deepEqual(parse(stackConfig("single", { ssh: { allowedCidrs } })).ssh.allowedCidrs, allowedCidrs);
     });
 
@@ -89,6 +89,10 @@ describe("parseSettings: valid configurations", () => {
         assert.equal(parse(stackConfig("single", { externalUrl: "https://example.com" })).externalUrl.host, "example.com");
     });
 });
+
+/** The refusal of an IPv6 block: why (nothing of the stack has IPv6) and what to do instead. */
+const IPV6_REFUSED =
+    /is an IPv6 block, but the stack's network is IPv4 only: its VPC, subnet, hosts and DNS names have no IPv6 address, so SSH from an IPv6 network could never arrive\. Allow that network's IPv4 block instead, or a bastion \(jump host\) that has IPv4\./;
 
 describe("parseSettings: bad input names the key and says what to do", () => {
     const single = (overrides: Record<string, unknown>) => stackConfig("single", overrides);
@@ -144,12 +148,9 @@ describe("parseSettings: bad input names the key and says what to do", () => {
         ["CIDR with a bad address", single({ ssh: { allowedCidrs: ["203.0.113.256/24"] } }), "ssh.allowedCidrs[0]", /invalid address/],
         ["CIDR with host bits", single({ ssh: { allowedCidrs: ["203.0.113.7/24"] } }), "ssh.allowedCidrs[0]", /did you mean 203\.0\.113\.0\/24/],
         ["SSH open to the world", single({ ssh: { allowedCidrs: ["0.0.0.0/0"] } }), "ssh.allowedCidrs", /0\.0\.0\.0\/0 covers every IPv4 address: that is the whole internet/],
-        ["SSH open to the IPv6 world", single({ ssh: { allowedCidrs: ["::/0"] } }), "ssh.allowedCidrs", /::\/0 covers every IPv6 address/],
         ["SSH open to the world in two halves", single({ ssh: { allowedCidrs: ["0.0.0.0/1", "128.0.0.0/1"] } }), "ssh.allowedCidrs", /0\.0\.0\.0\/1 \+ 128\.0\.0\.0\/1 together cover every IPv4 address/],
-        ["SSH open to the IPv6 world in two halves", single({ ssh: { allowedCidrs: ["203.0.113.0/24", "8000::/1", "::/1"] } }), "ssh.allowedCidrs", /8000::\/1 \+ ::\/1 together cover every IPv6 address/],
         ["SSH open to half the internet", single({ ssh: { allowedCidrs: ["128.0.0.0/1"] } }), "ssh.allowedCidrs", /more public IPv4 addresses than a \/8/],
         ["SSH open to two public /8s", single({ ssh: { allowedCidrs: ["11.0.0.0/8", "12.0.0.0/8"] } }), "ssh.allowedCidrs", /together cover more public IPv4 addresses than a \/8/],
-        ["SSH open to more than a /12 of IPv6", single({ ssh: { allowedCidrs: ["2000::/11"] } }), "ssh.allowedCidrs", /more public IPv6 addresses than a \/12/],
         ["CIDR with an IPv6 zone id", single({ ssh: { allowedCidrs: ["fe80::%eth0/64"] } }), "ssh.allowedCidrs[0]", /zone id "%eth0".*fe80::\/64/],
         ["IPv4 CIDR in octal", single({ ssh: { allowedCidrs: ["010.0.0.0/8"] } }), "ssh.allowedCidrs[0]", /invalid address "010\.0\.0\.0" \(IPv4 as four decimal numbers/],
         ["IPv4 CIDR in hexadecimal", single({ ssh: { allowedCidrs: ["0xcb.0.113.0/24"] } }), "ssh.allowedCidrs[0]", /invalid address/],
@@ -157,7 +158,14 @@ describe("parseSettings: bad input names the key and says what to do", () => {
         ["CIDR with an empty prefix", single({ ssh: { allowedCidrs: ["203.0.113.0/"] } }), "ssh.allowedCidrs[0]", /invalid prefix length "\/"/],
         ["CIDR with a signed prefix", single({ ssh: { allowedCidrs: ["203.0.113.0/+24"] } }), "ssh.allowedCidrs[0]", /invalid prefix length/],
         ["the same CIDR twice", single({ ssh: { allowedCidrs: ["203.0.113.0/24", "198.51.100.0/24", "203.0.113.0/24"] } }), "ssh.allowedCidrs[2]", /203\.0\.113\.0\/24 is the same block as ssh\.allowedCidrs\[0\] 203\.0\.113\.0\/24.*Remove one/],
-        ["the same IPv6 CIDR spelled twice", single({ ssh: { allowedCidrs: ["2001:db8::/48", "2001:DB8:0:0::/48"] } }), "ssh.allowedCidrs[1]", /is the same block as ssh\.allowedCidrs\[0\]/],
+        // The network is IPv4 only: an IPv6 block is refused by its family, before any judgement of the list.
+        ["an IPv6 block beside an IPv4 one", single({ ssh: { allowedCidrs: ["203.0.113.0/24", "2001:db8::/48"] } }), "ssh.allowedCidrs[1]", /"2001:db8::\/48" is an IPv6 block/],
+        ["SSH open to the IPv6 world", single({ ssh: { allowedCidrs: ["::/0"] } }), "ssh.allowedCidrs[0]", IPV6_REFUSED],
+        ["the IPv6 world in two halves", single({ ssh: { allowedCidrs: ["203.0.113.0/24", "8000::/1", "::/1"] } }), "ssh.allowedCidrs[1]", IPV6_REFUSED],
+        ["the same IPv6 block spelled twice", single({ ssh: { allowedCidrs: ["2001:db8::/48", "2001:DB8:0:0::/48"] } }), "ssh.allowedCidrs[0]", IPV6_REFUSED],
+        ["an IPv6 block with host bits", single({ ssh: { allowedCidrs: ["2001:db8::1/48"] } }), "ssh.allowedCidrs[0]", IPV6_REFUSED],
+        ["an IPv4-mapped IPv6 block", single({ ssh: { allowedCidrs: ["::ffff:203.0.113.0/120"] } }), "ssh.allowedCidrs[0]", IPV6_REFUSED],
+        ["a unique local IPv6 block", single({ ssh: { allowedCidrs: ["fd00::/8"] } }), "ssh.allowedCidrs[0]", IPV6_REFUSED],
         ["a CIDR inside another", single({ ssh: { allowedCidrs: ["198.51.100.64/26", "198.51.100.0/24"] } }), "ssh.allowedCidrs[0]", /198\.51\.100\.64\/26 lies inside ssh\.allowedCidrs\[1\] 198\.51\.100\.0\/24/],
         ["letsencrypt with http URLs", single({ externalUrl: "http://gitlab.example.com", mattermostExternalUrl: "http://mattermost.example.com", tls: { mode: "letsencrypt" } }), "tls.mode", /letsencrypt.*http.*https/],
         ["a contact e-mail with http URLs", single({ externalUrl: "http://gitlab.example.com", mattermostExternalUrl: "http://mattermost.example.com" }), "tls.contactEmail", /applies only to tls.mode letsencrypt, but the URLs are http and no certificate is used/],
@@ -171,6 +179,19 @@ describe("parseSettings: bad input names the key and says what to do", () => {
     for (const [title, config, key, message] of cases) {
         it(title, () => assertRejected(config, key, message));
     }
+});
+
+describe("ssh.allowedCidrs: IPv4 only", () => {
+    it("refuses an IPv6 block wherever it stands in a valid IPv4 list, naming its index", () => {
+        const offices = fc.uniqueArray(fc.nat(255), { minLength: 0, maxLength: 4 }).map((octets) => octets.map((octet) => `198.51.${octet}.0/24`));
+        const ipv6 = fc.tuple(fc.array(fc.nat(0xffff), { minLength: 8, maxLength: 8 }), fc.integer({ min: 0, max: 128 })).map(([hextets, prefix]) => `${hextets.map((h) => h.toString(16)).join(":")}/${prefix}`);
+        fc.assert(
+            fc.property(offices, ipv6, fc.nat(), (ipv4Blocks, block, at) => {
+                const index = at % (ipv4Blocks.length + 1);
+                assertRejected(stackConfig("single", { ssh: { allowedCidrs: ipv4Blocks.toSpliced(index, 0, block) } }), `ssh.allowedCidrs[${index}]`, IPV6_REFUSED);
+            }),
+        );
+    });
 });
 
 describe("checkArchitectures", () => {
