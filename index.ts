@@ -27,6 +27,8 @@ export = async () => {
         mattermostUrl: deployment.mattermostUrl,
         hosts: deployment.hosts,
         initialRootPassword: deployment.initialRootPassword,
+        mattermostAdminUsername: deployment.mattermostAdminUsername,
+        mattermostAdminPassword: deployment.mattermostAdminPassword,
         sshPrivateKey: deployment.sshPrivateKey,
         mattermostDatabaseCommand: deployment.mattermostDatabaseCommand,
         mattermostCliCommand: deployment.mattermostCliCommand,

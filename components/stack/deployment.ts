@@ -10,6 +10,7 @@ import { BackupStorage, HostBackupAccess, lastRecordedBackup } from "../backups/
 import { Certificates } from "../tls/certificates";
 import { Dns } from "../aws/dns";
 import { GitlabConfig, type HealthCheck } from "../omnibus/gitlabConfig";
+import { FirstAdmin } from "../mattermost/firstAdmin";
 import { GitlabPlugin } from "../mattermost/gitlabPlugin";
 import { Host, ubuntuAmi } from "../aws/host";
 import { HostFiles, contentDigest } from "../omnibus/hostFiles";
@@ -74,6 +75,10 @@ export class Deployment extends pulumi.ComponentResource {
     readonly hosts: Record<string, HostOutputs>;
     /** Secret. */
     readonly initialRootPassword: pulumi.Output<string>;
+    /** Mattermost's first system administrator, a password account (`mattermost.adminUsername`). */
+    readonly mattermostAdminUsername: string;
+    /** Secret: that account's generated password. */
+    readonly mattermostAdminPassword: pulumi.Output<string>;
     /** Secret. */
     readonly sshPrivateKey: pulumi.Output<string>;
     /** Opens Mattermost's database in the bundled PostgreSQL. */
@@ -220,15 +225,15 @@ export class Deployment extends pulumi.ComponentResource {
                 retiredFiles: retiredTlsFiles(settings, plan),
                 caFile: trustsPrivateCa(settings.tls) ? PRIVATE_CA_PATH : undefined,
             }, parent);
-            if (plan.runsMattermost) {
-                new HostFiles(`${plan.name}-tools`, {
-                    connection: host.connection,
-                    instanceId: host.instanceId,
-                    files: MATTERMOST_TOOLS.map((tool) => ({ path: tool.path, mode: "0755", content: hostFile(tool.source) })),
-                    after: [install.step],
-                }, parent);
-            }
-            return { config, backups };
+            const tools = plan.runsMattermost
+                ? new HostFiles(`${plan.name}-tools`, {
+                      connection: host.connection,
+                      instanceId: host.instanceId,
+                      files: MATTERMOST_TOOLS.map((tool) => ({ path: tool.path, mode: "0755", content: hostFile(tool.source) })),
+                      after: [install.step],
+                  }, parent).steps
+                : [];
+            return { config, backups, tools };
         };
 
         // GitLab first: the OAuth application lives in its database. In the split topology the
@@ -270,13 +275,21 @@ export class Deployment extends pulumi.ComponentResource {
         if (restore) {
             mattermostHost.backups.enableTimers([restore]);
         }
+        // Right after the health gate (and a restore, which would replace the account), before anyone
+        // else can sign in first; the plugin step, which restarts Mattermost, waits for it.
+        const firstAdmin = new FirstAdmin("mattermost-admin", {
+            settings,
+            connection: hostOf(mattermostPlan).connection,
+            instanceId: hostOf(mattermostPlan).instanceId,
+            after: [mattermostConfig.apply, ...mattermostConfig.healthGates, ...mattermostHost.tools, ...(restore ? [restore] : [])],
+        }, parent);
         if (pluginCredentials) {
             new GitlabPlugin("gitlab-plugin", {
                 settings,
                 connection: hostOf(mattermostPlan).connection,
                 instanceId: hostOf(mattermostPlan).instanceId,
                 credentials: pluginCredentials,
-                after: [mattermostConfig.apply, ...mattermostConfig.healthGates, ...registrations, ...(restore ? [restore] : [])],
+                after: [mattermostConfig.apply, ...mattermostConfig.healthGates, ...registrations, ...(restore ? [restore] : []), firstAdmin.step],
             }, parent);
         }
 
@@ -290,6 +303,8 @@ export class Deployment extends pulumi.ComponentResource {
             plans.map((plan) => [plan.name, { publicIp: hostOf(plan).publicIp, sshCommand: sshCommand(hostOf(plan).publicIp) }]),
         );
         this.initialRootPassword = pulumi.secret(rootPassword.result);
+        this.mattermostAdminUsername = firstAdmin.username;
+        this.mattermostAdminPassword = firstAdmin.password;
         this.sshPrivateKey = ssh.privateKey;
         this.mattermostDatabaseCommand = onMattermostHost("sudo gitlab-psql -d mattermost_production", true);
         this.mattermostCliCommand = onMattermostHost("sudo mattermost-cli");
