@@ -28,7 +28,7 @@ export function programEnv(settings: DeploymentSettings, mailServer: MailServer 
     };
 
     // Local mode listens on a socket only the mattermost user can use (mmctl's default path).
-    set("the mmctl wrapper and the GitLab plugin step talk to Mattermost in local mode", { MM_SERVICESETTINGS_ENABLELOCALMODE: "true" });
+    set("the mmctl wrapper, the first administrator's step and the GitLab plugin step talk to Mattermost in local mode", { MM_SERVICESETTINGS_ENABLELOCALMODE: "true" });
     if (trustsPrivateCa(settings.tls)) {
         // Omnibus's default already points here, but it must not be lost: the private CA reaches
         // Mattermost's token calls to GitLab only through this directory.

@@ -45,13 +45,13 @@ export const SIGN_UP_DEFAULTS: Readonly<Record<string, SignUpDefault>> = {
 /**
  * Checks a mattermost.env value that replaces a sign-up default. Mattermost reads a boolean variable
  * with Go's strconv.ParseBool and silently keeps its file's value when that fails
- * (server/config/environment.go applyEnvKey), so anything but true or false is refused here.
+ * (server/config/environment.go applyEnvKey); only its two plain spellings are accepted here.
  */
 export function checkSignUpOverride(name: string, value: string): void {
     if (Object.hasOwn(SIGN_UP_DEFAULTS, name) && value !== "true" && value !== "false") {
         throw new ConfigError(
             `mattermost.env.${name}`,
-            `must be true or false (${SIGN_UP_DEFAULTS[name].setting}), got ${JSON.stringify(value)}; Mattermost would ignore it.`,
+            `sets ${SIGN_UP_DEFAULTS[name].setting} and must be true or false, got ${JSON.stringify(value)}.`,
         );
     }
 }
