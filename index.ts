@@ -37,6 +37,8 @@ export = async () => {
         mattermostUrl: deployment.mattermostUrl,
         hosts: deployment.hosts,
         initialRootPassword: deployment.initialRootPassword,
+        mattermostAdminUsername: deployment.mattermostAdminUsername,
+        mattermostAdminPassword: deployment.mattermostAdminPassword,
         sshPrivateKey: deployment.sshPrivateKey,
         ...(deployment.mattermostDatabaseCommand ? { mattermostDatabaseCommand: deployment.mattermostDatabaseCommand } : {}),
         ...(deployment.mattermostCliCommand ? { mattermostCliCommand: deployment.mattermostCliCommand } : {}),

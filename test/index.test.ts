@@ -32,6 +32,7 @@ const eipOf = (run: OfflineRun, host: string) => String(named(run, host, "aws:ec
 const GENERATED_SECRETS = [
     generatedPlaceholder("oauth-client-secret", "result"),
     generatedPlaceholder("root-password", "result"),
+    generatedPlaceholder("mattermost-admin-password", "result"),
     generatedPlaceholder("ssh-key", "privateKeyOpenssh"),
 ];
 
@@ -245,7 +246,10 @@ for (const topology of ["single", "split"] as const) {
                 assert.match(gitlabRb, /^gitlab_rails\['mattermost_host'\] = "https:\/\/mattermost\.example\.com"$/m);
                 const mattermostRb = String(named(run, "mattermost-gitlab-rb").inputs.stdin);
                 assert.match(mattermostRb, /^gitlab_rails\['enable'\] = false$/m);
-                assert.match(mattermostRb, /^mattermost\['env'\] = \{ "MM_SERVICESETTINGS_ENABLELOCALMODE" => "true", "HTTP_PROXY" => "http:\/\/proxy\.internal:3128" \}$/m);
+                assert.match(
+                    mattermostRb,
+                    /^mattermost\['env'\] = \{ "MM_EMAILSETTINGS_ENABLESIGNUPWITHEMAIL" => "false", "MM_TEAMSETTINGS_ENABLEOPENSERVER" => "false", "MM_EMAILSETTINGS_ENABLESIGNINWITHEMAIL" => "false", "MM_EMAILSETTINGS_ENABLESIGNINWITHUSERNAME" => "true", "MM_SERVICESETTINGS_ENABLELOCALMODE" => "true", "HTTP_PROXY" => "http:\/\/proxy\.internal:3128" \}$/m,
+                );
                 assert.doesNotMatch(mattermostRb, /grafana/);
             }
         });

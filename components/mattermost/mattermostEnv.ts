@@ -7,6 +7,7 @@ import { ConfigError } from "../settings/configError";
 import type { DeploymentSettings, MailServer } from "../settings/settings";
 import { LOCAL_MODE, emailBatchingSettingValues, mailSettingValues, settingVariables } from "./mattermostSettings";
 import { EMBEDDED_CERT_DIR, trustsPrivateCa } from "../tls/tlsPlan";
+import { SIGN_UP_DEFAULTS, checkSignUpOverride } from "./signUpPolicy";
 
 /** A variable this program sets, and why, for the collision message. */
 interface ProgramVariable {
@@ -25,7 +26,7 @@ export function programEnv(settings: DeploymentSettings, mailServer: MailServer 
     };
 
     // Local mode listens on a socket only the mattermost user can use (mmctl's default path).
-    set("the mmctl wrapper and the GitLab plugin step talk to Mattermost in local mode", settingVariables(LOCAL_MODE));
+    set("the mmctl wrapper, the first administrator's step and the GitLab plugin step talk to Mattermost in local mode", settingVariables(LOCAL_MODE));
     if (trustsPrivateCa(settings.tls)) {
         // Omnibus's default already points here, but it must not be lost: the private CA reaches
         // Mattermost's token calls to GitLab only through this directory.
@@ -41,10 +42,18 @@ export function programEnv(settings: DeploymentSettings, mailServer: MailServer 
     return variables;
 }
 
-/** Mattermost's whole environment: the program's variables, then the administrator's. */
+/**
+ * Variables the program sets unless mattermost.env sets them: defaults, where programEnv's are locks.
+ * The administrator's value replaces the default.
+ */
+export function programDefaults(): Readonly<Record<string, string>> {
+    return Object.fromEntries(Object.entries(SIGN_UP_DEFAULTS).map(([name, variable]) => [name, variable.value]));
+}
+
+/** Mattermost's whole environment: the program's defaults, its own variables, then the administrator's. */
 export function mattermostEnv(settings: DeploymentSettings, mailServer: MailServer | undefined): Readonly<Record<string, string>> {
     const own = Object.fromEntries(Object.entries(programEnv(settings, mailServer)).map(([name, variable]) => [name, variable.value]));
-    return { ...own, ...settings.mattermost.env };
+    return { ...programDefaults(), ...own, ...settings.mattermost.env };
 }
 
 /** Stands in for the real server when only the variables' names matter. */
@@ -89,10 +98,14 @@ function ownerOf(name: string, own: Readonly<Record<string, ProgramVariable>>): 
     return prefix === undefined ? undefined : `Omnibus sets from ${OWNED_PREFIXES[prefix]}`;
 }
 
-/** Refuses a mattermost.env entry that would override a variable set elsewhere, saying what sets it. */
+/**
+ * Refuses a mattermost.env entry that would override a variable set elsewhere, saying what sets it.
+ * A program default (programDefaults) may be replaced, with a value Mattermost reads.
+ */
 export function checkEnvCollisions(settings: DeploymentSettings): void {
     const own = programEnv(settings, ANY_MAIL_SERVER);
-    for (const name of Object.keys(settings.mattermost.env)) {
+    for (const [name, value] of Object.entries(settings.mattermost.env)) {
+        checkSignUpOverride(name, value);
         const owner = ownerOf(name, own);
         if (owner !== undefined) {
             throw new ConfigError(`mattermost.env.${name}`, `collides with ${name}, which ${owner}. Remove it from mattermost.env.`);

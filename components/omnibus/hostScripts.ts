@@ -15,6 +15,7 @@ export const HOST_SCRIPTS = [
     "install-file.sh",
     "reload-nginx.sh",
     "configure-gitlab-plugin.sh",
+    "ensure-mattermost-admin.sh",
     "upgrade-gitlab.sh",
     "enable-backups.sh",
 ] as const;

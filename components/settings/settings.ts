@@ -79,6 +79,8 @@ export interface MattermostSettings {
     readonly emailBatching?: EmailBatchingSettings;
     /** Whether the GitLab plugin is enabled and configured, with an OAuth application of its own. */
     readonly gitlabPlugin: boolean;
+    /** Username of the first system administrator, a password account the program creates. */
+    readonly adminUsername: string;
 }
 
 /** Mattermost's e-mail batching (EmailSettings.EnableEmailBatching and its buffer and interval). */
@@ -230,6 +232,7 @@ export const DEFAULTS = {
         edition: "enterprise" as MattermostEdition,
         instanceType: "c6a.large",
         volumeSizeGiB: 50,
+        adminUsername: "mmadmin",
     },
     oauth: {
         rotation: 0,

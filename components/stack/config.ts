@@ -8,6 +8,7 @@ import { firstRedundantCidr, parseCidr, tooWideTogether } from "../settings/cidr
 import { checkProvidedCertificate, parseCaCertificate } from "../tls/certificateChecks";
 import { ConfigError } from "../settings/configError";
 import { checkEnvCollisions, checkEnvFileValue } from "../mattermost/mattermostEnv";
+import { checkAdminUsername } from "../mattermost/signUpPolicy";
 import { checkModeFields, readMattermostMode, readStandaloneMattermost } from "../mattermost/standaloneRelease";
 import { SUGGESTED_MATTERMOST } from "../versions/mattermostReleases";
 import {
@@ -50,7 +51,7 @@ const SCHEMA = {
     mattermostExternalUrl: null,
     dnsZone: null,
     gitlab: ["edition", "version", "instanceType", "volumeSizeGiB"],
-    mattermost: ["mode", "version", "edition", "license", "checksum", "instanceType", "volumeSizeGiB", "uid", "gid", "env", "emailBatching", "gitlabPlugin"],
+    mattermost: ["mode", "version", "edition", "license", "checksum", "instanceType", "volumeSizeGiB", "uid", "gid", "env", "emailBatching", "gitlabPlugin", "adminUsername"],
     tls: ["mode", "contactEmail", "validityDays", "earlyRenewalDays", "certificates", "caCertificate"],
     ssh: ["allowedCidrs"],
     oauth: ["rotation"],
@@ -154,6 +155,7 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
         gid: readId(mm.gid, "mattermost.gid"),
         env: readEnv(mm.env),
         gitlabPlugin,
+        adminUsername: readAdminUsername(mm.adminUsername),
         ...(mm.emailBatching === undefined ? {} : { emailBatching: readEmailBatching(mm.emailBatching, objects.mail) }),
     };
 
@@ -633,6 +635,14 @@ function readGitlabPlugin(value: unknown, gitlab: ExternalUrl, mattermost: Exter
         );
     }
     return enabled;
+}
+
+function readAdminUsername(value: unknown): string {
+    const key = "mattermost.adminUsername";
+    if (value === undefined) return DEFAULTS.mattermost.adminUsername;
+    const username = readText(value, key);
+    checkAdminUsername(username, key);
+    return username;
 }
 
 function readBoolean(value: unknown, key: string, fallback: boolean): boolean {

@@ -10,6 +10,7 @@ import { BackupStorage, HostBackupAccess, lastRecordedBackup } from "../backups/
 import { Certificates } from "../tls/certificates";
 import { Dns } from "../aws/dns";
 import { GitlabConfig, type HealthCheck } from "../omnibus/gitlabConfig";
+import { FirstAdmin } from "../mattermost/firstAdmin";
 import { GitlabPlugin } from "../mattermost/gitlabPlugin";
 import { Host, ubuntuAmi } from "../aws/host";
 import { HostFiles, contentDigest } from "../omnibus/hostFiles";
@@ -74,6 +75,10 @@ export class Deployment extends pulumi.ComponentResource {
     readonly hosts: Record<string, HostOutputs>;
     /** Secret. */
     readonly initialRootPassword: pulumi.Output<string>;
+    /** Mattermost's first system administrator, a password account (`mattermost.adminUsername`). */
+    readonly mattermostAdminUsername?: string;
+    /** Secret: that account's generated password. */
+    readonly mattermostAdminPassword?: pulumi.Output<string>;
     /** Secret. */
     readonly sshPrivateKey: pulumi.Output<string>;
     /** Opens Mattermost's database in the bundled PostgreSQL; absent for a standalone Mattermost (not wired yet). */
@@ -220,15 +225,15 @@ export class Deployment extends pulumi.ComponentResource {
                 retiredFiles: retiredTlsFiles(settings, plan),
                 caFile: trustsPrivateCa(settings.tls) ? PRIVATE_CA_PATH : undefined,
             }, parent);
-            if (plan.runsMattermost) {
-                new HostFiles(`${plan.name}-tools`, {
-                    connection: host.connection,
-                    instanceId: host.instanceId,
-                    files: MATTERMOST_TOOLS.map((tool) => ({ path: tool.path, mode: "0755", content: hostFile(tool.source) })),
-                    after: [install.step],
-                }, parent);
-            }
-            return { config, backups };
+            const tools = plan.runsMattermost
+                ? new HostFiles(`${plan.name}-tools`, {
+                      connection: host.connection,
+                      instanceId: host.instanceId,
+                      files: MATTERMOST_TOOLS.map((tool) => ({ path: tool.path, mode: "0755", content: hostFile(tool.source) })),
+                      after: [install.step],
+                  }, parent).steps
+                : [];
+            return { config, backups, tools };
         };
 
         // GitLab first: the OAuth applications live in its database. Each application is registered
@@ -282,6 +287,17 @@ export class Deployment extends pulumi.ComponentResource {
         if (restore) {
             mattermostHost?.backups.enableTimers([restore]);
         }
+        // Right after the health gate (and a restore, which would replace the account), before anyone
+        // else can sign in first; the plugin step, which restarts Mattermost, waits for it.
+        const firstAdmin =
+            mattermostHost && mattermostConfig
+                ? new FirstAdmin("mattermost-admin", {
+                      settings,
+                      connection: hostOf(mattermostPlan).connection,
+                      instanceId: hostOf(mattermostPlan).instanceId,
+                      after: [mattermostConfig.apply, ...mattermostConfig.healthGates, ...mattermostHost.tools, ...(restore ? [restore] : [])],
+                  }, parent)
+                : undefined;
         if (pluginCredentials && mattermostConfig) {
             const pluginApplication = gitlabPluginOauthApplication(settings);
             const plugin = new GitlabPlugin("gitlab-plugin", {
@@ -294,6 +310,7 @@ export class Deployment extends pulumi.ComponentResource {
                     ...mattermostConfig.healthGates,
                     register("gitlab-plugin-oauth-ahead", pluginApplication, pluginCredentials, [gitlabConfig.apply], { ifRunning: false }),
                     ...(restore ? [restore] : []),
+                    ...(firstAdmin ? [firstAdmin.step] : []),
                 ],
             }, parent);
             register("gitlab-plugin-oauth", pluginApplication, pluginCredentials, [plugin.step]);
@@ -309,6 +326,8 @@ export class Deployment extends pulumi.ComponentResource {
             plans.map((plan) => [plan.name, { publicIp: hostOf(plan).publicIp, sshCommand: sshCommand(hostOf(plan).publicIp) }]),
         );
         this.initialRootPassword = pulumi.secret(rootPassword.result);
+        this.mattermostAdminUsername = firstAdmin?.username;
+        this.mattermostAdminPassword = firstAdmin?.password;
         this.sshPrivateKey = ssh.privateKey;
         if (mattermostHost) {
             this.mattermostDatabaseCommand = onMattermostHost("sudo gitlab-psql -d mattermost_production", true);

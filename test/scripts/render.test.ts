@@ -26,7 +26,7 @@ describe("render", () => {
         assert.deepEqual(both.match(/^# ==> \w+ host/gm), ["# ==> gitlab host", "# ==> mattermost host"]);
         const one = await render({ stack: "split", host: "mattermost", json: false, showSecrets: false, stacksDir });
         assert.deepEqual(one.match(/^# ==> \w+ host/gm), ["# ==> mattermost host"]);
-        assert.match(one, /^mattermost\['env'\] = \{ "MM_SERVICESETTINGS_ENABLELOCALMODE" => "true", "TZ" => "Europe\/Berlin" \}$/m);
+        assert.match(one, /^mattermost\['env'\] = \{ "MM_EMAILSETTINGS_ENABLESIGNUPWITHEMAIL" => "false", .* "MM_SERVICESETTINGS_ENABLELOCALMODE" => "true", "TZ" => "Europe\/Berlin" \}$/m);
         assert.match(one, /^mattermost\['gitlab_token_endpoint'\] = "https:\/\/gitlab\.example\.com\/oauth\/token"$/m);
     });
 

@@ -14,8 +14,14 @@ const GITLAB_URL = "https://gitlab.example.com";
 const MATTERMOST_URL = "https://mattermost.example.com";
 const CONTACT = "ops@example.com";
 const ENV = { HTTP_PROXY: "http://p:3128" };
-/** Variables the program always sets for Mattermost (local mode, for the mmctl wrapper). */
-const PROGRAM_ENV = { MM_SERVICESETTINGS_ENABLELOCALMODE: "true" };
+/** Variables the program always sets for Mattermost: the sign-up defaults, and local mode for the mmctl wrapper. */
+const PROGRAM_ENV = {
+    MM_EMAILSETTINGS_ENABLESIGNUPWITHEMAIL: "false",
+    MM_TEAMSETTINGS_ENABLEOPENSERVER: "false",
+    MM_EMAILSETTINGS_ENABLESIGNINWITHEMAIL: "false",
+    MM_EMAILSETTINGS_ENABLESIGNINWITHUSERNAME: "true",
+    MM_SERVICESETTINGS_ENABLELOCALMODE: "true",
+};
 
 const SECRETS: DeployTimeValues = { oauthClientId: "id-1", oauthClientSecret: "s3cr3t'\"#{x}", rootPassword: "pw" };
 
@@ -223,7 +229,7 @@ describe("determinism", () => {
         const ab = settingsFor("split", "18.11.11", { mattermost: JSON.stringify({ env: { A: "1", B: "2" } }) });
         const ba = settingsFor("split", "18.11.11", { mattermost: JSON.stringify({ env: { B: "2", A: "1" } }) });
         assert.equal(render("mattermost", ab), render("mattermost", ba));
-        assert.ok(render("mattermost", ab).includes(`mattermost['env'] = { "MM_SERVICESETTINGS_ENABLELOCALMODE" => "true", "A" => "1", "B" => "2" }`));
+        assert.ok(render("mattermost", ab).includes(`mattermost['env'] = { "MM_EMAILSETTINGS_ENABLESIGNUPWITHEMAIL" => "false", "MM_TEAMSETTINGS_ENABLEOPENSERVER" => "false", "MM_EMAILSETTINGS_ENABLESIGNINWITHEMAIL" => "false", "MM_EMAILSETTINGS_ENABLESIGNINWITHUSERNAME" => "true", "MM_SERVICESETTINGS_ENABLELOCALMODE" => "true", "A" => "1", "B" => "2" }`));
     });
 });
 

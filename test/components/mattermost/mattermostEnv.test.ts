@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseSettings } from "../../../components/stack/config";
-import { programEnv } from "../../../components/mattermost/mattermostEnv";
+import { programDefaults, programEnv } from "../../../components/mattermost/mattermostEnv";
 import { gitlabRbFor, type DeployTimeValues } from "../../../components/gitlabRb/roles";
 import type { MailServer } from "../../../components/settings/settings";
 import { planHosts, runsOmnibus } from "../../../components/settings/topology";
@@ -102,10 +102,10 @@ for (const topology of ["single", "split"] as const) {
                     }
                 });
 
-                it("sets exactly the variables the collision check knows", () => {
+                it("sets exactly the variables the program knows: its defaults and its own", () => {
                     const mattermostHost = Object.values(results).find(({ plan }) => plan.runsMattermost);
                     const env = (mattermostHost?.result.mattermost as { env: Record<string, string> }).env;
-                    const known = Object.keys(programEnv(settings, mail.server));
+                    const known = [...Object.keys(programDefaults()), ...Object.keys(programEnv(settings, mail.server))];
                     assert.deepEqual(Object.keys(env).filter((name) => name !== "TZ").sort(), known.sort());
                 });
             });

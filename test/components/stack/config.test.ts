@@ -346,7 +346,7 @@ describe("parseSettings: mail, e-mail batching and the GitLab plugin", () => {
             "an env entry that turns local mode off",
             stackConfig("split", { mattermost: { env: { MM_SERVICESETTINGS_ENABLELOCALMODE: "false" } } }),
             "mattermost.env.MM_SERVICESETTINGS_ENABLELOCALMODE",
-            /because the mmctl wrapper and the GitLab plugin step talk to Mattermost in local mode/,
+            /because the mmctl wrapper, the first administrator's step and the GitLab plugin step talk to Mattermost in local mode/,
         ],
     ];
     for (const [title, config, key, message] of cases) {
