@@ -77,7 +77,7 @@ begin_backup_run mattermost mattermost
 # own process beside pg_dump, on every PostgreSQL version alike (pg_dump's own --compress=zstd needs
 # 16 or later and compresses in pg_dump's process). The restore decompresses it to a file, where
 # pg_restore --jobs can seek.
-log "dumping database $mm_db (zstd level $zstd_level)"
+log "dumping database $mm_db"
 mkdir "$work/upload"
 as_pg "$pg_bin/pg_dump" --format=custom --compress=0 --no-password --dbname="$mm_db" |
     zstd --quiet --no-progress -T0 -"$zstd_level" >"$work/upload/mattermost.dump.zst"

@@ -97,7 +97,7 @@ wait_for_no_sessions() {
             log "sessions still connected to $name after ${session_wait}s: $sessions" >&2
             return 1
         fi
-        sleep 0.2
+        sleep 0.05
     done
 }
 
@@ -166,6 +166,7 @@ restore_database() {
     start_stream other-data --section=data --jobs="$other_jobs"
     other_data=$stream_pid
     wait "$posts_data"
+    log "posts loaded; building its full-text index beside the rest"
     start_stream fulltext-post-data --section=post-data
     fulltext=$stream_pid
     wait "$other_data"
@@ -583,13 +584,14 @@ wait_for_no_sessions "$new_db"
 log "database restored into $new_db"
 
 # --- 3. stop Mattermost: from here to its start, only renames ---------------------------------------
+if database_exists "$mm_db"; then live_db_exists=true; else live_db_exists=false; fi
 log "stopping Mattermost: $stop_command"
 mattermost_stopped=true
 bash -c "$stop_command"
 swap_started_ns=$(date +%s%N)
 
 # --- 4. swap: database, data directory, config.json --------------------------------------------------
-if database_exists "$mm_db"; then
+if "$live_db_exists"; then
     wait_for_no_sessions "$mm_db"
     undo_steps+=("undo_database previous")
     undo_texts+=("$(admin_sql "ALTER DATABASE \"$mm_db\" RENAME TO \"$failed_db\"") -c 'ALTER DATABASE \"$before_db\" RENAME TO \"$mm_db\"'")

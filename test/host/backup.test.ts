@@ -653,7 +653,7 @@ describe("tools/mattermost-restore.sh: bad backups are refused before anything s
             message: /mattermost\.dump\.zst has \d+ bytes, the manifest says \d+/,
         },
         {
-            name: "truncated compressed dump with a manifest that matches it",
+            name: "truncated zstd dump, matching manifest",
             damage: async (host, timestamp) => {
                 const content = await downloadObject(host.backupPath(timestamp, "mattermost.dump.zst"), host.sandbox.path("damage", "mattermost.dump.zst"));
                 await replaceDump(host, timestamp, "mattermost.dump.zst", content.subarray(0, Math.floor(content.length * 0.6)));
@@ -661,7 +661,7 @@ describe("tools/mattermost-restore.sh: bad backups are refused before anything s
             message: /mattermost\.dump\.zst does not decompress/,
         },
         {
-            name: "a whole zstd frame holding a truncated dump, with a manifest that matches it",
+            name: "whole zstd frame of a truncated dump, matching manifest",
             damage: async (host, timestamp) => {
                 const dump = await dumpOf(host, timestamp);
                 await replaceDump(host, timestamp, "mattermost.dump.zst", zstd(dump.subarray(0, Math.floor(dump.length * 0.6)), host.sandbox.path("damage", "short.zst")));
@@ -762,7 +762,7 @@ describe("tools/mattermost-restore.sh: a restore that fails halfway leaves the p
             const pgBin = pgRestoreStandIn(
                 host,
                 `case "$*" in
-*--section=post-data*--dbname=*)
+*--section=post-data*)
     echo "pg_restore stand-in: tables and data loaded, failing now" >&2
     exit 1 ;;
 esac
@@ -972,7 +972,7 @@ esac`);
                 const pgBin = pgRestoreStandIn(
                     host,
                     `case "$*" in
-*--section=data*--dbname=*)
+*--section=data*)
     "$REAL" "$@"
     touch ${sh(join(loaded, "yes"))}
     sleep 60 ;;
