@@ -232,9 +232,21 @@ async function main(): Promise<void> {
         await cluster.sql("postgres", `DROP DATABASE ${GUIDE_DATABASE}`);
 
         // --- ours ------------------------------------------------------------------------------------------
-        // Stamps (ns) when the stop returned and when the start was called, around the stand-in's work.
+        // Not a recording stand-in (its recording would count as downtime): it stamps the moment its
+        // stop is done and the moment its start is called.
         const stamps = sandbox.path("gitlab-ctl-stamps");
-        sandbox.standIn("gitlab-ctl", `${gitlabCtlMattermostBody(startedFile, sh)}\necho "$1 $(date +%s%N)" >>${sh(stamps)}`);
+        const gitlabCtl = join(sandbox.bin, "gitlab-ctl");
+        writeFileSync(
+            gitlabCtl,
+            `#!/usr/bin/env bash
+# gitlab-ctl for the benchmark: starts and stops "Mattermost" by the file its ping reads.
+set -euo pipefail
+[ "$1" != start ] || echo "start $EPOCHREALTIME" >>${sh(stamps)}
+${gitlabCtlMattermostBody(startedFile, sh)}
+[ "$1" != stop ] || echo "stop $EPOCHREALTIME" >>${sh(stamps)}
+`,
+            { mode: 0o755 },
+        );
         const ourEnv: Record<string, string> = {
             ...sandbox.env(),
             ...s3.credentialEnv(),
@@ -249,8 +261,8 @@ async function main(): Promise<void> {
             MM_OWNER: "",
             GITLAB_ETC_DIR: sandbox.path("etc/gitlab"),
             BACKUP_STATE_DIR: sandbox.path("var/lib/gitlab-mattermost"),
-            MM_STOP_COMMAND: `${join(sandbox.bin, "gitlab-ctl")} stop mattermost`,
-            MM_START_COMMAND: `${join(sandbox.bin, "gitlab-ctl")} start mattermost`,
+            MM_STOP_COMMAND: `${gitlabCtl} stop mattermost`,
+            MM_START_COMMAND: `${gitlabCtl} start mattermost`,
             MM_PING_URL: ping.url,
             MM_PING_INTERVAL: "0.2",
             RESTORE_MAINTENANCE_WORK_MEM,
@@ -278,7 +290,7 @@ async function main(): Promise<void> {
         if (stamped.length !== 2 || stamped[0]![0] !== "stop" || stamped[1]![0] !== "start") {
             throw new Error(`expected one stop, then one start of Mattermost; got: ${JSON.stringify(stamped)}`);
         }
-        const downtimeMs = Number(BigInt(stamped[1]![1]!) - BigInt(stamped[0]![1]!)) / 1e6;
+        const downtimeMs = (Number(stamped[1]![1]!.replace(",", ".")) - Number(stamped[0]![1]!.replace(",", "."))) * 1000;
         const buildMs = phaseMs(phases, "restoring into") === undefined ? NaN : phaseMs(phases, "database restored into")! - phaseMs(phases, "restoring into")!;
 
         // pg_restore's own schedule, on the same dump, with the same jobs and memory.

@@ -101,6 +101,21 @@ wait_for_no_sessions() {
     done
 }
 
+# Runs the renames (SQL on stdin, psql options after $1) until they succeed; while PostgreSQL refuses
+# them because database $1 still has sessions, waits for those to end (wait_for_no_sessions).
+rename_databases() {
+    local busy=$1 sql output deadline=$((SECONDS + session_wait))
+    shift
+    IFS= read -r -d '' sql || true
+    until output=$(pg_sql "$@" <<<"$sql" 2>&1); do
+        if [[ "$output" != *"is being accessed by other users"* ]] || [ "$SECONDS" -ge "$deadline" ]; then
+            printf '%s\n' "$output" >&2
+            return 1
+        fi
+        wait_for_no_sessions "$busy" || return 1
+    done
+}
+
 # How an administrator runs SQL as the database superuser on an Omnibus host (any database name).
 admin_sql() { printf "sudo gitlab-psql -d postgres -c '%s'" "$1"; }
 
@@ -584,19 +599,32 @@ wait_for_no_sessions "$new_db"
 log "database restored into $new_db"
 
 # --- 3. stop Mattermost: from here to its start, only renames ---------------------------------------
+# Everything the swap needs is worked out first, so that Mattermost is down only for the renames.
 if database_exists "$mm_db"; then live_db_exists=true; else live_db_exists=false; fi
+declare -A staged_of=() before_of=() undo_text_of=()
+for target in "${swap_targets[@]}"; do
+    staged_of[$target]=$(staged_path "$target") before_of[$target]=$(before_path "$target")
+    failed=$(failed_path "$target")
+    if [ -n "${in_place[$target]+set}" ]; then
+        undo_text_of[$target]="cd $target && mkdir -p $failed && find . -mindepth 1 -maxdepth 1 ! -name '.*restore-*' -exec mv -t $failed -- {} + && find ${before_of[$target]} -mindepth 1 -maxdepth 1 -exec mv -t . -- {} + && rmdir ${before_of[$target]}"
+    elif [ -e "$target" ]; then
+        undo_text_of[$target]="mv -T $target $failed && mv -T ${before_of[$target]} $target"
+    else
+        undo_text_of[$target]="mv -T $target $failed"
+    fi
+done
 log "stopping Mattermost: $stop_command"
 mattermost_stopped=true
 bash -c "$stop_command"
-swap_started_ns=$(date +%s%N)
+swap_started=$EPOCHREALTIME
 
 # --- 4. swap: database, data directory, config.json --------------------------------------------------
 if "$live_db_exists"; then
-    wait_for_no_sessions "$mm_db"
     undo_steps+=("undo_database previous")
     undo_texts+=("$(admin_sql "ALTER DATABASE \"$mm_db\" RENAME TO \"$failed_db\"") -c 'ALTER DATABASE \"$before_db\" RENAME TO \"$mm_db\"'")
-    # One transaction: either both renames happen or neither (e.g. a session still on the live one).
-    pg_sql -v live="$mm_db" -v before="$before_db" -v new="$new_db" <<'SQL'
+    # One transaction: either both renames happen or neither. PostgreSQL refuses to rename a database
+    # that has sessions: a server process of the Mattermost that just stopped may still be ending.
+    rename_databases "$mm_db" -v live="$mm_db" -v before="$before_db" -v new="$new_db" <<'SQL'
 BEGIN;
 ALTER DATABASE :"live" RENAME TO :"before";
 ALTER DATABASE :"new" RENAME TO :"live";
@@ -605,33 +633,30 @@ SQL
 else
     undo_steps+=("undo_database no-previous")
     undo_texts+=("$(admin_sql "ALTER DATABASE \"$mm_db\" RENAME TO \"$failed_db\"")")
-    pg_sql -v live="$mm_db" -v new="$new_db" <<<'ALTER DATABASE :"new" RENAME TO :"live";'
+    rename_databases "$new_db" -v live="$mm_db" -v new="$new_db" <<<'ALTER DATABASE :"new" RENAME TO :"live";'
 fi
 log "database swapped in: $mm_db is the restored one"
 
 for target in "${swap_targets[@]}"; do
-    staged_copy=$(staged_path "$target") before=$(before_path "$target")
-    undo_steps+=("undo_path $(printf '%q' "$target")")
+    staged_copy=${staged_of[$target]} before=${before_of[$target]}
+    undo_steps+=("undo_path ${target@Q}")
+    undo_texts+=("${undo_text_of[$target]}")
     if [ -n "${in_place[$target]+set}" ]; then
-        undo_texts+=("cd $target && mkdir -p $(failed_path "$target") && find . -mindepth 1 -maxdepth 1 ! -name '.*restore-*' -exec mv -t $(failed_path "$target") -- {} + && find $before -mindepth 1 -maxdepth 1 -exec mv -t . -- {} + && rmdir $before")
         mkdir -m 0700 "$before"
         move_entries "$target" "$before"
         move_entries "$staged_copy" "$target"
         rmdir "$staged_copy"
     else
-        if [ -e "$target" ]; then
-            undo_texts+=("mv -T $target $(failed_path "$target") && mv -T $before $target")
-            mv -T "$target" "$before"
-        else
-            undo_texts+=("mv -T $target $(failed_path "$target")")
-        fi
+        if [ -e "$target" ]; then mv -T "$target" "$before"; fi
         mv -T "$staged_copy" "$target"
     fi
 done
+# $EPOCHREALTIME: seconds with 6 decimals, so its digits are microseconds.
+swap_ms=$(((${EPOCHREALTIME//[!0-9]/} - ${swap_started//[!0-9]/} + 500) / 1000))
 log "swapped in: ${swap_targets[*]}"
 
 # --- 5. start Mattermost and 6. wait for its ping ------------------------------------------------------
-log "swapped in $(((($(date +%s%N) - swap_started_ns) + 500000) / 1000000)) ms after Mattermost stopped; starting Mattermost: $start_command"
+log "swapped in ${swap_ms} ms after Mattermost stopped; starting Mattermost: $start_command"
 undo_steps+=(undo_start)
 undo_texts+=("$stop_command")
 bash -c "$start_command"
