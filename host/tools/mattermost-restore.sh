@@ -5,18 +5,22 @@
 # in the future is skipped, and one that does not verify gives way to the next older one (each skip
 # is logged).
 #
-#   1. downloads the backup and checks it completely before touching anything live (verify_backup);
-#      then extracts the data directory, the plugin directories and config.json beside the live ones,
+#   1. downloads the backup and checks it completely before touching anything (verify_backup); then
+#      extracts the data directory, the plugin directories and config.json beside the live ones,
 #      owned by $MM_OWNER already (so they arrive with the right owner and a failed chown cannot
 #      leave a half-swapped host);
-#   2. stops Mattermost ($MM_STOP_COMMAND);
-#   3. restores the dump with parallel pg_restore, stopping at the first error, into a NEW database
-#      <db>_restore_<ts>;
-#   4. only then swaps everything in by renaming: the database in one transaction (the old one becomes
+#   2. while Mattermost keeps serving, restores the dump into a NEW database <db>_restore_<ts>
+#      (restore_database: parallel pg_restore streams, each stopping at the first error), and checks
+#      that every index, constraint and trigger the dump lists is in it;
+#   3. stops Mattermost ($MM_STOP_COMMAND);
+#   4. swaps everything in by renaming: the database in one transaction (the old one becomes
 #      <db>_before_restore_<ts>), then each directory and config.json (the old one becomes
 #      <path>.before-restore-<ts>; a directory that is a mount point keeps it inside, as
 #      <dir>/.before-restore-<ts>); the old ones are kept until an administrator removes them;
-#   5. starts Mattermost ($MM_START_COMMAND) and 6. waits for $MM_PING_URL to answer "status":"OK".
+#   5. starts Mattermost ($MM_START_COMMAND) and 6. waits for $MM_PING_URL to answer "status":"OK";
+#   7. counts the posts of the previous database newer than the backup, which the restored one lacks,
+#      and prints how to copy them over.
+# Between 3 and 5 there are only renames: that is all the time Mattermost is down for the restore.
 # <ts> is the time of the restore (UTC), so restoring the same backup twice never collides. A backup
 # made before the plugin directories were backed up restores without them: the live ones stay.
 #

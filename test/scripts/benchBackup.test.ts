@@ -34,7 +34,7 @@ function assertRatio(ratio: number, numerator: number, denominator: number): voi
 }
 
 describe("npm run bench:backup", () => {
-    it("times both procedures on the same data, checks both restores, and prints consistent figures", { timeout: 300_000 }, async () => {
+    it("times both procedures on the same data, checks both restores, and prints consistent figures", { timeout: 600_000 }, async () => {
         const { status, output } = await runBench("0.1");
         assert.equal(status, 0, output);
 
