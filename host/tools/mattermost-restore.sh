@@ -25,8 +25,10 @@
 # made before the plugin directories were backed up restores without them: the live ones stay.
 #
 # Any failure, whatever ends the run (an error, SIGHUP from a dropped connection, SIGTERM, SIGINT,
-# SIGPIPE), rolls back: what was swapped in is put aside as *failed-restore-<ts>, the previous
-# database and files are put back, and Mattermost is started again on them. Only if that rollback
+# SIGPIPE), rolls back. Before the stop: the running pg_restore is stopped, the partial database
+# dropped and the staged files removed; Mattermost kept serving throughout. After it: what was
+# swapped in is put aside as *failed-restore-<ts>, the previous database and files are put back, and
+# Mattermost is started again on them. Only if that rollback
 # itself fails does it print the commands that finish it. What a killed run (SIGKILL, a crash) left
 # behind is removed by the next run, which says so.
 #
@@ -106,17 +108,19 @@ wait_for_no_sessions() {
 }
 
 # Runs the renames (SQL on stdin, psql options after $1) until they succeed; while PostgreSQL refuses
-# them because database $1 still has sessions, waits for those to end (wait_for_no_sessions).
+# them because database $1 still has sessions, waits for those to end (wait_for_no_sessions), a few
+# times at most (a client that keeps reconnecting is not waited out).
 rename_databases() {
-    local busy=$1 sql output deadline=$((SECONDS + session_wait))
+    local busy=$1 sql output attempt=1
     shift
     IFS= read -r -d '' sql || true
     until output=$(pg_sql "$@" <<<"$sql" 2>&1); do
-        if [[ "$output" != *"is being accessed by other users"* ]] || [ "$SECONDS" -ge "$deadline" ]; then
+        if [[ "$output" != *"is being accessed by other users"* ]] || [ "$attempt" -ge 5 ]; then
             printf '%s\n' "$output" >&2
             return 1
         fi
         wait_for_no_sessions "$busy" || return 1
+        attempt=$((attempt + 1))
     done
 }
 
