@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes the backup timers run: installs rclone (the S3 client the backup tools use) if it is
-# missing, reloads systemd's view of the unit files, and enables and starts each timer.
+# Makes the backup timers run: installs rclone (the S3 client the backup tools use) and zstd (which
+# compresses the Mattermost dump) if they are missing, reloads systemd's view of the unit files, and enables and starts each timer.
 # Usage: enable-backups.sh TIMER...
 set -euo pipefail
 
@@ -8,8 +8,12 @@ log() { printf 'enable-backups: %s\n' "$*"; }
 # shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
 
-if ! command -v rclone >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q rclone
+missing=()
+for program in rclone zstd; do
+    command -v "$program" >/dev/null 2>&1 || missing+=("$program")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q "${missing[@]}"
 fi
 systemctl daemon-reload
 for timer in "$@"; do

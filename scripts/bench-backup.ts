@@ -5,22 +5,25 @@
 // in a throw-away PostgreSQL cluster (test/support/postgres.ts) configured as Omnibus configures its
 // own (omnibusSettings), then times:
 //   guide  backup:  pg_dump | gzip > dump.sql.gz, tar -zcf of data/ and config.json
-//          restore: createdb, zcat dump.sql.gz | psql, tar -zxf
-//   ours   backup:  host/tools/mattermost-backup.sh end to end, uploading through rclone to an S3-protocol
-//                   server on 127.0.0.1 (s3rver, in this process)
-//          restore: host/tools/mattermost-restore.sh latest end to end: download, sha256 and dump checks,
-//                   parallel pg_restore into a new database, swap, and Mattermost's stop, start and ping
-//                   (recording stand-ins and a loopback HTTP server: there is no Mattermost here)
-// Both restores are checked against the original: every table's row count and content checksum, and
+//          restore: createdb, zcat dump.sql.gz | psql, tar -zxf (Mattermost is stopped throughout)
+//   ours   backup:  host/tools/mattermost-backup.sh end to end (pg_dump -Z0 | zstd), uploading through
+//                   rclone to an S3-protocol server on 127.0.0.1 (s3rver, in this process)
+//          restore: host/tools/mattermost-restore.sh latest end to end: download, checks, the restored
+//                   database built beside the live one, Mattermost's stop, the swap, its start and ping
+//                   (recording stand-ins and a loopback HTTP server: there is no Mattermost here). The
+//                   gitlab-ctl stand-in stamps when the stop returned and when the start was called:
+//                   between the two, the database is unavailable to Mattermost (the downtime).
+//   pg_restore's own schedule (--jobs=nproc) on our dump, against the tool's schedule.
+// Each restore is checked against the original: every table's row count and content checksum, and
 // the schema (owners, indexes, constraints, types). Last it rebuilds each index of the restored
 // database alone, which gives two floors under any restore from a dump (every one rebuilds every
 // index): the slowest build, because PostgreSQL before 18 builds a GIN index on one core, and all
-// builds spread perfectly over the machine's CPUs. It prints the times, their ratios, the sizes,
-// those floors and the machine. Run as root (PostgreSQL then runs as the postgres account) or as any
-// user.
+// builds spread perfectly over the machine's CPUs. It prints the times, their ratios against the
+// targets, the sizes, those floors and the machine. Run as root (PostgreSQL then runs as the postgres
+// account) or as any user.
 
 import { spawn } from "node:child_process";
-import { chmodSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { HOST_SCRIPT_DIR } from "../components/omnibus/hostScripts";
@@ -42,6 +45,7 @@ import { runProcess, Sandbox, sh } from "../test/support/standIns";
 
 const DATABASE = "mattermost_production";
 const GUIDE_DATABASE = "mattermost_guide_restore";
+const DEFAULT_SCHEDULE_DATABASE = "mattermost_default_schedule";
 const GIB = 1024 ** 3;
 const SCALE: MattermostScale = { users: 5000, channels: 800, posts: 0, largePostEvery: 250 };
 /** mattermost-restore's default RESTORE_MAINTENANCE_WORK_MEM, given to it and to the index rebuilds. */
@@ -118,6 +122,16 @@ function assertSame(label: string, actual: DatabaseFingerprint, expected: Databa
 
 async function databaseBytes(cluster: PostgresCluster, database: string): Promise<number> {
     return Number((await cluster.sql("postgres", `SELECT pg_database_size('${database}')`)).trim());
+}
+
+interface Phase {
+    readonly atMs: number;
+    readonly line: string;
+}
+
+/** When the first phase line starting with `prefix` was printed, in ms into the run. */
+function phaseMs(phases: readonly Phase[], prefix: string): number | undefined {
+    return phases.find((phase) => phase.line.startsWith(prefix))?.atMs;
 }
 
 interface IndexBuild {
@@ -218,7 +232,21 @@ async function main(): Promise<void> {
         await cluster.sql("postgres", `DROP DATABASE ${GUIDE_DATABASE}`);
 
         // --- ours ------------------------------------------------------------------------------------------
-        sandbox.standIn("gitlab-ctl", gitlabCtlMattermostBody(startedFile, sh));
+        // Not a recording stand-in (its recording would count as downtime): it stamps the moment its
+        // stop is done and the moment its start is called.
+        const stamps = sandbox.path("gitlab-ctl-stamps");
+        const gitlabCtl = join(sandbox.bin, "gitlab-ctl");
+        writeFileSync(
+            gitlabCtl,
+            `#!/usr/bin/env bash
+# gitlab-ctl for the benchmark: starts and stops "Mattermost" by the file its ping reads.
+set -euo pipefail
+[ "$1" != start ] || echo "start $EPOCHREALTIME" >>${sh(stamps)}
+${gitlabCtlMattermostBody(startedFile, sh)}
+[ "$1" != stop ] || echo "stop $EPOCHREALTIME" >>${sh(stamps)}
+`,
+            { mode: 0o755 },
+        );
         const ourEnv: Record<string, string> = {
             ...sandbox.env(),
             ...s3.credentialEnv(),
@@ -233,8 +261,8 @@ async function main(): Promise<void> {
             MM_OWNER: "",
             GITLAB_ETC_DIR: sandbox.path("etc/gitlab"),
             BACKUP_STATE_DIR: sandbox.path("var/lib/gitlab-mattermost"),
-            MM_STOP_COMMAND: `${join(sandbox.bin, "gitlab-ctl")} stop mattermost`,
-            MM_START_COMMAND: `${join(sandbox.bin, "gitlab-ctl")} start mattermost`,
+            MM_STOP_COMMAND: `${gitlabCtl} stop mattermost`,
+            MM_START_COMMAND: `${gitlabCtl} start mattermost`,
             MM_PING_URL: ping.url,
             MM_PING_INTERVAL: "0.2",
             RESTORE_MAINTENANCE_WORK_MEM,
@@ -248,16 +276,42 @@ async function main(): Promise<void> {
                 const fields = line.trim().split(/\s+/);
                 return { size: Number(fields[0]), name: fields.at(-1)!.split("/").at(-1)! };
             });
-        const ourDumpBytes = objects.find((object) => object.name === "mattermost.dump")?.size ?? NaN;
+        const ourDumpBytes = objects.find((object) => object.name === "mattermost.dump.zst")?.size ?? NaN;
         const ourTotalBytes = objects.reduce((sum, object) => sum + object.size, 0);
 
-        const phases: string[] = [];
+        const phases: Phase[] = [];
         const ourRestoreMs = await timed("our restore", `bash ${sh(join(HOST_SCRIPT_DIR, "tools", "mattermost-restore.sh"))} latest`, ourEnv, (line, atMs) => {
-            if (/downloading|backup verified|stopping|restoring into|database restored|database swapped|starting|complete;/.test(line)) {
-                phases.push(`    ${seconds(atMs).padStart(8)}  ${line.replace(/^mattermost-restore: /, "")}`);
+            if (/downloading|backup verified|stopping|restoring into|restored database checked|database restored|database swapped|starting|complete;|posts newer|posts loaded/.test(line)) {
+                phases.push({ atMs, line: line.replace(/^mattermost-restore: /, "") });
             }
         });
         assertSame("our restore", await fingerprint(cluster, DATABASE), original);
+        const stamped = readFileSync(stamps, "utf8").trim().split("\n").map((line) => line.split(" "));
+        if (stamped.length !== 2 || stamped[0]![0] !== "stop" || stamped[1]![0] !== "start") {
+            throw new Error(`expected one stop, then one start of Mattermost; got: ${JSON.stringify(stamped)}`);
+        }
+        const downtimeMs = (Number(stamped[1]![1]!.replace(",", ".")) - Number(stamped[0]![1]!.replace(",", "."))) * 1000;
+        const buildMs = phaseMs(phases, "restoring into") === undefined ? NaN : phaseMs(phases, "database restored into")! - phaseMs(phases, "restoring into")!;
+
+        // pg_restore's own schedule, on the same dump, with the same jobs and memory.
+        const dumpDir = sandbox.path("default-schedule");
+        mkdirSync(dumpDir, { mode: 0o755 });
+        chmodSync(dumpDir, 0o755);
+        const fetched = await s3.rclone(["copy", "--include", "mattermost.dump.zst", s3.path("bench/mattermost/"), dumpDir]);
+        if (fetched.status !== 0) {
+            throw new Error(`downloading our dump failed: ${fetched.stderr}`);
+        }
+        const zstPath = (await runProcess("find", [dumpDir, "-name", "mattermost.dump.zst"])).stdout.trim();
+        const dumpPath = join(dumpDir, "mattermost.dump");
+        await timed("decompressing our dump", `zstd --quiet --decompress -o ${sh(dumpPath)} ${sh(zstPath)} && chmod 0644 ${sh(dumpPath)}`, clientEnv);
+        const defaultScheduleMs = await timed(
+            "pg_restore's default schedule",
+            `${bin("createdb")} -O ${MATTERMOST_DB_OWNER} -T template0 ${DEFAULT_SCHEDULE_DATABASE} && PGOPTIONS='-c maintenance_work_mem=${RESTORE_MAINTENANCE_WORK_MEM}' ${bin("pg_restore")} --jobs=${nproc} --exit-on-error -d ${DEFAULT_SCHEDULE_DATABASE} ${sh(dumpPath)}`,
+            clientEnv,
+        );
+        assertSame("pg_restore's default schedule", await fingerprint(cluster, DEFAULT_SCHEDULE_DATABASE), original);
+        await cluster.sql("postgres", `DROP DATABASE ${DEFAULT_SCHEDULE_DATABASE}`);
+
         const builds = await indexBuildTimes(cluster, DATABASE);
         const slowest = builds[0]!;
 
@@ -278,7 +332,7 @@ async function main(): Promise<void> {
         }
         console.log(`\nrestore: ours is ${(guideRestoreMs / ourRestoreMs).toFixed(2)}x as fast as the guide's (guide ${seconds(guideRestoreMs)} / ours ${seconds(ourRestoreMs)})`);
         console.log(`backup: ours takes ${(ourBackupMs / guideBackupMs).toFixed(2)}x the guide's time; dump size ours/guide ${(ourDumpBytes / guideDumpBytes).toFixed(3)}`);
-        console.log(`our restore, time into the run per phase:\n${phases.join("\n")}`);
+        console.log(`our restore, time into the run per phase:\n${phases.map((phase) => `    ${seconds(phase.atMs).padStart(8)}  ${phase.line}`).join("\n")}`);
         console.log(`\nour restore settings: --jobs=${nproc} (RESTORE_JOBS default: nproc), maintenance_work_mem=${RESTORE_MAINTENANCE_WORK_MEM} for its sessions (RESTORE_MAINTENANCE_WORK_MEM)`);
         console.log(`\nslowest index builds, each alone on the restored database:`);
         for (const build of builds.slice(0, 3)) {
@@ -289,6 +343,24 @@ async function main(): Promise<void> {
         console.log(`all ${builds.length} index builds: ${seconds(allBuildsMs)}, or ${seconds(spreadMs)} spread perfectly over ${nproc} CPUs`);
         console.log(`floor: no restore that rebuilds ${slowest.index} takes less than ${seconds(slowest.ms)}, so none is more than ${(guideRestoreMs / slowest.ms).toFixed(2)}x as fast as the guide's here (guide ${seconds(guideRestoreMs)} / ${seconds(slowest.ms)})`);
         console.log(`floor: no restore that rebuilds every index takes less than ${seconds(spreadMs)} on ${nproc} CPUs, so none is more than ${(guideRestoreMs / spreadMs).toFixed(2)}x as fast as the guide's here (guide ${seconds(guideRestoreMs)} / ${seconds(spreadMs)})`);
+
+        // --- the targets ------------------------------------------------------------------------------------
+        const verdict = (met: boolean) => (met ? "met" : "NOT met");
+        const downtimeRatio = downtimeMs / guideRestoreMs;
+        const wallRatio = ourRestoreMs / slowest.ms;
+        const sizeRatio = ourDumpBytes / guideDumpBytes;
+        const backupRatio = ourBackupMs / guideBackupMs;
+        console.log("\ntargets, this run:");
+        console.log(`downtime: ${downtimeMs.toFixed(0)} ms with the database unavailable to Mattermost (its stop returned to its start called), ${downtimeRatio.toFixed(4)}x the guide's whole restore (${seconds(guideRestoreMs)}); target <= 1000 ms: ${verdict(downtimeMs <= 1000)}`);
+        console.log(`wall time: our whole restore ${seconds(ourRestoreMs)}, ${wallRatio.toFixed(2)}x the slowest index build (${slowest.index} ${seconds(slowest.ms)}); target <= 1.30x: ${verdict(wallRatio <= 1.3)}`);
+        const postsLoadedMs = phaseMs(phases, "posts loaded");
+        if (postsLoadedMs !== undefined) {
+            const floorMs = postsLoadedMs + slowest.ms;
+            console.log(`wall-time floor: the full-text index can start only once posts is loaded, ${seconds(postsLoadedMs)} into our restore (download, checks and staging until ${seconds(phaseMs(phases, "restoring into")!)}), so ours takes at least ${seconds(postsLoadedMs)} + ${seconds(slowest.ms)} = ${seconds(floorMs)}, ${(floorMs / slowest.ms).toFixed(2)}x the slowest index build`);
+        }
+        console.log(`backup size: our dump ${mib(ourDumpBytes)}, ${sizeRatio.toFixed(3)}x the guide's gzip dump (${mib(guideDumpBytes)}); target <= 0.65x: ${verdict(sizeRatio <= 0.65)}`);
+        console.log(`backup time: ours ${seconds(ourBackupMs)}, ${backupRatio.toFixed(2)}x the guide's (${seconds(guideBackupMs)}); target <= 1.00x: ${verdict(backupRatio <= 1)}`);
+        console.log(`schedule: our database build ${seconds(buildMs)} (from "restoring into" to "database restored"), pg_restore's own schedule ${seconds(defaultScheduleMs)} on the same dump with --jobs=${nproc}: ${(buildMs / defaultScheduleMs).toFixed(2)}x`);
     } finally {
         await ping.close();
         await s3.close();

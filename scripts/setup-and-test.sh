@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a full test run: installs what the tests need, then runs them.
-#   - Ruby, shellcheck, PostgreSQL, rclone, nginx and systemd's systemd-analyze from the
+#   - Ruby, shellcheck, PostgreSQL, rclone, zstd, nginx and systemd's systemd-analyze from the
 #     distribution's packages, when missing (needs root or sudo): the tests evaluate gitlab.rb with
 #     Ruby, run the backup tools against a real PostgreSQL server and an S3 server on loopback, check
 #     the standalone Mattermost host's nginx configuration with `nginx -t`, and check backup schedules
@@ -18,6 +18,7 @@ command -v ruby >/dev/null 2>&1 || missing+=(ruby)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
+command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then

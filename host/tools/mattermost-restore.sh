@@ -5,24 +5,30 @@
 # in the future is skipped, and one that does not verify gives way to the next older one (each skip
 # is logged).
 #
-#   1. downloads the backup and checks it completely before touching anything live (verify_backup);
-#      then extracts the data directory, the plugin directories and config.json beside the live ones,
+#   1. downloads the backup and checks it completely before touching anything (verify_backup); then
+#      extracts the data directory, the plugin directories and config.json beside the live ones,
 #      owned by $MM_OWNER already (so they arrive with the right owner and a failed chown cannot
 #      leave a half-swapped host);
-#   2. stops Mattermost ($MM_STOP_COMMAND);
-#   3. restores the dump with parallel pg_restore, stopping at the first error, into a NEW database
-#      <db>_restore_<ts>;
-#   4. only then swaps everything in by renaming: the database in one transaction (the old one becomes
+#   2. while Mattermost keeps serving, restores the dump into a NEW database <db>_restore_<ts>
+#      (restore_database: parallel pg_restore streams, each stopping at the first error), and checks
+#      that every index, constraint and trigger the dump lists is in it;
+#   3. stops Mattermost ($MM_STOP_COMMAND);
+#   4. swaps everything in by renaming: the database in one transaction (the old one becomes
 #      <db>_before_restore_<ts>), then each directory and config.json (the old one becomes
 #      <path>.before-restore-<ts>; a directory that is a mount point keeps it inside, as
 #      <dir>/.before-restore-<ts>); the old ones are kept until an administrator removes them;
-#   5. starts Mattermost ($MM_START_COMMAND) and 6. waits for $MM_PING_URL to answer "status":"OK".
+#   5. starts Mattermost ($MM_START_COMMAND) and 6. waits for $MM_PING_URL to answer "status":"OK";
+#   7. counts the posts of the previous database newer than the backup, which the restored one lacks,
+#      and prints how to copy them over.
+# Between 3 and 5 there are only renames: that is all the time Mattermost is down for the restore.
 # <ts> is the time of the restore (UTC), so restoring the same backup twice never collides. A backup
 # made before the plugin directories were backed up restores without them: the live ones stay.
 #
 # Any failure, whatever ends the run (an error, SIGHUP from a dropped connection, SIGTERM, SIGINT,
-# SIGPIPE), rolls back: what was swapped in is put aside as *failed-restore-<ts>, the previous
-# database and files are put back, and Mattermost is started again on them. Only if that rollback
+# SIGPIPE), rolls back. Before the stop: the running pg_restore is stopped, the partial database
+# dropped and the staged files removed; Mattermost kept serving throughout. After it: what was
+# swapped in is put aside as *failed-restore-<ts>, the previous database and files are put back, and
+# Mattermost is started again on them. Only if that rollback
 # itself fails does it print the commands that finish it. What a killed run (SIGKILL, a crash) left
 # behind is removed by the next run, which says so.
 #
@@ -97,12 +103,154 @@ wait_for_no_sessions() {
             log "sessions still connected to $name after ${session_wait}s: $sessions" >&2
             return 1
         fi
-        sleep 0.2
+        sleep 0.05
+    done
+}
+
+# Runs the renames (SQL on stdin, psql options after $1) until they succeed; while PostgreSQL refuses
+# them because database $1 still has sessions, waits for those to end (wait_for_no_sessions), a few
+# times at most (a client that keeps reconnecting is not waited out).
+rename_databases() {
+    local busy=$1 sql output attempt=1
+    shift
+    IFS= read -r -d '' sql || true
+    until output=$(pg_sql "$@" <<<"$sql" 2>&1); do
+        if [[ "$output" != *"is being accessed by other users"* ]] || [ "$attempt" -ge 5 ]; then
+            printf '%s\n' "$output" >&2
+            return 1
+        fi
+        wait_for_no_sessions "$busy" || return 1
+        attempt=$((attempt + 1))
     done
 }
 
 # How an administrator runs SQL as the database superuser on an Omnibus host (any database name).
 admin_sql() { printf "sudo gitlab-psql -d postgres -c '%s'" "$1"; }
+
+# --- how the restored database is built ---------------------------------------------------------------
+# The restore's critical path is Mattermost's full-text index on posts: PostgreSQL before 18 builds a
+# GIN index on one core, and pg_restore's own schedule starts it only after other index builds. So
+# the dump's table of contents ($work/toc.txt) is split into lists (pg_restore -L), run as streams:
+#   1. pre-data (tables, types, functions), alone;
+#   2. posts' data, and beside it the other tables' data;
+#   3. as soon as posts is loaded: posts' constraints, then its full-text index, one session;
+#      as soon as all data is loaded: every other index, constraint and trigger (--jobs, less one);
+#   4. foreign keys, last (they need the keys they reference).
+# Each stream stops at its first error; check_restored_objects then confirms that every index,
+# constraint and trigger the table of contents lists exists.
+fulltext_table=posts
+fulltext_index=idx_posts_message_txt
+restore_pids=()
+
+# Writes to $work/<name>.list the lines of the table of contents that match the awk condition $2.
+toc_list() {
+    awk "!/^;/ && ($2)" "$work/toc.txt" >"$work/$1.list"
+}
+
+# pg_restore of the dump into the new database, with the options every stream shares.
+pg_restore_into_new_db() {
+    PGOPTIONS="-c maintenance_work_mem=$maintenance_work_mem" as_pg "$pg_bin/pg_restore" \
+        --exit-on-error --no-password --dbname="$new_db" "$@" "$dump_file"
+}
+
+# Starts pg_restore of list $1 (more options after it) in the background; its pid is remembered, so
+# that a failure or a signal stops it (stop_restores). A list with no entries restores nothing. The
+# streams are waited for with `wait`, which returns at once when a signal arrives: a signal during
+# the build is handled then, not once pg_restore is done.
+start_stream() {
+    local list=$1
+    shift
+    if [ -s "$work/$list.list" ]; then
+        pg_restore_into_new_db --use-list="$work/$list.list" "$@" &
+    else
+        true &
+    fi
+    restore_pids+=("$!")
+    stream_pid=$!
+}
+
+restore_database() {
+    local other_jobs=$((jobs > 1 ? jobs - 1 : 1)) posts_data other_data fulltext rest
+    toc_list everything 1
+    toc_list fulltext-data "\$4 == \"TABLE\" && \$5 == \"DATA\" && \$7 == \"$fulltext_table\""
+    toc_list other-data "!(\$4 == \"TABLE\" && \$5 == \"DATA\" && \$7 == \"$fulltext_table\")"
+    # posts' own constraints (its primary key) before its full-text index: adding a constraint locks
+    # the table against the index build, so the two must not wait on each other in two streams.
+    toc_list fulltext-post-data "(\$4 == \"CONSTRAINT\" && \$6 == \"$fulltext_table\") || (\$4 == \"INDEX\" && \$6 == \"$fulltext_index\")"
+    awk -v first="$work/fulltext-post-data.list" 'FILENAME == first { skip[$0] = 1; next }
+        !/^;/ && !skip[$0] && !($4 == "FK" && $5 == "CONSTRAINT")' "$work/fulltext-post-data.list" "$work/toc.txt" >"$work/other-post-data.list"
+    toc_list foreign-keys "\$4 == \"FK\" && \$5 == \"CONSTRAINT\""
+    if [ -n "$pg_run_as" ]; then chmod 0644 "$work"/*.list; fi
+
+    start_stream everything --section=pre-data
+    wait "$stream_pid"
+    start_stream fulltext-data --section=data
+    posts_data=$stream_pid
+    start_stream other-data --section=data --jobs="$other_jobs"
+    other_data=$stream_pid
+    wait "$posts_data"
+    log "posts loaded; building its full-text index beside the rest"
+    start_stream fulltext-post-data --section=post-data
+    fulltext=$stream_pid
+    wait "$other_data"
+    start_stream other-post-data --section=post-data --jobs="$other_jobs"
+    rest=$stream_pid
+    wait "$rest"
+    wait "$fulltext"
+    start_stream foreign-keys --section=post-data --jobs="$jobs"
+    wait "$stream_pid"
+    restore_pids=()
+}
+
+# Stops what is left of the background pg_restores (and the processes they started) after a failure.
+stop_restores() {
+    local pid all=() below
+    for pid in "${restore_pids[@]}"; do
+        mapfile -t below < <(descendants "$pid")
+        all+=("$pid" "${below[@]}")
+    done
+    [ "${#all[@]}" -eq 0 ] || kill -TERM "${all[@]}" 2>/dev/null || true
+    restore_pids=()
+}
+
+descendants() {
+    local child
+    for child in $(pgrep -P "$1" || true); do
+        printf '%s\n' "$child"
+        descendants "$child"
+    done
+}
+
+# Every index, constraint and trigger the dump's table of contents lists must exist in the new
+# database, by name: a count of what is missing, which must be zero.
+check_restored_objects() {
+    local expected found missing
+    expected=$(awk '!/^;/ && (($4 == "INDEX" && $5 != "ATTACH") || $4 == "CONSTRAINT" || $4 == "TRIGGER" || ($4 == "FK" && $5 == "CONSTRAINT"))' "$work/toc.txt" | grep -c . || true)
+    read -r found missing < <({
+        printf '%s\n' 'CREATE TEMP TABLE expected (kind text, nspname text, relname text, objname text);' 'COPY expected FROM STDIN;'
+        awk -v OFS='\t' '!/^;/ {
+            if ($4 == "INDEX" && $5 != "ATTACH") print "index", $5, "", $6
+            else if ($4 == "CONSTRAINT") print "constraint", $5, $6, $7
+            else if ($4 == "TRIGGER") print "trigger", $5, $6, $7
+            else if ($4 == "FK" && $5 == "CONSTRAINT") print "constraint", $6, $7, $8
+        }' "$work/toc.txt" | sed 's/\\/\\\\/g'
+        printf '%s\n' '\.'
+        cat <<'SQL'
+SELECT count(*) FILTER (WHERE found), coalesce(string_agg(kind || ' ' || objname, ',') FILTER (WHERE NOT found), '-')
+FROM (SELECT kind, objname, CASE kind
+    WHEN 'index' THEN EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = e.nspname AND c.relname = e.objname AND c.relkind IN ('i', 'I'))
+    WHEN 'trigger' THEN EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = e.nspname AND c.relname = e.relname AND t.tgname = e.objname)
+    ELSE EXISTS (SELECT 1 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = e.nspname AND c.relname = e.relname AND k.conname = e.objname)
+    END AS found FROM expected e) checked;
+SQL
+    } | as_pg "$pg_bin/psql" -X -q -A -t -F ' ' -v ON_ERROR_STOP=1 --no-password -d "$new_db")
+    [ "$found" = "$expected" ] ||
+        fail "the restored database $new_db holds $found of the $expected indexes, constraints and triggers the dump lists; missing: $missing"
+    log "restored database checked: all $expected indexes, constraints and triggers the dump lists are there"
+}
 begin_locked_run mattermost
 
 prefix="$BACKUP_REMOTE/$BACKUP_STACK/mattermost"
@@ -168,6 +316,24 @@ reclaim_leftovers() {
 }
 reclaim_leftovers
 
+# Posts.CreateAt is milliseconds since 1970 (UTC). Posts the previous database holds that are newer
+# than the backup's timestamp are not in the restored one (those of the backup's first seconds, before
+# its dump began, may be in both). Counted, never changed; a count that fails does not fail the restore.
+report_newer_posts() {
+    local since_ms newer
+    since_ms=$(($(date -u -d "${timestamp:0:4}-${timestamp:4:2}-${timestamp:6:2} ${timestamp:9:2}:${timestamp:11:2}:${timestamp:13:2}" +%s) * 1000))
+    if newer=$(as_pg "$pg_bin/psql" -X -q -A -t -v ON_ERROR_STOP=1 --no-password -d "$before_db" -v since="$since_ms" \
+        <<<'SELECT count(*) FROM public.posts WHERE createat > :since;'); then
+        log "the previous database $before_db holds $newer posts newer than the backup ($timestamp, CreateAt > $since_ms); the restored one does not."
+        [ "$newer" -eq 0 ] || {
+            log "    to copy them into the restored database (posts only; the README's \"Posts written after the backup\" says what else to check):"
+            log "    sudo gitlab-psql -d $before_db -c 'COPY (SELECT * FROM posts WHERE createat > $since_ms) TO STDOUT' | sudo gitlab-psql -d $mm_db -c 'CREATE TEMP TABLE newer (LIKE posts)' -c 'COPY newer FROM STDIN' -c 'INSERT INTO posts SELECT * FROM newer ON CONFLICT (id) DO NOTHING'"
+        }
+    else
+        log "could not count the posts of $before_db newer than the backup ($timestamp)" >&2
+    fi
+}
+
 # --- how a failed run ends ---------------------------------------------------------------------------
 # What this run has done so far. Each step that changes something live registers its undo FIRST
 # (a signal is handled between commands), so every undo checks what is really there.
@@ -220,6 +386,7 @@ undo_start() {
 
 restore_failed() {
     local i j target
+    stop_restores
     rm -rf "$side_etc_partial"
     for ((i = ${#undo_steps[@]} - 1; i >= 0; i--)); do
         if ! eval "${undo_steps[i]}"; then
@@ -264,7 +431,7 @@ failure_steps+=(restore_failed)
 verify_backup() {
     local source_dir="$prefix/$1" files sum size name actual_size actual_sum i
     rejection=""
-    rm -rf "$work/backup"
+    rm -rf "$work/backup" "$work/mattermost.dump"
     restored_archives=() swap_targets=() listed=()
     files=$(rclone lsf "$source_dir/" </dev/null) || files=""
     if ! grep -qx manifest.txt <<<"$files"; then
@@ -302,16 +469,35 @@ verify_backup() {
             return 1
         fi
     done <"$work/backup/manifest.txt"
-    for name in mattermost.dump mattermost-data.tar.gz config.json gitlab-etc.tar.gz; do
+    for name in mattermost-data.tar.gz config.json gitlab-etc.tar.gz; do
         if [ -z "${listed[$name]+set}" ]; then
             rejection="the manifest does not list $name"
             return 1
         fi
     done
+    # Backups made since zstd compression are mattermost.dump.zst (an uncompressed custom-format
+    # dump, compressed by zstd); older ones are mattermost.dump (custom format, compressed by
+    # pg_dump with zlib). pg_restore reads both once the first is decompressed, which also checks
+    # zstd's own checksum of the content.
+    if [ -n "${listed[mattermost.dump.zst]+set}" ]; then
+        dump_file="$work/mattermost.dump"
+        rm -f "$dump_file"
+        if ! zstd --quiet --decompress --no-progress -o "$dump_file" "$work/backup/mattermost.dump.zst" </dev/null; then
+            rejection="mattermost.dump.zst does not decompress"
+            return 1
+        fi
+        # The compressed copy is no longer needed: the disk holds one dump, not two.
+        rm -f "$work/backup/mattermost.dump.zst"
+    elif [ -n "${listed[mattermost.dump]+set}" ]; then
+        dump_file="$work/backup/mattermost.dump"
+    else
+        rejection="the manifest lists no database dump (mattermost.dump.zst or mattermost.dump)"
+        return 1
+    fi
     # The table of contents is read first (a damaged header or TOC fails here), then all data is
     # read and decompressed to nowhere: a dump truncated inside its data would otherwise fail only
     # mid-restore.
-    if ! "$pg_bin/pg_restore" --list "$work/backup/mattermost.dump" >"$work/toc.txt"; then
+    if ! "$pg_bin/pg_restore" --list "$dump_file" >"$work/toc.txt"; then
         rejection="pg_restore cannot read the dump's table of contents"
         return 1
     fi
@@ -319,7 +505,7 @@ verify_backup() {
         rejection="the dump holds no table data"
         return 1
     fi
-    if ! "$pg_bin/pg_restore" --file=/dev/null "$work/backup/mattermost.dump"; then
+    if ! "$pg_bin/pg_restore" --file=/dev/null "$dump_file"; then
         rejection="the dump's data does not read back"
         return 1
     fi
@@ -403,33 +589,50 @@ if [ -n "$mm_owner" ]; then
     done
 fi
 
-# --- 2. stop Mattermost ----------------------------------------------------------------------------
-log "stopping Mattermost: $stop_command"
-mattermost_stopped=true
-bash -c "$stop_command"
-
-# --- 3. restore into a new database ------------------------------------------------------------------
-log "restoring into the new database $new_db with $jobs parallel jobs"
+# --- 2. build the restored database under a new name, while Mattermost keeps serving ----------------
+# Mattermost only ever connects to $mm_db, so it never sees this database half-built. What it writes
+# meanwhile lands in the database that becomes the previous copy: a restore returns to the backup's
+# moment whatever was written since, and that copy keeps it.
+log "restoring into the new database $new_db with $jobs parallel jobs while Mattermost keeps serving"
 new_db_created=true
 pg_sql -v name="$new_db" -v owner="$mm_db_owner" <<<"CREATE DATABASE :\"name\" OWNER :\"owner\" TEMPLATE template0 ENCODING 'UTF8';"
 if [ -n "$pg_run_as" ]; then
     # pg_restore --jobs needs a file it can seek in, opened as the database superuser's account.
     chmod 0711 "$work" "$work/backup"
-    chown "$pg_run_as" "$work/backup/mattermost.dump"
+    chown "$pg_run_as" "$dump_file"
 fi
-PGOPTIONS="-c maintenance_work_mem=$maintenance_work_mem" as_pg "$pg_bin/pg_restore" \
-    --jobs="$jobs" --exit-on-error --no-password --dbname="$new_db" "$work/backup/mattermost.dump"
+restore_database
+check_restored_objects
+wait_for_no_sessions "$new_db"
 log "database restored into $new_db"
 
-# --- 4. swap: database, data directory, config.json --------------------------------------------------
-wait_for_no_sessions "$new_db"
+# --- 3. stop Mattermost: from here to its start, only renames ---------------------------------------
+# Everything the swap needs is worked out first, so that Mattermost is down only for the renames.
+if database_exists "$mm_db"; then live_db_exists=true; else live_db_exists=false; fi
+declare -A staged_of=() before_of=() undo_text_of=()
+for target in "${swap_targets[@]}"; do
+    staged_of[$target]=$(staged_path "$target") before_of[$target]=$(before_path "$target")
+    failed=$(failed_path "$target")
+    if [ -n "${in_place[$target]+set}" ]; then
+        undo_text_of[$target]="cd $target && mkdir -p $failed && find . -mindepth 1 -maxdepth 1 ! -name '.*restore-*' -exec mv -t $failed -- {} + && find ${before_of[$target]} -mindepth 1 -maxdepth 1 -exec mv -t . -- {} + && rmdir ${before_of[$target]}"
+    elif [ -e "$target" ]; then
+        undo_text_of[$target]="mv -T $target $failed && mv -T ${before_of[$target]} $target"
+    else
+        undo_text_of[$target]="mv -T $target $failed"
+    fi
+done
+log "stopping Mattermost: $stop_command"
+mattermost_stopped=true
+bash -c "$stop_command"
+swap_started=$EPOCHREALTIME
 
-if database_exists "$mm_db"; then
-    wait_for_no_sessions "$mm_db"
+# --- 4. swap: database, data directory, config.json --------------------------------------------------
+if "$live_db_exists"; then
     undo_steps+=("undo_database previous")
     undo_texts+=("$(admin_sql "ALTER DATABASE \"$mm_db\" RENAME TO \"$failed_db\"") -c 'ALTER DATABASE \"$before_db\" RENAME TO \"$mm_db\"'")
-    # One transaction: either both renames happen or neither (e.g. a session still on the live one).
-    pg_sql -v live="$mm_db" -v before="$before_db" -v new="$new_db" <<'SQL'
+    # One transaction: either both renames happen or neither. PostgreSQL refuses to rename a database
+    # that has sessions: a server process of the Mattermost that just stopped may still be ending.
+    rename_databases "$mm_db" -v live="$mm_db" -v before="$before_db" -v new="$new_db" <<'SQL'
 BEGIN;
 ALTER DATABASE :"live" RENAME TO :"before";
 ALTER DATABASE :"new" RENAME TO :"live";
@@ -438,33 +641,30 @@ SQL
 else
     undo_steps+=("undo_database no-previous")
     undo_texts+=("$(admin_sql "ALTER DATABASE \"$mm_db\" RENAME TO \"$failed_db\"")")
-    pg_sql -v live="$mm_db" -v new="$new_db" <<<'ALTER DATABASE :"new" RENAME TO :"live";'
+    rename_databases "$new_db" -v live="$mm_db" -v new="$new_db" <<<'ALTER DATABASE :"new" RENAME TO :"live";'
 fi
 log "database swapped in: $mm_db is the restored one"
 
 for target in "${swap_targets[@]}"; do
-    staged_copy=$(staged_path "$target") before=$(before_path "$target")
-    undo_steps+=("undo_path $(printf '%q' "$target")")
+    staged_copy=${staged_of[$target]} before=${before_of[$target]}
+    undo_steps+=("undo_path ${target@Q}")
+    undo_texts+=("${undo_text_of[$target]}")
     if [ -n "${in_place[$target]+set}" ]; then
-        undo_texts+=("cd $target && mkdir -p $(failed_path "$target") && find . -mindepth 1 -maxdepth 1 ! -name '.*restore-*' -exec mv -t $(failed_path "$target") -- {} + && find $before -mindepth 1 -maxdepth 1 -exec mv -t . -- {} + && rmdir $before")
         mkdir -m 0700 "$before"
         move_entries "$target" "$before"
         move_entries "$staged_copy" "$target"
         rmdir "$staged_copy"
     else
-        if [ -e "$target" ]; then
-            undo_texts+=("mv -T $target $(failed_path "$target") && mv -T $before $target")
-            mv -T "$target" "$before"
-        else
-            undo_texts+=("mv -T $target $(failed_path "$target")")
-        fi
+        if [ -e "$target" ]; then mv -T "$target" "$before"; fi
         mv -T "$staged_copy" "$target"
     fi
 done
+# $EPOCHREALTIME: seconds with 6 decimals, so its digits are microseconds.
+swap_ms=$(((${EPOCHREALTIME//[!0-9]/} - ${swap_started//[!0-9]/} + 500) / 1000))
 log "swapped in: ${swap_targets[*]}"
 
 # --- 5. start Mattermost and 6. wait for its ping ------------------------------------------------------
-log "starting Mattermost: $start_command"
+log "swapped in ${swap_ms} ms after Mattermost stopped; starting Mattermost: $start_command"
 undo_steps+=(undo_start)
 undo_texts+=("$stop_command")
 bash -c "$start_command"
@@ -481,6 +681,7 @@ done
 mv -T "$side_etc_partial" "$side_etc"
 log "restore of backup $timestamp complete; Mattermost answers at $ping_url"
 if database_exists "$before_db"; then
+    report_newer_posts
     log "the previous database is kept as $before_db; once satisfied, drop it with:"
     log "    $(admin_sql "DROP DATABASE \"$before_db\"")"
 fi

@@ -9,7 +9,7 @@
 // "status":"OK" only while the gitlab-ctl stand-in says Mattermost is started.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -285,7 +285,7 @@ describe("tools/mattermost-backup.sh", () => {
     test("uploads the dump, the archives and config.json, then the manifest LAST, under <stack>/mattermost/<ts>/", () =>
         withHost("backup-layout", async (host) => {
             const timestamp = await host.backupOk();
-            const names = ["config.json", "gitlab-etc.tar.gz", "manifest.txt", "mattermost-client-plugins.tar.gz", "mattermost-data.tar.gz", "mattermost-plugins.tar.gz", "mattermost.dump"];
+            const names = ["config.json", "gitlab-etc.tar.gz", "manifest.txt", "mattermost-client-plugins.tar.gz", "mattermost-data.tar.gz", "mattermost-plugins.tar.gz", "mattermost.dump.zst"];
             assert.deepEqual(await objectsOf(host.stack), [...names.map((name) => `mattermost/${timestamp}/${name}`), "mattermost/last-success.txt"]);
 
             const uploads = host.sandbox.calls("rclone").map((call) => call.argv).filter((argv) => argv[0] !== "lsf");
@@ -310,9 +310,12 @@ describe("tools/mattermost-backup.sh", () => {
             }
             assert.deepEqual(readFileSync(host.sandbox.path("check", "config.json")), readFileSync(host.config));
 
+            const unpacked = await runProcess("zstd", ["--quiet", "--decompress", host.sandbox.path("check", "mattermost.dump.zst")]);
+            assert.equal(unpacked.status, 0, describeRun(unpacked));
             const toc = await runProcess(join(cluster.bin, "pg_restore"), ["--list", host.sandbox.path("check", "mattermost.dump")]);
             assert.equal(toc.status, 0, describeRun(toc));
             assert.match(toc.stdout, /Format: CUSTOM/);
+            assert.match(toc.stdout, /Compression: 0/, "pg_dump leaves the compression to zstd");
             assert.match(toc.stdout, /TABLE DATA public posts /);
             assert.match(toc.stdout, /INDEX public idx_posts_message_txt /);
 
@@ -367,7 +370,7 @@ exec ${sh(realRclone)} "$@"`);
             assert.notEqual(failed.result.status, 0, describeRun(failed.result));
             const objects = await objectsOf(host.stack);
             const incomplete = objects.filter((path) => !path.startsWith(`mattermost/${complete}/`) && path !== "mattermost/last-success.txt");
-            assert.ok(incomplete.some((path) => path.endsWith("/mattermost.dump")), `the dump went up before the failure: ${objects.join(", ")}`);
+            assert.ok(incomplete.some((path) => path.endsWith("/mattermost.dump.zst")), `the dump went up before the failure: ${objects.join(", ")}`);
             assert.ok(!incomplete.some((path) => path.endsWith("/manifest.txt")), "no manifest for the failed backup");
             assert.equal(readFileSync(join(host.stateDir, "mattermost-backup.last-success"), "utf8"), `${complete}\n`);
             assert.equal((await recordedSuccess(`${host.stack}/mattermost`)).content, `${complete}\n`, "the bucket still names the complete backup");
@@ -427,7 +430,10 @@ describe("tools/mattermost-restore.sh: round trips", () => {
                 `DELETE FROM posts WHERE createat % 3 = 0;
                  UPDATE users SET nickname = 'damaged';
                  INSERT INTO systems VALUES ('Damaged', 'yes');
-                 DROP INDEX idx_posts_message_txt;`,
+                 DROP INDEX idx_posts_message_txt;
+                 CREATE TEMP TABLE newer AS SELECT * FROM posts LIMIT 3;
+                 UPDATE newer SET id = left(md5(id), 26), createat = (extract(epoch FROM now()) * 1000)::bigint + 1000;
+                 INSERT INTO posts SELECT * FROM newer;`,
             );
             rmSync(join(host.dataDir, "users"), { recursive: true });
             writeFileSync(join(host.dataDir, "20260101", "stray.txt"), "created after the backup\n");
@@ -447,6 +453,10 @@ describe("tools/mattermost-restore.sh: round trips", () => {
 
             assert.deepEqual(host.gitlabCtlCalls(), ["stop mattermost", "start mattermost"]);
             assert.ok(host.ping.requests.length > 0 && host.ping.requests.every((started) => started), "pinged, and only after the start");
+            // The database is built while Mattermost runs; it is stopped only for the swap.
+            const order = ["restoring into the new database", "restored database checked: all", "database restored into", "stopping Mattermost", "database swapped in", "ms after Mattermost stopped; starting Mattermost"];
+            const positions = order.map((line) => result.stdout.indexOf(line));
+            assert.ok(positions.every((at, i) => at >= 0 && (i === 0 || at > positions[i - 1]!)), `in this order: ${order.join(" / ")}\n${result.stdout}`);
 
             const [before] = await databasesStartingWith(`${host.database}_before_restore_`);
             assert.ok(before, "the previous database is kept");
@@ -459,6 +469,16 @@ describe("tools/mattermost-restore.sh: round trips", () => {
             assert.equal(fileTreeHash(join(host.home, `plugins.before-restore-${stamp}`)), damaged.plugins);
             assert.equal(fileTreeHash(join(host.home, `client-plugins.before-restore-${stamp}`)), damaged.clientPlugins);
             assert.ok(result.stdout.includes(`sudo gitlab-psql -d postgres -c 'DROP DATABASE "${before}"'`), result.stdout);
+            // The three posts written after the backup are in the kept database, and the restore says how to copy them.
+            const since = Date.parse(timestamp.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, "$1-$2-$3T$4:$5:$6Z"));
+            assert.match(result.stdout, new RegExp(`the previous database ${before} holds 3 posts newer than the backup \\(${timestamp}, CreateAt > ${since}\\)`));
+            const copy = /^mattermost-restore: {5}(sudo gitlab-psql -d \S+ -c 'COPY .*)$/m.exec(result.stdout);
+            assert.ok(copy, result.stdout);
+            // The printed command, with the stand-in's psql for gitlab-psql: the three posts come back.
+            const psql = `${sh(join(cluster.bin, "psql"))} -X -q -h ${sh(cluster.socketDir)} -p ${cluster.port} -U ${cluster.superuser}`;
+            const copied = await cluster.tryRun("bash", ["-c", copy[1]!.replaceAll("sudo gitlab-psql", psql)], "", 30_000);
+            assert.equal(copied.status, 0, describeRun(copied));
+            assert.equal((await cluster.sql(host.database, `SELECT count(*) FROM posts WHERE createat > ${since}`)).trim(), "3");
 
             // gitlab-secrets.json is NOT overwritten; the backed-up copy is put aside.
             const aside = join(host.etc, `mattermost-restore-${stamp}`);
@@ -514,6 +534,27 @@ describe("tools/mattermost-restore.sh: round trips", () => {
             assert.equal(fileTreeHash(`${host.clientPluginDir}.before-restore-${stamp}`), installedLater.clientPlugins);
         }));
 
+    test("a backup made before zstd (mattermost.dump, custom format compressed by pg_dump) restores", () =>
+        withHost("round-trip-zlib-dump", async (host) => {
+            const backedUp = await host.state();
+            const timestamp = await host.backupOk();
+            // What such a backup holds: pg_dump's custom format with its default compression (zlib).
+            const dir = host.sandbox.path("older-dump");
+            mkdirSync(dir, { mode: 0o777 });
+            chmodSync(dir, 0o777);
+            const dumped = await cluster.tryRun(join(cluster.bin, "pg_dump"), ["--format=custom", `--file=${join(dir, "mattermost.dump")}`, `--dbname=${host.database}`], "", 60_000);
+            assert.equal(dumped.status, 0, describeRun(dumped));
+            const toc = await runProcess(join(cluster.bin, "pg_restore"), ["--list", join(dir, "mattermost.dump")]);
+            assert.match(toc.stdout, /Compression: -1|Compression: gzip/, "pg_dump's default compression");
+            await replaceDump(host, timestamp, "mattermost.dump", readFileSync(join(dir, "mattermost.dump")));
+            await cluster.sql(host.database, "UPDATE users SET nickname = 'damaged'");
+
+            const result = await host.restore(timestamp);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual((await host.state()).database, backedUp.database);
+            assert.doesNotMatch(result.stdout, /mattermost\.dump\.zst/);
+        }));
+
     test("a backup without plugin archives (made before they were backed up) restores the rest; the live plugins stay", () =>
         withHost("round-trip-older-backup", async (host) => {
             const backedUp = await host.state();
@@ -550,6 +591,42 @@ describe("tools/mattermost-restore.sh: round trips", () => {
         }));
 });
 
+/** The uncompressed custom-format dump of a backup. */
+async function dumpOf(host: MattermostHost, timestamp: string): Promise<Buffer> {
+    const file = host.sandbox.path("dump-of", timestamp, "mattermost.dump.zst");
+    await downloadObject(host.backupPath(timestamp, "mattermost.dump.zst"), file);
+    const unpacked = await runProcess("zstd", ["--quiet", "--decompress", "--force", file]);
+    assert.equal(unpacked.status, 0, describeRun(unpacked));
+    return readFileSync(file.replace(/\.zst$/, ""));
+}
+
+/** `content` compressed by the zstd command, through the file `path`. */
+function zstd(content: Buffer, path: string): Buffer {
+    mkdirSync(join(path, ".."), { recursive: true });
+    writeFileSync(`${path}.in`, content);
+    const packed = spawnSync("zstd", ["--quiet", "--force", `${path}.in`, "-o", path]);
+    assert.equal(packed.status, 0, packed.stderr.toString("utf8"));
+    return readFileSync(path);
+}
+
+/** Replaces a backup's dump by `content` named `name`, and its manifest line by one that matches it. */
+async function replaceDump(host: MattermostHost, timestamp: string, name: "mattermost.dump" | "mattermost.dump.zst", content: Buffer): Promise<void> {
+    const file = host.sandbox.path("replaced", timestamp, name);
+    mkdirSync(join(file, ".."), { recursive: true });
+    writeFileSync(file, content);
+    if (name !== "mattermost.dump.zst") {
+        const removed = await s3.rclone(["deletefile", s3.path(host.backupPath(timestamp, "mattermost.dump.zst"))]);
+        assert.equal(removed.status, 0, describeRun(removed));
+    }
+    await uploadObject(host.backupPath(timestamp, name), file);
+    const manifestFile = host.sandbox.path("replaced", timestamp, "manifest.txt");
+    const manifest = (await downloadObject(host.backupPath(timestamp, "manifest.txt"), manifestFile)).toString("utf8");
+    const rewritten = manifest.replace(/^[0-9a-f]{64} \d+ mattermost\.dump\.zst$/m, `${sha256(content)} ${content.length} ${name}`);
+    assert.notEqual(rewritten, manifest);
+    writeFileSync(manifestFile, rewritten);
+    await uploadObject(host.backupPath(timestamp, "manifest.txt"), manifestFile);
+}
+
 // ---------------------------------------------------------------------------------------------------
 describe("tools/mattermost-restore.sh: bad backups are refused before anything stops", () => {
     const scenarios: {
@@ -581,27 +658,26 @@ describe("tools/mattermost-restore.sh: bad backups are refused before anything s
         {
             name: "truncated dump",
             damage: async (host, timestamp) => {
-                const file = host.sandbox.path("damage", "mattermost.dump");
-                const content = await downloadObject(host.backupPath(timestamp, "mattermost.dump"), file);
+                const file = host.sandbox.path("damage", "mattermost.dump.zst");
+                const content = await downloadObject(host.backupPath(timestamp, "mattermost.dump.zst"), file);
                 writeFileSync(file, content.subarray(0, Math.floor(content.length * 0.6)));
-                await uploadObject(host.backupPath(timestamp, "mattermost.dump"), file);
+                await uploadObject(host.backupPath(timestamp, "mattermost.dump.zst"), file);
             },
-            message: /mattermost\.dump has \d+ bytes, the manifest says \d+/,
+            message: /mattermost\.dump\.zst has \d+ bytes, the manifest says \d+/,
         },
         {
-            name: "truncated dump with a manifest that matches it",
+            name: "truncated zstd dump, matching manifest",
             damage: async (host, timestamp) => {
-                const dump = host.sandbox.path("damage", "mattermost.dump");
-                const content = await downloadObject(host.backupPath(timestamp, "mattermost.dump"), dump);
-                const truncated = content.subarray(0, Math.floor(content.length * 0.6));
-                writeFileSync(dump, truncated);
-                await uploadObject(host.backupPath(timestamp, "mattermost.dump"), dump);
-                const manifestFile = host.sandbox.path("damage", "manifest.txt");
-                const manifest = (await downloadObject(host.backupPath(timestamp, "manifest.txt"), manifestFile)).toString("utf8");
-                const rewritten = manifest.replace(/^[0-9a-f]{64} \d+ mattermost\.dump$/m, `${sha256(truncated)} ${truncated.length} mattermost.dump`);
-                assert.notEqual(rewritten, manifest);
-                writeFileSync(manifestFile, rewritten);
-                await uploadObject(host.backupPath(timestamp, "manifest.txt"), manifestFile);
+                const content = await downloadObject(host.backupPath(timestamp, "mattermost.dump.zst"), host.sandbox.path("damage", "mattermost.dump.zst"));
+                await replaceDump(host, timestamp, "mattermost.dump.zst", content.subarray(0, Math.floor(content.length * 0.6)));
+            },
+            message: /mattermost\.dump\.zst does not decompress/,
+        },
+        {
+            name: "whole zstd frame of a truncated dump, matching manifest",
+            damage: async (host, timestamp) => {
+                const dump = await dumpOf(host, timestamp);
+                await replaceDump(host, timestamp, "mattermost.dump.zst", zstd(dump.subarray(0, Math.floor(dump.length * 0.6)), host.sandbox.path("damage", "short.zst")));
             },
             message: /the dump's data does not read back/,
         },
@@ -639,19 +715,43 @@ describe("tools/mattermost-restore.sh: bad backups are refused before anything s
         }));
 });
 
+/**
+ * A PG_BIN with the real client programs, except a pg_restore stand-in with `body` (the real one is
+ * $REAL). The stand-in runs as the database superuser's account too, so its call records are open to it.
+ */
+function pgRestoreStandIn(host: MattermostHost, body: string): string {
+    const pgBin = host.sandbox.path("pg-bin");
+    mkdirSync(pgBin);
+    for (const program of readdirSync(cluster.bin).filter((name) => name !== "pg_restore")) {
+        symlinkSync(join(cluster.bin, program), join(pgBin, program));
+    }
+    for (const dir of ["calls", "calls/pg_restore"]) {
+        mkdirSync(host.sandbox.path(dir), { recursive: true });
+        chmodSync(host.sandbox.path(dir), 0o777);
+    }
+    host.sandbox.write("calls/sequence", "", 0o666);
+    host.sandbox.standIn("pg_restore", `REAL=${sh(join(cluster.bin, "pg_restore"))}\n${body}`, join(pgBin, "pg_restore"));
+    return pgBin;
+}
+
 // ---------------------------------------------------------------------------------------------------
 describe("tools/mattermost-restore.sh: a restore that fails halfway leaves the previous database in place", () => {
-    /** After a failure before the swap: same database under the same name, Mattermost running again. */
-    async function assertRolledBack(host: MattermostHost, result: RunResult, before: Awaited<ReturnType<MattermostHost["state"]>>) {
+    /**
+     * After a failure before the swap: same database under the same name, Mattermost running (never
+     * stopped when the failure came while the database was being built, else started again).
+     */
+    async function assertRolledBack(host: MattermostHost, result: RunResult, before: Awaited<ReturnType<MattermostHost["state"]>>, calls: string[]) {
         assert.notEqual(result.status, 0, describeRun(result));
         assert.match(result.stderr, /restore FAILED before anything live was changed/);
         assert.deepEqual(await host.state(), before, "live database (same name), data directory and config.json are intact");
         assert.deepEqual(await databasesStartingWith(host.database), [host.database], "the partial restore database was dropped");
-        assert.deepEqual(host.gitlabCtlCalls(), ["stop mattermost", "start mattermost"], "Mattermost was started again");
-        assert.ok(existsSync(host.startedFile));
+        assert.deepEqual(host.gitlabCtlCalls(), calls);
+        assert.ok(existsSync(host.startedFile), "Mattermost runs");
         assert.deepEqual(filesIn(host.home), LIVE_FILES, "the staged files were removed");
         assert.deepEqual(filesIn(host.sandbox.tmp), []);
     }
+    const NEVER_STOPPED: string[] = [];
+    const STARTED_AGAIN = ["stop mattermost", "start mattermost"];
 
     test("pg_restore fails on the dump itself (an owner role that no longer exists)", () =>
         withHost("fail-missing-role", async (host) => {
@@ -664,46 +764,73 @@ describe("tools/mattermost-restore.sh: a restore that fails halfway leaves the p
 
             const result = await host.restore(timestamp);
             assert.match(result.stderr, /role "mm_departed_owner" does not exist/);
-            await assertRolledBack(host, result, before);
+            await assertRolledBack(host, result, before, NEVER_STOPPED);
         }));
 
-    test("pg_restore fails after loading the tables' data (a stand-in wrapping the real one)", () =>
+    test("pg_restore fails after loading the tables' data (a stand-in wrapping the real one): Mattermost never stopped", () =>
         withHost("fail-after-data", async (host) => {
             const timestamp = await host.backupOk();
             const before = await host.state();
-            // PG_BIN with the real client programs, except a pg_restore stand-in that, when it restores
-            // into a database, really creates the tables and loads their data, then fails.
-            const pgBin = host.sandbox.path("pg-bin");
-            mkdirSync(pgBin);
-            for (const program of readdirSync(cluster.bin).filter((name) => name !== "pg_restore")) {
-                symlinkSync(join(cluster.bin, program), join(pgBin, program));
-            }
-            // The stand-in also runs as the database superuser's account; let it record its calls.
-            for (const dir of ["calls", "calls/pg_restore"]) {
-                mkdirSync(host.sandbox.path(dir), { recursive: true });
-                chmodSync(host.sandbox.path(dir), 0o777);
-            }
-            host.sandbox.write("calls/sequence", "", 0o666);
-            const real = sh(join(cluster.bin, "pg_restore"));
-            host.sandbox.standIn(
-                "pg_restore",
+            // Restores the tables and their data for real, then fails on the first index build.
+            const pgBin = pgRestoreStandIn(
+                host,
                 `case "$*" in
-*--dbname=*)
-    ${real} --section=pre-data --section=data "$@"
+*--section=post-data*)
     echo "pg_restore stand-in: tables and data loaded, failing now" >&2
     exit 1 ;;
 esac
-exec ${real} "$@"`,
-                join(pgBin, "pg_restore"),
+exec "$REAL" "$@"`,
             );
 
             const result = await host.restore(timestamp, { PG_BIN: pgBin });
             assert.match(result.stderr, /pg_restore stand-in: tables and data loaded, failing now/);
             const restores = host.sandbox.calls("pg_restore").filter((call) => call.argv.some((arg) => arg.startsWith("--dbname=")));
-            assert.equal(restores.length, 1);
-            assert.match(restores[0]!.argv.find((arg) => arg.startsWith("--dbname="))!, new RegExp(`^--dbname=${host.database}_restore_\\d{8}T\\d{6}Z$`));
-            assert.ok(restores[0]!.argv.includes("--exit-on-error"));
-            await assertRolledBack(host, result, before);
+            assert.ok(restores.length >= 3, "pre-data, then data, then a post-data stream");
+            for (const call of restores) {
+                assert.match(call.argv.find((arg) => arg.startsWith("--dbname="))!, new RegExp(`^--dbname=${host.database}_restore_\\d{8}T\\d{6}Z$`));
+                assert.ok(call.argv.includes("--exit-on-error"));
+            }
+            await assertRolledBack(host, result, before, NEVER_STOPPED);
+        }));
+
+    test("the restored database lacks an index the dump lists: refused before the swap, Mattermost never stopped", () =>
+        withHost("fail-missing-index", async (host) => {
+            const timestamp = await host.backupOk();
+            const before = await host.state();
+            // Leaves idx_posts_create_at out of the list it is given, as a restore that skipped it would.
+            const lists = host.sandbox.path("lists");
+            mkdirSync(lists);
+            chmodSync(lists, 0o777);
+            const pgBin = pgRestoreStandIn(
+                host,
+                `args=()
+for arg in "$@"; do
+    case "$arg" in
+    --use-list=*) short=${sh(lists)}/$$.list; grep -v ' idx_posts_create_at ' "\${arg#--use-list=}" >"$short" || true; args+=("--use-list=$short") ;;
+    *) args+=("$arg") ;;
+    esac
+done
+exec "$REAL" "\${args[@]}"`,
+            );
+            const result = await host.restore(timestamp, { PG_BIN: pgBin });
+            assert.match(result.stderr, /the restored database \S+ holds (\d+) of the (\d+) indexes, constraints and triggers the dump lists; missing: index idx_posts_create_at$/m, describeRun(result));
+            const [, found, expected] = /holds (\d+) of the (\d+)/.exec(result.stderr)!;
+            assert.equal(Number(found), Number(expected) - 1);
+            await assertRolledBack(host, result, before, NEVER_STOPPED);
+        }));
+
+    test("the stop command fails once the new database is built: dropped, nothing swapped, Mattermost started again", () =>
+        withHost("fail-stop", async (host) => {
+            const timestamp = await host.backupOk();
+            const before = await host.state();
+            host.sandbox.standIn("gitlab-ctl", `case "$1" in
+stop) echo "gitlab-ctl stand-in: timeout: run: mattermost" >&2; exit 1 ;;
+start) touch ${sh(host.startedFile)} ;;
+esac`);
+            const result = await host.restore(timestamp);
+            assert.match(result.stdout, /database restored into \S+_restore_\d{8}T\d{6}Z/, "the database was built before the stop");
+            assert.match(result.stderr, /gitlab-ctl stand-in: timeout: run: mattermost/);
+            await assertRolledBack(host, result, before, STARTED_AGAIN);
         }));
 
     test("another session on the live database: the swap is refused, nothing renamed", () =>
@@ -714,7 +841,7 @@ exec ${real} "$@"`,
             try {
                 const result = await host.restore(timestamp, { RESTORE_SESSION_WAIT: "1" });
                 assert.match(result.stderr, new RegExp(`sessions still connected to ${host.database} after 1s`));
-                await assertRolledBack(host, result, before);
+                await assertRolledBack(host, result, before, STARTED_AGAIN);
             } finally {
                 await cluster.sql("postgres", `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${host.database}'`);
                 await blocker;
@@ -836,6 +963,60 @@ esac`);
                     assert.deepEqual(filesIn(host.sandbox.tmp), []);
                 } else {
                     await assertRolledBackAfterSwap(host, result, before);
+                }
+            }));
+    }
+
+    // While the new database is being built, Mattermost is running on the live one.
+    const duringBuild: { signal: NodeJS.Signals; to: "group" | "script"; status: number }[] = [
+        { signal: "SIGTERM", to: "script", status: 143 },
+        { signal: "SIGHUP", to: "group", status: 129 },
+    ];
+    for (const { signal, to, status } of duringBuild) {
+        test(`${signal} to the ${to} while the new database is being built: Mattermost never stopped, the partial database dropped, pg_restore stopped`, () =>
+            withHost(`signal-build-${signal.toLowerCase()}`, async (host) => {
+                const timestamp = await host.backupOk();
+                await cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
+                const before = await host.state();
+                const loaded = host.sandbox.path("loaded");
+                mkdirSync(loaded);
+                chmodSync(loaded, 0o777);
+                // The data streams load for real, then hang as a long load would.
+                const pgBin = pgRestoreStandIn(
+                    host,
+                    `case "$*" in
+*--section=data*)
+    "$REAL" "$@"
+    touch ${sh(join(loaded, "yes"))}
+    sleep 60 ;;
+esac
+exec "$REAL" "$@"`,
+                );
+                const result = await runAndSignal(host, "tools/mattermost-restore.sh", [timestamp], {
+                    env: { PG_BIN: pgBin },
+                    ready: () => existsSync(join(loaded, "yes")),
+                    signal,
+                    to,
+                });
+                try {
+                    assert.ok(result.sent, describeRun(result));
+                    assert.equal(result.status, status, describeRun(result));
+                    assert.match(result.stderr, new RegExp(`mattermost-restore: FAILED \\(ended by ${signal}\\)`));
+                    assert.match(result.stderr, /restore FAILED before anything live was changed/);
+                    assert.deepEqual(host.gitlabCtlCalls(), [], "Mattermost was never stopped");
+                    assert.ok(existsSync(host.startedFile), "Mattermost runs");
+                    assert.deepEqual(await host.state(), before, "on its own data");
+                    assert.deepEqual(await databasesStartingWith(host.database), [host.database], "the partial database was dropped");
+                    assert.deepEqual(filesIn(host.home), LIVE_FILES, "the staged files were removed");
+                    assert.deepEqual(filesIn(host.sandbox.tmp), []);
+                    const left = await runProcess("pgrep", ["-f", join(pgBin, "pg_restore")]);
+                    assert.equal(left.stdout.trim(), "", "no pg_restore of that run is left running");
+                } finally {
+                    try {
+                        process.kill(-result.group, "SIGKILL");
+                    } catch {
+                        // nothing of that run is left
+                    }
                 }
             }));
     }

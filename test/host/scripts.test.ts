@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { basename, join, relative } from "node:path";
 import { describe, test } from "node:test";
@@ -1138,5 +1138,41 @@ describe("every host script: a signal is a failure that cleans up, says FAILED a
             const result = await sandbox.runScript("reload-nginx.sh", [], { env: { OMNIBUS_DIR: opt } });
             assert.equal(result.status, 3, describeRun(result));
             assert.match(result.stderr, /^reload-nginx: FAILED \(exit status 3\): `"\$omnibus\/bin\/gitlab-ctl" hup nginx` failed with status 3$/m);
+        }));
+});
+
+describe("enable-backups.sh", () => {
+    /** Runs it with a PATH of the stand-ins and only the basic tools, so that rclone and zstd are missing unless stood in. */
+    function enableBackups(sandbox: Sandbox, present: string[]): Promise<RunResult> {
+        const basics = sandbox.path("basic-tools");
+        mkdirSync(basics);
+        for (const tool of ["bash", "env", "mkdir", "find", "wc", "cat"]) {
+            symlinkSync(`/usr/bin/${tool}`, join(basics, tool));
+        }
+        sandbox.standIn("apt-get", 'echo "apt-get stand-in: $*"');
+        sandbox.standIn("systemctl", '[ "$1" != show ] || echo "Mon 2026-11-30 03:15:00 UTC"');
+        for (const tool of present) {
+            sandbox.standIn(tool, "exit 0");
+        }
+        return sandbox.run("/usr/bin/bash", [join(HOST_SCRIPT_DIR, "enable-backups.sh"), "mattermost-backup.timer"], { env: { PATH: `${sandbox.bin}:${basics}` } });
+    }
+
+    test("installs rclone and zstd when they are missing, then enables the timers", () =>
+        withSandbox(async (sandbox) => {
+            const result = await enableBackups(sandbox, []);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual(argvs(sandbox.calls("apt-get")), [["-o", "DPkg::Lock::Timeout=900", "install", "-y", "-q", "rclone", "zstd"]]);
+            assert.deepEqual(argvs(sandbox.calls("systemctl")).slice(0, 2), [["daemon-reload"], ["enable", "--now", "mattermost-backup.timer"]]);
+        }));
+
+    test("installs only what is missing, and nothing when both are there", () =>
+        withSandbox(async (sandbox) => {
+            const result = await enableBackups(sandbox, ["rclone"]);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual(argvs(sandbox.calls("apt-get")), [["-o", "DPkg::Lock::Timeout=900", "install", "-y", "-q", "zstd"]]);
+            sandbox.standIn("zstd", "exit 0");
+            const again = await sandbox.run("/usr/bin/bash", [join(HOST_SCRIPT_DIR, "enable-backups.sh")], { env: { PATH: `${sandbox.bin}:${sandbox.path("basic-tools")}` } });
+            assert.equal(again.status, 0, describeRun(again));
+            assert.equal(sandbox.calls("apt-get").length, 1, "no second install");
         }));
 });

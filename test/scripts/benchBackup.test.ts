@@ -34,7 +34,7 @@ function assertRatio(ratio: number, numerator: number, denominator: number): voi
 }
 
 describe("npm run bench:backup", () => {
-    it("times both procedures on the same data, checks both restores, and prints consistent figures", { timeout: 300_000 }, async () => {
+    it("times both procedures on the same data, checks both restores, and prints consistent figures", { timeout: 600_000 }, async () => {
         const { status, output } = await runBench("0.1");
         assert.equal(status, 0, output);
 
@@ -48,7 +48,7 @@ describe("npm run bench:backup", () => {
         assertRatio(ratio!, guideRestore!, ourRestore!);
 
         // The restore ran end to end: verified, swapped, and Mattermost answered.
-        for (const phase of ["backup verified:", "database swapped in:", "complete; Mattermost answers at"]) {
+        for (const phase of ["backup verified:", "restoring into the new database", "posts loaded;", "restored database checked: all", "database swapped in:", "complete; Mattermost answers at"]) {
             assert.ok(output.includes(phase), `the restore's phases include "${phase}"`);
         }
 
@@ -60,7 +60,54 @@ describe("npm run bench:backup", () => {
         assert.deepEqual([floorSeconds, floorGuide, floorDenominator], [builds[0], guideRestore, builds[0]]);
         assertRatio(floorRatio!, guideRestore!, floorSeconds!);
 
+        // The targets: each figure is the one printed above, each ratio its quotient, each verdict its comparison.
+        const verdict = (text: string, met: boolean) => assert.equal(text, met ? "met" : "NOT met");
+        const [guideBackup, ourBackup] = figures(output, /^backup time\s+([\d.]+) s\s+([\d.]+) s$/m);
+        const [guideDumpMiB, ourDumpMiB] = figures(output, /^database dump size\s+([\d.]+) MiB\s+([\d.]+) MiB$/m);
+
+        const downtime = output.match(/^downtime: (\d+) ms with the database unavailable to Mattermost \(its stop returned to its start called\), ([\d.]+)x the guide's whole restore \(([\d.]+) s\); target <= 1000 ms: (met|NOT met)$/m);
+        assert.ok(downtime, output);
+        const [downtimeMs, downtimeRatio, downtimeGuide] = downtime.slice(1, 4).map(Number);
+        assert.equal(downtimeGuide, guideRestore);
+        assert.ok(downtimeMs! > 0, "the swap takes some time");
+        assert.ok(downtimeMs! / 1000 < ourRestore!, "Mattermost was down for part of our restore only");
+        // Printed to 4 decimals, against the ms (to 1) and the guide's seconds (to 0.1) as printed.
+        const [low, high] = [(downtimeMs! - 0.5) / 1000 / (guideRestore! + 0.05), (downtimeMs! + 0.5) / 1000 / (guideRestore! - 0.05)];
+        assert.ok(downtimeRatio! >= low - 0.00005 && downtimeRatio! <= high + 0.00005, `${downtimeRatio} is ${downtimeMs} ms / ${guideRestore} s`);
+        verdict(downtime[4]!, downtimeMs! <= 1000);
+
+        const wall = output.match(/^wall time: our whole restore ([\d.]+) s, ([\d.]+)x the slowest index build \((\S+) ([\d.]+) s\); target <= 1\.30x: (met|NOT met)$/m);
+        assert.ok(wall, output);
+        const [wallSeconds, wallRatio] = [Number(wall[1]), Number(wall[2])];
+        assert.equal(wallSeconds, ourRestore);
+        assert.equal(Number(wall[4]), builds[0]);
+        assert.ok(slowest[1]!.includes(wall[3]!), "the slowest index named is the first of the slowest builds");
+        assertRatio(wallRatio, wallSeconds, builds[0]!);
+        verdict(wall[5]!, wallRatio <= 1.3);
+        const [postsLoaded, , floorSum, floorWallRatio] = figures(output, /^wall-time floor: the full-text index can start only once posts is loaded, ([\d.]+) s into our restore \(download, checks and staging until ([\d.]+) s\), so ours takes at least [\d.]+ s \+ [\d.]+ s = ([\d.]+) s, ([\d.]+)x the slowest index build$/m);
+        assert.ok(postsLoaded! < wallSeconds, "posts was loaded before the restore ended");
+        assert.ok(Math.abs(floorSum! - (postsLoaded! + builds[0]!)) <= 0.15);
+        assertRatio(floorWallRatio!, floorSum!, builds[0]!);
+
+        const size = output.match(/^backup size: our dump ([\d.]+) MiB, ([\d.]+)x the guide's gzip dump \(([\d.]+) MiB\); target <= 0\.65x: (met|NOT met)$/m);
+        assert.ok(size, output);
+        assert.deepEqual([Number(size[1]), Number(size[3])], [ourDumpMiB, guideDumpMiB]);
+        // MiB printed to 0.1, like the seconds assertRatio takes.
+        assertRatio(Number(size[2]), ourDumpMiB!, guideDumpMiB!);
+        verdict(size[4]!, Number(size[2]) <= 0.65);
+
+        const backupTime = output.match(/^backup time: ours ([\d.]+) s, ([\d.]+)x the guide's \(([\d.]+) s\); target <= 1\.00x: (met|NOT met)$/m);
+        assert.ok(backupTime, output);
+        assert.deepEqual([Number(backupTime[1]), Number(backupTime[3])], [ourBackup, guideBackup]);
+        assertRatio(Number(backupTime[2]), ourBackup!, guideBackup!);
+        verdict(backupTime[4]!, Number(backupTime[2]) <= 1);
+
+        const [build, defaultSchedule, jobs, scheduleRatio] = figures(output, /^schedule: our database build ([\d.]+) s \(from "restoring into" to "database restored"\), pg_restore's own schedule ([\d.]+) s on the same dump with --jobs=(\d+): ([\d.]+)x$/m);
+        assert.ok(build! > 0 && build! < ourRestore!, "the build is part of our restore");
+        assertRatio(scheduleRatio!, build!, defaultSchedule!);
+
         const [cpus] = figures(output, /^machine: (\d+) CPUs /m);
+        assert.equal(jobs, cpus);
         const [indexCount, allBuilds, spread, spreadCpus] = figures(output, /^all (\d+) index builds: ([\d.]+) s, or ([\d.]+) s spread perfectly over (\d+) CPUs$/m);
         assert.ok(indexCount! > builds.length, "more indexes were rebuilt than the three slowest");
         assert.equal(spreadCpus, cpus);

@@ -54,8 +54,10 @@ set -euo pipefail
 _calls=${sh(callsDir)}
 mkdir -p "$_calls/${name}"
 CALL_NUMBER=$(( $(find "$_calls/${name}" -mindepth 1 -maxdepth 1 -type d | wc -l) + 1 ))
-CALL_DIR=$(printf '%s/${name}/%04d' "$_calls" "$CALL_NUMBER")
-mkdir "$CALL_DIR"
+# Calls made at the same moment (a tool's parallel streams) take the next free number.
+until CALL_DIR=$(printf '%s/${name}/%04d' "$_calls" "$CALL_NUMBER") && mkdir "$CALL_DIR" 2>/dev/null; do
+    CALL_NUMBER=$((CALL_NUMBER + 1))
+done
 printf '%s\\0' "$@" >"$CALL_DIR/argv"
 printf '%s' "$#" >"$CALL_DIR/argc"
 printf '%s\\n' ${sh(name)} >>"$_calls/sequence"
