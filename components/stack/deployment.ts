@@ -11,6 +11,8 @@ import { Certificates } from "../tls/certificates";
 import { Dns } from "../aws/dns";
 import { GitlabConfig, type HealthCheck } from "../omnibus/gitlabConfig";
 import { GitlabPlugin } from "../mattermost/gitlabPlugin";
+import { DataVolume, DataVolumeSnapshots } from "../aws/dataVolume";
+import { DataVolumeMount, OMNIBUS_DATA } from "../omnibus/dataVolumeMount";
 import { Host, ubuntuAmi } from "../aws/host";
 import { HostFiles, contentDigest } from "../omnibus/hostFiles";
 import { hostFile } from "../omnibus/hostScripts";
@@ -161,13 +163,23 @@ export class Deployment extends pulumi.ComponentResource {
             return file.content.kind === "ca" ? (material.caCertificate as pulumi.Output<string>) : material.byName[file.content.name][file.content.kind];
         };
 
+        new DataVolumeSnapshots("data-snapshots", { retentionDays: settings.backup.retentionDays }, parent);
         const configure = (plan: HostPlan, after: pulumi.Resource[], upgradeAfter: pulumi.Resource[]) => {
             const host = hostOf(plan);
+            const data = new DataVolume(plan.name, { availabilityZone: network.availabilityZone, instanceId: host.instanceId, settings: plan.dataVolume }, parent);
+            const mount = new DataVolumeMount(plan.name, {
+                connection: host.connection,
+                instanceId: host.instanceId,
+                volumeId: data.volumeId,
+                attachment: data.attachment,
+                ...OMNIBUS_DATA,
+            }, parent);
             const install = new OmnibusInstall(plan.name, {
                 connection: host.connection,
                 instanceId: host.instanceId,
                 edition: settings.gitlab.edition,
                 version: settings.gitlab.version,
+                after: [mount.step],
             }, parent);
             const path = args.versionPlan.path;
             const backups = new BackupSchedule(`${plan.name}-backup`, {
@@ -228,7 +240,7 @@ export class Deployment extends pulumi.ComponentResource {
                     after: [install.step],
                 }, parent);
             }
-            return { config, backups };
+            return { config, backups, dataVolumeId: data.volumeId };
         };
 
         // GitLab first: the OAuth application lives in its database. In the split topology the
@@ -263,7 +275,7 @@ export class Deployment extends pulumi.ComponentResource {
             new MattermostRestore("mattermost-restore", {
                 backup: restoreFrom,
                 connection: hostOf(mattermostPlan).connection,
-                instanceId: hostOf(mattermostPlan).instanceId,
+                dataVolumeId: mattermostHost.dataVolumeId,
                 // The restore tool and its settings come with the backups; their timers wait for it.
                 after: [mattermostConfig.apply, ...mattermostConfig.healthGates, mattermostHost.backups.toolsReady],
             }, parent).step;
