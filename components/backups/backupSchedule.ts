@@ -109,12 +109,16 @@ export interface MattermostRestoreArgs {
     backup: string;
     /** SSH connection to the host that runs Mattermost. */
     connection: command.types.input.remote.ConnectionArgs;
-    instanceId: pulumi.Input<string>;
+    /** The volume Mattermost's data lives on: only a new, empty one needs the restore again. */
+    dataVolumeId: pulumi.Input<string>;
     /** Mattermost must be configured and healthy first. */
     after: pulumi.Input<pulumi.Resource>[];
 }
 
-/** The one-time restore backup.restoreFrom asks for: it runs again only for a new value or instance. */
+/**
+ * The one-time restore backup.restoreFrom asks for: it runs again only for a new value or a new data
+ * volume. A replaced instance keeps its data volume, and with it the restored data.
+ */
 export class MattermostRestore extends pulumi.ComponentResource {
     readonly step: command.remote.Command;
 
@@ -123,7 +127,7 @@ export class MattermostRestore extends pulumi.ComponentResource {
         this.step = new command.remote.Command(name, {
             connection: args.connection,
             create: `sudo ${TOOL_DIR}/${MATTERMOST_RESTORE.command} ${args.backup}`,
-            triggers: [args.instanceId, args.backup],
+            triggers: [args.dataVolumeId, args.backup],
             addPreviousOutputInEnv: false,
         }, { parent: this, dependsOn: args.after, customTimeouts: { create: "6h" } });
         this.registerOutputs({});

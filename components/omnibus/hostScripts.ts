@@ -7,6 +7,8 @@ import { basename, dirname, join } from "node:path";
 
 /** The scripts remote steps run, by file name in host/. Tools installed on the hosts live in host/tools/. */
 export const HOST_SCRIPTS = [
+    "mount-data-volume.sh",
+    "move-to-data-volume.sh",
     "install-omnibus.sh",
     "wait-for-dns.sh",
     "apply-gitlab-rb.sh",

@@ -13,6 +13,8 @@ export interface OmnibusInstallArgs {
     instanceId: pulumi.Input<string>;
     edition: Edition;
     version: Version;
+    /** Steps the install waits for: the data volume's mount. */
+    after: pulumi.Resource[];
 }
 
 export class OmnibusInstall extends pulumi.ComponentResource {
@@ -33,7 +35,7 @@ export class OmnibusInstall extends pulumi.ComponentResource {
             ]),
             triggers: [args.instanceId],
             addPreviousOutputInEnv: false,
-        }, { parent: this, customTimeouts: { create: "40m", update: "40m" } });
+        }, { parent: this, dependsOn: args.after, customTimeouts: { create: "40m", update: "40m" } });
         this.registerOutputs({});
     }
 }

@@ -2,6 +2,7 @@
 // Pure module: no cloud SDK, no Pulumi runtime.
 
 import type { MattermostEdition } from "../versions/mattermostReleases";
+import type { DataVolumeSettings } from "./dataVolume";
 import type { Version } from "../versions/versions";
 
 /** Where GitLab and Mattermost run. */
@@ -39,6 +40,8 @@ export interface GitlabSettings {
     readonly instanceType: string;
     /** Size of the GitLab host's encrypted gp3 root volume, in GiB. */
     readonly volumeSizeGiB: number;
+    /** The GitLab host's data volume, mounted at /var/opt/gitlab. */
+    readonly dataVolume: DataVolumeSettings;
 }
 
 /**
@@ -69,6 +72,8 @@ export interface MattermostSettings {
     readonly instanceType: string;
     /** Size of the Mattermost host's root volume, in GiB (split topology only). */
     readonly volumeSizeGiB: number;
+    /** The Mattermost host's data volume (split topology only). */
+    readonly dataVolume: DataVolumeSettings;
     /** Numeric uid of the `mattermost` account, rendered as `mattermost['uid']`; unset leaves it to Omnibus. */
     readonly uid?: number;
     /** Numeric gid of the `mattermost` group, rendered as `mattermost['gid']`; unset leaves it to Omnibus. */
@@ -224,7 +229,10 @@ export const DEFAULTS = {
         edition: "ee" as Edition,
         version: "18.11.11",
         instanceType: "c6a.xlarge",
+        /** Stays as it was: EBS cannot shrink the root volume of an existing host. */
         volumeSizeGiB: 100,
+        /** gp3's baseline performance, included in its price. */
+        dataVolume: { sizeGiB: 100, iops: 3000, throughputMiBps: 125 },
     },
     mattermost: {
         /** Only while gitlab.version is 18.11 or older; GitLab 19.x needs mattermost.mode set to standalone. */
@@ -233,6 +241,7 @@ export const DEFAULTS = {
         instanceType: "c6a.large",
         volumeSizeGiB: 50,
         adminUsername: "mmadmin",
+        dataVolume: { sizeGiB: 50, iops: 3000, throughputMiBps: 125 },
     },
     oauth: {
         rotation: 0,

@@ -1,5 +1,6 @@
 // Which hosts a topology has and what each one serves. Pure module.
 
+import type { DataVolumeSettings } from "./dataVolume";
 import type { DeploymentSettings } from "./settings";
 
 /**
@@ -22,6 +23,8 @@ export interface HostPlan {
     /** Config key that chose the instance type, for error messages. */
     readonly instanceTypeKey: string;
     readonly volumeSizeGiB: number;
+    /** The volume the host keeps its data on. */
+    readonly dataVolume: DataVolumeSettings;
     /** Hostnames whose A records point at this host. */
     readonly dnsNames: readonly string[];
     /** Whether GitLab (rails, its database, the OAuth provider) runs here. */
@@ -46,6 +49,7 @@ export function planHosts(settings: DeploymentSettings): readonly HostPlan[] {
         instanceType: settings.gitlab.instanceType,
         instanceTypeKey: "gitlab.instanceType",
         volumeSizeGiB: settings.gitlab.volumeSizeGiB,
+        dataVolume: settings.gitlab.dataVolume,
         runsGitlab: true,
     } as const;
     if (settings.topology === "single") {
@@ -59,6 +63,7 @@ export function planHosts(settings: DeploymentSettings): readonly HostPlan[] {
             instanceType: settings.mattermost.instanceType,
             instanceTypeKey: "mattermost.instanceType",
             volumeSizeGiB: settings.mattermost.volumeSizeGiB,
+            dataVolume: settings.mattermost.dataVolume,
             dnsNames: [mattermostHost],
             runsGitlab: false,
             runsMattermost: true,

@@ -7,6 +7,7 @@ import { calendarProblem } from "../backups/calendar";
 import { firstRedundantCidr, parseCidr, tooWideTogether } from "../settings/cidr";
 import { checkProvidedCertificate, parseCaCertificate } from "../tls/certificateChecks";
 import { ConfigError } from "../settings/configError";
+import { GP3_LIMITS, SNAPSHOT_ID, gp3Problem, type DataVolumeSettings } from "../settings/dataVolume";
 import { checkEnvCollisions, checkEnvFileValue } from "../mattermost/mattermostEnv";
 import { checkAdminUsername } from "../mattermost/signUpPolicy";
 import { checkModeFields, readMattermostMode, readStandaloneMattermost } from "../mattermost/standaloneRelease";
@@ -50,8 +51,8 @@ const SCHEMA = {
     externalUrl: null,
     mattermostExternalUrl: null,
     dnsZone: null,
-    gitlab: ["edition", "version", "instanceType", "volumeSizeGiB"],
-    mattermost: ["mode", "version", "edition", "license", "checksum", "instanceType", "volumeSizeGiB", "uid", "gid", "env", "emailBatching", "gitlabPlugin", "adminUsername"],
+    gitlab: ["edition", "version", "instanceType", "volumeSizeGiB", "dataVolume"],
+    mattermost: ["mode", "version", "edition", "license", "checksum", "instanceType", "volumeSizeGiB", "dataVolume", "uid", "gid", "env", "emailBatching", "gitlabPlugin", "adminUsername"],
     tls: ["mode", "contactEmail", "validityDays", "earlyRenewalDays", "certificates", "caCertificate"],
     ssh: ["allowedCidrs"],
     oauth: ["rotation"],
@@ -132,11 +133,12 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
         version,
         instanceType: readInstanceType(gitlab.instanceType, "gitlab.instanceType", DEFAULTS.gitlab.instanceType),
         volumeSizeGiB: readWholeNumber(gitlab.volumeSizeGiB, "gitlab.volumeSizeGiB", { ...VOLUME_GIB, fallback: DEFAULTS.gitlab.volumeSizeGiB }),
+        dataVolume: readDataVolume(gitlab.dataVolume, "gitlab.dataVolume", DEFAULTS.gitlab.dataVolume),
     };
 
     const mm = objects.mattermost;
     if (topology === "single") {
-        for (const field of ["instanceType", "volumeSizeGiB"] as const) {
+        for (const field of ["instanceType", "volumeSizeGiB", "dataVolume"] as const) {
             if (mm[field] !== undefined) {
                 throw new ConfigError(
                     `mattermost.${field}`,
@@ -151,6 +153,7 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
         ...(mode === "standalone" ? { standalone: readStandaloneMattermost(mm) } : {}),
         instanceType: readInstanceType(mm.instanceType, "mattermost.instanceType", DEFAULTS.mattermost.instanceType),
         volumeSizeGiB: readWholeNumber(mm.volumeSizeGiB, "mattermost.volumeSizeGiB", { ...VOLUME_GIB, fallback: DEFAULTS.mattermost.volumeSizeGiB }),
+        dataVolume: readDataVolume(mm.dataVolume, "mattermost.dataVolume", DEFAULTS.mattermost.dataVolume),
         uid: readId(mm.uid, "mattermost.uid"),
         gid: readId(mm.gid, "mattermost.gid"),
         env: readEnv(mm.env),
@@ -797,4 +800,37 @@ function readBackup(backup: RawObject): BackupSettings {
 
 function parentDomain(host: string): string {
     return host.split(".").slice(1).join(".");
+}
+
+const DATA_VOLUME_FIELDS = ["sizeGiB", "iops", "throughputMiBps", "snapshotId"] as const;
+
+/** A host's data volume: each field within gp3's limits, and the fields together as gp3 accepts them. */
+function readDataVolume(value: unknown, key: string, defaults: Omit<DataVolumeSettings, "snapshotId">): DataVolumeSettings {
+    if (value === undefined) {
+        return defaults;
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        throw new ConfigError(key, `must be an object. Set its fields with --path, e.g.: pulumi config set --path ${key}.sizeGiB 200`);
+    }
+    const fields = value as RawObject;
+    for (const field of Object.keys(fields)) {
+        if (!(DATA_VOLUME_FIELDS as readonly string[]).includes(field)) {
+            throw new ConfigError(`${key}.${field}`, `is not a known field. Known fields of ${key}: ${DATA_VOLUME_FIELDS.join(", ")}.`);
+        }
+    }
+    const snapshotId = fields.snapshotId;
+    if (snapshotId !== undefined && (typeof snapshotId !== "string" || !SNAPSHOT_ID.test(snapshotId))) {
+        throw new ConfigError(`${key}.snapshotId`, `must be an EBS snapshot id like snap-0123456789abcdef0, got ${JSON.stringify(snapshotId)}. docs/operations.md lists the data volume's snapshots.`);
+    }
+    const volume: DataVolumeSettings = {
+        sizeGiB: readWholeNumber(fields.sizeGiB, `${key}.sizeGiB`, { ...GP3_LIMITS.sizeGiB, unit: "GiB", fallback: defaults.sizeGiB }),
+        iops: readWholeNumber(fields.iops, `${key}.iops`, { ...GP3_LIMITS.iops, unit: "IOPS", fallback: defaults.iops }),
+        throughputMiBps: readWholeNumber(fields.throughputMiBps, `${key}.throughputMiBps`, { ...GP3_LIMITS.throughputMiBps, unit: "MiB/s", fallback: defaults.throughputMiBps }),
+        ...(snapshotId === undefined ? {} : { snapshotId: snapshotId as string }),
+    };
+    const problem = gp3Problem(volume);
+    if (problem) {
+        throw new ConfigError(`${key}.${problem.field}`, problem.message);
+    }
+    return volume;
 }

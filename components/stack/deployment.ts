@@ -12,6 +12,8 @@ import { Dns } from "../aws/dns";
 import { GitlabConfig, type HealthCheck } from "../omnibus/gitlabConfig";
 import { FirstAdmin } from "../mattermost/firstAdmin";
 import { GitlabPlugin } from "../mattermost/gitlabPlugin";
+import { DataVolume, DataVolumeSnapshots } from "../aws/dataVolume";
+import { DataVolumeMount, OMNIBUS_DATA } from "../omnibus/dataVolumeMount";
 import { Host, ubuntuAmi } from "../aws/host";
 import { HostFiles, contentDigest } from "../omnibus/hostFiles";
 import { hostFile } from "../omnibus/hostScripts";
@@ -166,13 +168,23 @@ export class Deployment extends pulumi.ComponentResource {
             return file.content.kind === "ca" ? (material.caCertificate as pulumi.Output<string>) : material.byName[file.content.name][file.content.kind];
         };
 
+        new DataVolumeSnapshots("data-snapshots", { retentionDays: settings.backup.retentionDays }, parent);
         const configure = (plan: OmnibusHostPlan, after: pulumi.Resource[], upgradeAfter: pulumi.Resource[]) => {
             const host = hostOf(plan);
+            const data = new DataVolume(plan.name, { availabilityZone: network.availabilityZone, instanceId: host.instanceId, settings: plan.dataVolume }, parent);
+            const mount = new DataVolumeMount(plan.name, {
+                connection: host.connection,
+                instanceId: host.instanceId,
+                volumeId: data.volumeId,
+                attachment: data.attachment,
+                ...OMNIBUS_DATA,
+            }, parent);
             const install = new OmnibusInstall(plan.name, {
                 connection: host.connection,
                 instanceId: host.instanceId,
                 edition: settings.gitlab.edition,
                 version: settings.gitlab.version,
+                after: [mount.step],
             }, parent);
             const path = args.versionPlan.path;
             const backups = new BackupSchedule(`${plan.name}-backup`, {
@@ -233,7 +245,7 @@ export class Deployment extends pulumi.ComponentResource {
                       after: [install.step],
                   }, parent).steps
                 : [];
-            return { config, backups, tools };
+            return { config, backups, tools, dataVolumeId: data.volumeId };
         };
 
         // GitLab first: the OAuth applications live in its database. Each application is registered
@@ -280,7 +292,7 @@ export class Deployment extends pulumi.ComponentResource {
             new MattermostRestore("mattermost-restore", {
                 backup: restoreFrom,
                 connection: hostOf(mattermostPlan).connection,
-                instanceId: hostOf(mattermostPlan).instanceId,
+                dataVolumeId: mattermostHost.dataVolumeId,
                 // The restore tool and its settings come with the backups; their timers wait for it.
                 after: [mattermostConfig.apply, ...mattermostConfig.healthGates, mattermostHost.backups.toolsReady],
             }, parent).step;
