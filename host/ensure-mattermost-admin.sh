@@ -20,18 +20,11 @@ interval=${ADMIN_WAIT_INTERVAL_SECONDS:-5}
 # Which password this step last set, as a SHA-256 digest, so a re-run with the same one changes nothing.
 marker=$state_dir/mattermost-admin.sha256
 
-failure=""
 response=""
-finish() {
-    local status=$?
-    progress_stop
+remove_scratch() {
     rm -f "$response" "$marker.new"
-    if [ "$status" -ne 0 ]; then
-        log "FAILED (exit $status): ${failure:-stopped before it finished}; run it again: it finds what it already did" >&2
-    fi
 }
-trap finish EXIT
-fail_on_signals
+cleanup_steps+=(remove_scratch)
 
 IFS= read -r password || true
 # The request bodies are written with printf; a generated password never holds these.

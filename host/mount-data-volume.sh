@@ -12,22 +12,6 @@ log() { printf 'mount-data-volume: %s\n' "$*"; }
 . "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/data-volume.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/data-volume.sh"
-failure=""
-fail() {
-    failure=$*
-    exit 1
-}
-on_exit() {
-    local status=$?
-    trap - EXIT
-    [ -z "$fstab_staged" ] || rm -f "$fstab_staged"
-    if [ "$status" -ne 0 ]; then
-        log "FAILED (exit $status): ${failure:-stopped before the volume was mounted; run the step again}" >&2
-    fi
-    exit "$status"
-}
-trap on_exit EXIT
-fail_on_signals
 
 if [ "$#" -ne 3 ] || ! [[ "$1" =~ ^vol-[0-9a-f]+$ ]] || [[ "$2" != /* ]]; then
     fail "usage: mount-data-volume.sh vol-ID /MOUNT/POINT LABEL"

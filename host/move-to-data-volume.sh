@@ -17,11 +17,6 @@ log() { printf 'move-to-data-volume: %s\n' "$*"; }
 # shellcheck source-path=SCRIPTDIR source=lib/data-volume.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/data-volume.sh"
 state_dir=${DATA_VOLUME_STATE_DIR:-/var/lib/gitlab-mattermost}
-failure=""
-fail() {
-    failure=$*
-    exit 1
-}
 
 if [ "$#" -ne 3 ] || ! [[ "$1" =~ ^vol-[0-9a-f]+$ ]] || [[ "$2" != /* ]]; then
     fail "usage: move-to-data-volume.sh vol-ID /MOUNT/POINT LABEL"
@@ -59,21 +54,12 @@ rollback() {
         gitlab-ctl start >/dev/null || log "could not start GitLab again: run gitlab-ctl start" >&2
     fi
 }
-on_exit() {
-    local status=$?
-    trap - EXIT
-    # Signals stay trapped while rolling back: the rollback runs to its end.
-    trap '' HUP INT TERM PIPE
-    [ -z "$fstab_staged" ] || rm -f "$fstab_staged"
-    if [ "$status" -ne 0 ]; then
-        rollback
-        log "FAILED (exit $status): ${failure:-stopped before the move finished}; the data stays on the root volume at $mount_point; run the move again" >&2
-    fi
+# The copy of fstab taken before the switch goes once the run is over (after a rollback used it).
+remove_fstab_before() {
     [ -z "$fstab_before" ] || rm -f "$fstab_before"
-    exit "$status"
 }
-trap on_exit EXIT
-fail_on_signals
+rollback_steps+=(rollback)
+cleanup_steps+=(remove_fstab_before)
 
 if [ -e "$marker" ]; then
     log "the move to $volume_id is already done"

@@ -65,6 +65,11 @@ mounted_at() {
 # point: to a temporary file beside fstab, checked with findmnt --verify, then renamed over it.
 # `nofail`: a host whose volume is missing still boots, so it can be reached and repaired.
 fstab_staged=""
+# A staged fstab that was never renamed into place goes, however the run ends.
+remove_staged_fstab() {
+    [ -z "$fstab_staged" ] || rm -f "$fstab_staged"
+}
+cleanup_steps+=(remove_staged_fstab)
 write_fstab_entry() {
     local uuid=$1 mount_point=$2
     local line="UUID=$uuid $mount_point ext4 defaults,nofail,x-systemd.device-timeout=60s 0 2"
