@@ -1149,7 +1149,7 @@ describe("enable-backups.sh", () => {
     function enableBackups(sandbox: Sandbox, present: string[]): Promise<RunResult> {
         const basics = sandbox.path("basic-tools");
         mkdirSync(basics);
-        for (const tool of ["bash", "env", "mkdir", "find", "wc", "cat"]) {
+        for (const tool of ["bash", "env", "dirname", "mkdir", "find", "wc", "cat"]) {
             symlinkSync(`/usr/bin/${tool}`, join(basics, tool));
         }
         sandbox.standIn("apt-get", 'echo "apt-get stand-in: $*"');
