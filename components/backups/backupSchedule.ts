@@ -19,7 +19,7 @@ export interface BackupScheduleArgs {
     instanceId: pulumi.Input<string>;
     bucketName: pulumi.Input<string>;
     region: pulumi.Input<string>;
-    /** Steps that must finish first: the package install. */
+    /** Steps that must finish first: the package install, or a standalone Mattermost host's installation. */
     after: pulumi.Input<pulumi.Resource>[];
     /** When an upgrade follows, back up once first, after these steps. */
     beforeUpgrade?: { after: pulumi.Input<pulumi.Resource>[] };

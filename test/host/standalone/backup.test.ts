@@ -26,8 +26,9 @@ import {
     fileTreeHash,
     fingerprint,
     writeDataDirectory,
+    mattermostState,
     writePluginDirectories,
-    type DatabaseFingerprint,
+    type MattermostState,
 } from "../../support/mattermostFixture";
 import { startPing, type PingServer } from "../../support/mattermostPing";
 import { PostgresCluster } from "../../support/postgres";
@@ -65,10 +66,7 @@ after(async () => {
     await cluster?.destroy();
 });
 
-async function databasesStartingWith(prefix: string): Promise<string[]> {
-    const out = await cluster.sql("postgres", `SELECT datname FROM pg_database WHERE starts_with(datname, '${prefix}') ORDER BY 1`);
-    return out.split("\n").filter((line) => line !== "");
-}
+const databasesStartingWith = (prefix: string) => cluster.databasesStartingWith(prefix);
 
 /**
  * A standalone Mattermost host in a sandbox: the database `mattermost` (a copy of the fixture), the
@@ -162,26 +160,16 @@ esac`,
         return this.sandbox.runScript("tools/mattermost-restore.sh", [which], { env: this.env(env), timeoutMs: TIMEOUT_MS });
     }
 
-    async state(): Promise<{ database: DatabaseFingerprint; files: string; plugins: string; clientPlugins: string; config: string }> {
-        return {
-            database: await fingerprint(cluster, this.database),
-            files: fileTreeHash(this.dataDir),
-            plugins: fileTreeHash(this.pluginDir),
-            clientPlugins: fileTreeHash(this.clientPluginDir),
-            config: readFileSync(this.config, "utf8"),
-        };
+    state(): Promise<MattermostState> {
+        return mattermostState(cluster, this);
     }
 
     systemctlCalls(): string[] {
         return this.sandbox.calls("systemctl").map((call) => call.argv.join(" "));
     }
 
-    async objects(): Promise<string[]> {
-        const result = await s3.rclone(["lsf", "-R", "--files-only", s3.path(`${this.stack}/`)]);
-        // rclone's status 3: no such folder, nothing uploaded.
-        if (result.status === 3) return [];
-        assert.equal(result.status, 0, describeRun(result));
-        return result.stdout.split("\n").filter((line) => line !== "").sort();
+    objects(): Promise<string[]> {
+        return s3.filesUnder(`${this.stack}/`);
     }
 }
 
@@ -206,7 +194,7 @@ async function changeSinceBackup(host: StandaloneHost): Promise<void> {
 }
 
 /** Rolled back after the swap: the previous database and files serve again, the restored ones are aside. */
-async function assertRolledBackAfterSwap(host: StandaloneHost, result: RunResult, before: Awaited<ReturnType<StandaloneHost["state"]>>): Promise<void> {
+async function assertRolledBackAfterSwap(host: StandaloneHost, result: RunResult, before: MattermostState): Promise<void> {
     assert.match(result.stderr, /restore FAILED after the swap began; rolled back: .*database mattermost.* are the previous ones again/, describeRun(result));
     assert.deepEqual(await host.state(), before, "the previous database, files, plugins and config.json are live again");
     const [failed] = await databasesStartingWith(`${host.database}_failed_restore_`);
