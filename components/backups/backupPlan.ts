@@ -1,9 +1,11 @@
 // What each host needs for its backups: the tools, their settings file, the systemd service and
 // timer that run them, and what its instance profile may do in the bucket. Pure module.
 
+import { STANDALONE_DATABASE, STANDALONE_LAYOUT } from "../mattermost/standalone/hostLayout";
+import { MATTERMOST_UNIT } from "../mattermost/standalone/mattermostUnit";
 import type { BackupSettings } from "../settings/settings";
 import { DEFAULTS } from "../settings/settings";
-import type { HostPlan } from "../settings/topology";
+import { runsOmnibus, type HostPlan } from "../settings/topology";
 
 /** The settings file the backup and restore tools read (KEY=value; no secrets: rclone uses the instance profile). */
 export const BACKUP_ENV_FILE = "/etc/gitlab-mattermost/backup.env";
@@ -77,8 +79,60 @@ export const GITLAB_ARCHIVE_PATTERN = "*_gitlab_backup.tar";
  */
 export const EXPIRABLE_TAG = { key: "gitlab-mattermost-retention", value: "expirable" } as const;
 
-/** The settings file both tools read. */
-export function backupEnvFile(args: { stack: string; bucket: string; region: string; keepNewest: number }): string {
+/**
+ * What the backup and restore tools need to know of the kind of host they run on. One copy of each
+ * tool serves every host: where they differ is settings (load_mattermost_settings in
+ * host/tools/backup-common.sh), whose defaults are Omnibus's.
+ */
+export interface BackupHostKind {
+    /** The services a backup reads from: its unit is ordered after them. */
+    readonly services: readonly string[];
+    /** Settings for the tools, written into their settings file. */
+    readonly toolSettings: Readonly<Record<string, string>>;
+}
+
+/** Omnibus runs PostgreSQL and Mattermost under runit, itself a systemd unit; the tools' defaults are its paths. */
+const OMNIBUS_HOST: BackupHostKind = { services: ["gitlab-runsvdir.service"], toolSettings: {} };
+
+const { environmentFile } = STANDALONE_LAYOUT;
+const environmentDir = environmentFile.slice(0, environmentFile.lastIndexOf("/"));
+
+/**
+ * A standalone Mattermost host (hostLayout.ts): Ubuntu's PostgreSQL, reached as its `postgres`
+ * account over the local socket (peer authentication, as setup-mattermost-database.sh does), whose
+ * /usr/bin clients pick the installed server's version; Mattermost under systemd; the unit's
+ * environment file holds the secrets the deployment writes (the at-rest key among them).
+ */
+const STANDALONE_HOST: BackupHostKind = {
+    services: [MATTERMOST_UNIT, "postgresql.service"],
+    toolSettings: {
+        PG_BIN: "/usr/bin",
+        PG_RUN_AS: "postgres",
+        PG_HOST: "/var/run/postgresql",
+        PG_USER: "postgres",
+        PG_ADMIN_PSQL: "sudo -u postgres psql",
+        MM_DB: STANDALONE_DATABASE.name,
+        MM_DB_OWNER: STANDALONE_DATABASE.role,
+        MM_DATA_DIR: STANDALONE_LAYOUT.filesDirectory.replace(/\/$/, ""),
+        MM_CONFIG: STANDALONE_LAYOUT.configFile,
+        MM_PLUGIN_DIR: STANDALONE_LAYOUT.pluginDirectory,
+        MM_CLIENT_PLUGIN_DIR: STANDALONE_LAYOUT.clientPluginDirectory,
+        MM_ETC_DIR: environmentDir,
+        MM_ETC_FILES: environmentFile.slice(environmentDir.length + 1),
+        MM_ETC_ARCHIVE: "mattermost-etc.tar.gz",
+        MM_ETC_ADVICE: `compare it with ${environmentFile} (MM_SQLSETTINGS_ATRESTENCRYPTKEY is the at-rest key); pulumi up rewrites that file, so a value to keep goes into the stack configuration`,
+        MM_STOP_COMMAND: `systemctl stop ${MATTERMOST_UNIT}`,
+        MM_START_COMMAND: `systemctl start ${MATTERMOST_UNIT}`,
+    },
+};
+
+/** The kind of host `plan` is, as the backup tools see it. */
+export function backupHostKind(plan: HostPlan): BackupHostKind {
+    return runsOmnibus(plan) ? OMNIBUS_HOST : STANDALONE_HOST;
+}
+
+/** The settings file both tools read, for the host `plan`. */
+export function backupEnvFile(args: { plan: HostPlan; stack: string; bucket: string; region: string; keepNewest: number }): string {
     return [
         "# Written by gitlab-mattermost; read by the backup and restore tools and their systemd units.",
         `BACKUP_REMOTE=${RCLONE_REMOTE}:${args.bucket}`,
@@ -96,18 +150,19 @@ export function backupEnvFile(args: { stack: string; bucket: string; region: str
         // 404, and rclone takes only 404 for "not there" (backend/s3 headObject). Every backup writes a
         // new folder, so nothing is to be gained by looking first.
         "RCLONE_NO_CHECK_DEST=true",
+        ...Object.entries(backupHostKind(args.plan).toolSettings).map(([key, value]) => `${key}=${value}`),
         "",
     ].join("\n");
 }
 
-/** The systemd service and timer of a job. */
-export function backupUnits(job: BackupJob, backup: BackupSettings): { service: string; timer: string } {
+/** The systemd service and timer of a job on the host `plan`. */
+export function backupUnits(job: BackupJob, backup: BackupSettings, plan: HostPlan): { service: string; timer: string } {
     return {
         service: [
             "[Unit]",
             `Description=${job.description}`,
             "Wants=network-online.target",
-            "After=network-online.target gitlab-runsvdir.service",
+            `After=${["network-online.target", ...backupHostKind(plan).services].join(" ")}`,
             "",
             "[Service]",
             "Type=oneshot",

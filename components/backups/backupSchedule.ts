@@ -19,7 +19,7 @@ export interface BackupScheduleArgs {
     instanceId: pulumi.Input<string>;
     bucketName: pulumi.Input<string>;
     region: pulumi.Input<string>;
-    /** Steps that must finish first: the package install. */
+    /** Steps that must finish first: the package install, or a standalone Mattermost host's installation. */
     after: pulumi.Input<pulumi.Resource>[];
     /** When an upgrade follows, back up once first, after these steps. */
     beforeUpgrade?: { after: pulumi.Input<pulumi.Resource>[] };
@@ -44,14 +44,14 @@ export class BackupSchedule extends pulumi.ComponentResource {
     constructor(name: string, args: BackupScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
         super("gitlab-mattermost:index:BackupSchedule", name, {}, opts);
         const jobs = backupJobs(args.plan);
-        const env = pulumi.all([args.bucketName, args.region]).apply(([bucket, region]) => backupEnvFile({ stack: pulumi.getStack(), bucket, region, keepNewest: args.backup.keepNewest }));
+        const env = pulumi.all([args.bucketName, args.region]).apply(([bucket, region]) => backupEnvFile({ plan: args.plan, stack: pulumi.getStack(), bucket, region, keepNewest: args.backup.keepNewest }));
         const tools: HostFile[] = [
             { path: BACKUP_COMMON.path, mode: "0644", content: hostFile(BACKUP_COMMON.source) },
             ...jobs.map((job) => ({ path: `${TOOL_DIR}/${job.command}`, mode: "0755", content: hostFile(job.source) })),
             ...(args.plan.runsMattermost ? [{ path: `${TOOL_DIR}/${MATTERMOST_RESTORE.command}`, mode: "0755", content: hostFile(MATTERMOST_RESTORE.source) }] : []),
         ];
         const units: HostFile[] = jobs.flatMap((job) => {
-            const { service, timer } = backupUnits(job, args.backup);
+            const { service, timer } = backupUnits(job, args.backup, args.plan);
             return [
                 { path: `${SYSTEMD_DIR}/${job.command}.service`, mode: "0644", content: service },
                 { path: `${SYSTEMD_DIR}/${job.command}.timer`, mode: "0644", content: timer },

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Shared by the host scripts in host/: sourced when a script runs from its file, and put in place of
-# the `. …/lib/step-common.sh` line when components/hostScripts.ts builds the remote command.
+# Shared by the host scripts in host/ and host/standalone/: sourced when a script runs from its file,
+# and put in place of the `. …/lib/step-common.sh` line when components/omnibus/hostScripts.ts builds
+# the remote command.
 # Each script defines log() before it sources this file.
 
 # Milliseconds since the epoch. EPOCHREALTIME (bash 5) has microseconds; $SECONDS counts whole

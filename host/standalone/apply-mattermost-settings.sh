@@ -16,9 +16,11 @@
 # Usage: apply-mattermost-settings.sh environment|unit|nginx-http|nginx-https|trusted-ca [WAIT_SECONDS] < file
 # MATTERMOST_HOST_ROOT (tests only) puts every path below another directory.
 set -Eeuo pipefail
-# Traps, log and fail, shared with the other standalone scripts.
-# shellcheck source-path=SCRIPTDIR source=fault-handling.sh
-. "$(dirname "${BASH_SOURCE[0]}")/fault-handling.sh"
+log() { printf 'apply-mattermost-settings: %s\n' "$*"; }
+# Traps and fail, shared with the other host scripts: rollback_steps run after a failure, whatever
+# ended the run, cleanup_steps after every run.
+# shellcheck source-path=SCRIPTDIR source=../lib/step-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/step-common.sh"
 
 staged=""
 previous=""
@@ -35,9 +37,11 @@ undo() {
     fi
     activate || log "the service did not take the previous file either; see journalctl -u $service" >&2
 }
+rollback_steps+=(undo)
 clean_up() {
     rm -f "$staged" "$previous"
 }
+cleanup_steps+=(clean_up)
 
 if [ "$#" -lt 1 ] || [ "$#" -gt 2 ]; then
     fail "usage: apply-mattermost-settings.sh environment|unit|nginx-http|nginx-https|trusted-ca [WAIT_SECONDS] < file"

@@ -10,15 +10,18 @@
 # Re-running is safe: a release already unpacked and recorded with the same checksum is kept.
 # MATTERMOST_HOST_ROOT (tests only) puts every path below another directory.
 set -Eeuo pipefail
-# Traps, log and fail, shared with the other standalone scripts.
-# shellcheck source-path=SCRIPTDIR source=fault-handling.sh
-. "$(dirname "${BASH_SOURCE[0]}")/fault-handling.sh"
+log() { printf 'install-mattermost: %s\n' "$*"; }
+# Traps and fail, shared with the other host scripts: rollback_steps run after a failure, whatever
+# ended the run, cleanup_steps after every run.
+# shellcheck source-path=SCRIPTDIR source=../lib/step-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/step-common.sh"
 
 # A release or link is only ever renamed into place whole; what is left half done is scratch.
 scratch=()
 clean_up() {
     if [ "${#scratch[@]}" -gt 0 ]; then rm -rf -- "${scratch[@]}"; fi
 }
+cleanup_steps+=(clean_up)
 
 [ "$#" -eq 3 ] || fail "usage: install-mattermost.sh VERSION enterprise|team SHA256"
 version=$1 edition=$2 sha256=$3

@@ -6,14 +6,17 @@
 # Re-running is safe: certbot keeps a certificate that is not yet due for renewal.
 # MATTERMOST_HOST_ROOT (tests only) puts every path below another directory.
 set -Eeuo pipefail
-# Traps, log and fail, shared with the other standalone scripts.
-# shellcheck source-path=SCRIPTDIR source=fault-handling.sh
-. "$(dirname "${BASH_SOURCE[0]}")/fault-handling.sh"
+log() { printf 'issue-certificate: %s\n' "$*"; }
+# Traps and fail, shared with the other host scripts: rollback_steps run after a failure, whatever
+# ended the run, cleanup_steps after every run.
+# shellcheck source-path=SCRIPTDIR source=../lib/step-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/step-common.sh"
 
 staged_hook=""
 clean_up() {
     [ -z "$staged_hook" ] || rm -f "$staged_hook"
 }
+cleanup_steps+=(clean_up)
 
 if [ "$#" -lt 1 ] || [ "$#" -gt 2 ]; then
     fail "usage: issue-certificate.sh HOSTNAME [CONTACT_EMAIL]"

@@ -9,9 +9,11 @@
 # Re-running is safe, and changes the password when a different one is given.
 # PG_BIN, PG_HOST, PG_PORT, PG_USER and PG_RUN_AS point it at another cluster (tests).
 set -Eeuo pipefail
-# Traps, log and fail, shared with the other standalone scripts.
-# shellcheck source-path=SCRIPTDIR source=fault-handling.sh
-. "$(dirname "${BASH_SOURCE[0]}")/fault-handling.sh"
+log() { printf 'setup-mattermost-database: %s\n' "$*"; }
+# Traps and fail, shared with the other host scripts: rollback_steps run after a failure, whatever
+# ended the run, cleanup_steps after every run.
+# shellcheck source-path=SCRIPTDIR source=../lib/step-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/step-common.sh"
 
 hba_previous=""
 hba_file=""
@@ -23,9 +25,11 @@ undo() {
         log "restored $hba_file" >&2
     fi
 }
+rollback_steps+=(undo)
 clean_up() {
     if [ "${#scratch[@]}" -gt 0 ]; then rm -f -- "${scratch[@]}"; fi
 }
+cleanup_steps+=(clean_up)
 
 database=mattermost role=mmuser
 pg_bin=${PG_BIN:-/usr/bin}

@@ -10,9 +10,11 @@
 # Re-running is safe: a host already on VERSION is left as it is. Downgrades are refused.
 # MATTERMOST_HOST_ROOT (tests only) puts every path below another directory.
 set -Eeuo pipefail
-# Traps, log and fail, shared with the other standalone scripts.
-# shellcheck source-path=SCRIPTDIR source=fault-handling.sh
-. "$(dirname "${BASH_SOURCE[0]}")/fault-handling.sh"
+log() { printf 'upgrade-mattermost: %s\n' "$*"; }
+# Traps and fail, shared with the other host scripts: rollback_steps run after a failure, whatever
+# ended the run, cleanup_steps after every run.
+# shellcheck source-path=SCRIPTDIR source=../lib/step-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/step-common.sh"
 
 switched=no
 previous=""
@@ -26,9 +28,11 @@ undo() {
     fi
     log "if $previous does not start on the migrated database, restore the backup made before this upgrade (mattermost-restore)" >&2
 }
+rollback_steps+=(undo)
 clean_up() {
     [ -z "$staged_link" ] || rm -f "$staged_link"
 }
+cleanup_steps+=(clean_up)
 
 if [ "$#" -lt 2 ] || [ "$#" -gt 3 ]; then
     fail "usage: upgrade-mattermost.sh VERSION enterprise|team [WAIT_SECONDS]"

@@ -270,6 +270,42 @@ CURL
     [ "$status" = 200 ] || { log "retention: tagging $key failed: S3 answered $status: $(head -c 300 "$work/tagging.response")" >&2; return 1; }
 }
 
+# --- The Mattermost host -------------------------------------------------------------------------
+# Where mattermost-backup and mattermost-restore find Mattermost's database and files, and how they
+# reach them, as KEYs of the settings file. The defaults are Omnibus's (the bundled Mattermost); the
+# settings file of a standalone Mattermost host names its own (components/backups/backupPlan.ts), so
+# one copy of each tool serves both kinds of host.
+#   PG_BIN, PG_RUN_AS, PG_HOST, PG_PORT, PG_USER  the PostgreSQL clients, the superuser's OS account
+#                   they run as, and how they connect (PGHOST, PGPORT, PGUSER)
+#   PG_ADMIN_PSQL   how an administrator runs psql as the superuser there (for printed commands)
+#   MM_DB, MM_DB_OWNER, MM_HOME, MM_DATA_DIR, MM_CONFIG, MM_PLUGIN_DIR, MM_CLIENT_PLUGIN_DIR
+#   MM_ETC_DIR, MM_ETC_FILES, MM_ETC_ARCHIVE  the host's secrets the deployment writes (names
+#                   separated by spaces, in MM_ETC_DIR), and the archive of them a backup holds
+#   MM_ETC_ADVICE   what an administrator does with the copy of them a restore extracts
+#   MM_STOP_COMMAND, MM_START_COMMAND  how to stop and start Mattermost
+# shellcheck disable=SC2034 # the sourcing tool reads them
+load_mattermost_settings() {
+    pg_bin=${PG_BIN:-/opt/gitlab/embedded/bin}
+    pg_run_as=${PG_RUN_AS-gitlab-psql}
+    export PGHOST=${PG_HOST:-/var/opt/gitlab/postgresql} PGPORT=${PG_PORT:-5432} PGUSER=${PG_USER:-gitlab-psql}
+    pg_admin_psql=${PG_ADMIN_PSQL:-sudo gitlab-psql}
+    mm_db=${MM_DB:-mattermost_production}
+    mm_db_owner=${MM_DB_OWNER:-gitlab_mattermost}
+    mm_home=${MM_HOME:-/var/opt/gitlab/mattermost}
+    mm_data_dir=${MM_DATA_DIR:-$mm_home/data}
+    mm_config=${MM_CONFIG:-$mm_home/config.json}
+    mm_plugin_dir=${MM_PLUGIN_DIR:-$mm_home/plugins}
+    mm_client_plugin_dir=${MM_CLIENT_PLUGIN_DIR:-$mm_home/client-plugins}
+    # On Omnibus, Mattermost's secrets are in GitLab's settings.
+    etc_dir=${MM_ETC_DIR:-${GITLAB_ETC_DIR:-/etc/gitlab}}
+    read -r -a etc_files <<<"${MM_ETC_FILES:-gitlab-secrets.json gitlab.rb}"
+    etc_archive=${MM_ETC_ARCHIVE:-gitlab-etc.tar.gz}
+    [[ "$etc_archive" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*\.tar\.gz$ ]] || fail "MM_ETC_ARCHIVE must be a file name ending in .tar.gz, got '$etc_archive'"
+    etc_advice=${MM_ETC_ADVICE:-compare them with $etc_dir (the \"mattermost\" section of gitlab-secrets.json holds the at-rest key); copy what is needed by hand, then run: sudo gitlab-ctl reconfigure}
+    stop_command=${MM_STOP_COMMAND:-/opt/gitlab/bin/gitlab-ctl stop mattermost}
+    start_command=${MM_START_COMMAND:-/opt/gitlab/bin/gitlab-ctl start mattermost}
+}
+
 # Reads KEY=value lines (the syntax systemd's EnvironmentFile= reads too) as data, never as code.
 # A variable already set in the environment wins, so one run can override the file.
 load_env_file() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Backs up the bundled Mattermost to S3 (installed as /usr/local/sbin/mattermost-backup; the systemd
-# timer runs it, so its output goes to the journal). Exits non-zero on any failure.
+# Backs up Mattermost, bundled in Omnibus or standalone, to S3 (installed as
+# /usr/local/sbin/mattermost-backup; the systemd timer runs it, so its output goes to the journal).
+# Exits non-zero on any failure.
 #
 # One backup is the folder <BACKUP_REMOTE>/<BACKUP_STACK>/mattermost/<UTC YYYYmmddTHHMMSSZ>/ holding:
 #   mattermost.dump.zst     pg_dump of the Mattermost database, custom format, compressed by zstd
@@ -11,15 +12,17 @@
 #                           the plugin directories (plugins installed by an administrator live only
 #                           there)
 #   config.json             Mattermost's config.json
-#   gitlab-etc.tar.gz       /etc/gitlab/gitlab-secrets.json (Mattermost's at-rest key, OAuth
-#                           credentials) and /etc/gitlab/gitlab.rb
+#   gitlab-etc.tar.gz       on Omnibus: /etc/gitlab/gitlab-secrets.json (Mattermost's at-rest key,
+#                           OAuth credentials) and /etc/gitlab/gitlab.rb; on a standalone Mattermost
+#                           host, mattermost-etc.tar.gz: /etc/mattermost/mattermost.env (MM_ETC_*)
 #   manifest.txt            "<sha256> <size> <name>" per file, uploaded LAST: a folder without it is an
 #                           incomplete backup, which mattermost-restore refuses.
 # On success the timestamp is written to $BACKUP_STATE_DIR/mattermost-backup.last-success and to
 # <BACKUP_REMOTE>/<BACKUP_STACK>/mattermost/last-success.txt. Then older backups beyond the newest
 # $BACKUP_KEEP_NEWEST are tagged expirable (apply_retention in backup-common.sh).
 #
-# Settings: the environment, then the KEY=value file $BACKUP_ENV_FILE, then Omnibus's defaults below.
+# Settings: the environment, then the KEY=value file $BACKUP_ENV_FILE, then Omnibus's defaults (below,
+# and load_mattermost_settings in backup-common.sh for the host's paths, database and commands).
 # rclone is configured only through RCLONE_CONFIG_<REMOTE>_* variables (on AWS: env_auth with the
 # instance profile); no credentials are ever written to a file or a command line by this script.
 set -euo pipefail
@@ -30,16 +33,7 @@ tool=mattermost-backup
 . "${BACKUP_COMMON:-/usr/local/lib/gitlab-mattermost/backup-common.sh}"
 : "${BACKUP_REMOTE:?set BACKUP_REMOTE to the rclone remote and bucket, e.g. backup:my-bucket}"
 : "${BACKUP_STACK:?set BACKUP_STACK to the stack name}"
-pg_bin=${PG_BIN:-/opt/gitlab/embedded/bin}
-pg_run_as=${PG_RUN_AS-gitlab-psql}
-export PGHOST=${PG_HOST:-/var/opt/gitlab/postgresql} PGPORT=${PG_PORT:-5432} PGUSER=${PG_USER:-gitlab-psql}
-mm_db=${MM_DB:-mattermost_production}
-mm_home=${MM_HOME:-/var/opt/gitlab/mattermost}
-mm_data_dir=${MM_DATA_DIR:-$mm_home/data}
-mm_config=${MM_CONFIG:-$mm_home/config.json}
-mm_plugin_dir=${MM_PLUGIN_DIR:-$mm_home/plugins}
-mm_client_plugin_dir=${MM_CLIENT_PLUGIN_DIR:-$mm_home/client-plugins}
-gitlab_etc=${GITLAB_ETC_DIR:-/etc/gitlab}
+load_mattermost_settings
 state_dir=${BACKUP_STATE_DIR:-/var/lib/gitlab-mattermost}
 # zstd's level for the dump: 9 makes it about 0.6x the size of gzip's, in less time (npm run bench:backup).
 zstd_level=${BACKUP_ZSTD_LEVEL:-9}
@@ -92,9 +86,9 @@ archive --create --gzip --file="$work/upload/mattermost-data.tar.gz" --directory
 archive_plugin_dir mattermost-plugins.tar.gz "$mm_plugin_dir"
 archive_plugin_dir mattermost-client-plugins.tar.gz "$mm_client_plugin_dir"
 cp "$mm_config" "$work/upload/config.json"
-archive --create --gzip --file="$work/upload/gitlab-etc.tar.gz" --directory="$gitlab_etc" gitlab-secrets.json gitlab.rb
+archive --create --gzip --file="$work/upload/$etc_archive" --directory="$etc_dir" "${etc_files[@]}"
 
-files=(mattermost.dump.zst mattermost-data.tar.gz mattermost-plugins.tar.gz mattermost-client-plugins.tar.gz config.json gitlab-etc.tar.gz)
+files=(mattermost.dump.zst mattermost-data.tar.gz mattermost-plugins.tar.gz mattermost-client-plugins.tar.gz config.json "$etc_archive")
 {
     printf '# mattermost backup %s of stack %s, database %s\n' "$timestamp" "$BACKUP_STACK" "$mm_db"
     printf '# %s\n' "$("$pg_bin/pg_dump" --version)"

@@ -32,12 +32,14 @@
 # itself fails does it print the commands that finish it. What a killed run (SIGKILL, a crash) left
 # behind is removed by the next run, which says so.
 #
-# gitlab-secrets.json and gitlab.rb from the backup are NOT put in place: they are extracted to
-# $GITLAB_ETC_DIR/mattermost-restore-<ts>/ for an administrator to compare. On a single host that file
-# holds all of GitLab's own secrets too, and gitlab.rb is written by the deployment, so overwriting
-# either blindly could break GitLab or undo configuration made since the backup.
+# The host's secrets from the backup (MM_ETC_FILES: on Omnibus gitlab-secrets.json and gitlab.rb, on a
+# standalone host mattermost.env) are NOT put in place: they are extracted to
+# <MM_ETC_DIR>/mattermost-restore-<ts>/ for an administrator to compare. On a single host
+# gitlab-secrets.json holds all of GitLab's own secrets too, and the deployment writes gitlab.rb and
+# mattermost.env, so overwriting them blindly could break GitLab or undo configuration made since.
 #
-# Settings as in mattermost-backup (same env file), plus the commands and URL listed below.
+# Settings as in mattermost-backup (same env file, load_mattermost_settings in backup-common.sh), plus
+# those listed below.
 set -euo pipefail
 
 tool=mattermost-restore
@@ -52,24 +54,12 @@ requested=$1
 
 : "${BACKUP_REMOTE:?set BACKUP_REMOTE to the rclone remote and bucket, e.g. backup:my-bucket}"
 : "${BACKUP_STACK:?set BACKUP_STACK to the stack name}"
-pg_bin=${PG_BIN:-/opt/gitlab/embedded/bin}
-pg_run_as=${PG_RUN_AS-gitlab-psql}
-export PGHOST=${PG_HOST:-/var/opt/gitlab/postgresql} PGPORT=${PG_PORT:-5432} PGUSER=${PG_USER:-gitlab-psql}
+load_mattermost_settings
 maintenance_db=${PG_MAINTENANCE_DB:-postgres}
-mm_db=${MM_DB:-mattermost_production}
-mm_db_owner=${MM_DB_OWNER:-gitlab_mattermost}
-mm_home=${MM_HOME:-/var/opt/gitlab/mattermost}
-mm_data_dir=${MM_DATA_DIR:-$mm_home/data}
-mm_config=${MM_CONFIG:-$mm_home/config.json}
-mm_plugin_dir=${MM_PLUGIN_DIR:-$mm_home/plugins}
-mm_client_plugin_dir=${MM_CLIENT_PLUGIN_DIR:-$mm_home/client-plugins}
 mm_owner=${MM_OWNER-mattermost:mattermost}
-stop_command=${MM_STOP_COMMAND:-/opt/gitlab/bin/gitlab-ctl stop mattermost}
-start_command=${MM_START_COMMAND:-/opt/gitlab/bin/gitlab-ctl start mattermost}
 ping_url=${MM_PING_URL:-http://127.0.0.1:8065/api/v4/system/ping}
 ping_timeout=${MM_PING_TIMEOUT:-300}
 ping_interval=${MM_PING_INTERVAL:-5}
-gitlab_etc=${GITLAB_ETC_DIR:-/etc/gitlab}
 state_dir=${BACKUP_STATE_DIR:-/var/lib/gitlab-mattermost}
 jobs=${RESTORE_JOBS:-$(nproc)}
 # The directories a backup holds, each as one archive (same order in both lists). The data directory
@@ -124,8 +114,8 @@ rename_databases() {
     done
 }
 
-# How an administrator runs SQL as the database superuser on an Omnibus host (any database name).
-admin_sql() { printf "sudo gitlab-psql -d postgres -c '%s'" "$1"; }
+# How an administrator runs SQL as the database superuser on this host (any database name).
+admin_sql() { printf "%s -d postgres -c '%s'" "$pg_admin_psql" "$1"; }
 
 # --- how the restored database is built ---------------------------------------------------------------
 # The restore's critical path is Mattermost's full-text index on posts: PostgreSQL before 18 builds a
@@ -258,9 +248,9 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 new_db="${mm_db}_restore_$stamp"
 before_db="${mm_db}_before_restore_$stamp"
 failed_db="${mm_db}_failed_restore_$stamp"
-side_etc="$gitlab_etc/mattermost-restore-$stamp"
+side_etc="$etc_dir/mattermost-restore-$stamp"
 # Extracted here first, renamed to $side_etc once the restore succeeded.
-side_etc_partial="$gitlab_etc/.mattermost-restore-$stamp.partial"
+side_etc_partial="$etc_dir/.mattermost-restore-$stamp.partial"
 
 # A directory that is a mount point (a separate data volume) cannot be renamed (EBUSY): its
 # contents are swapped inside it instead, and its side copies live in it (the same file system,
@@ -308,7 +298,7 @@ reclaim_leftovers() {
             log "removed $path, staged by an earlier restore that did not finish"
         done
     done
-    for path in "$gitlab_etc/.mattermost-restore-"*.partial; do
+    for path in "$etc_dir/.mattermost-restore-"*.partial; do
         rm -rf "$path"
         log "removed $path, extracted by an earlier restore that did not finish"
     done
@@ -327,7 +317,7 @@ report_newer_posts() {
         log "the previous database $before_db holds $newer posts newer than the backup ($timestamp, CreateAt > $since_ms); the restored one does not."
         [ "$newer" -eq 0 ] || {
             log "    to copy them into the restored database (posts only; the README's \"Posts written after the backup\" says what else to check):"
-            log "    sudo gitlab-psql -d $before_db -c 'COPY (SELECT * FROM posts WHERE createat > $since_ms) TO STDOUT' | sudo gitlab-psql -d $mm_db -c 'CREATE TEMP TABLE newer (LIKE posts)' -c 'COPY newer FROM STDIN' -c 'INSERT INTO posts SELECT * FROM newer ON CONFLICT (id) DO NOTHING'"
+            log "    $pg_admin_psql -d $before_db -c 'COPY (SELECT * FROM posts WHERE createat > $since_ms) TO STDOUT' | $pg_admin_psql -d $mm_db -c 'CREATE TEMP TABLE newer (LIKE posts)' -c 'COPY newer FROM STDIN' -c 'INSERT INTO posts SELECT * FROM newer ON CONFLICT (id) DO NOTHING'"
         }
     else
         log "could not count the posts of $before_db newer than the backup ($timestamp)" >&2
@@ -469,7 +459,7 @@ verify_backup() {
             return 1
         fi
     done <"$work/backup/manifest.txt"
-    for name in mattermost-data.tar.gz config.json gitlab-etc.tar.gz; do
+    for name in mattermost-data.tar.gz config.json "$etc_archive"; do
         if [ -z "${listed[$name]+set}" ]; then
             rejection="the manifest does not list $name"
             return 1
@@ -516,7 +506,7 @@ verify_backup() {
         fi
     done
     swap_targets+=("$mm_config")
-    for name in "${restored_archives[@]}" gitlab-etc.tar.gz; do
+    for name in "${restored_archives[@]}" "$etc_archive"; do
         if ! tar --list --gzip --file="$work/backup/$name" >/dev/null; then
             rejection="$name is not a readable archive"
             return 1
@@ -571,7 +561,7 @@ done
 [ ! -e "$side_etc" ] || fail "refusing: $side_etc already exists"
 
 install -d -m 0700 "$side_etc_partial"
-tar --extract --gzip --file="$work/backup/gitlab-etc.tar.gz" --directory="$side_etc_partial"
+tar --extract --gzip --file="$work/backup/$etc_archive" --directory="$side_etc_partial"
 
 # Files are staged while Mattermost still runs: they are not live yet. Ownership is fixed here,
 # before they are swapped in.
@@ -690,6 +680,6 @@ for target in "${swap_targets[@]}"; do
         log "the previous $(basename "$target") is kept as $(before_path "$target"); remove it with: sudo rm -rf $(before_path "$target")"
     fi
 done
-log "gitlab-secrets.json and gitlab.rb from the backup are in $side_etc, NOT installed."
-log "    compare them with $gitlab_etc (the \"mattermost\" section of gitlab-secrets.json holds the at-rest key);"
-log "    copy what is needed by hand, then run: sudo gitlab-ctl reconfigure"
+etc_names=${etc_files[*]}
+log "${etc_names// / and } from the backup are in $side_etc, NOT installed."
+log "    $etc_advice"

@@ -22,8 +22,9 @@ import {
     MATTERMOST_DB_OWNER,
     TEST_SCALE,
     writeDataDirectory,
+    mattermostState,
     writePluginDirectories,
-    type DatabaseFingerprint,
+    type MattermostState,
 } from "../support/mattermostFixture";
 import { gitlabCtlMattermostBody, startPing, type PingServer } from "../support/mattermostPing";
 import { EXPIRABLE_TAG } from "../../components/backups/backupPlan";
@@ -77,18 +78,10 @@ after(async () => {
     await cluster?.destroy();
 });
 
-/** Names of the databases whose name starts with `prefix`. */
-async function databasesStartingWith(prefix: string): Promise<string[]> {
-    const out = await cluster.sql("postgres", `SELECT datname FROM pg_database WHERE starts_with(datname, '${prefix}') ORDER BY 1`);
-    return out.split("\n").filter((line) => line !== "");
-}
+const databasesStartingWith = (prefix: string) => cluster.databasesStartingWith(prefix);
 
 /** Files under <stack>/ in the bucket, as `relative/path` lines. */
-async function objectsOf(stack: string): Promise<string[]> {
-    const result = await s3.rclone(["lsf", "-R", "--files-only", s3.path(`${stack}/`)]);
-    assert.equal(result.status, 0, describeRun(result));
-    return result.stdout.split("\n").filter((line) => line !== "").sort();
-}
+const objectsOf = (stack: string) => s3.filesUnder(`${stack}/`);
 
 async function downloadObject(path: string, to: string): Promise<Buffer> {
     const result = await s3.rclone(["copyto", s3.path(path), to]);
@@ -235,14 +228,8 @@ class MattermostHost {
     }
 
     /** Everything a restore must give back. */
-    async state(): Promise<{ database: DatabaseFingerprint; files: string; plugins: string; clientPlugins: string; config: string }> {
-        return {
-            database: await fingerprint(cluster, this.database),
-            files: fileTreeHash(this.dataDir),
-            plugins: fileTreeHash(this.pluginDir),
-            clientPlugins: fileTreeHash(this.clientPluginDir),
-            config: readFileSync(this.config, "utf8"),
-        };
+    state(): Promise<MattermostState> {
+        return mattermostState(cluster, this);
     }
 
     gitlabCtlCalls(): string[] {

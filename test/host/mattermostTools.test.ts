@@ -1,11 +1,19 @@
 // host/configure-gitlab-plugin.sh and the operator tools in host/tools/, run against RECORDING
-// STAND-INS for Omnibus's chpst, mmctl, mattermost and gitlab-ctl (none exist off a GitLab host).
+// STAND-INS for Omnibus's chpst, mmctl, mattermost and gitlab-ctl (none exist off a GitLab host), and
+// for a standalone host's runuser, systemd-run and release binaries.
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { filesIn, type Sandbox, withSandbox } from "../support/standIns";
+import { STANDALONE_LAYOUT } from "../../components/mattermost/standalone/hostLayout";
+import { mattermostUnit } from "../../components/mattermost/standalone/mattermostUnit";
+import { mattermostTools } from "../../components/mattermost/mattermostTools";
+import { hostFile } from "../../components/omnibus/hostScripts";
+import { parseSettings } from "../../components/stack/config";
+import { planHosts } from "../../components/settings/topology";
+import { rawConfig, stackConfig } from "../support/stackConfig";
 
 const PLUGIN = "com.github.manland.mattermost-plugin-gitlab";
 const PATCH = JSON.stringify({ PluginSettings: { Plugins: { [PLUGIN]: { gitlaboauthclientsecret: "s3cret" } } } });
@@ -113,4 +121,55 @@ describe("tools/mmctl.sh", () => {
             assert.deepEqual(sandbox.calls("chpst")[0].argv, ["-u", "mattermost:mattermost", join(root, "embedded/bin/mmctl"), "--local", "plugin", "list"]);
             assert.deepEqual(sandbox.calls("mmctl").map((c) => c.argv), [["--local", "plugin", "list"]]);
         }));
+});
+
+describe("the tools on a standalone Mattermost host (tools/*-standalone.sh)", () => {
+    /** A release under `opt/mattermost` of the sandbox with stand-ins for its binaries. */
+    function release(sandbox: Sandbox): string {
+        const dir = sandbox.path("opt/mattermost");
+        sandbox.standIn("mmctl", `echo "stand-in mmctl $*"`, join(dir, "bin/mmctl"));
+        sandbox.standIn("mattermost", `echo "stand-in mattermost $*"`, join(dir, "bin/mattermost"));
+        return dir;
+    }
+
+    test("mmctl runs the release's mmctl in local mode as the mattermost user", () =>
+        withSandbox(async (sandbox) => {
+            const dir = release(sandbox);
+            // runuser, as root runs it: drop to the user (recorded) and run the command after --.
+            sandbox.standIn("runuser", 'while [ "$1" != -- ]; do shift; done; shift; exec "$@"');
+            const result = await sandbox.runScript("tools/mmctl-standalone.sh", ["user", "list"], { env: { MATTERMOST_RELEASE: dir } });
+            assert.equal(result.status, 0, result.stderr);
+            assert.deepEqual(sandbox.calls("runuser").map((c) => c.argv), [["-u", STANDALONE_LAYOUT.user, "--", join(dir, "bin/mmctl"), "--local", "user", "list"]]);
+            assert.equal(result.stdout, "stand-in mmctl --local user list\n");
+        }));
+
+    test("mattermost-cli runs the release's binary as the unit runs the server: its user, directory, environment file and config", () =>
+        withSandbox(async (sandbox) => {
+            sandbox.standIn("systemd-run", 'echo "stand-in systemd-run"');
+            const result = await sandbox.runScript("tools/mattermost-cli-standalone.sh", ["version"]);
+            assert.equal(result.status, 0, result.stderr);
+            const [call] = sandbox.calls("systemd-run");
+            const unit = mattermostUnit();
+            const unitValue = (key: string) => new RegExp(`^${key}=(.*)$`, "m").exec(unit)![1]!;
+            const command = call!.argv.slice(call!.argv.indexOf("--") + 1);
+            assert.deepEqual(command, [...unitValue("ExecStart").split(" "), "version"], "the unit's ExecStart, with the arguments");
+            const options = call!.argv.slice(0, call!.argv.indexOf("--"));
+            for (const expected of [`--uid=${unitValue("User")}`, `--gid=${unitValue("Group")}`, `--working-directory=${unitValue("WorkingDirectory")}`, `--property=EnvironmentFile=${unitValue("EnvironmentFile")}`, "--pipe", "--wait"]) {
+                assert.ok(options.includes(expected), `${expected} in ${options.join(" ")}`);
+            }
+        }));
+
+    test("each kind of host gets its own script under the same two commands", () => {
+        const split = planHosts(parseSettings(rawConfig(stackConfig("split"))));
+        const standalone = planHosts(parseSettings(rawConfig(stackConfig("split", { gitlab: { version: "19.3.0" }, mattermost: { mode: "standalone", version: "11.7.9" } }))));
+        const single = planHosts(parseSettings(rawConfig(stackConfig("single"))));
+        assert.deepEqual(mattermostTools(split[0]!), [], "the GitLab host of a split stack runs no Mattermost");
+        assert.deepEqual(mattermostTools(single[0]!).map((tool) => tool.source), ["tools/mattermost-cli.sh", "tools/mmctl.sh"]);
+        assert.deepEqual(mattermostTools(split[1]!), mattermostTools(single[0]!));
+        assert.deepEqual(mattermostTools(standalone[1]!).map((tool) => [tool.path, tool.source]), [
+            ["/usr/local/bin/mattermost-cli", "tools/mattermost-cli-standalone.sh"],
+            ["/usr/local/bin/mmctl", "tools/mmctl-standalone.sh"],
+        ]);
+        for (const tool of mattermostTools(standalone[1]!)) assert.ok(hostFile(tool.source).startsWith("#!/usr/bin/env bash\n"), tool.source);
+    });
 });

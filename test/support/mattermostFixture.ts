@@ -376,3 +376,31 @@ export function fileTreeHash(dir: string): string {
     walk(dir);
     return hash.digest("hex");
 }
+
+/** Where a Mattermost host keeps what a restore gives back. */
+export interface MattermostPlaces {
+    readonly database: string;
+    readonly dataDir: string;
+    readonly pluginDir: string;
+    readonly clientPluginDir: string;
+    readonly config: string;
+}
+
+/** Everything a restore must give back, as it is now. */
+export interface MattermostState {
+    readonly database: DatabaseFingerprint;
+    readonly files: string;
+    readonly plugins: string;
+    readonly clientPlugins: string;
+    readonly config: string;
+}
+
+export async function mattermostState(cluster: PostgresCluster, places: MattermostPlaces): Promise<MattermostState> {
+    return {
+        database: await fingerprint(cluster, places.database),
+        files: fileTreeHash(places.dataDir),
+        plugins: fileTreeHash(places.pluginDir),
+        clientPlugins: fileTreeHash(places.clientPluginDir),
+        config: readFileSync(places.config, "utf8"),
+    };
+}

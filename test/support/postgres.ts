@@ -139,6 +139,12 @@ export class PostgresCluster {
         return result.stdout;
     }
 
+    /** Names of the databases whose name starts with `prefix`, sorted. */
+    async databasesStartingWith(prefix: string): Promise<string[]> {
+        const out = await this.sql("postgres", `SELECT datname FROM pg_database WHERE starts_with(datname, '${prefix}') ORDER BY 1`);
+        return out.split("\n").filter((line) => line !== "");
+    }
+
     /** Runs a client program as the cluster's account, connected to this cluster, and returns its result. */
     tryRun(program: string, args: readonly string[], input = "", timeoutMs = 30_000): Promise<RunResult> {
         const env = { ...(process.env as Record<string, string>), PGHOST: this.socketDir, PGPORT: String(this.port), PGUSER: this.superuser };

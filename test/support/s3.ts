@@ -97,6 +97,15 @@ export class LoopbackS3 {
         return [...result.stdout.matchAll(/<Tag><Key>([^<]*)<\/Key><Value>([^<]*)<\/Value><\/Tag>/g)].map((match) => `${match[1]}=${match[2]}`);
     }
 
+    /** Files below folder `path` of the bucket, as sorted `relative/path` lines; none when it does not exist. */
+    async filesUnder(path: string): Promise<string[]> {
+        const result = await this.rclone(["lsf", "-R", "--files-only", this.path(path)]);
+        // rclone's status 3: no such folder.
+        if (result.status === 3) return [];
+        if (result.status !== 0) throw new Error(`rclone lsf ${path}: status ${result.status}: ${result.stderr}`);
+        return result.stdout.split("\n").filter((line) => line !== "").sort();
+    }
+
     /** `remote:bucket/<path>`. */
     path(path: string): string {
         return `${this.remote}/${path}`;

@@ -9,6 +9,7 @@
 // The body can use $CALL_DIR (this call's record directory) and $CALL_NUMBER (1 for the first call).
 
 import { spawn } from "node:child_process";
+import { setTimeout as delay } from "node:timers/promises";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -31,6 +32,13 @@ export interface RunResult {
     readonly signal: NodeJS.Signals | null;
     readonly stdout: string;
     readonly stderr: string;
+}
+
+/** A script started by Sandbox.start. */
+export interface RunningScript {
+    readonly done: Promise<RunResult>;
+    /** Sends `signal` to the script and everything it started. */
+    signal(signal: NodeJS.Signals): void;
 }
 
 export interface RunOptions {
@@ -158,6 +166,35 @@ export class Sandbox {
         return this.run("bash", [join(HOST_SCRIPT_DIR, script), ...args], options);
     }
 
+    /**
+     * Starts `bash host/<script> args...` in the sandbox environment as its own process group, so a
+     * test can end it the way a lost SSH connection or a cancelled deployment would: a signal to the
+     * whole group, while a stand-in it called is still working. Killed after `timeoutMs` (60 s).
+     */
+    start(script: string, args: readonly string[] = [], options: RunOptions = {}): RunningScript {
+        const child = spawn("bash", [join(HOST_SCRIPT_DIR, script), ...args], {
+            env: this.env(options.env),
+            cwd: this.root,
+            detached: true,
+            stdio: ["pipe", "pipe", "pipe"],
+        });
+        const stdout: Buffer[] = [];
+        const stderr: Buffer[] = [];
+        child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+        child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+        child.stdin.on("error", () => undefined);
+        child.stdin.end(options.input ?? "");
+        const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), options.timeoutMs ?? 60_000);
+        const done = new Promise<RunResult>((resolve, reject) => {
+            child.on("error", reject);
+            child.on("close", (status, signal) => {
+                clearTimeout(timer);
+                resolve({ status, signal, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") });
+            });
+        });
+        return { done, signal: (signal) => process.kill(-child.pid!, signal) };
+    }
+
     /** Runs any command in the sandbox environment, with the sandbox as working directory. */
     run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
         return runProcess(command, args, { ...options, env: this.env(options.env), cwd: this.root });
@@ -226,5 +263,14 @@ export async function withSandbox<T>(body: (sandbox: Sandbox) => Promise<T>): Pr
         return await body(sandbox);
     } finally {
         sandbox.cleanup();
+    }
+}
+
+/** Waits until `file` exists (a stand-in writes it when it starts working). */
+export async function waitForFile(file: string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!existsSync(file)) {
+        if (Date.now() > deadline) throw new Error(`${file} did not appear`);
+        await delay(20);
     }
 }

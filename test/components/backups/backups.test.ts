@@ -3,10 +3,15 @@
 
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { EXPIRABLE_TAG, backupUnits } from "../../../components/backups/backupPlan";
+import { BACKUP_ENV_FILE, EXPIRABLE_TAG, backupEnvFile, backupHostKind, backupJobs, backupUnits, ownBackupKeys } from "../../../components/backups/backupPlan";
+import { BackupSchedule, MattermostRestore } from "../../../components/backups/backupSchedule";
+import { STANDALONE_DATABASE, STANDALONE_LAYOUT } from "../../../components/mattermost/standalone/hostLayout";
+import { planHosts, type HostPlan } from "../../../components/settings/topology";
 import { ConfigError, parseSettings } from "../../../components/stack/config";
 import { hostFile, scriptOfCommand } from "../../../components/omnibus/hostScripts";
-import { runOffline, type OfflineRun, type RegisteredResource } from "../../../scripts/offlineRuntime";
+import { runOffline, runProgramOffline, type OfflineRun, type RegisteredResource } from "../../../scripts/offlineRuntime";
+import { ENVIRONMENT_D_GENERATOR, parseSystemdEnvironmentFile, systemdReads } from "../../support/systemdEnvironmentFile";
+import { existsSync } from "node:fs";
 import { planVersion } from "../../../components/stack/upgrade";
 import { rawConfig, stackConfig } from "../../support/stackConfig";
 import { version } from "../../support/versions";
@@ -310,9 +315,97 @@ describe("backup settings", () => {
     });
 
     it("renders the schedule into the timer exactly", () => {
-        const { timer } = backupUnits({ command: "mattermost-backup", source: "", prefix: "mattermost", description: "d" }, { schedule: "Mon..Fri 02:30", retentionDays: 30, keepNewest: 3 });
+        const plan = planHosts(parseSettings(rawConfig(stackConfig("single"))))[0]!;
+        const { timer } = backupUnits({ command: "mattermost-backup", source: "", prefix: "mattermost", description: "d" }, { schedule: "Mon..Fri 02:30", retentionDays: 30, keepNewest: 3 }, plan);
         assert.match(timer, /^OnCalendar=Mon\.\.Fri 02:30$/m);
         assert.match(timer, /^Persistent=true$/m);
         assert.match(timer, /^WantedBy=timers\.target$/m);
+    });
+});
+
+describe("a standalone Mattermost host's backups", () => {
+    const config = stackConfig("split", { gitlab: { version: "19.3.0" }, mattermost: { mode: "standalone", version: "11.7.9" } });
+    const [gitlabPlan, standalonePlan] = planHosts(parseSettings(rawConfig(config))) as [HostPlan, HostPlan];
+    const settings = parseSettings(rawConfig(config)).backup;
+
+    it("has the Mattermost backup job, and its instance profile only the job's own folder", () => {
+        assert.equal(standalonePlan.role, "mattermost-standalone");
+        assert.deepEqual(backupJobs(standalonePlan).map((job) => job.command), ["mattermost-backup"]);
+        assert.deepEqual(ownBackupKeys(standalonePlan, "test"), { objects: ["test/mattermost/*"], listPrefixes: ["test/mattermost/*"] });
+    });
+
+    it("orders the backup after Mattermost and its PostgreSQL, not after Omnibus's runit", () => {
+        const [job] = backupJobs(standalonePlan);
+        const { service } = backupUnits(job!, settings, standalonePlan);
+        assert.match(service, /^After=network-online\.target mattermost\.service postgresql\.service$/m);
+        assert.match(backupUnits(job!, settings, gitlabPlan).service, /^After=network-online\.target gitlab-runsvdir\.service$/m);
+    });
+
+    it("tells the tools where the standalone host keeps Mattermost; an Omnibus host's file names nothing, the tools' defaults are its paths", () => {
+        const text = backupEnvFile({ plan: standalonePlan, stack: "test", bucket: "b", region: "eu-west-1", keepNewest: 3 });
+        const read = parseSystemdEnvironmentFile(text);
+        assert.deepEqual(
+            Object.fromEntries(Object.entries(read).filter(([key]) => /^(PG|MM)_/.test(key))),
+            {
+                PG_BIN: "/usr/bin",
+                PG_RUN_AS: "postgres",
+                PG_HOST: "/var/run/postgresql",
+                PG_USER: "postgres",
+                PG_ADMIN_PSQL: "sudo -u postgres psql",
+                MM_DB: STANDALONE_DATABASE.name,
+                MM_DB_OWNER: STANDALONE_DATABASE.role,
+                MM_DATA_DIR: "/var/opt/mattermost/data",
+                MM_CONFIG: STANDALONE_LAYOUT.configFile,
+                MM_PLUGIN_DIR: STANDALONE_LAYOUT.pluginDirectory,
+                MM_CLIENT_PLUGIN_DIR: STANDALONE_LAYOUT.clientPluginDirectory,
+                MM_ETC_DIR: "/etc/mattermost",
+                MM_ETC_FILES: "mattermost.env",
+                MM_ETC_ARCHIVE: "mattermost-etc.tar.gz",
+                MM_ETC_ADVICE: backupHostKind(standalonePlan).toolSettings.MM_ETC_ADVICE!,
+                MM_STOP_COMMAND: "systemctl stop mattermost.service",
+                MM_START_COMMAND: "systemctl start mattermost.service",
+            },
+        );
+        assert.equal(`${read.MM_ETC_DIR}/${read.MM_ETC_FILES}`, STANDALONE_LAYOUT.environmentFile);
+        const omnibus = backupEnvFile({ plan: gitlabPlan, stack: "test", bucket: "b", region: "eu-west-1", keepNewest: 3 });
+        assert.doesNotMatch(omnibus, /^(PG|MM)_/m);
+        assert.equal(text.startsWith(omnibus.trimEnd()), true, "the same file, with the standalone host's settings after it");
+    });
+
+    it("writes settings systemd reads as the tools do (EnvironmentFile= of the backup unit)", { skip: !existsSync(ENVIRONMENT_D_GENERATOR) && "systemd's environment.d generator is not installed" }, async () => {
+        const text = backupEnvFile({ plan: standalonePlan, stack: "test", bucket: "b", region: "eu-west-1", keepNewest: 3 });
+        const names = Object.keys(backupHostKind(standalonePlan).toolSettings);
+        assert.deepEqual(await systemdReads(text, names), backupHostKind(standalonePlan).toolSettings);
+    });
+
+    it("BackupSchedule installs the tools, the standalone settings and the unit on the host, and MattermostRestore restores there", async () => {
+        const run = await runProgramOffline(async () => {
+            const schedule = new BackupSchedule("mattermost-backup", {
+                plan: standalonePlan,
+                backup: { ...settings, restoreFrom: "latest" },
+                connection: { host: "192.0.2.20", user: "ubuntu", privateKey: "key" },
+                instanceId: "i-mattermost",
+                bucketName: BUCKET,
+                region: "eu-west-1",
+                after: [],
+                restoreFirst: true,
+            });
+            const restore = new MattermostRestore("mattermost-restore", { backup: "latest", connection: { host: "192.0.2.20", user: "ubuntu", privateKey: "key" }, dataVolumeId: "vol-1", after: [schedule.toolsReady] });
+            schedule.enableTimers([restore.step]);
+            return {};
+        }, {});
+        const installed = Object.fromEntries(
+            run.resources
+                .filter((r) => r.type === "command:remote:Command" && scriptOfCommand(String(r.inputs.create)) === "install-file.sh")
+                .map((r) => [String(r.inputs.create).split(" ").slice(-2).join(" "), String(r.inputs.stdin)]),
+        );
+        assert.equal(installed["/usr/local/sbin/mattermost-backup 0755"], hostFile("tools/mattermost-backup.sh"));
+        assert.equal(installed["/usr/local/sbin/mattermost-restore 0755"], hostFile("tools/mattermost-restore.sh"));
+        assert.equal(installed["/usr/local/lib/gitlab-mattermost/backup-common.sh 0644"], hostFile("tools/backup-common.sh"));
+        assert.match(installed[`${BACKUP_ENV_FILE} 0644`]!, /^MM_STOP_COMMAND=systemctl stop mattermost\.service$/m);
+        assert.match(installed["/etc/systemd/system/mattermost-backup.service 0644"]!, /^After=network-online\.target mattermost\.service postgresql\.service$/m);
+        const restore = command(run, "mattermost-restore");
+        assert.equal(restore.inputs.create, "sudo /usr/local/sbin/mattermost-restore latest");
+        assert.ok(command(run, "mattermost-backup-timers").dependsOn.includes("mattermost-restore"), "the timers wait for the restore");
     });
 });

@@ -89,8 +89,11 @@ describe("mattermost.version, edition, license and checksum", () => {
         }
     });
 
-    it("refuses what the standalone host cannot do yet: a restore and the GitLab plugin", () => {
-        assertRejected(standalone(STANDALONE, { backup: { restoreFrom: "latest" } }), "backup.restoreFrom", /not available with mattermost\.mode standalone yet/);
+    it("takes a restore (the tools work on the standalone host's paths)", () => {
+        assert.equal(parse(standalone(STANDALONE, { backup: { restoreFrom: "latest" } })).backup.restoreFrom, "latest");
+    });
+
+    it("refuses what the standalone host cannot do yet: the GitLab plugin", () => {
         assertRejected(standalone({ ...STANDALONE, gitlabPlugin: { enabled: true } }), "mattermost.gitlabPlugin.enabled", /not available with mattermost\.mode standalone yet/);
     });
 

@@ -8,8 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { PostgresCluster, postgresBinDir } from "../../support/postgres";
-import { runProcess, sh, withSandbox, type RunResult, type Sandbox } from "../../support/standIns";
-import { runStandaloneScript, startScript, waitForFile } from "./scriptRun";
+import { runProcess, sh, withSandbox, type RunResult, type Sandbox, waitForFile } from "../../support/standIns";
 
 const PASSWORD = `s3cret'pa\\ss"word $x`;
 
@@ -32,7 +31,7 @@ describe("setup-mattermost-database.sh", { skip: !postgresBinDir() && "PostgreSQ
         sandbox.standIn("runuser", `record_env\nexec ${sh(real)} "$@"`);
     }
 
-    const setup = (sandbox: Sandbox, password: string) => runStandaloneScript(sandbox, "setup-mattermost-database.sh", [], { input: `${password}\n`, env: cluster.scriptEnv() });
+    const setup = (sandbox: Sandbox, password: string) => sandbox.runScript("standalone/setup-mattermost-database.sh", [], { input: `${password}\n`, env: cluster.scriptEnv() });
 
     /** Logs in as mmuser over the socket with `password`; returns psql's result. */
     function login(password: string, sql = "SELECT current_user;"): Promise<RunResult> {
@@ -89,7 +88,7 @@ describe("setup-mattermost-database.sh", { skip: !postgresBinDir() && "PostgreSQ
             for (const password of ["", "tab\there"]) {
                 const result = await setup(sandbox, password);
                 assert.equal(result.status, 1, describeRun(result));
-                assert.match(result.stderr, /FAILED: (no password|the password contains control characters)/);
+                assert.match(result.stderr, /FAILED \(exit status 1\): (no password|the password contains control characters)/);
             }
             assert.equal((await login("another-password")).status, 0);
         });
@@ -103,7 +102,7 @@ describe("setup-mattermost-database.sh", { skip: !postgresBinDir() && "PostgreSQ
             writeFileSync(hbaFile, broken);
             const result = await setup(sandbox, "another-password");
             assert.equal(result.status, 1, describeRun(result));
-            assert.match(result.stderr, /FAILED: PostgreSQL rejects the new pg_hba\.conf: \d+: /);
+            assert.match(result.stderr, /FAILED \(exit status 1\): PostgreSQL rejects the new pg_hba\.conf: \d+: /);
             assert.equal(readFileSync(hbaFile, "utf8"), broken);
         });
     });
@@ -116,12 +115,12 @@ describe("setup-mattermost-database.sh", { skip: !postgresBinDir() && "PostgreSQ
                 const real = (await runProcess("bash", ["-c", "command -v runuser"])).stdout.trim();
                 // The fourth client call is the check of the new file (after create, schema, SHOW hba_file).
                 sandbox.standIn("runuser", `if [ "$CALL_NUMBER" -eq 4 ]; then touch ${sh(sandbox.path("checking"))}; sleep 30; fi\nexec ${sh(real)} "$@"`);
-                const running = startScript(sandbox, "setup-mattermost-database.sh", [], { input: "third-password\n", env: cluster.scriptEnv() });
+                const running = sandbox.start("standalone/setup-mattermost-database.sh", [], { input: "third-password\n", env: cluster.scriptEnv() });
                 await waitForFile(sandbox.path("checking"));
                 running.signal(signal);
                 const result = await running.done;
                 assert.notEqual(result.status, 0, describeRun(result));
-                assert.match(result.stderr, new RegExp(`FAILED: interrupted by ${signal}`));
+                assert.match(result.stderr, new RegExp(`FAILED \\(ended by ${signal}\\)`));
                 assert.equal(readFileSync(hbaFile, "utf8"), original);
                 const again = await setup(sandbox, "third-password");
                 assert.equal(again.status, 0, describeRun(again));

@@ -12,8 +12,7 @@ import { STANDALONE_LAYOUT } from "../../../components/mattermost/standalone/hos
 import { standaloneCommand } from "../../../components/mattermost/standalone/standaloneMattermostHost";
 import { HOST_SCRIPT_DIR } from "../../../components/omnibus/hostScripts";
 import { TestPki } from "../../support/pki";
-import { Sandbox, runProcess, sh, withSandbox, type RunResult } from "../../support/standIns";
-import { runStandaloneScript, startScript, waitForFile } from "./scriptRun";
+import { Sandbox, runProcess, sh, withSandbox, type RunResult, waitForFile } from "../../support/standIns";
 
 const SCRIPTS = readdirSync(join(HOST_SCRIPT_DIR, "standalone")).filter((name) => name.endsWith(".sh")).sort();
 
@@ -37,7 +36,7 @@ function leftovers(dir: string): string[] {
 
 describe("shellcheck on the standalone host scripts", () => {
     it("finds the scripts", () => {
-        assert.deepEqual(SCRIPTS, ["apply-mattermost-settings.sh", "fault-handling.sh", "install-mattermost.sh", "issue-certificate.sh", "setup-mattermost-database.sh", "upgrade-mattermost.sh"]);
+        assert.deepEqual(SCRIPTS, ["apply-mattermost-settings.sh", "install-mattermost.sh", "issue-certificate.sh", "setup-mattermost-database.sh", "upgrade-mattermost.sh"]);
     });
     for (const script of SCRIPTS) {
         it(`shellcheck -x ${script} reports nothing`, async () => {
@@ -46,13 +45,13 @@ describe("shellcheck on the standalone host scripts", () => {
         });
     }
 
-    it("every script is strict and takes its traps from fault-handling.sh, which traps every ending", () => {
-        const library = readFileSync(join(HOST_SCRIPT_DIR, "standalone", "fault-handling.sh"), "utf8");
-        for (const signal of ["HUP", "INT", "TERM", "PIPE"]) assert.match(library, new RegExp(`^trap 'interrupted ${signal} \\d+' ${signal}$`, "m"), signal);
-        assert.match(library, /^trap finish EXIT$/m);
-        for (const script of SCRIPTS.filter((name) => name !== "fault-handling.sh")) {
+    it("every script is strict and takes its traps from host/lib/step-common.sh, which traps every ending", () => {
+        const library = readFileSync(join(HOST_SCRIPT_DIR, "lib", "step-common.sh"), "utf8");
+        assert.match(library, /^for signal in HUP INT TERM PIPE; do$/m);
+        assert.match(library, /^trap end_step EXIT$/m);
+        for (const script of SCRIPTS) {
             const text = readFileSync(join(HOST_SCRIPT_DIR, "standalone", script), "utf8");
-            assert.match(text, /^set -Eeuo pipefail\n.*\n.*\n\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/fault-handling\.sh"$/m, script);
+            assert.match(text, new RegExp(`^set -Eeuo pipefail\nlog\\(\\) \\{ printf '${script.replace(/\.sh$/, "")}: %s\\\\n' "\\$\\*"; \\}\n(#.*\n)+\\. "\\$\\(dirname "\\$\\{BASH_SOURCE\\[0\\]\\}"\\)/\\.\\./lib/step-common\\.sh"$`, "m"), script);
         }
     });
 
@@ -65,14 +64,14 @@ describe("shellcheck on the standalone host scripts", () => {
         assert.match(readFileSync(join(HOST_SCRIPT_DIR, "standalone", "apply-mattermost-settings.sh"), "utf8"), new RegExp(`ping_url=http://${STANDALONE_LAYOUT.listenAddress.replaceAll(".", "\\.")}/api/v4/system/ping`));
     });
 
-    it("runs as the remote command carries it, with fault-handling.sh in place of its source line", async () => {
+    it("runs as the remote command carries it, with step-common.sh in place of its source line", async () => {
         await withSandbox(async (sandbox) => {
             const command = standaloneCommand("upgrade-mattermost.sh", ["1.2", "enterprise"]);
             const [, , , text, name, ...args] = await shellWords(command);
             assert.equal(name, "upgrade-mattermost.sh");
             const result = await sandbox.run("bash", ["-c", text!, name!, ...args]);
             assert.equal(result.status, 1, describeRun(result));
-            assert.equal(result.stderr, "upgrade-mattermost: FAILED: not a version x.y.z: 1.2\n");
+            assert.equal(result.stderr, "upgrade-mattermost: FAILED (exit status 1): not a version x.y.z: 1.2\n");
         });
     });
 });
@@ -112,7 +111,7 @@ cp ${sh(archive)} "$out"`,
 }
 
 describe("install-mattermost.sh", () => {
-    const run = (sandbox: Sandbox, args: string[]) => runStandaloneScript(sandbox, "install-mattermost.sh", args, { env: { MATTERMOST_HOST_ROOT: sandbox.path("host") } });
+    const run = (sandbox: Sandbox, args: string[]) => sandbox.runScript("standalone/install-mattermost.sh", args, { env: { MATTERMOST_HOST_ROOT: sandbox.path("host") } });
 
     it("installs the packages, the user, the directories and the release, and links it on a fresh host", async () => {
         await withSandbox(async (sandbox) => {
@@ -157,7 +156,7 @@ describe("install-mattermost.sh", () => {
             const wrong = "0".repeat(64);
             const result = await run(sandbox, ["11.7.9", "enterprise", wrong]);
             assert.equal(result.status, 1, describeRun(result));
-            assert.match(result.stderr, new RegExp(`FAILED: the archive's SHA-256 is ${archive.sha256}, not the expected ${wrong}`));
+            assert.match(result.stderr, new RegExp(`FAILED \\(exit status 1\\): the archive's SHA-256 is ${archive.sha256}, not the expected ${wrong}`));
             assert.deepEqual(tree(sandbox.path("host/opt")), []);
         });
     });
@@ -183,7 +182,7 @@ describe("install-mattermost.sh", () => {
             for (const args of [["11.7", "enterprise", "a".repeat(64)], ["11.7.9", "entry", "a".repeat(64)], ["11.7.9", "enterprise", "A".repeat(64)], ["11.7.9"]]) {
                 const result = await run(sandbox, args);
                 assert.equal(result.status, 1, args.join(" "));
-                assert.match(result.stderr, /FAILED: /);
+                assert.match(result.stderr, /FAILED \(exit status 1\): /);
             }
             assert.deepEqual(sandbox.sequence(), []);
         });
@@ -195,15 +194,15 @@ describe("install-mattermost.sh", () => {
                 const archive = await releaseArchive(sandbox, "11.7.9");
                 installStandIns(sandbox, archive.path);
                 sandbox.write("curl-stalls", "");
-                const running = startScript(sandbox, "install-mattermost.sh", ["11.7.9", "enterprise", archive.sha256], { env: { MATTERMOST_HOST_ROOT: sandbox.path("host") } });
+                const running = sandbox.start("standalone/install-mattermost.sh", ["11.7.9", "enterprise", archive.sha256], { env: { MATTERMOST_HOST_ROOT: sandbox.path("host") } });
                 await waitForFile(sandbox.path("curl-started"));
                 running.signal(signal);
                 const result = await running.done;
                 assert.notEqual(result.status, 0, describeRun(result));
-                assert.match(result.stderr, new RegExp(`FAILED: interrupted by ${signal}`));
+                assert.match(result.stderr, new RegExp(`FAILED \\(ended by ${signal}\\)`));
                 assert.deepEqual(tree(sandbox.path("host/opt")), []);
                 unlinkSync(sandbox.path("curl-stalls"));
-                const again = await runStandaloneScript(sandbox, "install-mattermost.sh", ["11.7.9", "enterprise", archive.sha256], { env: { MATTERMOST_HOST_ROOT: sandbox.path("host") } });
+                const again = await sandbox.runScript("standalone/install-mattermost.sh", ["11.7.9", "enterprise", archive.sha256], { env: { MATTERMOST_HOST_ROOT: sandbox.path("host") } });
                 assert.equal(again.status, 0, describeRun(again));
                 assert.equal(readlinkSync(sandbox.path("host/opt/mattermost")), "mattermost-11.7.9");
             });
@@ -238,7 +237,7 @@ function installedHost(sandbox: Sandbox): void {
 describe("apply-mattermost-settings.sh", () => {
     const env = (sandbox: Sandbox) => ({ MATTERMOST_HOST_ROOT: sandbox.path("host"), PING_POLL_SECONDS: "0" });
     const apply = (sandbox: Sandbox, kind: string, input: string, wait = "2") =>
-        runStandaloneScript(sandbox, "apply-mattermost-settings.sh", [kind, wait], { input, env: env(sandbox) });
+        sandbox.runScript("standalone/apply-mattermost-settings.sh", [kind, wait], { input, env: env(sandbox) });
     const environmentFile = (sandbox: Sandbox) => sandbox.path("host/etc/mattermost/mattermost.env");
     const systemctlCalls = (sandbox: Sandbox) => sandbox.calls("systemctl").map((call) => call.argv.join(" "));
 
@@ -287,7 +286,7 @@ describe("apply-mattermost-settings.sh", () => {
             sandbox.write("ping-fails", "");
             const result = await apply(sandbox, "environment", ENV_V2, "1");
             assert.equal(result.status, 1, describeRun(result));
-            assert.match(result.stderr, /FAILED: Mattermost did not answer .* within 1s/);
+            assert.match(result.stderr, /FAILED \(exit status 1\): Mattermost did not answer .* within 1s/);
             assert.equal(readFileSync(environmentFile(sandbox), "utf8"), ENV_V1);
             assert.equal(systemctlCalls(sandbox).filter((call) => call === "restart mattermost.service").length, 2);
             assert.deepEqual(leftovers(sandbox.path("host/etc")), []);
@@ -301,7 +300,7 @@ describe("apply-mattermost-settings.sh", () => {
             for (const input of ["", 'MM_SERVICESETTINGS_SITEURL="x"\n']) {
                 const result = await apply(sandbox, "environment", input);
                 assert.equal(result.status, 1, describeRun(result));
-                assert.match(result.stderr, /FAILED: /);
+                assert.match(result.stderr, /FAILED \(exit status 1\): /);
             }
             assert.equal(readFileSync(environmentFile(sandbox), "utf8"), ENV_V1);
             assert.deepEqual(systemctlCalls(sandbox), []);
@@ -320,7 +319,7 @@ describe("apply-mattermost-settings.sh", () => {
             sandbox.write("nginx-rejects", "");
             const rejected = await apply(sandbox, "nginx-https", "server {\n listen 443 ssl;\n}\n");
             assert.equal(rejected.status, 1, describeRun(rejected));
-            assert.match(rejected.stderr, /FAILED: nginx -t rejects the configuration/);
+            assert.match(rejected.stderr, /FAILED \(exit status 1\): nginx -t rejects the configuration/);
             assert.equal(readFileSync(site, "utf8"), "server {\n}\n");
             const fresh = await apply(sandbox, "nginx-http", "server {\n}\n");
             assert.equal(fresh.status, 1);
@@ -343,7 +342,7 @@ describe("apply-mattermost-settings.sh", () => {
                 assert.deepEqual(sandbox.sequence(), ["update-ca-certificates", "systemctl", "systemctl", "curl"]);
                 const broken = await apply(sandbox, "trusted-ca", "not a certificate\n");
                 assert.equal(broken.status, 1);
-                assert.match(broken.stderr, /FAILED: the trusted CA is not a PEM certificate/);
+                assert.match(broken.stderr, /FAILED \(exit status 1\): the trusted CA is not a PEM certificate/);
                 assert.equal(readFileSync(sandbox.path("host/usr/local/share/ca-certificates/gitlab-mattermost-ca.crt"), "utf8"), ca.certificate);
             } finally {
                 pki.dispose();
@@ -357,13 +356,13 @@ describe("apply-mattermost-settings.sh", () => {
                 settingsStandIns(sandbox);
                 installedHost(sandbox);
                 sandbox.write("ping-stalls", "");
-                const running = startScript(sandbox, "apply-mattermost-settings.sh", ["environment", "60"], { input: ENV_V2, env: env(sandbox) });
+                const running = sandbox.start("standalone/apply-mattermost-settings.sh", ["environment", "60"], { input: ENV_V2, env: env(sandbox) });
                 await waitForFile(sandbox.path("ping-started"));
                 unlinkSync(sandbox.path("ping-stalls"));
                 running.signal(signal);
                 const result = await running.done;
                 assert.notEqual(result.status, 0, describeRun(result));
-                assert.match(result.stderr, new RegExp(`FAILED: interrupted by ${signal}`));
+                assert.match(result.stderr, new RegExp(`FAILED \\(ended by ${signal}\\)`));
                 assert.equal(readFileSync(environmentFile(sandbox), "utf8"), ENV_V1);
                 assert.deepEqual(systemctlCalls(sandbox).slice(-1), ["restart mattermost.service"]);
                 assert.deepEqual(leftovers(sandbox.path("host/etc")), []);
@@ -390,13 +389,13 @@ describe("upgrade-mattermost.sh", () => {
     it("backs up, then switches the link and restarts; a re-run changes nothing", async () => {
         await withSandbox(async (sandbox) => {
             upgradeHost(sandbox);
-            const result = await runStandaloneScript(sandbox, "upgrade-mattermost.sh", ["11.7.9", "enterprise", "5"], { env: env(sandbox) });
+            const result = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise", "5"], { env: env(sandbox) });
             assert.equal(result.status, 0, describeRun(result));
             assert.equal(link(sandbox), "mattermost-11.7.9");
             assert.deepEqual(sandbox.sequence(), ["mattermost-backup", "systemctl", "curl"]);
             assert.deepEqual(sandbox.calls("systemctl").map((call) => call.argv.join(" ")), ["restart mattermost.service"]);
             assert.ok(lstatSync(sandbox.path("host/opt/mattermost")).isSymbolicLink());
-            const again = await runStandaloneScript(sandbox, "upgrade-mattermost.sh", ["11.7.9", "enterprise"], { env: env(sandbox) });
+            const again = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise"], { env: env(sandbox) });
             assert.equal(again.status, 0);
             assert.equal(sandbox.sequence().length, 3);
             assert.deepEqual(leftovers(sandbox.path("host/opt")), []);
@@ -407,9 +406,9 @@ describe("upgrade-mattermost.sh", () => {
         await withSandbox(async (sandbox) => {
             upgradeHost(sandbox);
             sandbox.write("ping-fails", "");
-            const result = await runStandaloneScript(sandbox, "upgrade-mattermost.sh", ["11.7.9", "enterprise", "1"], { env: env(sandbox) });
+            const result = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise", "1"], { env: env(sandbox) });
             assert.equal(result.status, 1, describeRun(result));
-            assert.match(result.stderr, /FAILED: Mattermost 11\.7\.9 did not answer/);
+            assert.match(result.stderr, /FAILED \(exit status 1\): Mattermost 11\.7\.9 did not answer/);
             assert.match(result.stderr, /restore the backup/);
             assert.equal(link(sandbox), "mattermost-team-10.11.20");
             assert.equal(sandbox.calls("systemctl").length, 2);
@@ -420,9 +419,9 @@ describe("upgrade-mattermost.sh", () => {
         await withSandbox(async (sandbox) => {
             upgradeHost(sandbox);
             sandbox.write("backup-fails", "");
-            const result = await runStandaloneScript(sandbox, "upgrade-mattermost.sh", ["11.7.9", "enterprise"], { env: env(sandbox) });
+            const result = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise"], { env: env(sandbox) });
             assert.equal(result.status, 1, describeRun(result));
-            assert.match(result.stderr, /FAILED: the backup before the upgrade failed; nothing was changed/);
+            assert.match(result.stderr, /FAILED \(exit status 1\): the backup before the upgrade failed; nothing was changed/);
             assert.equal(link(sandbox), "mattermost-team-10.11.20");
             assert.deepEqual(sandbox.calls("systemctl"), []);
         });
@@ -431,10 +430,10 @@ describe("upgrade-mattermost.sh", () => {
     it("refuses a downgrade and a release that is not unpacked", async () => {
         await withSandbox(async (sandbox) => {
             upgradeHost(sandbox, "mattermost-11.7.9");
-            const down = await runStandaloneScript(sandbox, "upgrade-mattermost.sh", ["10.11.20", "team"], { env: env(sandbox) });
+            const down = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["10.11.20", "team"], { env: env(sandbox) });
             assert.equal(down.status, 1, describeRun(down));
-            assert.match(down.stderr, /FAILED: .*does not support downgrades/);
-            const missing = await runStandaloneScript(sandbox, "upgrade-mattermost.sh", ["11.10.0", "enterprise"], { env: env(sandbox) });
+            assert.match(down.stderr, /FAILED \(exit status 1\): .*does not support downgrades/);
+            const missing = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.10.0", "enterprise"], { env: env(sandbox) });
             assert.equal(missing.status, 1);
             assert.match(missing.stderr, /not unpacked; run install-mattermost\.sh 11\.10\.0 enterprise/);
             assert.equal(link(sandbox), "mattermost-11.7.9");
@@ -447,12 +446,12 @@ describe("upgrade-mattermost.sh", () => {
             await withSandbox(async (sandbox) => {
                 upgradeHost(sandbox);
                 sandbox.write("ping-stalls", "");
-                const running = startScript(sandbox, "upgrade-mattermost.sh", ["11.7.9", "enterprise", "60"], { env: env(sandbox) });
+                const running = sandbox.start("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise", "60"], { env: env(sandbox) });
                 await waitForFile(sandbox.path("ping-started"));
                 running.signal(signal);
                 const result = await running.done;
                 assert.notEqual(result.status, 0, describeRun(result));
-                assert.match(result.stderr, new RegExp(`FAILED: interrupted by ${signal}`));
+                assert.match(result.stderr, new RegExp(`FAILED \\(ended by ${signal}\\)`));
                 assert.equal(link(sandbox), "mattermost-team-10.11.20");
                 assert.deepEqual(sandbox.calls("systemctl").map((call) => call.argv.join(" ")), ["restart mattermost.service", "restart mattermost.service"]);
                 assert.deepEqual(leftovers(sandbox.path("host/opt")), []);
@@ -470,7 +469,7 @@ describe("issue-certificate.sh", () => {
             sandbox.standIn("certbot", "exit 0");
             sandbox.standIn("systemctl", "exit 0");
             sandbox.standIn("apt-get", "exit 0");
-            const result = await runStandaloneScript(sandbox, "issue-certificate.sh", ["chat.example.com", "ops@example.com"], { env: env(sandbox) });
+            const result = await sandbox.runScript("standalone/issue-certificate.sh", ["chat.example.com", "ops@example.com"], { env: env(sandbox) });
             assert.equal(result.status, 0, describeRun(result));
             assert.deepEqual(sandbox.calls("apt-get"), [], "certbot is already there");
             assert.deepEqual(sandbox.calls("certbot")[0]!.argv, [
@@ -490,10 +489,10 @@ describe("issue-certificate.sh", () => {
         await withSandbox(async (sandbox) => {
             sandbox.standIn("certbot", "exit 1");
             sandbox.standIn("systemctl", "exit 0");
-            const result = await runStandaloneScript(sandbox, "issue-certificate.sh", ["chat.example.com"], { env: env(sandbox) });
+            const result = await sandbox.runScript("standalone/issue-certificate.sh", ["chat.example.com"], { env: env(sandbox) });
             assert.equal(result.status, 1, describeRun(result));
             assert.ok(sandbox.calls("certbot")[0]!.argv.includes("--register-unsafely-without-email"));
-            assert.match(result.stderr, /FAILED: .*certbot/);
+            assert.match(result.stderr, /FAILED \(exit status 1\): .*certbot/);
             assert.deepEqual(sandbox.calls("systemctl"), []);
         });
     });
