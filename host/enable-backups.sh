@@ -7,13 +7,16 @@ set -euo pipefail
 log() { printf 'enable-backups: %s\n' "$*"; }
 # shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/packages.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/packages.sh"
 
 missing=()
 for program in rclone zstd; do
     command -v "$program" >/dev/null 2>&1 || missing+=("$program")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q "${missing[@]}"
+    resume_interrupted_dpkg
+    DEBIAN_FRONTEND=noninteractive apt-get "${apt_options[@]}" install -y -q "${missing[@]}"
 fi
 systemctl daemon-reload
 for timer in "$@"; do

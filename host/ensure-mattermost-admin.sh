@@ -5,14 +5,19 @@
 # password other than the one this step last set is set again. The password comes on stdin and
 # travels to Mattermost only in request bodies on stdin: never on a command line.
 # Talks to Mattermost in local mode, on its socket, so it works wherever Mattermost runs.
-# Usage: ensure-mattermost-admin.sh USERNAME EMAIL TIMEOUT_SECONDS   (stdin: the password)
+# Once the account is system administrator it writes OPEN_FLAG: until that file exists, the Mattermost
+# vhost refuses every request that could create an account, so nobody else becomes the first one.
+# Usage: ensure-mattermost-admin.sh USERNAME EMAIL TIMEOUT_SECONDS OPEN_FLAG   (stdin: the password)
 set -euo pipefail
 
 log() { printf 'ensure-mattermost-admin: %s\n' "$*"; }
 # shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
 
-username=$1 email=$2 timeout=$3
+if [ "$#" -ne 4 ] || [[ "$4" != /* ]]; then
+    fail "usage: ensure-mattermost-admin.sh USERNAME EMAIL TIMEOUT_SECONDS /OPEN/FLAG"
+fi
+username=$1 email=$2 timeout=$3 open_flag=$4
 socket=${MATTERMOST_LOCAL_SOCKET:-/var/tmp/mattermost_local.socket}
 mmctl=${MMCTL:-/usr/local/bin/mmctl}
 state_dir=${ADMIN_STATE_DIR:-/var/lib/gitlab-mattermost}
@@ -22,7 +27,7 @@ marker=$state_dir/mattermost-admin.sha256
 
 response=""
 remove_scratch() {
-    rm -f "$response" "$marker.new"
+    rm -f "$response" "$marker.new" "$open_flag.new"
 }
 cleanup_steps+=(remove_scratch)
 
@@ -96,4 +101,10 @@ failure="recording the password set in $marker"
 mkdir -p "$state_dir"
 (umask 077 && printf '%s\n' "$digest" >"$marker.new")
 mv -f "$marker.new" "$marker"
+# nginx's workers test the flag with stat(): its directory must be searchable by them.
+failure="opening account creation: writing $open_flag"
+install -d -m 0755 "$(dirname "$open_flag")"
+printf '%s is system administrator\n' "$username" >"$open_flag.new"
+chmod 0644 "$open_flag.new"
+mv -f "$open_flag.new" "$open_flag"
 log "$username (id ${user_id:-unknown}) is system administrator"

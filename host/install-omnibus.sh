@@ -11,16 +11,20 @@ package="gitlab-${edition}"
 wanted="${version}-${edition}.0"
 apt_dir=${APT_DIR:-/etc/apt}
 gitlab_etc=${GITLAB_ETC_DIR:-/etc/gitlab}
-apt_options=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=5)
 
 log() { printf 'install-omnibus: %s\n' "$*"; }
 # shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/packages.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/packages.sh"
 
 # A fresh instance's cloud-init and unattended upgrades hold the apt locks for a while.
 if command -v cloud-init >/dev/null 2>&1; then
     cloud-init status --wait >/dev/null || log "cloud-init finished with warnings; continuing"
 fi
+# An install killed on an earlier run (a lost connection) is finished first: apt refuses to work
+# until it is, and the package it left half-installed is then seen for what it is.
+resume_interrupted_dpkg
 
 # The installed GitLab package, either edition, as "package version". Only an installed package
 # counts (status "ii", or "hi" once held): a removed one keeps a version in dpkg's database too.
@@ -79,7 +83,6 @@ if [ ! -e "$gitlab_etc/gitlab.rb" ]; then
 fi
 
 apt-get "${apt_options[@]}" update -q
-env -u EXTERNAL_URL -u GITLAB_ROOT_PASSWORD DEBIAN_FRONTEND=noninteractive \
-    apt-get "${apt_options[@]}" install -y -q "${package}=${wanted}"
+"${package_env[@]}" apt-get "${apt_options[@]}" install -y -q "${package}=${wanted}"
 apt-mark hold "$package" >/dev/null
 log "installed and held $package $wanted"

@@ -25,7 +25,7 @@ volume_id=$1 mount_point=${2%/} label=$3
 marker="$state_dir/moved-to-data-volume-$volume_id"
 
 # What the run has done so far, so the exit trap undoes exactly that.
-staging="" staging_mounted="" stopped="" old_dir="" fstab_before="" switched_mount=""
+staging="" staging_mounted="" stopped="" old_dir="" switched_mount=""
 rollback() {
     if [ -n "$staging_mounted" ]; then
         umount "$staging" || log "could not unmount $staging" >&2
@@ -42,30 +42,17 @@ rollback() {
             mv "$old_dir" "$mount_point" && log "put $mount_point back as it was" >&2
         fi
     fi
-    if [ -n "$fstab_before" ]; then
-        if mv -f "$fstab_before" "$fstab"; then
-            fstab_before=""
-            systemctl daemon-reload || true
-        else
-            log "could not restore $fstab from $fstab_before" >&2
-        fi
-    fi
     if [ -n "$stopped" ]; then
         gitlab-ctl start >/dev/null || log "could not start GitLab again: run gitlab-ctl start" >&2
     fi
 }
-# The copy of fstab taken before the switch goes once the run is over (after a rollback used it).
-remove_fstab_before() {
-    [ -z "$fstab_before" ] || rm -f "$fstab_before"
-}
 rollback_steps+=(rollback)
-cleanup_steps+=(remove_fstab_before)
 
 if [ -e "$marker" ]; then
     log "the move to $volume_id is already done"
     exit 0
 fi
-if [ ! -d "$mount_point" ] || [ -z "$(ls -A "$mount_point")" ]; then
+if ! holds_data "$mount_point"; then
     log "no data at $mount_point to move"
     exit 0
 fi
@@ -92,18 +79,13 @@ if [ ! -e "$staging/$in_progress" ] && [ -n "$(find "$staging/" -mindepth 1 -max
 fi
 touch "$staging/$in_progress"
 
-rsync_options=(-aHAX --numeric-ids --delete --exclude=/lost+found --exclude="/$in_progress")
 if command -v gitlab-ctl >/dev/null 2>&1; then
     log "stopping GitLab for the copy"
     stopped=1
     gitlab-ctl stop >/dev/null
 fi
 log "copying $mount_point to $volume_id"
-rsync "${rsync_options[@]}" "$mount_point/" "$staging/"
-differences=$(rsync "${rsync_options[@]}" --dry-run --checksum --itemize-changes "$mount_point/" "$staging/")
-if [ -n "$differences" ]; then
-    fail "the copy on $volume_id differs from $mount_point: ${differences//$'\n'/; }"
-fi
+copy_verified "$mount_point" "$staging" --exclude=/lost+found --exclude="/$in_progress"
 log "the copy matches $mount_point, file by file"
 umount "$staging"
 staging_mounted=""
@@ -111,9 +93,7 @@ rmdir "$staging"
 staging=""
 
 old_dir="$mount_point.on-root-$(date -u +%Y%m%dT%H%M%SZ)"
-# A copy beside fstab, renamed back over it by a rollback.
-fstab_before=$(mktemp "$fstab.before.XXXXXX")
-cp -p "$fstab" "$fstab_before"
+keep_fstab_for_rollback
 mv "$mount_point" "$old_dir"
 mkdir "$mount_point"
 chown --reference="$old_dir" "$mount_point"

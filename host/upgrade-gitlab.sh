@@ -22,6 +22,8 @@ set -euo pipefail
 log() { printf 'upgrade-gitlab: %s\n' "$*"; }
 # shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/packages.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/packages.sh"
 usage() {
     log "usage: upgrade-gitlab.sh ee|ce SECONDS|none [x.y.z|postgresql-N ...], versions oldest first" >&2
     failure=$1
@@ -44,10 +46,6 @@ package="gitlab-${edition}"
 other_package="gitlab-${other_edition}"
 poll_seconds=${MIGRATION_POLL_SECONDS:-30}
 service_wait=${SERVICE_WAIT_SECONDS:-900}
-apt_options=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=5)
-# The package's maintainer scripts run without these: EXTERNAL_URL would make them rewrite gitlab.rb.
-package_env=(env -u EXTERNAL_URL -u GITLAB_ROOT_PASSWORD DEBIAN_FRONTEND=noninteractive)
-dpkg_journal=${DPKG_ADMINDIR:-/var/lib/dpkg}/updates
 # Omnibus's preinst backs up the database (and /etc/gitlab) before each package unless this file
 # exists, and with backup_upload_connection set uploads that partial archive beside the full backups.
 skip_backup_file=${GITLAB_ETC_DIR:-/etc/gitlab}/skip-auto-backup
@@ -102,14 +100,7 @@ remove_skip_backup() {
 rollback_steps+=(hold_again)
 cleanup_steps+=(remove_skip_backup)
 
-# A dpkg run that was killed (a lost connection during an install) leaves its journal behind, and
-# apt then refuses everything with "dpkg was interrupted". Finishing it is what apt asks for.
-if [ -n "$(ls -A "$dpkg_journal" 2>/dev/null)" ]; then
-    log "dpkg was interrupted; resuming it with dpkg --configure -a"
-    if ! "${package_env[@]}" dpkg --configure -a; then
-        fail "dpkg --configure -a failed (its output is above); fix the cause, then run the upgrade again"
-    fi
-fi
+resume_interrupted_dpkg
 
 # Sets state (installed, partial or absent) and version (x.y.z) for package $1, as dpkg reports it.
 # `partial` is a package unpacked or half-configured by an interrupted or failed install: its version's

@@ -1,13 +1,14 @@
 // Mattermost's first system administrator, decided by the program: a password account with a
-// generated password (a secret output), created in local mode once Mattermost answers healthy, before
-// anyone else could take the first account. Works on any host that runs Mattermost with local mode on.
+// generated password (a secret output), created in local mode once Mattermost answers healthy. Until it
+// exists, Mattermost's vhost lets no request create an account (signUpPolicy FIRST_ADMIN_FLAG), so nobody
+// else can take the first account. Works on any host that runs Mattermost with local mode on.
 
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { hostCommand } from "../omnibus/hostScripts";
 import { HEALTH_TIMEOUT_SECONDS, type DeploymentSettings } from "../settings/settings";
-import { adminEmail } from "./signUpPolicy";
+import { adminEmail, FIRST_ADMIN_FLAG } from "./signUpPolicy";
 
 export interface FirstAdminArgs {
     settings: DeploymentSettings;
@@ -41,7 +42,7 @@ export class FirstAdmin extends pulumi.ComponentResource {
         this.password = pulumi.secret(password.result);
         this.step = new command.remote.Command(`${name}-ensure`, {
             connection: args.connection,
-            create: hostCommand("ensure-mattermost-admin.sh", [this.username, adminEmail(this.username, settings.dnsZone), String(HEALTH_TIMEOUT_SECONDS)]),
+            create: hostCommand("ensure-mattermost-admin.sh", [this.username, adminEmail(this.username, settings.dnsZone), String(HEALTH_TIMEOUT_SECONDS), FIRST_ADMIN_FLAG]),
             stdin: pulumi.secret(pulumi.interpolate`${password.result}\n`),
             // A new password runs the step again through stdin; a new instance checks the account again.
             triggers: [args.instanceId],

@@ -88,3 +88,34 @@ export function checkAdminUsername(username: string, key: string): void {
 export function adminEmail(username: string, dnsZone: string): string {
     return `${username}@${dnsZone}`;
 }
+
+/**
+ * Written on the Mattermost host by ensure-mattermost-admin.sh once the program's first system
+ * administrator exists. Until then the Mattermost vhost refuses every request that could create an
+ * account (FIRST_ADMIN_GATE): Mattermost makes the first account of an empty server its system
+ * administrator whichever way it is created, a GitLab sign-in included (users service CreateUser), and
+ * GitLab sign-in needs neither e-mail sign-up nor an open server (app CreateOAuthUser).
+ */
+export const FIRST_ADMIN_FLAG = "/var/lib/gitlab-mattermost/mattermost-first-admin";
+
+/**
+ * Request paths (nginx's normalised $uri, matched without regard to case) through which an account can
+ * be created: the single sign-on routes (Mattermost web/oauth.go: /oauth/<service>/login|signup|complete,
+ * /login/<service>/complete, /signup/<service>/complete) and the users API (POST /api/v4/users).
+ */
+export const ACCOUNT_CREATING_PATHS = "^/(?:(?:oauth|login|signup)/[^/]+/|api/v4/users/?$)";
+
+/**
+ * nginx directives for the Mattermost vhost's server block: 503 for an account-creating request while
+ * FIRST_ADMIN_FLAG is missing. Server-level rewrite directives run before any location is chosen, so
+ * they cover every location of the block; health checks and ACME challenges pass.
+ */
+export function firstAdminGate(flagFile: string = FIRST_ADMIN_FLAG): string {
+    return [
+        "# No account can be created until the program's first system administrator exists.",
+        'set $first_admin_gate "";',
+        `if ($uri ~* "${ACCOUNT_CREATING_PATHS}") { set $first_admin_gate "account"; }`,
+        `if (!-f ${flagFile}) { set $first_admin_gate "\${first_admin_gate}-pending"; }`,
+        'if ($first_admin_gate = "account-pending") { return 503; }',
+    ].join("\n");
+}

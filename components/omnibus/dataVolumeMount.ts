@@ -1,13 +1,20 @@
 // Puts a host's data directories on its data volume before anything is installed: moves data a host
-// already holds on its root volume there once, then mounts the volume by UUID through /etc/fstab.
+// already holds on its root volume there once, then mounts the volume by UUID through /etc/fstab, with
+// the configuration directories kept on it.
 // Reusable by any host kind: the mount point and filesystem label are inputs.
 
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { hostCommand } from "./hostScripts";
 
-/** Where Omnibus keeps all of GitLab's and Mattermost's data, and the label of its filesystem. */
-export const OMNIBUS_DATA = { mountPoint: "/var/opt/gitlab", label: "gitlab-data" } as const;
+/**
+ * Where Omnibus keeps all of GitLab's and Mattermost's data, the label of its filesystem, and the
+ * configuration kept on the volume with it: /etc/gitlab holds gitlab-secrets.json, the keys to the
+ * encrypted database columns (CI variables, two-factor secrets, tokens) and Mattermost's at-rest key,
+ * which a reconfigure on a new instance would otherwise generate anew. GitLab's own container image keeps
+ * /etc/gitlab on a volume of its own the same way.
+ */
+export const OMNIBUS_DATA = { mountPoint: "/var/opt/gitlab", label: "gitlab-data", keptDirs: ["/etc/gitlab"] } as const;
 
 export interface DataVolumeMountArgs {
     /** SSH connection to the host. */
@@ -21,6 +28,8 @@ export interface DataVolumeMountArgs {
     mountPoint: string;
     /** Label of the filesystem made on a blank volume (at most 16 characters, ext4's limit). */
     label: string;
+    /** Directories outside the mount point kept on the volume too, bind-mounted in place (host/mount-data-volume.sh). */
+    keptDirs?: readonly string[];
 }
 
 export class DataVolumeMount extends pulumi.ComponentResource {
@@ -40,7 +49,7 @@ export class DataVolumeMount extends pulumi.ComponentResource {
         }, { parent: this, dependsOn: [args.attachment], customTimeouts: { create: "6h", update: "6h" } });
         this.step = new command.remote.Command(`${name}-mount-data-volume`, {
             connection: args.connection,
-            create: pulumi.output(args.volumeId).apply((id) => hostCommand("mount-data-volume.sh", scriptArgs(id))),
+            create: pulumi.output(args.volumeId).apply((id) => hostCommand("mount-data-volume.sh", [...scriptArgs(id), ...(args.keptDirs ?? [])])),
             triggers: [args.instanceId],
             addPreviousOutputInEnv: false,
         }, { parent: this, dependsOn: [args.attachment, move] });

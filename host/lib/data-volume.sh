@@ -61,18 +61,16 @@ mounted_at() {
     findmnt -rn -S "UUID=$uuid" -o TARGET | grep -qxF -- "$target"
 }
 
-# Writes the fstab line for mount point $2, filesystem UUID $1, replacing any line for that mount
-# point: to a temporary file beside fstab, checked with findmnt --verify, then renamed over it.
-# `nofail`: a host whose volume is missing still boots, so it can be reached and repaired.
+# Writes fstab line $2 for mount point $1, replacing any line for that mount point: to a temporary
+# file beside fstab, checked with findmnt --verify, then renamed over it.
 fstab_staged=""
 # A staged fstab that was never renamed into place goes, however the run ends.
 remove_staged_fstab() {
     [ -z "$fstab_staged" ] || rm -f "$fstab_staged"
 }
 cleanup_steps+=(remove_staged_fstab)
-write_fstab_entry() {
-    local uuid=$1 mount_point=$2
-    local line="UUID=$uuid $mount_point ext4 defaults,nofail,x-systemd.device-timeout=60s 0 2"
+write_fstab_line() {
+    local mount_point=$1 line=$2
     if grep -qxF -- "$line" "$fstab"; then
         return 0
     fi
@@ -85,4 +83,56 @@ write_fstab_entry() {
     fstab_staged=""
     # systemd generates mount units from fstab; it reads the new entry only on a reload.
     systemctl daemon-reload
+}
+
+# The fstab line that mounts the filesystem with UUID $1 at $2.
+# `nofail`: a host whose volume is missing still boots, so it can be reached and repaired.
+write_fstab_entry() {
+    write_fstab_line "$2" "UUID=$1 $2 ext4 defaults,nofail,x-systemd.device-timeout=60s 0 2"
+}
+
+# A copy of fstab taken before a run changes it, renamed back over it if the run fails.
+fstab_before=""
+keep_fstab_for_rollback() {
+    [ -n "$fstab_before" ] && return 0
+    fstab_before=$(mktemp "$fstab.before.XXXXXX")
+    cp -p "$fstab" "$fstab_before"
+}
+restore_fstab() {
+    [ -n "$fstab_before" ] || return 0
+    if mv -f "$fstab_before" "$fstab"; then
+        fstab_before=""
+        systemctl daemon-reload || true
+    else
+        log "could not restore $fstab from $fstab_before" >&2
+    fi
+}
+remove_fstab_before() {
+    [ -z "$fstab_before" ] || rm -f "$fstab_before"
+}
+rollback_steps+=(restore_fstab)
+cleanup_steps+=(remove_fstab_before)
+
+# Copies directory $1 into directory $2 with everything that makes it the same tree (hard links,
+# ACLs, extended attributes, numeric owners; $2 ends up holding nothing else), then compares the two
+# file by file, by checksum. Further arguments are rsync options, e.g. --exclude=PATTERN.
+copy_verified() {
+    local from=$1 to=$2 differences
+    shift 2
+    local options=(-aHAX --numeric-ids --delete "$@")
+    rsync "${options[@]}" "$from/" "$to/"
+    differences=$(rsync "${options[@]}" --dry-run --checksum --itemize-changes "$from/" "$to/")
+    if [ -n "$differences" ]; then
+        fail "the copy of $from at $to differs from it: ${differences//$'\n'/; }"
+    fi
+}
+
+# Whether $1 and $2 are the same directory: a bind mount of one at the other, or the same path.
+same_directory() {
+    [ -d "$1" ] && [ -d "$2" ] && [ "$(stat -L -c %d:%i "$1")" = "$(stat -L -c %d:%i "$2")" ]
+}
+
+# Whether directory $1 exists and holds anything.
+holds_data() {
+    [ -d "$1" ] && [ -n "$(ls -A "$1")" ]
 }

@@ -34,8 +34,10 @@ interface DiskOptions {
     readonly fstabInvalid?: boolean;
     /** mount fails for this target (path relative to the sandbox). */
     readonly mountFailsAt?: string;
-    /** mkfs.ext4 or `gitlab-ctl stop` waits until this file exists, after announcing itself. */
-    readonly waitIn?: "mkfs.ext4" | "gitlab-ctl";
+    /** mkfs.ext4, `gitlab-ctl stop`, rsync or a bind mount waits until this file exists, after announcing itself. */
+    readonly waitIn?: "mkfs.ext4" | "gitlab-ctl" | "rsync" | "bind";
+    /** Directories (relative to the sandbox) the mount step keeps on the volume. */
+    readonly kept?: readonly string[];
 }
 
 /** A host made of stand-ins: one EBS volume's device, fstab, and the mount table. */
@@ -83,7 +85,12 @@ awk -v u="$uuid" '$1 == u { print $2 }' ${sh(mounts)}`,
     const writeMount = (failsAt?: string) =>
         sandbox.standIn(
             "mount",
-            `if [ "$1" = --fstab ]; then target=$3; uuid=$(awk -v t="$target" '$2 == t { sub(/^UUID=/, "", $1); print $1 }' "$2"); else uuid=\${1#UUID=}; target=$2; fi
+            `if [ "$1" = --fstab ]; then source=$(awk -v t="$3" '$2 == t { print $1 }' "$2"); fi
+if [ "$1" = --fstab ] && [[ "$source" == /* ]]; then
+${waits("bind")}
+rmdir "$3"; ln -s "$source" "$3"; printf 'bind:%s %s\\n' "$source" "$3" >>${sh(mounts)}; exit 0
+fi
+if [ "$1" = --fstab ]; then target=$3; uuid=$(awk -v t="$target" '$2 == t { sub(/^UUID=/, "", $1); print $1 }' "$2"); else uuid=\${1#UUID=}; target=$2; fi
 ${failsAt ? `if [ "$target" = ${sh(sandbox.path(failsAt))} ]; then echo "mount: wrong fs type" >&2; exit 32; fi` : ""}
 [ -d ${sh(volumes)}/"$uuid" ] || { echo "mount: no filesystem $uuid" >&2; exit 32; }
 rmdir "$target"
@@ -97,11 +104,14 @@ printf '%s %s\\n' "$uuid" "$target" >>${sh(mounts)}`,
 grep -v " $target\\$" ${sh(mounts)} >${sh(mounts)}.new || true; mv ${sh(mounts)}.new ${sh(mounts)}`,
     );
     sandbox.standIn("systemctl", "");
+    if (options.waitIn === "rsync") sandbox.standIn("rsync", `${waits("rsync")}\nexec /usr/bin/rsync "$@"`);
     sandbox.standIn("gitlab-ctl", `if [ "$1" = stop ]; then
 ${waits("gitlab-ctl")}
 true
 fi`);
 
+    const kept = (options.kept ?? []).map((dir) => sandbox.path(dir));
+    const args = (script: string, mountPoint = dataDir) => [VOLUME_ID, mountPoint, LABEL, ...(script === "mount-data-volume.sh" ? kept : [])];
     const env = {
         DISK_BY_ID_DIR: byId,
         FSTAB: fstab,
@@ -116,9 +126,11 @@ fi`);
         release,
         started,
         env,
-        run: (script: string, mountPoint = dataDir) => sandbox.runScript(script, [VOLUME_ID, mountPoint, LABEL], { env }),
+        run: (script: string, mountPoint = dataDir) => sandbox.runScript(script, args(script, mountPoint), { env }),
         spawn: (script: string) =>
-            spawn("bash", [join(HOST_SCRIPT_DIR, script), VOLUME_ID, dataDir, LABEL], { env: sandbox.env(env), stdio: ["ignore", "pipe", "pipe"] }),
+            spawn("bash", [join(HOST_SCRIPT_DIR, script), ...args(script)], { env: sandbox.env(env), stdio: ["ignore", "pipe", "pipe"] }),
+        /** Where the mount step keeps directory `dir` (relative to the sandbox) on the volume. */
+        onVolume: (dir: string) => join(dataDir, sandbox.path(dir).slice(1).replaceAll("/", "-")),
         mounted: () => readFileSync(mounts, "utf8"),
         /** mount works again, as after the administrator fixed its cause. */
         repairMount: () => writeMount(),
@@ -398,4 +410,161 @@ describe("move-to-data-volume.sh", () => {
                 assert.deepEqual(filesIn(sandbox.tmp), []);
             }));
     }
+});
+
+// ---------------------------------------------------------------------------------------------------
+describe("mount-data-volume.sh: /etc/gitlab kept on the volume", () => {
+    const ETC = "etc/gitlab";
+    const SECRETS = '{"gitlab_rails":{"db_key_base":"the-stack-key"}}\n';
+    const FRESH_SECRETS = '{"gitlab_rails":{"db_key_base":"freshly-generated"}}\n';
+    const bindLine = (h: ReturnType<typeof host>, sandbox: Sandbox) =>
+        `${h.onVolume(ETC)} ${sandbox.path(ETC)} none bind,nofail,x-systemd.requires-mounts-for=${h.dataDir} 0 0`;
+    /** The host's /etc/gitlab on the root volume, as Omnibus leaves it. */
+    function etcOnRoot(sandbox: Sandbox, secrets = SECRETS) {
+        sandbox.write(`${ETC}/gitlab.rb`, "external_url 'https://gitlab.example.com'\n", 0o600);
+        sandbox.write(`${ETC}/gitlab-secrets.json`, secrets, 0o600);
+        sandbox.write(`${ETC}/ssl/gitlab.example.com.key`, "key\n", 0o600);
+    }
+    const boundToVolume = (h: ReturnType<typeof host>, sandbox: Sandbox) =>
+        lstatSync(sandbox.path(ETC)).isSymbolicLink() && readlinkSync(sandbox.path(ETC)) === h.onVolume(ETC);
+    const setAside = (sandbox: Sandbox) => readdirSync(sandbox.path("etc")).filter((name) => name.startsWith("gitlab.on-root-"));
+
+    test("fresh volume, fresh instance: an empty /etc/gitlab on the volume, bound in place by fstab before the install", () =>
+        withSandbox(async (sandbox) => {
+            const h = host(sandbox, { kept: [ETC] });
+            const result = await h.run("mount-data-volume.sh");
+            assert.equal(result.status, 0, describeRun(result));
+            assert.ok(boundToVolume(h, sandbox), "/etc/gitlab is the volume's directory");
+            assert.equal(statSync(h.onVolume(ETC)).mode & 0o777, 0o775, "the mode Omnibus gives /etc/gitlab");
+            assert.deepEqual(readdirSync(h.onVolume(ETC)), []);
+            const fstab = readFileSync(h.fstab, "utf8");
+            assert.equal(fstab.split("\n").filter((line) => line.includes(sandbox.path(ETC))).join("\n"), bindLine(h, sandbox));
+            assert.ok(fstab.indexOf(fstabLine(NEW_UUID, h.dataDir)) < fstab.indexOf(bindLine(h, sandbox)), "the volume's line comes before the bind that needs it");
+            assert.deepEqual(readdirSync(sandbox.path("etc")).sort(), ["fstab", "gitlab"]);
+
+            const again = await h.run("mount-data-volume.sh");
+            assert.equal(again.status, 0, describeRun(again));
+            assert.match(again.stdout, /is kept on/);
+            assert.equal(sandbox.calls("mount").length, 2, "a re-run mounts nothing");
+            assert.equal(readFileSync(h.fstab, "utf8"), fstab);
+        }));
+
+    test("replaced instance: the volume's secrets are used, never overwritten, and the volume is not formatted", () =>
+        withSandbox(async (sandbox) => {
+            const uuid = "cccccccc-0000-4000-8000-000000000003";
+            const h = host(sandbox, { kept: [ETC] });
+            const onVolume = sandbox.path(ETC).slice(1).replaceAll("/", "-");
+            h.formatted(uuid, { [`${onVolume}/gitlab-secrets.json`]: SECRETS, [`${onVolume}/gitlab.rb`]: "external_url 'x'\n", "postgresql/data/PG_VERSION": "16\n" });
+            const result = await h.run("mount-data-volume.sh");
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(sandbox.calls("mkfs.ext4").length, 0, "not formatted");
+            assert.ok(boundToVolume(h, sandbox));
+            assert.equal(readFileSync(sandbox.path(ETC, "gitlab-secrets.json"), "utf8"), SECRETS, "the volume's keys, as they were");
+            assert.deepEqual(setAside(sandbox), []);
+        }));
+
+    test("a volume that holds secrets wins over secrets an instance generated: the instance's are set aside, not mixed in", () =>
+        withSandbox(async (sandbox) => {
+            const uuid = "dddddddd-0000-4000-8000-000000000004";
+            const h = host(sandbox, { kept: [ETC] });
+            const onVolume = sandbox.path(ETC).slice(1).replaceAll("/", "-");
+            h.formatted(uuid, { [`${onVolume}/gitlab-secrets.json`]: SECRETS });
+            etcOnRoot(sandbox, FRESH_SECRETS);
+            const result = await h.run("mount-data-volume.sh");
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /already holds .*its copy is used/);
+            assert.equal(readFileSync(sandbox.path(ETC, "gitlab-secrets.json"), "utf8"), SECRETS);
+            assert.deepEqual(readdirSync(sandbox.path(ETC)), ["gitlab-secrets.json"], "nothing of the instance's is mixed in");
+            const [aside] = setAside(sandbox);
+            assert.equal(readFileSync(sandbox.path("etc", aside, "gitlab-secrets.json"), "utf8"), FRESH_SECRETS, "the instance's copy is kept aside");
+        }));
+
+    test("existing host: /etc/gitlab is copied onto the volume, verified, then switched; the old copy is kept", () =>
+        withSandbox(async (sandbox) => {
+            const h = host(sandbox, { kept: [ETC] });
+            etcOnRoot(sandbox);
+            const result = await h.run("mount-data-volume.sh");
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /copy matches it, file by file/);
+            assert.ok(boundToVolume(h, sandbox));
+            assert.equal(readFileSync(sandbox.path(ETC, "gitlab-secrets.json"), "utf8"), SECRETS);
+            assert.equal(statSync(sandbox.path(ETC, "gitlab-secrets.json")).mode & 0o777, 0o600, "modes carried over");
+            assert.equal(readFileSync(sandbox.path(ETC, "ssl/gitlab.example.com.key"), "utf8"), "key\n");
+            const [aside] = setAside(sandbox);
+            assert.match(aside, /^gitlab\.on-root-\d{8}T\d{6}Z$/);
+            assert.equal(readFileSync(sandbox.path("etc", aside, "gitlab-secrets.json"), "utf8"), SECRETS);
+            assert.deepEqual(readdirSync(h.dataDir).filter((name) => name.endsWith(".partial")), [], "no staging left on the volume");
+
+            const again = await h.run("mount-data-volume.sh");
+            assert.equal(again.status, 0, describeRun(again));
+            assert.equal(setAside(sandbox).length, 1, "a re-run sets nothing else aside");
+            assert.equal(readFileSync(sandbox.path(ETC, "gitlab-secrets.json"), "utf8"), SECRETS);
+        }));
+
+    test("existing stack without a data volume: the move carries /var/opt/gitlab, the mount step then /etc/gitlab", () =>
+        withSandbox(async (sandbox) => {
+            const h = host(sandbox, { kept: [ETC] });
+            sandbox.write("var/opt/gitlab/postgresql/data/PG_VERSION", "16\n");
+            etcOnRoot(sandbox);
+            for (const script of ["move-to-data-volume.sh", "mount-data-volume.sh"]) {
+                const result = await h.run(script);
+                assert.equal(result.status, 0, `${script}\n${describeRun(result)}`);
+            }
+            assert.equal(readFileSync(join(h.dataDir, "postgresql/data/PG_VERSION"), "utf8"), "16\n");
+            assert.equal(readFileSync(join(h.onVolume(ETC), "gitlab-secrets.json"), "utf8"), SECRETS, "the secrets are on the volume with the data");
+            assert.ok(boundToVolume(h, sandbox));
+        }));
+
+    test("a copy that does not verify leaves /etc/gitlab in place and nothing on the volume", () =>
+        withSandbox(async (sandbox) => {
+            const h = host(sandbox, { kept: [ETC] });
+            etcOnRoot(sandbox);
+            // RECORDING STAND-IN around the real rsync: the copy is real, the check reports a difference.
+            sandbox.standIn("rsync", `if [[ " $* " == *" --dry-run "* ]]; then echo ">fcs...... gitlab-secrets.json"; exit 0; fi; exec /usr/bin/rsync "$@"`);
+            const result = await h.run("mount-data-volume.sh");
+            assert.notEqual(result.status, 0, describeRun(result));
+            assert.match(result.stderr, /FAILED.*differs from it.*gitlab-secrets\.json/);
+            assert.ok(!lstatSync(sandbox.path(ETC)).isSymbolicLink());
+            assert.equal(readFileSync(sandbox.path(ETC, "gitlab-secrets.json"), "utf8"), SECRETS);
+            assert.deepEqual(readdirSync(h.dataDir).filter((name) => name.startsWith(sandbox.path("etc").slice(1).replaceAll("/", "-"))), [], "nothing half-copied on the volume");
+            assert.doesNotMatch(readFileSync(h.fstab, "utf8"), / bind,/);
+        }));
+
+    for (const [phase, waitIn] of [["the copy", "rsync"], ["the switch", "bind"]] as const) {
+        for (const signal of ["SIGTERM", "SIGHUP", "SIGINT", "SIGPIPE"] as const) {
+            test(`${signal} during ${phase} of /etc/gitlab: rolled back, FAILED, and a re-run carries it over`, () =>
+                withSandbox(async (sandbox) => {
+                    const h = host(sandbox, { kept: [ETC], waitIn });
+                    // The volume is already in use for /var/opt/gitlab: only /etc/gitlab is left to carry over.
+                    h.formatted("eeeeeeee-0000-4000-8000-000000000005", { "postgresql/data/PG_VERSION": "16\n" });
+                    etcOnRoot(sandbox);
+                    const fstabBefore = readFileSync(h.fstab, "utf8");
+                    const { status, output } = await interrupt(h, "mount-data-volume.sh", signal);
+                    assert.notEqual(status, 0, output);
+                    assert.match(output, new RegExp(`FAILED \\(ended by ${signal}\\)`));
+                    assert.ok(lstatSync(sandbox.path(ETC)).isDirectory() && !lstatSync(sandbox.path(ETC)).isSymbolicLink(), `/etc/gitlab is the root volume's again\n${output}`);
+                    assert.equal(readFileSync(sandbox.path(ETC, "gitlab-secrets.json"), "utf8"), SECRETS);
+                    assert.deepEqual(setAside(sandbox), [], "nothing left set aside");
+                    assert.equal(existsSync(h.onVolume(ETC)), false, "this run's copy is gone from the volume");
+                    assert.deepEqual(readdirSync(h.dataDir).filter((name) => name.endsWith(".partial")), []);
+                    assert.equal(readFileSync(h.fstab, "utf8"), fstabBefore.trimEnd() + `\n${fstabLine("eeeeeeee-0000-4000-8000-000000000005", h.dataDir)}\n`, "fstab as before the bind");
+                    assert.deepEqual(filesIn(sandbox.path("etc")).filter((name) => name.startsWith("fstab")), ["fstab"]);
+
+                    const again = await h.run("mount-data-volume.sh");
+                    assert.equal(again.status, 0, describeRun(again));
+                    assert.ok(boundToVolume(h, sandbox));
+                    assert.equal(readFileSync(sandbox.path(ETC, "gitlab-secrets.json"), "utf8"), SECRETS);
+                    assert.equal(sandbox.calls("mkfs.ext4").length, 0, "the volume in use is never formatted");
+                }));
+        }
+    }
+
+    test("refuses a kept directory inside the mount point", () =>
+        withSandbox(async (sandbox) => {
+            const h = host(sandbox, { kept: ["var/opt/gitlab/etc"] });
+            const result = await h.run("mount-data-volume.sh");
+            assert.notEqual(result.status, 0, describeRun(result));
+            assert.match(result.stderr, /FAILED \(exit status 1\): usage.*outside the mount point/);
+            assert.equal(sandbox.calls("mount").length, 0);
+        }));
 });

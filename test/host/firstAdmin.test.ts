@@ -86,6 +86,8 @@ esac`,
             sandbox.write(`users/${name}.json`, JSON.stringify({ id: USER_ID, username: name, auth_service: authService, roles: "system_user" }));
         },
         isAdmin: (name: string) => existsSync(sandbox.path("roles", name)),
+        /** The file that opens account creation on the Mattermost vhost. */
+        openFlag: sandbox.path("lib/gitlab-mattermost/mattermost-first-admin"),
         marker: () => join(sandbox.path("state"), "mattermost-admin.sha256"),
     };
 }
@@ -99,7 +101,7 @@ function allArgv(sandbox: Sandbox): string[] {
 }
 
 function ensure(sandbox: Sandbox, host: ReturnType<typeof mattermost>, password: string, args = ARGS) {
-    return sandbox.runScript(SCRIPT, args, { env: host.env, input: `${password}\n` });
+    return sandbox.runScript(SCRIPT, [...args, host.openFlag], { env: host.env, input: `${password}\n` });
 }
 
 describe(SCRIPT, () => {
@@ -123,6 +125,10 @@ describe(SCRIPT, () => {
             assert.equal(readFileSync(host.marker(), "utf8").trim(), sha256(PASSWORD));
             assert.equal(statSync(host.marker()).mode & 0o777, 0o600);
             assert.deepEqual(filesIn(sandbox.tmp), [], "no temporary file left");
+            assert.ok(existsSync(host.openFlag), "account creation is opened once the administrator exists");
+            assert.equal(statSync(host.openFlag).mode & 0o777, 0o644, "nginx's workers can test it");
+            assert.equal(statSync(sandbox.path("lib/gitlab-mattermost")).mode & 0o777, 0o755);
+            assert.deepEqual(filesIn(sandbox.path("lib/gitlab-mattermost")), ["mattermost-first-admin"], "no staged copy left");
         }));
 
     test("the password is on no command line, only on stdin", () =>
@@ -176,6 +182,16 @@ describe(SCRIPT, () => {
             assert.equal(sandbox.calls("curl").filter((call) => call.argv.includes("PUT")).length, 1);
             assert.equal(sandbox.calls("mmctl").filter((call) => call.argv[0] === "permissions").length, 0, "an existing Mattermost keeps its permissions");
             assert.ok(host.isAdmin("mmadmin"));
+            assert.ok(existsSync(host.openFlag), "a new instance opens account creation again");
+        }));
+
+    test("refuses to run without the flag file's absolute path", () =>
+        withSandbox(async (sandbox) => {
+            const host = mattermost(sandbox);
+            const result = await sandbox.runScript(SCRIPT, [...ARGS, "relative/flag"], { env: host.env, input: `${PASSWORD}\n` });
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /FAILED \(exit status 1\): usage: .*OPEN\/FLAG/);
+            assert.deepEqual(sandbox.sequence(), []);
         }));
 
     test("refuses an account of that name that signs in through GitLab, changing nothing", () =>
@@ -188,6 +204,7 @@ describe(SCRIPT, () => {
             assert.equal(sandbox.calls("curl").length, 1);
             assert.deepEqual(sandbox.calls("mmctl"), []);
             assert.equal(existsSync(host.marker()), false);
+            assert.equal(existsSync(host.openFlag), false, "account creation stays closed");
         }));
 
     test("waits for local mode while Mattermost restarts", () =>
@@ -201,7 +218,7 @@ describe(SCRIPT, () => {
     test("gives up after its timeout when local mode never answers", () =>
         withSandbox(async (sandbox) => {
             const host = mattermost(sandbox, { downFor: 1_000_000 });
-            const result = await sandbox.runScript(SCRIPT, ["mmadmin", "mmadmin@example.com", "1"], { env: { ...host.env, ADMIN_WAIT_INTERVAL_SECONDS: "0.2" }, input: `${PASSWORD}\n` });
+            const result = await sandbox.runScript(SCRIPT, ["mmadmin", "mmadmin@example.com", "1", host.openFlag], { env: { ...host.env, ADMIN_WAIT_INTERVAL_SECONDS: "0.2" }, input: `${PASSWORD}\n` });
             assert.equal(result.status, 1, describeRun(result));
             assert.match(result.stderr, /FAILED \(exit status 1\): Mattermost's local mode did not answer at .*mattermost_local\.socket within 1s/);
             assert.deepEqual(sandbox.calls("mmctl"), []);
@@ -211,7 +228,7 @@ describe(SCRIPT, () => {
         test(`refuses a password ${title} before any call`, () =>
             withSandbox(async (sandbox) => {
                 const host = mattermost(sandbox);
-                const result = await sandbox.runScript(SCRIPT, ARGS, { env: host.env, input });
+                const result = await sandbox.runScript(SCRIPT, [...ARGS, host.openFlag], { env: host.env, input });
                 assert.equal(result.status, 2, describeRun(result));
                 assert.match(result.stderr, /FAILED \(exit status 2\): the password on stdin is empty or holds a quote/);
                 assert.deepEqual(sandbox.sequence(), []);
@@ -223,7 +240,7 @@ describe(SCRIPT, () => {
             test(`${signal} while ${blockAt === "create" ? "the account is created" : "the role is given"}: FAILED, and a re-run recovers`, () =>
                 withSandbox(async (sandbox) => {
                     const host = mattermost(sandbox, { blockAt });
-                    const child = spawn("bash", [join(HOST_SCRIPT_DIR, SCRIPT), ...ARGS], { env: sandbox.env(host.env), stdio: ["pipe", "pipe", "pipe"] });
+                    const child = spawn("bash", [join(HOST_SCRIPT_DIR, SCRIPT), ...ARGS, host.openFlag], { env: sandbox.env(host.env), stdio: ["pipe", "pipe", "pipe"] });
                     let output = "";
                     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
                     child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -240,12 +257,14 @@ describe(SCRIPT, () => {
                     assert.notEqual(status, 0, output);
                     assert.match(output, new RegExp(`ensure-mattermost-admin: FAILED \\(ended by ${signal}\\)`), output);
                     assert.equal(existsSync(host.marker()), false, "no record of a password it did not finish with");
+                    assert.equal(existsSync(host.openFlag), false, "account creation stays closed until the administrator exists");
                     assert.deepEqual(filesIn(sandbox.tmp), []);
 
                     const rerun = await ensure(sandbox, host, PASSWORD);
                     assert.equal(rerun.status, 0, describeRun(rerun));
                     assert.ok(host.isAdmin("mmadmin"));
                     assert.equal(readFileSync(host.marker(), "utf8").trim(), sha256(PASSWORD));
+                    assert.ok(existsSync(host.openFlag));
                     // Mattermost finished the request the signal interrupted: the re-run finds the account,
                     // with no record of its password, so sets it once more, and creates nothing twice.
                     assert.equal(sandbox.calls("curl").filter((call) => call.argv.includes("POST")).length, 1);

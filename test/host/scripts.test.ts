@@ -344,6 +344,7 @@ ${options.extraKey ? `printf 'pub:-:4096:1:0000000000000000:1581292800:183314880
                         // Set for the script on purpose: the package's maintainer scripts must not see them.
                         EXTERNAL_URL: "https://gitlab.example.com",
                         GITLAB_ROOT_PASSWORD: "stand-in-root-password",
+                        DPKG_ADMINDIR: sandbox.path("var/lib/dpkg"),
                         ...env,
                     },
                 }),
@@ -1146,7 +1147,7 @@ describe("every host script: a signal is a failure that cleans up, says FAILED a
 
 describe("enable-backups.sh", () => {
     /** Runs it with a PATH of the stand-ins and only the basic tools, so that rclone and zstd are missing unless stood in. */
-    function enableBackups(sandbox: Sandbox, present: string[]): Promise<RunResult> {
+    function enableBackups(sandbox: Sandbox, present: string[], env: Record<string, string> = {}): Promise<RunResult> {
         const basics = sandbox.path("basic-tools");
         mkdirSync(basics);
         for (const tool of ["bash", "env", "dirname", "mkdir", "find", "wc", "cat"]) {
@@ -1157,14 +1158,16 @@ describe("enable-backups.sh", () => {
         for (const tool of present) {
             sandbox.standIn(tool, "exit 0");
         }
-        return sandbox.run("/usr/bin/bash", [join(HOST_SCRIPT_DIR, "enable-backups.sh"), "mattermost-backup.timer"], { env: { PATH: `${sandbox.bin}:${basics}` } });
+        return sandbox.run("/usr/bin/bash", [join(HOST_SCRIPT_DIR, "enable-backups.sh"), "mattermost-backup.timer"], {
+            env: { PATH: `${sandbox.bin}:${basics}`, DPKG_ADMINDIR: sandbox.path("var/lib/dpkg"), ...env },
+        });
     }
 
     test("installs rclone and zstd when they are missing, then enables the timers", () =>
         withSandbox(async (sandbox) => {
             const result = await enableBackups(sandbox, []);
             assert.equal(result.status, 0, describeRun(result));
-            assert.deepEqual(argvs(sandbox.calls("apt-get")), [["-o", "DPkg::Lock::Timeout=900", "install", "-y", "-q", "rclone", "zstd"]]);
+            assert.deepEqual(argvs(sandbox.calls("apt-get")), [["-o", "DPkg::Lock::Timeout=900", "-o", "Acquire::Retries=5", "install", "-y", "-q", "rclone", "zstd"]]);
             assert.deepEqual(argvs(sandbox.calls("systemctl")).slice(0, 2), [["daemon-reload"], ["enable", "--now", "mattermost-backup.timer"]]);
         }));
 
@@ -1172,10 +1175,104 @@ describe("enable-backups.sh", () => {
         withSandbox(async (sandbox) => {
             const result = await enableBackups(sandbox, ["rclone"]);
             assert.equal(result.status, 0, describeRun(result));
-            assert.deepEqual(argvs(sandbox.calls("apt-get")), [["-o", "DPkg::Lock::Timeout=900", "install", "-y", "-q", "zstd"]]);
+            assert.deepEqual(argvs(sandbox.calls("apt-get")), [["-o", "DPkg::Lock::Timeout=900", "-o", "Acquire::Retries=5", "install", "-y", "-q", "zstd"]]);
             sandbox.standIn("zstd", "exit 0");
             const again = await sandbox.run("/usr/bin/bash", [join(HOST_SCRIPT_DIR, "enable-backups.sh")], { env: { PATH: `${sandbox.bin}:${sandbox.path("basic-tools")}` } });
             assert.equal(again.status, 0, describeRun(again));
             assert.equal(sandbox.calls("apt-get").length, 1, "no second install");
+        }));
+
+    test("finishes a killed dpkg run before it installs", () =>
+        withSandbox(async (sandbox) => {
+            interruptedDpkg(sandbox);
+            const result = await enableBackups(sandbox, []);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual(sandbox.sequence().filter((name) => name === "dpkg" || name === "apt-get"), ["dpkg", "apt-get"]);
+            assert.deepEqual(filesIn(sandbox.path("var/lib/dpkg/updates")), []);
+        }));
+});
+
+/** A dpkg run killed mid-install: its journal, and a dpkg stand-in that finds its lock held on the first `lockedFor` calls and then finishes the run (or fails, with `fails`). */
+function interruptedDpkg(sandbox: Sandbox, options: { lockedFor?: number; fails?: boolean } = {}) {
+    const journal = sandbox.path("var/lib/dpkg/updates");
+    sandbox.write("var/lib/dpkg/updates/0001", "Package: gitlab-ee\nStatus: install ok unpacked\n");
+    sandbox.standIn("dpkg", `record_env
+[ "$*" = "--configure -a" ] || { echo "stand-in dpkg: only --configure -a is expected" >&2; exit 2; }
+if [ "$CALL_NUMBER" -le ${options.lockedFor ?? 0} ]; then
+    echo "dpkg: error: dpkg frontend lock was locked by another process with pid 4242" >&2; exit 2
+fi
+${options.fails ? `echo "dpkg: error processing package gitlab-ee (--configure): post-installation script returned error exit status 1" >&2; exit 1` : ""}
+/usr/bin/rm -f ${sh(journal)}/*
+echo "Setting up gitlab-ee (18.11.11-ee.0) ..."`);
+}
+
+describe("install-omnibus.sh after a killed install (host/lib/packages.sh)", () => {
+    const ARGS = ["ee", "18.11.11", "noble", "https://packages.example.test/gitlab", "https://packages.example.test/gpgkey", "F6403F6544A38863DAA0B6E03F01618A51312F3F"];
+    function host(sandbox: Sandbox) {
+        sandbox.standIn("cloud-init", "echo 'status: done'");
+        sandbox.standIn("dpkg-query", "exit 1");
+        sandbox.standIn("apt-get", `if [ -n "$(ls -A ${sh(sandbox.path("var/lib/dpkg/updates"))})" ]; then echo "E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to correct the problem." >&2; exit 100; fi`);
+        sandbox.standIn("apt-mark", ":");
+        sandbox.standIn("curl", `while [ "$1" != --output ]; do shift; done\necho key >"$2"`);
+        sandbox.standIn("gpg", `printf 'pub:-:4096\\nfpr:::::::::%s:\\n' F6403F6544A38863DAA0B6E03F01618A51312F3F`);
+        return (env: Record<string, string> = {}) =>
+            sandbox.runScript("install-omnibus.sh", ARGS, {
+                env: {
+                    APT_DIR: sandbox.path("etc/apt"),
+                    GITLAB_ETC_DIR: sandbox.path("etc/gitlab"),
+                    DPKG_ADMINDIR: sandbox.path("var/lib/dpkg"),
+                    EXTERNAL_URL: "https://gitlab.example.com",
+                    DPKG_LOCK_POLL_SECONDS: "0.1",
+                    ...env,
+                },
+            });
+    }
+    const installs = (sandbox: Sandbox) => sandbox.calls("apt-get").filter((call) => call.argv.includes("install"));
+
+    test("runs dpkg --configure -a first, without EXTERNAL_URL, then installs", () =>
+        withSandbox(async (sandbox) => {
+            interruptedDpkg(sandbox);
+            const result = await host(sandbox)();
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /dpkg was interrupted; resuming it with dpkg --configure -a/);
+            assert.deepEqual(sandbox.sequence().filter((name) => name === "dpkg" || name === "apt-get"), ["dpkg", "apt-get", "apt-get"]);
+            const configure = sandbox.calls("dpkg")[0]!;
+            assert.equal(configure.env?.EXTERNAL_URL, undefined, "EXTERNAL_URL reached dpkg");
+            assert.equal(configure.env?.DEBIAN_FRONTEND, "noninteractive");
+            assert.equal(installs(sandbox).length, 1);
+        }));
+
+    test("waits while another process holds dpkg's lock, then resumes", () =>
+        withSandbox(async (sandbox) => {
+            interruptedDpkg(sandbox, { lockedFor: 2 });
+            const result = await host(sandbox)();
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(sandbox.calls("dpkg").length, 3);
+            assert.match(result.stdout, /lock is held by another process; trying again/);
+            assert.equal(installs(sandbox).length, 1);
+        }));
+
+    test("a lock held past the wait: FAILED naming it, nothing installed, and a re-run recovers", () =>
+        withSandbox(async (sandbox) => {
+            interruptedDpkg(sandbox, { lockedFor: 1_000_000 });
+            const result = await host(sandbox)({ DPKG_LOCK_WAIT_SECONDS: "1" });
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /FAILED \(exit status 1\): dpkg's lock stayed held by another process for 1s/);
+            assert.equal(installs(sandbox).length, 0);
+            interruptedDpkg(sandbox);
+            const again = await host(sandbox)();
+            assert.equal(again.status, 0, describeRun(again));
+            assert.equal(installs(sandbox).length, 1);
+        }));
+
+    test("a dpkg failure other than the lock: FAILED at once, nothing installed", () =>
+        withSandbox(async (sandbox) => {
+            interruptedDpkg(sandbox, { fails: true });
+            const result = await host(sandbox)();
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /FAILED \(exit status 1\): dpkg --configure -a failed/);
+            assert.match(result.stdout, /post-installation script returned error/, "dpkg's own words are shown");
+            assert.equal(sandbox.calls("dpkg").length, 1);
+            assert.equal(installs(sandbox).length, 0);
         }));
 });

@@ -4,6 +4,7 @@ import { gitlabOauthEndpoints, mattermostOauthApplication } from "../../mattermo
 import type { GitlabRbSection, GitlabRbSetting } from "../gitlabRb";
 import type { DeploymentSettings, MailServer } from "../../settings/settings";
 import { mattermostEnv } from "../../mattermost/mattermostEnv";
+import { firstAdminGate } from "../../mattermost/signUpPolicy";
 import { SSL_DIR } from "../../tls/tlsPlan";
 
 /**
@@ -83,7 +84,7 @@ export function mattermostSection(settings: DeploymentSettings, secrets: DeployT
         : [];
     return {
         title: "Mattermost",
-        note: "its environment, and sign-in through GitLab with the application this program registers",
+        note: "its environment, sign-in through GitLab with the application this program registers, and no account before the first administrator",
         settings: [
             ...account,
             ...env,
@@ -92,6 +93,8 @@ export function mattermostSection(settings: DeploymentSettings, secrets: DeployT
             { key: "mattermost['gitlab_secret']", value: secrets.oauthClientSecret },
             { key: "mattermost['gitlab_scope']", value: mattermostOauthApplication(settings).scopes },
             ...endpointSettings,
+            // From Mattermost's first start: no account before the program's first administrator.
+            { key: "mattermost_nginx['custom_gitlab_mattermost_server_config']", value: firstAdminGate() },
         ],
     };
 }

@@ -8,6 +8,7 @@ import { gitlabRbFor, type DeployTimeValues } from "../../../components/gitlabRb
 import type { DeploymentSettings } from "../../../components/settings/settings";
 import type { OmnibusRole as HostRole } from "../../../components/settings/topology";
 import { formatVersion, parseVersion } from "../../../components/versions/versions";
+import { firstAdminGate } from "../../../components/mattermost/signUpPolicy";
 import { evaluateGitlabRb, evaluateGitlabRbError } from "../../support/ruby";
 
 const GITLAB_URL = "https://gitlab.example.com";
@@ -22,6 +23,9 @@ const PROGRAM_ENV = {
     MM_EMAILSETTINGS_ENABLESIGNINWITHUSERNAME: "true",
     MM_SERVICESETTINGS_ENABLELOCALMODE: "true",
 };
+
+/** The Mattermost vhost's gate: no account before the program's first administrator. */
+const GATE = { custom_gitlab_mattermost_server_config: firstAdminGate() };
 
 const SECRETS: DeployTimeValues = { oauthClientId: "id-1", oauthClientSecret: "s3cr3t'\"#{x}", rootPassword: "pw" };
 
@@ -91,7 +95,7 @@ describe("single host", () => {
                 gitlab_rails: { initial_root_password: "pw" },
                 letsencrypt: { enable: true, contact_emails: [CONTACT] },
                 nginx: { redirect_http_to_https: true },
-                mattermost_nginx: { redirect_http_to_https: true },
+                mattermost_nginx: { ...GATE, redirect_http_to_https: true },
                 mattermost: {
                     uid: 2000,
                     gid: 2000,
@@ -148,7 +152,7 @@ describe("split topology, Mattermost host", () => {
                 assert.ok(!("grafana" in result), "grafana is not written from 17.1 on");
             }
             assert.deepEqual(block(result, "letsencrypt"), { enable: true, contact_emails: [CONTACT] });
-            assert.deepEqual(block(result, "mattermost_nginx"), { redirect_http_to_https: true });
+            assert.deepEqual(block(result, "mattermost_nginx"), { ...GATE, redirect_http_to_https: true });
             assert.deepEqual(block(result, "mattermost"), {
                 uid: 2000,
                 gid: 2000,
@@ -193,7 +197,7 @@ describe("http URLs", () => {
             assert.equal(settings.tls.mode, "none");
             const result = evaluate(role, settings);
             assert.deepEqual(block(result, "letsencrypt"), { enable: false });
-            assert.ok(!("mattermost_nginx" in result), "no mattermost_nginx['redirect_http_to_https']");
+            assert.deepEqual(block(result, "mattermost_nginx"), role === "gitlab" ? undefined : GATE, "no mattermost_nginx['redirect_http_to_https']");
             assert.equal(result.external_url, role === "mattermost" ? "http://mattermost.example.com" : "http://gitlab.example.com");
             if (role !== "gitlab") {
                 assert.equal(result.mattermost_external_url, "http://mattermost.example.com");
@@ -246,7 +250,7 @@ describe("certificates this program writes (tls.mode selfSigned, and provided wi
             const result = evaluateGitlabRb(text, "18.11.11");
             assert.deepEqual(block(result, "letsencrypt"), { enable: false });
             assert.deepEqual(block(result, "nginx"), vhosts.nginx ? { redirect_http_to_https: true } : undefined);
-            assert.deepEqual(block(result, "mattermost_nginx"), vhosts.mattermost_nginx ? { redirect_http_to_https: true } : undefined);
+            assert.deepEqual(block(result, "mattermost_nginx"), vhosts.mattermost_nginx ? { ...GATE, redirect_http_to_https: true } : undefined);
             assert.doesNotMatch(text, /ssl_certificate/, "the files sit at Omnibus's default paths");
         });
     }

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { scriptOfCommand } from "../../../components/omnibus/hostScripts";
+import { FIRST_ADMIN_FLAG } from "../../../components/mattermost/signUpPolicy";
 import { HEALTH_TIMEOUT_SECONDS } from "../../../components/settings/settings";
 import { generatedPlaceholder, runOffline, type OfflineRun, type RegisteredResource } from "../../../scripts/offlineRuntime";
 import { stackConfig } from "../../support/stackConfig";
@@ -36,6 +37,18 @@ for (const topology of ["single", "split"] as const) {
             assert.deepEqual(step.inputs.triggers, [instance]);
         });
 
+        it("keeps account creation closed on the Mattermost vhost, from its first start, until this step writes its flag", () => {
+            const flag = String(command(run, "mattermost-admin-ensure").inputs.create).split(" ").at(-1);
+            assert.equal(flag, "/var/lib/gitlab-mattermost/mattermost-first-admin");
+            const gitlabRb = String(command(run, `${mattermostHost}-gitlab-rb`).inputs.stdin);
+            const gate = /^mattermost_nginx\['custom_gitlab_mattermost_server_config'\] = (.*)$/m.exec(gitlabRb)?.[1] ?? "";
+            assert.ok(gate.includes(`if (!-f ${flag})`), `the gate tests the flag the step writes: ${gate}`);
+            assert.match(gate, /return 503/);
+            if (topology === "split") {
+                assert.doesNotMatch(String(command(run, "gitlab-gitlab-rb").inputs.stdin), /custom_gitlab_mattermost_server_config/, "the GitLab host serves no Mattermost");
+            }
+        });
+
         it("comes before the GitLab plugin step, which restarts Mattermost", () => {
             assert.ok(command(run, "gitlab-plugin-configure").dependsOn.includes("mattermost-admin-ensure"));
             assert.ok(!command(run, "mattermost-admin-ensure").dependsOn.includes("gitlab-plugin-configure"));
@@ -44,7 +57,7 @@ for (const topology of ["single", "split"] as const) {
         it("names the account in the command and sends its password only on stdin, as a secret", () => {
             const step = command(run, "mattermost-admin-ensure");
             const create = String(step.inputs.create);
-            assert.ok(create.endsWith(` ensure-mattermost-admin.sh mmadmin mmadmin@example.com ${HEALTH_TIMEOUT_SECONDS}`), create.slice(-120));
+            assert.ok(create.endsWith(` ensure-mattermost-admin.sh mmadmin mmadmin@example.com ${HEALTH_TIMEOUT_SECONDS} ${FIRST_ADMIN_FLAG}`), create.slice(-120));
             assert.ok(!create.includes(PASSWORD));
             assert.equal(step.inputs.stdin, `${PASSWORD}\n`);
             assert.ok(step.secretInputs.includes("stdin"));
@@ -76,7 +89,7 @@ describe("first system administrator with a restore", () => {
 
     it("takes mattermost.adminUsername", async () => {
         const run = await runOffline(stackConfig("single", { mattermost: { adminUsername: "chatops" } }));
-        assert.match(String(command(run, "mattermost-admin-ensure").inputs.create), / ensure-mattermost-admin\.sh chatops chatops@example\.com \d+$/);
+        assert.match(String(command(run, "mattermost-admin-ensure").inputs.create), / ensure-mattermost-admin\.sh chatops chatops@example\.com \d+ \/var\/lib\/gitlab-mattermost\/mattermost-first-admin$/);
         assert.equal((run.outputs as Record<string, unknown>).mattermostAdminUsername, "chatops");
     });
 });

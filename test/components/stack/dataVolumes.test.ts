@@ -71,12 +71,12 @@ for (const topology of ["single", "split"] as const) {
             }
         });
 
-        it("moves old data over, then mounts the volume at /var/opt/gitlab, before the package installs", () => {
+        it("moves old data over, then mounts the volume at /var/opt/gitlab with /etc/gitlab kept on it, before the package installs", () => {
             for (const host of hosts) {
                 const mount = named(run, `${host}-mount-data-volume`);
                 const create = String(mount.inputs.create);
                 assert.equal(scriptOfCommand(create), "mount-data-volume.sh");
-                assert.ok(create.endsWith(` mount-data-volume.sh ${host}-data-id /var/opt/gitlab gitlab-data`), create.slice(-80));
+                assert.ok(create.endsWith(` mount-data-volume.sh ${host}-data-id /var/opt/gitlab gitlab-data /etc/gitlab`), create.slice(-80));
                 assert.ok(mount.dependsOn.includes(`${host}-data`), "after the attachment");
                 const move = named(run, `${host}-move-to-data-volume`);
                 assert.equal(scriptOfCommand(String(move.inputs.create)), "move-to-data-volume.sh");
@@ -159,6 +159,51 @@ describe("data volumes: a replaced instance", () => {
                 assert.equal(b.inputs.create, a.inputs.create, `${step} runs the same command`);
                 assert.deepEqual(b.inputs.triggers, [`${host}-replacement-id`], `${step} runs on the new instance`);
             }
+        }
+    });
+});
+
+describe("data volumes: a replacement forced by a changed input", () => {
+    // A new subnet is one of the changes that force new instances: offline, the subnet gets a new id,
+    // the instances' subnetId input changes with it, and the cloud gives them new ids.
+    const config = stackConfig("split", { backup: { restoreFrom: "20261101T030000Z" }, mattermost: { instanceType: "c6a.large", gitlabPlugin: { enabled: true } } });
+    let before_: OfflineRun;
+    let after: OfflineRun;
+    before(async () => {
+        before_ = await runOffline(config);
+        after = await runOffline(config, { replaced: ["network-public", "gitlab", "mattermost"] });
+    });
+
+    it("is a real replacement: the instances' forcing input changed", () => {
+        for (const host of ["gitlab", "mattermost"]) {
+            const [a, b] = [named(before_, host, "aws:ec2/instance:Instance"), named(after, host, "aws:ec2/instance:Instance")];
+            assert.notEqual(b.inputs.subnetId, a.inputs.subnetId);
+            assert.equal(b.inputs.subnetId, "network-public-replacement-id");
+        }
+    });
+
+    // What must outlive the instance: its data, the secrets the running GitLab and Mattermost were set
+    // up with, and the backups with their settings and snapshots.
+    const OUTLIVES = [/^aws:ebs\/volume:/, /^random:/, /^aws:s3\//, /^aws:dlm\//];
+    it("leaves the volumes, the root password, every OAuth credential and the backups exactly as they were", () => {
+        const kept = before_.resources.filter((r) => OUTLIVES.some((pattern) => pattern.test(r.type)));
+        for (const pattern of OUTLIVES) assert.ok(kept.some((r) => pattern.test(r.type)), `a resource matching ${pattern}`);
+        for (const name of ["root-password", "oauth-client-id", "oauth-client-secret", "gitlab-plugin-oauth-client-id", "gitlab-plugin-oauth-client-secret", "backups"]) {
+            assert.ok(kept.some((r) => r.name === name), `${name} is among the resources compared`);
+        }
+        for (const resource of kept) {
+            const twin = after.resources.find((r) => r.urn === resource.urn && r.type === resource.type && r.name === resource.name);
+            assert.ok(twin, `${resource.urn} still exists`);
+            assert.deepEqual(twin.inputs, resource.inputs, `${resource.type} ${resource.name} keeps its inputs`);
+            assert.equal(twin.protect, resource.protect);
+        }
+    });
+
+    it("does not restore again, and mounts the same volume on the new instances", () => {
+        assert.deepEqual(named(after, "mattermost-restore").inputs, named(before_, "mattermost-restore").inputs);
+        for (const host of ["gitlab", "mattermost"]) {
+            assert.equal(named(after, `${host}-data`, ATTACHMENT).inputs.volumeId, named(before_, `${host}-data`, ATTACHMENT).inputs.volumeId);
+            assert.equal(named(after, `${host}-mount-data-volume`).inputs.create, named(before_, `${host}-mount-data-volume`).inputs.create);
         }
     });
 });
