@@ -84,12 +84,19 @@ export interface HostAccess {
     readonly sshDestination: pulumi.Output<string>;
 }
 
-/** A failed check ends the run with its message alone, not a stack trace (pulumi.RunError). */
+/**
+ * A failed check fails the registration of every remote command of the host, so none is sent; its
+ * message also goes to the engine's log as an error of its own, where it reads without the wrapping
+ * of a failed registration.
+ */
 async function runCheck(check: Promise<void> | undefined): Promise<void> {
     try {
         await check;
     } catch (error) {
-        throw error instanceof HostAccessError ? new pulumi.RunError(error.message) : error;
+        if (error instanceof HostAccessError) {
+            await pulumi.log.error(error.message);
+        }
+        throw error;
     }
 }
 
