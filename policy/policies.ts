@@ -129,7 +129,7 @@ export const encryptedVolumes: ResourceValidationPolicy = {
 
 // --- Network ---------------------------------------------------------------------------------------
 
-const SSH_ADVICE = "allow SSH only from the administrators' networks (ssh.allowedCidrs)";
+const SSH_ADVICE = "allow SSH only from the administrators' networks (ssh.allowedCidrs), or open no SSH port and reach the hosts through Systems Manager (ssh.access ssm)";
 
 /** Reports `what` when its permissions together let SSH in from too much of the internet. */
 function reportWideSsh(reportViolation: (message: string) => void, what: string, permissions: readonly IngressPermission[]): void {
@@ -384,6 +384,38 @@ export const hostRolesOwnBackupsOnly: ResourceValidationPolicy = {
     ],
 };
 
+/**
+ * The AWS managed policies the program attaches, none with S3 rights: the hosts' Systems Manager agent,
+ * and Data Lifecycle Manager's service role, which snapshots the data volumes.
+ */
+const KNOWN_MANAGED_POLICIES = ["AmazonSSMManagedInstanceCore", "service-role/AWSDataLifecycleManagerServiceRole"];
+const isKnownManagedPolicy = (arn: string) => KNOWN_MANAGED_POLICIES.some((name) => new RegExp(`^arn:[a-z-]+:iam::aws:policy/${name}$`).test(arn));
+const MANAGED_ADVICE = `only ${KNOWN_MANAGED_POLICIES.join(" and ")} are allowed, since host-roles-own-backups-only cannot read a managed policy's rights`;
+
+export const knownManagedPoliciesOnly: ResourceValidationPolicy = {
+    name: "known-managed-policies-only",
+    description:
+        "Managed policies attached to IAM roles (aws.iam.RolePolicyAttachment, an aws.iam.Role's managedPolicyArns) are only " +
+        `the ones the program uses, which grant no S3 right: ${KNOWN_MANAGED_POLICIES.join(" (the hosts' Systems Manager agent, ssh.access ssm) and ")} ` +
+        "(the data volumes' snapshots). Any other would carry rights host-roles-own-backups-only never reads.",
+    enforcementLevel: "mandatory",
+    validateResource: [
+        validateResourceOfType(aws.iam.RolePolicyAttachment, (_attachment, args, reportViolation) => {
+            const arn = knownValue(args.props, ["policyArn"]);
+            if (typeof arn === "string" && !isKnownManagedPolicy(arn)) {
+                reportViolation(`role policy attachment ${args.name} attaches ${arn}; ${MANAGED_ADVICE}`);
+            }
+        }),
+        validateResourceOfType(aws.iam.Role, (role, args, reportViolation) => {
+            for (const arn of role.managedPolicyArns ?? []) {
+                if (!isKnownManagedPolicy(arn)) {
+                    reportViolation(`role ${args.name} carries the managed policy ${arn}; ${MANAGED_ADVICE}`);
+                }
+            }
+        }),
+    ],
+};
+
 // --- Secrets ---------------------------------------------------------------------------------------
 
 export const noSecretsInUserData: ResourceValidationPolicy = {
@@ -477,6 +509,7 @@ export const policies = [
     ipv4OnlyNetwork,
     backupBucketProtected,
     hostRolesOwnBackupsOnly,
+    knownManagedPoliciesOnly,
     noSecretsInUserData,
     noSecretsInRemoteCommands,
 ];

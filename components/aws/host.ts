@@ -1,9 +1,12 @@
-// One EC2 host: x86_64 Ubuntu, IMDSv2 only, an encrypted gp3 root volume and an Elastic IP.
+// One EC2 host: x86_64 Ubuntu, IMDSv2 only, an encrypted gp3 root volume, an Elastic IP, and
+// registration with Systems Manager.
 
 import * as aws from "@pulumi/aws";
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import type { SshAccessMode } from "../settings/settings";
 import { HOST_OS } from "../versions/versions";
+import { hostAccess } from "./hostAccess";
 
 export interface HostArgs {
     /** EC2 instance type; checked to be x86_64 before any resource is created. */
@@ -18,8 +21,10 @@ export interface HostArgs {
     keyName: pulumi.Input<string>;
     /** OpenSSH private key matching `keyName`; secret. */
     privateKey: pulumi.Input<string>;
-    /** Instance profile: the host's AWS permissions (its backups). */
-    instanceProfile: pulumi.Input<string>;
+    /** The host's AWS permissions (its backups): an instance profile and its role, to which the host adds Systems Manager's agent. */
+    permissions: { instanceProfileName: pulumi.Input<string>; role: { name: pulumi.Input<string>; arn: pulumi.Input<string> } };
+    /** How `pulumi up` reaches the host's SSH (ssh.access). */
+    sshAccess: SshAccessMode;
 }
 
 /** The newest Ubuntu 24.04 AMD64 image, from Canonical's account only. */
@@ -42,9 +47,20 @@ export class Host extends pulumi.ComponentResource {
     readonly publicIp: pulumi.Output<string>;
     /** SSH connection for remote commands; the private key inside stays secret. */
     readonly connection: command.types.input.remote.ConnectionArgs;
+    /** What follows `ssh -i <key>` to log in to the host from an administrator's machine. */
+    readonly sshDestination: pulumi.Output<string>;
 
     constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("gitlab-mattermost:index:Host", name, {}, opts);
+
+        // Ubuntu's AMIs run the Systems Manager agent (snap amazon-ssm-agent); with this AWS managed
+        // policy it registers the instance (AWS Systems Manager User Guide, "Configure instance
+        // permissions required for Systems Manager"). Attached whatever ssh.access says, so a switch to
+        // ssm finds the hosts registered, and Session Manager is a way in when SSH is not.
+        const agent = new aws.iam.RolePolicyAttachment(`${name}-ssm-agent`, {
+            role: args.permissions.role.name,
+            policyArn: pulumi.output(args.permissions.role.arn).apply((arn) => `arn:${arn.split(":")[1]}:iam::aws:policy/AmazonSSMManagedInstanceCore`),
+        }, { parent: this });
 
         const instance = new aws.ec2.Instance(name, {
             ami: args.amiId,
@@ -52,7 +68,7 @@ export class Host extends pulumi.ComponentResource {
             subnetId: args.subnetId,
             vpcSecurityGroupIds: [args.securityGroupId],
             keyName: args.keyName,
-            iamInstanceProfile: args.instanceProfile,
+            iamInstanceProfile: args.permissions.instanceProfileName,
             metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
             rootBlockDevice: {
                 volumeType: "gp3",
@@ -68,6 +84,8 @@ export class Host extends pulumi.ComponentResource {
             // Neither `pulumi destroy` nor a change that needs a new instance removes it unasked; the
             // README says how to let a replacement or a teardown through. Data lives on the data volume.
             protect: true,
+            // Registered from its first boot, rather than once the agent retries.
+            dependsOn: [agent],
         });
         const address = new aws.ec2.Eip(name, { domain: "vpc", instance: instance.id, tags: { Name: name } }, {
             parent: this,
@@ -78,14 +96,9 @@ export class Host extends pulumi.ComponentResource {
 
         this.instanceId = instance.id;
         this.publicIp = address.publicIp;
-        this.connection = {
-            host: address.publicIp,
-            user: HOST_OS.sshUser,
-            privateKey: args.privateKey,
-            // A new instance needs minutes before sshd answers; keep dialling rather than fail.
-            dialErrorLimit: 100,
-            perDialTimeout: 15,
-        };
+        const access = hostAccess(name, { access: args.sshAccess, instanceId: instance.id, publicIp: address.publicIp, privateKey: args.privateKey });
+        this.connection = access.connection;
+        this.sshDestination = access.sshDestination;
         this.registerOutputs({ instanceId: this.instanceId, publicIp: this.publicIp });
     }
 }

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { NETWORK } from "../settings/settings";
 
 export interface NetworkArgs {
-    /** IPv4 CIDR blocks allowed to reach SSH on port 22 (the configuration refuses IPv6). */
+    /** IPv4 CIDR blocks allowed to reach SSH on port 22 (the configuration refuses IPv6); empty: no SSH rule (ssh.access ssm). */
     sshAllowedCidrs: readonly string[];
     /** The availability zone of the hosts' subnet, from `chooseHostZone`. */
     availabilityZone: string;
@@ -21,12 +21,15 @@ export interface IngressRule {
 
 const ANYWHERE = { cidrBlocks: ["0.0.0.0/0"] };
 
-/** HTTP and HTTPS from any IPv4 address (HTTP serves Let's Encrypt's challenge and the redirect); SSH only from `sshAllowedCidrs`. */
+/**
+ * HTTP and HTTPS from any IPv4 address (HTTP serves Let's Encrypt's challenge and the redirect); SSH
+ * only from `sshAllowedCidrs`, and not at all without them: Systems Manager's sessions need no inbound port.
+ */
 export function ingressRules(sshAllowedCidrs: readonly string[]): IngressRule[] {
     return [
         { description: "HTTP", port: 80, ...ANYWHERE },
         { description: "HTTPS", port: 443, ...ANYWHERE },
-        { description: "SSH from the administrators' networks", port: 22, cidrBlocks: [...sshAllowedCidrs] },
+        ...(sshAllowedCidrs.length === 0 ? [] : [{ description: "SSH from the administrators' networks", port: 22, cidrBlocks: [...sshAllowedCidrs] }]),
     ];
 }
 

@@ -128,6 +128,9 @@ export class MattermostRestore extends pulumi.ComponentResource {
             connection: args.connection,
             create: `sudo ${TOOL_DIR}/${MATTERMOST_RESTORE.command} ${args.backup}`,
             triggers: [args.dataVolumeId, args.backup],
+            // Any other change (its connection, the command's wording) is an update, which would run
+            // `create` again and roll Mattermost back to the backup: an update restores nothing.
+            update: "true",
             addPreviousOutputInEnv: false,
         }, { parent: this, dependsOn: args.after, customTimeouts: { create: "6h" } });
         this.registerOutputs({});

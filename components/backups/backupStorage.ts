@@ -78,6 +78,8 @@ export interface HostBackupAccessArgs {
 /** An instance profile for one host: its own part of the bucket (see hostBackupPolicy), and nothing else. */
 export class HostBackupAccess extends pulumi.ComponentResource {
     readonly instanceProfileName: pulumi.Output<string>;
+    /** The profile's role, which other permissions of the host may join. */
+    readonly role: { name: pulumi.Output<string>; arn: pulumi.Output<string> };
 
     constructor(name: string, args: HostBackupAccessArgs, opts?: pulumi.ComponentResourceOptions) {
         super("gitlab-mattermost:index:HostBackupAccess", name, {}, opts);
@@ -93,6 +95,7 @@ export class HostBackupAccess extends pulumi.ComponentResource {
         }, parent);
         const profile = new aws.iam.InstanceProfile(name, { role: role.name }, parent);
         this.instanceProfileName = profile.name;
+        this.role = { name: role.name, arn: role.arn };
         this.registerOutputs({ instanceProfileName: this.instanceProfileName });
     }
 }

@@ -172,9 +172,16 @@ export type TlsSettings =
           readonly caCertificate?: string;
       };
 
+/**
+ * How `pulumi up` reaches the hosts' SSH: `direct` to port 22 from `allowedCidrs`; `ssm` through AWS
+ * Systems Manager Session Manager, with no inbound port at all.
+ */
+export type SshAccessMode = "direct" | "ssm";
+
 /** Administrative SSH access. */
 export interface SshSettings {
-    /** Source IPv4 CIDRs allowed to reach port 22 (the network is IPv4 only). There is no open default. */
+    readonly access: SshAccessMode;
+    /** Source IPv4 CIDRs allowed to reach port 22 (the network is IPv4 only); empty with `ssm`. */
     readonly allowedCidrs: readonly string[];
 }
 
@@ -245,6 +252,10 @@ export const DEFAULTS = {
     },
     oauth: {
         rotation: 0,
+    },
+    ssh: {
+        /** What stacks had before the choice existed: a stack that names its networks keeps them. */
+        access: "direct" as SshAccessMode,
     },
     mail: {
         port: 587,

@@ -24,6 +24,7 @@ import {
     type MattermostMode,
     type ProvidedCertificate,
     type ServiceName,
+    type SshSettings,
     type Topology,
     type TlsSettings,
 } from "../settings/settings";
@@ -54,7 +55,7 @@ const SCHEMA = {
     gitlab: ["edition", "version", "instanceType", "volumeSizeGiB", "dataVolume"],
     mattermost: ["mode", "version", "edition", "license", "checksum", "instanceType", "volumeSizeGiB", "dataVolume", "uid", "gid", "env", "emailBatching", "gitlabPlugin", "adminUsername"],
     tls: ["mode", "contactEmail", "validityDays", "earlyRenewalDays", "certificates", "caCertificate"],
-    ssh: ["allowedCidrs"],
+    ssh: ["access", "allowedCidrs"],
     oauth: ["rotation"],
     mail: ["provider", "host", "port", "username", "password", "security", "from", "replyTo", "fromName"],
     backup: ["schedule", "retentionDays", "keepNewest", "restoreFrom"],
@@ -170,7 +171,7 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
         gitlab: gitlabSettings,
         mattermost: mattermostSettings,
         tls: readTls(objects.tls, { gitlab: externalUrl, mattermost: mattermostExternalUrl }, now),
-        ssh: { allowedCidrs: readCidrs(objects.ssh.allowedCidrs) },
+        ssh: readSsh(objects.ssh),
         oauth: { rotation: readWholeNumber(objects.oauth.rotation, "oauth.rotation", { min: 0, max: 1_000_000, unit: "", fallback: DEFAULTS.oauth.rotation }) },
         ...(raw.mail === undefined ? {} : { mail: readMail(objects.mail, dnsZone) }),
         backup: readBackup(objects.backup),
@@ -572,10 +573,35 @@ function readProvidedTls(tls: RawObject, urls: { gitlab: ExternalUrl; mattermost
     return caPem === undefined ? { mode: "provided", certificates: provided } : { mode: "provided", certificates: provided, caCertificate: caPem };
 }
 
+const SSH_ACCESS_MODES = ["direct", "ssm"] as const;
+
+function readSsh(ssh: RawObject): SshSettings {
+    const access = ssh.access ?? DEFAULTS.ssh.access;
+    if (typeof access !== "string" || !(SSH_ACCESS_MODES as readonly string[]).includes(access)) {
+        throw new ConfigError(
+            "ssh.access",
+            `must be ${SSH_ACCESS_MODES.join(" or ")}, got ${JSON.stringify(access)}. direct: SSH to port 22 from ssh.allowedCidrs; ssm: through AWS Systems Manager, no inbound port (see the README, "Reaching the hosts").`,
+        );
+    }
+    if (access === "direct") {
+        return { access, allowedCidrs: readCidrs(ssh.allowedCidrs) };
+    }
+    if (ssh.allowedCidrs !== undefined) {
+        throw new ConfigError(
+            "ssh.allowedCidrs",
+            "has no use with ssh.access ssm: the hosts then open no SSH port, and every connection goes through Systems Manager. Remove it (pulumi config rm --path ssh.allowedCidrs), or set ssh.access to direct.",
+        );
+    }
+    return { access: "ssm", allowedCidrs: [] };
+}
+
 function readCidrs(value: unknown): readonly string[] {
     const fix = `Set it with: pulumi config set --path 'ssh.allowedCidrs[0]' 203.0.113.0/24`;
     if (value === undefined) {
-        throw new ConfigError("ssh.allowedCidrs", `is required: the networks allowed to reach SSH. There is no open default. ${fix}`);
+        throw new ConfigError(
+            "ssh.allowedCidrs",
+            `is required with ssh.access direct: the networks allowed to reach SSH. There is no open default. ${fix}. Or reach the hosts through Systems Manager: pulumi config set --path ssh.access ssm`,
+        );
     }
     if (!Array.isArray(value) || value.length === 0) {
         throw new ConfigError("ssh.allowedCidrs", `must be a non-empty list of CIDR blocks. ${fix}`);

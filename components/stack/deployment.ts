@@ -29,7 +29,7 @@ import { SshAccess } from "../aws/sshAccess";
 import { PRIVATE_CA_PATH, retiredTlsFiles, tlsFiles, trustsPrivateCa, type TlsFile } from "../tls/tlsPlan";
 import { planHosts, runsOmnibus, type HostPlan, type OmnibusHostPlan } from "../settings/topology";
 import type { VersionPlan } from "./upgrade";
-import { HOST_OS, formatVersion } from "../versions/versions";
+import { formatVersion } from "../versions/versions";
 
 /** How long an upgrade step waits for GitLab's batched background migrations before it stops the walk. */
 const MIGRATION_WAIT_SECONDS = 6 * 3600;
@@ -127,10 +127,11 @@ export class Deployment extends pulumi.ComponentResource {
             plans.map((plan) => [
                 plan,
                 new Host(plan.name, {
-                    instanceProfile: new HostBackupAccess(`${plan.name}-backup-access`, {
+                    permissions: new HostBackupAccess(`${plan.name}-backup-access`, {
                         bucketArn: storage.bucketArn,
                         own: ownBackupKeys(plan, pulumi.getStack()),
-                    }, parent).instanceProfileName,
+                    }, parent),
+                    sshAccess: settings.ssh.access,
                     instanceType: plan.instanceType,
                     volumeSizeGiB: plan.volumeSizeGiB,
                     amiId,
@@ -330,12 +331,12 @@ export class Deployment extends pulumi.ComponentResource {
 
         // `terminal`: ssh -t, which a program run as ssh's command gets only when asked (psql's prompt and
         // line editing need it); commands whose output may go to a pipe stay without (a terminal turns \n into \r\n).
-        const sshCommand = (ip: pulumi.Output<string>, terminal = false) => pulumi.interpolate`ssh ${terminal ? "-t " : ""}-i gitlab-mattermost.key ${HOST_OS.sshUser}@${ip}`;
-        const onMattermostHost = (commandLine: string, terminal = false) => pulumi.interpolate`${sshCommand(hostOf(mattermostPlan).publicIp, terminal)} ${commandLine}`;
+        const sshCommand = (host: Host, terminal = false) => pulumi.interpolate`ssh ${terminal ? "-t " : ""}-i gitlab-mattermost.key ${host.sshDestination}`;
+        const onMattermostHost = (commandLine: string, terminal = false) => pulumi.interpolate`${sshCommand(hostOf(mattermostPlan), terminal)} ${commandLine}`;
         this.gitlabUrl = settings.externalUrl.href;
         this.mattermostUrl = settings.mattermostExternalUrl.href;
         this.hosts = Object.fromEntries(
-            plans.map((plan) => [plan.name, { publicIp: hostOf(plan).publicIp, sshCommand: sshCommand(hostOf(plan).publicIp) }]),
+            plans.map((plan) => [plan.name, { publicIp: hostOf(plan).publicIp, sshCommand: sshCommand(hostOf(plan)) }]),
         );
         this.initialRootPassword = pulumi.secret(rootPassword.result);
         this.mattermostAdminUsername = firstAdmin?.username;
@@ -353,7 +354,7 @@ export class Deployment extends pulumi.ComponentResource {
         // Only Omnibus hosts have backup jobs so far; the standalone host's come with its installation.
         const jobs = plans.filter(runsOmnibus).flatMap((plan) => backupJobs(plan).map((job) => ({ job, plan })));
         this.backupCommands = Object.fromEntries(
-            jobs.map(({ job, plan }) => [job.command, pulumi.interpolate`${sshCommand(hostOf(plan).publicIp)} ${runNowCommand(job)}`]),
+            jobs.map(({ job, plan }) => [job.command, pulumi.interpolate`${sshCommand(hostOf(plan))} ${runNowCommand(job)}`]),
         );
         this.lastSuccessfulBackups = Object.fromEntries(
             jobs.map(({ job }) => [job.command, lastRecordedBackup(storage.bucketName, lastSuccessKey(job, pulumi.getStack()), parent)]),

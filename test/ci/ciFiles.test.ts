@@ -180,7 +180,10 @@ describe(".gitlab-ci.yml", () => {
             assert.deepEqual(rules(up), [{ if: "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH", when: "manual", allow_failure: true }]);
             assert.equal(up.resource_group, stack);
             assert.equal(up.interruptible, false);
-            assert.ok(scriptLines(up).includes(`pulumi up --yes --non-interactive --color never --stack "$STACK" --policy-pack policy`));
+            const lines = scriptLines(up);
+            const deploy = lines.indexOf(`pulumi up --yes --non-interactive --color never --stack "$STACK" --policy-pack policy`);
+            assert.ok(deploy >= 0);
+            assert.ok(lines.indexOf("scripts/ssm-client.sh") >= 0 && lines.indexOf("scripts/ssm-client.sh") < deploy, "the Systems Manager client is there before pulumi up reaches a host");
         });
     }
 
@@ -287,7 +290,7 @@ describe(".gitlab-ci.yml", () => {
         assert.ok(used.includes("render"));
         assert.deepEqual(used.filter((script) => !NPM_SCRIPTS.includes(script)), []);
         const projectScripts = [...lines.join("\n").matchAll(/(?:^|\s|\.\/)(scripts\/[\w.-]+\.sh)/g)].map((match) => match[1]);
-        assert.deepEqual([...new Set(projectScripts)].sort(), ["scripts/post-mr-note.sh", "scripts/setup-and-test.sh"]);
+        assert.deepEqual([...new Set(projectScripts)].sort(), ["scripts/post-mr-note.sh", "scripts/setup-and-test.sh", "scripts/ssm-client.sh"]);
         for (const script of projectScripts) {
             accessSync(join(REPOSITORY, script), constants.X_OK);
         }
@@ -382,6 +385,8 @@ describe(".github/workflows/pulumi.yml", () => {
         assert.deepEqual(jobs.up.permissions, { contents: "read", "id-token": "write" });
         runsFirst("up", "npm ci --no-audit --no-fund");
         const up = pulumiStep("up");
+        const client = steps("up").findIndex((step) => step.run === "./scripts/ssm-client.sh");
+        assert.ok(client >= 0 && client < steps("up").indexOf(up), "the Systems Manager client is checked before pulumi up reaches a host");
         assert.deepEqual(up.with, { command: "up", "stack-name": "${{ inputs.stack }}", "cloud-url": "${{ vars.PULUMI_BACKEND_URL }}", "pulumi-version": (up.with as Mapping)["pulumi-version"], policyPacks: "policy" });
         assert.deepEqual(up.env, { PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}" });
     });

@@ -99,6 +99,8 @@ function compliantStack(): FakeResource[] {
         { type: BUCKET, name: "backups", inputs: {}, outputs: { bucket: "gitlab-mattermost-backups-4f2a", id: "gitlab-mattermost-backups-4f2a", arn: BUCKET_ARN } },
         ...bucketCompanions("backups", "gitlab-mattermost-backups-4f2a"),
         { type: ROLE_POLICY, name: "mattermost-backup-access", inputs: { role: "mattermost-backup-access-role", policy: JSON.stringify(hostBackupPolicy(BUCKET_ARN, OWN_KEYS)) } },
+        { type: typeOf(aws.iam.Role), name: "mattermost-backup-access", inputs: { assumeRolePolicy: "{}" } },
+        { type: typeOf(aws.iam.RolePolicyAttachment), name: "mattermost-ssm-agent", inputs: { role: "mattermost-backup-access-role", policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" } },
         { type: TYPE_TOKENS.randomPassword, name: "root-password", inputs: { length: 32, special: false }, outputs: { length: 32, special: false, result: ROOT_PASSWORD } },
         {
             type: TYPE_TOKENS.remoteCommand,
@@ -199,7 +201,7 @@ async function stackArgs(resources: readonly FakeResource[]) {
 
 // ---------------------------------------------------------------------------------------------------
 describe("the policy pack", () => {
-    test("has its ten mandatory policies, each named once", () => {
+    test("has its eleven mandatory policies, each named once", () => {
         assert.deepEqual(
             policies.map((policy) => policy.name),
             [
@@ -211,6 +213,7 @@ describe("the policy pack", () => {
                 "ipv4-only-network",
                 "backup-bucket-protected",
                 "host-roles-own-backups-only",
+                "known-managed-policies-only",
                 "no-secrets-in-user-data",
                 "no-secrets-in-remote-commands",
             ],
@@ -337,7 +340,7 @@ describe("deliberately bad resources draw exactly one violation each (and the IP
         assert.deepEqual(await violationsOf(compliantStack()), []);
     });
 
-    const SSH_ADVICE = "allow SSH only from the administrators' networks (ssh.allowedCidrs)";
+    const SSH_ADVICE = "allow SSH only from the administrators' networks (ssh.allowedCidrs), or open no SSH port and reach the hosts through Systems Manager (ssh.access ssm)";
     const TLS_GAP = "bucket backups accepts requests without TLS: add an aws.s3.BucketPolicy for it that denies s3:* to every principal on the bucket and its objects when aws:SecureTransport is \"false\"";
     /** `also`: what the IPv4-only rule reports besides, where a case judges IPv6 ranges for another rule. */
     const cases: { title: string; stack: () => FakeResource[]; expected: Violation; also?: Violation[] }[] = [
@@ -623,6 +626,22 @@ describe("deliberately bad resources draw exactly one violation each (and the IP
                     return withInputs({ policy: JSON.stringify(document) })(resource);
                 }),
             expected: { policy: "backup-bucket-protected", message: TLS_GAP },
+        },
+        {
+            title: "a host role given an AWS managed policy other than Systems Manager's agent",
+            stack: () => changed("mattermost-ssm-agent", withInputs({ policyArn: "arn:aws:iam::aws:policy/AmazonS3FullAccess" })),
+            expected: {
+                policy: "known-managed-policies-only",
+                message: "role policy attachment mattermost-ssm-agent attaches arn:aws:iam::aws:policy/AmazonS3FullAccess; only AmazonSSMManagedInstanceCore and service-role/AWSDataLifecycleManagerServiceRole are allowed, since host-roles-own-backups-only cannot read a managed policy's rights",
+            },
+        },
+        {
+            title: "a role carrying a managed policy in managedPolicyArns",
+            stack: () => changed("mattermost-backup-access", withInputs({ managedPolicyArns: ["arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore", "arn:aws:iam::aws:policy/AdministratorAccess"] }), "aws:iam/role:Role"),
+            expected: {
+                policy: "known-managed-policies-only",
+                message: "role mattermost-backup-access carries the managed policy arn:aws:iam::aws:policy/AdministratorAccess; only AmazonSSMManagedInstanceCore and service-role/AWSDataLifecycleManagerServiceRole are allowed, since host-roles-own-backups-only cannot read a managed policy's rights",
+            },
         },
         {
             title: "a host role that may delete objects",

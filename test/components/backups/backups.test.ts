@@ -251,6 +251,9 @@ describe("backup.restoreFrom", () => {
         assert.ok(restore.dependsOn.includes("mattermost-gitlab-rb") && restore.dependsOn.includes("mattermost-mattermost-health"));
         assert.ok(restore.dependsOn.includes("mattermost-backup-tools-ready"), "the restore tool is installed first");
         assert.ok((restore.inputs.triggers as unknown[]).includes("20261120T031500Z"), "a new value runs it again");
+        // @pulumi/command runs `create` again on an update unless `update` is set; a new connection
+        // (e.g. ssh.access changed) must not restore the backup a second time over newer data.
+        assert.equal(restore.inputs.update, "true");
         assert.ok(command(run, "gitlab-plugin-configure").dependsOn.includes("mattermost-restore"));
     });
 

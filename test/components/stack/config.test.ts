@@ -56,6 +56,15 @@ describe("parseSettings: valid configurations", () => {
         assert.deepEqual(settings.ssh.allowedCidrs, ["203.0.113.0/24", "198.51.100.7/32"]);
     });
 
+    it("reaches the hosts directly from ssh.allowedCidrs unless ssh.access says otherwise", () => {
+        assert.deepEqual(parse(stackConfig("single")).ssh, { access: "direct", allowedCidrs: ["203.0.113.0/24"] });
+        assert.deepEqual(parse(stackConfig("single", { ssh: { access: "direct", allowedCidrs: ["203.0.113.0/24"] } })).ssh.access, "direct");
+    });
+
+    it("opens no SSH networks with Systems Manager access", () => {
+        assert.deepEqual(parse(stackConfig("split", { ssh: { access: "ssm" } })).ssh, { access: "ssm", allowedCidrs: [] });
+    });
+
     it("accepts every private-use range together with an office's block", () => {
         const allowedCidrs = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "203.0.113.0/24"];
         assert.deepEqual(parse(stackConfig("single", { ssh: { allowedCidrs } })).ssh.allowedCidrs, allowedCidrs);
@@ -143,6 +152,11 @@ describe("parseSettings: bad input names the key and says what to do", () => {
         ["nobody's uid", split({ mattermost: { uid: 65534 } }), "mattermost.uid", /from 1001 to 60000/],
         ["missing SSH CIDRs", single({ ssh: undefined }), "ssh.allowedCidrs", /is required.*no open default/],
         ["empty SSH CIDR list", single({ ssh: { allowedCidrs: [] } }), "ssh.allowedCidrs", /non-empty list/],
+        ["direct access without SSH CIDRs", single({ ssh: { access: "direct" } }), "ssh.allowedCidrs", /required with ssh.access direct.*ssh.access ssm/],
+        ["an unknown SSH access mode", single({ ssh: { access: "bastion", allowedCidrs: ["203.0.113.0/24"] } }), "ssh.access", /must be direct or ssm, got "bastion"/],
+        ["SSH access given as a list", single({ ssh: { access: ["ssm"] } }), "ssh.access", /must be direct or ssm/],
+        ["SSH CIDRs with Systems Manager access", single({ ssh: { access: "ssm", allowedCidrs: ["203.0.113.0/24"] } }), "ssh.allowedCidrs", /no use with ssh.access ssm.*pulumi config rm --path ssh.allowedCidrs/],
+        ["an unknown ssh field", single({ ssh: { acess: "ssm" } }), "ssh.acess", /not a known field/],
         ["CIDR without a prefix", single({ ssh: { allowedCidrs: ["203.0.113.7"] } }), "ssh.allowedCidrs[0]", /not a CIDR block/],
         ["CIDR with a bad prefix", single({ ssh: { allowedCidrs: ["10.0.0.0/8", "203.0.113.0/33"] } }), "ssh.allowedCidrs[1]", /invalid prefix length/],
         ["CIDR with a bad address", single({ ssh: { allowedCidrs: ["203.0.113.256/24"] } }), "ssh.allowedCidrs[0]", /invalid address/],

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Makes sure the machine that runs `pulumi up` has what ssh.access ssm needs: the AWS CLI and the
+# Session Manager plugin (the program checks again, and says what is missing, before it reaches a host).
+# On Debian or Ubuntu as root (a CI job's container) it installs what is missing: the AWS CLI v2 from
+# the distribution's awscli package, and the plugin's package from AWS's download, pinned (AWS Systems
+# Manager User Guide, "Install the Session Manager plugin on Debian Server and Ubuntu Server").
+# Elsewhere it says what to install and fails. Prints both versions.
+set -euo pipefail
+
+# At least 1.2.764.0, the oldest the service still supports (the plugin's release history).
+PLUGIN_VERSION=1.2.896.0
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+work=""
+cleanup() { [ -z "$work" ] || rm -rf "$work"; }
+trap cleanup EXIT
+for signal in HUP INT TERM PIPE; do
+    # shellcheck disable=SC2064 # the signal's name is meant to be fixed now
+    trap "echo 'FAILED: stopped by SIG$signal' >&2; exit 1" "$signal"
+done
+
+missing=()
+have aws || missing+=("the AWS CLI (aws)")
+have session-manager-plugin || missing+=("the Session Manager plugin (session-manager-plugin)")
+if [ "${#missing[@]}" -gt 0 ]; then
+    if ! have apt-get || ! have dpkg || [ "$(id -u)" != 0 ]; then
+        printf 'FAILED: missing: %s. This is not a Debian or Ubuntu machine this script may install on as root: install the AWS CLI v2 and the Session Manager plugin for it (AWS Systems Manager User Guide, "Install the Session Manager plugin for the AWS CLI").\n' "${missing[*]}" >&2
+        exit 1
+    fi
+    case "$(dpkg --print-architecture)" in
+        amd64) plugin_arch=ubuntu_64bit ;;
+        arm64) plugin_arch=ubuntu_arm64 ;;
+        *) echo "FAILED: AWS ships the Session Manager plugin for amd64 and arm64 only, not $(dpkg --print-architecture)" >&2; exit 1 ;;
+    esac
+    packages=()
+    have aws || packages+=(awscli)
+    have curl || packages+=(curl ca-certificates)
+    if [ "${#packages[@]}" -gt 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}"
+    fi
+    if ! have session-manager-plugin; then
+        work=$(mktemp -d)
+        curl -fsSL --retry 3 -o "$work/session-manager-plugin.deb" \
+            "https://s3.amazonaws.com/session-manager-downloads/plugin/$PLUGIN_VERSION/$plugin_arch/session-manager-plugin.deb"
+        dpkg -i "$work/session-manager-plugin.deb"
+    fi
+fi
+aws --version
+session-manager-plugin --version
