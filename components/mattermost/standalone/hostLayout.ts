@@ -9,8 +9,10 @@ import type { MattermostEdition } from "../../versions/mattermostReleases";
 export const STANDALONE_LAYOUT = {
     /** The link to the release in use; the unit runs its bin/mattermost. */
     currentRelease: "/opt/mattermost",
-    /** Data, plugins, client plugins and config.json, kept across releases. */
+    /** Data, plugins, client plugins and config.json, kept across releases: the data volume's mount point. */
     dataRoot: "/var/opt/mattermost",
+    /** PostgreSQL's clusters, on the data volume too: `<major>/main` below it. */
+    postgresqlDirectory: "/var/opt/mattermost/postgresql",
     filesDirectory: "/var/opt/mattermost/data/",
     pluginDirectory: "/var/opt/mattermost/plugins",
     clientPluginDirectory: "/var/opt/mattermost/client-plugins",
@@ -19,6 +21,8 @@ export const STANDALONE_LAYOUT = {
     /** The EnvironmentFile of the unit: root-owned, 0600, holds the secrets. */
     environmentFile: "/etc/mattermost/mattermost.env",
     unitFile: "/etc/systemd/system/mattermost.service",
+    /** The release's mmctl, run as the mattermost user in local mode. */
+    mmctl: "/opt/mattermost/bin/mmctl",
     /** Mattermost's default local-mode socket, which mmctl --local finds without options. */
     localModeSocket: "/var/tmp/mattermost_local.socket",
     /** Mattermost listens only on loopback; nginx is the only way in. */
@@ -33,6 +37,9 @@ export const STANDALONE_LAYOUT = {
     tlsDirectory: "/etc/mattermost-tls",
 } as const;
 
+/** The data volume: mounted at the data root before anything is installed; holds the database too. */
+export const STANDALONE_DATA_VOLUME = { mountPoint: STANDALONE_LAYOUT.dataRoot, label: "mattermost-data" } as const;
+
 /** The local PostgreSQL database (Ubuntu's postgresql package), reached over loopback with a password. */
 export const STANDALONE_DATABASE = {
     name: "mattermost",
@@ -45,3 +52,21 @@ export const STANDALONE_DATABASE = {
 export function releaseDirectory(version: Version, edition: MattermostEdition): string {
     return `/opt/${edition === "team" ? "mattermost-team" : "mattermost"}-${formatVersion(version)}`;
 }
+
+/**
+ * What an administrator runs on the host over SSH (append arguments). The CLI runs as the service does:
+ * its user, its working directory, and the settings of the root-only environment file, which systemd
+ * reads for it.
+ */
+export const STANDALONE_COMMANDS = {
+    mmctl: `sudo -u ${STANDALONE_LAYOUT.user} ${STANDALONE_LAYOUT.mmctl} --local`,
+    cli: [
+        "sudo systemd-run --quiet --wait --pipe --collect",
+        `--uid=${STANDALONE_LAYOUT.user} --gid=${STANDALONE_LAYOUT.user}`,
+        `--working-directory=${STANDALONE_LAYOUT.currentRelease}`,
+        `--property=EnvironmentFile=${STANDALONE_LAYOUT.environmentFile}`,
+        `${STANDALONE_LAYOUT.currentRelease}/bin/mattermost --config ${STANDALONE_LAYOUT.configFile}`,
+    ].join(" "),
+    /** psql on Mattermost's database, as PostgreSQL's superuser (peer authentication on the socket). */
+    database: `sudo -iu postgres psql -d ${STANDALONE_DATABASE.name}`,
+} as const;

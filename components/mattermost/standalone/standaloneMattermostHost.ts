@@ -3,11 +3,12 @@
 // scripts in host/standalone/ and runs again only when what it is given changes; secrets travel on
 // stdin. Raising the release stages it beside the running one and switches after a backup.
 
+import { createHash } from "node:crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { HostFiles } from "../../omnibus/hostFiles";
-import { hostScriptCommand } from "../../omnibus/hostScripts";
+import { hostCommand, hostScriptCommand } from "../../omnibus/hostScripts";
 import type { MailServer, MailSettings, StandaloneMattermost, TlsSettings } from "../../settings/settings";
 import { HEALTH_TIMEOUT_SECONDS } from "../../settings/settings";
 import { formatVersion } from "../../versions/versions";
@@ -46,9 +47,14 @@ export interface StandaloneMattermostHostArgs {
     certificate?: ProvidedTls;
     /** The stack's private CA, when GitLab's certificate chains to it: Mattermost must trust it to reach GitLab. */
     trustedCa?: pulumi.Input<string>;
-    /** Steps that must finish first (DNS for Let's Encrypt, for instance). */
+    /** Let's Encrypt: the certificate is requested once these names resolve to the host's address. */
+    awaitDns?: { address: pulumi.Input<string>; names: readonly string[] };
+    /** Steps that must finish first: the data volume's mount, the sign-in application on GitLab, DNS records. */
     after: pulumi.Input<pulumi.Resource>[];
 }
+
+/** Where the trusted-ca step puts the stack's CA (apply-mattermost-settings.sh). */
+const TRUSTED_CA_FILE = "/usr/local/share/ca-certificates/gitlab-mattermost-ca.crt";
 
 /** The remote command for a host/standalone/ script, with the fault handling it sources. */
 export function standaloneCommand(script: string, args: readonly string[] = []): string {
@@ -56,8 +62,10 @@ export function standaloneCommand(script: string, args: readonly string[] = []):
 }
 
 export class StandaloneMattermostHost extends pulumi.ComponentResource {
-    /** The last step: Mattermost answers behind nginx with its settings. */
+    /** The steps that install and configure Mattermost, its database and nginx. */
     readonly ready: pulumi.Resource[];
+    /** The last step: Mattermost answers healthy at its URL, through nginx, with its settings. */
+    readonly healthGate: command.remote.Command;
     /** Password of the database role; secret. */
     readonly databasePassword: pulumi.Output<string>;
     /** The at-rest key Mattermost runs with; secret. */
@@ -111,7 +119,13 @@ export class StandaloneMattermostHost extends pulumi.ComponentResource {
         // the files this program installs, so a new certificate changes the site and reloads nginx.
         let certificateDigest: pulumi.Output<string> | undefined;
         if (args.tls.mode === "letsencrypt") {
-            certificateSteps.push(step("certificate", "issue-certificate.sh", [hostname, ...(args.tls.contactEmail ? [args.tls.contactEmail] : [])], { after: [http] }));
+            const dnsReady = args.awaitDns && new command.remote.Command(`${name}-dns-ready`, {
+                connection: args.connection,
+                create: pulumi.output(args.awaitDns.address).apply((address) => hostCommand("wait-for-dns.sh", [address, wait, ...(args.awaitDns?.names ?? [])])),
+                triggers: [args.instanceId],
+                addPreviousOutputInEnv: false,
+            }, { ...parent, dependsOn: args.after, customTimeouts: { create: "20m", update: "20m" } });
+            certificateSteps.push(step("certificate", "issue-certificate.sh", [hostname, ...(args.tls.contactEmail ? [args.tls.contactEmail] : [])], { after: [http, ...(dnsReady ? [dnsReady] : [])] }));
         } else if (args.certificate) {
             const paths = certificatePaths(args.tls, hostname)!;
             const files = new HostFiles(`${name}-tls`, {
@@ -126,12 +140,21 @@ export class StandaloneMattermostHost extends pulumi.ComponentResource {
             certificateSteps.push(...files.steps);
             certificateDigest = files.digest;
         }
-        const nginxSteps: pulumi.Resource[] = [http];
+        const nginxSteps: command.remote.Command[] = [http];
         if (httpsSite) {
             const content = certificateDigest ? pulumi.interpolate`${httpsSite.content}# certificate files ${certificateDigest}\n` : httpsSite.content;
             nginxSteps.push(step("nginx-https", "apply-mattermost-settings.sh", ["nginx-https"], { stdin: content, after: [http, ...certificateSteps] }));
         }
         this.ready = [settings, ...nginxSteps];
+        // New settings, a new site or another release make the gate run again; otherwise nothing runs.
+        const digest = (text: pulumi.Input<string>) => pulumi.output(text).apply((value) => createHash("sha256").update(value).digest("hex"));
+        const siteUrl = args.settings.siteUrl.href;
+        this.healthGate = new command.remote.Command(`${name}-health`, {
+            connection: args.connection,
+            create: hostCommand("health-gate.sh", ["mattermost-standalone", siteUrl, wait, ...(args.trustedCa === undefined ? [] : [TRUSTED_CA_FILE])]),
+            triggers: [args.instanceId, version, digest(environment), ...nginxSteps.map((site) => site.stdin)],
+            addPreviousOutputInEnv: false,
+        }, { ...parent, dependsOn: this.ready, customTimeouts: { create: "20m", update: "20m" } });
         this.registerOutputs({});
     }
 }

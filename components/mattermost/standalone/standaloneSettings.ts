@@ -8,6 +8,7 @@ import type { EmailBatchingSettings, ExternalUrl, MailServer, MailSettings } fro
 import type { MattermostEdition } from "../../versions/mattermostReleases";
 import { formatVersion, type Version } from "../../versions/versions";
 import { LOCAL_MODE, emailBatchingSettingValues, mailSettingValues, settingVariable, variableValue, type SettingValues } from "../mattermostSettings";
+import { SIGN_UP_DEFAULTS } from "../signUpPolicy";
 import { renderEnvironmentFile, type EnvironmentEntry } from "./environmentFile";
 import { STANDALONE_DATABASE, STANDALONE_LAYOUT } from "./hostLayout";
 import { checkSettings, settingsStructureFor } from "./settingsStructure";
@@ -84,6 +85,18 @@ export function databaseDataSource(password: string): string {
     return `postgres://${role}:${encodeURIComponent(password)}@${host}:${port}/${name}?sslmode=disable&connect_timeout=10`;
 }
 
+/**
+ * The sign-up policy every Mattermost of the stack starts with (signUpPolicy.ts), as settings; a
+ * variable mattermost.env sets replaces its default there.
+ */
+function signUpDefaults(env: Readonly<Record<string, string>>): SettingValues {
+    return Object.fromEntries(
+        Object.entries(SIGN_UP_DEFAULTS)
+            .filter(([name]) => !Object.hasOwn(env, name))
+            .map(([, policy]) => [policy.setting, policy.value === "true"]),
+    );
+}
+
 /** The settings, by config.json path, checked against the release's structure and rules. */
 export function standaloneSettingValues(input: StandaloneSettingsInput): SettingValues {
     const values: SettingValues = {
@@ -97,9 +110,7 @@ export function standaloneSettingValues(input: StandaloneSettingsInput): Setting
         "SqlSettings.DataSource": databaseDataSource(input.databasePassword),
         "SqlSettings.AtRestEncryptKey": input.atRestEncryptKey,
         ...gitlabSignInValues(input),
-        // Accounts come from GitLab only.
-        "EmailSettings.EnableSignUpWithEmail": false,
-        "TeamSettings.EnableOpenServer": false,
+        ...signUpDefaults(input.env),
         ...(input.siteName === undefined ? {} : { "TeamSettings.SiteName": input.siteName }),
         ...(input.mail ? mailSettingValues(input.mail.settings, input.mail.server) : {}),
         ...(input.emailBatching ? emailBatchingSettingValues(input.emailBatching) : {}),
