@@ -10,6 +10,7 @@ import { ConfigError } from "../settings/configError";
 import { GP3_LIMITS, SNAPSHOT_ID, gp3Problem, type DataVolumeSettings } from "../settings/dataVolume";
 import { checkEnvCollisions, checkEnvFileValue } from "../mattermost/mattermostEnv";
 import { checkAdminUsername } from "../mattermost/signUpPolicy";
+import { checkStandaloneSettings } from "../mattermost/standalone/standaloneSettings";
 import { checkModeFields, readMattermostMode, readStandaloneMattermost } from "../mattermost/standaloneRelease";
 import { SUGGESTED_MATTERMOST } from "../versions/mattermostReleases";
 import {
@@ -178,6 +179,7 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
     checkEnvCollisions(settings);
     if (mode === "standalone") {
         checkNotYetStandalone(settings);
+        checkStandaloneSettings(settings);
     }
     return settings;
 }

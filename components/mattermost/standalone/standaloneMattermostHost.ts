@@ -14,7 +14,7 @@ import { HEALTH_TIMEOUT_SECONDS } from "../../settings/settings";
 import { formatVersion } from "../../versions/versions";
 import { mattermostUnit } from "./mattermostUnit";
 import { certificatePaths, standaloneNginxSites } from "./nginxSite";
-import { standaloneEnvironmentFile, type StandaloneSettingsInput } from "./standaloneSettings";
+import { DEPLOY_TIME_STAND_INS, standaloneEnvironmentFile, type StandaloneSettingsInput } from "./standaloneSettings";
 
 /** A certificate and key this program provides for Mattermost's name (selfSigned, provided). */
 export interface ProvidedTls {
@@ -74,7 +74,8 @@ export class StandaloneMattermostHost extends pulumi.ComponentResource {
     constructor(name: string, args: StandaloneMattermostHostArgs, opts?: pulumi.ComponentResourceOptions) {
         // Refuse settings Mattermost or systemd would not take before anything is registered: the
         // deploy-time values (secrets, the mail server) do not change which keys are set or their types.
-        standaloneEnvironmentFile(renderInput(args, { clientId: "id", clientSecret: "secret", databasePassword: "password", atRestEncryptKey: "k".repeat(32), mailServer: args.mail ? { address: "smtp", port: 587, security: "STARTTLS" } : undefined, license: args.license === undefined ? undefined : "licence" }));
+        const standIns = DEPLOY_TIME_STAND_INS;
+        standaloneEnvironmentFile(renderInput(args, { ...standIns, mailServer: args.mail ? standIns.mailServer : undefined, license: args.license === undefined ? undefined : standIns.license }));
         const hostname = args.settings.siteUrl.host;
         if ((args.tls.mode === "selfSigned" || args.tls.mode === "provided") && !args.certificate) {
             throw new Error(`StandaloneMattermostHost: tls.mode ${args.tls.mode} needs the certificate for ${hostname}`);

@@ -4,7 +4,7 @@
 // use before anything is rendered. Pure module.
 
 import { ConfigError } from "../../settings/configError";
-import type { EmailBatchingSettings, ExternalUrl, MailServer, MailSettings } from "../../settings/settings";
+import type { DeploymentSettings, EmailBatchingSettings, ExternalUrl, MailServer, MailSettings } from "../../settings/settings";
 import type { MattermostEdition } from "../../versions/mattermostReleases";
 import { formatVersion, type Version } from "../../versions/versions";
 import { LOCAL_MODE, emailBatchingSettingValues, mailSettingValues, settingVariable, variableValue, type SettingValues } from "../mattermostSettings";
@@ -152,4 +152,37 @@ export function standaloneEnvironmentFile(input: StandaloneSettingsInput): strin
         ],
         standaloneEnvironment(input),
     );
+}
+
+/**
+ * Stand-ins for the values that exist only at deploy time (generated credentials, SES's server): they
+ * change neither which settings are set nor their types, so checks before any resource can use them.
+ */
+export const DEPLOY_TIME_STAND_INS = {
+    clientId: "client-id",
+    clientSecret: "client-secret",
+    databasePassword: "password",
+    atRestEncryptKey: "k".repeat(32),
+    mailServer: { address: "smtp.invalid", port: 587, security: "STARTTLS" },
+    license: "licence",
+} as const satisfies { mailServer: MailServer } & Record<string, unknown>;
+
+/** Refuses, before any resource, settings the standalone host's Mattermost release would not take. */
+export function checkStandaloneSettings(settings: DeploymentSettings): void {
+    const release = settings.mattermost.standalone;
+    if (release === undefined) return;
+    const standIns = DEPLOY_TIME_STAND_INS;
+    standaloneEnvironmentFile({
+        version: release.version,
+        edition: release.edition,
+        siteUrl: settings.mattermostExternalUrl,
+        gitlabUrl: settings.externalUrl,
+        oauth: { clientId: standIns.clientId, clientSecret: standIns.clientSecret },
+        databasePassword: standIns.databasePassword,
+        atRestEncryptKey: standIns.atRestEncryptKey,
+        ...(settings.mail ? { mail: { settings: settings.mail, server: standIns.mailServer } } : {}),
+        ...(settings.mattermost.emailBatching ? { emailBatching: settings.mattermost.emailBatching } : {}),
+        ...(release.license === undefined ? {} : { license: release.license }),
+        env: settings.mattermost.env,
+    });
 }
