@@ -33,9 +33,22 @@ export const STANDALONE_LAYOUT = {
     nginxHttpsSite: "/etc/nginx/conf.d/mattermost-https.conf",
     /** Where certbot's webroot challenge files go and nginx serves them from. */
     acmeWebroot: "/var/www/mattermost-acme",
+    /** The stack's private CA in the system's trust store, when GitLab's certificate chains to it. */
+    trustedCaFile: "/usr/local/share/ca-certificates/gitlab-mattermost-ca.crt",
     /** Certificates this program installs (selfSigned, provided). */
     tlsDirectory: "/etc/mattermost-tls",
 } as const;
+
+/** The files apply-mattermost-settings.sh installs, by the kind it is given, and where each goes. */
+export const SETTINGS_FILES = {
+    environment: STANDALONE_LAYOUT.environmentFile,
+    unit: STANDALONE_LAYOUT.unitFile,
+    "nginx-http": STANDALONE_LAYOUT.nginxHttpSite,
+    "nginx-https": STANDALONE_LAYOUT.nginxHttpsSite,
+    "trusted-ca": STANDALONE_LAYOUT.trustedCaFile,
+} as const;
+
+export type SettingsFileKind = keyof typeof SETTINGS_FILES;
 
 /** The data volume: mounted at the data root before anything is installed; holds the database too. */
 export const STANDALONE_DATA_VOLUME = { mountPoint: STANDALONE_LAYOUT.dataRoot, label: "mattermost-data" } as const;

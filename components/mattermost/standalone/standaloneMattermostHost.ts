@@ -12,6 +12,7 @@ import { hostCommand, hostScriptCommand } from "../../omnibus/hostScripts";
 import type { MailServer, MailSettings, StandaloneMattermost, TlsSettings } from "../../settings/settings";
 import { HEALTH_TIMEOUT_SECONDS } from "../../settings/settings";
 import { formatVersion } from "../../versions/versions";
+import { STANDALONE_LAYOUT } from "./hostLayout";
 import { mattermostUnit } from "./mattermostUnit";
 import { certificatePaths, standaloneNginxSites } from "./nginxSite";
 import { DEPLOY_TIME_STAND_INS, standaloneEnvironmentFile, type StandaloneSettingsInput } from "./standaloneSettings";
@@ -52,9 +53,6 @@ export interface StandaloneMattermostHostArgs {
     /** Steps that must finish first: the data volume's mount, the sign-in application on GitLab, DNS records. */
     after: pulumi.Input<pulumi.Resource>[];
 }
-
-/** Where the trusted-ca step puts the stack's CA (apply-mattermost-settings.sh). */
-const TRUSTED_CA_FILE = "/usr/local/share/ca-certificates/gitlab-mattermost-ca.crt";
 
 /** The remote command for a host/standalone/ script, with the fault handling it sources. */
 export function standaloneCommand(script: string, args: readonly string[] = []): string {
@@ -152,7 +150,7 @@ export class StandaloneMattermostHost extends pulumi.ComponentResource {
         const siteUrl = args.settings.siteUrl.href;
         this.healthGate = new command.remote.Command(`${name}-health`, {
             connection: args.connection,
-            create: hostCommand("health-gate.sh", ["mattermost-standalone", siteUrl, wait, ...(args.trustedCa === undefined ? [] : [TRUSTED_CA_FILE])]),
+            create: hostCommand("health-gate.sh", ["mattermost-standalone", siteUrl, wait, ...(args.trustedCa === undefined ? [] : [STANDALONE_LAYOUT.trustedCaFile])]),
             triggers: [args.instanceId, version, digest(environment), ...nginxSteps.map((site) => site.stdin)],
             addPreviousOutputInEnv: false,
         }, { ...parent, dependsOn: this.ready, customTimeouts: { create: "20m", update: "20m" } });

@@ -134,6 +134,14 @@ function configKeyOf(path: string): string {
     return `mattermost (${path})`;
 }
 
+/** Variables whose values are secret (passwords, keys, the licence): a render shows them masked. */
+export const SECRET_VARIABLES: readonly string[] = [
+    "SqlSettings.DataSource",
+    "SqlSettings.AtRestEncryptKey",
+    "GitLabSettings.Secret",
+    "EmailSettings.SMTPPassword",
+].map(settingVariable).concat("MM_LICENSE");
+
 /** The environment file's variables: the settings, the licence, then mattermost.env. */
 export function standaloneEnvironment(input: StandaloneSettingsInput): EnvironmentEntry[] {
     return [

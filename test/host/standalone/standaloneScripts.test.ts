@@ -58,10 +58,11 @@ describe("shellcheck on the standalone host scripts", () => {
 
     it("use the paths the renderers write for (hostLayout.ts)", () => {
         const scripts = SCRIPTS.map((name) => readFileSync(join(HOST_SCRIPT_DIR, "standalone", name), "utf8")).join("\n");
-        const { environmentFile, unitFile, nginxHttpSite, nginxHttpsSite, acmeWebroot, currentRelease, dataRoot, logDirectory } = STANDALONE_LAYOUT;
-        for (const path of [environmentFile, unitFile, nginxHttpSite, nginxHttpsSite, acmeWebroot, currentRelease, dataRoot, logDirectory]) {
+        const { environmentFile, unitFile, nginxHttpSite, nginxHttpsSite, acmeWebroot, currentRelease, dataRoot, logDirectory, trustedCaFile, postgresqlDirectory } = STANDALONE_LAYOUT;
+        for (const path of [environmentFile, unitFile, nginxHttpSite, nginxHttpsSite, acmeWebroot, currentRelease, dataRoot, logDirectory, trustedCaFile]) {
             assert.ok(scripts.includes(`$root${path}"`) || scripts.includes(`$root${path}\n`), path);
         }
+        assert.ok(scripts.includes(`clusters="$data${postgresqlDirectory.slice(dataRoot.length)}"`), "PostgreSQL's clusters below the data root");
         assert.match(readFileSync(join(HOST_SCRIPT_DIR, "standalone", "apply-mattermost-settings.sh"), "utf8"), new RegExp(`ping_url=http://${STANDALONE_LAYOUT.listenAddress.replaceAll(".", "\\.")}/api/v4/system/ping`));
     });
 
