@@ -432,6 +432,16 @@ describe("program, split topology with a standalone Mattermost", () => {
         assert.deepEqual(scriptCall(named(run, "mattermost-backup-timers")), ["enable-backups.sh", " mattermost-backup.timer"]);
     });
 
+    it("configures the GitLab plugin with the release's mmctl, around its own application on GitLab", async () => {
+        const withPlugin = await runOffline(standaloneConfig({ gitlabPlugin: { enabled: true } }));
+        const configure = named(withPlugin, "gitlab-plugin-configure");
+        assert.equal(connectionHost(configure), eipOf(withPlugin, "mattermost"));
+        assert.deepEqual(scriptCall(configure), ["configure-gitlab-plugin.sh", " com.github.manland.mattermost-plugin-gitlab 900 /opt/mattermost/bin/mmctl"]);
+        assert.ok(configure.secretInputs.includes("stdin"));
+        for (const earlier of ["mattermost-health", "mattermost-admin-ensure", "gitlab-plugin-oauth-ahead-register"]) assert.ok(waitsFor(withPlugin, "gitlab-plugin-configure", earlier), earlier);
+        assert.ok(waitsFor(withPlugin, "gitlab-plugin-oauth-register", "gitlab-plugin-configure"), "the plugin's old application is revoked only once the plugin uses the new one");
+    });
+
     it("asks Let's Encrypt for the certificate only once the name resolves to the host", () => {
         assert.deepEqual(scriptCall(named(run, "mattermost-dns-ready")), ["wait-for-dns.sh", ` ${eipOf(run, "mattermost")} 900 mattermost.example.com`]);
         assert.ok(waitsFor(run, "mattermost-certificate", "mattermost-dns-ready"));

@@ -186,14 +186,11 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
 
 /**
  * Features the standalone host does not have yet: refused rather than silently skipped. The restore
- * and the GitLab plugin step run on the Mattermost host through Omnibus's paths today.
+ * tool works on the bundled Mattermost's paths today.
  */
 function checkNotYetStandalone(settings: DeploymentSettings): void {
     if (settings.backup.restoreFrom !== undefined) {
         throw new ConfigError("backup.restoreFrom", "is not available with mattermost.mode standalone yet: the restore tool works on the bundled Mattermost's paths. Remove it (pulumi config rm --path backup.restoreFrom).");
-    }
-    if (settings.mattermost.gitlabPlugin) {
-        throw new ConfigError("mattermost.gitlabPlugin.enabled", "is not available with mattermost.mode standalone yet: the plugin is configured through the bundled Mattermost's tools. Remove it, or set it to false.");
     }
 }
 

@@ -362,6 +362,8 @@ export class Deployment extends pulumi.ComponentResource {
         if (restore) {
             mattermost.backups.enableTimers([restore]);
         }
+        // A standalone host's steps talk to its release's mmctl; the bundle's go through the installed wrapper.
+        const mattermostMmctl = mattermost.standalone ? STANDALONE_LAYOUT.mmctl : undefined;
         // Right after the health gate (and a restore, which would replace the account), before anyone
         // else can sign in first; the plugin step, which restarts Mattermost, waits for it.
         const firstAdmin = new FirstAdmin("mattermost-admin", {
@@ -369,10 +371,9 @@ export class Deployment extends pulumi.ComponentResource {
             connection: hostOf(mattermostPlan).connection,
             instanceId: hostOf(mattermostPlan).instanceId,
             after: [...mattermost.ready, ...mattermost.tools, ...(restore ? [restore] : [])],
-            mmctl: mattermost.standalone ? STANDALONE_LAYOUT.mmctl : undefined,
+            mmctl: mattermostMmctl,
         }, parent);
-        // The plugin step runs the bundle's tools; the configuration refuses it with a standalone host.
-        if (pluginCredentials && !mattermost.standalone) {
+        if (pluginCredentials) {
             const pluginApplication = gitlabPluginOauthApplication(settings);
             const plugin = new GitlabPlugin("gitlab-plugin", {
                 settings,
@@ -385,6 +386,7 @@ export class Deployment extends pulumi.ComponentResource {
                     ...(restore ? [restore] : []),
                     firstAdmin.step,
                 ],
+                mmctl: mattermostMmctl,
             }, parent);
             register("gitlab-plugin-oauth", pluginApplication, pluginCredentials, [plugin.step]);
         }
