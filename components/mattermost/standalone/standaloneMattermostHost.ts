@@ -151,7 +151,7 @@ export class StandaloneMattermostHost extends pulumi.ComponentResource {
         this.healthGate = new command.remote.Command(`${name}-health`, {
             connection: args.connection,
             create: hostCommand("health-gate.sh", ["mattermost-standalone", siteUrl, wait, ...(args.trustedCa === undefined ? [] : [STANDALONE_LAYOUT.trustedCaFile])]),
-            triggers: [args.instanceId, version, digest(environment), ...nginxSteps.map((site) => site.stdin)],
+            triggers: [args.instanceId, version, digest(environment), ...nginxSteps.map((site) => digest(site.stdin.apply((text) => text ?? "")))],
             addPreviousOutputInEnv: false,
         }, { ...parent, dependsOn: this.ready, customTimeouts: { create: "20m", update: "20m" } });
         this.registerOutputs({});
