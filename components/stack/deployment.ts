@@ -1,5 +1,6 @@
 // The whole deployment of one stack, wired in the order Omnibus needs: network, hosts, DNS, the
-// backup bucket, and per host the install, backups, upgrade, certificates, gitlab.rb and health gates;
+// backup bucket, and per host the install, backups, upgrade, certificates, gitlab.rb and health gates
+// (a standalone Mattermost host: its own install, settings, nginx and health gate, without Omnibus);
 // then the OAuth applications, mail, the GitLab plugin and a requested restore.
 
 import * as pulumi from "@pulumi/pulumi";
@@ -183,7 +184,8 @@ export class Deployment extends pulumi.ComponentResource {
         };
 
         new DataVolumeSnapshots("data-snapshots", { retentionDays: settings.backup.retentionDays }, parent);
-        const configure = (plan: OmnibusHostPlan, after: pulumi.Resource[], upgradeAfter: pulumi.Resource[]) => {
+        // Each host's data volume, mounted at `spec.mountPoint` before anything is installed.
+        const mountDataVolume = (plan: HostPlan, spec: { mountPoint: string; label: string }) => {
             const host = hostOf(plan);
             const data = new DataVolume(plan.name, { availabilityZone: network.availabilityZone, instanceId: host.instanceId, settings: plan.dataVolume }, parent);
             const mount = new DataVolumeMount(plan.name, {
@@ -191,8 +193,13 @@ export class Deployment extends pulumi.ComponentResource {
                 instanceId: host.instanceId,
                 volumeId: data.volumeId,
                 attachment: data.attachment,
-                ...OMNIBUS_DATA,
+                ...spec,
             }, parent);
+            return { data, mount };
+        };
+        const configure = (plan: OmnibusHostPlan, after: pulumi.Resource[], upgradeAfter: pulumi.Resource[]) => {
+            const host = hostOf(plan);
+            const { data, mount } = mountDataVolume(plan, OMNIBUS_DATA);
             const install = new OmnibusInstall(plan.name, {
                 connection: host.connection,
                 instanceId: host.instanceId,
@@ -266,14 +273,7 @@ export class Deployment extends pulumi.ComponentResource {
         // so a replaced instance finds its database and files there and installs over them.
         const configureStandalone = (plan: HostPlan, oauthAhead: pulumi.Resource): MattermostSide => {
             const host = hostOf(plan);
-            const data = new DataVolume(plan.name, { availabilityZone: network.availabilityZone, instanceId: host.instanceId, settings: plan.dataVolume }, parent);
-            const mount = new DataVolumeMount(plan.name, {
-                connection: host.connection,
-                instanceId: host.instanceId,
-                volumeId: data.volumeId,
-                attachment: data.attachment,
-                ...STANDALONE_DATA_VOLUME,
-            }, parent);
+            const { data, mount } = mountDataVolume(plan, STANDALONE_DATA_VOLUME);
             const release = settings.mattermost.standalone as StandaloneMattermost;
             const mattermostCertificate = certificates?.byName.mattermost;
             const standalone = new StandaloneMattermostHost(plan.name, {
