@@ -428,7 +428,7 @@ export class Deployment extends pulumi.ComponentResource {
             gitlabUrl: this.gitlabUrl,
             mattermostUrl: this.mattermostUrl,
             initialRootPassword: this.initialRootPassword,
-            ...(this.mattermostDatabaseCommand ? { mattermostDatabaseCommand: this.mattermostDatabaseCommand } : {}),
+            mattermostDatabaseCommand: this.mattermostDatabaseCommand,
         });
     }
 }
