@@ -4,22 +4,32 @@
 # account and makes it system administrator. An existing account keeps everything, except that a
 # password other than the one this step last set is set again. The password comes on stdin and
 # travels to Mattermost only in request bodies on stdin: never on a command line.
-# Talks to Mattermost in local mode, on its socket, so it works wherever Mattermost runs.
+# Talks to Mattermost in local mode, on its socket, so it works wherever Mattermost runs: through the
+# installed mmctl wrapper (the bundle), or, given MMCTL_BINARY (a standalone host's release), through
+# that mmctl run as the mattermost user in local mode.
 # Once the account is system administrator it writes OPEN_FLAG: until that file exists, the Mattermost
 # vhost refuses every request that could create an account, so nobody else becomes the first one.
-# Usage: ensure-mattermost-admin.sh USERNAME EMAIL TIMEOUT_SECONDS OPEN_FLAG   (stdin: the password)
+# Usage: ensure-mattermost-admin.sh USERNAME EMAIL TIMEOUT_SECONDS OPEN_FLAG [MMCTL_BINARY]   (stdin: the password)
 set -euo pipefail
 
 log() { printf 'ensure-mattermost-admin: %s\n' "$*"; }
 # shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
 
-if [ "$#" -ne 4 ] || [[ "$4" != /* ]]; then
-    fail "usage: ensure-mattermost-admin.sh USERNAME EMAIL TIMEOUT_SECONDS /OPEN/FLAG"
+if [ "$#" -lt 4 ] || [ "$#" -gt 5 ] || [[ "$4" != /* ]]; then
+    fail "usage: ensure-mattermost-admin.sh USERNAME EMAIL TIMEOUT_SECONDS /OPEN/FLAG [MMCTL_BINARY]"
 fi
-username=$1 email=$2 timeout=$3 open_flag=$4
+username=$1 email=$2 timeout=$3 open_flag=$4 mmctl_binary=${5:-}
 socket=${MATTERMOST_LOCAL_SOCKET:-/var/tmp/mattermost_local.socket}
-mmctl=${MMCTL:-/usr/local/bin/mmctl}
+mmctl_wrapper=${MMCTL:-/usr/local/bin/mmctl}
+mmctl() {
+    if [ -n "$mmctl_binary" ]; then
+        # Local mode's socket belongs to the user Mattermost runs as.
+        runuser -u "${MATTERMOST_USER:-mattermost}" -- "$mmctl_binary" --local "$@"
+    else
+        "$mmctl_wrapper" "$@"
+    fi
+}
 state_dir=${ADMIN_STATE_DIR:-/var/lib/gitlab-mattermost}
 interval=${ADMIN_WAIT_INTERVAL_SECONDS:-5}
 # Which password this step last set, as a SHA-256 digest, so a re-run with the same one changes nothing.
@@ -82,7 +92,7 @@ if [ "$status" = 200 ]; then
 else
     # A fresh Mattermost: only system administrators create teams, before anyone else has an account.
     failure="taking create_team from system_user"
-    "$mmctl" permissions remove system_user create_team >/dev/null
+    mmctl permissions remove system_user create_team >/dev/null
     log "only system administrators create teams"
     failure="creating $username"
     status=$(printf '{"username":"%s","email":"%s","password":"%s"}' "$username" "$email" "$password" | api POST /users)
@@ -96,7 +106,7 @@ else
 fi
 
 failure="making $username system administrator"
-"$mmctl" roles system-admin "$username" >/dev/null
+mmctl roles system-admin "$username" >/dev/null
 failure="recording the password set in $marker"
 mkdir -p "$state_dir"
 (umask 077 && printf '%s\n' "$digest" >"$marker.new")

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Waits until a service answers healthy through this host's own nginx, or fails with its log lines.
-# Usage: health-gate.sh gitlab|mattermost URL TIMEOUT_SECONDS [CA_FILE]
+# Usage: health-gate.sh gitlab|mattermost|mattermost-standalone URL TIMEOUT_SECONDS [CA_FILE]
 #   CA_FILE: the private CA that signed the host's certificate, when it is not publicly trusted.
 #   gitlab:     GET URL/-/readiness must answer 200 with "status":"ok"
 #   mattermost: GET URL/api/v4/system/ping must answer 200 with "status":"OK"
+#   mattermost-standalone: the same, on a standalone Mattermost host (its own log paths)
 set -euo pipefail
 
 log() { printf 'health-gate: %s\n' "$*"; }
@@ -23,8 +24,12 @@ mattermost)
     path=/api/v4/system/ping expected='"status":"OK"'
     logs=("$log_root/mattermost/current" "$log_root/mattermost/mattermost.log" "$log_root/nginx/gitlab_mattermost_error.log")
     ;;
+mattermost-standalone)
+    path=/api/v4/system/ping expected='"status":"OK"'
+    logs=("${STANDALONE_LOG_DIR:-/var/log/mattermost}/mattermost.log" "${NGINX_LOG_DIR:-/var/log/nginx}/error.log")
+    ;;
 *)
-    failure="unknown service $service (gitlab or mattermost)"
+    failure="unknown service $service (gitlab, mattermost or mattermost-standalone)"
     exit 2
     ;;
 esac

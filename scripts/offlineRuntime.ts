@@ -50,6 +50,8 @@ export interface OfflineRun {
     readonly invokes: readonly Invoke[];
     /** The stack outputs, resolved; secret outputs are wrapped as `{ secret: value }`. */
     readonly outputs: Record<string, unknown>;
+    /** The stack the program ran as. */
+    readonly stack: string;
 }
 
 /** The program failed; `resources` holds what it had registered until then. */
@@ -318,7 +320,7 @@ export async function runProgramOffline(
         throw new OfflineProgramError(error, recorded(pending));
     }
     await waitForRPCs();
-    return { resources: recorded(pending), invokes, outputs };
+    return { resources: recorded(pending), invokes, outputs, stack };
 }
 
 /** Turns the monitor's requests into RegisteredResources. */

@@ -2,7 +2,9 @@
 //
 // Runs the program on Pulumi's mock runtime with a stack's configuration and prints what
 // `pulumi up` would write to each host, and the GitLab versions it would walk through, without cloud
-// access or the Pulumi CLI. The version last deployed comes from the stack's state in a local file
+// access or the Pulumi CLI. A standalone Mattermost host has no gitlab.rb: its configuration files
+// (environment file with secret values masked, systemd unit, nginx sites) and its remote steps in
+// order are shown instead. The version last deployed comes from the stack's state in a local file
 // backend, or from --deployed-version. Values that only
 // exist at deploy time (generated passwords, keys, addresses) appear as placeholders. Encrypted
 // config values are decrypted with the stack's passphrase, as `pulumi up` would. With --output the
@@ -16,8 +18,12 @@ import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { PROJECT } from "../components/settings/configError";
 import { DEPLOYED_OUTPUTS } from "../components/stack/deployedState";
+import { tunnelPort } from "../components/aws/hostAccess";
+import { LOOPBACK } from "../components/aws/ssmTunnel";
 import { scriptOfCommand } from "../components/omnibus/hostScripts";
-import { runOffline, type OfflineRun } from "./offlineRuntime";
+import { SETTINGS_FILES, STANDALONE_LAYOUT, type SettingsFileKind } from "../components/mattermost/standalone/hostLayout";
+import { SECRET_VARIABLES } from "../components/mattermost/standalone/standaloneSettings";
+import { runOffline, type OfflineRun, type RegisteredResource } from "./offlineRuntime";
 import { passphraseFromEnvironment, stackDecrypter } from "./stackSecrets";
 
 /** Where Omnibus reads its configuration. */
@@ -131,17 +137,79 @@ export function readStackConfig(stacksDir: string, stack: string, passphrase: st
     return { config, secretKeys };
 }
 
-/** Files each host receives, by host name and path. */
+/** A remote command, with the host it runs on (by the Elastic IP its connection names). */
+interface HostCommand {
+    readonly host: string;
+    readonly resource: RegisteredResource;
+}
+
+function hostCommands(run: OfflineRun): HostCommand[] {
+    // ssh.access direct reaches a host at its Elastic IP; ssm at its own tunnel port on loopback.
+    const hosts = run.resources.filter((r) => r.type === "aws:ec2/eip:Eip");
+    const hostByAddress = new Map(hosts.map((eip) => [String(eip.outputs.publicIp), eip.name]));
+    const hostByTunnel = new Map(hosts.map((eip) => [tunnelPort(run.stack, eip.name), eip.name]));
+    const hostOf = (connection: { host?: unknown; port?: unknown } | undefined) =>
+        (connection?.host === LOOPBACK ? hostByTunnel.get(Number(connection.port)) : hostByAddress.get(String(connection?.host))) ?? "unknown";
+    return run.resources
+        .filter((r) => r.type === "command:remote:Command")
+        .map((resource) => ({ host: hostOf(resource.inputs.connection as { host?: unknown; port?: unknown } | undefined), resource }));
+}
+
+/** The configuration file a standalone host's settings step installs, if the command is one. */
+function settingsFileOf(command: string): string | undefined {
+    const kind = /^sudo bash -c '(?:[^']|'\\'')*' apply-mattermost-settings\.sh ([a-z-]+)(?: |$)/.exec(command)?.[1];
+    return kind !== undefined && Object.hasOwn(SETTINGS_FILES, kind) ? SETTINGS_FILES[kind as SettingsFileKind] : undefined;
+}
+
+/** Files each host receives, by host name and path: gitlab.rb, or a standalone host's configuration files. */
 export function hostFiles(run: OfflineRun): Record<string, Record<string, { content: string; secret: boolean }>> {
     const files: Record<string, Record<string, { content: string; secret: boolean }>> = {};
-    for (const resource of run.resources) {
-        if (resource.type !== "command:remote:Command" || scriptOfCommand(String(resource.inputs.create)) !== "apply-gitlab-rb.sh") {
+    for (const { host, resource } of hostCommands(run)) {
+        const create = String(resource.inputs.create);
+        const path = scriptOfCommand(create) === "apply-gitlab-rb.sh" ? GITLAB_RB : settingsFileOf(create);
+        if (path === undefined) {
             continue;
         }
-        const host = resource.parent ?? resource.name;
-        files[host] = { ...files[host], [GITLAB_RB]: { content: String(resource.inputs.stdin), secret: resource.secretInputs.includes("stdin") } };
+        files[host] = { ...files[host], [path]: { content: String(resource.inputs.stdin), secret: resource.secretInputs.includes("stdin") } };
     }
     return files;
+}
+
+/**
+ * The remote steps of each host that has no gitlab.rb (a standalone Mattermost host), in an order
+ * `pulumi up` can run them: each after the steps it waits for. Host scripts are shown by name and
+ * arguments; command lines carry no secret.
+ */
+export function commandPlans(run: OfflineRun, files: ReturnType<typeof hostFiles>): Record<string, string[]> {
+    const commands = hostCommands(run);
+    const byName = new Map(commands.map((command) => [command.resource.name, command.resource]));
+    const done = new Set<string>();
+    const ordered: RegisteredResource[] = [];
+    const visit = (resource: RegisteredResource) => {
+        if (done.has(resource.name)) return;
+        done.add(resource.name);
+        for (const dependency of resource.dependsOn) {
+            const before = byName.get(dependency);
+            if (before) visit(before);
+        }
+        ordered.push(resource);
+    };
+    commands.forEach((command) => visit(command.resource));
+    const hostOf = new Map(commands.map((command) => [command.resource.name, command.host]));
+    const plans: Record<string, string[]> = {};
+    for (const resource of ordered) {
+        const host = hostOf.get(resource.name) as string;
+        if (files[host]?.[GITLAB_RB] !== undefined) continue;
+        const create = String(resource.inputs.create);
+        const script = /^sudo bash -c '(?:[^']|'\\'')*' (.*)$/s.exec(create)?.[1];
+        (plans[host] ??= []).push(`${resource.name}: ${script ?? create}`);
+    }
+    return plans;
+}
+
+/** An environment file with the values of secret variables replaced by the mask. */
+function maskEnvironmentFile(text: string): string {
+    return text.replace(/^([A-Za-z_][A-Za-z0-9_]*)=.*$/gm, (line, name: string) => (SECRET_VARIABLES.includes(name) ? `${name}="${MASK}"` : line));
 }
 
 function maskPaths(inputs: Record<string, unknown>, paths: readonly string[]): Record<string, unknown> {
@@ -176,6 +244,7 @@ export async function render(options: RenderOptions): Promise<string> {
     const region = stackRegion(options.stack, config, options.environment ?? process.env);
     const run = await runOffline(config, { stack: options.stack, secretKeys, deployed: options.deployed, region });
     const files = hostFiles(run);
+    const plans = commandPlans(run, files);
     const hosts = Object.keys(files);
     if (options.host !== undefined && !hosts.includes(options.host)) {
         throw new Error(`stack ${options.stack} has no ${options.host} host; its hosts are: ${hosts.join(", ")}`);
@@ -184,11 +253,13 @@ export async function render(options: RenderOptions): Promise<string> {
 
     if (!options.json) {
         const versionLine = `# ==> GitLab version: ${String(run.outputs.versionPlan)}\n`;
+        const shownContent = (path: string, content: string) => (path === STANDALONE_LAYOUT.environmentFile && !options.showSecrets ? maskEnvironmentFile(content) : content);
         return versionLine + shown
             .map((host) =>
-                Object.entries(files[host])
-                    .map(([path, file]) => `# ==> ${host} host: ${path}\n${file.content}`)
-                    .join("\n"),
+                [
+                    ...Object.entries(files[host]).map(([path, file]) => `# ==> ${host} host: ${path}\n${shownContent(path, file.content)}`),
+                    ...(plans[host] ? [`# ==> ${host} host: steps, in order\n${plans[host].join("\n")}\n`] : []),
+                ].join("\n"),
             )
             .join("\n");
     }
@@ -204,7 +275,10 @@ export async function render(options: RenderOptions): Promise<string> {
                 inputs: options.showSecrets ? r.inputs : maskPaths(r.inputs, r.secretInputs),
             })),
             hosts: Object.fromEntries(
-                shown.map((host) => [host, { files: Object.fromEntries(Object.entries(files[host]).map(([path, file]) => [path, reveal(file)])) }]),
+                shown.map((host) => [host, {
+                    files: Object.fromEntries(Object.entries(files[host]).map(([path, file]) => [path, reveal(file)])),
+                    ...(plans[host] ? { steps: plans[host] } : {}),
+                }]),
             ),
             outputs: maskOutputs(run.outputs, options.showSecrets),
         },

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { scriptOfCommand } from "../components/omnibus/hostScripts";
 import { OfflineProgramError, generatedPlaceholder, runOffline, type OfflineOptions, type OfflineRun, type RegisteredResource } from "../scripts/offlineRuntime";
 import { stackConfig } from "./support/stackConfig";
+import { TestPki } from "./support/pki";
 
 const byType = (run: OfflineRun, type: string) => run.resources.filter((r) => r.type === type);
 const named = (run: OfflineRun, name: string, type = "command:remote:Command"): RegisteredResource => {
@@ -345,7 +346,7 @@ describe("program: bad input stops it before any resource exists", () => {
 
 describe("program, split topology with a standalone Mattermost", () => {
     const standaloneConfig = (mattermost: Record<string, unknown> = {}, gitlabVersion = "19.3.0") =>
-        stackConfig("split", { gitlab: { edition: "ee", version: gitlabVersion }, mattermost: { mode: "standalone", version: "11.7.9", ...mattermost } });
+        stackConfig("split", { gitlab: { edition: "ee", version: gitlabVersion }, mattermost: { mode: "standalone", version: "11.7.9", env: { HTTP_PROXY: "http://proxy.internal:3128" }, ...mattermost } });
     let run: OfflineRun;
     before(async () => {
         run = await runOffline(standaloneConfig());
@@ -358,10 +359,153 @@ describe("program, split topology with a standalone Mattermost", () => {
         assert.deepEqual(record?.inputs.records, [eipOf(run, "mattermost")]);
     });
 
-    it("runs Omnibus only on the GitLab host: no remote step reaches the Mattermost host yet", () => {
-        const mattermostIp = eipOf(run, "mattermost");
-        assert.deepEqual(commands(run).filter((command) => connectionHost(command) === mattermostIp).map((command) => command.name), []);
+    /** Every remote step on the Mattermost host, by name. */
+    const onMattermostHost = (result: OfflineRun) => commands(result).filter((command) => connectionHost(command) === eipOf(result, "mattermost"));
+    /** The host script a standalone step runs (host/ or host/standalone/), and its arguments. */
+    const scriptCall = (command: RegisteredResource) => /^sudo bash -c '(?:[^']|'\\'')*' ([a-z-]+\.sh)(.*)$/s.exec(String(command.inputs.create))?.slice(1, 3) ?? [];
+
+    it("runs no Omnibus step on the Mattermost host: no gitlab.rb, no Omnibus install, upgrade or reconfigure", () => {
+        const scripts = onMattermostHost(run).map((command) => scriptCall(command)[0]);
+        for (const omnibus of ["install-omnibus.sh", "apply-gitlab-rb.sh", "upgrade-gitlab.sh", "reload-nginx.sh", "configure-gitlab-plugin.sh"]) {
+            assert.ok(!scripts.includes(omnibus), omnibus);
+        }
+        const omnibusComponents = run.resources.filter((r) => /:(OmnibusInstall|OmnibusUpgrade|GitlabConfig)$/.test(r.type)).map((r) => r.name);
+        assert.deepEqual(omnibusComponents.sort(), ["gitlab", "gitlab"], "only the GitLab host has Omnibus's install and gitlab.rb");
         assert.equal(scriptOfCommand(String(named(run, "gitlab-install").inputs.create)), "install-omnibus.sh");
+        assert.equal(named(run, "mattermost", "gitlab-mattermost:index:StandaloneMattermostHost").name, "mattermost");
+    });
+
+    it("installs exactly mattermost.version on the Mattermost host, with its published checksum", () => {
+        const install = named(run, "mattermost-install");
+        assert.equal(connectionHost(install), eipOf(run, "mattermost"));
+        assert.deepEqual(scriptCall(install), ["install-mattermost.sh", " 11.7.9 enterprise a22e631ae4a1f704c2bcf45ad8dcc377184081c50954a9269b7f62bd663a7a04"]);
+        assert.deepEqual(scriptCall(named(run, "mattermost-upgrade")), ["upgrade-mattermost.sh", " 11.7.9 enterprise 900"]);
+    });
+
+    it("attaches the Mattermost host's data volume and mounts it at /var/opt/mattermost before anything installs", () => {
+        const attachment = named(run, "mattermost-data", "aws:ec2/volumeAttachment:VolumeAttachment");
+        assert.equal(attachment.inputs.instanceId, "mattermost-id", "the mock runtime's id of the Mattermost instance");
+        assert.ok(attachment.dependsOn.includes("mattermost-data"));
+        const volume = named(run, "mattermost-data", "aws:ebs/volume:Volume");
+        assert.equal(volume.inputs.encrypted, true);
+        assert.ok(volume.protect && volume.retainOnDelete, "the data outlives the instance");
+        assert.deepEqual(scriptCall(named(run, "mattermost-mount-data-volume")), ["mount-data-volume.sh", " mattermost-data-id /var/opt/mattermost mattermost-data"]);
+        assert.ok(waitsFor(run, "mattermost-install", "mattermost-mount-data-volume"));
+        for (const command of onMattermostHost(run).filter((c) => !/-data-volume$/.test(c.name))) {
+            assert.ok(waitsFor(run, command.name, "mattermost-mount-data-volume"), `${command.name} waits for the mount`);
+        }
+    });
+
+    it("signs in with the client id GitLab registered: the same id on both sides, the secret only on stdin", () => {
+        const wanted = JSON.parse(String(named(run, "oauth-register").inputs.stdin));
+        const environment = named(run, "mattermost-environment");
+        assert.ok(environment.secretInputs.includes("stdin"));
+        const file = String(environment.inputs.stdin);
+        assert.match(file, new RegExp(`^MM_GITLABSETTINGS_ID="${wanted.uid}"$`, "m"));
+        assert.match(file, new RegExp(`^MM_GITLABSETTINGS_SECRET="${generatedPlaceholder("oauth-client-secret", "result")}"$`, "m"));
+        assert.match(file, /^MM_GITLABSETTINGS_AUTHENDPOINT="https:\/\/gitlab\.example\.com\/oauth\/authorize"$/m);
+        assert.match(file, /^MM_SERVICESETTINGS_SITEURL="https:\/\/mattermost\.example\.com"$/m);
+        assert.match(file, /^MM_SERVICESETTINGS_ENABLELOCALMODE="true"$/m);
+        assert.match(file, /^HTTP_PROXY="http:\/\/proxy\.internal:3128"$/m, "mattermost.env");
+        // Registered ahead (nothing revoked) before Mattermost gets the credentials; the old ones are
+        // revoked only once Mattermost answers healthy with the new ones.
+        assert.ok(waitsFor(run, "mattermost-environment", "oauth-ahead-register"));
+        assert.equal(JSON.parse(String(named(run, "oauth-ahead-register").inputs.stdin)).revoke_others, false);
+        assert.ok(waitsFor(run, "oauth-register", "mattermost-health"));
+    });
+
+    it("starts with the stack's sign-up policy: accounts from GitLab only", () => {
+        const file = String(named(run, "mattermost-environment").inputs.stdin);
+        for (const line of ['MM_EMAILSETTINGS_ENABLESIGNUPWITHEMAIL="false"', 'MM_TEAMSETTINGS_ENABLEOPENSERVER="false"', 'MM_EMAILSETTINGS_ENABLESIGNINWITHEMAIL="false"', 'MM_EMAILSETTINGS_ENABLESIGNINWITHUSERNAME="true"']) {
+            assert.ok(file.split("\n").includes(line), line);
+        }
+    });
+
+    it("gates on Mattermost's health behind nginx, then creates the first administrator with the release's mmctl, then backups", () => {
+        assert.deepEqual(scriptCall(named(run, "mattermost-health")), ["health-gate.sh", " mattermost-standalone https://mattermost.example.com 900"]);
+        for (const step of ["mattermost-environment", "mattermost-nginx-https"]) assert.ok(waitsFor(run, "mattermost-health", step), step);
+        const admin = named(run, "mattermost-admin-ensure");
+        assert.equal(connectionHost(admin), eipOf(run, "mattermost"));
+        assert.deepEqual(scriptCall(admin), ["ensure-mattermost-admin.sh", " mmadmin mmadmin@example.com 900 /var/lib/gitlab-mattermost/mattermost-first-admin /opt/mattermost/bin/mmctl"]);
+        assert.ok(waitsFor(run, "mattermost-admin-ensure", "mattermost-health"));
+        assert.ok(waitsFor(run, "mattermost-backup-timers", "mattermost-health"));
+        assert.deepEqual(scriptCall(named(run, "mattermost-backup-timers")), ["enable-backups.sh", " mattermost-backup.timer"]);
+    });
+
+    it("configures the GitLab plugin with the release's mmctl, around its own application on GitLab", async () => {
+        const withPlugin = await runOffline(standaloneConfig({ gitlabPlugin: { enabled: true } }));
+        const configure = named(withPlugin, "gitlab-plugin-configure");
+        assert.equal(connectionHost(configure), eipOf(withPlugin, "mattermost"));
+        assert.deepEqual(scriptCall(configure), ["configure-gitlab-plugin.sh", " com.github.manland.mattermost-plugin-gitlab 900 /opt/mattermost/bin/mmctl"]);
+        assert.ok(configure.secretInputs.includes("stdin"));
+        for (const earlier of ["mattermost-health", "mattermost-admin-ensure", "gitlab-plugin-oauth-ahead-register"]) assert.ok(waitsFor(withPlugin, "gitlab-plugin-configure", earlier), earlier);
+        assert.ok(waitsFor(withPlugin, "gitlab-plugin-oauth-register", "gitlab-plugin-configure"), "the plugin's old application is revoked only once the plugin uses the new one");
+    });
+
+    it("asks Let's Encrypt for the certificate only once the name resolves to the host", () => {
+        assert.deepEqual(scriptCall(named(run, "mattermost-dns-ready")), ["wait-for-dns.sh", ` ${eipOf(run, "mattermost")} 900 mattermost.example.com`]);
+        assert.ok(waitsFor(run, "mattermost-certificate", "mattermost-dns-ready"));
+        assert.ok(waitsFor(run, "mattermost-nginx-https", "mattermost-certificate"));
+    });
+
+    for (const mode of ["selfSigned", "provided"] as const) {
+        it(`tls.mode ${mode}: installs the stack's certificate for nginx and makes Mattermost trust the CA GitLab's certificate chains to`, async () => {
+            const pki = new TestPki();
+            try {
+                const root = pki.rootCa("root");
+                const leaf = (name: string) => {
+                    const issued = pki.leaf(name, [name], root);
+                    return { certificate: issued.certificate, key: issued.key };
+                };
+                const tls = mode === "provided"
+                    ? { mode, caCertificate: root.certificate, certificates: { gitlab: leaf("gitlab.example.com"), mattermost: leaf("mattermost.example.com") } }
+                    : { mode };
+                const tlsRun = await runOffline(stackConfig("split", { gitlab: { edition: "ee", version: "19.3.0" }, mattermost: { mode: "standalone", version: "11.7.9" }, tls }));
+                const names = onMattermostHost(tlsRun).map((command) => command.name);
+                assert.ok(!names.includes("mattermost-dns-ready") && !names.includes("mattermost-certificate"), "no Let's Encrypt");
+                const files = onMattermostHost(tlsRun).filter((command) => scriptCall(command)[0] === "install-file.sh" && command.name.startsWith("mattermost-tls"));
+                assert.deepEqual(files.map((command) => scriptCall(command)[1]).sort(), [" /etc/mattermost-tls/mattermost.example.com.crt 0644", " /etc/mattermost-tls/mattermost.example.com.key 0600"]);
+                for (const file of files) assert.ok(waitsFor(tlsRun, "mattermost-nginx-https", file.name));
+                const trust = String(named(tlsRun, "mattermost-trusted-ca").inputs.stdin);
+                if (mode === "provided") assert.equal(trust, root.certificate);
+                else assert.ok(trust.startsWith(generatedPlaceholder("tls-ca", "certPem")), trust);
+                assert.ok(waitsFor(tlsRun, "mattermost-environment", "mattermost-trusted-ca"));
+                assert.match(scriptCall(named(tlsRun, "mattermost-health"))[1] ?? "", / \/usr\/local\/share\/ca-certificates\/gitlab-mattermost-ca\.crt$/);
+            } finally {
+                pki.dispose();
+            }
+        });
+    }
+
+    it("sends mail through SES and a licence, with their secrets only on stdin", async () => {
+        const licensed = await runOffline(stackConfig("split", {
+            gitlab: { edition: "ee", version: "19.3.0" },
+            mattermost: { mode: "standalone", version: "11.7.9", license: "LICENCE-TEXT-0123" },
+            mail: { provider: "ses", from: "chat@example.com" },
+        }));
+        const file = String(named(licensed, "mattermost-environment").inputs.stdin);
+        assert.match(file, /^MM_EMAILSETTINGS_SMTPSERVER="email-smtp\.eu-west-1\.amazonaws\.com"$/m);
+        assert.match(file, /^MM_EMAILSETTINGS_FEEDBACKEMAIL="chat@example\.com"$/m);
+        assert.match(file, /^MM_EMAILSETTINGS_SMTPPASSWORD=".+"$/m);
+        assert.match(file, /^MM_LICENSE="LICENCE-TEXT-0123"$/m);
+        const smtpPassword = /^MM_EMAILSETTINGS_SMTPPASSWORD="(.+)"$/m.exec(file)![1]!;
+        for (const command of commands(licensed)) {
+            for (const secret of ["LICENCE-TEXT-0123", smtpPassword, generatedPlaceholder("mattermost-database-password", "result")]) {
+                assert.ok(!String(command.inputs.create).includes(secret), `${command.name}: create holds a secret`);
+            }
+        }
+    });
+
+    it("puts no secret on any command line", () => {
+        const secrets = [...GENERATED_SECRETS, generatedPlaceholder("mattermost-database-password", "result"), generatedPlaceholder("mattermost-at-rest-key", "result")];
+        for (const command of commands(run)) {
+            assert.ok(command.secretInputs.includes("connection"), command.name);
+            for (const secret of secrets) assert.ok(!String(command.inputs.create).includes(secret), `${command.name}: create holds a secret`);
+            if (secrets.some((secret) => String(command.inputs.stdin ?? "").includes(secret))) {
+                assert.ok(command.secretInputs.includes("stdin"), `${command.name}: stdin carries a secret, so it is secret`);
+            }
+        }
+        assert.ok(String(named(run, "mattermost-database").inputs.stdin).includes(generatedPlaceholder("mattermost-database-password", "result")));
     });
 
     it("writes GitLab 19.x's gitlab.rb without Mattermost keys, keeping mattermost_host", () => {
@@ -381,16 +525,19 @@ describe("program, split topology with a standalone Mattermost", () => {
         assert.ok(register.secretInputs.includes("stdin"));
     });
 
-    it("exports the mode, the exact Mattermost version and which edition gives GitLab sign-in; no bundled tools", () => {
+    it("exports the mode, the exact Mattermost version, which edition gives GitLab sign-in, and the host's tools", () => {
         const outputs = run.outputs as Record<string, unknown>;
         assert.equal(outputs.mattermostMode, "standalone");
         assert.equal(outputs.mattermostVersion, "11.7.9");
         assert.equal(outputs.mattermostEdition, "enterprise");
         assert.match(String(outputs.mattermostSignIn), /running as Mattermost Entry: GitLab sign-in works/);
-        for (const absent of ["mattermostDatabaseCommand", "mattermostCliCommand", "mmctlCommand", "mattermostRestoreCommand"]) {
-            assert.equal(outputs[absent], undefined, absent);
-        }
-        assert.deepEqual(Object.keys(outputs.backupCommands as object), ["gitlab-full-backup"]);
+        const ssh = `ssh -i gitlab-mattermost.key ubuntu@${eipOf(run, "mattermost")}`;
+        assert.equal(outputs.mmctlCommand, `${ssh} sudo mmctl`);
+        assert.equal(outputs.mattermostDatabaseCommand, `ssh -t -i gitlab-mattermost.key ubuntu@${eipOf(run, "mattermost")} sudo -iu postgres psql -d mattermost`);
+        assert.equal(outputs.mattermostCliCommand, `${ssh} sudo mattermost-cli`);
+        assert.equal(outputs.mattermostRestoreCommand, `${ssh} sudo mattermost-restore latest`);
+        assert.match(String(named(run, "mattermost-tools-file-mmctl").inputs.stdin), /exec runuser -u "\$user" -- "\$release\/bin\/mmctl" --local/, "the standalone host's mmctl is installed");
+        assert.deepEqual(Object.keys(outputs.backupCommands as object), ["gitlab-full-backup", "mattermost-backup"]);
     });
 
     it("walks a standalone stack from 18.11.11 to 19.3.0 with PostgreSQL 17 first", async () => {
@@ -400,10 +547,15 @@ describe("program, split topology with a standalone Mattermost", () => {
     });
 
     it("shows a Mattermost upgrade in the version plan, along the supported ESR path", async () => {
-        const upgraded = await runOffline(standaloneConfig({ version: "12.0.0", checksum: "a".repeat(64) }), {
+        const upgraded = await runOffline(standaloneConfig({ version: "11.11.0", checksum: "a".repeat(64) }), {
             deployed: { gitlabEdition: "ee", gitlabVersion: "19.3.0", mattermostMode: "standalone", mattermostVersion: "10.11.23" },
         });
-        assert.equal(upgraded.outputs.versionPlan, "nothing to install: the host runs the configured version; Mattermost: 11.7.9 (ESR stop) → 12.0.0");
+        assert.equal(upgraded.outputs.versionPlan, "nothing to install: the host runs the configured version; Mattermost: 11.7.9 (ESR stop) → 11.11.0");
+    });
+
+    it("refuses, before any resource, a Mattermost release whose settings the program does not know", async () => {
+        const message = await refusal(standaloneConfig({ version: "12.0.0", checksum: "a".repeat(64) }), {});
+        assert.match(message, /^gitlab-mattermost:mattermost\.version 12\.0\.0 is outside the Mattermost releases whose settings this program knows/);
     });
 
     async function refusal(config: Record<string, unknown>, deployed: Record<string, string>) {

@@ -18,6 +18,8 @@ export interface FirstAdminArgs {
     instanceId: pulumi.Input<string>;
     /** Mattermost answering healthy, and the mmctl wrapper installed. */
     after: pulumi.Input<pulumi.Resource>[];
+    /** A standalone host's mmctl binary, run in local mode as the mattermost user; the installed wrapper otherwise. */
+    mmctl?: string;
 }
 
 export class FirstAdmin extends pulumi.ComponentResource {
@@ -42,7 +44,7 @@ export class FirstAdmin extends pulumi.ComponentResource {
         this.password = pulumi.secret(password.result);
         this.step = new command.remote.Command(`${name}-ensure`, {
             connection: args.connection,
-            create: hostCommand("ensure-mattermost-admin.sh", [this.username, adminEmail(this.username, settings.dnsZone), String(HEALTH_TIMEOUT_SECONDS), FIRST_ADMIN_FLAG]),
+            create: hostCommand("ensure-mattermost-admin.sh", [this.username, adminEmail(this.username, settings.dnsZone), String(HEALTH_TIMEOUT_SECONDS), FIRST_ADMIN_FLAG, ...(args.mmctl ? [args.mmctl] : [])]),
             stdin: pulumi.secret(pulumi.interpolate`${password.result}\n`),
             // A new password runs the step again through stdin; a new instance checks the account again.
             triggers: [args.instanceId],

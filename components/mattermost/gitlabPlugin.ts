@@ -20,6 +20,8 @@ export interface GitlabPluginArgs {
     credentials: OauthCredentials;
     /** Mattermost must be configured and running first. */
     after: pulumi.Input<pulumi.Resource>[];
+    /** A standalone host's mmctl binary (its Mattermost restarts through systemd); the bundle's otherwise. */
+    mmctl?: string;
 }
 
 export class GitlabPlugin extends pulumi.ComponentResource {
@@ -37,7 +39,7 @@ export class GitlabPlugin extends pulumi.ComponentResource {
             );
         this.step = new command.remote.Command(`${name}-configure`, {
             connection: args.connection,
-            create: hostCommand("configure-gitlab-plugin.sh", [GITLAB_PLUGIN_ID, String(HEALTH_TIMEOUT_SECONDS)]),
+            create: hostCommand("configure-gitlab-plugin.sh", [GITLAB_PLUGIN_ID, String(HEALTH_TIMEOUT_SECONDS), ...(args.mmctl ? [args.mmctl] : [])]),
             stdin: pulumi.secret(patch),
             triggers: [args.instanceId],
             addPreviousOutputInEnv: false,

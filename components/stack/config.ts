@@ -10,6 +10,7 @@ import { ConfigError } from "../settings/configError";
 import { GP3_LIMITS, SNAPSHOT_ID, gp3Problem, type DataVolumeSettings } from "../settings/dataVolume";
 import { checkEnvCollisions, checkEnvFileValue } from "../mattermost/mattermostEnv";
 import { checkAdminUsername } from "../mattermost/signUpPolicy";
+import { checkStandaloneSettings } from "../mattermost/standalone/standaloneSettings";
 import { checkModeFields, readMattermostMode, readStandaloneMattermost } from "../mattermost/standaloneRelease";
 import { SUGGESTED_MATTERMOST } from "../versions/mattermostReleases";
 import {
@@ -178,19 +179,9 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
     };
     checkEnvCollisions(settings);
     if (mode === "standalone") {
-        checkNotYetStandalone(settings);
+        checkStandaloneSettings(settings);
     }
     return settings;
-}
-
-/**
- * Features the standalone host does not have yet: refused rather than silently skipped. The GitLab
- * plugin step runs on the Mattermost host through Omnibus's paths today.
- */
-function checkNotYetStandalone(settings: DeploymentSettings): void {
-    if (settings.mattermost.gitlabPlugin) {
-        throw new ConfigError("mattermost.gitlabPlugin.enabled", "is not available with mattermost.mode standalone yet: the plugin is configured through the bundled Mattermost's tools. Remove it, or set it to false.");
-    }
 }
 
 function readObject(raw: Readonly<Record<string, string>>, key: ObjectKey): RawObject {

@@ -1,5 +1,6 @@
 // The whole deployment of one stack, wired in the order Omnibus needs: network, hosts, DNS, the
-// backup bucket, and per host the install, backups, upgrade, certificates, gitlab.rb and health gates;
+// backup bucket, and per host the install, backups, upgrade, certificates, gitlab.rb and health gates
+// (a standalone Mattermost host: its own install, settings, nginx and health gate, without Omnibus);
 // then the OAuth applications, mail, the GitLab plugin and a requested restore.
 
 import * as pulumi from "@pulumi/pulumi";
@@ -11,9 +12,12 @@ import { Certificates } from "../tls/certificates";
 import { Dns } from "../aws/dns";
 import { GitlabConfig, type HealthCheck } from "../omnibus/gitlabConfig";
 import { FirstAdmin } from "../mattermost/firstAdmin";
+import { mattermostTools } from "../mattermost/mattermostTools";
 import { GitlabPlugin } from "../mattermost/gitlabPlugin";
 import { DataVolume, DataVolumeSnapshots } from "../aws/dataVolume";
 import { DataVolumeMount, OMNIBUS_DATA } from "../omnibus/dataVolumeMount";
+import { STANDALONE_DATABASE_COMMAND, STANDALONE_DATA_VOLUME, STANDALONE_LAYOUT } from "../mattermost/standalone/hostLayout";
+import { StandaloneMattermostHost } from "../mattermost/standalone/standaloneMattermostHost";
 import { Host, ubuntuAmi } from "../aws/host";
 import { HostFiles, contentDigest } from "../omnibus/hostFiles";
 import { hostFile } from "../omnibus/hostScripts";
@@ -24,7 +28,7 @@ import { gitlabPluginOauthApplication, mattermostOauthApplication, type OauthApp
 import { OmnibusInstall } from "../omnibus/omnibusInstall";
 import { OmnibusUpgrade } from "../omnibus/omnibusUpgrade";
 import { gitlabRbFor } from "../gitlabRb/roles";
-import type { DeploymentSettings, MailServer } from "../settings/settings";
+import type { DeploymentSettings, MailServer, StandaloneMattermost } from "../settings/settings";
 import { SshAccess } from "../aws/sshAccess";
 import { PRIVATE_CA_PATH, retiredTlsFiles, tlsFiles, trustsPrivateCa, type TlsFile } from "../tls/tlsPlan";
 import { planHosts, runsOmnibus, type HostPlan, type OmnibusHostPlan } from "../settings/topology";
@@ -33,12 +37,6 @@ import { formatVersion } from "../versions/versions";
 
 /** How long an upgrade step waits for GitLab's batched background migrations before it stops the walk. */
 const MIGRATION_WAIT_SECONDS = 6 * 3600;
-
-/** Operator tools installed on the host that runs Mattermost, from host/tools/. */
-const MATTERMOST_TOOLS = [
-    { path: "/usr/local/bin/mattermost-cli", source: "tools/mattermost-cli.sh" },
-    { path: "/usr/local/bin/mmctl", source: "tools/mmctl.sh" },
-] as const;
 
 /** The SMTP server the hosts use: the configured one, or SES's with its generated credentials. */
 function mailServerOf(settings: DeploymentSettings, zoneId: pulumi.Output<string>, opts: pulumi.ComponentResourceOptions): pulumi.Output<MailServer | undefined> {
@@ -71,6 +69,18 @@ export interface HostOutputs {
     sshCommand: pulumi.Output<string>;
 }
 
+/** The host that runs Mattermost, as the steps after it see it. */
+interface MattermostSide {
+    /** Mattermost answers healthy with its settings once these have run. */
+    readonly ready: pulumi.Resource[];
+    /** The operator tools installed on it (the bundle's wrappers). */
+    readonly tools: pulumi.Resource[];
+    readonly backups: BackupSchedule;
+    readonly dataVolumeId: pulumi.Output<string>;
+    /** Mattermost's own release on a host of its own, not Omnibus's. */
+    readonly standalone: boolean;
+}
+
 export class Deployment extends pulumi.ComponentResource {
     readonly gitlabUrl: string;
     readonly mattermostUrl: string;
@@ -83,17 +93,17 @@ export class Deployment extends pulumi.ComponentResource {
     readonly mattermostAdminPassword?: pulumi.Output<string>;
     /** Secret. */
     readonly sshPrivateKey: pulumi.Output<string>;
-    /** Opens Mattermost's database in the bundled PostgreSQL; absent for a standalone Mattermost (not wired yet). */
-    readonly mattermostDatabaseCommand?: pulumi.Output<string>;
-    /** Runs the bundled Mattermost binary on its host (append arguments, e.g. `version`); absent for standalone. */
-    readonly mattermostCliCommand?: pulumi.Output<string>;
-    /** Runs mmctl in local mode on the Mattermost host (append arguments, e.g. `user list`); absent for standalone. */
-    readonly mmctlCommand?: pulumi.Output<string>;
+    /** Opens Mattermost's database in the PostgreSQL on its host. */
+    readonly mattermostDatabaseCommand: pulumi.Output<string>;
+    /** Runs the Mattermost binary on its host (append arguments, e.g. `version`). */
+    readonly mattermostCliCommand: pulumi.Output<string>;
+    /** Runs mmctl in local mode on the Mattermost host (append arguments, e.g. `user list`). */
+    readonly mmctlCommand: pulumi.Output<string>;
     /** The S3 bucket holding the stack's backups. */
     readonly backupBucket: pulumi.Output<string>;
     /** Per backup job (`mattermost-backup`, `gitlab-full-backup`): the command that runs it now. */
     readonly backupCommands: Record<string, pulumi.Output<string>>;
-    /** Restores Mattermost from its latest complete backup (replace `latest` with a timestamp for another); absent for standalone. */
+    /** Restores Mattermost from its latest complete backup (replace `latest` with a timestamp for another); absent for standalone until its restore tool is adapted. */
     readonly mattermostRestoreCommand?: pulumi.Output<string>;
     /** Per backup job: the timestamp of its last success recorded in the bucket, as of this run. */
     readonly lastSuccessfulBackups: Record<string, pulumi.Output<string>>;
@@ -170,7 +180,8 @@ export class Deployment extends pulumi.ComponentResource {
         };
 
         new DataVolumeSnapshots("data-snapshots", { retentionDays: settings.backup.retentionDays }, parent);
-        const configure = (plan: OmnibusHostPlan, after: pulumi.Resource[], upgradeAfter: pulumi.Resource[]) => {
+        // Each host's data volume, mounted at `spec.mountPoint` before anything is installed.
+        const mountDataVolume = (plan: HostPlan, spec: { mountPoint: string; label: string }) => {
             const host = hostOf(plan);
             const data = new DataVolume(plan.name, { availabilityZone: network.availabilityZone, instanceId: host.instanceId, settings: plan.dataVolume }, parent);
             const mount = new DataVolumeMount(plan.name, {
@@ -178,8 +189,25 @@ export class Deployment extends pulumi.ComponentResource {
                 instanceId: host.instanceId,
                 volumeId: data.volumeId,
                 attachment: data.attachment,
-                ...OMNIBUS_DATA,
+                ...spec,
             }, parent);
+            return { data, mount };
+        };
+        // mattermost-cli and mmctl, the same commands on every kind of Mattermost host; none elsewhere.
+        const installMattermostTools = (plan: HostPlan, after: pulumi.Resource[]): pulumi.Resource[] => {
+            const tools = mattermostTools(plan);
+            if (tools.length === 0) return [];
+            const host = hostOf(plan);
+            return new HostFiles(`${plan.name}-tools`, {
+                connection: host.connection,
+                instanceId: host.instanceId,
+                files: tools.map((tool) => ({ path: tool.path, mode: "0755", content: hostFile(tool.source) })),
+                after,
+            }, parent).steps;
+        };
+        const configure = (plan: OmnibusHostPlan, after: pulumi.Resource[], upgradeAfter: pulumi.Resource[]) => {
+            const host = hostOf(plan);
+            const { data, mount } = mountDataVolume(plan, OMNIBUS_DATA);
             const install = new OmnibusInstall(plan.name, {
                 connection: host.connection,
                 instanceId: host.instanceId,
@@ -238,16 +266,57 @@ export class Deployment extends pulumi.ComponentResource {
                 retiredFiles: retiredTlsFiles(settings, plan),
                 caFile: trustsPrivateCa(settings.tls) ? PRIVATE_CA_PATH : undefined,
             }, parent);
-            const tools = plan.runsMattermost
-                ? new HostFiles(`${plan.name}-tools`, {
-                      connection: host.connection,
-                      instanceId: host.instanceId,
-                      files: MATTERMOST_TOOLS.map((tool) => ({ path: tool.path, mode: "0755", content: hostFile(tool.source) })),
-                      after: [install.step],
-                  }, parent).steps
-                : [];
+            const tools = installMattermostTools(plan, [install.step]);
             return { config, backups, tools, dataVolumeId: data.volumeId };
         };
+
+        // A standalone Mattermost host: no Omnibus. Its data volume is mounted before anything installs,
+        // so a replaced instance finds its database and files there and installs over them.
+        const configureStandalone = (plan: HostPlan, oauthAhead: pulumi.Resource): MattermostSide => {
+            const host = hostOf(plan);
+            const { data, mount } = mountDataVolume(plan, STANDALONE_DATA_VOLUME);
+            const release = settings.mattermost.standalone as StandaloneMattermost;
+            const mattermostCertificate = certificates?.byName.mattermost;
+            const standalone = new StandaloneMattermostHost(plan.name, {
+                connection: host.connection,
+                instanceId: host.instanceId,
+                release,
+                settings: {
+                    siteUrl: settings.mattermostExternalUrl,
+                    gitlabUrl: settings.externalUrl,
+                    env: settings.mattermost.env,
+                    ...(settings.mattermost.emailBatching ? { emailBatching: settings.mattermost.emailBatching } : {}),
+                },
+                oauth: { clientId: credentials.clientId, clientSecret: credentials.clientSecret },
+                mail: settings.mail && { settings: settings.mail, server: mailServer.apply((server) => server as MailServer) },
+                license: release.license === undefined ? undefined : pulumi.secret(release.license),
+                tls: settings.tls,
+                certificate: mattermostCertificate && { chain: mattermostCertificate.certificate, key: mattermostCertificate.key },
+                // GitLab's certificate chains to the stack's CA: Mattermost's calls to GitLab must trust it.
+                trustedCa: trustsPrivateCa(settings.tls) ? certificates?.caCertificate : undefined,
+                awaitDns: settings.tls.mode === "letsencrypt" ? { address: host.publicIp, names: plan.dnsNames } : undefined,
+                // The application it signs in with exists before its settings name it.
+                after: [mount.step, oauthAhead, ...dns.records],
+            }, parent);
+            const backups = new BackupSchedule(`${plan.name}-backup`, {
+                plan,
+                backup: settings.backup,
+                connection: host.connection,
+                instanceId: host.instanceId,
+                bucketName: storage.bucketName,
+                region: storage.region,
+                after: [standalone.healthGate],
+                restoreFirst: settings.backup.restoreFrom !== undefined,
+            }, parent);
+            return { ready: [standalone.healthGate], tools: installMattermostTools(plan, [standalone.healthGate]), backups, dataVolumeId: data.volumeId, standalone: true };
+        };
+        const omnibusSide = (host: ReturnType<typeof configure>): MattermostSide => ({
+            ready: [host.config.apply, ...host.config.healthGates],
+            tools: host.tools,
+            backups: host.backups,
+            dataVolumeId: host.dataVolumeId,
+            standalone: false,
+        });
 
         // GitLab first: the OAuth applications live in its database. Each application is registered
         // in two steps around the one that hands its consumer new credentials (oauth.rotation): ahead,
@@ -271,47 +340,41 @@ export class Deployment extends pulumi.ComponentResource {
         // (one host registers it ahead of its reconfigure, above). Upgrades go GitLab host first: the
         // Mattermost host upgrades only once GitLab answers healthy on the new version, so sign-in
         // works again as soon as Mattermost is back.
-        // A standalone Mattermost host has no Omnibus: it gets its EC2 instance and DNS name here, and
-        // the OAuth application it signs in with is registered on the GitLab host; the installation of
-        // Mattermost itself on it is not wired yet (README, "What exists so far").
+        const mattermostAhead = () => register("oauth-ahead", mattermostOauthApplication(settings), credentials, [gitlabConfig.apply], { ifRunning: false });
         const omnibusMattermost = plans.find((plan): plan is OmnibusHostPlan => plan.runsMattermost && runsOmnibus(plan));
-        const mattermostHost =
+        const standalonePlan = plans.find((plan) => plan.role === "mattermost-standalone");
+        const mattermost: MattermostSide =
             omnibusMattermost === undefined
-                ? undefined
-                : omnibusMattermost === gitlabPlan
-                  ? gitlabHost
-                  : configure(omnibusMattermost, [register("oauth-ahead", mattermostOauthApplication(settings), credentials, [gitlabConfig.apply], { ifRunning: false })], gitlabConfig.healthGates);
-        const mattermostConfig = mattermostHost?.config;
-        register("oauth", mattermostOauthApplication(settings), credentials, mattermostConfig ? [mattermostConfig.apply, ...mattermostConfig.healthGates] : [gitlabConfig.apply]);
+                ? configureStandalone(standalonePlan as HostPlan, mattermostAhead())
+                : omnibusSide(omnibusMattermost === gitlabPlan ? gitlabHost : configure(omnibusMattermost, [mattermostAhead()], gitlabConfig.healthGates));
+        register("oauth", mattermostOauthApplication(settings), credentials, mattermost.ready);
 
         const mattermostPlan = plans.find((plan) => plan.runsMattermost) as HostPlan;
         const restoreFrom = settings.backup.restoreFrom;
         const restore =
             restoreFrom &&
-            mattermostHost &&
-            mattermostConfig &&
             new MattermostRestore("mattermost-restore", {
                 backup: restoreFrom,
                 connection: hostOf(mattermostPlan).connection,
-                dataVolumeId: mattermostHost.dataVolumeId,
+                dataVolumeId: mattermost.dataVolumeId,
                 // The restore tool and its settings come with the backups; their timers wait for it.
-                after: [mattermostConfig.apply, ...mattermostConfig.healthGates, mattermostHost.backups.toolsReady],
+                after: [...mattermost.ready, mattermost.backups.toolsReady],
             }, parent).step;
         if (restore) {
-            mattermostHost?.backups.enableTimers([restore]);
+            mattermost.backups.enableTimers([restore]);
         }
+        // A standalone host's steps talk to its release's mmctl; the bundle's go through the installed wrapper.
+        const mattermostMmctl = mattermost.standalone ? STANDALONE_LAYOUT.mmctl : undefined;
         // Right after the health gate (and a restore, which would replace the account), before anyone
         // else can sign in first; the plugin step, which restarts Mattermost, waits for it.
-        const firstAdmin =
-            mattermostHost && mattermostConfig
-                ? new FirstAdmin("mattermost-admin", {
-                      settings,
-                      connection: hostOf(mattermostPlan).connection,
-                      instanceId: hostOf(mattermostPlan).instanceId,
-                      after: [mattermostConfig.apply, ...mattermostConfig.healthGates, ...mattermostHost.tools, ...(restore ? [restore] : [])],
-                  }, parent)
-                : undefined;
-        if (pluginCredentials && mattermostConfig) {
+        const firstAdmin = new FirstAdmin("mattermost-admin", {
+            settings,
+            connection: hostOf(mattermostPlan).connection,
+            instanceId: hostOf(mattermostPlan).instanceId,
+            after: [...mattermost.ready, ...mattermost.tools, ...(restore ? [restore] : [])],
+            mmctl: mattermostMmctl,
+        }, parent);
+        if (pluginCredentials) {
             const pluginApplication = gitlabPluginOauthApplication(settings);
             const plugin = new GitlabPlugin("gitlab-plugin", {
                 settings,
@@ -319,12 +382,12 @@ export class Deployment extends pulumi.ComponentResource {
                 instanceId: hostOf(mattermostPlan).instanceId,
                 credentials: pluginCredentials,
                 after: [
-                    mattermostConfig.apply,
-                    ...mattermostConfig.healthGates,
+                    ...mattermost.ready,
                     register("gitlab-plugin-oauth-ahead", pluginApplication, pluginCredentials, [gitlabConfig.apply], { ifRunning: false }),
                     ...(restore ? [restore] : []),
-                    ...(firstAdmin ? [firstAdmin.step] : []),
+                    firstAdmin.step,
                 ],
+                mmctl: mattermostMmctl,
             }, parent);
             register("gitlab-plugin-oauth", pluginApplication, pluginCredentials, [plugin.step]);
         }
@@ -339,20 +402,18 @@ export class Deployment extends pulumi.ComponentResource {
             plans.map((plan) => [plan.name, { publicIp: hostOf(plan).publicIp, sshCommand: sshCommand(hostOf(plan)) }]),
         );
         this.initialRootPassword = pulumi.secret(rootPassword.result);
-        this.mattermostAdminUsername = firstAdmin?.username;
-        this.mattermostAdminPassword = firstAdmin?.password;
+        this.mattermostAdminUsername = firstAdmin.username;
+        this.mattermostAdminPassword = firstAdmin.password;
         this.sshPrivateKey = ssh.privateKey;
-        if (mattermostHost) {
-            this.mattermostDatabaseCommand = onMattermostHost("sudo gitlab-psql -d mattermost_production", true);
-            this.mattermostCliCommand = onMattermostHost("sudo mattermost-cli");
-            this.mmctlCommand = onMattermostHost("sudo mmctl");
-            this.mattermostRestoreCommand = onMattermostHost(`sudo ${MATTERMOST_RESTORE.command} latest`);
-        }
+        this.mattermostDatabaseCommand = onMattermostHost(mattermost.standalone ? STANDALONE_DATABASE_COMMAND : "sudo gitlab-psql -d mattermost_production", true);
+        // The same installed tools on every kind of Mattermost host (components/mattermost/mattermostTools.ts).
+        this.mattermostCliCommand = onMattermostHost("sudo mattermost-cli");
+        this.mmctlCommand = onMattermostHost("sudo mmctl");
+        this.mattermostRestoreCommand = onMattermostHost(`sudo ${MATTERMOST_RESTORE.command} latest`);
         this.caCertificate = trustsPrivateCa(settings.tls) ? certificates?.caCertificate : undefined;
         this.backupBucket = storage.bucketName;
         this.availabilityZone = network.availabilityZone;
-        // Only Omnibus hosts have backup jobs so far; the standalone host's come with its installation.
-        const jobs = plans.filter(runsOmnibus).flatMap((plan) => backupJobs(plan).map((job) => ({ job, plan })));
+        const jobs = plans.flatMap((plan) => backupJobs(plan).map((job) => ({ job, plan })));
         this.backupCommands = Object.fromEntries(
             jobs.map(({ job, plan }) => [job.command, pulumi.interpolate`${sshCommand(hostOf(plan))} ${runNowCommand(job)}`]),
         );
@@ -363,7 +424,7 @@ export class Deployment extends pulumi.ComponentResource {
             gitlabUrl: this.gitlabUrl,
             mattermostUrl: this.mattermostUrl,
             initialRootPassword: this.initialRootPassword,
-            ...(this.mattermostDatabaseCommand ? { mattermostDatabaseCommand: this.mattermostDatabaseCommand } : {}),
+            mattermostDatabaseCommand: this.mattermostDatabaseCommand,
         });
     }
 }

@@ -2,6 +2,11 @@
 # Installs what a standalone Mattermost host runs: PostgreSQL and nginx from Ubuntu's packages, the
 # `mattermost` system user, the directories that outlive releases, and the Mattermost release VERSION
 # from its archive, checked against SHA256 before anything is unpacked.
+# Everything that outlives the instance is on the data volume mounted at /var/opt/mattermost: files,
+# plugins, config.json and PostgreSQL's cluster (/var/opt/mattermost/postgresql/<major>/main, instead
+# of the package's own under /var/lib). A replaced instance finds them there: the cluster is taken
+# into PostgreSQL's configuration as it is, and files another instance's accounts owned are handed
+# to this one's, so nothing is created afresh over them.
 # Releases sit side by side (/opt/mattermost-<v>, /opt/mattermost-team-<v>); /opt/mattermost links to
 # the one in use. A fresh host gets the link; on a host that already runs another release the new one
 # is only staged beside it, and upgrade-mattermost.sh switches the link after a backup.
@@ -42,6 +47,17 @@ user=mattermost
 url="https://releases.mattermost.com/$version/$name-linux-amd64.tar.gz"
 apt_options=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=5)
 
+clusters="$data/postgresql"
+# The package would create its cluster under /var/lib on the root volume; this script makes it on the
+# data volume instead (postgresql-common reads createcluster.d; create_main_cluster, pg_createcluster(1)).
+createcluster_conf="$root/etc/postgresql-common/createcluster.d/gitlab-mattermost.conf"
+install -d -m 0755 "$(dirname "$createcluster_conf")"
+staged_conf=$(mktemp "$createcluster_conf.XXXXXX")
+scratch+=("$staged_conf")
+printf '%s\n' "# Written by gitlab-mattermost: the cluster lives on the data volume, made by install-mattermost.sh." "create_main_cluster = false" >"$staged_conf"
+chmod 0644 "$staged_conf"
+mv -f "$staged_conf" "$createcluster_conf"
+
 log "installing PostgreSQL and nginx from Ubuntu's packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get "${apt_options[@]}" update -q
@@ -53,8 +69,44 @@ if ! getent passwd "$user" >/dev/null; then
     useradd --system --user-group --home-dir "/var/opt/mattermost" --shell /usr/sbin/nologin "$user"
     log "created the system user $user"
 fi
-install -d -m 0755 "$opt" "$root/var/opt" "$root/var/www/mattermost-acme" "$root/etc/mattermost"
-install -d -m 0750 -o "$user" -g "$user" "$data" "$data/data" "$data/plugins" "$data/client-plugins" "$data/config" "$root/var/log/mattermost"
+# Files on the data volume that another instance's mattermost account owned (its uid may differ here).
+kept=("$data/data" "$data/plugins" "$data/client-plugins" "$data/config")
+reown=no
+if [ -d "$data/data" ] && [ "$(stat -c %u "$data/data")" != "$(id -u "$user")" ]; then reown=yes; fi
+# The data root stays root's and open to traverse: PostgreSQL's account reaches its cluster below it.
+install -d -m 0755 "$opt" "$root/var/opt" "$data" "$root/var/www/mattermost-acme" "$root/etc/mattermost"
+install -d -m 0750 -o "$user" -g "$user" "${kept[@]}" "$root/var/log/mattermost"
+if [ "$reown" = yes ]; then
+    chown -R "$user:$user" "${kept[@]}"
+    log "handed the data volume's Mattermost files to this host's $user account"
+fi
+
+# PostgreSQL's cluster on the data volume, for the server version the package installed.
+major=$(find "$root/usr/lib/postgresql" -mindepth 1 -maxdepth 1 -printf '%f\n' | grep -E '^[0-9]+$' | sort -n | tail -n 1)
+[ -n "$major" ] || fail "the postgresql package installed no server under /usr/lib/postgresql"
+cluster="$clusters/$major/main"
+for found in "$clusters"/*/main/PG_VERSION; do
+    [ -e "$found" ] || continue
+    found_major=$(cat "$found")
+    [ "$found_major" = "$major" ] || fail "the data volume holds a PostgreSQL $found_major cluster ($(dirname "$found")), and this host installed PostgreSQL $major: upgrade the cluster (pg_upgradecluster) before Mattermost can use it; nothing was changed"
+done
+if pg_lsclusters --no-header | awk -v major="$major" '$1 == major && $2 == "main" { found = 1 } END { exit !found }'; then
+    log "PostgreSQL $major's cluster is configured"
+else
+    install -d -m 0755 -o postgres -g postgres "$clusters"
+    if [ -e "$cluster/PG_VERSION" ]; then
+        if [ "$(stat -c %u "$cluster/PG_VERSION")" != "$(id -u postgres)" ]; then
+            chown -R postgres:postgres "$clusters"
+        fi
+        log "taking the data volume's PostgreSQL $major cluster at $cluster into use"
+    else
+        log "creating PostgreSQL $major's cluster at $cluster"
+    fi
+    # An existing data directory is configured as it is (pg_createcluster(1)).
+    pg_createcluster --datadir "$cluster" "$major" main
+fi
+systemctl enable postgresql.service
+systemctl start "postgresql@$major-main.service"
 
 marker="$release/.gitlab-mattermost-sha256"
 if [ -d "$release" ] && [ "$(cat "$marker" 2>/dev/null || true)" = "$sha256" ]; then

@@ -66,7 +66,9 @@ esac`,
     );
     sandbox.standIn(
         "mmctl",
-        `case "$*" in
+        `# A standalone host's mmctl is called with --local.
+if [ "\${1:-}" = --local ]; then shift; fi
+case "$*" in
 "permissions remove system_user create_team") touch ${JSON.stringify(sandbox.path("create_team_removed"))} ;;
 "roles system-admin "*) ${block("roles")}; mkdir -p ${JSON.stringify(sandbox.path("roles"))}; echo system_admin >${JSON.stringify(sandbox.path("roles"))}/"$3" ;;
 *) echo "mmctl stand-in: unexpected $*" >&2; exit 2 ;;
@@ -129,6 +131,21 @@ describe(SCRIPT, () => {
             assert.equal(statSync(host.openFlag).mode & 0o777, 0o644, "nginx's workers can test it");
             assert.equal(statSync(sandbox.path("lib/gitlab-mattermost")).mode & 0o777, 0o755);
             assert.deepEqual(filesIn(sandbox.path("lib/gitlab-mattermost")), ["mattermost-first-admin"], "no staged copy left");
+        }));
+
+    test("a standalone host: its release's mmctl runs as the mattermost user, in local mode", () =>
+        withSandbox(async (sandbox) => {
+            const host = mattermost(sandbox);
+            sandbox.standIn("runuser", 'while [ "$1" != -- ]; do shift; done; shift; exec "$@"');
+            const { MMCTL: _wrapper, ...env } = host.env;
+            const result = await sandbox.runScript(SCRIPT, [...ARGS, host.openFlag, join(sandbox.bin, "mmctl")], { env, input: `${PASSWORD}\n` });
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual(sandbox.calls("runuser").map((call) => call.argv.slice(0, 4)), [
+                ["-u", "mattermost", "--", join(sandbox.bin, "mmctl")],
+                ["-u", "mattermost", "--", join(sandbox.bin, "mmctl")],
+            ]);
+            assert.deepEqual(sandbox.calls("mmctl").map((call) => call.argv.join(" ")), ["--local permissions remove system_user create_team", "--local roles system-admin mmadmin"]);
+            assert.ok(host.isAdmin("mmadmin"));
         }));
 
     test("the password is on no command line, only on stdin", () =>

@@ -80,6 +80,25 @@ describe("configure-gitlab-plugin.sh", () => {
             assert.ok(!(result.stdout + result.stderr).includes("s3cret"), "the secret is never printed");
         }));
 
+    test("on a standalone host: the release's mmctl as the mattermost user, and a restart through systemd", () =>
+        withSandbox(async (sandbox) => {
+            const root = omnibus(sandbox);
+            const mmctl = join(root, "embedded/bin/mmctl");
+            sandbox.standIn("runuser", 'while [ "$1" != -- ]; do shift; done; shift; exec "$@"');
+            sandbox.standIn("systemctl", "exit 0");
+            const result = await sandbox.runScript("configure-gitlab-plugin.sh", [PLUGIN, "30", mmctl], {
+                input: PATCH,
+                env: { OMNIBUS_DIR: sandbox.path("no-omnibus-here"), HEALTH_INTERVAL_SECONDS: "0" },
+            });
+            assert.equal(result.status, 0, result.stderr);
+            assert.deepEqual(sandbox.sequence().filter((name) => name !== "chown"), ["runuser", "mmctl", "systemctl", "curl", "runuser", "mmctl"]);
+            for (const call of sandbox.calls("runuser")) assert.deepEqual(call.argv.slice(0, 5), ["-u", "mattermost", "--", mmctl, "--local"]);
+            assert.equal(readFileSync(join(sandbox.calls("mmctl")[0]!.dir, "patch"), "utf8"), PATCH);
+            assert.deepEqual(sandbox.calls("systemctl").map((c) => c.argv), [["restart", "mattermost.service"]]);
+            assert.equal(sandbox.calls("gitlab-ctl").length + sandbox.calls("chpst").length, 0, "no Omnibus tool");
+            assert.deepEqual(filesIn(sandbox.tmp), []);
+        }));
+
     test("fails when the plugin is not enabled after the restart", () =>
         withSandbox(async (sandbox) => {
             const result = await run(sandbox, omnibus(sandbox, { pluginListed: false }));

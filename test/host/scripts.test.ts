@@ -578,6 +578,28 @@ describe("health-gate.sh", () => {
             assert.match(result.stderr, /upstream refused the connection/);
         }));
 
+    test("a standalone Mattermost: the same ping, and its own log files when it never answers", () =>
+        withSandbox(async (sandbox) => {
+            curlAnswers(sandbox, [{ body: "curl: (22) The requested URL returned error: 502", exit: 22 }, { body: '{"status":"OK"}' }]);
+            const healthy = await gate(sandbox, ["mattermost-standalone", "https://chat.example.com", "60"]);
+            assert.equal(healthy.status, 0, describeRun(healthy));
+            assert.equal(sandbox.calls("curl").at(-1)!.argv.at(-1), "https://chat.example.com/api/v4/system/ping");
+
+            curlAnswers(sandbox, [{ body: "curl: (22) The requested URL returned error: 502", exit: 22 }]);
+            const log = sandbox.write("log/mattermost/mattermost.log", '{"level":"error","msg":"database unreachable"}\n');
+            sandbox.write("log/nginx/error.log", "connect() failed (111: Connection refused) while connecting to upstream\n");
+            sandbox.write("log/gitlab/mattermost/current", "an Omnibus log this host does not have\n");
+            const result = await gate(sandbox, ["mattermost-standalone", "https://chat.example.com", "0"], {
+                STANDALONE_LOG_DIR: sandbox.path("log/mattermost"),
+                NGINX_LOG_DIR: sandbox.path("log/nginx"),
+            });
+            assert.equal(result.status, 1, describeRun(result));
+            assert.ok(result.stderr.includes(`last lines of ${log}`), result.stderr);
+            assert.match(result.stderr, /database unreachable/);
+            assert.match(result.stderr, /Connection refused\) while connecting to upstream/);
+            assert.doesNotMatch(result.stderr, /Omnibus log/);
+        }));
+
     test("an unknown service is an error and asks nothing", () =>
         withSandbox(async (sandbox) => {
             curlAnswers(sandbox, [{ body: "{}" }]);

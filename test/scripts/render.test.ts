@@ -31,12 +31,50 @@ describe("render", () => {
     });
 
     it("prints the standalone stack's GitLab 19.x host without Mattermost keys, on the mock runtime", async () => {
-        const text = await render({ stack: "standalone", json: false, showSecrets: false, stacksDir });
+        const text = await render({ stack: "standalone", host: "gitlab", json: false, showSecrets: false, stacksDir });
         assert.match(text, /^# ==> GitLab version: fresh install of gitlab-ee 19\.3\.0\n# ==> gitlab host: \/etc\/gitlab\/gitlab\.rb\n/);
         assert.match(text, /^gitlab_rails\['mattermost_host'\] = "https:\/\/chat\.example\.com"$/m);
         assert.doesNotMatch(text, /mattermost_external_url|mattermost\[|mattermost_nginx\[/);
-        // The Mattermost host runs no Omnibus, so it has no gitlab.rb.
-        assert.deepEqual(text.match(/^# ==> \w+ host/gm), ["# ==> gitlab host"]);
+    });
+
+    it("prints the standalone Mattermost host's files and its steps in order, with secret values masked", async () => {
+        const text = await render({ stack: "standalone", host: "mattermost", json: false, showSecrets: false, stacksDir });
+        const sections = text.match(/^# ==> mattermost host: .*$/gm)?.map((line) => line.slice("# ==> mattermost host: ".length));
+        assert.deepEqual(sections?.sort(), [
+            "/etc/mattermost/mattermost.env",
+            "/etc/nginx/conf.d/mattermost-http.conf",
+            "/etc/nginx/conf.d/mattermost-https.conf",
+            "/etc/systemd/system/mattermost.service",
+            "steps, in order",
+        ]);
+        assert.doesNotMatch(text, /gitlab\.rb/, "no Omnibus on the standalone host");
+        assert.match(text, /^MM_SERVICESETTINGS_SITEURL="https:\/\/chat\.example\.com"$/m);
+        assert.match(text, /^MM_GITLABSETTINGS_ID="<generated at deploy: oauth-client-id\.result>"$/m);
+        for (const secret of ["MM_SQLSETTINGS_DATASOURCE", "MM_SQLSETTINGS_ATRESTENCRYPTKEY", "MM_GITLABSETTINGS_SECRET"]) {
+            assert.match(text, new RegExp(`^${secret}="\\[secret\\]"$`, "m"), secret);
+        }
+        assert.match(text, /^ExecStart=\/opt\/mattermost\/bin\/mattermost --config /m);
+        assert.match(text, /^    server_name chat\.example\.com;$/m);
+        const steps = text.slice(text.indexOf("# ==> mattermost host: steps, in order\n")).split("\n").slice(1, -1);
+        const position = (name: string) => steps.findIndex((line) => line.startsWith(`${name}: `));
+        assert.match(steps[position("mattermost-install")]!, /: install-mattermost\.sh 11\.7\.9 enterprise [0-9a-f]{64}$/);
+        for (const [earlier, later] of [
+            ["mattermost-mount-data-volume", "mattermost-install"],
+            ["mattermost-install", "mattermost-database"],
+            ["mattermost-dns-ready", "mattermost-certificate"],
+            ["mattermost-environment", "mattermost-health"],
+            ["mattermost-health", "mattermost-admin-ensure"],
+        ]) {
+            assert.ok(position(earlier) >= 0 && position(earlier) < position(later), `${earlier} before ${later}:\n${steps.join("\n")}`);
+        }
+
+        const shown = await render({ stack: "standalone", host: "mattermost", json: false, showSecrets: true, stacksDir });
+        assert.match(shown, /^MM_GITLABSETTINGS_SECRET="<generated at deploy: oauth-client-secret\.result>"$/m);
+        const json = JSON.parse(await render({ stack: "standalone", json: true, showSecrets: false, stacksDir }));
+        assert.equal(json.hosts.mattermost.files["/etc/mattermost/mattermost.env"], "[secret]");
+        assert.match(json.hosts.mattermost.files["/etc/systemd/system/mattermost.service"], /^\[Service\]$/m);
+        assert.deepEqual(json.hosts.mattermost.steps, steps);
+        assert.equal(json.hosts.gitlab.steps, undefined, "a host with a gitlab.rb shows that instead");
     });
 
     it("refuses a host the topology does not have", async () => {

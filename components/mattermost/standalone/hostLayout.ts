@@ -9,8 +9,10 @@ import type { MattermostEdition } from "../../versions/mattermostReleases";
 export const STANDALONE_LAYOUT = {
     /** The link to the release in use; the unit runs its bin/mattermost. */
     currentRelease: "/opt/mattermost",
-    /** Data, plugins, client plugins and config.json, kept across releases. */
+    /** Data, plugins, client plugins and config.json, kept across releases: the data volume's mount point. */
     dataRoot: "/var/opt/mattermost",
+    /** PostgreSQL's clusters, on the data volume too: `<major>/main` below it. */
+    postgresqlDirectory: "/var/opt/mattermost/postgresql",
     filesDirectory: "/var/opt/mattermost/data/",
     pluginDirectory: "/var/opt/mattermost/plugins",
     clientPluginDirectory: "/var/opt/mattermost/client-plugins",
@@ -19,6 +21,8 @@ export const STANDALONE_LAYOUT = {
     /** The EnvironmentFile of the unit: root-owned, 0600, holds the secrets. */
     environmentFile: "/etc/mattermost/mattermost.env",
     unitFile: "/etc/systemd/system/mattermost.service",
+    /** The release's mmctl, run as the mattermost user in local mode. */
+    mmctl: "/opt/mattermost/bin/mmctl",
     /** Mattermost's default local-mode socket, which mmctl --local finds without options. */
     localModeSocket: "/var/tmp/mattermost_local.socket",
     /** Mattermost listens only on loopback; nginx is the only way in. */
@@ -29,9 +33,25 @@ export const STANDALONE_LAYOUT = {
     nginxHttpsSite: "/etc/nginx/conf.d/mattermost-https.conf",
     /** Where certbot's webroot challenge files go and nginx serves them from. */
     acmeWebroot: "/var/www/mattermost-acme",
+    /** The stack's private CA in the system's trust store, when GitLab's certificate chains to it. */
+    trustedCaFile: "/usr/local/share/ca-certificates/gitlab-mattermost-ca.crt",
     /** Certificates this program installs (selfSigned, provided). */
     tlsDirectory: "/etc/mattermost-tls",
 } as const;
+
+/** The files apply-mattermost-settings.sh installs, by the kind it is given, and where each goes. */
+export const SETTINGS_FILES = {
+    environment: STANDALONE_LAYOUT.environmentFile,
+    unit: STANDALONE_LAYOUT.unitFile,
+    "nginx-http": STANDALONE_LAYOUT.nginxHttpSite,
+    "nginx-https": STANDALONE_LAYOUT.nginxHttpsSite,
+    "trusted-ca": STANDALONE_LAYOUT.trustedCaFile,
+} as const;
+
+export type SettingsFileKind = keyof typeof SETTINGS_FILES;
+
+/** The data volume: mounted at the data root before anything is installed; holds the database too. */
+export const STANDALONE_DATA_VOLUME = { mountPoint: STANDALONE_LAYOUT.dataRoot, label: "mattermost-data" } as const;
 
 /** The local PostgreSQL database (Ubuntu's postgresql package), reached over loopback with a password. */
 export const STANDALONE_DATABASE = {
@@ -45,3 +65,6 @@ export const STANDALONE_DATABASE = {
 export function releaseDirectory(version: Version, edition: MattermostEdition): string {
     return `/opt/${edition === "team" ? "mattermost-team" : "mattermost"}-${formatVersion(version)}`;
 }
+
+/** psql on Mattermost's database, as PostgreSQL's superuser (peer authentication on the socket). */
+export const STANDALONE_DATABASE_COMMAND = `sudo -iu postgres psql -d ${STANDALONE_DATABASE.name}`;

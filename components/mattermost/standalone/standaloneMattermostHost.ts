@@ -3,17 +3,19 @@
 // scripts in host/standalone/ and runs again only when what it is given changes; secrets travel on
 // stdin. Raising the release stages it beside the running one and switches after a backup.
 
+import { createHash } from "node:crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { HostFiles } from "../../omnibus/hostFiles";
-import { hostScriptCommand } from "../../omnibus/hostScripts";
+import { hostCommand, hostScriptCommand } from "../../omnibus/hostScripts";
 import type { MailServer, MailSettings, StandaloneMattermost, TlsSettings } from "../../settings/settings";
 import { HEALTH_TIMEOUT_SECONDS } from "../../settings/settings";
 import { formatVersion } from "../../versions/versions";
+import { STANDALONE_LAYOUT } from "./hostLayout";
 import { mattermostUnit } from "./mattermostUnit";
 import { certificatePaths, standaloneNginxSites } from "./nginxSite";
-import { standaloneEnvironmentFile, type StandaloneSettingsInput } from "./standaloneSettings";
+import { DEPLOY_TIME_STAND_INS, standaloneEnvironmentFile, type StandaloneSettingsInput } from "./standaloneSettings";
 
 /** A certificate and key this program provides for Mattermost's name (selfSigned, provided). */
 export interface ProvidedTls {
@@ -46,7 +48,9 @@ export interface StandaloneMattermostHostArgs {
     certificate?: ProvidedTls;
     /** The stack's private CA, when GitLab's certificate chains to it: Mattermost must trust it to reach GitLab. */
     trustedCa?: pulumi.Input<string>;
-    /** Steps that must finish first (DNS for Let's Encrypt, for instance). */
+    /** Let's Encrypt: the certificate is requested once these names resolve to the host's address. */
+    awaitDns?: { address: pulumi.Input<string>; names: readonly string[] };
+    /** Steps that must finish first: the data volume's mount, the sign-in application on GitLab, DNS records. */
     after: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -56,8 +60,10 @@ export function standaloneCommand(script: string, args: readonly string[] = []):
 }
 
 export class StandaloneMattermostHost extends pulumi.ComponentResource {
-    /** The last step: Mattermost answers behind nginx with its settings. */
+    /** The steps that install and configure Mattermost, its database and nginx. */
     readonly ready: pulumi.Resource[];
+    /** The last step: Mattermost answers healthy at its URL, through nginx, with its settings. */
+    readonly healthGate: command.remote.Command;
     /** Password of the database role; secret. */
     readonly databasePassword: pulumi.Output<string>;
     /** The at-rest key Mattermost runs with; secret. */
@@ -66,7 +72,8 @@ export class StandaloneMattermostHost extends pulumi.ComponentResource {
     constructor(name: string, args: StandaloneMattermostHostArgs, opts?: pulumi.ComponentResourceOptions) {
         // Refuse settings Mattermost or systemd would not take before anything is registered: the
         // deploy-time values (secrets, the mail server) do not change which keys are set or their types.
-        standaloneEnvironmentFile(renderInput(args, { clientId: "id", clientSecret: "secret", databasePassword: "password", atRestEncryptKey: "k".repeat(32), mailServer: args.mail ? { address: "smtp", port: 587, security: "STARTTLS" } : undefined, license: args.license === undefined ? undefined : "licence" }));
+        const standIns = DEPLOY_TIME_STAND_INS;
+        standaloneEnvironmentFile(renderInput(args, { ...standIns, mailServer: args.mail ? standIns.mailServer : undefined, license: args.license === undefined ? undefined : standIns.license }));
         const hostname = args.settings.siteUrl.host;
         if ((args.tls.mode === "selfSigned" || args.tls.mode === "provided") && !args.certificate) {
             throw new Error(`StandaloneMattermostHost: tls.mode ${args.tls.mode} needs the certificate for ${hostname}`);
@@ -111,7 +118,13 @@ export class StandaloneMattermostHost extends pulumi.ComponentResource {
         // the files this program installs, so a new certificate changes the site and reloads nginx.
         let certificateDigest: pulumi.Output<string> | undefined;
         if (args.tls.mode === "letsencrypt") {
-            certificateSteps.push(step("certificate", "issue-certificate.sh", [hostname, ...(args.tls.contactEmail ? [args.tls.contactEmail] : [])], { after: [http] }));
+            const dnsReady = args.awaitDns && new command.remote.Command(`${name}-dns-ready`, {
+                connection: args.connection,
+                create: pulumi.output(args.awaitDns.address).apply((address) => hostCommand("wait-for-dns.sh", [address, wait, ...(args.awaitDns?.names ?? [])])),
+                triggers: [args.instanceId],
+                addPreviousOutputInEnv: false,
+            }, { ...parent, dependsOn: args.after, customTimeouts: { create: "20m", update: "20m" } });
+            certificateSteps.push(step("certificate", "issue-certificate.sh", [hostname, ...(args.tls.contactEmail ? [args.tls.contactEmail] : [])], { after: [http, ...(dnsReady ? [dnsReady] : [])] }));
         } else if (args.certificate) {
             const paths = certificatePaths(args.tls, hostname)!;
             const files = new HostFiles(`${name}-tls`, {
@@ -126,12 +139,21 @@ export class StandaloneMattermostHost extends pulumi.ComponentResource {
             certificateSteps.push(...files.steps);
             certificateDigest = files.digest;
         }
-        const nginxSteps: pulumi.Resource[] = [http];
+        const nginxSteps: command.remote.Command[] = [http];
         if (httpsSite) {
             const content = certificateDigest ? pulumi.interpolate`${httpsSite.content}# certificate files ${certificateDigest}\n` : httpsSite.content;
             nginxSteps.push(step("nginx-https", "apply-mattermost-settings.sh", ["nginx-https"], { stdin: content, after: [http, ...certificateSteps] }));
         }
         this.ready = [settings, ...nginxSteps];
+        // New settings, a new site or another release make the gate run again; otherwise nothing runs.
+        const digest = (text: pulumi.Input<string>) => pulumi.output(text).apply((value) => createHash("sha256").update(value).digest("hex"));
+        const siteUrl = args.settings.siteUrl.href;
+        this.healthGate = new command.remote.Command(`${name}-health`, {
+            connection: args.connection,
+            create: hostCommand("health-gate.sh", ["mattermost-standalone", siteUrl, wait, ...(args.trustedCa === undefined ? [] : [STANDALONE_LAYOUT.trustedCaFile])]),
+            triggers: [args.instanceId, version, digest(environment), ...nginxSteps.map((site) => digest(site.stdin.apply((text) => text ?? "")))],
+            addPreviousOutputInEnv: false,
+        }, { ...parent, dependsOn: this.ready, customTimeouts: { create: "20m", update: "20m" } });
         this.registerOutputs({});
     }
 }

@@ -4,10 +4,11 @@
 // use before anything is rendered. Pure module.
 
 import { ConfigError } from "../../settings/configError";
-import type { EmailBatchingSettings, ExternalUrl, MailServer, MailSettings } from "../../settings/settings";
+import type { DeploymentSettings, EmailBatchingSettings, ExternalUrl, MailServer, MailSettings } from "../../settings/settings";
 import type { MattermostEdition } from "../../versions/mattermostReleases";
 import { formatVersion, type Version } from "../../versions/versions";
 import { LOCAL_MODE, emailBatchingSettingValues, mailSettingValues, settingVariable, variableValue, type SettingValues } from "../mattermostSettings";
+import { SIGN_UP_DEFAULTS } from "../signUpPolicy";
 import { renderEnvironmentFile, type EnvironmentEntry } from "./environmentFile";
 import { STANDALONE_DATABASE, STANDALONE_LAYOUT } from "./hostLayout";
 import { checkSettings, settingsStructureFor } from "./settingsStructure";
@@ -84,6 +85,18 @@ export function databaseDataSource(password: string): string {
     return `postgres://${role}:${encodeURIComponent(password)}@${host}:${port}/${name}?sslmode=disable&connect_timeout=10`;
 }
 
+/**
+ * The sign-up policy every Mattermost of the stack starts with (signUpPolicy.ts), as settings; a
+ * variable mattermost.env sets replaces its default there.
+ */
+function signUpDefaults(env: Readonly<Record<string, string>>): SettingValues {
+    return Object.fromEntries(
+        Object.entries(SIGN_UP_DEFAULTS)
+            .filter(([name]) => !Object.hasOwn(env, name))
+            .map(([, policy]) => [policy.setting, policy.value === "true"]),
+    );
+}
+
 /** The settings, by config.json path, checked against the release's structure and rules. */
 export function standaloneSettingValues(input: StandaloneSettingsInput): SettingValues {
     const values: SettingValues = {
@@ -97,9 +110,7 @@ export function standaloneSettingValues(input: StandaloneSettingsInput): Setting
         "SqlSettings.DataSource": databaseDataSource(input.databasePassword),
         "SqlSettings.AtRestEncryptKey": input.atRestEncryptKey,
         ...gitlabSignInValues(input),
-        // Accounts come from GitLab only.
-        "EmailSettings.EnableSignUpWithEmail": false,
-        "TeamSettings.EnableOpenServer": false,
+        ...signUpDefaults(input.env),
         ...(input.siteName === undefined ? {} : { "TeamSettings.SiteName": input.siteName }),
         ...(input.mail ? mailSettingValues(input.mail.settings, input.mail.server) : {}),
         ...(input.emailBatching ? emailBatchingSettingValues(input.emailBatching) : {}),
@@ -123,6 +134,14 @@ function configKeyOf(path: string): string {
     return `mattermost (${path})`;
 }
 
+/** Variables whose values are secret (passwords, keys, the licence): a render shows them masked. */
+export const SECRET_VARIABLES: readonly string[] = [
+    "SqlSettings.DataSource",
+    "SqlSettings.AtRestEncryptKey",
+    "GitLabSettings.Secret",
+    "EmailSettings.SMTPPassword",
+].map(settingVariable).concat("MM_LICENSE");
+
 /** The environment file's variables: the settings, the licence, then mattermost.env. */
 export function standaloneEnvironment(input: StandaloneSettingsInput): EnvironmentEntry[] {
     return [
@@ -141,4 +160,37 @@ export function standaloneEnvironmentFile(input: StandaloneSettingsInput): strin
         ],
         standaloneEnvironment(input),
     );
+}
+
+/**
+ * Stand-ins for the values that exist only at deploy time (generated credentials, SES's server): they
+ * change neither which settings are set nor their types, so checks before any resource can use them.
+ */
+export const DEPLOY_TIME_STAND_INS = {
+    clientId: "client-id",
+    clientSecret: "client-secret",
+    databasePassword: "password",
+    atRestEncryptKey: "k".repeat(32),
+    mailServer: { address: "smtp.invalid", port: 587, security: "STARTTLS" },
+    license: "licence",
+} as const satisfies { mailServer: MailServer } & Record<string, unknown>;
+
+/** Refuses, before any resource, settings the standalone host's Mattermost release would not take. */
+export function checkStandaloneSettings(settings: DeploymentSettings): void {
+    const release = settings.mattermost.standalone;
+    if (release === undefined) return;
+    const standIns = DEPLOY_TIME_STAND_INS;
+    standaloneEnvironmentFile({
+        version: release.version,
+        edition: release.edition,
+        siteUrl: settings.mattermostExternalUrl,
+        gitlabUrl: settings.externalUrl,
+        oauth: { clientId: standIns.clientId, clientSecret: standIns.clientSecret },
+        databasePassword: standIns.databasePassword,
+        atRestEncryptKey: standIns.atRestEncryptKey,
+        ...(settings.mail ? { mail: { settings: settings.mail, server: standIns.mailServer } } : {}),
+        ...(settings.mattermost.emailBatching ? { emailBatching: settings.mattermost.emailBatching } : {}),
+        ...(release.license === undefined ? {} : { license: release.license }),
+        env: settings.mattermost.env,
+    });
 }

@@ -93,12 +93,16 @@ describe("mattermost.version, edition, license and checksum", () => {
         assert.equal(parse(standalone(STANDALONE, { backup: { restoreFrom: "latest" } })).backup.restoreFrom, "latest");
     });
 
-    it("refuses what the standalone host cannot do yet: the GitLab plugin", () => {
-        assertRejected(standalone({ ...STANDALONE, gitlabPlugin: { enabled: true } }), "mattermost.gitlabPlugin.enabled", /not available with mattermost\.mode standalone yet/);
+    it("takes the GitLab plugin with a standalone host", () => {
+        assert.ok(parse(standalone({ ...STANDALONE, gitlabPlugin: { enabled: true } })).mattermost.gitlabPlugin);
+    });
+
+    it("refuses a release whose settings structure the program does not know, before any resource", () => {
+        assertRejected(standalone({ mode: "standalone", version: "12.0.0", checksum: "ab".repeat(32) }), "mattermost.version", /12\.0\.0 is outside the Mattermost releases whose settings this program knows/);
     });
 
     it("takes a checksum for a version outside the data, in lower case", () => {
-        const settings = parse(standalone({ mode: "standalone", version: "12.0.0", checksum: "AB".repeat(32) }));
+        const settings = parse(standalone({ mode: "standalone", version: "11.7.10", checksum: "AB".repeat(32) }));
         assert.equal(settings.mattermost.standalone?.sha256, "ab".repeat(32));
     });
 

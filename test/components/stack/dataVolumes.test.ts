@@ -207,3 +207,34 @@ describe("data volumes: a replacement forced by a changed input", () => {
         }
     });
 });
+
+describe("a replaced standalone Mattermost instance", () => {
+    const config = stackConfig("split", { gitlab: { edition: "ee", version: "19.3.0" }, mattermost: { mode: "standalone", version: "11.7.9", gitlabPlugin: { enabled: true } } });
+    let before_: OfflineRun;
+    let after: OfflineRun;
+    before(async () => {
+        before_ = await runOffline(config);
+        after = await runOffline(config, { replaced: ["mattermost"] });
+    });
+
+    it("keeps the data volume, with the database's password and at-rest key, and attaches it to the new instance", () => {
+        const [a, b] = [named(before_, "mattermost-data", VOLUME), named(after, "mattermost-data", VOLUME)];
+        assert.equal(b.urn, a.urn);
+        assert.deepEqual(b.inputs, a.inputs);
+        assert.equal(named(after, "mattermost-data", ATTACHMENT).inputs.instanceId, "mattermost-replacement-id");
+        for (const secret of ["mattermost-database-password", "mattermost-at-rest-key"]) {
+            const type = "random:index/randomPassword:RandomPassword";
+            assert.deepEqual(named(after, secret, type).inputs, named(before_, secret, type).inputs, `${secret} is kept`);
+        }
+    });
+
+    it("mounts the volume at /var/opt/mattermost, then installs the same release over it", () => {
+        for (const step of ["mattermost-mount-data-volume", "mattermost-install", "mattermost-database", "mattermost-environment", "mattermost-health"]) {
+            const [a, b] = [named(before_, step), named(after, step)];
+            assert.equal(b.inputs.create, a.inputs.create, `${step} runs the same command`);
+            assert.ok((b.inputs.triggers as unknown[]).includes("mattermost-replacement-id"), `${step} runs on the new instance`);
+        }
+        assert.match(String(named(after, "mattermost-mount-data-volume").inputs.create), /' mount-data-volume\.sh mattermost-data-id \/var\/opt\/mattermost mattermost-data$/);
+        assert.ok(waitsFor(after, "mattermost-install", "mattermost-mount-data-volume"));
+    });
+});

@@ -57,10 +57,11 @@ describe("shellcheck on the standalone host scripts", () => {
 
     it("use the paths the renderers write for (hostLayout.ts)", () => {
         const scripts = SCRIPTS.map((name) => readFileSync(join(HOST_SCRIPT_DIR, "standalone", name), "utf8")).join("\n");
-        const { environmentFile, unitFile, nginxHttpSite, nginxHttpsSite, acmeWebroot, currentRelease, dataRoot, logDirectory } = STANDALONE_LAYOUT;
-        for (const path of [environmentFile, unitFile, nginxHttpSite, nginxHttpsSite, acmeWebroot, currentRelease, dataRoot, logDirectory]) {
+        const { environmentFile, unitFile, nginxHttpSite, nginxHttpsSite, acmeWebroot, currentRelease, dataRoot, logDirectory, trustedCaFile, postgresqlDirectory } = STANDALONE_LAYOUT;
+        for (const path of [environmentFile, unitFile, nginxHttpSite, nginxHttpsSite, acmeWebroot, currentRelease, dataRoot, logDirectory, trustedCaFile]) {
             assert.ok(scripts.includes(`$root${path}"`) || scripts.includes(`$root${path}\n`), path);
         }
+        assert.ok(scripts.includes(`clusters="$data${postgresqlDirectory.slice(dataRoot.length)}"`), "PostgreSQL's clusters below the data root");
         assert.match(readFileSync(join(HOST_SCRIPT_DIR, "standalone", "apply-mattermost-settings.sh"), "utf8"), new RegExp(`ping_url=http://${STANDALONE_LAYOUT.listenAddress.replaceAll(".", "\\.")}/api/v4/system/ping`));
     });
 
@@ -96,7 +97,27 @@ async function releaseArchive(sandbox: Sandbox, name: string): Promise<{ path: s
 
 /** The Ubuntu host's tools for install-mattermost.sh; curl serves `archive`, or stalls if told to. */
 function installStandIns(sandbox: Sandbox, archive: string): void {
-    sandbox.standIn("apt-get", "exit 0");
+    // The postgresql package brings server 16 (Ubuntu 24.04) and, as told, no cluster of its own.
+    const createclusterConf = sandbox.path("host/etc/postgresql-common/createcluster.d/gitlab-mattermost.conf");
+    sandbox.standIn(
+        "apt-get",
+        `case " $* " in *" install "*)
+    [ ! -e ${sh(createclusterConf)} ] || cp ${sh(createclusterConf)} "$CALL_DIR/createcluster.conf"
+    mkdir -p ${sh(sandbox.path("host/usr/lib/postgresql/16/bin"))} ;;
+esac`,
+    );
+    sandbox.standIn("id", 'case "$2" in mattermost) echo 998 ;; postgres) echo 999 ;; *) exit 1 ;; esac');
+    sandbox.standIn("systemctl", "exit 0");
+    // Clusters registered in /etc/postgresql, as pg_createcluster records them.
+    const registered = sandbox.path("host/etc/postgresql");
+    sandbox.standIn("pg_lsclusters", `for dir in ${sh(registered)}/*/*; do [ -d "$dir" ] || continue; v=\${dir%/*}; printf '%s main 5432 online postgres %s\n' "\${v##*/}" "$(cat "$dir/data_directory")"; done`);
+    sandbox.standIn(
+        "pg_createcluster",
+        `datadir=$2 major=$3
+mkdir -p "$datadir" ${sh(registered)}/"$major"/main
+[ -e "$datadir/PG_VERSION" ] || echo "$major" >"$datadir/PG_VERSION"
+printf '%s' "$datadir" >${sh(registered)}/"$major"/main/data_directory`,
+    );
     sandbox.standIn("getent", `[ -e ${sh(sandbox.path("user-created"))} ]`);
     sandbox.standIn("useradd", `touch ${sh(sandbox.path("user-created"))}`);
     // The mattermost account does not exist here: ownership is recorded, not applied.
@@ -133,6 +154,55 @@ describe("install-mattermost.sh", () => {
             // The release is handed to the mattermost user before it is renamed into place.
             assert.ok(sandbox.calls("chown").some((call) => call.argv[0] === "-R" && call.argv[1] === "mattermost:mattermost" && /\/opt\/\.mattermost-11\.7\.9\.[^/]+\/mattermost$/.test(call.argv[2]!)));
             assert.deepEqual(leftovers(join(host, "opt")), []);
+            // PostgreSQL's cluster is made on the data volume, not by the package on the root volume.
+            const aptInstall = sandbox.calls("apt-get").find((call) => call.argv.includes("install"))!;
+            assert.match(readFileSync(join(aptInstall.dir, "createcluster.conf"), "utf8"), /^create_main_cluster = false$/m, "the package is told before it installs");
+            const cluster = join(host, "var/opt/mattermost/postgresql/16/main");
+            assert.deepEqual(sandbox.calls("pg_createcluster").map((call) => call.argv), [["--datadir", cluster, "16", "main"]]);
+            assert.deepEqual(sandbox.calls("systemctl").map((call) => call.argv.join(" ")), ["enable postgresql.service", "start postgresql@16-main.service"]);
+            assert.equal(statSync(join(host, "var/opt/mattermost")).mode & 0o777, 0o755, "PostgreSQL's account reaches its cluster below the data root");
+            assert.deepEqual(leftovers(join(host, "etc")), []);
+        });
+    });
+
+    it("a replaced instance takes the data volume's cluster and files as they are", async () => {
+        await withSandbox(async (sandbox) => {
+            const archive = await releaseArchive(sandbox, "11.7.9");
+            installStandIns(sandbox, archive.path);
+            // What the earlier instance left on the volume, owned by accounts this host numbers differently.
+            sandbox.write("host/var/opt/mattermost/postgresql/16/main/PG_VERSION", "16\n");
+            sandbox.write("host/var/opt/mattermost/postgresql/16/main/base/16384/1259", "rows");
+            sandbox.write("host/var/opt/mattermost/data/teams/t1/file.png", "picture");
+            const result = await run(sandbox, ["11.7.9", "enterprise", archive.sha256]);
+            assert.equal(result.status, 0, describeRun(result));
+            const host = sandbox.path("host");
+            const cluster = join(host, "var/opt/mattermost/postgresql/16/main");
+            assert.deepEqual(sandbox.calls("pg_createcluster").map((call) => call.argv), [["--datadir", cluster, "16", "main"]]);
+            assert.match(result.stdout, /taking the data volume's PostgreSQL 16 cluster at .* into use/);
+            assert.equal(readFileSync(join(cluster, "base/16384/1259"), "utf8"), "rows");
+            assert.equal(readFileSync(join(host, "var/opt/mattermost/data/teams/t1/file.png"), "utf8"), "picture");
+            const chowns = sandbox.calls("chown").map((call) => call.argv.join(" "));
+            assert.ok(chowns.includes(`-R postgres:postgres ${join(host, "var/opt/mattermost/postgresql")}`), chowns.join("\n"));
+            assert.ok(chowns.some((call) => call.startsWith("-R mattermost:mattermost ") && call.includes(join(host, "var/opt/mattermost/data"))), chowns.join("\n"));
+
+            // Once configured, a re-run leaves the cluster alone.
+            const again = await run(sandbox, ["11.7.9", "enterprise", archive.sha256]);
+            assert.equal(again.status, 0, describeRun(again));
+            assert.equal(sandbox.calls("pg_createcluster").length, 1);
+            assert.match(again.stdout, /PostgreSQL 16's cluster is configured/);
+        });
+    });
+
+    it("refuses a data volume whose cluster is of another PostgreSQL major version, creating none", async () => {
+        await withSandbox(async (sandbox) => {
+            const archive = await releaseArchive(sandbox, "11.7.9");
+            installStandIns(sandbox, archive.path);
+            sandbox.write("host/var/opt/mattermost/postgresql/15/main/PG_VERSION", "15\n");
+            const result = await run(sandbox, ["11.7.9", "enterprise", archive.sha256]);
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /FAILED: the data volume holds a PostgreSQL 15 cluster .* this host installed PostgreSQL 16: upgrade the cluster/);
+            assert.deepEqual(sandbox.calls("pg_createcluster"), []);
+            assert.equal(existsSync(sandbox.path("host/var/opt/mattermost/postgresql/16")), false);
         });
     });
 

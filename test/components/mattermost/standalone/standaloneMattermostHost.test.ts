@@ -74,7 +74,14 @@ for (const [mode, tls] of Object.entries(MODES)) {
             for (const [later, earlier] of [["mm-database", "mm-install"], ["mm-unit", "mm-database"], ["mm-upgrade", "mm-unit"], ["mm-environment", "mm-upgrade"], ["mm-nginx-http", "mm-install"]]) {
                 assert.ok(step(run, later!).dependsOn.includes(earlier!), `${later} after ${earlier}`);
             }
-            for (const resource of commands(run)) assert.deepEqual(resource.inputs.triggers, ["i-mattermost"], resource.name);
+            for (const resource of commands(run).filter((r) => r.name !== "mm-health")) assert.deepEqual(resource.inputs.triggers, ["i-mattermost"], resource.name);
+            // Last: Mattermost answers at its URL through nginx.
+            const health = step(run, "mm-health");
+            assert.equal(scriptOfCommand(String(health.inputs.create)), "health-gate.sh");
+            assert.equal(argsOf(health), "mattermost-standalone https://chat.example.com 900");
+            for (const earlier of ["mm-environment", "mm-nginx-http", ...(tls.mode === "none" ? [] : ["mm-nginx-https"])]) {
+                assert.ok(health.dependsOn.includes(earlier), `mm-health after ${earlier}`);
+            }
         });
 
         it("passes the database password and the settings on stdin only, as secrets", async () => {
@@ -128,6 +135,24 @@ for (const [mode, tls] of Object.entries(MODES)) {
 }
 
 describe("StandaloneMattermostHost, changes", () => {
+    it("a changed setting, release or site runs the health gate again; the same ones do not", async () => {
+        const triggers = async (args: StandaloneMattermostHostArgs) => JSON.stringify(step(await deploy(args), "mm-health").inputs.triggers);
+        const base = await triggers(hostArgs(MODES.letsencrypt!));
+        assert.equal(await triggers(hostArgs(MODES.letsencrypt!)), base);
+        const otherEnv = await triggers(hostArgs(MODES.letsencrypt!, { settings: { siteUrl: url("chat.example.com"), gitlabUrl: url("gitlab.example.com"), env: { HTTP_PROXY: "http://other:3128" } } }));
+        assert.notEqual(otherEnv, base, "new settings");
+        assert.notEqual(await triggers(hostArgs(MODES.letsencrypt!, { release: standaloneRelease("11.7.8", "enterprise") })), base, "another release");
+        assert.notEqual(await triggers(hostArgs(MODES.none!)), base, "another site");
+    });
+
+    it("with Let's Encrypt, asks for the certificate once the name resolves to the host", async () => {
+        const run = await deploy(hostArgs(MODES.letsencrypt!, { awaitDns: { address: "192.0.2.20", names: ["chat.example.com"] } }));
+        const dns = step(run, "mm-dns-ready");
+        assert.equal(scriptOfCommand(String(dns.inputs.create)), "wait-for-dns.sh");
+        assert.equal(argsOf(dns), "192.0.2.20 900 chat.example.com");
+        assert.ok(step(run, "mm-certificate").dependsOn.includes("mm-dns-ready"));
+    });
+
     it("a new certificate changes the TLS site, so nginx reloads it", async () => {
         const site = async (chain: string) => String(step(await deploy(hostArgs(MODES.selfSigned!, { certificate: { chain, key: "KEY PEM" } })), "mm-nginx-https").inputs.stdin);
         assert.notEqual(await site("CHAIN ONE"), await site("CHAIN TWO"));
