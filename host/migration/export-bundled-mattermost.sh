@@ -121,7 +121,8 @@ mkdir "$work/upload" "$work/settings"
 log "dumping database $mm_db with $pg_bin/pg_dump"
 # Plain SQL without owners or privileges loads into any PostgreSQL as any role; compressed by zstd.
 as_pg "$pg_bin/pg_dump" --format=plain --no-owner --no-privileges --no-password --dbname="$mm_db" |
-    zstd --quiet --no-progress -T0 -6 >"$work/upload/database.sql.zst"
+    zstd --quiet --no-progress -T0 -6 >"$work/upload/database.sql.zst" ||
+    fail "dumping $mm_db with $pg_bin/pg_dump failed (its error is above)"
 table_fingerprints "$mm_db" >"$work/upload/tables.txt"
 log "$(wc -l <"$work/upload/tables.txt") tables counted"
 for folder in "${folders[@]}"; do

@@ -191,7 +191,7 @@ pg_sql "$building" <<<"ALTER SCHEMA public OWNER TO $role;"
     printf 'SET ROLE %s;\n' "$role"
     # pg_dump 17 writes a setting that PostgreSQL 16 does not know; the dump is complete without it.
     zstd --decompress --stdout --quiet "$work/run/database.sql.zst" | sed '/^SET transaction_timeout = /d'
-} | pg_sql "$building" --single-transaction >/dev/null
+} | pg_sql "$building" --single-transaction >/dev/null || fail "loading run $run's dump into $building failed (the error is above); nothing of it was kept"
 table_fingerprints "$building" >"$work/tables.loaded"
 if ! differences=$(diff "$work/run/tables.txt" "$work/tables.loaded"); then
     fail "the loaded database differs from the bundled one (table rows checksum; < bundled, > loaded): $(tr '\n' ' ' <<<"$differences")"

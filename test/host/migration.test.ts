@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { standaloneEnvironmentFile } from "../../components/mattermost/standalone/standaloneSettings";
@@ -160,12 +160,12 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
     });
 
     /** Faults before the cut-over: the bundled Mattermost serves again on intact data, and a re-run completes. */
-    const faults: { name: string; inject: (world: World) => void; failsOn: "export" | "import"; says: RegExp; stopped: boolean }[] = [
-        { name: "the bundled Mattermost does not answer", inject: (w) => w.bundledDown(), failsOn: "export", says: /does not answer/, stopped: false },
+    const faults: { name: string; inject: (world: World) => void; failsOn: "export" | "import"; says: RegExp; stopped: boolean; down?: boolean }[] = [
+        { name: "the bundled Mattermost does not answer", inject: (w) => w.bundledDown(), failsOn: "export", says: /does not answer/, stopped: false, down: true },
         { name: "a version mismatch", inject: (w) => (w.exportVersion = "10.11.21"), failsOn: "export", says: /10\.11\.20.*10\.11\.21.*gitlab-mattermost:mattermost\.version/, stopped: false },
         { name: "the backup fails", inject: (w) => w.failBackup(), failsOn: "export", says: /backup before the move failed/, stopped: false },
         { name: "pg_dump fails", inject: (w) => w.wrapBundled("pg_dump", "exit 3"), failsOn: "export", says: /pg_dump/, stopped: true },
-        { name: "the upload fails", inject: (w) => w.wrapBundled("rclone", '[ "$1" != copy ] || exit 5'), failsOn: "export", says: /rclone copy/, stopped: true },
+        { name: "the upload fails", inject: (w) => w.wrapBundled("rclone", 'case "$1 $3" in "copy "*mattermost-migration*) exit 5 ;; esac'), failsOn: "export", says: /rclone copy/, stopped: true },
         { name: "a verification mismatch (a row lost on the way)", inject: (w) => w.dropRowOnImport(), failsOn: "import", says: /differs from the bundled one/, stopped: true },
         {
             name: "a file changed on the way",
@@ -189,7 +189,7 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
                 assert.notEqual(imported.status, 0, describeRun(imported));
                 assert.match(exported.stderr, /did not take run .*failed: /, "the export says why the import failed");
             }
-            await world.assertBundledServingIntact(fault.stopped);
+            await world.assertBundledServingIntact(fault.stopped, !fault.down);
             assert.ok(world.standaloneServing(), "the standalone Mattermost runs as before");
             assert.deepEqual(await world.targetDatabases(), ["mattermost"], "no half-built database is left");
             assert.equal((await targetDb.sql("mattermost", "SELECT to_regclass('public.posts') IS NULL;")).trim(), "t", "the standalone database is the one it had");
@@ -204,9 +204,9 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
 
     for (const signal of ["SIGTERM", "SIGHUP"] as const) {
         test(`the export ended by ${signal} while it copies starts the bundled Mattermost again; a re-run completes`, async () => {
-            world.wrapBundled("pg_dump", `touch ${sh(world.sandbox.path("copying"))}; sleep 30`);
+            world.wrapBundled("pg_dump", `touch ${sh(world.signal("copying"))}; sleep 30`);
             const exporting = world.start("export");
-            await waitFor(world.sandbox.path("copying"));
+            await waitFor(world.signal("copying"));
             exporting.kill(signal);
             const exported = await exporting.done;
             assert.notEqual(exported.status, 0, describeRun(exported));
@@ -220,9 +220,9 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
     }
 
     test("a copy killed outright (SIGKILL): the re-run starts the bundled Mattermost again first, then completes", async () => {
-        world.wrapBundled("pg_dump", `touch ${sh(world.sandbox.path("copying"))}; sleep 30`);
+        world.wrapBundled("pg_dump", `touch ${sh(world.signal("copying"))}; sleep 30`);
         const exporting = world.start("export");
-        await waitFor(world.sandbox.path("copying"));
+        await waitFor(world.signal("copying"));
         exporting.kill("SIGKILL");
         await exporting.done;
         assert.ok(!world.bundledServing(), "nothing can run after SIGKILL: Mattermost is still stopped");
@@ -236,10 +236,10 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
     });
 
     test("an import killed outright while it loads: the re-run builds the database again from nothing", async () => {
-        world.wrapImport("zstd", `touch ${sh(world.sandbox.path("loading"))}; "$REAL" "$@" | head -c 20000; sleep 30`);
+        world.wrapImport("zstd", `touch ${sh(world.signal("loading"))}; "$REAL" "$@" | head -c 20000; sleep 30`);
         const exporting = world.start("export");
         const importing = world.start("import");
-        await waitFor(world.sandbox.path("loading"));
+        await waitFor(world.signal("loading"));
         importing.kill("SIGKILL");
         await importing.done;
         assert.ok((await world.targetDatabases()).includes("mattermost_migrating"), "the kill left a half-loaded database beside");
@@ -259,7 +259,7 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
         assert.notEqual(imported.status, 0, describeRun(imported));
         assert.match(imported.stderr, /bytes free; the folders need/, describeRun(imported));
         assert.notEqual(exported.status, 0);
-        await world.assertBundledServingIntact(false);
+        await world.assertBundledServingIntact(true);
 
         // Room at the pre-flight, then something fills the disk: tar hits a real ENOSPC.
         await world.mountStandaloneData("4m");
@@ -305,6 +305,7 @@ interface Running {
 /** Both hosts of one test, in one sandbox, with their own stack folder in the bucket. */
 class World {
     exportVersion = VERSION;
+    private checkedCalls = 0;
     private readonly repairs: (() => void)[] = [];
     private readonly mounts: string[] = [];
     private constructor(
@@ -316,6 +317,10 @@ class World {
 
     static async create(): Promise<World> {
         const sandbox = new Sandbox();
+        // The database's account runs PostgreSQL's programs from here (wrappers included).
+        chmodSync(sandbox.root, 0o711);
+        mkdirSync(sandbox.path("signals"), { mode: 0o777 });
+        chmodSync(sandbox.path("signals"), 0o777);
         const stack = `migration-${++stackCounter}`;
         const world = new World(sandbox, stack, await startPing(sandbox.path("bundled-started")), await startPing(sandbox.path("standalone-started")));
         writeFileSync(sandbox.path("bundled-started"), "");
@@ -366,6 +371,11 @@ class World {
         await targetDb.sql("mattermost", "ALTER SCHEMA public OWNER TO mmuser; SET ROLE mmuser; CREATE TABLE systems (name varchar(64) PRIMARY KEY, value varchar(1024)); INSERT INTO systems VALUES ('Version', '10.11.20');");
         sandbox.write("backup.env", Object.entries({ BACKUP_REMOTE: s3.remote, BACKUP_STACK: stack, ...s3.remoteSettings() }).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
         return world;
+    }
+
+    /** A file a wrapper touches to say it got there; wrappers run as the database's account too. */
+    signal(name: string): string {
+        return this.sandbox.path("signals", name);
     }
 
     bundledPath(...parts: string[]): string {
@@ -471,10 +481,12 @@ class World {
         return existsSync(this.sandbox.path("standalone-started"));
     }
 
-    async assertBundledServingIntact(wasStopped: boolean): Promise<void> {
-        assert.ok(this.bundledServing(), "the bundled Mattermost serves");
+    /** The bundled Mattermost serves (unless it did not before), and gitlab-ctl's calls since the last check stopped and started it, or left it alone. */
+    async assertBundledServingIntact(wasStopped: boolean, serving = true): Promise<void> {
+        assert.equal(this.bundledServing(), serving, "the bundled Mattermost serves as it did before");
         const calls = this.gitlabCtl();
-        assert.deepEqual(calls, wasStopped ? ["stop mattermost", "start mattermost"] : [], "gitlab-ctl calls");
+        assert.deepEqual(calls.slice(this.checkedCalls), wasStopped ? ["stop mattermost", "start mattermost"] : [], "gitlab-ctl calls");
+        this.checkedCalls = calls.length;
         assert.deepEqual((await fingerprint(bundledDb, SOURCE_DB)).tables, sourceFingerprint.tables, "the bundled database is intact");
         const fresh = this.sandbox.path("fresh-data");
         if (!existsSync(fresh)) writeDataDirectory(fresh);
@@ -535,9 +547,10 @@ class World {
         if (program === "pg_dump") {
             // The scripts take PostgreSQL's programs from PG_BIN: a directory with the wrapper and the real psql.
             const bin = this.sandbox.path("bundled-pg-bin");
-            mkdirSync(bin, { recursive: true });
+            mkdirSync(bin, { recursive: true, mode: 0o755 });
             writeFileSync(join(bin, "psql"), `#!/usr/bin/env bash\nexec ${sh(join(bundledDb.bin, "psql"))} "$@"\n`, { mode: 0o755 });
-            writeFileSync(join(bin, "pg_dump"), `#!/usr/bin/env bash\nREAL=${sh(join(bundledDb.bin, "pg_dump"))}\n${body}\nexec "$REAL" "$@"\n`, { mode: 0o755 });
+            // Only the move's own dump (plain SQL); the backup tool's dump before it goes through.
+            writeFileSync(join(bin, "pg_dump"), `#!/usr/bin/env bash\nREAL=${sh(join(bundledDb.bin, "pg_dump"))}\ncase " $* " in *" --format=plain "*)\n${body}\n;; esac\nexec "$REAL" "$@"\n`, { mode: 0o755 });
             this.exportOverrides = { PG_BIN: bin };
             this.repairs.push(() => (this.exportOverrides = {}));
         }
