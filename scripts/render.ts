@@ -183,7 +183,8 @@ export async function render(options: RenderOptions): Promise<string> {
     const shown = options.host === undefined ? hosts : [options.host];
 
     if (!options.json) {
-        const versionLine = `# ==> GitLab version: ${String(run.outputs.versionPlan)}\n`;
+        const migration = Array.isArray(run.outputs.mattermostMigration) ? run.outputs.mattermostMigration.map((line) => `#     ${String(line)}\n`).join("") : "";
+        const versionLine = `# ==> GitLab version: ${String(run.outputs.versionPlan)}\n${migration === "" ? "" : `# ==> Mattermost move:\n${migration}`}`;
         return versionLine + shown
             .map((host) =>
                 Object.entries(files[host])
