@@ -72,17 +72,21 @@ async function fullFingerprint(cluster: PostgresCluster, database: string): Prom
     return { tables: { ...base.tables, sealedvalues: sealed.trim() }, structure: base.schema.filter((line) => !/ owner /.test(line)) };
 }
 
+/** A value sealed with the at-rest key, as Mattermost keeps e.g. plugin secrets. */
+async function addSealedValue(): Promise<void> {
+    await bundledDb.sql(
+        SOURCE_DB,
+        `SET ROLE gitlab_mattermost;
+         CREATE TABLE sealedvalues (pluginid varchar(190), pkey varchar(150), pvalue text, PRIMARY KEY (pluginid, pkey));
+         INSERT INTO sealedvalues VALUES ('com.example.standup', 'token', '${seal(AT_REST_KEY, SECRET_TEXT)}');`,
+    );
+}
+
 describe("moving the bundled Mattermost to the standalone host", { skip: !postgresBinDir() && "PostgreSQL is not installed" }, () => {
     before(async () => {
         bundledDb = await PostgresCluster.create();
         await createMattermostDatabase(bundledDb, SOURCE_DB, SCALE);
-        // A value sealed with the at-rest key, as Mattermost keeps e.g. plugin secrets.
-        await bundledDb.sql(
-            SOURCE_DB,
-            `SET ROLE gitlab_mattermost;
-             CREATE TABLE sealedvalues (pluginid varchar(190), pkey varchar(150), pvalue text, PRIMARY KEY (pluginid, pkey));
-             INSERT INTO sealedvalues VALUES ('com.example.standup', 'token', '${seal(AT_REST_KEY, SECRET_TEXT)}');`,
-        );
+        await addSealedValue();
         sourceFingerprint = await fingerprint(bundledDb, SOURCE_DB);
         targetDb = await PostgresCluster.create();
         const setup = await withStandIns((sandbox) => sandbox.runScript("standalone/setup-mattermost-database.sh", [], { input: "db-password\n", env: targetDb.scriptEnv() }));
@@ -148,6 +152,47 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
         assert.match(again.stdout, /already moved/);
         assert.match(againImport.stdout, /already moved here/);
         assert.deepEqual(world.gitlabCtl(), ["stop mattermost"], "a re-run after the move touches nothing");
+    });
+
+    test("removes the bundled data only once asked and after a newer complete backup of the standalone Mattermost", async () => {
+        const [exported, imported] = await world.migrate();
+        assert.equal(exported.status, 0, describeRun(exported));
+        assert.equal(imported.status, 0, describeRun(imported));
+        const remove = () => world.sandbox.runScript("migration/remove-bundled-mattermost-data.sh", [], { env: world.exportEnv(), timeoutMs: SCRIPT_TIMEOUT_MS });
+        const intact = async () => {
+            assert.deepEqual((await fingerprint(bundledDb, SOURCE_DB)).tables, sourceFingerprint.tables, "the bundled database stays");
+            assert.ok(existsSync(world.bundledPath("data/users/user1/profile.png")), "the bundled files stay");
+        };
+
+        const onlyOlder = await remove();
+        assert.notEqual(onlyOlder.status, 0, describeRun(onlyOlder));
+        assert.match(onlyOlder.stderr, /no backup of the standalone Mattermost newer than the move/, "the backup before the move does not count");
+        await intact();
+
+        // STAND-IN for a backup the standalone host's backup tool made after the move: a manifest and its file.
+        const newer = "29990101T000000Z";
+        const file = world.sandbox.write("standin-backup/mattermost.dump.zst", "stand-in dump\n");
+        await s3.rclone(["copyto", file, s3.path(`${world.stack}/mattermost/${newer}/mattermost.dump.zst`)]);
+        await s3.rclone(["rcat", s3.path(`${world.stack}/mattermost/${newer}/manifest.txt`)], "# stand-in\nabc 14 mattermost.dump.zst\ndef 99 config.json\n");
+        await s3.rclone(["rcat", s3.path(`${world.stack}/mattermost/last-success.txt`)], `${newer}\n`);
+        const incomplete = await remove();
+        assert.notEqual(incomplete.status, 0, describeRun(incomplete));
+        assert.match(incomplete.stderr, /lacks config\.json of size 99/);
+        await intact();
+
+        await s3.rclone(["rcat", s3.path(`${world.stack}/mattermost/${newer}/manifest.txt`)], "# stand-in\nabc 14 mattermost.dump.zst\n");
+        const removed = await remove();
+        assert.equal(removed.status, 0, describeRun(removed));
+        assert.equal((await bundledDb.sql("postgres", `SELECT count(*) FROM pg_database WHERE datname = '${SOURCE_DB}';`)).trim(), "0");
+        for (const gone of ["data", "plugins", "client-plugins", "config.json"]) assert.ok(!existsSync(world.bundledPath(gone)), gone);
+        assert.ok(world.standaloneServing(), "the standalone Mattermost is not touched");
+        const again = await remove();
+        assert.equal(again.status, 0, describeRun(again));
+        assert.match(again.stdout, /nothing to do/);
+        // The next test moves this database again.
+        await createMattermostDatabase(bundledDb, SOURCE_DB, SCALE);
+        await addSealedValue();
+        sourceFingerprint = await fingerprint(bundledDb, SOURCE_DB);
     });
 
     test("takes the at-rest key from gitlab-secrets.json when the environment directory lacks it", async () => {
@@ -399,7 +444,8 @@ class World {
         };
     }
 
-    private exportEnv(): Record<string, string> {
+    /** The bundled host's settings, as its steps run with them. */
+    exportEnv(): Record<string, string> {
         return {
             ...this.common(),
             ...bundledDb.scriptEnv(),
