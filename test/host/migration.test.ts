@@ -14,7 +14,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, test } from "node:test";
 import { standaloneEnvironmentFile } from "../../components/mattermost/standalone/standaloneSettings";
@@ -71,6 +71,18 @@ async function fullFingerprint(cluster: PostgresCluster, database: string): Prom
     // Owners differ on purpose (gitlab_mattermost there, mmuser here); the structure must not.
     return { tables: { ...base.tables, sealedvalues: sealed.trim() }, structure: base.schema.filter((line) => !/ owner /.test(line)) };
 }
+
+describe("shellcheck on the migration scripts", () => {
+    const scripts = readdirSync(join(HOST_SCRIPT_DIR, "migration")).filter((name) => name.endsWith(".sh"));
+    test("there are scripts to check", () => assert.ok(scripts.includes("export-bundled-mattermost.sh") && scripts.includes("migration-common.sh")));
+    for (const script of scripts) {
+        test(`shellcheck -x ${script} reports nothing`, async () => {
+            const result = await runProcess("shellcheck", ["-x", join(HOST_SCRIPT_DIR, "migration", script)]);
+            assert.equal(result.stdout + result.stderr, "", `shellcheck reported on ${script}`);
+            assert.equal(result.status, 0);
+        });
+    }
+});
 
 /** A value sealed with the at-rest key, as Mattermost keeps e.g. plugin secrets. */
 async function addSealedValue(): Promise<void> {
