@@ -38,12 +38,15 @@ gitlab_etc=${GITLAB_ETC_DIR:-/etc/gitlab}
 stop_command=${MM_STOP_COMMAND:-/opt/gitlab/bin/gitlab-ctl stop mattermost}
 start_command=${MM_START_COMMAND:-/opt/gitlab/bin/gitlab-ctl start mattermost}
 backup_command=${MM_BACKUP_COMMAND:-/usr/local/sbin/mattermost-backup}
+# How long Mattermost may stay stopped before the standalone host takes the run.
+pickup_seconds=${MIGRATION_PICKUP_SECONDS:-600}
 # The folders that move, below $mm_home.
 folders=(data plugins client-plugins)
 # Written before Mattermost is stopped, removed once it runs again or the move is complete.
 stopped_record="$state_dir/mattermost-migration.stopped"
 at_rest_variable=MM_SQLSETTINGS_ATRESTENCRYPTKEY
 
+started_at=$(now_ms)
 cd /
 umask 077
 install -d -m 0700 "$state_dir"
@@ -106,6 +109,17 @@ available=$(free_bytes "$work")
     fail "the work directory $work has $available bytes free, the dump and the folders need up to $needed; free space or point TMPDIR elsewhere"
 log "pre-flight passed: Mattermost $version, database $database_bytes bytes, folders $folder_bytes bytes, $available bytes free"
 
+# An import that failed after this run began (epoch milliseconds first) will take no run.
+import_failed() {
+    local failed
+    failed=$(read_object import-failed.txt || true)
+    [ -n "$failed" ] && [ "${failed%% *}" -ge "$started_at" ] || return 1
+    printf '%s\n' "${failed#* }"
+}
+if failed=$(import_failed); then
+    fail "the standalone host cannot take the move: $failed; nothing was stopped"
+fi
+
 # --- 2. Backup -----------------------------------------------------------------------------------
 log "backing up with $backup_command before anything stops"
 bash -c "$backup_command" || fail "the backup before the move failed (its output is above); nothing was stopped"
@@ -115,6 +129,9 @@ run=$(date -u +%Y%m%dT%H%M%SZ)
 printf 'run %s, pid %s\n' "$run" "$$" >"$stopped_record"
 # abandon_run (above) runs first: the import sees the run given up before Mattermost serves here again.
 rollback_steps+=(start_bundled_again)
+if failed=$(import_failed); then
+    fail "the standalone host cannot take the move: $failed; nothing was stopped"
+fi
 log "stopping the bundled Mattermost"
 bash -c "$stop_command"
 mkdir "$work/upload" "$work/settings"
@@ -159,6 +176,10 @@ log "waiting up to ${await_seconds}s for the standalone host to load and verify 
 progress_start "the standalone host's verdict on run $run" "$await_seconds"
 waiting_since=$(now_ms)
 until verdict=$(read_object "$run/verdict.txt"); do
+    if failed=$(import_failed); then fail "the standalone host gave up before taking run $run: $failed"; fi
+    if reached "$waiting_since" "$pickup_seconds" && ! read_object "$run/taken.txt" >/dev/null; then
+        fail "the standalone host did not take run $run within ${pickup_seconds}s (is its import step running?)"
+    fi
     reached "$waiting_since" "$await_seconds" && fail "no verdict on run $run from the standalone host within ${await_seconds}s"
     sleep "$poll_seconds"
 done

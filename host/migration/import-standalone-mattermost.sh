@@ -97,7 +97,9 @@ undo_import() {
         if systemctl start mattermost; then log "started Mattermost here again, as it was" >&2; else log "could not start Mattermost here again" >&2; fi
     fi
     rm -f "$stopped_record"
-    if [ -n "$run" ]; then
+    if [ -z "$run" ]; then
+        write_object import-failed.txt "$(now_ms) ${failure:-ended by SIG${ended_by:-?}}" || log "could not record the failure in $migration_folder/import-failed.txt" >&2
+    else
         write_object "$run/verdict.txt" "failed: ${failure:-ended by SIG${ended_by:-?}} (log: journalctl on the standalone host, or the output of this step)" ||
             log "could not give run $run its verdict; the bundled host gives up after its own wait" >&2
     fi
@@ -127,10 +129,21 @@ if [ -e "$stopped_record" ]; then
     rm -f "$stopped_record"
 fi
 
-# --- 1. Wait for an export, then pre-flight ------------------------------------------------------
-log "waiting up to ${await_seconds}s for the bundled host's export"
+# --- 1. Pre-flight, then wait for an export ------------------------------------------------------
+# Checked before the bundled host stops anything: a failure here is reported to it (import-failed.txt).
+started_at=$(now_ms)
+mattermost_answers || fail "Mattermost on this host does not answer at $ping_url; it must be installed and healthy before the move"
+was_active=true
+[ -f "$env_file" ] || fail "$env_file does not exist: the standalone host's settings are not applied yet"
+has_posts=$(pg_sql "$database" <<<"SELECT to_regclass('public.posts') IS NOT NULL;") || fail "cannot read database $database on this host"
+posts=0
+[ "$has_posts" != t ] || posts=$(pg_sql "$database" <<<"SELECT count(*) FROM public.posts;")
+if [ "$posts" -gt 0 ] && [ ! -e "$imported_record" ]; then
+    fail "database $database here already holds $posts posts that did not come from the bundled Mattermost; refusing to replace them"
+fi
+log "pre-flight passed: Mattermost answers here, with no posts of its own; waiting up to ${await_seconds}s for the bundled host's export"
 progress_start "the bundled host's export" "$await_seconds"
-waiting_since=$(now_ms)
+waiting_since=$started_at
 while :; do
     candidate=$(read_object ready.txt || true)
     if [ -n "$candidate" ] && ! read_object "$candidate/verdict.txt" >/dev/null && ! read_object "$candidate/abandoned.txt" >/dev/null; then
@@ -146,16 +159,8 @@ while :; do
 done
 progress_stop
 run=$candidate
+write_object "$run/taken.txt" "$(now_ms)"
 log "importing run $run"
-mattermost_answers || fail "Mattermost on this host does not answer at $ping_url; it must be installed and healthy before the move"
-was_active=true
-[ -f "$env_file" ] || fail "$env_file does not exist: the standalone host's settings are not applied yet"
-has_posts=$(pg_sql "$database" <<<"SELECT to_regclass('public.posts') IS NOT NULL;") || fail "cannot read database $database on this host"
-posts=0
-[ "$has_posts" != t ] || posts=$(pg_sql "$database" <<<"SELECT count(*) FROM public.posts;")
-if [ "$posts" -gt 0 ] && [ ! -e "$imported_record" ]; then
-    fail "database $database here already holds $posts posts that did not come from the bundled Mattermost; refusing to replace them"
-fi
 
 # --- 2. Fetch and check --------------------------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/mattermost-migration.XXXXXXXX")

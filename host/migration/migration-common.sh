@@ -8,9 +8,13 @@
 # The halves meet in the stack's backup bucket, below <BACKUP_REMOTE>/<BACKUP_STACK>/mattermost-migration/:
 #   <run>/…              one export: the objects, then manifest.txt LAST (a run without it is incomplete)
 #   ready.txt            the newest run whose manifest is uploaded
+#   <run>/taken.txt      the import has taken the run (the export gives up on a run nobody takes)
 #   <run>/verdict.txt    the import's answer: `verified`, or `failed: <why>`
 #   <run>/abandoned.txt  the export gave the run up (and started the bundled Mattermost again)
 #   completed.txt        the run that moved Mattermost; both halves do nothing once it exists
+#   export-failed.txt, import-failed.txt
+#                        `<epoch ms> <why>`: a half failed before a run was taken; the other half,
+#                        running since before that moment, gives up at once instead of waiting
 # rclone is configured only through RCLONE_CONFIG_<REMOTE>_* variables from the environment or the
 # backup tools' settings file, as the backup tools are.
 

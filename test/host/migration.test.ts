@@ -259,6 +259,24 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
         });
     }
 
+    test("a standalone host that cannot take the move: the bundled host gives up at once and serves", async () => {
+        rmSync(world.sandbox.path("standalone-started"));
+        const [exported, imported] = await world.migrate();
+        assert.notEqual(imported.status, 0, describeRun(imported));
+        assert.match(imported.stderr, /Mattermost on this host does not answer/);
+        assert.notEqual(exported.status, 0, describeRun(exported));
+        assert.match(exported.stderr, /the standalone host (cannot take the move|gave up before taking run \S+): Mattermost on this host does not answer/, describeRun(exported));
+        assert.ok(world.bundledServing());
+        assert.ok(["", "stop mattermost,start mattermost"].includes(world.gitlabCtl().join(",")), world.gitlabCtl().join(","));
+    });
+
+    test("an export nobody takes: the bundled Mattermost serves again after the pick-up time", async () => {
+        const exported = await world.start("export", { MIGRATION_PICKUP_SECONDS: "2" }).done;
+        assert.notEqual(exported.status, 0, describeRun(exported));
+        assert.match(exported.stderr, /did not take run \S+ within 2s/);
+        await world.assertBundledServingIntact(true);
+    });
+
     for (const signal of ["SIGTERM", "SIGHUP"] as const) {
         test(`the export ended by ${signal} while it copies starts the bundled Mattermost again; a re-run completes`, async () => {
             world.wrapBundled("pg_dump", `touch ${sh(world.signal("copying"))}; sleep 30`);
@@ -496,11 +514,11 @@ class World {
     }
 
     /** Starts one half in its own process group, so a kill reaches its children too. */
-    start(half: "export" | "import"): Running {
+    start(half: "export" | "import", extra: Record<string, string> = {}): Running {
         const script = half === "export" ? "migration/export-bundled-mattermost.sh" : "migration/import-standalone-mattermost.sh";
         const version = half === "export" ? this.exportVersion : VERSION;
         const child = spawn("bash", [join(HOST_SCRIPT_DIR, script), version], {
-            env: this.sandbox.env(half === "export" ? this.exportEnv() : this.importEnv()),
+            env: this.sandbox.env({ ...(half === "export" ? this.exportEnv() : this.importEnv()), ...extra }),
             cwd: this.sandbox.root,
             detached: true,
             stdio: ["ignore", "pipe", "pipe"],

@@ -41,19 +41,22 @@ export class MattermostMigration extends pulumi.ComponentResource {
     constructor(name: string, args: MattermostMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("gitlab-mattermost:index:MattermostMigration", name, {}, opts);
         const version = args.plan.targetVersion;
-        // Neither depends on the other: the export waits for the import's verdict, the import for the export.
+        // Neither depends on the other: the export waits for the import's verdict, the import for the
+        // export. Both wait until both hosts are ready, so the bundled Mattermost stops only when the
+        // standalone host can take the copy.
+        const bothReady = [...args.bundled.after, ...args.standalone.after];
         this.exportStep = new command.remote.Command(`${name}-export`, {
             connection: args.bundled.connection,
             create: hostScriptCommand("migration/export-bundled-mattermost.sh", [version]),
             triggers: [args.bundled.instanceId, args.standalone.instanceId],
             addPreviousOutputInEnv: false,
-        }, { parent: this, dependsOn: args.bundled.after, customTimeouts: { create: MIGRATION_TIMEOUT, update: MIGRATION_TIMEOUT } });
+        }, { parent: this, dependsOn: bothReady, customTimeouts: { create: MIGRATION_TIMEOUT, update: MIGRATION_TIMEOUT } });
         this.importStep = new command.remote.Command(`${name}-import`, {
             connection: args.standalone.connection,
             create: hostScriptCommand("migration/import-standalone-mattermost.sh", [version]),
             triggers: [args.bundled.instanceId, args.standalone.instanceId],
             addPreviousOutputInEnv: false,
-        }, { parent: this, dependsOn: args.standalone.after, customTimeouts: { create: MIGRATION_TIMEOUT, update: MIGRATION_TIMEOUT } });
+        }, { parent: this, dependsOn: bothReady, customTimeouts: { create: MIGRATION_TIMEOUT, update: MIGRATION_TIMEOUT } });
         this.verified = [this.exportStep, this.importStep];
         this.registerOutputs({});
     }

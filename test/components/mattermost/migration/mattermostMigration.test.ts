@@ -57,11 +57,12 @@ describe("MattermostMigration", () => {
         assert.ok(String(step(run, "mm-move-export").inputs.create).includes("table_fingerprints()"));
     });
 
-    it("runs the export after the bundled host's tools and the import after the standalone host is healthy, side by side", () => {
+    it("runs both halves once both hosts are ready (the bundled tools, the healthy standalone host), side by side", () => {
         const exportStep = step(run, "mm-move-export");
         const importStep = step(run, "mm-move-import");
-        assert.ok(exportStep.dependsOn.includes("bundled-backup-tools"));
-        assert.ok(importStep.dependsOn.includes("standalone-health"));
+        for (const half of [exportStep, importStep]) {
+            assert.ok(half.dependsOn.includes("bundled-backup-tools") && half.dependsOn.includes("standalone-health"), half.dependsOn.join(", "));
+        }
         // They meet in the bucket: one waiting for the other through Pulumi would wait for ever.
         assert.ok(!exportStep.dependsOn.includes("mm-move-import"));
         assert.ok(!importStep.dependsOn.includes("mm-move-export"));
