@@ -19,10 +19,13 @@ export = async () => {
     if (signIn.warning !== undefined) {
         pulumi.log.warn(signIn.warning);
     }
+    if (versionPlan.mattermostMigration !== undefined) {
+        pulumi.log.info(versionPlan.mattermostMigration.text.join("\n"));
+    }
     const deployment = new Deployment("gitlab-mattermost", { settings, versionPlan, availabilityZone });
     const mattermost = bundledMattermost(settings.gitlab.version);
     return {
-        topology: settings.topology,
+        [DEPLOYED_OUTPUTS.topology]: settings.topology,
         // The deployed package is also the record the next run plans its upgrade from.
         [DEPLOYED_OUTPUTS.edition]: settings.gitlab.edition,
         [DEPLOYED_OUTPUTS.version]: formatVersion(settings.gitlab.version),
@@ -33,6 +36,7 @@ export = async () => {
         ...(standalone ? { mattermostEdition: standalone.edition } : {}),
         mattermostSignIn: signIn.signIn,
         versionPlan: versionPlan.summary,
+        ...(versionPlan.mattermostMigration ? { mattermostMigration: versionPlan.mattermostMigration.text } : {}),
         gitlabUrl: deployment.gitlabUrl,
         mattermostUrl: deployment.mattermostUrl,
         hosts: deployment.hosts,

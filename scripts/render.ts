@@ -252,7 +252,8 @@ export async function render(options: RenderOptions): Promise<string> {
     const shown = options.host === undefined ? hosts : [options.host];
 
     if (!options.json) {
-        const versionLine = `# ==> GitLab version: ${String(run.outputs.versionPlan)}\n`;
+        const migration = Array.isArray(run.outputs.mattermostMigration) ? run.outputs.mattermostMigration.map((line) => `#     ${String(line)}\n`).join("") : "";
+        const versionLine = `# ==> GitLab version: ${String(run.outputs.versionPlan)}\n${migration === "" ? "" : `# ==> Mattermost move:\n${migration}`}`;
         const shownContent = (path: string, content: string) => (path === STANDALONE_LAYOUT.environmentFile && !options.showSecrets ? maskEnvironmentFile(content) : content);
         return versionLine + shown
             .map((host) =>

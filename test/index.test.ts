@@ -569,9 +569,22 @@ describe("program, split topology with a standalone Mattermost", () => {
         return assert.fail("the program accepted the configuration");
     }
 
-    it("refuses to switch a deployed bundled stack to standalone (its data would stay behind), and so its 19.x walk", async () => {
-        const message = await refusal(standaloneConfig({}, "19.3.0"), { gitlabEdition: "ee", gitlabVersion: "18.11.11", mattermostVersion: "10.11.20" });
-        assert.match(message, /^gitlab-mattermost:mattermost\.mode is standalone, but this stack runs the bundled Mattermost: moving its data .* not built yet/);
+    it("moves a deployed bundled stack to standalone: GitLab stays, the plan is shown before anything happens", async () => {
+        for (const topology of ["single", "split"]) {
+            const moved = await runOffline(standaloneConfig({ version: "10.11.20" }, "18.11.11"), {
+                deployed: { gitlabEdition: "ee", gitlabVersion: "18.11.11", mattermostVersion: "10.11.20", topology },
+            });
+            assert.equal(moved.outputs.versionPlan, "GitLab stays at 18.11.11; Mattermost moves from the bundle (10.11.20) to a standalone host (10.11.20)");
+            const plan = (moved.outputs.mattermostMigration as string[]).join("\n");
+            assert.match(plan, topology === "single" ? /on the GitLab host → standalone 10\.11\.20/ : /on the present Mattermost host → standalone 10\.11\.20/);
+            assert.match(plan, /until mattermost\.removeBundledData is set/);
+        }
+    });
+
+    it("refuses the move together with a GitLab upgrade, and to another Mattermost version, naming the key", async () => {
+        const deployed = { gitlabEdition: "ee", gitlabVersion: "18.11.11", mattermostVersion: "10.11.20" };
+        assert.match(await refusal(standaloneConfig({ version: "10.11.20" }, "19.3.0"), deployed), /^gitlab-mattermost:gitlab\.version is 19\.3\.0, but the stack runs GitLab 18\.11\.11 with the bundled Mattermost/);
+        assert.match(await refusal(standaloneConfig({}, "18.11.11"), deployed), /^gitlab-mattermost:mattermost\.version is 11\.7\.9, but GitLab 18\.11\.11 \(gitlab\.version\) bundles Mattermost 10\.11\.20/);
     });
 
     it("refuses a Mattermost downgrade against the recorded version", async () => {

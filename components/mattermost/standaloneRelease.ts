@@ -17,7 +17,7 @@ import {
 import { HOST_OS, compareVersions, formatVersion, parseVersion } from "../versions/versions";
 
 /** The mattermost.* fields that only the standalone mode reads. */
-export const STANDALONE_FIELDS = ["version", "edition", "license", "checksum"] as const;
+export const STANDALONE_FIELDS = ["version", "edition", "license", "checksum", "removeBundledData"] as const;
 /** The mattermost.* fields that only Omnibus reads (the bundled mode's account ids). */
 export const BUNDLED_FIELDS = ["uid", "gid"] as const;
 
@@ -114,7 +114,11 @@ export function readStandaloneMattermost(fields: Readonly<Record<string, unknown
             `is ${formatVersion(version)}, which needs PostgreSQL ${needed} or later, and the Mattermost host runs PostgreSQL ${postgresqlMajor} from ${HOST_OS.name}. Choose an older Mattermost version.`,
         );
     }
-    return { version, edition, sha256, ...(license === undefined ? {} : { license }) };
+    const removeBundledData = fields.removeBundledData;
+    if (removeBundledData !== undefined && typeof removeBundledData !== "boolean") {
+        throw new ConfigError("mattermost.removeBundledData", `must be true or false, got ${JSON.stringify(removeBundledData)}. true removes the bundled Mattermost's database and folders from its old host once the move is complete and a newer backup of the standalone Mattermost exists.`);
+    }
+    return { version, edition, sha256, ...(license === undefined ? {} : { license }), ...(removeBundledData === true ? { removeBundledData } : {}) };
 }
 
 /** What the preview says about GitLab sign-in, and a warning when the choice has a cost. */

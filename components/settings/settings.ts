@@ -60,6 +60,8 @@ export interface StandaloneMattermost {
     readonly sha256: string;
     /** Licence file contents; secret. Absent: the enterprise build runs as Entry. */
     readonly license?: string;
+    /** After a move from the bundle: remove the bundled data from the old host (host/migration/). */
+    readonly removeBundledData?: true;
 }
 
 /** Mattermost: bundled with Omnibus, or standalone. */

@@ -54,7 +54,7 @@ const SCHEMA = {
     mattermostExternalUrl: null,
     dnsZone: null,
     gitlab: ["edition", "version", "instanceType", "volumeSizeGiB", "dataVolume"],
-    mattermost: ["mode", "version", "edition", "license", "checksum", "instanceType", "volumeSizeGiB", "dataVolume", "uid", "gid", "env", "emailBatching", "gitlabPlugin", "adminUsername"],
+    mattermost: ["mode", "version", "edition", "license", "checksum", "removeBundledData", "instanceType", "volumeSizeGiB", "dataVolume", "uid", "gid", "env", "emailBatching", "gitlabPlugin", "adminUsername"],
     tls: ["mode", "contactEmail", "validityDays", "earlyRenewalDays", "certificates", "caCertificate"],
     ssh: ["access", "allowedCidrs"],
     oauth: ["rotation"],

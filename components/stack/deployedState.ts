@@ -17,6 +17,7 @@ export const DEPLOYED_OUTPUTS = {
     availabilityZone: "availabilityZone",
     mattermostMode: "mattermostMode",
     mattermostVersion: "mattermostVersion",
+    topology: "topology",
 } as const;
 
 /** What the stack's outputs record; each part is undefined before the first run that recorded it. */
@@ -29,8 +30,8 @@ export interface DeployedState {
 
 export async function readDeployedState(): Promise<DeployedState> {
     const self = new pulumi.StackReference("deployed", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
-    const [edition, versionText, availabilityZone, mattermostMode, mattermostVersion] = await Promise.all(
-        [DEPLOYED_OUTPUTS.edition, DEPLOYED_OUTPUTS.version, DEPLOYED_OUTPUTS.availabilityZone, DEPLOYED_OUTPUTS.mattermostMode, DEPLOYED_OUTPUTS.mattermostVersion].map((name) =>
+    const [edition, versionText, availabilityZone, mattermostMode, mattermostVersion, topology] = await Promise.all(
+        [DEPLOYED_OUTPUTS.edition, DEPLOYED_OUTPUTS.version, DEPLOYED_OUTPUTS.availabilityZone, DEPLOYED_OUTPUTS.mattermostMode, DEPLOYED_OUTPUTS.mattermostVersion, DEPLOYED_OUTPUTS.topology].map((name) =>
             self.getOutputValue(name),
         ),
     );
@@ -43,7 +44,12 @@ export async function readDeployedState(): Promise<DeployedState> {
         mattermost:
             gitlabPackage === undefined
                 ? undefined
-                : { mode: mattermostMode === "standalone" ? "standalone" : "bundled", ...(mattermostExact === undefined ? {} : { version: mattermostExact }) },
+                : {
+                      mode: mattermostMode === "standalone" ? "standalone" : "bundled",
+                      ...(mattermostExact === undefined ? {} : { version: mattermostExact }),
+                      // Which host ran the bundled Mattermost, for a move to the standalone host.
+                      ...(topology === "single" || topology === "split" ? { topology } : {}),
+                  },
         availabilityZone: typeof availabilityZone === "string" && availabilityZone !== "" ? availabilityZone : undefined,
     };
 }

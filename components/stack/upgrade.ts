@@ -10,6 +10,8 @@ import { planHosts, runsOmnibus } from "../settings/topology";
 import { describeUpgradePlan, planUpgrade, type GitlabPackage, type UpgradePath } from "../omnibus/upgradePath";
 import { planMattermostUpgrade, type MattermostUpgradeStep } from "../versions/mattermostReleases";
 import { formatVersion, keyChangesBetween, type Version } from "../versions/versions";
+import { planMattermostMigration, type MigrationPlan } from "../mattermost/migration/migrationPlan";
+import type { Topology } from "../settings/settings";
 
 /** The Mattermost the stack recorded after its last successful deployment. */
 export interface DeployedMattermost {
@@ -17,6 +19,8 @@ export interface DeployedMattermost {
     readonly mode: MattermostMode;
     /** The exact version, when the record holds one (a bundled patch range does not). */
     readonly version?: Version;
+    /** The topology the stack ran; undefined when its record predates it. */
+    readonly topology?: Topology;
 }
 
 /** The version decision for this run. */
@@ -29,6 +33,8 @@ export interface VersionPlan {
     readonly summary: string;
     /** The standalone Mattermost's walk from the deployed version; undefined when nothing is to do. */
     readonly mattermostSteps?: readonly MattermostUpgradeStep[];
+    /** The move of a deployed bundled Mattermost to the standalone host, when this run makes it. */
+    readonly mattermostMigration?: Extract<MigrationPlan, { kind: "migrate" }>;
 }
 
 /**
@@ -40,6 +46,14 @@ export function planVersion(settings: DeploymentSettings, deployed: GitlabPackag
     const target: GitlabPackage = { edition: settings.gitlab.edition, version: settings.gitlab.version };
     if (deployed === undefined) {
         return { summary: `fresh install of gitlab-${target.edition} ${formatVersion(target.version)}` };
+    }
+    const migration = planMattermostMigration(settings, {
+        gitlabVersion: deployed.version,
+        mattermostMode: deployedMattermost?.mode ?? "bundled",
+        ...(deployedMattermost?.topology === undefined ? {} : { topology: deployedMattermost.topology }),
+    });
+    if (migration.kind === "migrate") {
+        return { deployed, mattermostMigration: migration, summary: `GitLab stays at ${formatVersion(deployed.version)}; Mattermost moves from the bundle (${migration.bundledVersion}) to a standalone host (${migration.targetVersion})` };
     }
     const mattermostSteps = planStandaloneMattermost(settings, deployedMattermost ?? { mode: "bundled" });
     const mattermostWalk = mattermostSteps.map((step) => `${formatVersion(step.version)}${step.reason === "esr-stop" ? " (ESR stop)" : ""}`).join(" → ");
@@ -76,9 +90,9 @@ export function planVersion(settings: DeploymentSettings, deployed: GitlabPackag
 }
 
 /**
- * The standalone Mattermost's walk on a deployed stack, or a ConfigError: a bundled stack cannot switch
- * to standalone yet (its data would stay behind), and a downgrade or an upgrade into Mattermost's
- * documented migration bug is refused.
+ * The standalone Mattermost's walk on a deployed standalone stack, or a ConfigError: a downgrade or an
+ * upgrade into Mattermost's documented migration bug is refused. (A bundled stack switching to
+ * standalone is the move planMattermostMigration plans.)
  */
 function planStandaloneMattermost(settings: DeploymentSettings, deployed: DeployedMattermost): readonly MattermostUpgradeStep[] {
     const standalone = settings.mattermost.standalone;
@@ -88,13 +102,7 @@ function planStandaloneMattermost(settings: DeploymentSettings, deployed: Deploy
         }
         return [];
     }
-    if (deployed.mode === "bundled") {
-        throw new ConfigError(
-            "mattermost.mode",
-            "is standalone, but this stack runs the bundled Mattermost: moving its data to a standalone host is not built yet, and switching now would leave every message behind. Keep mattermost.mode bundled and gitlab.version at 18.11.x until the migration is available (docs/upgrading-past-18.11.md).",
-        );
-    }
-    if (deployed.version === undefined) {
+    if (deployed.mode === "bundled" || deployed.version === undefined) {
         return [];
     }
     const plan = planMattermostUpgrade(deployed.version, standalone.version, standalone.edition);

@@ -76,6 +76,7 @@ describe("mattermost.version, edition, license and checksum", () => {
         ["a version with no known checksum and none given", { mode: "standalone", version: "11.7.11" }, "mattermost.checksum", /is required for Mattermost 11\.7\.11.*no published checksum.*mattermost-11\.7\.11-linux-amd64\.tar\.gz/],
         ["a checksum that is not SHA-256", { ...STANDALONE, checksum: "abc" }, "mattermost.checksum", /SHA-256 in hex/],
         ["a checksum that differs from the published one", { ...STANDALONE, checksum: "0".repeat(64) }, "mattermost.checksum", /Mattermost published a22e631a/],
+        ["removeBundledData that is not a boolean", { ...STANDALONE, removeBundledData: "yes" }, "mattermost.removeBundledData", /must be true or false.*newer backup of the standalone Mattermost/],
         ["Omnibus's account ids", { ...STANDALONE, uid: 2001 }, "mattermost.uid", /applies only to mattermost\.mode bundled.*no Omnibus/],
         ["Omnibus's group id", { ...STANDALONE, gid: 2001 }, "mattermost.gid", /applies only to mattermost\.mode bundled/],
     ];
@@ -84,7 +85,7 @@ describe("mattermost.version, edition, license and checksum", () => {
     }
 
     it("refuses standalone-only fields with a bundled Mattermost", () => {
-        for (const field of ["version", "edition", "license", "checksum"]) {
+        for (const field of ["version", "edition", "license", "checksum", "removeBundledData"]) {
             assertRejected(stackConfig("split", { mattermost: { [field]: "x" } }), `mattermost.${field}`, /applies only to mattermost\.mode standalone/);
         }
     });
@@ -99,6 +100,11 @@ describe("mattermost.version, edition, license and checksum", () => {
 
     it("refuses a release whose settings structure the program does not know, before any resource", () => {
         assertRejected(standalone({ mode: "standalone", version: "12.0.0", checksum: "ab".repeat(32) }), "mattermost.version", /12\.0\.0 is outside the Mattermost releases whose settings this program knows/);
+    });
+
+    it("takes removeBundledData true, and leaves it out when false", () => {
+        assert.equal(parse(standalone({ ...STANDALONE, removeBundledData: true })).mattermost.standalone?.removeBundledData, true);
+        assert.equal(parse(standalone({ ...STANDALONE, removeBundledData: false })).mattermost.standalone?.removeBundledData, undefined);
     });
 
     it("takes a checksum for a version outside the data, in lower case", () => {

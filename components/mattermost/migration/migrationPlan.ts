@@ -1,0 +1,100 @@
+// Whether this run moves a deployed bundled Mattermost to the standalone host, refused up front when it
+// cannot be done losing nothing, and the plan `pulumi preview` and `npm run render` show. The host
+// scripts in host/migration/ do the moving. Pure module: no cloud SDK, no Pulumi runtime.
+
+import { ConfigError } from "../../settings/configError";
+import type { DeploymentSettings, MattermostMode, Topology } from "../../settings/settings";
+import { bundledMattermost, compareVersions, formatBundledMattermost, formatVersion, parseVersion, type Version } from "../../versions/versions";
+import { STANDALONE_DATABASE, STANDALONE_LAYOUT } from "../standalone/hostLayout";
+
+/** What the last successful `pulumi up` recorded (components/stack/deployedState.ts). */
+export interface DeployedForMigration {
+    /** The GitLab package version; undefined before the first run. */
+    readonly gitlabVersion?: Version;
+    readonly mattermostMode?: MattermostMode;
+    /** Stacks that did not record it ran `single` or `split` as configured then; undefined: unknown. */
+    readonly topology?: Topology;
+}
+
+/** Where the bundled Mattermost kept everything on its host (Omnibus 18.11; standalone-facts §6). */
+export const BUNDLED_LAYOUT = {
+    database: "mattermost_production",
+    databaseRole: "gitlab_mattermost",
+    home: "/var/opt/gitlab/mattermost",
+    envDirectory: "/opt/gitlab/etc/mattermost/env",
+    secrets: "/etc/gitlab/gitlab-secrets.json",
+} as const;
+
+/** The bucket folder below the stack's own where the two hosts meet (host/migration/migration-common.sh). */
+export const MIGRATION_FOLDER = "mattermost-migration";
+
+export type MigrationPlan =
+    | { readonly kind: "none" }
+    | {
+          readonly kind: "migrate";
+          /** The host that runs the bundled Mattermost: the GitLab host of a `single` stack, else the old Mattermost host. */
+          readonly bundledHost: "gitlab" | "mattermost";
+          /** The Mattermost the bundle runs, as exactly as the version data knows it. */
+          readonly bundledVersion: string;
+          /** mattermost.version, which the host scripts check against the database's own record. */
+          readonly targetVersion: string;
+          /** The plan as `pulumi preview` shows it, one line per entry. */
+          readonly text: readonly string[];
+      };
+
+/**
+ * The decision for this run. A ConfigError names the key to change when the move cannot be done
+ * losing nothing: another Mattermost version than the bundled one, or a GitLab version change in
+ * the same run.
+ */
+export function planMattermostMigration(settings: DeploymentSettings, deployed: DeployedForMigration): MigrationPlan {
+    const standalone = settings.mattermost.standalone;
+    if (standalone === undefined || deployed.gitlabVersion === undefined || deployed.mattermostMode !== "bundled") {
+        return { kind: "none" };
+    }
+    const deployedGitlab = formatVersion(deployed.gitlabVersion);
+    if (compareVersions(settings.gitlab.version, deployed.gitlabVersion) !== 0) {
+        throw new ConfigError(
+            "gitlab.version",
+            `is ${formatVersion(settings.gitlab.version)}, but the stack runs GitLab ${deployedGitlab} with the bundled Mattermost, which this run moves to a standalone host. Keep gitlab.version at ${deployedGitlab} for the move (pulumi config set --path gitlab.version ${deployedGitlab}), then raise it in the next run.`,
+        );
+    }
+    const bundled = bundledMattermost(deployed.gitlabVersion);
+    const target = standalone.version;
+    const targetText = formatVersion(target);
+    const sameVersion = "The move needs the same Mattermost version on both sides, so that the database schema matches; upgrade Mattermost after the move, as its own change.";
+    if (bundled === undefined || bundled.kind === "none") {
+        throw new ConfigError("mattermost.mode", `is standalone, but the stack's GitLab ${deployedGitlab} has no bundled Mattermost the version data knows; nothing can be moved from it.`);
+    }
+    const bundledText = formatBundledMattermost(bundled);
+    const withinBundled = (() => {
+        switch (bundled.kind) {
+            case "exact":
+                return bundled.version === targetText;
+            case "range":
+                return compareVersions(target, parseVersion(bundled.lowest)!) >= 0 && compareVersions(target, parseVersion(bundled.highest)!) <= 0;
+            case "at-least":
+                return compareVersions(target, parseVersion(bundled.lowest)!) >= 0;
+        }
+    })();
+    if (!withinBundled) {
+        throw new ConfigError(
+            "mattermost.version",
+            `is ${targetText}, but GitLab ${deployedGitlab} (gitlab.version) bundles Mattermost ${bundledText}. ${sameVersion} Set it with: pulumi config set --path mattermost.version ${bundled.kind === "exact" ? bundled.version : "<the version in /var/opt/gitlab/mattermost/VERSION>"}`,
+        );
+    }
+    const bundledHost = deployed.topology === "split" ? "mattermost" : "gitlab";
+    const where = bundledHost === "gitlab" ? "the GitLab host" : "the present Mattermost host";
+    const text = [
+        `Mattermost moves out of GitLab's package: bundled ${bundledText} on ${where} → standalone ${targetText} (${standalone.edition}) on ${bundledHost === "gitlab" ? "a new Mattermost host (the stack becomes split)" : "a new Mattermost host, which replaces it"}.`,
+        ...(bundled.kind === "exact" ? [] : [`The version data knows only ${bundledText} for GitLab ${deployedGitlab}; the bundled host checks that its database records ${targetText} before anything stops.`]),
+        "1. Pre-flight, changing nothing: the bundled Mattermost answers, there is room on both hosts, the standalone host is installed and answers with no data of its own.",
+        "2. A full backup with mattermost-backup, uploaded, before anything stops.",
+        `3. The bundled Mattermost stops. Copied through the backup bucket (${MIGRATION_FOLDER}/): database ${BUNDLED_LAYOUT.database} (the package's own pg_dump), the data, plugins and client-plugins folders, every MM_* setting of ${BUNDLED_LAYOUT.envDirectory} with the at-rest key (${BUNDLED_LAYOUT.secrets} when the directory lacks it), and config.json.`,
+        `4. Loaded beside and verified before anything is swapped in: every table's row count and checksum, every file's sha256, the same OAuth application and Mattermost URL; then Mattermost starts on the standalone host and must answer.`,
+        "5. Cut-over: the Mattermost DNS name moves to the standalone host; the GitLab host's gitlab.rb loses its Mattermost lines and keeps mattermost_host.",
+        "If any step before the cut-over fails, the bundled Mattermost starts again on its unchanged data and the run fails saying what failed; a re-run starts the copy again from the beginning.",
+        `Kept where: messages and files in database ${STANDALONE_DATABASE.name} (role ${STANDALONE_DATABASE.role}) and ${STANDALONE_LAYOUT.dataRoot} on the standalone host; carried settings in /etc/mattermost/migrated.env; the bundled ${BUNDLED_LAYOUT.database} and ${BUNDLED_LAYOUT.home} stay untouched on ${where} until mattermost.removeBundledData is set (removed only after a newer verified backup of the standalone Mattermost exists).`,
+    ];
+    return { kind: "migrate", bundledHost, bundledVersion: bundledText, targetVersion: targetText, text };
+}
