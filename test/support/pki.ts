@@ -51,10 +51,9 @@ export class TestPki {
         return this.sign(name, issuer, ["basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign"], "3650");
     }
 
-    /** A server certificate for `hostnames` (IPv4 addresses become IP names), signed by `issuer`. */
+    /** A server certificate for `hostnames`, signed by `issuer`. */
     leaf(name: string, hostnames: string[], issuer: Issued): Issued {
-        const names = hostnames.map((h) => (/^\d+\.\d+\.\d+\.\d+$/.test(h) ? `IP:${h}` : `DNS:${h}`));
-        return this.sign(name, issuer, [`subjectAltName=${names.join(",")}`, "extendedKeyUsage=serverAuth"], "90");
+        return this.sign(name, issuer, [`subjectAltName=${hostnames.map((h) => `DNS:${h}`).join(",")}`, "extendedKeyUsage=serverAuth"], "90");
     }
 
     /** A server certificate for `hostnames` that expired in 2020. */
