@@ -90,7 +90,7 @@ describe("mattermost.version, edition, license and checksum", () => {
     });
 
     it("refuses what the standalone host cannot do yet: a restore and the GitLab plugin", () => {
-        assertRejected(standalone(STANDALONE, { backup: { restoreFrom: "latest" } }), "backup.restoreFrom", /not available with mattermost\.mode standalone yet/);
+        assertRejected(standalone(STANDALONE, { backup: { restoreFrom: "latest" } }), "backup.restoreFrom", /takes only a point in time .* with mattermost\.mode standalone yet/);
         assertRejected(standalone({ ...STANDALONE, gitlabPlugin: { enabled: true } }), "mattermost.gitlabPlugin.enabled", /not available with mattermost\.mode standalone yet/);
     });
 
