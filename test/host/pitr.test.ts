@@ -7,15 +7,14 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { PITR, backupUnitName, pgbackrestConfig } from "../../components/backups/pitr";
+import { PITR, backupUnitName } from "../../components/backups/pitr";
 import { HOST_SCRIPT_DIR } from "../../components/omnibus/hostScripts";
 import { startPing, type PingServer } from "../support/mattermostPing";
-import { TestPki } from "../support/pki";
+import { LoopbackPitr } from "../support/pgbackrest";
 import { PostgresCluster } from "../support/postgres";
-import { LoopbackS3, TEST_KEYS } from "../support/s3";
 import { runProcess, Sandbox, sh, type RunResult } from "../support/standIns";
 
 const STACK = "pitr-test";
@@ -27,55 +26,21 @@ function moment(time: Date): string {
 }
 
 describe("point-in-time recovery with pgBackRest, PostgreSQL and loopback S3 over TLS", { timeout: 600_000 }, () => {
-    let pki: TestPki;
-    let s3: LoopbackS3;
+    let pitr: LoopbackPitr;
     let cluster: PostgresCluster;
     let sandbox: Sandbox;
     let ping: PingServer;
-    let config: string;
     let startedFile: string;
-    const asRoot = process.getuid?.() === 0;
 
     before(async () => {
-        pki = new TestPki();
-        const ca = pki.rootCa("s3-ca");
-        // pgBackRest checks the certificate against the endpoint's name, and reads only DNS names.
-        const leaf = pki.leaf("s3", ["localhost"], ca);
-        s3 = await LoopbackS3.start(leaf);
         cluster = await PostgresCluster.create();
         sandbox = new Sandbox();
         // The restore's trial server, running as the cluster's account, keeps its socket in the tool's work directory.
         chmodSync(sandbox.root, 0o711);
         chmodSync(sandbox.tmp, 0o711);
-        // The cluster's account reads the configuration and the CA, and writes pgBackRest's logs and locks.
-        const shared = join(cluster.root, "pitr");
-        for (const dir of [shared, join(shared, "log"), join(shared, "lock")]) {
-            mkdirSync(dir, { mode: 0o755 });
-        }
-        const caFile = join(shared, "s3-ca.crt");
-        writeFileSync(caFile, ca.certificate, { mode: 0o644 });
-        config = join(shared, "pgbackrest.conf");
-        writeFileSync(config, pgbackrestConfig({
-            repository: { bucket: s3.bucket, region: "us-east-1", stack: STACK, endpoint: { host: "localhost", port: s3.port, caFile }, publicKeys: TEST_KEYS },
-            retentionDays: 30,
-            cluster: { dataDirectory: cluster.dataDir, socketDirectory: cluster.socketDir, port: cluster.port },
-            logPath: join(shared, "log"),
-            lockPath: join(shared, "lock"),
-        }), { mode: 0o600 });
-        if (asRoot) {
-            const [uid, gid] = [(await runProcess("id", ["-u", cluster.osUser])).stdout, (await runProcess("id", ["-g", cluster.osUser])).stdout].map((text) => Number(text.trim()));
-            for (const dir of [join(shared, "log"), join(shared, "lock")]) {
-                chownSync(dir, uid!, gid!);
-            }
-        }
+        pitr = await LoopbackPitr.create(cluster, sandbox, STACK);
         await cluster.sql("postgres", `CREATE DATABASE ${DATABASE}`);
         await cluster.sql(DATABASE, "CREATE TABLE posts (id integer PRIMARY KEY, message text NOT NULL)");
-
-        const pgCtl = `${asRoot ? `runuser -u ${cluster.osUser} -- ` : ""}${sh(join(cluster.bin, "pg_ctl"))} --pgdata ${sh(cluster.dataDir)}`;
-        const options = sh(`-c listen_addresses='' -c unix_socket_directories='${cluster.socketDir}' -c port=${cluster.port}`);
-        sandbox.standIn("pg-restart", `exec ${pgCtl} --mode=fast --wait restart >/dev/null`);
-        sandbox.standIn("pg-stop", `exec ${pgCtl} --mode=fast --wait stop >/dev/null`);
-        sandbox.standIn("pg-start", `exec ${pgCtl} --log ${sh(join(cluster.root, "server.log"))} --options ${options} --wait start >/dev/null`);
         startedFile = sandbox.path("mattermost-started");
         writeFileSync(startedFile, "");
         sandbox.standIn("mattermost-ctl", `case "$1" in stop) rm -f ${sh(startedFile)} ;; start) touch ${sh(startedFile)} ;; esac`);
@@ -87,29 +52,17 @@ describe("point-in-time recovery with pgBackRest, PostgreSQL and loopback S3 ove
     after(async () => {
         await ping?.close();
         await cluster?.destroy();
-        await s3?.close();
+        await pitr?.close();
         sandbox?.cleanup();
-        pki?.dispose();
     });
 
     const enable = () =>
-        sandbox.runScript("standalone/enable-pitr.sh", [config, PITR.stanza, String(PITR.archiveTimeoutSeconds), `${backupUnitName("full")}.timer`, `${backupUnitName("diff")}.timer`], {
-            env: { ...cluster.scriptEnv(), PG_RESTART_COMMAND: sandbox.path("bin", "pg-restart") },
-            timeoutMs: 300_000,
-        });
+        sandbox.runScript("standalone/enable-pitr.sh", pitr.enableArgs([`${backupUnitName("full")}.timer`, `${backupUnitName("diff")}.timer`]), { env: pitr.enableEnv(), timeoutMs: 300_000 });
 
     function restoreEnv(extra: Record<string, string> = {}): Record<string, string> {
         return sandbox.env({
-            ...cluster.scriptEnv(),
-            BACKUP_COMMON: join(HOST_SCRIPT_DIR, "tools", "backup-common.sh"),
-            BACKUP_ENV_FILE: sandbox.path("no-env-file"),
-            BACKUP_STATE_DIR: sandbox.path("state"),
-            PGBACKREST_CONFIG: config,
-            PITR_STANZA: PITR.stanza,
+            ...pitr.restoreEnv(),
             MM_DB: DATABASE,
-            PG_STOP_COMMAND: sandbox.path("bin", "pg-stop"),
-            PG_START_COMMAND: sandbox.path("bin", "pg-start"),
-            PG_SERVER_LOG: join(cluster.root, "server.log"),
             MM_STOP_COMMAND: `${sandbox.path("bin", "mattermost-ctl")} stop`,
             MM_START_COMMAND: `${sandbox.path("bin", "mattermost-ctl")} start`,
             MM_PING_URL: ping.url,
@@ -123,17 +76,7 @@ describe("point-in-time recovery with pgBackRest, PostgreSQL and loopback S3 ove
     /** Inserts a post and waits until the WAL segment holding it is in the repository. */
     async function writeAndArchive(id: number): Promise<void> {
         await cluster.sql(DATABASE, `INSERT INTO posts VALUES (${id}, 'post ${id}')`);
-        const segment = (await cluster.sql("postgres", "SELECT pg_walfile_name(pg_switch_wal())")).trim();
-        const deadline = Date.now() + 60_000;
-        while (true) {
-            const archived = (await cluster.sql("postgres", "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")).trim();
-            // Names sort in WAL order within a timeline; a later timeline's names sort after.
-            if (archived >= segment || archived.slice(8) >= segment.slice(8)) {
-                return;
-            }
-            assert.ok(Date.now() < deadline, `segment ${segment} was not archived within 60 s (last archived: ${archived})`);
-            await new Promise((resolve) => setTimeout(resolve, 200));
-        }
+        await pitr.archiveNow();
     }
 
     const posts = async () => (await cluster.sql(DATABASE, "SELECT id FROM posts ORDER BY id")).trim().split("\n").filter((line) => line !== "").map(Number);
@@ -156,7 +99,7 @@ describe("point-in-time recovery with pgBackRest, PostgreSQL and loopback S3 ove
         assert.match((await cluster.sql("postgres", "SHOW archive_command")).trim(), /^pgbackrest --config=\S+ --stanza=mattermost archive-push %p$/);
         assert.equal(sandbox.calls("pg-restart").length, 1, "archive_mode needs one restart");
         assert.match(first.stdout, /making the first full backup/);
-        const info = await cluster.tryRun("pgbackrest", [`--config=${config}`, `--stanza=${PITR.stanza}`, "info"]);
+        const info = await cluster.tryRun("pgbackrest", [`--config=${pitr.config}`, `--stanza=${PITR.stanza}`, "info"]);
         assert.match(info.stdout, /^ +full backup: \d{8}-\d{6}F$/m, `a full backup is in the bucket:\n${info.stdout}${info.stderr}`);
         assert.deepEqual(sandbox.calls("systemctl").map((call) => call.argv), [
             ["daemon-reload"],
