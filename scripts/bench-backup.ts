@@ -176,6 +176,7 @@ async function main(): Promise<void> {
     const startedFile = sandbox.path("mattermost-started");
     writeFileSync(startedFile, "");
     const ping = await startPing(startedFile);
+    let pitr: LoopbackPitr | undefined;
     try {
         const version = (await cluster.sql("postgres", "SELECT version()")).trim();
         const settings = (
@@ -327,25 +328,19 @@ ${gitlabCtlMattermostBody(startedFile, sh)}
         // the new data directory beside the live one, replay and trial start, the swap, the promotion,
         // Mattermost's start and ping.
         await cluster.restartWith({ ...omnibusSettings(), wal_level: "replica" });
-        const pitr = await LoopbackPitr.create(cluster, sandbox, "bench");
-        let pitrBackupMs: number;
-        let pitrRestoreMs: number;
+        pitr = await LoopbackPitr.create(cluster, sandbox, "bench");
         const pitrPhases: Phase[] = [];
-        try {
-            pitrBackupMs = await timed("enable-pitr", `bash ${sh(join(HOST_SCRIPT_DIR, "standalone", "enable-pitr.sh"))} ${pitr.enableArgs([]).map(sh).join(" ")}`, { ...ourEnv, ...pitr.enableEnv() });
-            await pause(1100);
-            const moment = `${new Date().toISOString().slice(0, 19)}Z`;
-            await pause(1100);
-            await cluster.sql(DATABASE, "CREATE TABLE written_after_the_moment ()");
-            await pitr.archiveNow();
-            pitrRestoreMs = await timed("our point-in-time restore", `bash ${sh(join(HOST_SCRIPT_DIR, "tools", "mattermost-pitr-restore.sh"))} ${moment}`, { ...ourEnv, ...pitr.restoreEnv() }, (line, atMs) => {
-                if (/restoring to|reached|stopping|swapped in|promoting|complete;/.test(line)) {
-                    pitrPhases.push({ atMs, line: line.replace(/^mattermost-pitr-restore: /, "") });
-                }
-            });
-        } finally {
-            await pitr.close();
-        }
+        const pitrBackupMs = await timed("enable-pitr", `bash ${sh(join(HOST_SCRIPT_DIR, "standalone", "enable-pitr.sh"))} ${pitr.enableArgs([]).map(sh).join(" ")}`, { ...ourEnv, ...pitr.enableEnv() });
+        await pause(1100);
+        const moment = `${new Date().toISOString().slice(0, 19)}Z`;
+        await pause(1100);
+        await cluster.sql(DATABASE, "CREATE TABLE written_after_the_moment ()");
+        await pitr.archiveNow();
+        const pitrRestoreMs = await timed("our point-in-time restore", `bash ${sh(join(HOST_SCRIPT_DIR, "tools", "mattermost-pitr-restore.sh"))} ${moment}`, { ...ourEnv, ...pitr.restoreEnv() }, (line, atMs) => {
+            if (/restoring to|reached|stopping|swapped in|promoting|complete;/.test(line)) {
+                pitrPhases.push({ atMs, line: line.replace(/^mattermost-pitr-restore: /, "") });
+            }
+        });
         assertSame("point-in-time restore", await fingerprint(cluster, DATABASE), original);
         if ((await cluster.sql(DATABASE, "SELECT to_regclass('written_after_the_moment')")).trim() !== "") {
             throw new Error("point-in-time restore: what was written after the moment is still there");
@@ -408,7 +403,9 @@ ${gitlabCtlMattermostBody(startedFile, sh)}
     } finally {
         await ping.close();
         await s3.close();
+        // The cluster archives to the point-in-time repository until it stops: that server goes after it.
         await cluster.destroy();
+        await pitr?.close();
         sandbox.cleanup();
     }
 }

@@ -80,7 +80,14 @@ put_settings_back() {
     log "archive settings put back as they were" >&2
 }
 remove_copy() { [ -z "$auto_conf_before" ] || rm -f "$auto_conf_before"; }
-rollback_steps+=(put_settings_back)
+backup_pid=""
+stop_backup() {
+    [ -n "$backup_pid" ] || return 0
+    kill -TERM -- "-$backup_pid" 2>/dev/null || kill -TERM "$backup_pid" 2>/dev/null || true
+    wait "$backup_pid" 2>/dev/null || true
+    log "stopped the unfinished full backup; the next run makes it again" >&2
+}
+rollback_steps+=(stop_backup put_settings_back)
 cleanup_steps+=(remove_copy)
 auto_conf_before=$(mktemp "${TMPDIR:-/tmp}/postgresql.auto.conf.XXXXXX")
 cp -p "$auto_conf" "$auto_conf_before"
@@ -89,16 +96,17 @@ archive_command="pgbackrest --config=$config --stanza=$stanza archive-push %p"
 # replica is the least archiving needs; logical includes it.
 wal_level=$(sql -c 'SHOW wal_level')
 [ "$wal_level" != minimal ] || wal_level=replica
-sql -v wal_level="$wal_level" -v command="$archive_command" -v timeout="$archive_timeout" <<'SQL'
+sql -v wal_level="$wal_level" -v command="$archive_command" -v timeout="$archive_timeout" >/dev/null <<'SQL'
 ALTER SYSTEM SET wal_level = :'wal_level';
 ALTER SYSTEM SET archive_mode = 'on';
 ALTER SYSTEM SET archive_command = :'command';
 ALTER SYSTEM SET archive_timeout = :'timeout';
 SELECT pg_reload_conf();
 SQL
-# pg_settings shows what a reload could not apply yet.
+# pg_settings shows what a reload could not apply yet; other settings waiting for a restart are not
+# this step's to apply.
 sleep 0.5
-pending=$(sql -c "SELECT string_agg(name, ', ') FROM pg_settings WHERE pending_restart")
+pending=$(sql -c "SELECT string_agg(name, ', ') FROM pg_settings WHERE pending_restart AND name IN ('archive_mode', 'wal_level')")
 if [ -n "$pending" ]; then
     log "restarting PostgreSQL for $pending: $restart_command"
     restarted=true
@@ -115,7 +123,14 @@ if TZ=UTC pgbackrest_run info | grep -q 'full backup:'; then
 else
     log "making the first full backup"
     progress_start "the first full backup"
-    pgbackrest_run --type=full backup
+    # In a session of its own, waited for with `wait`, which a signal interrupts at once (a foreground
+    # command would delay the trap until it ended); a failure stops it and its workers.
+    backup_command=(pgbackrest --config="$config" --stanza="$stanza" --type=full backup)
+    if [ -n "$pg_run_as" ] && [ "$pg_run_as" != "$(id -un)" ]; then backup_command=(runuser -u "$pg_run_as" -- "${backup_command[@]}"); fi
+    setsid "${backup_command[@]}" &
+    backup_pid=$!
+    wait "$backup_pid"
+    backup_pid=""
     progress_stop
 fi
 

@@ -193,3 +193,44 @@ describe("point-in-time recovery with pgBackRest, PostgreSQL and loopback S3 ove
         assert.equal(sandbox.calls("mattermost-start-silently").length, 2, "Mattermost was started on the restored data, then again on the previous data");
     });
 });
+
+describe("enable-pitr.sh ended by a signal during its first full backup", { timeout: 600_000 }, () => {
+    it("stops the backup, puts the archive settings back (restarting PostgreSQL), says FAILED, and a re-run turns archiving on", async () => {
+        const cluster = await PostgresCluster.create();
+        const sandbox = new Sandbox();
+        const pitr = await LoopbackPitr.create(cluster, sandbox, "signal-test");
+        try {
+            sandbox.standIn("systemctl", "");
+            const run = () => spawn("bash", [join(HOST_SCRIPT_DIR, "standalone", "enable-pitr.sh"), ...pitr.enableArgs([])], { env: sandbox.env(pitr.enableEnv()), cwd: "/", stdio: ["ignore", "pipe", "pipe"] });
+            const child = run();
+            let output = "";
+            const collect = (chunk: Buffer) => {
+                output += chunk.toString("utf8");
+                if (output.includes("INFO: backup command begin") && !child.killed) {
+                    child.kill("SIGTERM");
+                }
+            };
+            child.stdout.on("data", collect);
+            child.stderr.on("data", collect);
+            const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
+            assert.equal(status, 143, output);
+            assert.match(output, /stopped the unfinished full backup/);
+            assert.match(output, /archive settings put back as they were/);
+            assert.match(output, /enable-pitr: FAILED \(ended by SIGTERM\)$/m);
+            assert.equal((await cluster.sql("postgres", "SHOW archive_mode")).trim(), "off", "archiving is off again: no WAL kept for an archive");
+            assert.equal(sandbox.calls("pg-restart").length, 2, "restarted to turn archiving on, and again to turn it off");
+            const info = await cluster.tryRun("pgbackrest", [`--config=${pitr.config}`, `--stanza=${PITR.stanza}`, "info"]);
+            assert.doesNotMatch(info.stdout, /full backup: \d{8}-\d{6}F$/m, "no complete full backup");
+
+            const again = await sandbox.runScript("standalone/enable-pitr.sh", pitr.enableArgs([]), { env: pitr.enableEnv(), timeoutMs: 300_000 });
+            assert.equal(again.status, 0, again.stdout + again.stderr);
+            assert.equal((await cluster.sql("postgres", "SHOW archive_mode")).trim(), "on");
+            const after = await cluster.tryRun("pgbackrest", [`--config=${pitr.config}`, `--stanza=${PITR.stanza}`, "info"]);
+            assert.match(after.stdout, /full backup: \d{8}-\d{6}F$/m);
+        } finally {
+            await cluster.destroy();
+            await pitr.close();
+            sandbox.cleanup();
+        }
+    });
+});
