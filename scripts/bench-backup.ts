@@ -14,7 +14,7 @@
 //                   gitlab-ctl stand-in stamps when the stop returned and when the start was called:
 //                   between the two, the database is unavailable to Mattermost (the downtime).
 //   pg_restore's own schedule (--jobs=nproc) on our dump, against the tool's schedule.
-//   point-in-time: the standalone host's pgBackRest archiving turned on (host/standalone/enable-pitr.sh,
+//   point-in-time: the standalone host's pgBackRest archiving turned on (host/enable-pitr.sh,
 //                  its first full backup to a second loopback S3 server, over TLS), then
 //                  host/tools/mattermost-pitr-restore.sh to a moment before a later write, end to end.
 // Each restore is checked against the original: every table's row count and content checksum, and
@@ -330,7 +330,7 @@ ${gitlabCtlMattermostBody(startedFile, sh)}
         await cluster.restartWith({ ...omnibusSettings(), wal_level: "replica" });
         pitr = await LoopbackPitr.create(cluster, sandbox, "bench");
         const pitrPhases: Phase[] = [];
-        const pitrBackupMs = await timed("enable-pitr", `bash ${sh(join(HOST_SCRIPT_DIR, "standalone", "enable-pitr.sh"))} ${pitr.enableArgs([]).map(sh).join(" ")}`, { ...ourEnv, ...pitr.enableEnv() });
+        const pitrBackupMs = await timed("enable-pitr", `bash ${sh(join(HOST_SCRIPT_DIR, "enable-pitr.sh"))} ${pitr.enableArgs([]).map(sh).join(" ")}`, { ...ourEnv, ...pitr.enableEnv() });
         await pause(1100);
         const moment = `${new Date().toISOString().slice(0, 19)}Z`;
         await pause(1100);

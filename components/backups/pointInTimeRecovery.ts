@@ -5,9 +5,8 @@
 
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { standaloneCommand } from "../mattermost/standalone/standaloneMattermostHost";
 import { HostFiles, type HostFile } from "../omnibus/hostFiles";
-import { hostFile } from "../omnibus/hostScripts";
+import { hostCommand, hostFile } from "../omnibus/hostScripts";
 import { HOST_OS } from "../versions/versions";
 import { TOOL_DIR } from "./backupPlan";
 import { PITR, backupUnitName, pgbackrestConfig, physicalBackupUnits, readPointInTime, ubuntuCluster, type PhysicalBackupType } from "./pitr";
@@ -69,7 +68,7 @@ export class PointInTimeRecovery extends pulumi.ComponentResource {
         const timers = TYPES.map((type) => `${backupUnitName(type)}.timer`);
         this.enabled = new command.remote.Command(`${name}-enable`, {
             connection: args.connection,
-            create: standaloneCommand("enable-pitr.sh", [PITR.configFile, PITR.stanza, String(PITR.archiveTimeoutSeconds), ...timers]),
+            create: hostCommand("enable-pitr.sh", [PITR.configFile, PITR.stanza, String(PITR.archiveTimeoutSeconds), ...timers]),
             // A new configuration, unit or tool runs it again; it changes only what differs.
             triggers: [args.instanceId, files.digest],
             addPreviousOutputInEnv: false,

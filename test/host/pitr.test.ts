@@ -1,6 +1,6 @@
 // Point-in-time recovery end to end: a real PostgreSQL cluster archives its WAL with the real
 // pgBackRest to the loopback S3 server (s3rver over TLS, its certificate from a throw-away CA), set up
-// by host/standalone/enable-pitr.sh with the configuration components/backups/pitr.ts renders; then
+// by host/enable-pitr.sh with the configuration components/backups/pitr.ts renders; then
 // host/tools/mattermost-pitr-restore.sh restores it to a moment between two writes. systemctl,
 // Mattermost's start and stop, and PostgreSQL's service commands are recording stand-ins (the last
 // run pg_ctl on the test cluster); Mattermost's ping is a loopback HTTP server.
@@ -57,7 +57,7 @@ describe("point-in-time recovery with pgBackRest, PostgreSQL and loopback S3 ove
     });
 
     const enable = () =>
-        sandbox.runScript("standalone/enable-pitr.sh", pitr.enableArgs([`${backupUnitName("full")}.timer`, `${backupUnitName("diff")}.timer`]), { env: pitr.enableEnv(), timeoutMs: 300_000 });
+        sandbox.runScript("enable-pitr.sh", pitr.enableArgs([`${backupUnitName("full")}.timer`, `${backupUnitName("diff")}.timer`]), { env: pitr.enableEnv(), timeoutMs: 300_000 });
 
     function restoreEnv(extra: Record<string, string> = {}): Record<string, string> {
         return sandbox.env({
@@ -201,7 +201,7 @@ describe("enable-pitr.sh ended by a signal during its first full backup", { time
         const pitr = await LoopbackPitr.create(cluster, sandbox, "signal-test");
         try {
             sandbox.standIn("systemctl", "");
-            const run = () => spawn("bash", [join(HOST_SCRIPT_DIR, "standalone", "enable-pitr.sh"), ...pitr.enableArgs([])], { env: sandbox.env(pitr.enableEnv()), cwd: "/", stdio: ["ignore", "pipe", "pipe"] });
+            const run = () => spawn("bash", [join(HOST_SCRIPT_DIR, "enable-pitr.sh"), ...pitr.enableArgs([])], { env: sandbox.env(pitr.enableEnv()), cwd: "/", stdio: ["ignore", "pipe", "pipe"] });
             const child = run();
             let output = "";
             const collect = (chunk: Buffer) => {
@@ -222,7 +222,7 @@ describe("enable-pitr.sh ended by a signal during its first full backup", { time
             const info = await cluster.tryRun("pgbackrest", [`--config=${pitr.config}`, `--stanza=${PITR.stanza}`, "info"]);
             assert.doesNotMatch(info.stdout, /full backup: \d{8}-\d{6}F$/m, "no complete full backup");
 
-            const again = await sandbox.runScript("standalone/enable-pitr.sh", pitr.enableArgs([]), { env: pitr.enableEnv(), timeoutMs: 300_000 });
+            const again = await sandbox.runScript("enable-pitr.sh", pitr.enableArgs([]), { env: pitr.enableEnv(), timeoutMs: 300_000 });
             assert.equal(again.status, 0, again.stdout + again.stderr);
             assert.equal((await cluster.sql("postgres", "SHOW archive_mode")).trim(), "on");
             const after = await cluster.tryRun("pgbackrest", [`--config=${pitr.config}`, `--stanza=${PITR.stanza}`, "info"]);

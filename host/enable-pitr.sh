@@ -18,8 +18,8 @@
 set -euo pipefail
 
 log() { printf 'enable-pitr: %s\n' "$*"; }
-# shellcheck source-path=SCRIPTDIR source=../lib/step-common.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../lib/step-common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/step-common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/step-common.sh"
 
 [ "$#" -ge 3 ] || fail "usage: enable-pitr.sh CONFIG STANZA ARCHIVE_TIMEOUT_SECONDS [TIMER...]"
 config=$1 stanza=$2 archive_timeout=$3
