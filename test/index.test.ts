@@ -525,6 +525,26 @@ describe("program, split topology with a standalone Mattermost", () => {
         assert.ok(register.secretInputs.includes("stdin"));
     });
 
+    it("archives its database's WAL once Mattermost and the backup tools are in place, to a folder its role alone reaches", () => {
+        assert.equal(scriptOfCommand(String(named(run, "mattermost-pitr-enable").inputs.create)), "enable-pitr.sh");
+        assert.ok(waitsFor(run, "mattermost-pitr-enable", "mattermost-health"));
+        assert.ok(waitsFor(run, "mattermost-pitr-enable", "mattermost-backup-timers"), "the restore tool sources the backup tools' common file");
+        const policy = (host: string) => String(named(run, `${host}-backup-access`, "aws:iam/rolePolicy:RolePolicy").inputs.policy);
+        assert.match(policy("mattermost"), /\/mattermost-pitr\//);
+        assert.doesNotMatch(policy("gitlab"), /mattermost-pitr/, "the GitLab host's role does not reach the repository");
+        assert.equal(run.resources.filter((r) => r.name === "mattermost-pitr-restore").length, 0, "no restore without backup.restoreFrom");
+    });
+
+    it("restores a point in time with point-in-time recovery, not the dump tool, before the backup timers and the first administrator", async () => {
+        const moment = new Date(Date.now() - 3_600_000).toISOString().replace(/\.\d+Z$/, "Z");
+        const restored = await runOffline({ ...standaloneConfig(), backup: { restoreFrom: moment } });
+        assert.match(String(named(restored, "mattermost-pitr-restore").inputs.create), new RegExp(`mattermost-pitr-restore ${moment}$`));
+        assert.equal(named(restored, "mattermost-pitr-restore").inputs.update, "true", "a changed connection restores nothing again");
+        assert.equal(restored.resources.filter((r) => r.name === "mattermost-restore").length, 0);
+        assert.ok(waitsFor(restored, "mattermost-backup-timers", "mattermost-pitr-restore"));
+        assert.ok(waitsFor(restored, "mattermost-admin-ensure", "mattermost-pitr-restore"));
+    });
+
     it("exports the mode, the exact Mattermost version, which edition gives GitLab sign-in, and the host's tools", () => {
         const outputs = run.outputs as Record<string, unknown>;
         assert.equal(outputs.mattermostMode, "standalone");

@@ -3,6 +3,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { backupLifecycleRules, hostBackupPolicy, tlsOnlyBucketPolicy, type OwnBackupKeys } from "./backupPlan";
+import { pitrBucketStatements } from "./pitr";
 
 /** What the stack reports for a job before its first success is in the bucket (the record never expires). */
 export const NO_RECORDED_BACKUP = "none in the bucket";
@@ -73,6 +74,8 @@ export interface HostBackupAccessArgs {
     bucketArn: pulumi.Input<string>;
     /** The host's own keys: all it may write, read and list. */
     own: OwnBackupKeys;
+    /** The host archives its PostgreSQL with pgBackRest (standalone Mattermost): it may also use the repository's folder. */
+    pointInTimeRecovery?: boolean;
 }
 
 /** An instance profile for one host: its own part of the bucket (see hostBackupPolicy), and nothing else. */
@@ -91,7 +94,11 @@ export class HostBackupAccess extends pulumi.ComponentResource {
         }, parent);
         new aws.iam.RolePolicy(name, {
             role: role.id,
-            policy: pulumi.output(args.bucketArn).apply((arn) => JSON.stringify(hostBackupPolicy(arn, args.own))),
+            policy: pulumi.output(args.bucketArn).apply((arn) => {
+                const policy = hostBackupPolicy(arn, args.own);
+                const pitr = args.pointInTimeRecovery ? pitrBucketStatements(arn, pulumi.getStack()) : [];
+                return JSON.stringify({ ...policy, Statement: [...policy.Statement, ...pitr] });
+            }),
         }, parent);
         const profile = new aws.iam.InstanceProfile(name, { role: role.name }, parent);
         this.instanceProfileName = profile.name;

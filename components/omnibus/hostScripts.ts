@@ -20,6 +20,7 @@ export const HOST_SCRIPTS = [
     "ensure-mattermost-admin.sh",
     "upgrade-gitlab.sh",
     "enable-backups.sh",
+    "enable-pitr.sh",
 ] as const;
 
 export type HostScript = (typeof HOST_SCRIPTS)[number];

@@ -227,7 +227,10 @@ export interface BackupSettings {
     readonly retentionDays: number;
     /** Complete backups per job that never expire, however old: the newest ones. */
     readonly keepNewest: number;
-    /** A Mattermost backup to restore once, by its UTC timestamp (YYYYmmddTHHMMSSZ) or `latest`. */
+    /**
+     * What to restore Mattermost to, once: a backup by its UTC timestamp (YYYYmmddTHHMMSSZ) or `latest`;
+     * with a standalone Mattermost, a point in time (YYYY-MM-DDTHH:MM:SSZ) within retentionDays.
+     */
     readonly restoreFrom?: string;
 }
 

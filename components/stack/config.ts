@@ -4,6 +4,7 @@
 
 import { isIP } from "node:net";
 import { calendarProblem } from "../backups/calendar";
+import { pointInTimeProblem, readPointInTime } from "../backups/pitr";
 import { firstRedundantCidr, parseCidr, tooWideTogether } from "../settings/cidr";
 import { checkProvidedCertificate, parseCaCertificate } from "../tls/certificateChecks";
 import { ConfigError } from "../settings/configError";
@@ -181,7 +182,27 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
     if (mode === "standalone") {
         checkStandaloneSettings(settings);
     }
+    checkPointInTime(settings, now);
     return settings;
+}
+
+/**
+ * A point in time in backup.restoreFrom: only the standalone host archives its database's WAL, and only
+ * moments from the retention window's start to now can be restored.
+ */
+function checkPointInTime(settings: DeploymentSettings, now: Date): void {
+    const restoreFrom = settings.backup.restoreFrom;
+    const time = restoreFrom === undefined ? undefined : readPointInTime(restoreFrom);
+    if (time === undefined) {
+        return;
+    }
+    if (settings.mattermost.mode !== "standalone") {
+        throw new ConfigError("backup.restoreFrom", `is a point in time (${restoreFrom}), which only a standalone Mattermost can be restored to: the bundled one's database is not archived continuously. Use a backup's timestamp (YYYYmmddTHHMMSSZ) or "latest", or set mattermost.mode standalone.`);
+    }
+    const problem = pointInTimeProblem(time, now, settings.backup.retentionDays);
+    if (problem !== undefined) {
+        throw new ConfigError("backup.restoreFrom", `${problem}. Choose a moment from then to now, in UTC (YYYY-MM-DDTHH:MM:SSZ).`);
+    }
 }
 
 function readObject(raw: Readonly<Record<string, string>>, key: ObjectKey): RawObject {
@@ -805,8 +826,8 @@ function readBackup(backup: RawObject): BackupSettings {
     const retention = readWholeNumber(backup.retentionDays, "backup.retentionDays", { ...DAYS, fallback: DEFAULTS.backup.retentionDays });
     const keepNewest = readWholeNumber(backup.keepNewest, "backup.keepNewest", { min: 1, max: 1000, unit: "backups", fallback: DEFAULTS.backup.keepNewest });
     const restoreFrom = backup.restoreFrom;
-    if (restoreFrom !== undefined && (typeof restoreFrom !== "string" || !(restoreFrom === "latest" || isBackupTimestamp(restoreFrom)))) {
-        throw new ConfigError("backup.restoreFrom", `must be a backup's UTC timestamp such as 20261126T030000Z (see the bucket's <stack>/mattermost/ folders) or "latest", got ${JSON.stringify(restoreFrom)}.`);
+    if (restoreFrom !== undefined && (typeof restoreFrom !== "string" || !(restoreFrom === "latest" || isBackupTimestamp(restoreFrom) || readPointInTime(restoreFrom) !== undefined))) {
+        throw new ConfigError("backup.restoreFrom", `must be a backup's UTC timestamp such as 20261126T030000Z (see the bucket's <stack>/mattermost/ folders), "latest", or with mattermost.mode standalone a point in time in UTC such as 2026-11-26T10:15:00Z, got ${JSON.stringify(restoreFrom)}.`);
     }
     return { schedule, retentionDays: retention, keepNewest, ...(restoreFrom === undefined ? {} : { restoreFrom }) };
 }

@@ -12,6 +12,8 @@ import { Certificates } from "../tls/certificates";
 import { Dns } from "../aws/dns";
 import { GitlabConfig, type HealthCheck } from "../omnibus/gitlabConfig";
 import { FirstAdmin } from "../mattermost/firstAdmin";
+import { PointInTimeRecovery } from "../backups/pointInTimeRecovery";
+import { readPointInTime } from "../backups/pitr";
 import { mattermostTools } from "../mattermost/mattermostTools";
 import { GitlabPlugin } from "../mattermost/gitlabPlugin";
 import { DataVolume, DataVolumeSnapshots } from "../aws/dataVolume";
@@ -79,6 +81,8 @@ interface MattermostSide {
     readonly dataVolumeId: pulumi.Output<string>;
     /** Mattermost's own release on a host of its own, not Omnibus's. */
     readonly standalone: boolean;
+    /** The restore to the moment backup.restoreFrom names (standalone only). */
+    readonly pointInTimeRestore?: pulumi.Resource;
 }
 
 export class Deployment extends pulumi.ComponentResource {
@@ -140,6 +144,8 @@ export class Deployment extends pulumi.ComponentResource {
                     permissions: new HostBackupAccess(`${plan.name}-backup-access`, {
                         bucketArn: storage.bucketArn,
                         own: ownBackupKeys(plan, pulumi.getStack()),
+                        // Only a standalone host's own PostgreSQL archives its WAL to the bucket.
+                        pointInTimeRecovery: plan.role === "mattermost-standalone",
                     }, parent),
                     sshAccess: settings.ssh.access,
                     instanceType: plan.instanceType,
@@ -308,7 +314,25 @@ export class Deployment extends pulumi.ComponentResource {
                 after: [standalone.healthGate],
                 restoreFirst: settings.backup.restoreFrom !== undefined,
             }, parent);
-            return { ready: [standalone.healthGate], tools: installMattermostTools(plan, [standalone.healthGate]), backups, dataVolumeId: data.volumeId, standalone: true };
+            // Its database's WAL goes to the bucket continuously; the restore tool sources the backup tools' common file.
+            const pointInTime = settings.backup.restoreFrom === undefined ? undefined : readPointInTime(settings.backup.restoreFrom);
+            const recovery = new PointInTimeRecovery(`${plan.name}-pitr`, {
+                connection: host.connection,
+                instanceId: host.instanceId,
+                bucketName: storage.bucketName,
+                region: storage.region,
+                retentionDays: settings.backup.retentionDays,
+                after: [standalone.healthGate, backups.toolsReady],
+                restore: pointInTime === undefined ? undefined : { to: settings.backup.restoreFrom as string, after: [standalone.healthGate], dataVolumeId: data.volumeId },
+            }, parent);
+            return {
+                ready: [standalone.healthGate],
+                tools: installMattermostTools(plan, [standalone.healthGate]),
+                backups,
+                dataVolumeId: data.volumeId,
+                standalone: true,
+                ...(recovery.restore ? { pointInTimeRestore: recovery.restore } : {}),
+            };
         };
         const omnibusSide = (host: ReturnType<typeof configure>): MattermostSide => ({
             ready: [host.config.apply, ...host.config.healthGates],
@@ -351,15 +375,17 @@ export class Deployment extends pulumi.ComponentResource {
 
         const mattermostPlan = plans.find((plan) => plan.runsMattermost) as HostPlan;
         const restoreFrom = settings.backup.restoreFrom;
+        // A point in time is restored by the standalone host's point-in-time recovery; a backup by the restore tool.
         const restore =
-            restoreFrom &&
+            mattermost.pointInTimeRestore ??
+            (restoreFrom &&
             new MattermostRestore("mattermost-restore", {
                 backup: restoreFrom,
                 connection: hostOf(mattermostPlan).connection,
                 dataVolumeId: mattermost.dataVolumeId,
                 // The restore tool and its settings come with the backups; their timers wait for it.
                 after: [...mattermost.ready, mattermost.backups.toolsReady],
-            }, parent).step;
+            }, parent).step);
         if (restore) {
             mattermost.backups.enableTimers([restore]);
         }

@@ -1107,8 +1107,8 @@ esac`);
 describe("every host script: a signal is a failure that cleans up, says FAILED and why, and a re-run recovers", () => {
     test("every script of host/ has a signal scenario, except those whose own test file signals them", () => {
         // upgrade-gitlab.sh: test/host/upgrade.test.ts; ensure-mattermost-admin.sh: test/host/firstAdmin.test.ts;
-        // mount- and move-to-data-volume.sh: test/host/dataVolume.test.ts.
-        const signalledElsewhere = ["upgrade-gitlab.sh", "ensure-mattermost-admin.sh", "mount-data-volume.sh", "move-to-data-volume.sh"];
+        // mount- and move-to-data-volume.sh: test/host/dataVolume.test.ts; enable-pitr.sh: test/host/pitr.test.ts.
+        const signalledElsewhere = ["upgrade-gitlab.sh", "ensure-mattermost-admin.sh", "mount-data-volume.sh", "move-to-data-volume.sh", "enable-pitr.sh"];
         assert.deepEqual(
             SIGNAL_SCENARIOS.map((scenario) => scenario.script).sort(),
             HOST_SCRIPTS.filter((script) => !signalledElsewhere.includes(script)).sort(),

@@ -47,6 +47,19 @@ describe("npm run bench:backup", () => {
         assert.deepEqual([printedGuide, printedOurs], [guideRestore, ourRestore]);
         assertRatio(ratio!, guideRestore!, ourRestore!);
 
+        // The point-in-time restore beside it, in the same run, on the same data.
+        const [pitrRestore] = figures(output, /^point-in-time restore \(pgBackRest, physical, to a moment\): ([\d.]+) s, Mattermost down \d+ ms; its first full backup \(enable-pitr\.sh, archiving on\) [\d.]+ s$/m);
+        const [pitrGuideRatio, guideAgain, pitrAgain, pitrOursRatio, oursAgain, pitrOnceMore] = figures(
+            output,
+            /^restore: point-in-time is ([\d.]+)x as fast as the guide's \(guide ([\d.]+) s \/ point-in-time ([\d.]+) s\), ([\d.]+)x as fast as our dump restore \(ours ([\d.]+) s \/ point-in-time ([\d.]+) s\)$/m,
+        );
+        assert.deepEqual([guideAgain, oursAgain, pitrAgain, pitrOnceMore], [guideRestore, ourRestore, pitrRestore, pitrRestore]);
+        assertRatio(pitrGuideRatio!, guideRestore!, pitrRestore!);
+        assertRatio(pitrOursRatio!, ourRestore!, pitrRestore!);
+        for (const phase of [/restoring to \S+ into \S+ while Mattermost keeps serving/, /paused there, and answers/, /is the restored cluster; the previous one is/, /promoting the restored cluster/, /restore to \S+ complete; Mattermost answers at/]) {
+            assert.match(output, phase, "a phase of the point-in-time restore");
+        }
+
         // The restore ran end to end: verified, swapped, and Mattermost answered.
         for (const phase of ["backup verified:", "restoring into the new database", "posts loaded;", "restored database checked: all", "database swapped in:", "complete; Mattermost answers at"]) {
             assert.ok(output.includes(phase), `the restore's phases include "${phase}"`);

@@ -28,7 +28,7 @@ const nodeStandIn = (major: number) => `case "$1" in -p) echo ${major} ;; --vers
  * Runs the script in a copy of the project whose package.json asks for Node.js `engines`, on a machine
  * whose Node.js is `machineNode` and that has systemd-analyze or not. Returns what the stand-ins recorded.
  */
-function setUp(name: string, options: { engines: string; machineNode: number; systemdAnalyze: boolean }) {
+function setUp(name: string, options: { engines: string; machineNode: number; systemdAnalyze: boolean; pgbackrest?: boolean }) {
     const project = join(scratch, name);
     const bin = join(scratch, `${name}-bin`);
     const calls = join(scratch, `${name}-calls`);
@@ -68,6 +68,7 @@ esac`,
     executable(join(bin, "shellcheck"), `echo "version: 0.9.0"`);
     executable(join(bin, "rclone"), ":");
     if (options.systemdAnalyze) executable(join(bin, "systemd-analyze"), ":");
+    if (options.pgbackrest) executable(join(bin, "pgbackrest"), ":");
     const result = spawnSync("/bin/bash", [join(project, "scripts", "setup-and-test.sh")], { encoding: "utf8", env: { PATH: bin, HOME: scratch } });
     const recorded = (tool: string) => (existsSync(join(calls, tool)) ? readFileSync(join(calls, tool), "utf8").trim().split("\n") : []);
     return { result, aptGet: recorded("apt-get"), npm: recorded("npm"), project };
@@ -85,6 +86,15 @@ describe("scripts/setup-and-test.sh", () => {
         const { result, aptGet } = setUp("with-systemd", { engines: ">=22", machineNode: 24, systemdAnalyze: true });
         assert.equal(result.status, 0, result.stderr);
         assert.ok(!aptGet.some((line) => line.split(" ").includes("systemd")), `apt-get: ${aptGet.join(" | ")}`);
+    });
+
+    it("installs pgBackRest when it is missing, and only then: the point-in-time recovery tests run it", () => {
+        const missing = setUp("no-pgbackrest", { engines: ">=22", machineNode: 24, systemdAnalyze: true });
+        assert.equal(missing.result.status, 0, missing.result.stderr);
+        assert.ok(missing.aptGet.find((line) => line.startsWith("install "))?.split(" ").includes("pgbackrest"), `apt-get: ${missing.aptGet.join(" | ")}`);
+        const present = setUp("with-pgbackrest", { engines: ">=22", machineNode: 24, systemdAnalyze: true, pgbackrest: true });
+        assert.equal(present.result.status, 0, present.result.stderr);
+        assert.ok(!present.aptGet.some((line) => line.split(" ").includes("pgbackrest")), `apt-get: ${present.aptGet.join(" | ")}`);
     });
 
     it("fetches a Node.js when the machine's is older than package.json's engines asks, and runs the tests with it", () => {

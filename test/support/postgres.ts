@@ -43,7 +43,7 @@ export class PostgresCluster {
     /** The superuser role, named after osUser (initdb's default), reached by peer authentication. */
     readonly superuser: string;
     readonly port = 5432;
-    private readonly settings: Record<string, string>;
+    private settings: Record<string, string>;
 
     private constructor(root: string, bin: string, osUser: string, settings: Record<string, string>) {
         this.root = root;
@@ -103,14 +103,30 @@ export class PostgresCluster {
         };
     }
 
-    async start(): Promise<void> {
-        const options = [
+    /** The server's log file. */
+    get logFile(): string {
+        return join(this.root, "server.log");
+    }
+
+    /** The options pg_ctl gives the server (`--options`): the socket, no TCP, and the cluster's settings. */
+    serverOptions(): string {
+        return [
             "-c listen_addresses=''",
             `-c unix_socket_directories='${this.socketDir}'`,
             `-c port=${this.port}`,
             ...Object.entries(this.settings).map(([key, value]) => `-c ${key}='${value}'`),
         ].join(" ");
-        await this.runAsOwner(join(this.bin, "pg_ctl"), ["--pgdata", this.dataDir, "--log", join(this.root, "server.log"), "--options", options, "--wait", "start"]);
+    }
+
+    async start(): Promise<void> {
+        await this.runAsOwner(join(this.bin, "pg_ctl"), ["--pgdata", this.dataDir, "--log", this.logFile, "--options", this.serverOptions(), "--wait", "start"]);
+    }
+
+    /** Stops the server and starts it again with `settings` in place of the ones it had. */
+    async restartWith(settings: Record<string, string>): Promise<void> {
+        await this.stop();
+        this.settings = settings;
+        await this.start();
     }
 
     async stop(): Promise<void> {

@@ -24,12 +24,28 @@ export class LoopbackS3 {
         readonly endpoint: string,
     ) {}
 
-    static async start(): Promise<LoopbackS3> {
+    /**
+     * With `tls` (a certificate for localhost and its key), s3rver serves https on localhost's address,
+     * for clients that speak S3 only over TLS (pgBackRest).
+     */
+    static async start(tls?: { certificate: string; key: string }): Promise<LoopbackS3> {
         const directory = mkdtempSync(join(tmpdir(), "mm-s3-"));
         const bucket = "gitlab-mattermost-backups";
-        const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+        const server = new S3rver({
+            address: "127.0.0.1",
+            port: 0,
+            silent: true,
+            directory,
+            configureBuckets: [{ name: bucket }],
+            ...(tls === undefined ? {} : { cert: tls.certificate, key: tls.key }),
+        });
         const address = await server.run();
-        return new LoopbackS3(server, directory, `http://127.0.0.1:${address.port}`);
+        return new LoopbackS3(server, directory, tls === undefined ? `http://127.0.0.1:${address.port}` : `https://localhost:${address.port}`);
+    }
+
+    /** The port the server listens on. */
+    get port(): number {
+        return Number(new URL(this.endpoint).port);
     }
 
     /** BACKUP_REMOTE for the scripts: the remote and the bucket. */

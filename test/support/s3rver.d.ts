@@ -9,6 +9,9 @@ declare module "s3rver" {
         directory?: string;
         resetOnClose?: boolean;
         configureBuckets?: { name: string }[];
+        /** PEM certificate and key: s3rver then serves https. */
+        cert?: string;
+        key?: string;
     }
 
     class S3rver {
