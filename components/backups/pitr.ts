@@ -7,6 +7,7 @@
 
 import { DEFAULTS } from "../settings/settings";
 import type { IamStatement } from "./backupPlan";
+import { STANDALONE_LAYOUT } from "../mattermost/standalone/hostLayout";
 
 export const PITR = {
     /** pgBackRest's name for the cluster it backs up. */
@@ -34,9 +35,9 @@ export const PITR = {
     lockPath: "/tmp/pgbackrest",
 } as const;
 
-/** Ubuntu's cluster `main` of a PostgreSQL major: where its data and its socket are. */
+/** The standalone host's cluster `main` of a PostgreSQL major (Ubuntu's package, its data on the data volume): where its data and its socket are. */
 export function ubuntuCluster(major: number): { dataDirectory: string; socketDirectory: string; port: number } {
-    return { dataDirectory: `/var/lib/postgresql/${major}/main`, socketDirectory: "/var/run/postgresql", port: 5432 };
+    return { dataDirectory: `${STANDALONE_LAYOUT.postgresqlDirectory}/${major}/main`, socketDirectory: "/var/run/postgresql", port: 5432 };
 }
 
 /** The repository: the stack's bucket, as the instance profile reaches it. */

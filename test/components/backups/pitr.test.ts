@@ -50,7 +50,7 @@ describe("pgbackrest.conf", () => {
             ["backup", "repo-retention-full-type", "time"],
             ["backup", "repo-retention-full", "30"],
             ["backup", "compress-type", "zst"],
-            ["backup", "pg-path", "/var/lib/postgresql/16/main"],
+            ["backup", "pg-path", "/var/opt/mattermost/postgresql/16/main"],
             ["backup", "pg-socket-path", "/var/run/postgresql"],
             ["restore", "repo-path", "/prod/mattermost-pitr"],
         ];
