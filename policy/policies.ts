@@ -361,7 +361,8 @@ export const hostRolesOwnBackupsOnly: ResourceValidationPolicy = {
     name: "host-roles-own-backups-only",
     description:
         "The S3 rights of IAM role policies (aws.iam.RolePolicy, and an aws.iam.Role's inline policies; this program's " +
-        "roles are its hosts' instance profiles) stop at the host's own backups: no s3:DeleteObject, " +
+        "roles are its hosts' instance profiles) stop at the host's own backups: no s3:DeleteObject (except in a " +
+        "point-in-time repository folder the role writes, which pgBackRest expires; the bucket's versioning keeps what it deletes), " +
         "s3:DeleteObjectVersion, s3:DeleteBucket or s3:PutLifecycleConfiguration, by name or wildcard; reads " +
         "(s3:GetObject, s3:GetObjectVersion) and tagging (s3:PutObjectTagging, s3:PutObjectVersionTagging: a tag can " +
         "make the lifecycle expire an object) only of keys the role also writes (s3:PutObject), never every object of " +

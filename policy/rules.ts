@@ -5,6 +5,7 @@
 
 import { gunzipSync } from "node:zlib";
 import { parseCidr, tooWideTogether, type Cidr } from "../components/settings/cidr";
+import { PITR } from "../components/backups/pitr";
 
 // --- Architecture ----------------------------------------------------------------------------------
 
@@ -250,6 +251,8 @@ export function deniesInsecureTransport(document: unknown, bucketArn: string | u
  * rule, which is a delete with a delay.
  */
 const ERASING_ACTIONS = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:DeleteBucket", "s3:PutLifecycleConfiguration"] as const;
+/** The key of an object in a stack's point-in-time repository (components/backups/pitr.ts). */
+const PITR_REPOSITORY_KEY = new RegExp(`^[^/*]+/${PITR.bucketFolder}/\\*$`);
 const READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"] as const;
 /** A tag can make the bucket's lifecycle expire an object, so tagging is held to a host's own keys. */
 const TAGGING_ACTIONS = ["s3:PutObjectTagging", "s3:PutObjectVersionTagging"] as const;
@@ -275,14 +278,19 @@ export function hostRoleGaps(document: unknown): string[] {
     if (allows.some((statement) => statement.NotAction !== undefined || statement.NotResource !== undefined)) {
         gaps.push("allows by NotAction or NotResource, which grants everything it does not name");
     }
-    const erasing = ERASING_ACTIONS.filter((action) => allows.some((statement) => grantsAction(statement, action)));
-    if (erasing.length > 0) {
-        gaps.push(`may erase backups (${erasing.join(", ")})`);
-    }
     const resourcesFor = (actions: readonly string[]) => [
         ...new Set(allows.filter((statement) => actions.some((action) => grantsAction(statement, action))).flatMap((statement) => listOf(statement.Resource))),
     ];
     const writable = resourcesFor(["s3:PutObject"]);
+    // pgBackRest expires its own old backups and WAL in the point-in-time repository, so a host may delete
+    // there, and only there, in a folder it writes; the bucket's versioning keeps what it deletes.
+    const expiresOwnRepository = (statement: Statement, action: string) =>
+        action === "s3:DeleteObject" &&
+        listOf(statement.Resource).every((resource) => writable.includes(resource) && PITR_REPOSITORY_KEY.test(objectKeyOf(resource) ?? ""));
+    const erasing = ERASING_ACTIONS.filter((action) => allows.some((statement) => grantsAction(statement, action) && !expiresOwnRepository(statement, action)));
+    if (erasing.length > 0) {
+        gaps.push(`may erase backups (${erasing.join(", ")})`);
+    }
     for (const resource of resourcesFor(READ_ACTIONS)) {
         if (objectKeyOf(resource) === "*") {
             gaps.push(`may read every object of ${resource === "*" ? "every bucket" : resource.replace(/\/\*$/, "")}`);
@@ -301,7 +309,9 @@ export function hostRoleGaps(document: unknown): string[] {
         if (prefixes === undefined) {
             gaps.push(`may list every key of ${listOf(statement.Resource).filter(isBucketLevel).join(", ")}: add a StringLike condition on s3:prefix with the host's own folders`);
         } else {
-            for (const prefix of prefixes.filter((candidate) => !ownKeys.some((own) => iamMatch(own, candidate.replace(/\*$/, ""), false)))) {
+            // A folder's own name (`a/b` for `a/b/*`) lists only what is in it, as its tools list it.
+            const isOwn = (candidate: string) => ownKeys.some((own) => iamMatch(own, candidate.replace(/\*$/, ""), false) || own === `${candidate}/*`);
+            for (const prefix of prefixes.filter((candidate) => !isOwn(candidate))) {
                 gaps.push(`may list under "${prefix}", which it does not write`);
             }
         }

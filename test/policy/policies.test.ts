@@ -33,6 +33,7 @@ import {
 import { runOffline } from "../../scripts/offlineRuntime";
 import { readStackConfig } from "../../scripts/render";
 import { fromRegistered, runPolicies, type FakeResource, type Violation } from "./policyHarness";
+import { pitrBucketStatements } from "../../components/backups/pitr";
 
 const typeOf = (resourceClass: unknown) => (resourceClass as { __pulumiType: string }).__pulumiType;
 
@@ -904,6 +905,15 @@ describe("the rules", () => {
         assert.deepEqual(hostRoleGaps(allow("s3:GetObject", "arn:aws:s3:::*")), ["may read every object of arn:aws:s3:::*"]);
         assert.deepEqual(hostRoleGaps(allow("s3:Get?bject", `${BUCKET_ARN}/dev/gitlab-etc/*`)), [`may read ${BUCKET_ARN}/dev/gitlab-etc/*, which it does not write: a host reads only its own backups`]);
         assert.deepEqual(hostRoleGaps({ Statement: [{ Effect: "Allow", NotAction: "s3:DeleteObject", Resource: `${BUCKET_ARN}/dev/*` }] }), ["allows by NotAction or NotResource, which grants everything it does not name"]);
+        // pgBackRest expires its own repository: deleting there, in a folder the role writes, is no gap; elsewhere it is.
+        const repository = pitrBucketStatements(BUCKET_ARN, "dev");
+        assert.deepEqual(hostRoleGaps({ Statement: repository }), []);
+        assert.deepEqual(hostRoleGaps({ Statement: [{ ...repository[0], Action: ["s3:GetObject", "s3:DeleteObject"] }] }), [
+            "may erase backups (s3:DeleteObject)",
+            `may read ${BUCKET_ARN}/dev/mattermost-pitr/*, which it does not write: a host reads only its own backups`,
+        ]);
+        assert.deepEqual(hostRoleGaps(allow(["s3:PutObject", "s3:DeleteObject"], `${BUCKET_ARN}/dev/mattermost/*`)), ["may erase backups (s3:DeleteObject)"]);
+        assert.deepEqual(hostRoleGaps(allow(["s3:PutObject", "s3:DeleteObjectVersion"], `${BUCKET_ARN}/dev/mattermost-pitr/*`)), ["may erase backups (s3:DeleteObjectVersion)"]);
         // A Deny, and rights outside S3, are not the rule's business.
         assert.deepEqual(hostRoleGaps({ Statement: [{ Effect: "Deny", Action: "s3:*", Resource: "*" }, { Effect: "Allow", Action: "ses:SendRawEmail", Resource: "*" }] }), []);
     });

@@ -200,7 +200,7 @@ describe("install-mattermost.sh", () => {
             sandbox.write("host/var/opt/mattermost/postgresql/15/main/PG_VERSION", "15\n");
             const result = await run(sandbox, ["11.7.9", "enterprise", archive.sha256]);
             assert.equal(result.status, 1, describeRun(result));
-            assert.match(result.stderr, /FAILED: the data volume holds a PostgreSQL 15 cluster .* this host installed PostgreSQL 16: upgrade the cluster/);
+            assert.match(result.stderr, /FAILED \(exit status 1\): the data volume holds a PostgreSQL 15 cluster .* this host installed PostgreSQL 16: upgrade the cluster/);
             assert.deepEqual(sandbox.calls("pg_createcluster"), []);
             assert.equal(existsSync(sandbox.path("host/var/opt/mattermost/postgresql/16")), false);
         });
