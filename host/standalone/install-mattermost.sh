@@ -20,6 +20,9 @@ log() { printf 'install-mattermost: %s\n' "$*"; }
 # ended the run, cleanup_steps after every run.
 # shellcheck source-path=SCRIPTDIR source=../lib/step-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/step-common.sh"
+# apt's options, the package scripts' environment and resume_interrupted_dpkg, shared with install-omnibus.sh.
+# shellcheck source-path=SCRIPTDIR source=../lib/packages.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/packages.sh"
 
 # A release or link is only ever renamed into place whole; what is left half done is scratch.
 scratch=()
@@ -45,7 +48,6 @@ link="$opt/mattermost"
 data="$root/var/opt/mattermost"
 user=mattermost
 url="https://releases.mattermost.com/$version/$name-linux-amd64.tar.gz"
-apt_options=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=5)
 
 clusters="$data/postgresql"
 # The package would create its cluster under /var/lib on the root volume; this script makes it on the
@@ -59,9 +61,9 @@ chmod 0644 "$staged_conf"
 mv -f "$staged_conf" "$createcluster_conf"
 
 log "installing PostgreSQL and nginx from Ubuntu's packages"
-export DEBIAN_FRONTEND=noninteractive
+resume_interrupted_dpkg
 apt-get "${apt_options[@]}" update -q
-apt-get "${apt_options[@]}" install -y -q postgresql nginx
+"${package_env[@]}" apt-get "${apt_options[@]}" install -y -q postgresql nginx
 # The package's welcome site would answer for any name on port 80.
 rm -f "$root/etc/nginx/sites-enabled/default"
 

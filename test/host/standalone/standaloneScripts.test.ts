@@ -11,6 +11,7 @@ import { describe, it } from "node:test";
 import { STANDALONE_LAYOUT } from "../../../components/mattermost/standalone/hostLayout";
 import { standaloneCommand } from "../../../components/mattermost/standalone/standaloneMattermostHost";
 import { HOST_SCRIPT_DIR } from "../../../components/omnibus/hostScripts";
+import { interruptedDpkg } from "../../support/dpkg";
 import { TestPki } from "../../support/pki";
 import { Sandbox, runProcess, sh, withSandbox, type RunResult, waitForFile } from "../../support/standIns";
 
@@ -99,9 +100,12 @@ async function releaseArchive(sandbox: Sandbox, name: string): Promise<{ path: s
 function installStandIns(sandbox: Sandbox, archive: string): void {
     // The postgresql package brings server 16 (Ubuntu 24.04) and, as told, no cluster of its own.
     const createclusterConf = sandbox.path("host/etc/postgresql-common/createcluster.d/gitlab-mattermost.conf");
+    // apt refuses everything while a killed dpkg run's journal is there, as the real one does.
     sandbox.standIn(
         "apt-get",
-        `case " $* " in *" install "*)
+        `record_env
+if [ -n "$(ls -A ${sh(sandbox.path("var/lib/dpkg/updates"))} 2>/dev/null)" ]; then echo "E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to correct the problem." >&2; exit 100; fi
+case " $* " in *" install "*)
     [ ! -e ${sh(createclusterConf)} ] || cp ${sh(createclusterConf)} "$CALL_DIR/createcluster.conf"
     mkdir -p ${sh(sandbox.path("host/usr/lib/postgresql/16/bin"))} ;;
 esac`,
@@ -132,7 +136,8 @@ cp ${sh(archive)} "$out"`,
 }
 
 describe("install-mattermost.sh", () => {
-    const run = (sandbox: Sandbox, args: string[]) => sandbox.runScript("standalone/install-mattermost.sh", args, { env: { MATTERMOST_HOST_ROOT: sandbox.path("host") } });
+    const run = (sandbox: Sandbox, args: string[], env: Record<string, string> = {}) =>
+        sandbox.runScript("standalone/install-mattermost.sh", args, { env: { MATTERMOST_HOST_ROOT: sandbox.path("host"), DPKG_ADMINDIR: sandbox.path("var/lib/dpkg"), ...env } });
 
     it("installs the packages, the user, the directories and the release, and links it on a fresh host", async () => {
         await withSandbox(async (sandbox) => {
@@ -162,6 +167,39 @@ describe("install-mattermost.sh", () => {
             assert.deepEqual(sandbox.calls("systemctl").map((call) => call.argv.join(" ")), ["enable postgresql.service", "start postgresql@16-main.service"]);
             assert.equal(statSync(join(host, "var/opt/mattermost")).mode & 0o777, 0o755, "PostgreSQL's account reaches its cluster below the data root");
             assert.deepEqual(leftovers(join(host, "etc")), []);
+        });
+    });
+
+    it("installs the packages with the shared apt options, non-interactively, after finishing a killed dpkg run", async () => {
+        await withSandbox(async (sandbox) => {
+            const archive = await releaseArchive(sandbox, "11.7.9");
+            installStandIns(sandbox, archive.path);
+            interruptedDpkg(sandbox, { lockedFor: 1 });
+            const result = await run(sandbox, ["11.7.9", "enterprise", archive.sha256], { DPKG_LOCK_POLL_SECONDS: "0.1" });
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /dpkg was interrupted; resuming it with dpkg --configure -a/);
+            assert.deepEqual(sandbox.sequence().filter((name) => name === "dpkg" || name === "apt-get"), ["dpkg", "dpkg", "apt-get", "apt-get"]);
+            const options = ["-o", "DPkg::Lock::Timeout=900", "-o", "Acquire::Retries=5"];
+            assert.deepEqual(sandbox.calls("apt-get").map((call) => call.argv), [[...options, "update", "-q"], [...options, "install", "-y", "-q", "postgresql", "nginx"]]);
+            assert.equal(sandbox.calls("apt-get")[1]!.env?.DEBIAN_FRONTEND, "noninteractive");
+            assert.equal(readlinkSync(sandbox.path("host/opt/mattermost")), "mattermost-11.7.9");
+        });
+    });
+
+    it("a killed dpkg run that cannot be finished: FAILED with dpkg's words, no package installed, and a re-run recovers", async () => {
+        await withSandbox(async (sandbox) => {
+            const archive = await releaseArchive(sandbox, "11.7.9");
+            installStandIns(sandbox, archive.path);
+            interruptedDpkg(sandbox, { fails: true });
+            const result = await run(sandbox, ["11.7.9", "enterprise", archive.sha256]);
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /FAILED \(exit status 1\): dpkg --configure -a failed/);
+            assert.match(result.stdout, /post-installation script returned error/);
+            assert.deepEqual(sandbox.calls("apt-get"), []);
+            interruptedDpkg(sandbox);
+            const again = await run(sandbox, ["11.7.9", "enterprise", archive.sha256]);
+            assert.equal(again.status, 0, describeRun(again));
+            assert.equal(readlinkSync(sandbox.path("host/opt/mattermost")), "mattermost-11.7.9");
         });
     });
 
@@ -200,7 +238,7 @@ describe("install-mattermost.sh", () => {
             sandbox.write("host/var/opt/mattermost/postgresql/15/main/PG_VERSION", "15\n");
             const result = await run(sandbox, ["11.7.9", "enterprise", archive.sha256]);
             assert.equal(result.status, 1, describeRun(result));
-            assert.match(result.stderr, /FAILED: the data volume holds a PostgreSQL 15 cluster .* this host installed PostgreSQL 16: upgrade the cluster/);
+            assert.match(result.stderr, /FAILED \(exit status 1\): the data volume holds a PostgreSQL 15 cluster .* this host installed PostgreSQL 16: upgrade the cluster/);
             assert.deepEqual(sandbox.calls("pg_createcluster"), []);
             assert.equal(existsSync(sandbox.path("host/var/opt/mattermost/postgresql/16")), false);
         });
@@ -264,7 +302,7 @@ describe("install-mattermost.sh", () => {
                 const archive = await releaseArchive(sandbox, "11.7.9");
                 installStandIns(sandbox, archive.path);
                 sandbox.write("curl-stalls", "");
-                const running = sandbox.start("standalone/install-mattermost.sh", ["11.7.9", "enterprise", archive.sha256], { env: { MATTERMOST_HOST_ROOT: sandbox.path("host") } });
+                const running = sandbox.start("standalone/install-mattermost.sh", ["11.7.9", "enterprise", archive.sha256], { env: { MATTERMOST_HOST_ROOT: sandbox.path("host"), DPKG_ADMINDIR: sandbox.path("var/lib/dpkg") } });
                 await waitForFile(sandbox.path("curl-started"));
                 running.signal(signal);
                 const result = await running.done;
@@ -272,7 +310,7 @@ describe("install-mattermost.sh", () => {
                 assert.match(result.stderr, new RegExp(`FAILED \\(ended by ${signal}\\)`));
                 assert.deepEqual(tree(sandbox.path("host/opt")), []);
                 unlinkSync(sandbox.path("curl-stalls"));
-                const again = await sandbox.runScript("standalone/install-mattermost.sh", ["11.7.9", "enterprise", archive.sha256], { env: { MATTERMOST_HOST_ROOT: sandbox.path("host") } });
+                const again = await run(sandbox, ["11.7.9", "enterprise", archive.sha256]);
                 assert.equal(again.status, 0, describeRun(again));
                 assert.equal(readlinkSync(sandbox.path("host/opt/mattermost")), "mattermost-11.7.9");
             });
