@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, unlinkSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, it } from "node:test";
 import { STANDALONE_LAYOUT } from "../../../components/mattermost/standalone/hostLayout";
@@ -30,9 +30,12 @@ function tree(dir: string): string[] {
         .sort();
 }
 
+/** The scripts' own hidden records: a release's checksum, the data volume's release. */
+const RECORDS = [".gitlab-mattermost-sha256", ".gitlab-mattermost-release"];
+
 /** Hidden temporary files the scripts stage beside their targets. */
 function leftovers(dir: string): string[] {
-    return tree(dir).filter((path) => path.split("/").some((part) => part.startsWith(".") && part !== ".gitlab-mattermost-sha256"));
+    return tree(dir).filter((path) => path.split("/").some((part) => part.startsWith(".") && !RECORDS.includes(part)));
 }
 
 describe("shellcheck on the standalone host scripts", () => {
@@ -284,6 +287,35 @@ describe("install-mattermost.sh", () => {
         });
     });
 
+    it("records the release it links on the data volume; a replaced instance on that volume links it again", async () => {
+        await withSandbox(async (sandbox) => {
+            const archive = await releaseArchive(sandbox, "11.7.9");
+            installStandIns(sandbox, archive.path);
+            assert.equal((await run(sandbox, ["11.7.9", "enterprise", archive.sha256])).status, 0);
+            assert.equal(readFileSync(sandbox.path("host/var/opt/mattermost/.gitlab-mattermost-release"), "utf8"), "mattermost-11.7.9\n");
+            // A new instance: a new root volume (no release, no link), the same data volume.
+            rmSync(sandbox.path("host/opt"), { recursive: true });
+            const replaced = await run(sandbox, ["11.7.9", "enterprise", archive.sha256]);
+            assert.equal(replaced.status, 0, describeRun(replaced));
+            assert.equal(readlinkSync(sandbox.path("host/opt/mattermost")), "mattermost-11.7.9");
+        });
+    });
+
+    it("a replaced instance on a data volume another release ran on: unpacks the release but links none, leaving it to the upgrade", async () => {
+        await withSandbox(async (sandbox) => {
+            const archive = await releaseArchive(sandbox, "11.7.9");
+            installStandIns(sandbox, archive.path);
+            sandbox.write("host/var/opt/mattermost/postgresql/16/main/PG_VERSION", "16\n");
+            sandbox.write("host/var/opt/mattermost/.gitlab-mattermost-release", "mattermost-team-10.11.20\n");
+            const result = await run(sandbox, ["11.7.9", "enterprise", archive.sha256]);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.ok(existsSync(sandbox.path("host/opt/mattermost-11.7.9/bin/mattermost")));
+            assert.equal(existsSync(sandbox.path("host/opt/mattermost")), false, "no release linked");
+            assert.match(result.stdout, /upgrade-mattermost\.sh backs it up and links mattermost-11\.7\.9/);
+            assert.equal(readFileSync(sandbox.path("host/var/opt/mattermost/.gitlab-mattermost-release"), "utf8"), "mattermost-team-10.11.20\n");
+        });
+    });
+
     it("refuses bad arguments before touching anything", async () => {
         await withSandbox(async (sandbox) => {
             installStandIns(sandbox, "/dev/null");
@@ -492,6 +524,7 @@ describe("upgrade-mattermost.sh", () => {
         unlinkSync(sandbox.path("host/opt/mattermost"));
         symlinkSync(running, sandbox.path("host/opt/mattermost"));
         sandbox.standIn("mattermost-backup", `[ ! -e ${sh(sandbox.path("backup-fails"))} ] || exit 1`);
+        mkdirSync(sandbox.path("host/var/opt/mattermost"), { recursive: true });
     }
 
     it("backs up, then switches the link and restarts; a re-run changes nothing", async () => {
@@ -507,6 +540,64 @@ describe("upgrade-mattermost.sh", () => {
             assert.equal(again.status, 0);
             assert.equal(sandbox.sequence().length, 3);
             assert.deepEqual(leftovers(sandbox.path("host/opt")), []);
+        });
+    });
+
+    it("records the release it switched to on the data volume", async () => {
+        await withSandbox(async (sandbox) => {
+            upgradeHost(sandbox);
+            const result = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise", "5"], { env: env(sandbox) });
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(readFileSync(sandbox.path("host/var/opt/mattermost/.gitlab-mattermost-release"), "utf8"), "mattermost-11.7.9\n");
+            assert.deepEqual(leftovers(sandbox.path("host/var")), []);
+        });
+    });
+
+    /** A replaced instance: the new release unpacked, no link, and the data volume's record of what ran on it. */
+    function replacedHost(sandbox: Sandbox, record: string | undefined): void {
+        upgradeHost(sandbox);
+        unlinkSync(sandbox.path("host/opt/mattermost"));
+        if (record) sandbox.write("host/var/opt/mattermost/.gitlab-mattermost-release", record);
+    }
+
+    for (const record of ["mattermost-team-10.11.20\n", undefined]) {
+        it(`a replaced instance with no link (${record ? "volume records an older release" : "volume records none"}): backs up, then links and starts the release`, async () => {
+            await withSandbox(async (sandbox) => {
+                replacedHost(sandbox, record);
+                const result = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise", "5"], { env: env(sandbox) });
+                assert.equal(result.status, 0, describeRun(result));
+                assert.deepEqual(sandbox.sequence(), ["mattermost-backup", "systemctl", "curl"]);
+                assert.equal(link(sandbox), "mattermost-11.7.9");
+                assert.equal(readFileSync(sandbox.path("host/var/opt/mattermost/.gitlab-mattermost-release"), "utf8"), "mattermost-11.7.9\n");
+            });
+        });
+    }
+
+    it("a replaced instance with no link: a failed backup links nothing; a release that does not answer is unlinked and stopped", async () => {
+        await withSandbox(async (sandbox) => {
+            replacedHost(sandbox, "mattermost-team-10.11.20\n");
+            sandbox.write("backup-fails", "");
+            const noBackup = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise", "1"], { env: env(sandbox) });
+            assert.equal(noBackup.status, 1, describeRun(noBackup));
+            assert.match(noBackup.stderr, /the backup before the upgrade failed; nothing was changed/);
+            assert.equal(existsSync(sandbox.path("host/opt/mattermost")), false);
+            unlinkSync(sandbox.path("backup-fails"));
+            sandbox.write("ping-fails", "");
+            const noAnswer = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise", "1"], { env: env(sandbox) });
+            assert.equal(noAnswer.status, 1, describeRun(noAnswer));
+            assert.equal(existsSync(sandbox.path("host/opt/mattermost")), false, "the link is taken away again");
+            assert.deepEqual(sandbox.calls("systemctl").map((call) => call.argv.join(" ")), ["restart mattermost.service", "stop mattermost.service"]);
+            assert.equal(readFileSync(sandbox.path("host/var/opt/mattermost/.gitlab-mattermost-release"), "utf8"), "mattermost-team-10.11.20\n");
+        });
+    });
+
+    it("a replaced instance with no link refuses a release older than the one the volume records", async () => {
+        await withSandbox(async (sandbox) => {
+            replacedHost(sandbox, "mattermost-11.8.0\n");
+            const result = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise", "1"], { env: env(sandbox) });
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /mattermost-11\.7\.9 is older than mattermost-11\.8\.0/);
+            assert.deepEqual(sandbox.sequence(), []);
         });
     });
 
