@@ -226,7 +226,7 @@ export class Deployment extends pulumi.ComponentResource {
                 after: [install.step],
                 // Before any package moves, the host's backups run once.
                 beforeUpgrade: path && { after: upgradeAfter },
-                restoreFirst: plan.runsMattermost && settings.backup.restoreFrom !== undefined,
+                enableTimersLater: plan.runsMattermost && settings.backup.restoreFrom !== undefined,
             }, parent);
             const upgrade =
                 path &&
@@ -277,6 +277,7 @@ export class Deployment extends pulumi.ComponentResource {
             const { data, mount } = mountDataVolume(plan, STANDALONE_DATA_VOLUME);
             const release = settings.mattermost.standalone as StandaloneMattermost;
             const mattermostCertificate = certificates?.byName.mattermost;
+            let backups!: BackupSchedule;
             const standalone = new StandaloneMattermostHost(plan.name, {
                 connection: host.connection,
                 instanceId: host.instanceId,
@@ -297,17 +298,23 @@ export class Deployment extends pulumi.ComponentResource {
                 awaitDns: settings.tls.mode === "letsencrypt" ? { address: host.publicIp, names: plan.dnsNames } : undefined,
                 // The application it signs in with exists before its settings name it.
                 after: [mount.step, oauthAhead, ...dns.records],
+                // The upgrade backs up first: the backup tools go in once the database exists.
+                beforeUpgrade: (databaseReady) => {
+                    backups = new BackupSchedule(`${plan.name}-backup`, {
+                        plan,
+                        backup: settings.backup,
+                        connection: host.connection,
+                        instanceId: host.instanceId,
+                        bucketName: storage.bucketName,
+                        region: storage.region,
+                        after: databaseReady,
+                        enableTimersLater: true,
+                    }, parent);
+                    return [backups.toolsReady];
+                },
             }, parent);
-            const backups = new BackupSchedule(`${plan.name}-backup`, {
-                plan,
-                backup: settings.backup,
-                connection: host.connection,
-                instanceId: host.instanceId,
-                bucketName: storage.bucketName,
-                region: storage.region,
-                after: [standalone.healthGate],
-                restoreFirst: settings.backup.restoreFrom !== undefined,
-            }, parent);
+            // Scheduled backups start once Mattermost answers healthy, or, with a restore, after it (below).
+            if (settings.backup.restoreFrom === undefined) backups.enableTimers([standalone.healthGate]);
             return { ready: [standalone.healthGate], tools: installMattermostTools(plan, [standalone.healthGate]), backups, dataVolumeId: data.volumeId, standalone: true };
         };
         const omnibusSide = (host: ReturnType<typeof configure>): MattermostSide => ({
