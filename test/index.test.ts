@@ -432,6 +432,22 @@ describe("program, split topology with a standalone Mattermost", () => {
         assert.deepEqual(scriptCall(named(run, "mattermost-backup-timers")), ["enable-backups.sh", " mattermost-backup.timer"]);
     });
 
+    it("installs the backup tools once the database exists, and upgrades only after them (the upgrade backs up with them first)", () => {
+        assert.ok(waitsFor(run, "mattermost-upgrade", "mattermost-backup-tools-ready"), "the upgrade waits for the backup tools");
+        assert.ok(waitsFor(run, "mattermost-backup-tools-ready", "mattermost-database"));
+        assert.deepEqual(scriptCall(named(run, "mattermost-backup-tools-ready")), ["enable-backups.sh", ""], "tools and rclone, no timer yet");
+        assert.ok(!waitsFor(run, "mattermost-backup-tools-ready", "mattermost-health"));
+        assert.ok(waitsFor(run, "mattermost-backup-timers", "mattermost-health"), "scheduled backups wait for the health gate");
+    });
+
+    it("with backup.restoreFrom: the timers wait for the restore, and the upgrade still waits for the tools", async () => {
+        const restoring = await runOffline({ ...standaloneConfig(), backup: { restoreFrom: "20261120T031500Z" } });
+        assert.ok(waitsFor(restoring, "mattermost-backup-timers", "mattermost-restore"));
+        assert.ok(waitsFor(restoring, "mattermost-restore", "mattermost-backup-tools-ready"));
+        assert.ok(waitsFor(restoring, "mattermost-upgrade", "mattermost-backup-tools-ready"));
+        assert.equal(commands(restoring).filter((command) => command.name === "mattermost-backup-timers").length, 1);
+    });
+
     it("configures the GitLab plugin with the release's mmctl, around its own application on GitLab", async () => {
         const withPlugin = await runOffline(standaloneConfig({ gitlabPlugin: { enabled: true } }));
         const configure = named(withPlugin, "gitlab-plugin-configure");
@@ -528,7 +544,7 @@ describe("program, split topology with a standalone Mattermost", () => {
     it("archives its database's WAL once Mattermost and the backup tools are in place, to a folder its role alone reaches", () => {
         assert.equal(scriptOfCommand(String(named(run, "mattermost-pitr-enable").inputs.create)), "enable-pitr.sh");
         assert.ok(waitsFor(run, "mattermost-pitr-enable", "mattermost-health"));
-        assert.ok(waitsFor(run, "mattermost-pitr-enable", "mattermost-backup-timers"), "the restore tool sources the backup tools' common file");
+        assert.ok(waitsFor(run, "mattermost-pitr-enable", "mattermost-backup-tools-ready"), "the restore tool sources the backup tools' common file");
         const policy = (host: string) => String(named(run, `${host}-backup-access`, "aws:iam/rolePolicy:RolePolicy").inputs.policy);
         assert.match(policy("mattermost"), /\/mattermost-pitr\//);
         assert.doesNotMatch(policy("gitlab"), /mattermost-pitr/, "the GitLab host's role does not reach the repository");

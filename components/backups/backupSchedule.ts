@@ -24,10 +24,11 @@ export interface BackupScheduleArgs {
     /** When an upgrade follows, back up once first, after these steps. */
     beforeUpgrade?: { after: pulumi.Input<pulumi.Resource>[] };
     /**
-     * A restore runs on this host: no backup may run before it (`latest` would find a backup of the
-     * Mattermost it is about to replace), so the timers are enabled only by enableTimers, after it.
+     * The timers are enabled only by enableTimers, after what must come first: a restore on this host
+     * (no backup may run before it: `latest` would find a backup of the Mattermost it is about to
+     * replace), or the health gate of a host whose tools go in before it.
      */
-    restoreFirst?: boolean;
+    enableTimersLater?: boolean;
 }
 
 const SYSTEMD_DIR = "/etc/systemd/system";
@@ -35,7 +36,7 @@ const SYSTEMD_DIR = "/etc/systemd/system";
 export class BackupSchedule extends pulumi.ComponentResource {
     /** The tools, rclone and the units are in place: a restore or a backup can run. */
     readonly toolsReady: command.remote.Command;
-    /** Enables the timers; backups can run once it has (with restoreFirst, only once enableTimers ran). */
+    /** Enables the timers; backups can run once it has (with enableTimersLater, only once enableTimers ran). */
     enabled?: command.remote.Command;
     /** The backup run before an upgrade, when one follows. */
     readonly beforeUpgrade?: command.remote.Command;
@@ -73,7 +74,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
                 triggers: [args.instanceId, files.digest],
                 addPreviousOutputInEnv: false,
             }, { parent: this, dependsOn: [...files.steps, ...after] });
-        if (args.restoreFirst) {
+        if (args.enableTimersLater) {
             // rclone and a daemon-reload, without a timer.
             this.toolsReady = new command.remote.Command(`${name}-tools-ready`, {
                 connection: args.connection,
@@ -97,7 +98,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
         this.registerOutputs({});
     }
 
-    /** With restoreFirst: enables the timers after these steps (the restore). */
+    /** With enableTimersLater: enables the timers after these steps (the restore, the health gate). */
     enableTimers(after: pulumi.Input<pulumi.Resource>[]): command.remote.Command {
         this.enabled ??= this.enableTimersWith(after);
         return this.enabled;

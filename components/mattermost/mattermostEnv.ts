@@ -86,27 +86,36 @@ const OWNED_PREFIXES: Readonly<Record<string, string>> = {
     MM_GITLABSETTINGS_: "the sign-in through GitLab this program registers (Omnibus's mattermost['gitlab_*'] settings)",
 };
 
-/** What already owns the variable `name`, if anything but mattermost.env should. */
-function ownerOf(name: string, own: Readonly<Record<string, ProgramVariable>>): string | undefined {
-    if (Object.hasOwn(own, name)) {
-        return `this program sets because ${own[name].setBecause}`;
-    }
-    if (Object.hasOwn(OMNIBUS_ENV, name)) {
-        return `Omnibus sets from ${OMNIBUS_ENV[name]}`;
-    }
-    const prefix = Object.keys(OWNED_PREFIXES).find((candidate) => name.startsWith(candidate));
-    return prefix === undefined ? undefined : `Omnibus sets from ${OWNED_PREFIXES[prefix]}`;
+/**
+ * What already sets a variable, in the words of what runs Mattermost ("which <owner>"), or undefined
+ * when mattermost.env may set it.
+ */
+export type EnvOwner = (name: string) => string | undefined;
+
+/** The bundled Mattermost's owners: this program's gitlab.rb, and Omnibus. */
+function bundledOwner(settings: DeploymentSettings): EnvOwner {
+    const own = programEnv(settings, ANY_MAIL_SERVER);
+    return (name) => {
+        if (Object.hasOwn(own, name)) {
+            return `this program sets because ${own[name].setBecause}`;
+        }
+        if (Object.hasOwn(OMNIBUS_ENV, name)) {
+            return `Omnibus sets from ${OMNIBUS_ENV[name]}`;
+        }
+        const prefix = Object.keys(OWNED_PREFIXES).find((candidate) => name.startsWith(candidate));
+        return prefix === undefined ? undefined : `Omnibus sets from ${OWNED_PREFIXES[prefix]}`;
+    };
 }
 
 /**
- * Refuses a mattermost.env entry that would override a variable set elsewhere, saying what sets it.
- * A program default (programDefaults) may be replaced, with a value Mattermost reads.
+ * Refuses a mattermost.env entry that would override a variable set elsewhere, saying what sets it
+ * (`ownerOf`: the bundled Mattermost's owners unless another host's are given). A program default
+ * (programDefaults) may be replaced, with a value Mattermost reads.
  */
-export function checkEnvCollisions(settings: DeploymentSettings): void {
-    const own = programEnv(settings, ANY_MAIL_SERVER);
+export function checkEnvCollisions(settings: DeploymentSettings, ownerOf: EnvOwner = bundledOwner(settings)): void {
     for (const [name, value] of Object.entries(settings.mattermost.env)) {
         checkSignUpOverride(name, value);
-        const owner = ownerOf(name, own);
+        const owner = ownerOf(name);
         if (owner !== undefined) {
             throw new ConfigError(`mattermost.env.${name}`, `collides with ${name}, which ${owner}. Remove it from mattermost.env.`);
         }

@@ -11,7 +11,7 @@ import { ConfigError } from "../settings/configError";
 import { GP3_LIMITS, SNAPSHOT_ID, gp3Problem, type DataVolumeSettings } from "../settings/dataVolume";
 import { checkEnvCollisions, checkEnvFileValue } from "../mattermost/mattermostEnv";
 import { checkAdminUsername } from "../mattermost/signUpPolicy";
-import { checkStandaloneSettings } from "../mattermost/standalone/standaloneSettings";
+import { checkStandaloneSettings, standaloneEnvOwner } from "../mattermost/standalone/standaloneSettings";
 import { checkModeFields, readMattermostMode, readStandaloneMattermost } from "../mattermost/standaloneRelease";
 import { SUGGESTED_MATTERMOST } from "../versions/mattermostReleases";
 import {
@@ -178,7 +178,7 @@ export function parseSettings(raw: Readonly<Record<string, string>>, now: Date =
         ...(raw.mail === undefined ? {} : { mail: readMail(objects.mail, dnsZone) }),
         backup: readBackup(objects.backup),
     };
-    checkEnvCollisions(settings);
+    checkEnvCollisions(settings, mode === "standalone" ? standaloneEnvOwner(settings) : undefined);
     if (mode === "standalone") {
         checkStandaloneSettings(settings);
     }

@@ -232,7 +232,7 @@ export class Deployment extends pulumi.ComponentResource {
                 after: [install.step],
                 // Before any package moves, the host's backups run once.
                 beforeUpgrade: path && { after: upgradeAfter },
-                restoreFirst: plan.runsMattermost && settings.backup.restoreFrom !== undefined,
+                enableTimersLater: plan.runsMattermost && settings.backup.restoreFrom !== undefined,
             }, parent);
             const upgrade =
                 path &&
@@ -283,6 +283,7 @@ export class Deployment extends pulumi.ComponentResource {
             const { data, mount } = mountDataVolume(plan, STANDALONE_DATA_VOLUME);
             const release = settings.mattermost.standalone as StandaloneMattermost;
             const mattermostCertificate = certificates?.byName.mattermost;
+            let backups!: BackupSchedule;
             const standalone = new StandaloneMattermostHost(plan.name, {
                 connection: host.connection,
                 instanceId: host.instanceId,
@@ -303,17 +304,23 @@ export class Deployment extends pulumi.ComponentResource {
                 awaitDns: settings.tls.mode === "letsencrypt" ? { address: host.publicIp, names: plan.dnsNames } : undefined,
                 // The application it signs in with exists before its settings name it.
                 after: [mount.step, oauthAhead, ...dns.records],
+                // The upgrade backs up first: the backup tools go in once the database exists.
+                beforeUpgrade: (databaseReady) => {
+                    backups = new BackupSchedule(`${plan.name}-backup`, {
+                        plan,
+                        backup: settings.backup,
+                        connection: host.connection,
+                        instanceId: host.instanceId,
+                        bucketName: storage.bucketName,
+                        region: storage.region,
+                        after: databaseReady,
+                        enableTimersLater: true,
+                    }, parent);
+                    return [backups.toolsReady];
+                },
             }, parent);
-            const backups = new BackupSchedule(`${plan.name}-backup`, {
-                plan,
-                backup: settings.backup,
-                connection: host.connection,
-                instanceId: host.instanceId,
-                bucketName: storage.bucketName,
-                region: storage.region,
-                after: [standalone.healthGate],
-                restoreFirst: settings.backup.restoreFrom !== undefined,
-            }, parent);
+            // Scheduled backups start once Mattermost answers healthy, or, with a restore, after it (below).
+            if (settings.backup.restoreFrom === undefined) backups.enableTimers([standalone.healthGate]);
             // Its database's WAL goes to the bucket continuously; the restore tool sources the backup tools' common file.
             const pointInTime = settings.backup.restoreFrom === undefined ? undefined : readPointInTime(settings.backup.restoreFrom);
             const recovery = new PointInTimeRecovery(`${plan.name}-pitr`, {

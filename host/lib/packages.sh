@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Shared by the host scripts that install packages (install-omnibus.sh, upgrade-gitlab.sh,
-# enable-backups.sh): apt's options, the environment GitLab's package scripts run in, and resuming a
+# enable-backups.sh, standalone/install-mattermost.sh): apt's options, the environment GitLab's package scripts run in, and resuming a
 # dpkg run that was killed. The script defines log() and sources lib/step-common.sh before this.
 
 # apt waits up to 15 minutes for the dpkg lock (cloud-init, unattended upgrades) and retries downloads.

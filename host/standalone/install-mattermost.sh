@@ -8,8 +8,12 @@
 # into PostgreSQL's configuration as it is, and files another instance's accounts owned are handed
 # to this one's, so nothing is created afresh over them.
 # Releases sit side by side (/opt/mattermost-<v>, /opt/mattermost-team-<v>); /opt/mattermost links to
-# the one in use. A fresh host gets the link; on a host that already runs another release the new one
-# is only staged beside it, and upgrade-mattermost.sh switches the link after a backup.
+# the one in use, and the data volume records which release last ran on it (.gitlab-mattermost-release).
+# The record is written when the link is made, before Mattermost first starts, so a volume without one
+# has not been run on. A host whose volume no release or the same release ran on gets the link.
+# Otherwise the new release is only staged: beside the one in use, or, on a replaced instance whose
+# volume another release ran on, with no link at all, so that Mattermost cannot migrate the database
+# before upgrade-mattermost.sh has backed it up and switched the link.
 # Usage: install-mattermost.sh VERSION EDITION SHA256
 #   VERSION  x.y.z;  EDITION  enterprise or team;  SHA256  the archive's published checksum (hex)
 # Re-running is safe: a release already unpacked and recorded with the same checksum is kept.
@@ -20,6 +24,9 @@ log() { printf 'install-mattermost: %s\n' "$*"; }
 # ended the run, cleanup_steps after every run.
 # shellcheck source-path=SCRIPTDIR source=../lib/step-common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/step-common.sh"
+# apt's options, the package scripts' environment and resume_interrupted_dpkg, shared with install-omnibus.sh.
+# shellcheck source-path=SCRIPTDIR source=../lib/packages.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/packages.sh"
 
 # A release or link is only ever renamed into place whole; what is left half done is scratch.
 scratch=()
@@ -45,9 +52,18 @@ link="$opt/mattermost"
 data="$root/var/opt/mattermost"
 user=mattermost
 url="https://releases.mattermost.com/$version/$name-linux-amd64.tar.gz"
-apt_options=(-o DPkg::Lock::Timeout=900 -o Acquire::Retries=5)
 
 clusters="$data/postgresql"
+release_record="$data/.gitlab-mattermost-release"
+# Records on the data volume the release linked to run on it (upgrade-mattermost.sh does the same).
+record_release() {
+    local staged
+    staged=$(mktemp "$release_record.XXXXXX")
+    scratch+=("$staged")
+    printf '%s\n' "$1" >"$staged"
+    chmod 0644 "$staged"
+    mv -f "$staged" "$release_record"
+}
 # The package would create its cluster under /var/lib on the root volume; this script makes it on the
 # data volume instead (postgresql-common reads createcluster.d; create_main_cluster, pg_createcluster(1)).
 createcluster_conf="$root/etc/postgresql-common/createcluster.d/gitlab-mattermost.conf"
@@ -59,9 +75,9 @@ chmod 0644 "$staged_conf"
 mv -f "$staged_conf" "$createcluster_conf"
 
 log "installing PostgreSQL and nginx from Ubuntu's packages"
-export DEBIAN_FRONTEND=noninteractive
+resume_interrupted_dpkg
 apt-get "${apt_options[@]}" update -q
-apt-get "${apt_options[@]}" install -y -q postgresql nginx
+"${package_env[@]}" apt-get "${apt_options[@]}" install -y -q postgresql nginx
 # The package's welcome site would answer for any name on port 80.
 rm -f "$root/etc/nginx/sites-enabled/default"
 
@@ -132,16 +148,20 @@ fi
 if [ -L "$link" ]; then
     current=$(readlink "$link")
     if [ "$current" = "$name" ]; then
+        record_release "$name"
         log "$link already runs $name"
     else
         log "$link runs $current; upgrade-mattermost.sh switches it to $name"
     fi
 elif [ -e "$link" ]; then
     fail "$link is not a link to a release; move it away and re-run"
+elif [ -e "$release_record" ] && last=$(cat "$release_record") && [ "$last" != "$name" ]; then
+    log "the data volume was last run by $last; upgrade-mattermost.sh backs it up and links $name"
 else
     staged_link="$opt/.mattermost.link.$$"
     scratch+=("$staged_link")
     ln -sfn "$name" "$staged_link"
     mv -T "$staged_link" "$link"
+    record_release "$name"
     log "$link now runs $name"
 fi

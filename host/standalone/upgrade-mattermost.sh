@@ -4,6 +4,9 @@
 # one rename, restarts Mattermost and waits for its ping. If Mattermost does not answer within
 # WAIT_SECONDS, or the run is interrupted after the switch, the link goes back to the previous
 # release and Mattermost is restarted on it, and the run says FAILED.
+# A replaced instance whose data volume another release ran on has no link yet (install-mattermost.sh
+# leaves it): this backs the volume up and then links VERSION; a failure takes the link away again.
+# Either way the data volume records the release that runs on it (.gitlab-mattermost-release).
 # A release starts by migrating the database, and migrations are not undone by the switch back; when
 # the previous release cannot run on the migrated database, restore the backup this run made.
 # Usage: upgrade-mattermost.sh VERSION EDITION [WAIT_SECONDS]
@@ -19,18 +22,26 @@ log() { printf 'upgrade-mattermost: %s\n' "$*"; }
 switched=no
 previous=""
 staged_link=""
+staged_record=""
 undo() {
     [ "$switched" = yes ] || return 0
-    if switch_to "$previous" && systemctl restart mattermost.service; then
+    if [ -z "$previous" ]; then
+        if rm -f "$link" && systemctl stop mattermost.service; then
+            log "took the link to $name away again and stopped Mattermost" >&2
+        else
+            log "could not take $link away: remove it by hand and stop mattermost" >&2
+        fi
+    elif switch_to "$previous" && systemctl restart mattermost.service; then
         log "switched back to $previous and restarted Mattermost" >&2
     else
         log "could not switch back to $previous: do it by hand (ln -sfn $previous $link) and restart mattermost" >&2
     fi
-    log "if $previous does not start on the migrated database, restore the backup made before this upgrade (mattermost-restore)" >&2
+    log "if ${previous:-the previous release} does not start on the migrated database, restore the backup made before this upgrade (mattermost-restore)" >&2
 }
 rollback_steps+=(undo)
 clean_up() {
     [ -z "$staged_link" ] || rm -f "$staged_link"
+    [ -z "$staged_record" ] || rm -f "$staged_record"
 }
 cleanup_steps+=(clean_up)
 
@@ -48,6 +59,7 @@ esac
 root=${MATTERMOST_HOST_ROOT:-}
 opt="$root/opt"
 link="$opt/mattermost"
+release_record="$root/var/opt/mattermost/.gitlab-mattermost-release"
 poll_seconds=${PING_POLL_SECONDS:-5}
 ping_url=http://127.0.0.1:8065/api/v4/system/ping
 
@@ -65,18 +77,33 @@ version_of() {
     printf '%s\n' "$base"
 }
 
-[ -L "$link" ] || fail "$link is not a release link; run install-mattermost.sh first"
-previous=$(readlink "$link")
-if [ "$previous" = "$name" ]; then
-    log "Mattermost already runs $name"
-    exit 0
+# Records on the data volume the release that runs on it, in one rename.
+record_release() {
+    staged_record=$(mktemp "$release_record.XXXXXX")
+    printf '%s\n' "$name" >"$staged_record"
+    chmod 0644 "$staged_record"
+    mv -f "$staged_record" "$release_record"
+    staged_record=""
+}
+
+if [ -L "$link" ]; then
+    previous=$(readlink "$link")
+    last=$previous
+    if [ "$previous" = "$name" ]; then
+        record_release
+        log "Mattermost already runs $name"
+        exit 0
+    fi
+else
+    [ ! -e "$link" ] || fail "$link is not a release link; move it away and run install-mattermost.sh"
+    last=$(cat "$release_record" 2>/dev/null || true)
 fi
 [ -x "$opt/$name/bin/mattermost" ] || fail "$opt/$name is not unpacked; run install-mattermost.sh $version $edition <sha256> first"
-if dpkg --compare-versions "$version" lt "$(version_of "$previous")"; then
-    fail "$name is older than $previous: Mattermost does not support downgrades"
+if [ -n "$last" ] && dpkg --compare-versions "$version" lt "$(version_of "$last")"; then
+    fail "$name is older than $last: Mattermost does not support downgrades"
 fi
 
-log "backing up before the upgrade from $previous to $name"
+log "backing up before the upgrade from ${last:-the release the data volume does not record} to $name"
 mattermost-backup || fail "the backup before the upgrade failed; nothing was changed"
 
 switch_to "$name"
@@ -89,4 +116,5 @@ until curl -fsS --max-time 10 -o /dev/null "$ping_url"; do
     sleep "$poll_seconds"
 done
 switched=no
+record_release
 log "Mattermost runs $name"

@@ -14,6 +14,7 @@ import { basename, join, relative } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { HOST_SCRIPTS, HOST_SCRIPT_DIR, hostCommand, hostFile, scriptOfCommand, shellQuote, type HostScript } from "../../components/omnibus/hostScripts";
+import { interruptedDpkg } from "../support/dpkg";
 import { filesIn, runProcess, sh, type RunResult, type Sandbox, type StandInCall, withSandbox } from "../support/standIns";
 
 const shellScriptsIn = (dir: string) =>
@@ -1213,20 +1214,6 @@ describe("enable-backups.sh", () => {
             assert.deepEqual(filesIn(sandbox.path("var/lib/dpkg/updates")), []);
         }));
 });
-
-/** A dpkg run killed mid-install: its journal, and a dpkg stand-in that finds its lock held on the first `lockedFor` calls and then finishes the run (or fails, with `fails`). */
-function interruptedDpkg(sandbox: Sandbox, options: { lockedFor?: number; fails?: boolean } = {}) {
-    const journal = sandbox.path("var/lib/dpkg/updates");
-    sandbox.write("var/lib/dpkg/updates/0001", "Package: gitlab-ee\nStatus: install ok unpacked\n");
-    sandbox.standIn("dpkg", `record_env
-[ "$*" = "--configure -a" ] || { echo "stand-in dpkg: only --configure -a is expected" >&2; exit 2; }
-if [ "$CALL_NUMBER" -le ${options.lockedFor ?? 0} ]; then
-    echo "dpkg: error: dpkg frontend lock was locked by another process with pid 4242" >&2; exit 2
-fi
-${options.fails ? `echo "dpkg: error processing package gitlab-ee (--configure): post-installation script returned error exit status 1" >&2; exit 1` : ""}
-/usr/bin/rm -f ${sh(journal)}/*
-echo "Setting up gitlab-ee (18.11.11-ee.0) ..."`);
-}
 
 describe("install-omnibus.sh after a killed install (host/lib/packages.sh)", () => {
     const ARGS = ["ee", "18.11.11", "noble", "https://packages.example.test/gitlab", "https://packages.example.test/gpgkey", "F6403F6544A38863DAA0B6E03F01618A51312F3F"];

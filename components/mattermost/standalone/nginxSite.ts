@@ -7,6 +7,7 @@
 // bookworm, Ubuntu noble), where HTTP/2 is a `listen` parameter. Pure module.
 
 import type { TlsSettings } from "../../settings/settings";
+import { firstAdminGate } from "../signUpPolicy";
 import { STANDALONE_LAYOUT } from "./hostLayout";
 
 /** A certificate chain and its key, as files on the host. */
@@ -77,9 +78,14 @@ function block(indent: string, lines: readonly string[]): string {
     return lines.map((line) => (line === "" ? "" : `${indent}${line}`)).join("\n");
 }
 
-/** The upstream and the two locations that proxy to Mattermost. */
+/**
+ * The first administrator gate (the bundled vhost's, signUpPolicy firstAdminGate), then the two
+ * locations that proxy to Mattermost: every server block that reaches Mattermost carries the gate.
+ */
 function proxyLocations(): string {
     return block("    ", [
+        ...firstAdminGate().split("\n"),
+        "",
         "# WebSocket connections: upgraded, held open, and given Mattermost's longer send timeout.",
         "location ~ /api/v[0-9]+/(users/)?websocket$ {",
         ...[

@@ -52,6 +52,11 @@ export interface StandaloneMattermostHostArgs {
     awaitDns?: { address: pulumi.Input<string>; names: readonly string[] };
     /** Steps that must finish first: the data volume's mount, the sign-in application on GitLab, DNS records. */
     after: pulumi.Input<pulumi.Resource>[];
+    /**
+     * Makes what the upgrade step waits for, given the steps after which the database exists: the
+     * backup tools, since the upgrade backs up with `mattermost-backup` before it switches releases.
+     */
+    beforeUpgrade?: (databaseReady: pulumi.Resource[]) => pulumi.Input<pulumi.Resource>[];
 }
 
 /** The remote command for a host/standalone/ script, with the fault handling it sources. */
@@ -100,7 +105,7 @@ export class StandaloneMattermostHost extends pulumi.ComponentResource {
         const wait = String(HEALTH_TIMEOUT_SECONDS);
         const unit = step("unit", "apply-mattermost-settings.sh", ["unit", wait], { stdin: mattermostUnit(), after: [database] });
         // A raised release switches before the new settings apply: the settings may use what only it has.
-        const upgrade = step("upgrade", "upgrade-mattermost.sh", [version, args.release.edition, wait], { after: [unit], timeout: "2h" });
+        const upgrade = step("upgrade", "upgrade-mattermost.sh", [version, args.release.edition, wait], { after: [unit, ...(args.beforeUpgrade?.([database]) ?? [])], timeout: "2h" });
         const environment = pulumi.secret(
             pulumi
                 .all([args.oauth.clientId, args.oauth.clientSecret, this.databasePassword, this.atRestEncryptKey, args.mail?.server, args.license])

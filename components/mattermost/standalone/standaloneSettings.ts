@@ -8,6 +8,7 @@ import type { DeploymentSettings, EmailBatchingSettings, ExternalUrl, MailServer
 import type { MattermostEdition } from "../../versions/mattermostReleases";
 import { formatVersion, type Version } from "../../versions/versions";
 import { LOCAL_MODE, emailBatchingSettingValues, mailSettingValues, settingVariable, variableValue, type SettingValues } from "../mattermostSettings";
+import type { EnvOwner } from "../mattermostEnv";
 import { SIGN_UP_DEFAULTS } from "../signUpPolicy";
 import { renderEnvironmentFile, type EnvironmentEntry } from "./environmentFile";
 import { STANDALONE_DATABASE, STANDALONE_LAYOUT } from "./hostLayout";
@@ -177,10 +178,34 @@ export const DEPLOY_TIME_STAND_INS = {
 
 /** Refuses, before any resource, settings the standalone host's Mattermost release would not take. */
 export function checkStandaloneSettings(settings: DeploymentSettings): void {
+    const input = checkInput(settings);
+    if (input !== undefined) standaloneEnvironmentFile(input);
+}
+
+/**
+ * What sets each variable of the standalone host's environment file other than mattermost.env, for
+ * its collision message (checkEnvCollisions). The GitLab sign-in's whole section is the program's.
+ */
+export function standaloneEnvOwner(settings: DeploymentSettings): EnvOwner {
+    const input = checkInput(settings);
+    const owners = new Map(
+        (input === undefined ? [] : standaloneEnvironment(input)).filter((entry) => !entry.configKey.startsWith("mattermost.env.")).map((entry) => [entry.name, entry.configKey]),
+    );
+    const file = STANDALONE_LAYOUT.environmentFile;
+    return (name) => {
+        const configKey = owners.get(name) ?? (name.startsWith(GITLAB_SETTINGS_PREFIX) ? "oauth: the sign-in through GitLab this program registers" : undefined);
+        return configKey === undefined ? undefined : `the standalone Mattermost host's ${file} sets from ${configKey}`;
+    };
+}
+
+const GITLAB_SETTINGS_PREFIX = "MM_GITLABSETTINGS_";
+
+/** The renderer's input for the configuration check, with stand-ins for the deploy-time values. */
+function checkInput(settings: DeploymentSettings): StandaloneSettingsInput | undefined {
     const release = settings.mattermost.standalone;
-    if (release === undefined) return;
+    if (release === undefined) return undefined;
     const standIns = DEPLOY_TIME_STAND_INS;
-    standaloneEnvironmentFile({
+    return {
         version: release.version,
         edition: release.edition,
         siteUrl: settings.mattermostExternalUrl,
@@ -192,5 +217,5 @@ export function checkStandaloneSettings(settings: DeploymentSettings): void {
         ...(settings.mattermost.emailBatching ? { emailBatching: settings.mattermost.emailBatching } : {}),
         ...(release.license === undefined ? {} : { license: release.license }),
         env: settings.mattermost.env,
-    });
+    };
 }

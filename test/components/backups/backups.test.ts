@@ -391,7 +391,7 @@ describe("a standalone Mattermost host's backups", () => {
                 bucketName: BUCKET,
                 region: "eu-west-1",
                 after: [],
-                restoreFirst: true,
+                enableTimersLater: true,
             });
             const restore = new MattermostRestore("mattermost-restore", { backup: "latest", connection: { host: "192.0.2.20", user: "ubuntu", privateKey: "key" }, dataVolumeId: "vol-1", after: [schedule.toolsReady] });
             schedule.enableTimers([restore.step]);

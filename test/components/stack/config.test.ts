@@ -444,6 +444,32 @@ describe("parseSettings: values reach their consumers as written", () => {
         });
     }
 
+    // The same collisions on a standalone Mattermost host: its own environment file sets them, from these keys.
+    const standaloneOwned: [string, RegExp][] = [
+        ["MM_SERVICESETTINGS_SITEURL", /from mattermostExternalUrl/],
+        ["MM_SERVICESETTINGS_LISTENADDRESS", /from mattermost \(ServiceSettings\.ListenAddress\)/],
+        ["MM_SQLSETTINGS_DATASOURCE", /from mattermost \(SqlSettings\.DataSource\)/],
+        ["MM_SQLSETTINGS_ATRESTENCRYPTKEY", /from mattermost \(SqlSettings\.AtRestEncryptKey\)/],
+        ["MM_FILESETTINGS_DIRECTORY", /from mattermost \(FileSettings\.Directory\)/],
+        ["MM_GITLABSETTINGS_ID", /from oauth/],
+        ["MM_GITLABSETTINGS_DISCOVERYENDPOINT", /from oauth/],
+        ["MM_GITLABSETTINGS_SOMETHINGNEW", /from oauth: the sign-in through GitLab/],
+        ["MM_SERVICESETTINGS_ENABLELOCALMODE", /from mattermost \(ServiceSettings\.EnableLocalMode\)/],
+        ["MM_LICENSE", /from mattermost\.license/],
+    ];
+    const standaloneWithEnv = (env: Record<string, string>) =>
+        stackConfig("split", { gitlab: { edition: "ee", version: "19.3.0" }, mattermost: { mode: "standalone", version: "11.7.9", license: "LICENCE", env } });
+    for (const [name, owner] of standaloneOwned) {
+        it(`standalone: refuses ${name} in mattermost.env in the standalone host's words, not Omnibus's`, () => {
+            assertRejected(standaloneWithEnv({ [name]: "x" }), `mattermost.env.${name}`, new RegExp(`collides with ${name}, which the standalone Mattermost host's /etc/mattermost/mattermost\\.env sets ${owner.source}`));
+            assert.throws(() => parse(standaloneWithEnv({ [name]: "x" })), (error: Error) => !/Omnibus|gitlab\.rb|mattermost\['/.test(error.message));
+        });
+    }
+    it("standalone: accepts what Omnibus owns but the standalone host leaves to Mattermost, and the sign-up defaults", () => {
+        const settings = parse(standaloneWithEnv({ MM_INSTALL_TYPE: "x", MM_EMAILSETTINGS_ENABLESIGNUPWITHEMAIL: "true" }));
+        assert.equal(settings.mattermost.env.MM_INSTALL_TYPE, "x");
+    });
+
     it("accepts Mattermost's smallest valid batching: a buffer of 1 and an interval of 30 seconds", () => {
         const settings = parse(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { bufferSize: 1, intervalSeconds: 30 } } }));
         assert.deepEqual(settings.mattermost.emailBatching, { enabled: true, bufferSize: 1, intervalSeconds: 30 });

@@ -5,12 +5,13 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, unlinkSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, it } from "node:test";
 import { STANDALONE_LAYOUT } from "../../../components/mattermost/standalone/hostLayout";
 import { standaloneCommand } from "../../../components/mattermost/standalone/standaloneMattermostHost";
 import { HOST_SCRIPT_DIR } from "../../../components/omnibus/hostScripts";
+import { interruptedDpkg } from "../../support/dpkg";
 import { TestPki } from "../../support/pki";
 import { Sandbox, runProcess, sh, withSandbox, type RunResult, waitForFile } from "../../support/standIns";
 
@@ -29,9 +30,12 @@ function tree(dir: string): string[] {
         .sort();
 }
 
+/** The scripts' own hidden records: a release's checksum, the data volume's release. */
+const RECORDS = [".gitlab-mattermost-sha256", ".gitlab-mattermost-release"];
+
 /** Hidden temporary files the scripts stage beside their targets. */
 function leftovers(dir: string): string[] {
-    return tree(dir).filter((path) => path.split("/").some((part) => part.startsWith(".") && part !== ".gitlab-mattermost-sha256"));
+    return tree(dir).filter((path) => path.split("/").some((part) => part.startsWith(".") && !RECORDS.includes(part)));
 }
 
 describe("shellcheck on the standalone host scripts", () => {
@@ -99,9 +103,12 @@ async function releaseArchive(sandbox: Sandbox, name: string): Promise<{ path: s
 function installStandIns(sandbox: Sandbox, archive: string): void {
     // The postgresql package brings server 16 (Ubuntu 24.04) and, as told, no cluster of its own.
     const createclusterConf = sandbox.path("host/etc/postgresql-common/createcluster.d/gitlab-mattermost.conf");
+    // apt refuses everything while a killed dpkg run's journal is there, as the real one does.
     sandbox.standIn(
         "apt-get",
-        `case " $* " in *" install "*)
+        `record_env
+if [ -n "$(ls -A ${sh(sandbox.path("var/lib/dpkg/updates"))} 2>/dev/null)" ]; then echo "E: dpkg was interrupted, you must manually run 'dpkg --configure -a' to correct the problem." >&2; exit 100; fi
+case " $* " in *" install "*)
     [ ! -e ${sh(createclusterConf)} ] || cp ${sh(createclusterConf)} "$CALL_DIR/createcluster.conf"
     mkdir -p ${sh(sandbox.path("host/usr/lib/postgresql/16/bin"))} ;;
 esac`,
@@ -132,7 +139,8 @@ cp ${sh(archive)} "$out"`,
 }
 
 describe("install-mattermost.sh", () => {
-    const run = (sandbox: Sandbox, args: string[]) => sandbox.runScript("standalone/install-mattermost.sh", args, { env: { MATTERMOST_HOST_ROOT: sandbox.path("host") } });
+    const run = (sandbox: Sandbox, args: string[], env: Record<string, string> = {}) =>
+        sandbox.runScript("standalone/install-mattermost.sh", args, { env: { MATTERMOST_HOST_ROOT: sandbox.path("host"), DPKG_ADMINDIR: sandbox.path("var/lib/dpkg"), ...env } });
 
     it("installs the packages, the user, the directories and the release, and links it on a fresh host", async () => {
         await withSandbox(async (sandbox) => {
@@ -162,6 +170,39 @@ describe("install-mattermost.sh", () => {
             assert.deepEqual(sandbox.calls("systemctl").map((call) => call.argv.join(" ")), ["enable postgresql.service", "start postgresql@16-main.service"]);
             assert.equal(statSync(join(host, "var/opt/mattermost")).mode & 0o777, 0o755, "PostgreSQL's account reaches its cluster below the data root");
             assert.deepEqual(leftovers(join(host, "etc")), []);
+        });
+    });
+
+    it("installs the packages with the shared apt options, non-interactively, after finishing a killed dpkg run", async () => {
+        await withSandbox(async (sandbox) => {
+            const archive = await releaseArchive(sandbox, "11.7.9");
+            installStandIns(sandbox, archive.path);
+            interruptedDpkg(sandbox, { lockedFor: 1 });
+            const result = await run(sandbox, ["11.7.9", "enterprise", archive.sha256], { DPKG_LOCK_POLL_SECONDS: "0.1" });
+            assert.equal(result.status, 0, describeRun(result));
+            assert.match(result.stdout, /dpkg was interrupted; resuming it with dpkg --configure -a/);
+            assert.deepEqual(sandbox.sequence().filter((name) => name === "dpkg" || name === "apt-get"), ["dpkg", "dpkg", "apt-get", "apt-get"]);
+            const options = ["-o", "DPkg::Lock::Timeout=900", "-o", "Acquire::Retries=5"];
+            assert.deepEqual(sandbox.calls("apt-get").map((call) => call.argv), [[...options, "update", "-q"], [...options, "install", "-y", "-q", "postgresql", "nginx"]]);
+            assert.equal(sandbox.calls("apt-get")[1]!.env?.DEBIAN_FRONTEND, "noninteractive");
+            assert.equal(readlinkSync(sandbox.path("host/opt/mattermost")), "mattermost-11.7.9");
+        });
+    });
+
+    it("a killed dpkg run that cannot be finished: FAILED with dpkg's words, no package installed, and a re-run recovers", async () => {
+        await withSandbox(async (sandbox) => {
+            const archive = await releaseArchive(sandbox, "11.7.9");
+            installStandIns(sandbox, archive.path);
+            interruptedDpkg(sandbox, { fails: true });
+            const result = await run(sandbox, ["11.7.9", "enterprise", archive.sha256]);
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /FAILED \(exit status 1\): dpkg --configure -a failed/);
+            assert.match(result.stdout, /post-installation script returned error/);
+            assert.deepEqual(sandbox.calls("apt-get"), []);
+            interruptedDpkg(sandbox);
+            const again = await run(sandbox, ["11.7.9", "enterprise", archive.sha256]);
+            assert.equal(again.status, 0, describeRun(again));
+            assert.equal(readlinkSync(sandbox.path("host/opt/mattermost")), "mattermost-11.7.9");
         });
     });
 
@@ -246,6 +287,35 @@ describe("install-mattermost.sh", () => {
         });
     });
 
+    it("records the release it links on the data volume; a replaced instance on that volume links it again", async () => {
+        await withSandbox(async (sandbox) => {
+            const archive = await releaseArchive(sandbox, "11.7.9");
+            installStandIns(sandbox, archive.path);
+            assert.equal((await run(sandbox, ["11.7.9", "enterprise", archive.sha256])).status, 0);
+            assert.equal(readFileSync(sandbox.path("host/var/opt/mattermost/.gitlab-mattermost-release"), "utf8"), "mattermost-11.7.9\n");
+            // A new instance: a new root volume (no release, no link), the same data volume.
+            rmSync(sandbox.path("host/opt"), { recursive: true });
+            const replaced = await run(sandbox, ["11.7.9", "enterprise", archive.sha256]);
+            assert.equal(replaced.status, 0, describeRun(replaced));
+            assert.equal(readlinkSync(sandbox.path("host/opt/mattermost")), "mattermost-11.7.9");
+        });
+    });
+
+    it("a replaced instance on a data volume another release ran on: unpacks the release but links none, leaving it to the upgrade", async () => {
+        await withSandbox(async (sandbox) => {
+            const archive = await releaseArchive(sandbox, "11.7.9");
+            installStandIns(sandbox, archive.path);
+            sandbox.write("host/var/opt/mattermost/postgresql/16/main/PG_VERSION", "16\n");
+            sandbox.write("host/var/opt/mattermost/.gitlab-mattermost-release", "mattermost-team-10.11.20\n");
+            const result = await run(sandbox, ["11.7.9", "enterprise", archive.sha256]);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.ok(existsSync(sandbox.path("host/opt/mattermost-11.7.9/bin/mattermost")));
+            assert.equal(existsSync(sandbox.path("host/opt/mattermost")), false, "no release linked");
+            assert.match(result.stdout, /upgrade-mattermost\.sh backs it up and links mattermost-11\.7\.9/);
+            assert.equal(readFileSync(sandbox.path("host/var/opt/mattermost/.gitlab-mattermost-release"), "utf8"), "mattermost-team-10.11.20\n");
+        });
+    });
+
     it("refuses bad arguments before touching anything", async () => {
         await withSandbox(async (sandbox) => {
             installStandIns(sandbox, "/dev/null");
@@ -264,7 +334,7 @@ describe("install-mattermost.sh", () => {
                 const archive = await releaseArchive(sandbox, "11.7.9");
                 installStandIns(sandbox, archive.path);
                 sandbox.write("curl-stalls", "");
-                const running = sandbox.start("standalone/install-mattermost.sh", ["11.7.9", "enterprise", archive.sha256], { env: { MATTERMOST_HOST_ROOT: sandbox.path("host") } });
+                const running = sandbox.start("standalone/install-mattermost.sh", ["11.7.9", "enterprise", archive.sha256], { env: { MATTERMOST_HOST_ROOT: sandbox.path("host"), DPKG_ADMINDIR: sandbox.path("var/lib/dpkg") } });
                 await waitForFile(sandbox.path("curl-started"));
                 running.signal(signal);
                 const result = await running.done;
@@ -272,7 +342,7 @@ describe("install-mattermost.sh", () => {
                 assert.match(result.stderr, new RegExp(`FAILED \\(ended by ${signal}\\)`));
                 assert.deepEqual(tree(sandbox.path("host/opt")), []);
                 unlinkSync(sandbox.path("curl-stalls"));
-                const again = await sandbox.runScript("standalone/install-mattermost.sh", ["11.7.9", "enterprise", archive.sha256], { env: { MATTERMOST_HOST_ROOT: sandbox.path("host") } });
+                const again = await run(sandbox, ["11.7.9", "enterprise", archive.sha256]);
                 assert.equal(again.status, 0, describeRun(again));
                 assert.equal(readlinkSync(sandbox.path("host/opt/mattermost")), "mattermost-11.7.9");
             });
@@ -454,6 +524,7 @@ describe("upgrade-mattermost.sh", () => {
         unlinkSync(sandbox.path("host/opt/mattermost"));
         symlinkSync(running, sandbox.path("host/opt/mattermost"));
         sandbox.standIn("mattermost-backup", `[ ! -e ${sh(sandbox.path("backup-fails"))} ] || exit 1`);
+        mkdirSync(sandbox.path("host/var/opt/mattermost"), { recursive: true });
     }
 
     it("backs up, then switches the link and restarts; a re-run changes nothing", async () => {
@@ -469,6 +540,64 @@ describe("upgrade-mattermost.sh", () => {
             assert.equal(again.status, 0);
             assert.equal(sandbox.sequence().length, 3);
             assert.deepEqual(leftovers(sandbox.path("host/opt")), []);
+        });
+    });
+
+    it("records the release it switched to on the data volume", async () => {
+        await withSandbox(async (sandbox) => {
+            upgradeHost(sandbox);
+            const result = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise", "5"], { env: env(sandbox) });
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(readFileSync(sandbox.path("host/var/opt/mattermost/.gitlab-mattermost-release"), "utf8"), "mattermost-11.7.9\n");
+            assert.deepEqual(leftovers(sandbox.path("host/var")), []);
+        });
+    });
+
+    /** A replaced instance: the new release unpacked, no link, and the data volume's record of what ran on it. */
+    function replacedHost(sandbox: Sandbox, record: string | undefined): void {
+        upgradeHost(sandbox);
+        unlinkSync(sandbox.path("host/opt/mattermost"));
+        if (record) sandbox.write("host/var/opt/mattermost/.gitlab-mattermost-release", record);
+    }
+
+    for (const record of ["mattermost-team-10.11.20\n", undefined]) {
+        it(`a replaced instance with no link (${record ? "volume records an older release" : "volume records none"}): backs up, then links and starts the release`, async () => {
+            await withSandbox(async (sandbox) => {
+                replacedHost(sandbox, record);
+                const result = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise", "5"], { env: env(sandbox) });
+                assert.equal(result.status, 0, describeRun(result));
+                assert.deepEqual(sandbox.sequence(), ["mattermost-backup", "systemctl", "curl"]);
+                assert.equal(link(sandbox), "mattermost-11.7.9");
+                assert.equal(readFileSync(sandbox.path("host/var/opt/mattermost/.gitlab-mattermost-release"), "utf8"), "mattermost-11.7.9\n");
+            });
+        });
+    }
+
+    it("a replaced instance with no link: a failed backup links nothing; a release that does not answer is unlinked and stopped", async () => {
+        await withSandbox(async (sandbox) => {
+            replacedHost(sandbox, "mattermost-team-10.11.20\n");
+            sandbox.write("backup-fails", "");
+            const noBackup = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise", "1"], { env: env(sandbox) });
+            assert.equal(noBackup.status, 1, describeRun(noBackup));
+            assert.match(noBackup.stderr, /the backup before the upgrade failed; nothing was changed/);
+            assert.equal(existsSync(sandbox.path("host/opt/mattermost")), false);
+            unlinkSync(sandbox.path("backup-fails"));
+            sandbox.write("ping-fails", "");
+            const noAnswer = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise", "1"], { env: env(sandbox) });
+            assert.equal(noAnswer.status, 1, describeRun(noAnswer));
+            assert.equal(existsSync(sandbox.path("host/opt/mattermost")), false, "the link is taken away again");
+            assert.deepEqual(sandbox.calls("systemctl").map((call) => call.argv.join(" ")), ["restart mattermost.service", "stop mattermost.service"]);
+            assert.equal(readFileSync(sandbox.path("host/var/opt/mattermost/.gitlab-mattermost-release"), "utf8"), "mattermost-team-10.11.20\n");
+        });
+    });
+
+    it("a replaced instance with no link refuses a release older than the one the volume records", async () => {
+        await withSandbox(async (sandbox) => {
+            replacedHost(sandbox, "mattermost-11.8.0\n");
+            const result = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise", "1"], { env: env(sandbox) });
+            assert.equal(result.status, 1, describeRun(result));
+            assert.match(result.stderr, /mattermost-11\.7\.9 is older than mattermost-11\.8\.0/);
+            assert.deepEqual(sandbox.sequence(), []);
         });
     });
 
