@@ -66,10 +66,13 @@ jobs=${RESTORE_JOBS:-$(nproc)}
 # is in every backup.
 tree_archives=(mattermost-data.tar.gz mattermost-plugins.tar.gz mattermost-client-plugins.tar.gz)
 tree_dirs=("$mm_data_dir" "$mm_plugin_dir" "$mm_client_plugin_dir")
-# Omnibus runs PostgreSQL with maintenance_work_mem=16MB, so sorted index builds (primary keys,
-# btree indexes) spill to disk; a restore's own sessions get more, as PostgreSQL advises for bulk
-# loads (each of the parallel jobs may use this much while Mattermost is stopped).
-maintenance_work_mem=${RESTORE_MAINTENANCE_WORK_MEM:-256MB}
+# Omnibus runs PostgreSQL with maintenance_work_mem=16MB, so index builds spill to disk, and a GIN
+# build (the full-text index, the restore's longest step) flushes its entries many times over. A
+# restore's own sessions get more, as PostgreSQL advises for bulk loads: together an eighth of the
+# host's memory (each of the parallel jobs its share, at least 64MB), while GitLab and Mattermost
+# keep serving.
+memory_mib=$(($(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo) / 1024))
+maintenance_work_mem=${RESTORE_MAINTENANCE_WORK_MEM:-$((memory_mib / 8 / jobs > 64 ? memory_mib / 8 / jobs : 64))MB}
 session_wait=${RESTORE_SESSION_WAIT:-30}
 export RCLONE_CONFIG=/dev/null
 
@@ -583,7 +586,7 @@ fi
 # Mattermost only ever connects to $mm_db, so it never sees this database half-built. What it writes
 # meanwhile lands in the database that becomes the previous copy: a restore returns to the backup's
 # moment whatever was written since, and that copy keeps it.
-log "restoring into the new database $new_db with $jobs parallel jobs while Mattermost keeps serving"
+log "restoring into the new database $new_db with $jobs parallel jobs, maintenance_work_mem=$maintenance_work_mem, while Mattermost keeps serving"
 new_db_created=true
 pg_sql -v name="$new_db" -v owner="$mm_db_owner" <<<"CREATE DATABASE :\"name\" OWNER :\"owner\" TEMPLATE template0 ENCODING 'UTF8';"
 if [ -n "$pg_run_as" ]; then
