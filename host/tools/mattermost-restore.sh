@@ -622,8 +622,10 @@ restore_beside() {
     # backup, as the read-back check beside it says: only once that check is done is it known which.
     restore_database || build_failed=true
     if ! wait "$files_job"; then
-        rejection=$(cat "$work/files.rejection" 2>/dev/null || true)
-        rejection=${rejection:-its files could not be fetched and staged}
+        # Without a rejection, staging itself failed (a full disk, a failed chown): not the backup's
+        # defect, so no older backup is tried.
+        [ -s "$work/files.rejection" ] || fail "staging the backup's files beside the live ones failed (see above)"
+        rejection=$(cat "$work/files.rejection")
         discard_beside
         return 0
     fi

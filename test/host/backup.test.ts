@@ -822,6 +822,17 @@ exec "$REAL" "\${args[@]}"`,
             await assertRolledBack(host, result, before, NEVER_STOPPED);
         }));
 
+    test("staging the files fails beside the build (a chown to an owner that does not exist): the run fails, no older backup tried, Mattermost never stopped", () =>
+        withHost("fail-staging", async (host) => {
+            const timestamp = await host.backupOk();
+            const before = await host.state();
+            const result = await host.restore("latest", { MM_OWNER: "mm-no-such-owner:mm-no-such-owner" });
+            assert.match(result.stderr, /staging the backup's files beside the live ones failed/, describeRun(result));
+            assert.doesNotMatch(result.stdout, /skipping/, "not taken for a defect of the backup");
+            assert.match(result.stdout, new RegExp(`downloading \\S+/${timestamp}/`));
+            await assertRolledBack(host, result, before, NEVER_STOPPED);
+        }));
+
     test("the stop command fails once the new database is built: dropped, nothing swapped, Mattermost started again", () =>
         withHost("fail-stop", async (host) => {
             const timestamp = await host.backupOk();
