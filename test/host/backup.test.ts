@@ -644,6 +644,18 @@ describe("tools/mattermost-restore.sh: bad backups are refused before anything s
             downloaded: "all",
         },
         {
+            name: "dump checksum mismatch (same size), found as it streams",
+            damage: async (host, timestamp) => {
+                const file = host.sandbox.path("damage", "mattermost.dump.zst");
+                const content = await downloadObject(host.backupPath(timestamp, "mattermost.dump.zst"), file);
+                content[content.length - 1] ^= 0xff;
+                writeFileSync(file, content);
+                await uploadObject(host.backupPath(timestamp, "mattermost.dump.zst"), file);
+            },
+            message: /mattermost\.dump\.zst has sha256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}/,
+            downloaded: "manifest and dump",
+        },
+        {
             name: "truncated dump",
             damage: async (host, timestamp) => {
                 const file = host.sandbox.path("damage", "mattermost.dump.zst");
