@@ -52,8 +52,6 @@ const GUIDE_DATABASE = "mattermost_guide_restore";
 const DEFAULT_SCHEDULE_DATABASE = "mattermost_default_schedule";
 const GIB = 1024 ** 3;
 const SCALE: MattermostScale = { users: 5000, channels: 800, posts: 0, largePostEvery: 250 };
-/** mattermost-restore's default RESTORE_MAINTENANCE_WORK_MEM, given to it and to the index rebuilds. */
-const RESTORE_MAINTENANCE_WORK_MEM = "256MB";
 
 /**
  * The postgresql.conf values Omnibus 18.11 writes by default that bear on a dump or a restore
@@ -144,18 +142,33 @@ interface IndexBuild {
     readonly ms: number;
 }
 
+/** The session settings mattermost-restore built its database with, as its "restoring into" line says. */
+interface BuildSettings {
+    readonly jobs: number;
+    readonly maintenanceWorkMem: string;
+}
+
+function buildSettings(phases: readonly Phase[]): BuildSettings {
+    const line = phases.find((phase) => phase.line.startsWith("restoring into"))?.line ?? "";
+    const match = /with (\d+) parallel jobs, maintenance_work_mem=(\d+[kMG]B),/.exec(line);
+    if (!match) {
+        throw new Error(`the restore did not say its build settings: ${JSON.stringify(line)}`);
+    }
+    return { jobs: Number(match[1]), maintenanceWorkMem: match[2]! };
+}
+
 /**
- * Rebuilds every index of `database` one at a time, with the restore's maintenance_work_mem, and
+ * Rebuilds every index of `database` one at a time, with the session settings the restore used, and
  * returns how long each took, slowest first.
  */
-async function indexBuildTimes(cluster: PostgresCluster, database: string): Promise<IndexBuild[]> {
+async function indexBuildTimes(cluster: PostgresCluster, database: string, settings: BuildSettings): Promise<IndexBuild[]> {
     const indexes = (await cluster.sql(database, "SELECT indexrelid::regclass FROM pg_index JOIN pg_class ON pg_class.oid = indrelid WHERE relnamespace = 'public'::regnamespace"))
         .split("\n")
         .filter((line) => line !== "");
     const builds: IndexBuild[] = [];
     for (const index of indexes) {
         const started = performance.now();
-        await cluster.sql(database, `SET maintenance_work_mem = '${RESTORE_MAINTENANCE_WORK_MEM}';\nREINDEX INDEX ${index};`, 3_600_000);
+        await cluster.sql(database, `SET maintenance_work_mem = '${settings.maintenanceWorkMem}';\nREINDEX INDEX ${index};`, 3_600_000);
         builds.push({ index, ms: performance.now() - started });
     }
     return builds.sort((a, b) => b.ms - a.ms);
@@ -271,7 +284,6 @@ ${gitlabCtlMattermostBody(startedFile, sh)}
             MM_START_COMMAND: `${gitlabCtl} start mattermost`,
             MM_PING_URL: ping.url,
             MM_PING_INTERVAL: "0.2",
-            RESTORE_MAINTENANCE_WORK_MEM,
         };
         const ourBackupMs = await timed("our backup", `bash ${sh(join(HOST_SCRIPT_DIR, "tools", "mattermost-backup.sh"))}`, ourEnv);
         const sizes = await s3.rclone(["lsl", s3.path("bench/mattermost/")]);
@@ -287,7 +299,7 @@ ${gitlabCtlMattermostBody(startedFile, sh)}
 
         const phases: Phase[] = [];
         const ourRestoreMs = await timed("our restore", `bash ${sh(join(HOST_SCRIPT_DIR, "tools", "mattermost-restore.sh"))} latest`, ourEnv, (line, atMs) => {
-            if (/downloading|backup verified|stopping|restoring into|restored database checked|database restored|database swapped|starting|complete;|posts newer|posts loaded/.test(line)) {
+            if (/downloading|dump verified|backup verified|stopping|restoring into|restored database checked|database restored|database swapped|starting|complete;|posts newer|posts loaded/.test(line)) {
                 phases.push({ atMs, line: line.replace(/^mattermost-restore: /, "") });
             }
         });
@@ -297,9 +309,10 @@ ${gitlabCtlMattermostBody(startedFile, sh)}
             throw new Error(`expected one stop, then one start of Mattermost; got: ${JSON.stringify(stamped)}`);
         }
         const downtimeMs = (Number(stamped[1]![1]!.replace(",", ".")) - Number(stamped[0]![1]!.replace(",", "."))) * 1000;
+        const restoreSettings = buildSettings(phases);
         const buildMs = phaseMs(phases, "restoring into") === undefined ? NaN : phaseMs(phases, "database restored into")! - phaseMs(phases, "restoring into")!;
 
-        // pg_restore's own schedule, on the same dump, with the same jobs and memory.
+        // pg_restore's own schedule, on the same dump, with the restore's jobs and session settings.
         const dumpDir = sandbox.path("default-schedule");
         mkdirSync(dumpDir, { mode: 0o755 });
         chmodSync(dumpDir, 0o755);
@@ -312,13 +325,13 @@ ${gitlabCtlMattermostBody(startedFile, sh)}
         await timed("decompressing our dump", `zstd --quiet --decompress -o ${sh(dumpPath)} ${sh(zstPath)} && chmod 0644 ${sh(dumpPath)}`, clientEnv);
         const defaultScheduleMs = await timed(
             "pg_restore's default schedule",
-            `${bin("createdb")} -O ${MATTERMOST_DB_OWNER} -T template0 ${DEFAULT_SCHEDULE_DATABASE} && PGOPTIONS='-c maintenance_work_mem=${RESTORE_MAINTENANCE_WORK_MEM}' ${bin("pg_restore")} --jobs=${nproc} --exit-on-error -d ${DEFAULT_SCHEDULE_DATABASE} ${sh(dumpPath)}`,
+            `${bin("createdb")} -O ${MATTERMOST_DB_OWNER} -T template0 ${DEFAULT_SCHEDULE_DATABASE} && PGOPTIONS='-c maintenance_work_mem=${restoreSettings.maintenanceWorkMem}' ${bin("pg_restore")} --jobs=${restoreSettings.jobs} --exit-on-error -d ${DEFAULT_SCHEDULE_DATABASE} ${sh(dumpPath)}`,
             clientEnv,
         );
         assertSame("pg_restore's default schedule", await fingerprint(cluster, DEFAULT_SCHEDULE_DATABASE), original);
         await cluster.sql("postgres", `DROP DATABASE ${DEFAULT_SCHEDULE_DATABASE}`);
 
-        const builds = await indexBuildTimes(cluster, DATABASE);
+        const builds = await indexBuildTimes(cluster, DATABASE, restoreSettings);
         const slowest = builds[0]!;
 
         // --- point-in-time recovery (the standalone host's) ---------------------------------------------
@@ -372,8 +385,8 @@ ${gitlabCtlMattermostBody(startedFile, sh)}
         console.log(`restore: point-in-time is ${(guideRestoreMs / pitrRestoreMs).toFixed(2)}x as fast as the guide's (guide ${seconds(guideRestoreMs)} / point-in-time ${seconds(pitrRestoreMs)}), ${(ourRestoreMs / pitrRestoreMs).toFixed(2)}x as fast as our dump restore (ours ${seconds(ourRestoreMs)} / point-in-time ${seconds(pitrRestoreMs)})`);
         console.log(`point-in-time restore, time into the run per phase:\n${pitrPhases.map((phase) => `    ${seconds(phase.atMs).padStart(8)}  ${phase.line}`).join("\n")}`);
         console.log(`our restore, time into the run per phase:\n${phases.map((phase) => `    ${seconds(phase.atMs).padStart(8)}  ${phase.line}`).join("\n")}`);
-        console.log(`\nour restore settings: --jobs=${nproc} (RESTORE_JOBS default: nproc), maintenance_work_mem=${RESTORE_MAINTENANCE_WORK_MEM} for its sessions (RESTORE_MAINTENANCE_WORK_MEM)`);
-        console.log(`\nslowest index builds, each alone on the restored database:`);
+        console.log(`\nour restore's build settings, as it printed them: --jobs=${restoreSettings.jobs} (RESTORE_JOBS default: nproc), maintenance_work_mem=${restoreSettings.maintenanceWorkMem} per session (RESTORE_MAINTENANCE_WORK_MEM default: an eighth of MemTotal shared among the jobs); pg_restore's own schedule and the index rebuilds below use the same`);
+        console.log(`\nslowest index builds, each alone on the restored database (maintenance_work_mem=${restoreSettings.maintenanceWorkMem}, max_parallel_maintenance_workers as the server's):`);
         for (const build of builds.slice(0, 3)) {
             console.log(`    ${seconds(build.ms).padStart(8)}  ${build.index}`);
         }
@@ -395,11 +408,11 @@ ${gitlabCtlMattermostBody(startedFile, sh)}
         const postsLoadedMs = phaseMs(phases, "posts loaded");
         if (postsLoadedMs !== undefined) {
             const floorMs = postsLoadedMs + slowest.ms;
-            console.log(`wall-time floor: the full-text index can start only once posts is loaded, ${seconds(postsLoadedMs)} into our restore (download, checks and staging until ${seconds(phaseMs(phases, "restoring into")!)}), so ours takes at least ${seconds(postsLoadedMs)} + ${seconds(slowest.ms)} = ${seconds(floorMs)}, ${(floorMs / slowest.ms).toFixed(2)}x the slowest index build`);
+            console.log(`wall-time floor: the full-text index can start only once posts is loaded, ${seconds(postsLoadedMs)} into our restore (the manifest and the dump downloaded and checked by ${seconds(phaseMs(phases, "restoring into")!)}; the other files are checked and staged beside the build), so ours takes at least ${seconds(postsLoadedMs)} + ${seconds(slowest.ms)} = ${seconds(floorMs)}, ${(floorMs / slowest.ms).toFixed(2)}x the slowest index build`);
         }
         console.log(`backup size: our dump ${mib(ourDumpBytes)}, ${sizeRatio.toFixed(3)}x the guide's gzip dump (${mib(guideDumpBytes)}); target <= 0.65x: ${verdict(sizeRatio <= 0.65)}`);
         console.log(`backup time: ours ${seconds(ourBackupMs)}, ${backupRatio.toFixed(2)}x the guide's (${seconds(guideBackupMs)}); target <= 1.00x: ${verdict(backupRatio <= 1)}`);
-        console.log(`schedule: our database build ${seconds(buildMs)} (from "restoring into" to "database restored"), pg_restore's own schedule ${seconds(defaultScheduleMs)} on the same dump with --jobs=${nproc}: ${(buildMs / defaultScheduleMs).toFixed(2)}x`);
+        console.log(`schedule: our database build ${seconds(buildMs)} (from "restoring into" to "database restored"), pg_restore's own schedule ${seconds(defaultScheduleMs)} on the same dump with --jobs=${restoreSettings.jobs}: ${(buildMs / defaultScheduleMs).toFixed(2)}x`);
     } finally {
         await ping.close();
         await s3.close();

@@ -5,13 +5,15 @@
 # in the future is skipped, and one that does not verify gives way to the next older one (each skip
 # is logged).
 #
-#   1. downloads the backup and checks it completely before touching anything (verify_backup); then
-#      extracts the data directory, the plugin directories and config.json beside the live ones,
-#      owned by $MM_OWNER already (so they arrive with the right owner and a failed chown cannot
-#      leave a half-swapped host);
+#   1. checks the manifest against the bucket, then fetches the dump, checking its sha256 as it
+#      streams (restore_beside);
 #   2. while Mattermost keeps serving, restores the dump into a NEW database <db>_restore_<ts>
-#      (restore_database: parallel pg_restore streams, each stopping at the first error), and checks
-#      that every index, constraint and trigger the dump lists is in it;
+#      (restore_database: parallel pg_restore streams, each stopping at the first error), while the
+#      other files download, each checked by its sha256 as it is extracted beside the live one, owned
+#      by $MM_OWNER already (so a failed chown cannot leave a half-swapped host), and the dump's data
+#      is read back; then checks that every index, constraint and trigger the dump lists is in the
+#      new database. A backup that fails a check is discarded whole (the new database dropped, the
+#      staged files removed) before anything live changes;
 #   3. stops Mattermost ($MM_STOP_COMMAND);
 #   4. swaps everything in by renaming: the database in one transaction (the old one becomes
 #      <db>_before_restore_<ts>), then each directory and config.json (the old one becomes
@@ -25,8 +27,8 @@
 # made before the plugin directories were backed up restores without them: the live ones stay.
 #
 # Any failure, whatever ends the run (an error, SIGHUP from a dropped connection, SIGTERM, SIGINT,
-# SIGPIPE), rolls back. Before the stop: the running pg_restore is stopped, the partial database
-# dropped and the staged files removed; Mattermost kept serving throughout. After it: what was
+# SIGPIPE), rolls back. Before the stop: the running pg_restore and downloads are stopped, the partial
+# database dropped and the staged files removed; Mattermost kept serving throughout. After it: what was
 # swapped in is put aside as *failed-restore-<ts>, the previous database and files are put back, and
 # Mattermost is started again on them. Only if that rollback
 # itself fails does it print the commands that finish it. What a killed run (SIGKILL, a crash) left
@@ -66,10 +68,13 @@ jobs=${RESTORE_JOBS:-$(nproc)}
 # is in every backup.
 tree_archives=(mattermost-data.tar.gz mattermost-plugins.tar.gz mattermost-client-plugins.tar.gz)
 tree_dirs=("$mm_data_dir" "$mm_plugin_dir" "$mm_client_plugin_dir")
-# Omnibus runs PostgreSQL with maintenance_work_mem=16MB, so sorted index builds (primary keys,
-# btree indexes) spill to disk; a restore's own sessions get more, as PostgreSQL advises for bulk
-# loads (each of the parallel jobs may use this much while Mattermost is stopped).
-maintenance_work_mem=${RESTORE_MAINTENANCE_WORK_MEM:-256MB}
+# Omnibus runs PostgreSQL with maintenance_work_mem=16MB, so index builds spill to disk, and a GIN
+# build (the full-text index, the restore's longest step) flushes its entries many times over. A
+# restore's own sessions get more, as PostgreSQL advises for bulk loads: together an eighth of the
+# host's memory (each of the parallel jobs its share, at least 64MB), while GitLab and Mattermost
+# keep serving.
+memory_mib=$(($(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo) / 1024))
+maintenance_work_mem=${RESTORE_MAINTENANCE_WORK_MEM:-$((memory_mib / 8 / jobs > 64 ? memory_mib / 8 / jobs : 64))MB}
 session_wait=${RESTORE_SESSION_WAIT:-30}
 export RCLONE_CONFIG=/dev/null
 
@@ -130,7 +135,7 @@ admin_sql() { printf "%s -d postgres -c '%s'" "$pg_admin_psql" "$1"; }
 # constraint and trigger the table of contents lists exists.
 fulltext_table=posts
 fulltext_index=idx_posts_message_txt
-restore_pids=()
+background_pids=() # what stop_background stops: the pg_restore streams, the files being staged
 
 # Writes to $work/<name>.list the lines of the table of contents that match the awk condition $2.
 toc_list() {
@@ -144,7 +149,7 @@ pg_restore_into_new_db() {
 }
 
 # Starts pg_restore of list $1 (more options after it) in the background; its pid is remembered, so
-# that a failure or a signal stops it (stop_restores). A list with no entries restores nothing. The
+# that a failure or a signal stops it (stop_background). A list with no entries restores nothing. The
 # streams are waited for with `wait`, which returns at once when a signal arrives: a signal during
 # the build is handled then, not once pg_restore is done.
 start_stream() {
@@ -155,52 +160,58 @@ start_stream() {
     else
         true &
     fi
-    restore_pids+=("$!")
+    background_pids+=("$!")
     stream_pid=$!
 }
 
+# Returns 1 at the first stream that fails (its status is checked, so every step returns its own).
 restore_database() {
     local other_jobs=$((jobs > 1 ? jobs - 1 : 1)) posts_data other_data fulltext rest
-    toc_list everything 1
-    toc_list fulltext-data "\$4 == \"TABLE\" && \$5 == \"DATA\" && \$7 == \"$fulltext_table\""
-    toc_list other-data "!(\$4 == \"TABLE\" && \$5 == \"DATA\" && \$7 == \"$fulltext_table\")"
+    toc_list everything 1 || return 1
+    toc_list fulltext-data "\$4 == \"TABLE\" && \$5 == \"DATA\" && \$7 == \"$fulltext_table\"" || return 1
+    toc_list other-data "!(\$4 == \"TABLE\" && \$5 == \"DATA\" && \$7 == \"$fulltext_table\")" || return 1
     # posts' own constraints (its primary key) before its full-text index: adding a constraint locks
     # the table against the index build, so the two must not wait on each other in two streams.
-    toc_list fulltext-post-data "(\$4 == \"CONSTRAINT\" && \$6 == \"$fulltext_table\") || (\$4 == \"INDEX\" && \$6 == \"$fulltext_index\")"
+    toc_list fulltext-post-data "(\$4 == \"CONSTRAINT\" && \$6 == \"$fulltext_table\") || (\$4 == \"INDEX\" && \$6 == \"$fulltext_index\")" || return 1
     awk -v first="$work/fulltext-post-data.list" 'FILENAME == first { skip[$0] = 1; next }
-        !/^;/ && !skip[$0] && !($4 == "FK" && $5 == "CONSTRAINT")' "$work/fulltext-post-data.list" "$work/toc.txt" >"$work/other-post-data.list"
-    toc_list foreign-keys "\$4 == \"FK\" && \$5 == \"CONSTRAINT\""
-    if [ -n "$pg_run_as" ]; then chmod 0644 "$work"/*.list; fi
+        !/^;/ && !skip[$0] && !($4 == "FK" && $5 == "CONSTRAINT")' "$work/fulltext-post-data.list" "$work/toc.txt" >"$work/other-post-data.list" || return 1
+    toc_list foreign-keys "\$4 == \"FK\" && \$5 == \"CONSTRAINT\"" || return 1
+    if [ -n "$pg_run_as" ]; then chmod 0644 "$work"/*.list || return 1; fi
 
     start_stream everything --section=pre-data
-    wait "$stream_pid"
+    wait "$stream_pid" || return 1
     start_stream fulltext-data --section=data
     posts_data=$stream_pid
     start_stream other-data --section=data --jobs="$other_jobs"
     other_data=$stream_pid
-    wait "$posts_data"
+    wait "$posts_data" || return 1
     log "posts loaded; building its full-text index beside the rest"
     start_stream fulltext-post-data --section=post-data
     fulltext=$stream_pid
-    wait "$other_data"
+    wait "$other_data" || return 1
     start_stream other-post-data --section=post-data --jobs="$other_jobs"
     rest=$stream_pid
-    wait "$rest"
-    wait "$fulltext"
+    wait "$rest" || return 1
+    wait "$fulltext" || return 1
     start_stream foreign-keys --section=post-data --jobs="$jobs"
-    wait "$stream_pid"
-    restore_pids=()
+    wait "$stream_pid" || return 1
 }
 
-# Stops what is left of the background pg_restores (and the processes they started) after a failure.
-stop_restores() {
-    local pid all=() below
-    for pid in "${restore_pids[@]}"; do
+# Stops what is left of the background work (and the processes it started) after a failure, and
+# waits until it is gone, so that what it was writing can be removed.
+stop_background() {
+    local pid all=() below deadline=$((SECONDS + 30))
+    for pid in "${background_pids[@]}"; do
         mapfile -t below < <(descendants "$pid")
         all+=("$pid" "${below[@]}")
     done
-    [ "${#all[@]}" -eq 0 ] || kill -TERM "${all[@]}" 2>/dev/null || true
-    restore_pids=()
+    background_pids=()
+    [ "${#all[@]}" -gt 0 ] || return 0
+    kill -TERM "${all[@]}" 2>/dev/null || true
+    wait "${all[@]}" 2>/dev/null || true
+    for pid in "${all[@]}"; do
+        while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.05; done
+    done
 }
 
 descendants() {
@@ -374,9 +385,28 @@ undo_start() {
     bash -c "$stop_command"
 }
 
+# Removes what was built beside the live data for this backup: stops the background work, drops the
+# new database, removes the staged files and the extracted secrets.
+discard_beside() {
+    local target
+    stop_background
+    rm -rf "$side_etc_partial"
+    if "$staged"; then
+        for target in "${swap_targets[@]}"; do
+            rm -rf "$(staged_path "$target")"
+        done
+        staged=false
+    fi
+    if "$new_db_created" && database_exists "$new_db"; then
+        pg_sql -v name="$new_db" <<<'DROP DATABASE IF EXISTS :"name" WITH (FORCE);' ||
+            log "could not drop the incomplete database $new_db; drop it with: $(admin_sql "DROP DATABASE \"$new_db\"")" >&2
+    fi
+    new_db_created=false
+}
+
 restore_failed() {
-    local i j target
-    stop_restores
+    local i j
+    stop_background
     rm -rf "$side_etc_partial"
     for ((i = ${#undo_steps[@]} - 1; i >= 0; i--)); do
         if ! eval "${undo_steps[i]}"; then
@@ -391,16 +421,9 @@ restore_failed() {
             return 0
         fi
     done
-    # Whatever is still staged was never swapped in (swapping moves it away).
-    if "$staged"; then
-        for target in "${swap_targets[@]}"; do
-            rm -rf "$(staged_path "$target")"
-        done
-    fi
-    if "$new_db_created" && database_exists "$new_db"; then
-        pg_sql -v name="$new_db" <<<'DROP DATABASE IF EXISTS :"name" WITH (FORCE);' ||
-            log "could not drop the incomplete database $new_db; drop it with: $(admin_sql "DROP DATABASE \"$new_db\"")" >&2
-    fi
+    # Whatever is still staged was never swapped in (swapping moves it away), and the new database
+    # was not either (swapping renames it).
+    discard_beside
     if "$mattermost_stopped"; then
         log "starting Mattermost again on its previous data" >&2
         bash -c "$start_command" || log "could not start Mattermost; run: $start_command" >&2
@@ -414,23 +437,59 @@ restore_failed() {
 }
 failure_steps+=(restore_failed)
 
-# --- 1. find, download and verify the backup -------------------------------------------------------
-# Downloads backup $1 into $work/backup and checks it completely: the manifest must exist, every
-# file must have its size and sha256, the dump's table of contents must read and all its data must
-# decompress, the archives must list. On a defect sets `rejection` and returns 1.
-verify_backup() {
-    local source_dir="$prefix/$1" files sum size name actual_size actual_sum i
+# --- 1. the backup: its dump first, then the database built from it beside the live one -------------
+# The critical path is the dump: the database is built from it while the other files download, are
+# checked and staged (check_and_stage_files, in the background). Nothing live changes before every
+# check has passed; a backup that fails one is discarded whole (its database dropped, its files
+# removed) before the next older one is tried or the run is refused.
+
+# Streams file $1 of backup $source_dir from the bucket into the command after $2 (on its stdin),
+# computing its sha256 on the way, so that no file is read twice. A failed download, a sha256 other
+# than the manifest's, or the command failing ($2 says how, e.g. "does not decompress") sets
+# rejection and returns 1. Called only where its status is checked.
+fetch_checked() {
+    local name=$1 failure=$2 actual
+    shift 2
+    { rclone cat "$source_dir/$name" </dev/null | tee /dev/fd/3 | "$@"; } 3> >(sha256sum >"$work/$name.sha256")
+    local statuses=("${PIPESTATUS[@]}")
+    wait "$!"
+    actual=$(cut -d' ' -f1 "$work/$name.sha256")
+    rm -f "$work/$name.sha256"
+    if [ "${statuses[0]}" -eq 0 ] && [ "${statuses[1]}" -eq 0 ] && [ "$actual" != "${sha256_of[$name]}" ]; then
+        rejection="$name has sha256 $actual, the manifest says ${sha256_of[$name]}"
+    elif [ "${statuses[2]}" -ne 0 ]; then
+        rejection="$name $failure"
+    elif [ "${statuses[0]}" -ne 0 ] || [ "${statuses[1]}" -ne 0 ]; then
+        rejection="could not download $source_dir/$name"
+    else
+        return 0
+    fi
+    return 1
+}
+
+write_to() { cat >"$1"; }
+
+# Checks the manifest of backup $source_dir against the bucket's listing (every file it lists there,
+# at its size) and fetches the dump (fetch_checked; zstd checks its own checksum of the content too)
+# and its table of contents. Sets listed, sha256_of, dump_file, restored_archives and swap_targets;
+# on a defect sets rejection and returns 1.
+fetch_dump() {
+    local sum size name i
+    local -A size_in_bucket=()
     rejection=""
     rm -rf "$work/backup" "$work/mattermost.dump"
-    restored_archives=() swap_targets=() listed=()
-    files=$(rclone lsf "$source_dir/" </dev/null) || files=""
-    if ! grep -qx manifest.txt <<<"$files"; then
+    mkdir "$work/backup"
+    restored_archives=() swap_targets=() listed=() sha256_of=()
+    while read -r size name; do
+        [ -z "$name" ] || size_in_bucket[$name]=$size
+    done < <(rclone lsf --files-only --format sp --separator ' ' "$source_dir/" </dev/null || true)
+    if [ -z "${size_in_bucket[manifest.txt]+set}" ]; then
         rejection="$source_dir/manifest.txt is missing, so the backup is incomplete"
         return 1
     fi
-    log "downloading $source_dir/"
-    if ! rclone copy "$source_dir" "$work/backup" </dev/null || [ ! -s "$work/backup/manifest.txt" ]; then
-        rejection="could not download $source_dir/"
+    log "downloading $source_dir/: the manifest and the dump first"
+    if ! rclone copyto "$source_dir/manifest.txt" "$work/backup/manifest.txt" </dev/null || [ ! -s "$work/backup/manifest.txt" ]; then
+        rejection="could not download $source_dir/manifest.txt"
         return 1
     fi
     while read -r sum size name; do
@@ -443,19 +502,13 @@ verify_backup() {
             rejection="the manifest lists $name twice or itself"
             return 1
         fi
-        listed[$name]=1
-        if [ ! -f "$work/backup/$name" ]; then
+        listed[$name]=1 sha256_of[$name]=$sum
+        if [ -z "${size_in_bucket[$name]+set}" ]; then
             rejection="$name is listed in the manifest but missing from the backup"
             return 1
         fi
-        actual_size=$(stat -c %s "$work/backup/$name")
-        if [ "$actual_size" != "$size" ]; then
-            rejection="$name has $actual_size bytes, the manifest says $size"
-            return 1
-        fi
-        actual_sum=$(sha256sum <"$work/backup/$name" | cut -d' ' -f1)
-        if [ "$actual_sum" != "$sum" ]; then
-            rejection="$name has sha256 $actual_sum, the manifest says $sum"
+        if [ "${size_in_bucket[$name]}" != "$size" ]; then
+            rejection="$name has ${size_in_bucket[$name]} bytes, the manifest says $size"
             return 1
         fi
     done <"$work/backup/manifest.txt"
@@ -467,36 +520,23 @@ verify_backup() {
     done
     # Backups made since zstd compression are mattermost.dump.zst (an uncompressed custom-format
     # dump, compressed by zstd); older ones are mattermost.dump (custom format, compressed by
-    # pg_dump with zlib). pg_restore reads both once the first is decompressed, which also checks
-    # zstd's own checksum of the content.
+    # pg_dump with zlib). Either lands as one uncompressed file, where pg_restore --jobs can seek.
     if [ -n "${listed[mattermost.dump.zst]+set}" ]; then
         dump_file="$work/mattermost.dump"
-        rm -f "$dump_file"
-        if ! zstd --quiet --decompress --no-progress -o "$dump_file" "$work/backup/mattermost.dump.zst" </dev/null; then
-            rejection="mattermost.dump.zst does not decompress"
-            return 1
-        fi
-        # The compressed copy is no longer needed: the disk holds one dump, not two.
-        rm -f "$work/backup/mattermost.dump.zst"
+        fetch_checked mattermost.dump.zst "does not decompress" zstd --quiet --decompress --no-progress -o "$dump_file" || return 1
     elif [ -n "${listed[mattermost.dump]+set}" ]; then
         dump_file="$work/backup/mattermost.dump"
+        fetch_checked mattermost.dump "could not be written to $work" write_to "$dump_file" || return 1
     else
         rejection="the manifest lists no database dump (mattermost.dump.zst or mattermost.dump)"
         return 1
     fi
-    # The table of contents is read first (a damaged header or TOC fails here), then all data is
-    # read and decompressed to nowhere: a dump truncated inside its data would otherwise fail only
-    # mid-restore.
     if ! "$pg_bin/pg_restore" --list "$dump_file" >"$work/toc.txt"; then
         rejection="pg_restore cannot read the dump's table of contents"
         return 1
     fi
     if ! grep -q ' TABLE DATA ' "$work/toc.txt"; then
         rejection="the dump holds no table data"
-        return 1
-    fi
-    if ! "$pg_bin/pg_restore" --file=/dev/null "$dump_file"; then
-        rejection="the dump's data does not read back"
         return 1
     fi
     for i in "${!tree_archives[@]}"; do
@@ -506,21 +546,106 @@ verify_backup() {
         fi
     done
     swap_targets+=("$mm_config")
-    for name in "${restored_archives[@]}" "$etc_archive"; do
-        if ! tar --list --gzip --file="$work/backup/$name" >/dev/null; then
-            rejection="$name is not a readable archive"
-            return 1
-        fi
-    done
 }
 
-declare -A listed=()
+# Runs in the background while the database is built: fetches every other file of the backup
+# straight into its place beside the live one (fetch_checked: each archive extracted as it streams,
+# config.json copied; owned by $MM_OWNER before anything is swapped in, so a failed chown cannot
+# leave a half-swapped host), the host's secrets into $side_etc_partial, and reads all the dump's
+# data back (a dump truncated inside its data). On a defect it writes why to $work/files.rejection
+# and fails.
+check_and_stage_files() {
+    local i
+    install -d -m 0700 "$side_etc_partial"
+    fetch_checked "$etc_archive" "is not a readable archive" tar --extract --gzip --directory="$side_etc_partial" || files_rejected
+    for i in "${!restored_archives[@]}"; do
+        log "extracting ${restored_archives[i]} beside ${swap_targets[i]} as it downloads"
+        mkdir -m 0700 "$(staged_path "${swap_targets[i]}")"
+        fetch_checked "${restored_archives[i]}" "is not a readable archive" tar --extract --gzip --directory="$(staged_path "${swap_targets[i]}")" || files_rejected
+    done
+    fetch_checked config.json "could not be written beside $mm_config" write_to "$(staged_path "$mm_config")" || files_rejected
+    chmod 0600 "$(staged_path "$mm_config")"
+    if [ -n "$mm_owner" ]; then
+        for target in "${swap_targets[@]}"; do
+            chown -R "$mm_owner" "$(staged_path "$target")"
+        done
+    fi
+    "$pg_bin/pg_restore" --file=/dev/null "$dump_file" || {
+        rejection="the dump's data does not read back"
+        files_rejected
+    }
+}
+
+files_rejected() {
+    printf '%s\n' "$rejection" >"$work/files.rejection"
+    exit 1
+}
+
+# Builds the restored database of backup $1 under a new name while Mattermost keeps serving, with
+# the backup's files checked and staged beside it. Mattermost only ever connects to $mm_db, so it
+# never sees this database half-built. What it writes meanwhile lands in the database that becomes
+# the previous copy: a restore returns to the backup's moment whatever was written since, and that
+# copy keeps it. A defect of the backup sets rejection (what was built is discarded); any other
+# failure fails the run. Not called where its status is checked, so that `set -e` holds inside.
+restore_beside() {
+    local target path build_failed=false
+    source_dir="$prefix/$1"
+    fetch_dump "$1" || return 0
+    log "dump verified: sha256 and table of contents ($(grep -c ' TABLE DATA ' "$work/toc.txt") tables) of $source_dir/; the other files are fetched, checked and staged while the database is built"
+    # Nothing of ours may already carry these names, and the live files must be where we expect them.
+    if database_exists "$new_db" || database_exists "$before_db"; then
+        fail "refusing: $new_db or $before_db already exists"
+    fi
+    for target in "${swap_targets[@]}"; do
+        for path in "$(staged_path "$target")" "$(before_path "$target")"; do
+            [ ! -e "$path" ] || fail "refusing: $path already exists"
+        done
+        [ -d "$(dirname "$target")" ] || fail "refusing: $(dirname "$target") does not exist"
+    done
+    [ ! -e "$side_etc" ] || fail "refusing: $side_etc already exists"
+
+    staged=true
+    rm -f "$work/files.rejection"
+    check_and_stage_files &
+    files_job=$!
+    background_pids+=("$files_job")
+
+    log "restoring into the new database $new_db with $jobs parallel jobs, maintenance_work_mem=$maintenance_work_mem, while Mattermost keeps serving"
+    new_db_created=true
+    pg_sql -v name="$new_db" -v owner="$mm_db_owner" <<<"CREATE DATABASE :\"name\" OWNER :\"owner\" TEMPLATE template0 ENCODING 'UTF8';"
+    if [ -n "$pg_run_as" ]; then
+        # pg_restore --jobs needs a file it can seek in, opened as the database superuser's account.
+        chmod 0711 "$work" "$work/backup"
+        chown "$pg_run_as" "$dump_file"
+    fi
+    # A build that fails on the dump's own data (a dump cut short inside it) is a defect of the
+    # backup, as the read-back check beside it says: only once that check is done is it known which.
+    restore_database || build_failed=true
+    if ! wait "$files_job"; then
+        # Without a rejection, staging itself failed (a full disk, a failed chown): not the backup's
+        # defect, so no older backup is tried.
+        [ -s "$work/files.rejection" ] || fail "staging the backup's files beside the live ones failed (see above)"
+        rejection=$(cat "$work/files.rejection")
+        discard_beside
+        return 0
+    fi
+    if "$build_failed"; then
+        fail "building the restored database $new_db failed (pg_restore's error above), though the backup verified"
+    fi
+    background_pids=()
+    log "backup verified: sizes, sha256, table of contents, data and archives of $source_dir/"
+    check_restored_objects
+    wait_for_no_sessions "$new_db"
+}
+
+declare -A listed=() sha256_of=()
 if [ "$requested" = latest ]; then
     # The newest complete backup that verifies, stamped at or before now: a folder stamped in the
     # future (a clock that was ahead) must not shadow every later backup.
     listing=$(rclone lsf --dirs-only "$prefix/")
+    mapfile -t candidates < <(sed -n 's|/$||p' <<<"$listing" | grep -E '^[0-9]{8}T[0-9]{6}Z$' | sort -r)
     timestamp=""
-    while IFS= read -r candidate; do
+    for candidate in "${candidates[@]}"; do
         if [[ "$candidate" > "$stamp" ]]; then
             log "skipping $candidate: it is stamped after now ($stamp), by a clock that was ahead"
             continue
@@ -530,70 +655,23 @@ if [ "$requested" = latest ]; then
             log "skipping $candidate: it has no manifest (an incomplete backup)"
             continue
         fi
-        if verify_backup "$candidate"; then
+        restore_beside "$candidate"
+        if [ -z "$rejection" ]; then
             timestamp=$candidate
             break
         fi
         log "skipping $candidate: it does not verify ($rejection); trying the next older backup"
-    done < <(sed -n 's|/$||p' <<<"$listing" | grep -E '^[0-9]{8}T[0-9]{6}Z$' | sort -r)
+    done
     [ -n "$timestamp" ] || fail "no complete backup that verifies under $prefix/; nothing was changed"
 else
     timestamp=$requested
-    verify_backup "$timestamp" || fail "refusing: $rejection; nothing was changed"
+    restore_beside "$timestamp"
+    [ -z "$rejection" ] || fail "refusing: $rejection; nothing was changed"
 fi
-source_dir="$prefix/$timestamp"
 for i in "${!tree_archives[@]}"; do
     [ -n "${listed[${tree_archives[i]}]+set}" ] ||
         log "the backup holds no ${tree_archives[i]}; ${tree_dirs[i]} stays as it is"
 done
-log "backup verified: sizes, sha256, table of contents ($(grep -c ' TABLE DATA ' "$work/toc.txt") tables) and archives of $source_dir/"
-
-# Nothing of ours may already carry these names, and the live files must be where we expect them.
-if database_exists "$new_db" || database_exists "$before_db"; then
-    fail "refusing: $new_db or $before_db already exists"
-fi
-for target in "${swap_targets[@]}"; do
-    for path in "$(staged_path "$target")" "$(before_path "$target")"; do
-        [ ! -e "$path" ] || fail "refusing: $path already exists"
-    done
-    [ -d "$(dirname "$target")" ] || fail "refusing: $(dirname "$target") does not exist"
-done
-[ ! -e "$side_etc" ] || fail "refusing: $side_etc already exists"
-
-install -d -m 0700 "$side_etc_partial"
-tar --extract --gzip --file="$work/backup/$etc_archive" --directory="$side_etc_partial"
-
-# Files are staged while Mattermost still runs: they are not live yet. Ownership is fixed here,
-# before they are swapped in.
-staged=true
-for i in "${!restored_archives[@]}"; do
-    log "extracting ${restored_archives[i]} beside ${swap_targets[i]}"
-    mkdir -m 0700 "$(staged_path "${swap_targets[i]}")"
-    tar --extract --gzip --file="$work/backup/${restored_archives[i]}" --directory="$(staged_path "${swap_targets[i]}")"
-done
-cp "$work/backup/config.json" "$(staged_path "$mm_config")"
-chmod 0600 "$(staged_path "$mm_config")"
-if [ -n "$mm_owner" ]; then
-    for target in "${swap_targets[@]}"; do
-        chown -R "$mm_owner" "$(staged_path "$target")"
-    done
-fi
-
-# --- 2. build the restored database under a new name, while Mattermost keeps serving ----------------
-# Mattermost only ever connects to $mm_db, so it never sees this database half-built. What it writes
-# meanwhile lands in the database that becomes the previous copy: a restore returns to the backup's
-# moment whatever was written since, and that copy keeps it.
-log "restoring into the new database $new_db with $jobs parallel jobs while Mattermost keeps serving"
-new_db_created=true
-pg_sql -v name="$new_db" -v owner="$mm_db_owner" <<<"CREATE DATABASE :\"name\" OWNER :\"owner\" TEMPLATE template0 ENCODING 'UTF8';"
-if [ -n "$pg_run_as" ]; then
-    # pg_restore --jobs needs a file it can seek in, opened as the database superuser's account.
-    chmod 0711 "$work" "$work/backup"
-    chown "$pg_run_as" "$dump_file"
-fi
-restore_database
-check_restored_objects
-wait_for_no_sessions "$new_db"
 log "database restored into $new_db"
 
 # --- 3. stop Mattermost: from here to its start, only renames ---------------------------------------

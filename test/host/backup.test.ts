@@ -620,8 +620,8 @@ describe("tools/mattermost-restore.sh: bad backups are refused before anything s
         name: string;
         damage: (host: MattermostHost, timestamp: string) => Promise<void>;
         message: RegExp;
-        /** Refused from the listing alone, before any download. */
-        downloadsNothing?: boolean;
+        /** The files it downloaded before refusing (the listing is read first, the dump before the rest). */
+        downloaded: "none" | "manifest" | "manifest and dump" | "all";
     }[] = [
         {
             name: "missing manifest",
@@ -630,7 +630,7 @@ describe("tools/mattermost-restore.sh: bad backups are refused before anything s
                 assert.equal(result.status, 0, describeRun(result));
             },
             message: /manifest\.txt is missing, so the backup is incomplete/,
-            downloadsNothing: true,
+            downloaded: "none",
         },
         {
             name: "checksum mismatch (same size)",
@@ -641,6 +641,19 @@ describe("tools/mattermost-restore.sh: bad backups are refused before anything s
                 await uploadObject(host.backupPath(timestamp, "config.json"), file);
             },
             message: /config\.json has sha256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}/,
+            downloaded: "all",
+        },
+        {
+            name: "dump checksum mismatch (same size), found as it streams",
+            damage: async (host, timestamp) => {
+                const file = host.sandbox.path("damage", "mattermost.dump.zst");
+                const content = await downloadObject(host.backupPath(timestamp, "mattermost.dump.zst"), file);
+                content[content.length - 1] ^= 0xff;
+                writeFileSync(file, content);
+                await uploadObject(host.backupPath(timestamp, "mattermost.dump.zst"), file);
+            },
+            message: /mattermost\.dump\.zst has sha256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}/,
+            downloaded: "manifest and dump",
         },
         {
             name: "truncated dump",
@@ -651,6 +664,7 @@ describe("tools/mattermost-restore.sh: bad backups are refused before anything s
                 await uploadObject(host.backupPath(timestamp, "mattermost.dump.zst"), file);
             },
             message: /mattermost\.dump\.zst has \d+ bytes, the manifest says \d+/,
+            downloaded: "manifest",
         },
         {
             name: "truncated zstd dump, matching manifest",
@@ -659,6 +673,7 @@ describe("tools/mattermost-restore.sh: bad backups are refused before anything s
                 await replaceDump(host, timestamp, "mattermost.dump.zst", content.subarray(0, Math.floor(content.length * 0.6)));
             },
             message: /mattermost\.dump\.zst does not decompress/,
+            downloaded: "manifest and dump",
         },
         {
             name: "whole zstd frame of a truncated dump, matching manifest",
@@ -667,6 +682,7 @@ describe("tools/mattermost-restore.sh: bad backups are refused before anything s
                 await replaceDump(host, timestamp, "mattermost.dump.zst", zstd(dump.subarray(0, Math.floor(dump.length * 0.6)), host.sandbox.path("damage", "short.zst")));
             },
             message: /the dump's data does not read back/,
+            downloaded: "all",
         },
     ];
 
@@ -679,8 +695,20 @@ describe("tools/mattermost-restore.sh: bad backups are refused before anything s
                 const result = await host.restore(timestamp);
                 assert.match(result.stderr, scenario.message, describeRun(result));
                 await assertUntouched(host, result, before);
-                const downloads = host.sandbox.calls("rclone").filter((call) => call.argv[0] === "copy" && call.argv[1]!.startsWith(s3.remote));
-                assert.equal(downloads.length, scenario.downloadsNothing ? 0 : 1);
+                const downloads = host.sandbox
+                    .calls("rclone")
+                    .filter((call) => ["copyto", "cat"].includes(call.argv[0]!) && call.argv[1]!.startsWith(s3.remote))
+                    .map((call) => call.argv[1]!.split("/").at(-1)!);
+                const expected = {
+                    none: [],
+                    manifest: ["manifest.txt"],
+                    "manifest and dump": ["manifest.txt", "mattermost.dump.zst"],
+                    all: ["manifest.txt", "mattermost.dump.zst", "gitlab-etc.tar.gz", "mattermost-data.tar.gz", "mattermost-plugins.tar.gz", "mattermost-client-plugins.tar.gz", "config.json"],
+                }[scenario.downloaded];
+                assert.deepEqual(downloads, expected, "each file downloaded once, the manifest and the dump first");
+                // The other files are checked while the database is built: a defect found there
+                // discards that database (assertUntouched: no database but the live one is left).
+                assert.equal(result.stdout.includes("restoring into the new database"), scenario.downloaded === "all");
             }));
     }
 
@@ -803,6 +831,17 @@ exec "$REAL" "\${args[@]}"`,
             assert.match(result.stderr, /the restored database \S+ holds (\d+) of the (\d+) indexes, constraints and triggers the dump lists; missing: index idx_posts_create_at$/m, describeRun(result));
             const [, found, expected] = /holds (\d+) of the (\d+)/.exec(result.stderr)!;
             assert.equal(Number(found), Number(expected) - 1);
+            await assertRolledBack(host, result, before, NEVER_STOPPED);
+        }));
+
+    test("staging the files fails beside the build (a chown to an owner that does not exist): the run fails, no older backup tried, Mattermost never stopped", () =>
+        withHost("fail-staging", async (host) => {
+            const timestamp = await host.backupOk();
+            const before = await host.state();
+            const result = await host.restore("latest", { MM_OWNER: "mm-no-such-owner:mm-no-such-owner" });
+            assert.match(result.stderr, /staging the backup's files beside the live ones failed/, describeRun(result));
+            assert.doesNotMatch(result.stdout, /skipping/, "not taken for a defect of the backup");
+            assert.match(result.stdout, new RegExp(`downloading \\S+/${timestamp}/`));
             await assertRolledBack(host, result, before, NEVER_STOPPED);
         }));
 
@@ -1007,6 +1046,66 @@ exec "$REAL" "$@"`,
                 }
             }));
     }
+
+    test("SIGTERM while the database loads and the backup's files are still being checked beside it: all of it stopped and removed, Mattermost never stopped", () =>
+        withHost("signal-overlapped", async (host) => {
+            const timestamp = await host.backupOk();
+            await cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
+            const before = await host.state();
+            const marks = host.sandbox.path("marks");
+            mkdirSync(marks);
+            chmodSync(marks, 0o777);
+            // The data streams load for real, then hang; the check that reads the dump's data back
+            // (the last of the file checks, after the staging) hangs too.
+            const pgBin = pgRestoreStandIn(
+                host,
+                `case "$*" in
+*--section=data*)
+    "$REAL" "$@"
+    touch ${sh(join(marks, "loaded"))}
+    sleep 60 ;;
+*--file=/dev/null*)
+    touch ${sh(join(marks, "checking"))}
+    sleep 60 ;;
+esac
+exec "$REAL" "$@"`,
+            );
+            let stagedWhenSignalled: string[] = [];
+            const result = await runAndSignal(host, "tools/mattermost-restore.sh", [timestamp], {
+                env: { PG_BIN: pgBin },
+                ready: () => {
+                    if (!existsSync(join(marks, "loaded")) || !existsSync(join(marks, "checking"))) {
+                        return false;
+                    }
+                    stagedWhenSignalled = filesIn(host.home).filter((name) => name.includes(".restore-"));
+                    return true;
+                },
+                signal: "SIGTERM",
+                to: "script",
+            });
+            try {
+                assert.ok(result.sent, describeRun(result));
+                assert.equal(result.status, 143, describeRun(result));
+                assert.equal(stagedWhenSignalled.length, LIVE_FILES.length, `the files were staged beside the live ones when the signal came: ${stagedWhenSignalled.join(", ")}`);
+                assert.match(result.stderr, /mattermost-restore: FAILED \(ended by SIGTERM\)/);
+                assert.match(result.stderr, /restore FAILED before anything live was changed/);
+                assert.deepEqual(host.gitlabCtlCalls(), [], "Mattermost was never stopped");
+                assert.ok(existsSync(host.startedFile), "Mattermost runs");
+                assert.deepEqual(await host.state(), before, "on its own data");
+                assert.deepEqual(await databasesStartingWith(host.database), [host.database], "the partial database was dropped");
+                assert.deepEqual(filesIn(host.home), LIVE_FILES, "the staged files were removed");
+                assert.deepEqual(filesIn(host.etc).filter((name) => name.includes("mattermost-restore")), [], "no copy of the backup's secrets is left");
+                assert.deepEqual(filesIn(host.sandbox.tmp), []);
+                const left = await runProcess("pgrep", ["-f", join(pgBin, "pg_restore")]);
+                assert.equal(left.stdout.trim(), "", "no pg_restore of that run, loading or checking, is left running");
+            } finally {
+                try {
+                    process.kill(-result.group, "SIGKILL");
+                } catch {
+                    // nothing of that run is left
+                }
+            }
+        }));
 
     test("SIGHUP during a backup's upload: FAILED, no manifest, no work directory left", () =>
         withHost("signal-backup", async (host) => {
