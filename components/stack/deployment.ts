@@ -139,7 +139,7 @@ export class Deployment extends pulumi.ComponentResource {
                 new Host(plan.name, {
                     permissions: new HostBackupAccess(`${plan.name}-backup-access`, {
                         bucketArn: storage.bucketArn,
-                        own: ownBackupKeys(plan, pulumi.getStack()),
+                        own: ownBackupKeys(plan, pulumi.getStack(), args.versionPlan.mattermostMigration),
                     }, parent),
                     sshAccess: settings.ssh.access,
                     instanceType: plan.instanceType,
