@@ -605,15 +605,12 @@ describe("program, split topology with a standalone Mattermost", () => {
         return assert.fail("the program accepted the configuration");
     }
 
-    it("moves a deployed bundled stack to standalone: GitLab stays, the plan is shown before anything happens", async () => {
+    it("refuses, before any resource, to switch a deployed bundled stack to standalone while pulumi up does not move it, showing the plan", async () => {
         for (const topology of ["single", "split"]) {
-            const moved = await runOffline(standaloneConfig({ version: "10.11.20" }, "18.11.11"), {
-                deployed: { gitlabEdition: "ee", gitlabVersion: "18.11.11", mattermostVersion: "10.11.20", topology },
-            });
-            assert.equal(moved.outputs.versionPlan, "GitLab stays at 18.11.11; Mattermost moves from the bundle (10.11.20) to a standalone host (10.11.20)");
-            const plan = (moved.outputs.mattermostMigration as string[]).join("\n");
-            assert.match(plan, topology === "single" ? /on the GitLab host → standalone 10\.11\.20/ : /on the present Mattermost host → standalone 10\.11\.20/);
-            assert.match(plan, /until mattermost\.removeBundledData is set/);
+            const message = await refusal(standaloneConfig({ version: "10.11.20" }, "18.11.11"), { gitlabEdition: "ee", gitlabVersion: "18.11.11", mattermostVersion: "10.11.20", topology });
+            assert.match(message, /^gitlab-mattermost:mattermost\.mode is standalone, but this stack runs the bundled Mattermost, and pulumi up does not perform the move to a standalone host yet/);
+            assert.match(message, topology === "single" ? /on the GitLab host → standalone 10\.11\.20/ : /on the present Mattermost host → standalone 10\.11\.20/);
+            assert.match(message, /until mattermost\.removeBundledData is set/);
         }
     });
 

@@ -1,6 +1,7 @@
 // What each host needs for its backups: the tools, their settings file, the systemd service and
 // timer that run them, and what its instance profile may do in the bucket. Pure module.
 
+import { MIGRATION_FOLDER, type MigrationPlan } from "../mattermost/migration/migrationPlan";
 import { STANDALONE_DATABASE, STANDALONE_LAYOUT } from "../mattermost/standalone/hostLayout";
 import { MATTERMOST_UNIT } from "../mattermost/standalone/mattermostUnit";
 import type { BackupSettings } from "../settings/settings";
@@ -219,8 +220,20 @@ export interface OwnBackupKeys {
     readonly listPrefixes: readonly string[];
 }
 
-export function ownBackupKeys(plan: HostPlan, stack: string): OwnBackupKeys {
-    const folders = backupJobs(plan).map((job) => `${stack}/${job.prefix}/*`);
+/**
+ * `move`: the move of the bundled Mattermost this run makes. Its two hosts, the one that runs the bundle
+ * (`move.bundledHost`) and the standalone one, meet in the migration folder, so both get it for the run
+ * that moves, and the bundled one keeps Mattermost's backup folder for the backup the move starts with
+ * (on a `single` stack becoming `split`, its planned role no longer runs Mattermost); no host has them otherwise.
+ */
+export function ownBackupKeys(plan: HostPlan, stack: string, move?: Pick<Extract<MigrationPlan, { kind: "migrate" }>, "bundledHost">): OwnBackupKeys {
+    const standaloneSide = move !== undefined && plan.role === "mattermost-standalone";
+    const bundledSide = move !== undefined && plan.name === move.bundledHost && runsOmnibus(plan);
+    const jobs = bundledSide ? [...new Set([...backupJobs(plan), MATTERMOST_JOB])] : backupJobs(plan);
+    const folders = [
+        ...jobs.map((job) => `${stack}/${job.prefix}/*`),
+        ...(standaloneSide || bundledSide ? [`${stack}/${MIGRATION_FOLDER}/*`] : []),
+    ];
     return { objects: [...folders, ...(plan.runsGitlab ? [GITLAB_ARCHIVE_PATTERN] : [])], listPrefixes: folders };
 }
 

@@ -143,7 +143,7 @@ export class Deployment extends pulumi.ComponentResource {
                 new Host(plan.name, {
                     permissions: new HostBackupAccess(`${plan.name}-backup-access`, {
                         bucketArn: storage.bucketArn,
-                        own: ownBackupKeys(plan, pulumi.getStack()),
+                        own: ownBackupKeys(plan, pulumi.getStack(), args.versionPlan.mattermostMigration),
                         // Only a standalone host's own PostgreSQL archives its WAL to the bucket.
                         pointInTimeRecovery: plan.role === "mattermost-standalone",
                     }, parent),

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { BACKUP_ENV_FILE, EXPIRABLE_TAG, backupEnvFile, backupHostKind, backupJobs, backupUnits, ownBackupKeys } from "../../../components/backups/backupPlan";
+import { BACKUP_ENV_FILE, EXPIRABLE_TAG, backupEnvFile, backupHostKind, backupJobs, backupUnits, hostBackupPolicy, ownBackupKeys } from "../../../components/backups/backupPlan";
 import { BackupSchedule, MattermostRestore } from "../../../components/backups/backupSchedule";
 import { STANDALONE_DATABASE, STANDALONE_LAYOUT } from "../../../components/mattermost/standalone/hostLayout";
 import { planHosts, type HostPlan } from "../../../components/settings/topology";
@@ -335,6 +335,27 @@ describe("a standalone Mattermost host's backups", () => {
         assert.equal(standalonePlan.role, "mattermost-standalone");
         assert.deepEqual(backupJobs(standalonePlan).map((job) => job.command), ["mattermost-backup"]);
         assert.deepEqual(ownBackupKeys(standalonePlan, "test"), { objects: ["test/mattermost/*"], listPrefixes: ["test/mattermost/*"] });
+    });
+
+    it("gives the migration folder to the two hosts of a move only, and the bundled host Mattermost's backup folder for the move's backup", () => {
+        const policyOf = (keys: ReturnType<typeof ownBackupKeys>) => hostBackupPolicy("arn:aws:s3:::bucket", keys);
+        const migrationObjects = "arn:aws:s3:::bucket/test/mattermost-migration/*";
+        const readable = (keys: ReturnType<typeof ownBackupKeys>) => policyOf(keys).Statement.find((statement) => statement.Sid === "ReadOwnBackups")!.Resource;
+        const writable = (keys: ReturnType<typeof ownBackupKeys>) => policyOf(keys).Statement.find((statement) => statement.Sid === "WriteOwnBackups")!.Resource;
+        const listable = (keys: ReturnType<typeof ownBackupKeys>) => policyOf(keys).Statement.find((statement) => statement.Sid === "ListOwnBackups")!.Condition!.StringLike!["s3:prefix"];
+        // single → split: the GitLab host runs the bundle.
+        const fromGitlab = { bundledHost: "gitlab" } as const;
+        const gitlabMoving = ownBackupKeys(gitlabPlan, "test", fromGitlab);
+        assert.ok(readable(gitlabMoving).includes(migrationObjects) && writable(gitlabMoving).includes(migrationObjects));
+        assert.deepEqual(listable(gitlabMoving), ["test/gitlab-etc/*", "test/mattermost/*", "test/mattermost-migration/*"]);
+        const standaloneMoving = ownBackupKeys(standalonePlan, "test", fromGitlab);
+        assert.deepEqual(standaloneMoving, { objects: ["test/mattermost/*", "test/mattermost-migration/*"], listPrefixes: ["test/mattermost/*", "test/mattermost-migration/*"] });
+        // Without a move, neither has it; the GitLab host not Mattermost's folder either.
+        assert.ok(!readable(ownBackupKeys(gitlabPlan, "test")).includes(migrationObjects));
+        assert.deepEqual(listable(ownBackupKeys(gitlabPlan, "test")), ["test/gitlab-etc/*"]);
+        assert.ok(!listable(ownBackupKeys(standalonePlan, "test")).includes("test/mattermost-migration/*"));
+        // split: the old Mattermost host runs the bundle; the GitLab host takes no part.
+        assert.deepEqual(listable(ownBackupKeys(gitlabPlan, "test", { bundledHost: "mattermost" })), ["test/gitlab-etc/*"]);
     });
 
     it("orders the backup after Mattermost and its PostgreSQL, not after Omnibus's runit", () => {
