@@ -42,7 +42,7 @@ describe("PointInTimeRecovery", () => {
         assert.match(String(config.inputs.stdin), /^repo1-path=\/prod\/mattermost-pitr$/m);
         assert.match(String(config.inputs.stdin), /^repo1-retention-full=14$/m);
         assert.match(String(config.inputs.stdin), /^repo1-s3-bucket=gitlab-mattermost-backups-0abc$/m);
-        assert.match(String(config.inputs.stdin), /^pg1-path=\/var\/lib\/postgresql\/16\/main$/m);
+        assert.match(String(config.inputs.stdin), /^pg1-path=\/var\/opt\/mattermost\/postgresql\/16\/main$/m);
         assert.equal(step(run, "pitr-file-mattermost-pitr-restore").inputs.stdin, hostFile(PITR.restoreTool.source));
         const files = ["pgbackrest.conf", "mattermost-pitr-restore", "pgbackrest-mattermost-full.service", "pgbackrest-mattermost-full.timer", "pgbackrest-mattermost-diff.service", "pgbackrest-mattermost-diff.timer"].map((file) => step(run, `pitr-file-${file}`));
 

@@ -44,8 +44,9 @@ describe("parseSettings: backup.restoreFrom as a point in time", () => {
         }
     });
 
-    it("leaves the dump restore's values to the bundled Mattermost: a standalone one takes only a moment yet", () => {
+    it("takes a backup's timestamp or latest in both modes, beside a standalone Mattermost's moments", () => {
         assert.equal(parse(bundled({ restoreFrom: "latest" })).backup.restoreFrom, "latest");
-        assertRejected(standalone({ restoreFrom: "latest" }), /takes only a point in time/);
+        assert.equal(parse(standalone({ restoreFrom: "latest" })).backup.restoreFrom, "latest");
+        assert.equal(parse(standalone({ restoreFrom: "20261126T031500Z" })).backup.restoreFrom, "20261126T031500Z");
     });
 });
