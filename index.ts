@@ -7,6 +7,7 @@ import { checkHostArchitectures, chooseHostZone, planVersionOrFail, readStackSet
 import * as pulumi from "@pulumi/pulumi";
 import { describeSignIn } from "./components/mattermost/standaloneRelease";
 import { bundledMattermost, formatBundledMattermost, formatVersion } from "./components/versions/versions";
+import { placeMattermost } from "./components/mattermost/migration/migrationPlan";
 
 export = async () => {
     const settings = readStackSettings();
@@ -22,17 +23,27 @@ export = async () => {
     if (versionPlan.mattermostMigration !== undefined) {
         pulumi.log.info(versionPlan.mattermostMigration.text.join("\n"));
     }
-    const deployment = new Deployment("gitlab-mattermost", { settings, versionPlan, availabilityZone });
+    const placement = placeMattermost(settings, versionPlan.mattermostMigration, deployed.mattermost ?? {});
+    const deployment = new Deployment("gitlab-mattermost", { settings, versionPlan, availabilityZone, placement });
     const mattermost = bundledMattermost(settings.gitlab.version);
+    const bundledData = placement.bundledData;
+    // Where Mattermost runs is recorded once a move or removal in this run is complete.
+    const recorded = deployment.recorded;
     return {
-        [DEPLOYED_OUTPUTS.topology]: settings.topology,
+        [DEPLOYED_OUTPUTS.topology]: recorded(settings.topology),
         // The deployed package is also the record the next run plans its upgrade from.
         [DEPLOYED_OUTPUTS.edition]: settings.gitlab.edition,
         [DEPLOYED_OUTPUTS.version]: formatVersion(settings.gitlab.version),
         // The zone the hosts' subnet is in; later runs keep the hosts there.
         [DEPLOYED_OUTPUTS.availabilityZone]: deployment.availabilityZone,
-        [DEPLOYED_OUTPUTS.mattermostMode]: settings.mattermost.mode,
-        [DEPLOYED_OUTPUTS.mattermostVersion]: standalone ? formatVersion(standalone.version) : mattermost ? formatBundledMattermost(mattermost) : "unknown",
+        [DEPLOYED_OUTPUTS.mattermostMode]: recorded(settings.mattermost.mode),
+        [DEPLOYED_OUTPUTS.mattermostVersion]: recorded(standalone ? formatVersion(standalone.version) : mattermost ? formatBundledMattermost(mattermost) : "unknown"),
+        ...(standalone
+            ? {
+                  [DEPLOYED_OUTPUTS.standaloneHost]: recorded(placement.standaloneHost),
+                  [DEPLOYED_OUTPUTS.bundledDataOn]: recorded(bundledData === undefined || bundledData.removing ? "none" : bundledData.host),
+              }
+            : {}),
         ...(standalone ? { mattermostEdition: standalone.edition } : {}),
         mattermostSignIn: signIn.signIn,
         versionPlan: versionPlan.summary,

@@ -158,10 +158,12 @@ for (const topology of ["single", "split"] as const) {
             }
         });
 
-        it("waits for the DNS records before the first reconfigure, so Let's Encrypt can validate", () => {
+        it("waits for the DNS records of the names each host serves before its first reconfigure, so Let's Encrypt can validate", () => {
+            const served: Record<string, string[]> =
+                topology === "single" ? { gitlab: ["gitlab.example.com", "mattermost.example.com"] } : { gitlab: ["gitlab.example.com"], mattermost: ["mattermost.example.com"] };
             for (const host of hostNames) {
-                const deps = named(run, `${host}-dns-ready`).dependsOn;
-                assert.ok(deps.includes("dns-gitlab.example.com") && deps.includes("dns-mattermost.example.com"));
+                const records = named(run, `${host}-dns-ready`).dependsOn.filter((dependency) => dependency.startsWith("dns-"));
+                assert.deepEqual(records.sort(), served[host]!.map((name) => `dns-${name}`));
             }
         });
 
@@ -605,15 +607,6 @@ describe("program, split topology with a standalone Mattermost", () => {
         return assert.fail("the program accepted the configuration");
     }
 
-    it("refuses, before any resource, to switch a deployed bundled stack to standalone while pulumi up does not move it, showing the plan", async () => {
-        for (const topology of ["single", "split"]) {
-            const message = await refusal(standaloneConfig({ version: "10.11.20" }, "18.11.11"), { gitlabEdition: "ee", gitlabVersion: "18.11.11", mattermostVersion: "10.11.20", topology });
-            assert.match(message, /^gitlab-mattermost:mattermost\.mode is standalone, but this stack runs the bundled Mattermost, and pulumi up does not perform the move to a standalone host yet/);
-            assert.match(message, topology === "single" ? /on the GitLab host → standalone 10\.11\.20/ : /on the present Mattermost host → standalone 10\.11\.20/);
-            assert.match(message, /until mattermost\.removeBundledData is set/);
-        }
-    });
-
     it("refuses the move together with a GitLab upgrade, and to another Mattermost version, naming the key", async () => {
         const deployed = { gitlabEdition: "ee", gitlabVersion: "18.11.11", mattermostVersion: "10.11.20" };
         assert.match(await refusal(standaloneConfig({ version: "10.11.20" }, "19.3.0"), deployed), /^gitlab-mattermost:gitlab\.version is 19\.3\.0, but the stack runs GitLab 18\.11\.11 with the bundled Mattermost/);
@@ -633,5 +626,155 @@ describe("program, split topology with a standalone Mattermost", () => {
     it("refuses going back to bundled once standalone", async () => {
         const message = await refusal(stackConfig("split"), { gitlabEdition: "ee", gitlabVersion: "18.11.11", mattermostMode: "standalone", mattermostVersion: "11.7.9" });
         assert.match(message, /^gitlab-mattermost:mattermost\.mode is bundled, but this stack runs a standalone Mattermost/);
+    });
+});
+
+describe("program, moving a deployed bundled Mattermost to a standalone host", () => {
+    const movedConfig = (mattermost: Record<string, unknown> = {}) =>
+        stackConfig("split", { gitlab: { edition: "ee", version: "18.11.11" }, mattermost: { mode: "standalone", version: "10.11.20", ...mattermost } });
+    const bundledRecord = (topology: string) => ({ gitlabEdition: "ee", gitlabVersion: "18.11.11", mattermostVersion: "10.11.20", topology });
+    const policy = (run: OfflineRun, host: string) => String(named(run, `${host}-backup-access`, "aws:iam/rolePolicy:RolePolicy").inputs.policy);
+    const commandsOn = (run: OfflineRun, host: string) => commands(run).filter((command) => connectionHost(command) === eipOf(run, host)).map((command) => command.name).sort();
+
+    for (const [topology, bundledHost, standaloneHost] of [["single", "gitlab", "mattermost"], ["split", "mattermost", "mattermost-standalone"]] as const) {
+        describe(`from a ${topology} stack`, () => {
+            let run: OfflineRun;
+            before(async () => {
+                run = await runOffline(movedConfig(), { deployed: bundledRecord(topology) });
+            });
+            const verified = ["mattermost-migration-export", "mattermost-migration-import"];
+
+            it("shows the plan in the preview and the outputs", () => {
+                const plan = (run.outputs.mattermostMigration as string[]).join("\n");
+                assert.match(plan, topology === "single" ? /bundled 10\.11\.20 on the GitLab host → standalone 10\.11\.20/ : /bundled 10\.11\.20 on the present Mattermost host → standalone 10\.11\.20/);
+                assert.match(String(run.outputs.versionPlan), /^GitLab stays at 18\.11\.11; Mattermost moves from the bundle \(10\.11\.20\) to a standalone host \(10\.11\.20\)$/);
+            });
+
+            it(`creates the standalone host as ${standaloneHost}, keeping the host that runs the bundle and its data volume`, () => {
+                const instances = byType(run, "aws:ec2/instance:Instance").map((instance) => instance.name).sort();
+                assert.deepEqual(instances, topology === "single" ? ["gitlab", "mattermost"] : ["gitlab", "mattermost", "mattermost-standalone"]);
+                const volumes = byType(run, "aws:ebs/volume:Volume").map((volume) => volume.name).sort();
+                assert.deepEqual(volumes, topology === "single" ? ["gitlab-data", "mattermost-data"] : ["gitlab-data", "mattermost-data", "mattermost-standalone-data"]);
+                assert.ok(byType(run, "aws:ebs/volume:Volume").every((volume) => volume.protect), "every data volume stays protected");
+                assert.equal(scriptOfCommand(String(named(run, `${standaloneHost}-install`).inputs.create)), "install-mattermost.sh");
+                assert.equal(connectionHost(named(run, `${standaloneHost}-install`)), eipOf(run, standaloneHost));
+                if (topology === "split") {
+                    // The old host is no longer configured: only the move's own steps reach it.
+                    assert.deepEqual(commandsOn(run, "mattermost"), ["mattermost-migration-export", "mattermost-migration-retire"]);
+                }
+            });
+
+            it("exports on the bundled host and imports on the standalone one, once it runs with its settings and backup tools, before its health gate", () => {
+                assert.equal(connectionHost(named(run, "mattermost-migration-export")), eipOf(run, bundledHost));
+                assert.equal(connectionHost(named(run, "mattermost-migration-import")), eipOf(run, standaloneHost));
+                for (const half of verified) {
+                    assert.ok(waitsFor(run, half, `${standaloneHost}-environment`));
+                    assert.ok(waitsFor(run, half, `${standaloneHost}-backup-tools-ready`));
+                    assert.ok(!waitsFor(run, half, `${standaloneHost}-health`));
+                    assert.ok(named(run, half).dependsOn.includes(`${bundledHost}-backup-access`), "the migration folder is granted first");
+                }
+                assert.match(String(named(run, "mattermost-migration-export").inputs.create), /' export-bundled-mattermost\.sh 10\.11\.20$/);
+                assert.match(policy(run, bundledHost), /\/mattermost-migration\/\*/);
+                assert.match(policy(run, standaloneHost), /\/mattermost-migration\/\*/);
+            });
+
+            it("moves the Mattermost name to the standalone host only once the move is verified", () => {
+                const record = byType(run, "aws:route53/record:Record").find((r) => r.inputs.name === "mattermost.example.com");
+                assert.deepEqual(record?.inputs.records, [eipOf(run, standaloneHost)]);
+                for (const half of verified) {
+                    assert.ok(record?.dependsOn.includes(half), `the record waits for ${half}`);
+                }
+                if (topology === "single") {
+                    const gitlabRecord = byType(run, "aws:route53/record:Record").find((r) => r.inputs.name === "gitlab.example.com");
+                    assert.ok(!verified.some((half) => gitlabRecord?.dependsOn.includes(half)), "GitLab's name does not wait");
+                }
+            });
+
+            it("rewrites the GitLab host's gitlab.rb and backups after the move, then checks gitlab.rb against 19.0", () => {
+                for (const half of verified) {
+                    assert.ok(waitsFor(run, "gitlab-gitlab-rb", half));
+                    assert.ok(waitsFor(run, "gitlab-backup-timers", half));
+                }
+                const gitlabRb = String(named(run, "gitlab-gitlab-rb").inputs.stdin);
+                assert.doesNotMatch(gitlabRb, /mattermost_external_url|mattermost\[|mattermost_nginx\[/);
+                assert.match(gitlabRb, /^gitlab_rails\['mattermost_host'\] = "https:\/\/mattermost\.example\.com"$/m);
+                const check = named(run, "mattermost-migration-check-gitlab-config");
+                assert.match(String(check.inputs.create), /' check-gitlab-config\.sh 19\.0$/);
+                assert.equal(connectionHost(check), eipOf(run, "gitlab"));
+                assert.ok(waitsFor(run, "mattermost-migration-check-gitlab-config", "gitlab-gitlab-rb"));
+                assert.ok(waitsFor(run, "oauth-ahead-register", "gitlab-install") && !waitsFor(run, "oauth-ahead-register", "gitlab-gitlab-rb"), "the sign-in application is there before the standalone host's settings");
+            });
+
+            it("starts the standalone host's health gate, certificate, first administrator, backups and archiving only on the moved data", () => {
+                for (const later of [`${standaloneHost}-health`, "mattermost-admin-ensure", `${standaloneHost}-backup-timers`, `${standaloneHost}-pitr-enable`]) {
+                    for (const half of verified) assert.ok(waitsFor(run, later, half), `${later} waits for ${half}`);
+                }
+                // Let's Encrypt: the certificate is asked for once the moved name (which waits for the move) points here.
+                assert.ok(named(run, `${standaloneHost}-dns-ready`).dependsOn.includes("dns-mattermost.example.com"));
+                assert.ok(waitsFor(run, `${standaloneHost}-certificate`, `${standaloneHost}-dns-ready`));
+            });
+
+            it("keeps the bundle stopped on its host once verified", () => {
+                const retire = named(run, "mattermost-migration-retire");
+                assert.equal(connectionHost(retire), eipOf(run, bundledHost));
+                for (const half of verified) assert.ok(retire.dependsOn.includes(half));
+            });
+
+            it("records the move, and where the bundled data stays", () => {
+                assert.equal(run.outputs.mattermostMode, "standalone");
+                assert.equal(run.outputs.topology, "split");
+                assert.equal(run.outputs.mattermostHostName, standaloneHost);
+                assert.equal(run.outputs.bundledMattermostDataOn, bundledHost);
+                assert.deepEqual(Object.keys(run.outputs.hosts as object).sort(), topology === "single" ? ["gitlab", "mattermost"] : ["gitlab", "mattermost", "mattermost-standalone"]);
+            });
+        });
+
+        describe(`after a move from a ${topology} stack`, () => {
+            const moved = { ...bundledRecord(topology), topology: "split", mattermostMode: "standalone", mattermostHostName: standaloneHost, bundledMattermostDataOn: bundledHost };
+            let run: OfflineRun;
+            before(async () => {
+                run = await runOffline(movedConfig(), { deployed: moved });
+            });
+
+            it("runs no move again, keeps the standalone host's name, and keeps the bundled data's host", () => {
+                assert.deepEqual(commands(run).filter((command) => command.name.startsWith("mattermost-migration")), []);
+                assert.deepEqual(byType(run, "aws:ec2/instance:Instance").map((instance) => instance.name).sort(), topology === "single" ? ["gitlab", "mattermost"] : ["gitlab", "mattermost", "mattermost-standalone"]);
+                assert.ok(byType(run, "aws:ec2/instance:Instance").every((instance) => instance.protect));
+                if (topology === "split") assert.deepEqual(commandsOn(run, "mattermost"), [], "the old host is configured no more");
+                assert.match(policy(run, bundledHost), /\/mattermost-migration\/\*/, "the removal reads the move's record");
+                assert.doesNotMatch(policy(run, standaloneHost), /mattermost-migration/);
+                assert.equal(run.outputs.bundledMattermostDataOn, bundledHost);
+            });
+
+            it("removes the bundled data with mattermost.removeBundledData once the standalone host is healthy, and records it", async () => {
+                const removing = await runOffline(movedConfig({ removeBundledData: true }), { deployed: moved });
+                const removal = named(removing, "mattermost-bundled-data-remove");
+                assert.equal(connectionHost(removal), eipOf(removing, bundledHost));
+                assert.match(String(removal.inputs.create), /' remove-bundled-mattermost-data\.sh mattermost$/);
+                assert.ok(waitsFor(removing, "mattermost-bundled-data-remove", `${standaloneHost}-health`));
+                assert.match(policy(removing, bundledHost), /\/mattermost\/\*/, "it reads the standalone host's newest backup");
+                assert.equal(removing.outputs.bundledMattermostDataOn, "none");
+                if (topology === "split") {
+                    // The next run may delete the emptied host; its volume only leaves the stack.
+                    assert.equal(named(removing, "mattermost", "aws:ec2/instance:Instance").protect, false);
+                    assert.equal(named(removing, "mattermost-data", "aws:ebs/volume:Volume").protect, false);
+                    assert.equal(named(removing, "mattermost-data", "aws:ebs/volume:Volume").retainOnDelete, true);
+                    const after = await runOffline(movedConfig({ removeBundledData: true }), { deployed: { ...moved, bundledMattermostDataOn: "none" } });
+                    assert.deepEqual(byType(after, "aws:ec2/instance:Instance").map((instance) => instance.name).sort(), ["gitlab", "mattermost-standalone"]);
+                }
+            });
+        });
+    }
+
+    it("refuses a restore in the run that moves, naming the key", async () => {
+        try {
+            await runOffline({ ...movedConfig(), backup: { restoreFrom: "latest" } }, { deployed: bundledRecord("split") });
+        } catch (error) {
+            assert.ok(error instanceof OfflineProgramError, String(error));
+            assert.deepEqual(error.resources, []);
+            assert.match(error.message, /^gitlab-mattermost:backup\.restoreFrom is set while this run moves the bundled Mattermost/);
+            return;
+        }
+        assert.fail("accepted");
     });
 });

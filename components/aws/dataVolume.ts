@@ -18,6 +18,8 @@ export interface DataVolumeArgs {
     /** The instance the volume is attached to; a new instance gets the same volume. */
     instanceId: pulumi.Input<string>;
     settings: DataVolumeSettings;
+    /** The next run that no longer declares it may drop it from the stack (the volume itself stays in the account). */
+    removable?: boolean;
 }
 
 export class DataVolume extends pulumi.ComponentResource {
@@ -41,7 +43,7 @@ export class DataVolume extends pulumi.ComponentResource {
             parent: this,
             // The data must survive whatever replaces or deletes the resource: `pulumi destroy` keeps the
             // volume, and a plan that would delete or replace it stops instead.
-            protect: true,
+            protect: !args.removable,
             retainOnDelete: true,
             // A snapshot is read when the volume is created; naming one later must not replace the volume.
             ignoreChanges: ["snapshotId"],

@@ -25,6 +25,8 @@ export interface HostArgs {
     permissions: { instanceProfileName: pulumi.Input<string>; role: { name: pulumi.Input<string>; arn: pulumi.Input<string> } };
     /** How `pulumi up` reaches the host's SSH (ssh.access). */
     sshAccess: SshAccessMode;
+    /** The next run that no longer declares the host may delete its instance: what it held is gone. */
+    removable?: boolean;
 }
 
 /** The newest Ubuntu 24.04 AMD64 image, from Canonical's account only. */
@@ -83,7 +85,7 @@ export class Host extends pulumi.ComponentResource {
             ignoreChanges: ["ami"],
             // Neither `pulumi destroy` nor a change that needs a new instance removes it unasked; the
             // README says how to let a replacement or a teardown through. Data lives on the data volume.
-            protect: true,
+            protect: !args.removable,
             // Registered from its first boot, rather than once the agent retries.
             dependsOn: [agent],
         });

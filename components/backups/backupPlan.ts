@@ -1,7 +1,7 @@
 // What each host needs for its backups: the tools, their settings file, the systemd service and
 // timer that run them, and what its instance profile may do in the bucket. Pure module.
 
-import { MIGRATION_FOLDER, type MigrationPlan } from "../mattermost/migration/migrationPlan";
+import { MIGRATION_FOLDER, type MattermostPlacement } from "../mattermost/migration/migrationPlan";
 import { STANDALONE_DATABASE, STANDALONE_LAYOUT } from "../mattermost/standalone/hostLayout";
 import { MATTERMOST_UNIT } from "../mattermost/standalone/mattermostUnit";
 import type { BackupSettings } from "../settings/settings";
@@ -39,6 +39,9 @@ const MATTERMOST_JOB: BackupJob = {
     prefix: "mattermost",
     description: "Mattermost backup (database, files, config.json, secrets) to the stack's bucket",
 };
+
+/** Mattermost's backup folder below the stack's, whichever host runs it. */
+export const MATTERMOST_BACKUP_FOLDER = MATTERMOST_JOB.prefix;
 
 /** The restore tool, installed beside the Mattermost backup. */
 export const MATTERMOST_RESTORE = { command: "mattermost-restore", source: "tools/mattermost-restore.sh" } as const;
@@ -221,14 +224,15 @@ export interface OwnBackupKeys {
 }
 
 /**
- * `move`: the move of the bundled Mattermost this run makes. Its two hosts, the one that runs the bundle
- * (`move.bundledHost`) and the standalone one, meet in the migration folder, so both get it for the run
- * that moves, and the bundled one keeps Mattermost's backup folder for the backup the move starts with
- * (on a `single` stack becoming `split`, its planned role no longer runs Mattermost); no host has them otherwise.
+ * `bundledData`: the host holding the bundled Mattermost's data (placeMattermost). While it moves,
+ * both hosts meet in the migration folder; the host holding the data keeps that folder and Mattermost's
+ * backup folder until the data is removed: the move starts with a backup, and the removal reads the
+ * move's record and checks the standalone Mattermost's newest backup (on a `single` stack that became
+ * `split`, its planned role no longer runs Mattermost). No host has the migration folder otherwise.
  */
-export function ownBackupKeys(plan: HostPlan, stack: string, move?: Pick<Extract<MigrationPlan, { kind: "migrate" }>, "bundledHost">): OwnBackupKeys {
-    const standaloneSide = move !== undefined && plan.role === "mattermost-standalone";
-    const bundledSide = move !== undefined && plan.name === move.bundledHost && runsOmnibus(plan);
+export function ownBackupKeys(plan: HostPlan, stack: string, bundledData?: Pick<NonNullable<MattermostPlacement["bundledData"]>, "host" | "moving">): OwnBackupKeys {
+    const standaloneSide = bundledData?.moving === true && plan.role === "mattermost-standalone";
+    const bundledSide = bundledData !== undefined && plan.name === bundledData.host && runsOmnibus(plan);
     const jobs = bundledSide ? [...new Set([...backupJobs(plan), MATTERMOST_JOB])] : backupJobs(plan);
     const folders = [
         ...jobs.map((job) => `${stack}/${job.prefix}/*`),

@@ -14,10 +14,17 @@ export type HostRole = OmnibusRole | "mattermost-standalone";
 /** The roles of hosts that run GitLab's Omnibus package and so have a gitlab.rb. */
 export type OmnibusRole = "single" | "gitlab" | "mattermost";
 
+/**
+ * The standalone host's name in resources and outputs: `mattermost`, unless a split stack moved its
+ * bundled Mattermost there: the old host keeps `mattermost` (its instance and data volume) while it
+ * holds the bundled data, so the new one is `mattermost-standalone`, for good.
+ */
+export type StandaloneHostName = "mattermost" | "mattermost-standalone";
+
 /** One host to create. */
 export interface HostPlan {
-    /** Short name used in resource names and outputs: `gitlab` or `mattermost`. */
-    readonly name: "gitlab" | "mattermost";
+    /** Short name used in resource names and outputs. */
+    readonly name: "gitlab" | StandaloneHostName;
     readonly role: HostRole;
     readonly instanceType: string;
     /** Config key that chose the instance type, for error messages. */
@@ -41,7 +48,8 @@ export function runsOmnibus(plan: HostPlan): plan is OmnibusHostPlan {
     return plan.role !== "mattermost-standalone";
 }
 
-export function planHosts(settings: DeploymentSettings): readonly HostPlan[] {
+/** `standaloneHost`: the standalone host's name (components/mattermost/migration/migrationPlan.ts placeMattermost). */
+export function planHosts(settings: DeploymentSettings, standaloneHost: StandaloneHostName = "mattermost"): readonly HostPlan[] {
     const gitlabHost = settings.externalUrl.host;
     const mattermostHost = settings.mattermostExternalUrl.host;
     const gitlab = {
@@ -58,7 +66,7 @@ export function planHosts(settings: DeploymentSettings): readonly HostPlan[] {
     return [
         { ...gitlab, role: "gitlab", dnsNames: [gitlabHost], runsMattermost: false },
         {
-            name: "mattermost",
+            name: settings.mattermost.mode === "standalone" ? standaloneHost : "mattermost",
             role: settings.mattermost.mode === "standalone" ? "mattermost-standalone" : "mattermost",
             instanceType: settings.mattermost.instanceType,
             instanceTypeKey: "mattermost.instanceType",
@@ -69,4 +77,13 @@ export function planHosts(settings: DeploymentSettings): readonly HostPlan[] {
             runsMattermost: true,
         },
     ];
+}
+
+/**
+ * A split stack's old Mattermost host after its bundled Mattermost moved to the standalone host: kept,
+ * with its data volume, while it holds the bundled data, but configured no more and serving no name.
+ */
+export function bundledMattermostHostPlan(settings: DeploymentSettings): OmnibusHostPlan {
+    const bundled = planHosts({ ...settings, topology: "split", mattermost: { ...settings.mattermost, mode: "bundled" } }).find((plan) => plan.name === "mattermost");
+    return { ...(bundled as OmnibusHostPlan), dnsNames: [] };
 }

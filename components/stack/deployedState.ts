@@ -2,7 +2,8 @@
 // StackReference to this stack: the GitLab package (gitlabEdition, gitlabVersion), which previews
 // compute the upgrade path from, the Mattermost mode and version (mattermostMode, mattermostVersion),
 // which previews refuse downgrades and unsupported switches against, and the hosts' availability zone
-// (availabilityZone), which later runs keep. The hosts' dpkg database stays the truth about the package when the walk runs.
+// (availabilityZone), which later runs keep, and after a move of the bundled Mattermost where each part
+// of it lives (mattermostHostName, bundledMattermostDataOn). The hosts' dpkg database stays the truth about the package when the walk runs.
 
 import * as pulumi from "@pulumi/pulumi";
 import type { Edition } from "../settings/settings";
@@ -18,6 +19,8 @@ export const DEPLOYED_OUTPUTS = {
     mattermostMode: "mattermostMode",
     mattermostVersion: "mattermostVersion",
     topology: "topology",
+    standaloneHost: "mattermostHostName",
+    bundledDataOn: "bundledMattermostDataOn",
 } as const;
 
 /** What the stack's outputs record; each part is undefined before the first run that recorded it. */
@@ -30,10 +33,17 @@ export interface DeployedState {
 
 export async function readDeployedState(): Promise<DeployedState> {
     const self = new pulumi.StackReference("deployed", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
-    const [edition, versionText, availabilityZone, mattermostMode, mattermostVersion, topology] = await Promise.all(
-        [DEPLOYED_OUTPUTS.edition, DEPLOYED_OUTPUTS.version, DEPLOYED_OUTPUTS.availabilityZone, DEPLOYED_OUTPUTS.mattermostMode, DEPLOYED_OUTPUTS.mattermostVersion, DEPLOYED_OUTPUTS.topology].map((name) =>
-            self.getOutputValue(name),
-        ),
+    const [edition, versionText, availabilityZone, mattermostMode, mattermostVersion, topology, standaloneHost, bundledDataOn] = await Promise.all(
+        [
+            DEPLOYED_OUTPUTS.edition,
+            DEPLOYED_OUTPUTS.version,
+            DEPLOYED_OUTPUTS.availabilityZone,
+            DEPLOYED_OUTPUTS.mattermostMode,
+            DEPLOYED_OUTPUTS.mattermostVersion,
+            DEPLOYED_OUTPUTS.topology,
+            DEPLOYED_OUTPUTS.standaloneHost,
+            DEPLOYED_OUTPUTS.bundledDataOn,
+        ].map((name) => self.getOutputValue(name)),
     );
     const version = typeof versionText === "string" ? parseVersion(versionText) : undefined;
     const gitlabPackage = (edition === "ee" || edition === "ce") && version !== undefined ? { edition: edition as Edition, version } : undefined;
@@ -49,6 +59,9 @@ export async function readDeployedState(): Promise<DeployedState> {
                       ...(mattermostExact === undefined ? {} : { version: mattermostExact }),
                       // Which host ran the bundled Mattermost, for a move to the standalone host.
                       ...(topology === "single" || topology === "split" ? { topology } : {}),
+                      // After a move: the standalone host's name, and the host still holding the bundled data.
+                      ...(standaloneHost === "mattermost" || standaloneHost === "mattermost-standalone" ? { standaloneHost } : {}),
+                      ...(bundledDataOn === "gitlab" || bundledDataOn === "mattermost" ? { bundledDataOn } : {}),
                   },
         availabilityZone: typeof availabilityZone === "string" && availabilityZone !== "" ? availabilityZone : undefined,
     };

@@ -5,7 +5,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { MATTERMOST_RESTORE, backupJobs, lastSuccessKey, ownBackupKeys, runNowCommand } from "../backups/backupPlan";
+import { MATTERMOST_BACKUP_FOLDER, MATTERMOST_RESTORE, backupJobs, lastSuccessKey, ownBackupKeys, runNowCommand } from "../backups/backupPlan";
 import { BackupSchedule, MattermostRestore } from "../backups/backupSchedule";
 import { BackupStorage, HostBackupAccess, lastRecordedBackup } from "../backups/backupStorage";
 import { Certificates } from "../tls/certificates";
@@ -33,9 +33,21 @@ import { gitlabRbFor } from "../gitlabRb/roles";
 import type { DeploymentSettings, MailServer, StandaloneMattermost } from "../settings/settings";
 import { SshAccess } from "../aws/sshAccess";
 import { PRIVATE_CA_PATH, retiredTlsFiles, tlsFiles, trustsPrivateCa, type TlsFile } from "../tls/tlsPlan";
-import { planHosts, runsOmnibus, type HostPlan, type OmnibusHostPlan } from "../settings/topology";
+import { bundledMattermostHostPlan, planHosts, runsOmnibus, type HostPlan, type OmnibusHostPlan } from "../settings/topology";
 import type { VersionPlan } from "./upgrade";
 import { formatVersion } from "../versions/versions";
+import { BundledDataRemoval, MattermostMigration } from "../mattermost/migration/mattermostMigration";
+import { FIRST_LINE_WITHOUT_BUNDLE, type MattermostPlacement } from "../mattermost/migration/migrationPlan";
+
+/**
+ * A resource declared further down, for resources declared before it to wait for: the move of a
+ * bundled Mattermost comes after steps of both hosts and before others of the same hosts.
+ */
+function declaredBelow<T extends pulumi.Resource>(): { readonly resource: Promise<T>; declare(resource: T): T } {
+    let settle!: (resource: T) => void;
+    const resource = new Promise<T>((resolve) => (settle = resolve));
+    return { resource, declare: (declared) => (settle(declared), declared) };
+}
 
 /** How long an upgrade step waits for GitLab's batched background migrations before it stops the walk. */
 const MIGRATION_WAIT_SECONDS = 6 * 3600;
@@ -62,6 +74,8 @@ export interface DeploymentArgs {
     versionPlan: VersionPlan;
     /** The availability zone that offers every host's instance type, from `chooseHostZone`. */
     availabilityZone: string;
+    /** The standalone host's name and where the bundled Mattermost's data is, from `placeMattermost`. */
+    placement: MattermostPlacement;
 }
 
 /** What the stack exports for one host. */
@@ -115,6 +129,12 @@ export class Deployment extends pulumi.ComponentResource {
     readonly caCertificate?: pulumi.Output<string>;
     /** The availability zone the hosts are in. */
     readonly availabilityZone: pulumi.Output<string>;
+    /**
+     * `value` once this run's move or removal of the bundled Mattermost is complete: what the stack
+     * records about them must not be written by a run that failed half-way (a failed update still
+     * writes the outputs that resolved, pulumi/pulumi#15754).
+     */
+    readonly recorded: (value: string) => pulumi.Output<string>;
 
     // Child names are not prefixed with the deployment's name: there is one deployment per stack.
     constructor(name: string, args: DeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -135,19 +155,27 @@ export class Deployment extends pulumi.ComponentResource {
             overrideSpecial: "-_.,+",
         }, parent);
 
-        const plans = planHosts(settings);
+        const move = args.versionPlan.mattermostMigration;
+        const bundledData = args.placement.bundledData;
+        const plans = planHosts(settings, args.placement.standaloneHost);
+        // A split stack's old Mattermost host keeps its instance and data volume while it holds the bundled
+        // data; the run that removes the data lets the next one delete the instance and forget the volume.
+        const retiredPlan = bundledData?.host === "mattermost" ? bundledMattermostHostPlan(settings) : undefined;
+        const removable = (plan: HostPlan) => plan === retiredPlan && bundledData?.removing === true;
         const storage = new BackupStorage("backups", { retentionDays: settings.backup.retentionDays }, parent);
+        const access = new Map<HostPlan, HostBackupAccess>();
         const hosts = new Map<HostPlan, Host>(
-            plans.map((plan) => [
+            [...plans, ...(retiredPlan ? [retiredPlan] : [])].map((plan) => [
                 plan,
                 new Host(plan.name, {
-                    permissions: new HostBackupAccess(`${plan.name}-backup-access`, {
+                    permissions: access.set(plan, new HostBackupAccess(`${plan.name}-backup-access`, {
                         bucketArn: storage.bucketArn,
-                        own: ownBackupKeys(plan, pulumi.getStack(), args.versionPlan.mattermostMigration),
+                        own: ownBackupKeys(plan, pulumi.getStack(), bundledData),
                         // Only a standalone host's own PostgreSQL archives its WAL to the bucket.
                         pointInTimeRecovery: plan.role === "mattermost-standalone",
-                    }, parent),
+                    }, parent)).get(plan) as HostBackupAccess,
                     sshAccess: settings.ssh.access,
+                    removable: removable(plan),
                     instanceType: plan.instanceType,
                     volumeSizeGiB: plan.volumeSizeGiB,
                     amiId,
@@ -160,10 +188,16 @@ export class Deployment extends pulumi.ComponentResource {
         );
         const hostOf = (plan: HostPlan) => hosts.get(plan) as Host;
 
+        // A move points Mattermost's name at the standalone host only once the move is verified (below).
+        const mattermostName = settings.mattermostExternalUrl.host;
+        const movedName = declaredBelow<pulumi.Resource>();
         const dns = new Dns("dns", {
             zone: settings.dnsZone,
-            records: plans.flatMap((plan) => plan.dnsNames.map((dnsName) => ({ name: dnsName, address: hostOf(plan).publicIp }))),
+            records: plans.flatMap((plan) => plan.dnsNames.filter((dnsName) => !(move && dnsName === mattermostName)).map((dnsName) => ({ name: dnsName, address: hostOf(plan).publicIp }))),
         }, parent);
+        const moveVerified = move ? [declaredBelow<pulumi.Resource>(), declaredBelow<pulumi.Resource>()] : [];
+        // What waits for the move: the GitLab host's new gitlab.rb and backups, the standalone host's health gate and all after it.
+        const afterMove = moveVerified.map((step) => step.resource);
 
         const mailServer = mailServerOf(settings, dns.zoneId, parent);
         const secrets = pulumi
@@ -211,7 +245,7 @@ export class Deployment extends pulumi.ComponentResource {
                 after,
             }, parent).steps;
         };
-        const configure = (plan: OmnibusHostPlan, after: pulumi.Resource[], upgradeAfter: pulumi.Resource[]) => {
+        const configure = (plan: OmnibusHostPlan, after: pulumi.Input<pulumi.Resource>[], upgradeAfter: pulumi.Resource[]) => {
             const host = hostOf(plan);
             const { data, mount } = mountDataVolume(plan, OMNIBUS_DATA);
             const install = new OmnibusInstall(plan.name, {
@@ -229,7 +263,8 @@ export class Deployment extends pulumi.ComponentResource {
                 instanceId: host.instanceId,
                 bucketName: storage.bucketName,
                 region: storage.region,
-                after: [install.step],
+                // A move's source keeps its backup tools and settings until the move is verified.
+                after: [install.step, ...afterMove],
                 // Before any package moves, the host's backups run once.
                 beforeUpgrade: path && { after: upgradeAfter },
                 enableTimersLater: plan.runsMattermost && settings.backup.restoreFrom !== undefined,
@@ -265,7 +300,7 @@ export class Deployment extends pulumi.ComponentResource {
                 ),
                 awaitDns: settings.tls.mode === "letsencrypt" ? { address: host.publicIp, names: plan.dnsNames } : undefined,
                 healthChecks,
-                after: [packageReady, ...(hostFiles?.steps ?? []), ...dns.records, ...after, ...oauthAhead],
+                after: [packageReady, ...(hostFiles?.steps ?? []), ...dns.recordsFor(plan.dnsNames), ...after, ...afterMove, ...oauthAhead],
                 installedVersion: formatVersion(settings.gitlab.version),
                 trustDigest: trusted.length === 0 ? undefined : contentDigest(trusted),
                 certificateFiles: hostFiles && { steps: hostFiles.steps, digest: hostFiles.digest },
@@ -273,12 +308,12 @@ export class Deployment extends pulumi.ComponentResource {
                 caFile: trustsPrivateCa(settings.tls) ? PRIVATE_CA_PATH : undefined,
             }, parent);
             const tools = installMattermostTools(plan, [install.step]);
-            return { config, backups, tools, dataVolumeId: data.volumeId };
+            return { config, backups, tools, dataVolumeId: data.volumeId, packageReady };
         };
 
         // A standalone Mattermost host: no Omnibus. Its data volume is mounted before anything installs,
         // so a replaced instance finds its database and files there and installs over them.
-        const configureStandalone = (plan: HostPlan, oauthAhead: pulumi.Resource): MattermostSide => {
+        const configureStandalone = (plan: HostPlan, oauthAhead: pulumi.Resource): MattermostSide & { running: pulumi.Resource[] } => {
             const host = hostOf(plan);
             const { data, mount } = mountDataVolume(plan, STANDALONE_DATA_VOLUME);
             const release = settings.mattermost.standalone as StandaloneMattermost;
@@ -301,9 +336,10 @@ export class Deployment extends pulumi.ComponentResource {
                 certificate: mattermostCertificate && { chain: mattermostCertificate.certificate, key: mattermostCertificate.key },
                 // GitLab's certificate chains to the stack's CA: Mattermost's calls to GitLab must trust it.
                 trustedCa: trustsPrivateCa(settings.tls) ? certificates?.caCertificate : undefined,
-                awaitDns: settings.tls.mode === "letsencrypt" ? { address: host.publicIp, names: plan.dnsNames } : undefined,
+                awaitDns: settings.tls.mode === "letsencrypt" ? { address: host.publicIp, names: plan.dnsNames, records: move ? [movedName.resource] : dns.recordsFor(plan.dnsNames) } : undefined,
                 // The application it signs in with exists before its settings name it.
-                after: [mount.step, oauthAhead, ...dns.records],
+                after: [mount.step, oauthAhead],
+                healthAfter: afterMove,
                 // The upgrade backs up first: the backup tools go in once the database exists.
                 beforeUpgrade: (databaseReady) => {
                     backups = new BackupSchedule(`${plan.name}-backup`, {
@@ -333,6 +369,8 @@ export class Deployment extends pulumi.ComponentResource {
                 restore: pointInTime === undefined ? undefined : { to: settings.backup.restoreFrom as string, after: [standalone.healthGate], dataVolumeId: data.volumeId },
             }, parent);
             return {
+                // What a move onto it waits for: Mattermost running with its settings, the backup settings in place.
+                running: [standalone.running, backups.toolsReady],
                 ready: [standalone.healthGate],
                 tools: installMattermostTools(plan, [standalone.healthGate]),
                 backups,
@@ -371,14 +409,52 @@ export class Deployment extends pulumi.ComponentResource {
         // (one host registers it ahead of its reconfigure, above). Upgrades go GitLab host first: the
         // Mattermost host upgrades only once GitLab answers healthy on the new version, so sign-in
         // works again as soon as Mattermost is back.
-        const mattermostAhead = () => register("oauth-ahead", mattermostOauthApplication(settings), credentials, [gitlabConfig.apply], { ifRunning: false });
+        // A move: the application exists already, and GitLab's new gitlab.rb waits for the move.
+        const mattermostAhead = () => register("oauth-ahead", mattermostOauthApplication(settings), credentials, [move ? gitlabHost.packageReady : gitlabConfig.apply], { ifRunning: false });
         const omnibusMattermost = plans.find((plan): plan is OmnibusHostPlan => plan.runsMattermost && runsOmnibus(plan));
         const standalonePlan = plans.find((plan) => plan.role === "mattermost-standalone");
+        const standaloneSide = standalonePlan && configureStandalone(standalonePlan, mattermostAhead());
         const mattermost: MattermostSide =
-            omnibusMattermost === undefined
-                ? configureStandalone(standalonePlan as HostPlan, mattermostAhead())
-                : omnibusSide(omnibusMattermost === gitlabPlan ? gitlabHost : configure(omnibusMattermost, [mattermostAhead()], gitlabConfig.healthGates));
+            standaloneSide ?? omnibusSide(omnibusMattermost === gitlabPlan ? gitlabHost : configure(omnibusMattermost as OmnibusHostPlan, [mattermostAhead()], gitlabConfig.healthGates));
         register("oauth", mattermostOauthApplication(settings), credentials, mattermost.ready);
+
+        // The bundled Mattermost's move (components/mattermost/migration/), and the removal of what it left.
+        const bundledPlan = bundledData && (bundledData.host === "gitlab" ? gitlabPlan : (retiredPlan as HostPlan));
+        if (retiredPlan) {
+            new DataVolume(retiredPlan.name, { availabilityZone: network.availabilityZone, instanceId: hostOf(retiredPlan).instanceId, settings: retiredPlan.dataVolume, removable: removable(retiredPlan) }, parent);
+        }
+        // A resource's URN resolves once its step has run, and never when it failed.
+        const completion: pulumi.Output<string>[] = [];
+        if (move && standaloneSide && standalonePlan && bundledPlan) {
+            const standaloneHost = hostOf(standalonePlan);
+            const migration = new MattermostMigration("mattermost-migration", {
+                plan: move,
+                bundled: {
+                    connection: hostOf(bundledPlan).connection,
+                    instanceId: hostOf(bundledPlan).instanceId,
+                    after: [access.get(bundledPlan) as HostBackupAccess, ...(bundledPlan === gitlabPlan ? [gitlabHost.packageReady] : [])],
+                },
+                standalone: {
+                    connection: standaloneHost.connection,
+                    instanceId: standaloneHost.instanceId,
+                    after: [access.get(standalonePlan) as HostBackupAccess, ...standaloneSide.running],
+                },
+            }, parent);
+            migration.verified.forEach((step, index) => moveVerified[index]?.declare(step));
+            const record = movedName.declare(dns.pointAt(mattermostName, standaloneHost.publicIp, migration.verified));
+            const checked = migration.checkGitlabConfig(hostOf(gitlabPlan), FIRST_LINE_WITHOUT_BUNDLE, [gitlabConfig.apply, ...gitlabConfig.healthGates]);
+            completion.push(...[record, checked, migration.retireStep, ...migration.verified].map((step) => step.urn));
+        }
+        if (bundledData?.removing && bundledPlan) {
+            const removal = new BundledDataRemoval("mattermost-bundled-data", {
+                connection: hostOf(bundledPlan).connection,
+                instanceId: hostOf(bundledPlan).instanceId,
+                standaloneBackupFolder: MATTERMOST_BACKUP_FOLDER,
+                after: [...mattermost.ready, access.get(bundledPlan) as HostBackupAccess],
+            }, parent);
+            completion.push(removal.step.urn);
+        }
+        this.recorded = (value) => (completion.length === 0 ? pulumi.output(value) : pulumi.all(completion).apply(() => value));
 
         const mattermostPlan = plans.find((plan) => plan.runsMattermost) as HostPlan;
         const restoreFrom = settings.backup.restoreFrom;
@@ -432,7 +508,7 @@ export class Deployment extends pulumi.ComponentResource {
         this.gitlabUrl = settings.externalUrl.href;
         this.mattermostUrl = settings.mattermostExternalUrl.href;
         this.hosts = Object.fromEntries(
-            plans.map((plan) => [plan.name, { publicIp: hostOf(plan).publicIp, sshCommand: sshCommand(hostOf(plan)) }]),
+            [...hosts].map(([plan, host]) => [plan.name, { publicIp: host.publicIp, sshCommand: sshCommand(host) }]),
         );
         this.initialRootPassword = pulumi.secret(rootPassword.result);
         this.mattermostAdminUsername = firstAdmin.username;

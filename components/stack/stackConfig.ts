@@ -61,19 +61,5 @@ export async function chooseHostZone(settings: DeploymentSettings, current: stri
 
 /** The version plan for this run, or the refusal as a configuration error. */
 export function planVersionOrFail(settings: DeploymentSettings, deployed: GitlabPackage | undefined, deployedMattermost?: DeployedMattermost): VersionPlan {
-    return reportingConfigErrors(() => refuseMattermostMove(planVersion(settings, deployed, deployedMattermost)));
-}
-
-/**
- * The move of a deployed bundled Mattermost is planned and its steps exist, but the deployment does not
- * run them yet: without them the standalone steps would land on the old Omnibus host and leave the
- * bundled data behind. Refused before any resource, showing the plan.
- */
-function refuseMattermostMove(plan: VersionPlan): VersionPlan {
-    const move = plan.mattermostMigration;
-    if (move === undefined) return plan;
-    throw new ConfigError(
-        "mattermost.mode",
-        `is standalone, but this stack runs the bundled Mattermost, and pulumi up does not perform the move to a standalone host yet. Keep mattermost.mode bundled for now (pulumi config set --path mattermost.mode bundled); docs/upgrading-past-18.11.md describes the move by hand. The move planned:\n${move.text.join("\n")}`,
-    );
+    return reportingConfigErrors(() => planVersion(settings, deployed, deployedMattermost));
 }

@@ -10,7 +10,8 @@ import { planHosts, runsOmnibus } from "../settings/topology";
 import { describeUpgradePlan, planUpgrade, type GitlabPackage, type UpgradePath } from "../omnibus/upgradePath";
 import { planMattermostUpgrade, type MattermostUpgradeStep } from "../versions/mattermostReleases";
 import { formatVersion, keyChangesBetween, type Version } from "../versions/versions";
-import { planMattermostMigration, type MigrationPlan } from "../mattermost/migration/migrationPlan";
+import { planMattermostMigration, type BundledHostName, type MigrationPlan } from "../mattermost/migration/migrationPlan";
+import type { StandaloneHostName } from "../settings/topology";
 import type { Topology } from "../settings/settings";
 
 /** The Mattermost the stack recorded after its last successful deployment. */
@@ -21,6 +22,10 @@ export interface DeployedMattermost {
     readonly version?: Version;
     /** The topology the stack ran; undefined when its record predates it. */
     readonly topology?: Topology;
+    /** The standalone host's name, once one exists. */
+    readonly standaloneHost?: StandaloneHostName;
+    /** The host still holding the bundled Mattermost's data after a move; undefined when none does. */
+    readonly bundledDataOn?: BundledHostName;
 }
 
 /** The version decision for this run. */

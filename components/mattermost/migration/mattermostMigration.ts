@@ -37,6 +37,9 @@ export class MattermostMigration extends pulumi.ComponentResource {
     readonly importStep: command.remote.Command;
     /** What the cut-over depends on: both halves done, the standalone host verified and serving. */
     readonly verified: pulumi.Resource[];
+    /** After the verdict: the bundle stays stopped on its host, its backup timer off (retire-bundled-mattermost.sh). */
+    readonly retireStep: command.remote.Command;
+    private readonly name: string;
 
     constructor(name: string, args: MattermostMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("gitlab-mattermost:index:MattermostMigration", name, {}, opts);
@@ -58,7 +61,27 @@ export class MattermostMigration extends pulumi.ComponentResource {
             addPreviousOutputInEnv: false,
         }, { parent: this, dependsOn: bothReady, customTimeouts: { create: MIGRATION_TIMEOUT, update: MIGRATION_TIMEOUT } });
         this.verified = [this.exportStep, this.importStep];
+        this.retireStep = new command.remote.Command(`${name}-retire`, {
+            connection: args.bundled.connection,
+            create: hostScriptCommand("migration/retire-bundled-mattermost.sh"),
+            triggers: [args.bundled.instanceId, args.standalone.instanceId],
+            addPreviousOutputInEnv: false,
+        }, { parent: this, dependsOn: this.verified });
+        this.name = name;
         this.registerOutputs({});
+    }
+
+    /**
+     * The cut-over's last check, once the GitLab host's gitlab.rb has lost its Mattermost lines (`after`):
+     * `gitlab-ctl check-config` for the first release line without the bundle, which the next upgrade walks to.
+     */
+    checkGitlabConfig(gitlab: { connection: command.types.input.remote.ConnectionArgs; instanceId: pulumi.Input<string> }, line: string, after: pulumi.Input<pulumi.Resource>[]): command.remote.Command {
+        return new command.remote.Command(`${this.name}-check-gitlab-config`, {
+            connection: gitlab.connection,
+            create: hostScriptCommand("migration/check-gitlab-config.sh", [line]),
+            triggers: [gitlab.instanceId],
+            addPreviousOutputInEnv: false,
+        }, { parent: this, dependsOn: after });
     }
 }
 

@@ -48,10 +48,12 @@ export interface StandaloneMattermostHostArgs {
     certificate?: ProvidedTls;
     /** The stack's private CA, when GitLab's certificate chains to it: Mattermost must trust it to reach GitLab. */
     trustedCa?: pulumi.Input<string>;
-    /** Let's Encrypt: the certificate is requested once these names resolve to the host's address. */
-    awaitDns?: { address: pulumi.Input<string>; names: readonly string[] };
-    /** Steps that must finish first: the data volume's mount, the sign-in application on GitLab, DNS records. */
+    /** Let's Encrypt: the certificate is requested once these names resolve to the host's address, after their `records` are set. */
+    awaitDns?: { address: pulumi.Input<string>; names: readonly string[]; records: pulumi.Input<pulumi.Resource>[] };
+    /** Steps that must finish first: the data volume's mount, the sign-in application on GitLab. */
     after: pulumi.Input<pulumi.Resource>[];
+    /** More steps the health gate, and so everything after it, waits for: the move of a bundled Mattermost onto this host. */
+    healthAfter?: pulumi.Input<pulumi.Resource>[];
     /**
      * Makes what the upgrade step waits for, given the steps after which the database exists: the
      * backup tools, since the upgrade backs up with `mattermost-backup` before it switches releases.
@@ -67,6 +69,8 @@ export function standaloneCommand(script: string, args: readonly string[] = []):
 export class StandaloneMattermostHost extends pulumi.ComponentResource {
     /** The steps that install and configure Mattermost, its database and nginx. */
     readonly ready: pulumi.Resource[];
+    /** Mattermost runs here with its settings (nginx and its certificate may still be on their way). */
+    readonly running: pulumi.Resource;
     /** The last step: Mattermost answers healthy at its URL, through nginx, with its settings. */
     readonly healthGate: command.remote.Command;
     /** Password of the database role; secret. */
@@ -128,7 +132,7 @@ export class StandaloneMattermostHost extends pulumi.ComponentResource {
                 create: pulumi.output(args.awaitDns.address).apply((address) => hostCommand("wait-for-dns.sh", [address, wait, ...(args.awaitDns?.names ?? [])])),
                 triggers: [args.instanceId],
                 addPreviousOutputInEnv: false,
-            }, { ...parent, dependsOn: args.after, customTimeouts: { create: "20m", update: "20m" } });
+            }, { ...parent, dependsOn: [...args.after, ...args.awaitDns.records], customTimeouts: { create: "20m", update: "20m" } });
             certificateSteps.push(step("certificate", "issue-certificate.sh", [hostname, ...(args.tls.contactEmail ? [args.tls.contactEmail] : [])], { after: [http, ...(dnsReady ? [dnsReady] : [])] }));
         } else if (args.certificate) {
             const paths = certificatePaths(args.tls, hostname)!;
@@ -150,6 +154,7 @@ export class StandaloneMattermostHost extends pulumi.ComponentResource {
             nginxSteps.push(step("nginx-https", "apply-mattermost-settings.sh", ["nginx-https"], { stdin: content, after: [http, ...certificateSteps] }));
         }
         this.ready = [settings, ...nginxSteps];
+        this.running = settings;
         // New settings, a new site or another release make the gate run again; otherwise nothing runs.
         const digest = (text: pulumi.Input<string>) => pulumi.output(text).apply((value) => createHash("sha256").update(value).digest("hex"));
         const siteUrl = args.settings.siteUrl.href;
@@ -158,7 +163,7 @@ export class StandaloneMattermostHost extends pulumi.ComponentResource {
             create: hostCommand("health-gate.sh", ["mattermost-standalone", siteUrl, wait, ...(args.trustedCa === undefined ? [] : [STANDALONE_LAYOUT.trustedCaFile])]),
             triggers: [args.instanceId, version, digest(environment), ...nginxSteps.map((site) => digest(site.stdin.apply((text) => text ?? "")))],
             addPreviousOutputInEnv: false,
-        }, { ...parent, dependsOn: this.ready, customTimeouts: { create: "20m", update: "20m" } });
+        }, { ...parent, dependsOn: [...this.ready, ...(args.healthAfter ?? [])], customTimeouts: { create: "20m", update: "20m" } });
         this.registerOutputs({});
     }
 }

@@ -344,7 +344,7 @@ describe("a standalone Mattermost host's backups", () => {
         const writable = (keys: ReturnType<typeof ownBackupKeys>) => policyOf(keys).Statement.find((statement) => statement.Sid === "WriteOwnBackups")!.Resource;
         const listable = (keys: ReturnType<typeof ownBackupKeys>) => policyOf(keys).Statement.find((statement) => statement.Sid === "ListOwnBackups")!.Condition!.StringLike!["s3:prefix"];
         // single → split: the GitLab host runs the bundle.
-        const fromGitlab = { bundledHost: "gitlab" } as const;
+        const fromGitlab = { host: "gitlab", moving: true } as const;
         const gitlabMoving = ownBackupKeys(gitlabPlan, "test", fromGitlab);
         assert.ok(readable(gitlabMoving).includes(migrationObjects) && writable(gitlabMoving).includes(migrationObjects));
         assert.deepEqual(listable(gitlabMoving), ["test/gitlab-etc/*", "test/mattermost/*", "test/mattermost-migration/*"]);
@@ -354,8 +354,12 @@ describe("a standalone Mattermost host's backups", () => {
         assert.ok(!readable(ownBackupKeys(gitlabPlan, "test")).includes(migrationObjects));
         assert.deepEqual(listable(ownBackupKeys(gitlabPlan, "test")), ["test/gitlab-etc/*"]);
         assert.ok(!listable(ownBackupKeys(standalonePlan, "test")).includes("test/mattermost-migration/*"));
+        // After the move, until the bundled data is removed: the host holding it keeps both folders, the standalone host the migration folder no longer.
+        const kept = { host: "gitlab", moving: false } as const;
+        assert.deepEqual(listable(ownBackupKeys(gitlabPlan, "test", kept)), ["test/gitlab-etc/*", "test/mattermost/*", "test/mattermost-migration/*"]);
+        assert.deepEqual(ownBackupKeys(standalonePlan, "test", kept), ownBackupKeys(standalonePlan, "test"));
         // split: the old Mattermost host runs the bundle; the GitLab host takes no part.
-        assert.deepEqual(listable(ownBackupKeys(gitlabPlan, "test", { bundledHost: "mattermost" })), ["test/gitlab-etc/*"]);
+        assert.deepEqual(listable(ownBackupKeys(gitlabPlan, "test", { host: "mattermost", moving: true })), ["test/gitlab-etc/*"]);
     });
 
     it("orders the backup after Mattermost and its PostgreSQL, not after Omnibus's runit", () => {

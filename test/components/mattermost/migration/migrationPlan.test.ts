@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { planMattermostMigration, type DeployedForMigration } from "../../../../components/mattermost/migration/migrationPlan";
+import { placeMattermost, planMattermostMigration, type DeployedForMigration } from "../../../../components/mattermost/migration/migrationPlan";
 import { ConfigError } from "../../../../components/settings/configError";
 import { parseSettings } from "../../../../components/stack/config";
 import { bundledMattermost, parseVersion } from "../../../../components/versions/versions";
@@ -80,9 +80,57 @@ describe("planMattermostMigration", () => {
         assert.match(plan.kind === "migrate" ? plan.text.join("\n") : "", /checks that its database records 10\.11\.20 before anything stops/);
     });
 
+    it("refuses to guess which host runs the bundle when the stack's record predates the topology output", () => {
+        const { topology: _unrecorded, ...record } = BUNDLED_18_11_11;
+        const error = refusal(() => planMattermostMigration(standalone("10.11.20"), record));
+        assert.equal(error.key, "mattermost.mode");
+        assert.match(error.message, /run pulumi up once to record the topology, then switch to standalone\.$/);
+    });
+
     it("refuses a GitLab version change in the same run, naming gitlab.version", () => {
         const error = refusal(() => planMattermostMigration(standalone("10.11.20", "19.3.0"), BUNDLED_18_11_11));
         assert.equal(error.key, "gitlab.version");
         assert.match(error.message, /Keep gitlab\.version at 18\.11\.11 for the move/);
+    });
+});
+
+describe("placeMattermost", () => {
+    const settings = standalone("10.11.20");
+    const removing = parseSettings(rawConfig(stackConfig("split", { gitlab: { edition: "ee", version: "18.11.11" }, mattermost: { mode: "standalone", version: "10.11.20", removeBundledData: true } })));
+    const move = (topology: "single" | "split") => {
+        const plan = planMattermostMigration(settings, { ...BUNDLED_18_11_11, topology });
+        assert.equal(plan.kind, "migrate");
+        return plan.kind === "migrate" ? plan : undefined;
+    };
+
+    it("names the standalone host, and says which host holds the bundled data, for each moment of a move", () => {
+        const table: [string, ReturnType<typeof placeMattermost>, ReturnType<typeof placeMattermost>][] = [
+            ["fresh standalone stack", placeMattermost(settings, undefined, {}), { standaloneHost: "mattermost" }],
+            ["single stack moving", placeMattermost(settings, move("single"), {}), { standaloneHost: "mattermost", bundledData: { host: "gitlab", moving: true, removing: false } }],
+            ["split stack moving", placeMattermost(settings, move("split"), {}), { standaloneHost: "mattermost-standalone", bundledData: { host: "mattermost", moving: true, removing: false } }],
+            ["moving with removeBundledData set: kept this run", placeMattermost(removing, move("split"), {}), { standaloneHost: "mattermost-standalone", bundledData: { host: "mattermost", moving: true, removing: false } }],
+            ["split stack after the move", placeMattermost(settings, undefined, { standaloneHost: "mattermost-standalone", bundledDataOn: "mattermost" }), { standaloneHost: "mattermost-standalone", bundledData: { host: "mattermost", moving: false, removing: false } }],
+            ["removing after the move", placeMattermost(removing, undefined, { standaloneHost: "mattermost-standalone", bundledDataOn: "mattermost" }), { standaloneHost: "mattermost-standalone", bundledData: { host: "mattermost", moving: false, removing: true } }],
+            ["after the removal", placeMattermost(removing, undefined, { standaloneHost: "mattermost-standalone" }), { standaloneHost: "mattermost-standalone" }],
+            ["single stack after the move", placeMattermost(settings, undefined, { standaloneHost: "mattermost", bundledDataOn: "gitlab" }), { standaloneHost: "mattermost", bundledData: { host: "gitlab", moving: false, removing: false } }],
+        ];
+        for (const [moment, placed, expected] of table) {
+            assert.deepEqual(placed, expected, moment);
+        }
+    });
+
+    it("keeps a recorded standalone host name whatever else is recorded", () => {
+        fc.assert(
+            fc.property(fc.constantFrom("mattermost", "mattermost-standalone" as const), fc.constantFrom(undefined, "gitlab", "mattermost" as const), (standaloneHost, bundledDataOn) => {
+                const placed = placeMattermost(settings, undefined, { standaloneHost, ...(bundledDataOn === undefined ? {} : { bundledDataOn }) });
+                assert.equal(placed.standaloneHost, standaloneHost);
+                assert.equal(placed.bundledData?.host, bundledDataOn);
+            }),
+        );
+    });
+
+    it("refuses a restore in the run that moves, naming backup.restoreFrom", () => {
+        const restoring = parseSettings(rawConfig({ ...stackConfig("split", { gitlab: { edition: "ee", version: "18.11.11" }, mattermost: { mode: "standalone", version: "10.11.20" } }), backup: { restoreFrom: "latest" } }));
+        assert.equal(refusal(() => planMattermostMigration(restoring, BUNDLED_18_11_11)).key, "backup.restoreFrom");
     });
 });

@@ -146,7 +146,7 @@ describe("StandaloneMattermostHost, changes", () => {
     });
 
     it("with Let's Encrypt, asks for the certificate once the name resolves to the host", async () => {
-        const run = await deploy(hostArgs(MODES.letsencrypt!, { awaitDns: { address: "192.0.2.20", names: ["chat.example.com"] } }));
+        const run = await deploy(hostArgs(MODES.letsencrypt!, { awaitDns: { address: "192.0.2.20", names: ["chat.example.com"], records: [] } }));
         const dns = step(run, "mm-dns-ready");
         assert.equal(scriptOfCommand(String(dns.inputs.create)), "wait-for-dns.sh");
         assert.equal(argsOf(dns), "192.0.2.20 900 chat.example.com");
