@@ -659,8 +659,13 @@ describe("program, moving a deployed bundled Mattermost to a standalone host", (
                 assert.equal(scriptOfCommand(String(named(run, `${standaloneHost}-install`).inputs.create)), "install-mattermost.sh");
                 assert.equal(connectionHost(named(run, `${standaloneHost}-install`)), eipOf(run, standaloneHost));
                 if (topology === "split") {
-                    // The old host is no longer configured: only the move's own steps reach it.
+                    // The old host is no longer configured: only the move's own steps reach it, and the
+                    // settings, which now describe the new host (its instance type, its volume's size), leave it as it is.
                     assert.deepEqual(commandsOn(run, "mattermost"), ["mattermost-migration-export", "mattermost-migration-retire"]);
+                    assert.deepEqual(named(run, "mattermost", "aws:ec2/instance:Instance").ignoreChanges, ["*"]);
+                    assert.deepEqual(named(run, "mattermost-data", "aws:ebs/volume:Volume").ignoreChanges, ["*"]);
+                    assert.deepEqual(named(run, "mattermost-standalone", "aws:ec2/instance:Instance").ignoreChanges, ["ami"]);
+                    assert.equal(named(run, "mattermost", "aws:ec2/instance:Instance").protect, true);
                 }
             });
 

@@ -18,8 +18,11 @@ export interface DataVolumeArgs {
     /** The instance the volume is attached to; a new instance gets the same volume. */
     instanceId: pulumi.Input<string>;
     settings: DataVolumeSettings;
-    /** The next run that no longer declares it may drop it from the stack (the volume itself stays in the account). */
-    removable?: boolean;
+    /**
+     * A volume kept only for the data it holds (see HostArgs.keptAsIs): no setting changes it any more.
+     * `removable`: the next run that no longer declares it drops it from the stack (it stays in the account).
+     */
+    keptAsIs?: { removable: boolean };
 }
 
 export class DataVolume extends pulumi.ComponentResource {
@@ -43,10 +46,10 @@ export class DataVolume extends pulumi.ComponentResource {
             parent: this,
             // The data must survive whatever replaces or deletes the resource: `pulumi destroy` keeps the
             // volume, and a plan that would delete or replace it stops instead.
-            protect: !args.removable,
+            protect: !args.keptAsIs?.removable,
             retainOnDelete: true,
             // A snapshot is read when the volume is created; naming one later must not replace the volume.
-            ignoreChanges: ["snapshotId"],
+            ignoreChanges: args.keptAsIs ? ["*"] : ["snapshotId"],
         });
         this.attachment = new aws.ec2.VolumeAttachment(`${name}-data`, {
             volumeId: volume.id,

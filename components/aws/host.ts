@@ -25,8 +25,12 @@ export interface HostArgs {
     permissions: { instanceProfileName: pulumi.Input<string>; role: { name: pulumi.Input<string>; arn: pulumi.Input<string> } };
     /** How `pulumi up` reaches the host's SSH (ssh.access). */
     sshAccess: SshAccessMode;
-    /** The next run that no longer declares the host may delete its instance: what it held is gone. */
-    removable?: boolean;
+    /**
+     * A host kept only for the data it holds (a split stack's old Mattermost host after its bundled
+     * Mattermost moved): no setting changes its instance any more. `removable`: what it held is gone,
+     * and the next run that no longer declares the host may delete its instance.
+     */
+    keptAsIs?: { removable: boolean };
 }
 
 /** The newest Ubuntu 24.04 AMD64 image, from Canonical's account only. */
@@ -82,10 +86,11 @@ export class Host extends pulumi.ComponentResource {
         }, {
             parent: this,
             // The AMI lookup follows Canonical's newest image; a new image must not replace a running host.
-            ignoreChanges: ["ami"],
+            // A host kept as it is ignores every input ("*", pulumi/pulumi#13005): the settings now describe another host.
+            ignoreChanges: args.keptAsIs ? ["*"] : ["ami"],
             // Neither `pulumi destroy` nor a change that needs a new instance removes it unasked; the
             // README says how to let a replacement or a teardown through. Data lives on the data volume.
-            protect: !args.removable,
+            protect: !args.keptAsIs?.removable,
             // Registered from its first boot, rather than once the agent retries.
             dependsOn: [agent],
         });

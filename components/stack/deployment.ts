@@ -158,10 +158,10 @@ export class Deployment extends pulumi.ComponentResource {
         const move = args.versionPlan.mattermostMigration;
         const bundledData = args.placement.bundledData;
         const plans = planHosts(settings, args.placement.standaloneHost);
-        // A split stack's old Mattermost host keeps its instance and data volume while it holds the bundled
-        // data; the run that removes the data lets the next one delete the instance and forget the volume.
+        // A split stack's old Mattermost host keeps its instance and data volume, as they are, while it holds
+        // the bundled data; the run that removes the data lets the next one delete the instance and forget the volume.
         const retiredPlan = bundledData?.host === "mattermost" ? bundledMattermostHostPlan(settings) : undefined;
-        const removable = (plan: HostPlan) => plan === retiredPlan && bundledData?.removing === true;
+        const keptAsIs = (plan: HostPlan) => (plan === retiredPlan ? { removable: bundledData?.removing === true } : undefined);
         const storage = new BackupStorage("backups", { retentionDays: settings.backup.retentionDays }, parent);
         const access = new Map<HostPlan, HostBackupAccess>();
         const hosts = new Map<HostPlan, Host>(
@@ -175,7 +175,7 @@ export class Deployment extends pulumi.ComponentResource {
                         pointInTimeRecovery: plan.role === "mattermost-standalone",
                     }, parent)).get(plan) as HostBackupAccess,
                     sshAccess: settings.ssh.access,
-                    removable: removable(plan),
+                    keptAsIs: keptAsIs(plan),
                     instanceType: plan.instanceType,
                     volumeSizeGiB: plan.volumeSizeGiB,
                     amiId,
@@ -421,7 +421,7 @@ export class Deployment extends pulumi.ComponentResource {
         // The bundled Mattermost's move (components/mattermost/migration/), and the removal of what it left.
         const bundledPlan = bundledData && (bundledData.host === "gitlab" ? gitlabPlan : (retiredPlan as HostPlan));
         if (retiredPlan) {
-            new DataVolume(retiredPlan.name, { availabilityZone: network.availabilityZone, instanceId: hostOf(retiredPlan).instanceId, settings: retiredPlan.dataVolume, removable: removable(retiredPlan) }, parent);
+            new DataVolume(retiredPlan.name, { availabilityZone: network.availabilityZone, instanceId: hostOf(retiredPlan).instanceId, settings: retiredPlan.dataVolume, keptAsIs: keptAsIs(retiredPlan) }, parent);
         }
         // A resource's URN resolves once its step has run, and never when it failed.
         const completion: pulumi.Output<string>[] = [];
