@@ -161,17 +161,44 @@ export function backupEnvFile(args: { plan: HostPlan; stack: string; bucket: str
 
 /** The systemd service and timer of a job on the host `plan`. */
 export function backupUnits(job: BackupJob, backup: BackupSettings, plan: HostPlan): { service: string; timer: string } {
+    return scheduledBackupUnits({
+        name: job.command,
+        description: job.description,
+        after: backupHostKind(plan).services,
+        environmentFile: BACKUP_ENV_FILE,
+        execStart: `${TOOL_DIR}/${job.command}`,
+        calendar: backup.schedule,
+    });
+}
+
+/** What a scheduled backup's units say; the rest is the same for every backup on every host. */
+export interface ScheduledBackup {
+    /** The units' name, without .service or .timer. */
+    readonly name: string;
+    readonly description: string;
+    /** The services it must start after, besides the network. */
+    readonly after: readonly string[];
+    readonly user?: string;
+    readonly environmentFile?: string;
+    readonly execStart: string;
+    /** systemd's OnCalendar= expression. */
+    readonly calendar: string;
+}
+
+/** A backup as a oneshot service, at low CPU and I/O priority, and its timer. */
+export function scheduledBackupUnits(unit: ScheduledBackup): { service: string; timer: string } {
     return {
         service: [
             "[Unit]",
-            `Description=${job.description}`,
+            `Description=${unit.description}`,
             "Wants=network-online.target",
-            `After=${["network-online.target", ...backupHostKind(plan).services].join(" ")}`,
+            `After=${["network-online.target", ...unit.after].join(" ")}`,
             "",
             "[Service]",
             "Type=oneshot",
-            `EnvironmentFile=${BACKUP_ENV_FILE}`,
-            `ExecStart=${TOOL_DIR}/${job.command}`,
+            ...(unit.user === undefined ? [] : [`User=${unit.user}`]),
+            ...(unit.environmentFile === undefined ? [] : [`EnvironmentFile=${unit.environmentFile}`]),
+            `ExecStart=${unit.execStart}`,
             // A backup may take long; it must never be cut short by the default start timeout.
             "TimeoutStartSec=infinity",
             "Nice=10",
@@ -181,10 +208,10 @@ export function backupUnits(job: BackupJob, backup: BackupSettings, plan: HostPl
         ].join("\n"),
         timer: [
             "[Unit]",
-            `Description=Schedule of ${job.command}`,
+            `Description=Schedule of ${unit.name}`,
             "",
             "[Timer]",
-            `OnCalendar=${backup.schedule}`,
+            `OnCalendar=${unit.calendar}`,
             `RandomizedDelaySec=${DEFAULTS.backup.randomizedDelay}`,
             // A run missed while the host was off happens at the next boot.
             "Persistent=true",

@@ -5,8 +5,7 @@
 // completes (archive_command), and at least every archiveTimeoutSeconds while anything is written.
 // Pure module.
 
-import { DEFAULTS } from "../settings/settings";
-import type { IamStatement } from "./backupPlan";
+import { scheduledBackupUnits, type IamStatement } from "./backupPlan";
 import { STANDALONE_LAYOUT } from "../mattermost/standalone/hostLayout";
 
 export const PITR = {
@@ -143,37 +142,14 @@ export function backupUnitName(type: PhysicalBackupType): string {
 
 /** The systemd service and timer of the periodic full and differential backups. */
 export function physicalBackupUnits(type: PhysicalBackupType): { service: string; timer: string } {
-    return {
-        service: [
-            "[Unit]",
-            `Description=pgBackRest ${type === "full" ? "full" : "differential"} backup of Mattermost's database to the stack's bucket`,
-            "Wants=network-online.target",
-            "After=network-online.target postgresql.service",
-            "",
-            "[Service]",
-            "Type=oneshot",
-            `User=${PITR.osUser}`,
-            `ExecStart=/usr/bin/pgbackrest --config=${PITR.configFile} --stanza=${PITR.stanza} --type=${type} backup`,
-            "TimeoutStartSec=infinity",
-            "Nice=10",
-            "IOSchedulingClass=best-effort",
-            "IOSchedulingPriority=7",
-            "",
-        ].join("\n"),
-        timer: [
-            "[Unit]",
-            `Description=Schedule of ${backupUnitName(type)}`,
-            "",
-            "[Timer]",
-            `OnCalendar=${type === "full" ? PITR.fullSchedule : PITR.diffSchedule}`,
-            `RandomizedDelaySec=${DEFAULTS.backup.randomizedDelay}`,
-            "Persistent=true",
-            "",
-            "[Install]",
-            "WantedBy=timers.target",
-            "",
-        ].join("\n"),
-    };
+    return scheduledBackupUnits({
+        name: backupUnitName(type),
+        description: `pgBackRest ${type === "full" ? "full" : "differential"} backup of Mattermost's database to the stack's bucket`,
+        after: ["postgresql.service"],
+        user: PITR.osUser,
+        execStart: `/usr/bin/pgbackrest --config=${PITR.configFile} --stanza=${PITR.stanza} --type=${type} backup`,
+        calendar: type === "full" ? PITR.fullSchedule : PITR.diffSchedule,
+    });
 }
 
 /**

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { MATTERMOST_BACKUP_FOLDER, MATTERMOST_RESTORE, backupJobs, lastSuccessKey, ownBackupKeys, runNowCommand } from "../backups/backupPlan";
-import { BackupSchedule, MattermostRestore } from "../backups/backupSchedule";
+import { BackupSchedule, MattermostRestore, type BackupScheduleArgs } from "../backups/backupSchedule";
 import { BackupStorage, HostBackupAccess, lastRecordedBackup } from "../backups/backupStorage";
 import { Certificates } from "../tls/certificates";
 import { Dns } from "../aws/dns";
@@ -233,6 +233,17 @@ export class Deployment extends pulumi.ComponentResource {
             }, parent);
             return { data, mount };
         };
+        // A host's backup jobs (components/backups/backupPlan.ts), their tools and timers, to the stack's bucket.
+        const scheduleBackups = (plan: HostPlan, options: Pick<BackupScheduleArgs, "after" | "beforeUpgrade" | "enableTimersLater">) =>
+            new BackupSchedule(`${plan.name}-backup`, {
+                plan,
+                backup: settings.backup,
+                connection: hostOf(plan).connection,
+                instanceId: hostOf(plan).instanceId,
+                bucketName: storage.bucketName,
+                region: storage.region,
+                ...options,
+            }, parent);
         // mattermost-cli and mmctl, the same commands on every kind of Mattermost host; none elsewhere.
         const installMattermostTools = (plan: HostPlan, after: pulumi.Resource[]): pulumi.Resource[] => {
             const tools = mattermostTools(plan);
@@ -256,19 +267,13 @@ export class Deployment extends pulumi.ComponentResource {
                 after: [mount.step],
             }, parent);
             const path = args.versionPlan.path;
-            const backups = new BackupSchedule(`${plan.name}-backup`, {
-                plan,
-                backup: settings.backup,
-                connection: host.connection,
-                instanceId: host.instanceId,
-                bucketName: storage.bucketName,
-                region: storage.region,
+            const backups = scheduleBackups(plan, {
                 // A move's source keeps its backup tools and settings until the move is verified.
                 after: [install.step, ...afterMove],
                 // Before any package moves, the host's backups run once.
                 beforeUpgrade: path && { after: upgradeAfter },
                 enableTimersLater: plan.runsMattermost && settings.backup.restoreFrom !== undefined,
-            }, parent);
+            });
             const upgrade =
                 path &&
                 new OmnibusUpgrade(plan.name, {
@@ -342,16 +347,7 @@ export class Deployment extends pulumi.ComponentResource {
                 healthAfter: afterMove,
                 // The upgrade backs up first: the backup tools go in once the database exists.
                 beforeUpgrade: (databaseReady) => {
-                    backups = new BackupSchedule(`${plan.name}-backup`, {
-                        plan,
-                        backup: settings.backup,
-                        connection: host.connection,
-                        instanceId: host.instanceId,
-                        bucketName: storage.bucketName,
-                        region: storage.region,
-                        after: databaseReady,
-                        enableTimersLater: true,
-                    }, parent);
+                    backups = scheduleBackups(plan, { after: databaseReady, enableTimersLater: true });
                     return [backups.toolsReady];
                 },
             }, parent);
