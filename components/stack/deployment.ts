@@ -163,17 +163,24 @@ export class Deployment extends pulumi.ComponentResource {
         const retiredPlan = bundledData?.host === "mattermost" ? bundledMattermostHostPlan(settings) : undefined;
         const keptAsIs = (plan: HostPlan) => (plan === retiredPlan ? { removable: bundledData?.removing === true } : undefined);
         const storage = new BackupStorage("backups", { retentionDays: settings.backup.retentionDays }, parent);
-        const access = new Map<HostPlan, HostBackupAccess>();
+        const hostPlans = [...plans, ...(retiredPlan ? [retiredPlan] : [])];
+        const access = new Map(
+            hostPlans.map((plan) => [
+                plan,
+                new HostBackupAccess(`${plan.name}-backup-access`, {
+                    bucketArn: storage.bucketArn,
+                    own: ownBackupKeys(plan, pulumi.getStack(), bundledData),
+                    // Only a standalone host's own PostgreSQL archives its WAL to the bucket.
+                    pointInTimeRecovery: plan.role === "mattermost-standalone",
+                }, parent),
+            ]),
+        );
+        const accessOf = (plan: HostPlan) => access.get(plan) as HostBackupAccess;
         const hosts = new Map<HostPlan, Host>(
-            [...plans, ...(retiredPlan ? [retiredPlan] : [])].map((plan) => [
+            hostPlans.map((plan) => [
                 plan,
                 new Host(plan.name, {
-                    permissions: access.set(plan, new HostBackupAccess(`${plan.name}-backup-access`, {
-                        bucketArn: storage.bucketArn,
-                        own: ownBackupKeys(plan, pulumi.getStack(), bundledData),
-                        // Only a standalone host's own PostgreSQL archives its WAL to the bucket.
-                        pointInTimeRecovery: plan.role === "mattermost-standalone",
-                    }, parent)).get(plan) as HostBackupAccess,
+                    permissions: accessOf(plan),
                     sshAccess: settings.ssh.access,
                     keptAsIs: keptAsIs(plan),
                     instanceType: plan.instanceType,
@@ -421,19 +428,23 @@ export class Deployment extends pulumi.ComponentResource {
         }
         // A resource's URN resolves once its step has run, and never when it failed.
         const completion: pulumi.Output<string>[] = [];
-        if (move && standaloneSide && standalonePlan && bundledPlan) {
+        if (move) {
+            // placeMattermost gives a move both: it plans one only for a standalone configuration.
+            if (standaloneSide === undefined || standalonePlan === undefined || bundledPlan === undefined) {
+                throw new Error("a move of the bundled Mattermost needs the standalone host and the bundle's host");
+            }
             const standaloneHost = hostOf(standalonePlan);
             const migration = new MattermostMigration("mattermost-migration", {
                 plan: move,
                 bundled: {
                     connection: hostOf(bundledPlan).connection,
                     instanceId: hostOf(bundledPlan).instanceId,
-                    after: [access.get(bundledPlan) as HostBackupAccess, ...(bundledPlan === gitlabPlan ? [gitlabHost.packageReady] : [])],
+                    after: [accessOf(bundledPlan), ...(bundledPlan === gitlabPlan ? [gitlabHost.packageReady] : [])],
                 },
                 standalone: {
                     connection: standaloneHost.connection,
                     instanceId: standaloneHost.instanceId,
-                    after: [access.get(standalonePlan) as HostBackupAccess, ...standaloneSide.running],
+                    after: [accessOf(standalonePlan), ...standaloneSide.running],
                 },
             }, parent);
             migration.verified.forEach((step, index) => moveVerified[index]?.declare(step));
@@ -446,7 +457,7 @@ export class Deployment extends pulumi.ComponentResource {
                 connection: hostOf(bundledPlan).connection,
                 instanceId: hostOf(bundledPlan).instanceId,
                 standaloneBackupFolder: MATTERMOST_BACKUP_FOLDER,
-                after: [...mattermost.ready, access.get(bundledPlan) as HostBackupAccess],
+                after: [...mattermost.ready, accessOf(bundledPlan)],
             }, parent);
             completion.push(removal.step.urn);
         }
