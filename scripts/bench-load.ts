@@ -6,6 +6,9 @@
 // is cold, as on a new CI runner. Runs are interleaved and each figure is the median of N.
 //
 // - sdks: plain node requiring the five SDKs the program uses (scripts/bench-load-sdks.ts lists them).
+// - runner alone: Pulumi's runner with no TypeScript loader (typescript off, no nodeargs) loading a
+//   plain JavaScript file that requires the same SDKs: what any entry point costs, compiled JavaScript
+//   included, before a loader or the program adds anything.
 // - runner floor: Pulumi's runner (node_modules/@pulumi/pulumi/cmd/run), started as the CLI's language
 //   host starts it with this project's Pulumi.yaml runtime options (scripts/pulumiRunner.ts), loading
 //   scripts/bench-load-sdks.ts: the runner, the configured TypeScript loader and the SDKs, no program.
@@ -20,7 +23,7 @@
 //   npm's own start-up): the whole program on the mock runtime, printing the hosts' files.
 
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -80,8 +83,13 @@ function main(): void {
         if (!load.loaded) throw new Error(`Pulumi's runner did not load ${entry} (exit ${load.status}):\n${load.stdout}${load.stderr}`);
         return load.milliseconds;
     };
+    // The SDKs as plain JavaScript, for the runner without a loader; resolved from the project, as the program's imports are.
+    const plainDir = mkdtempSync(join(tmpdir(), "bench-load-plain-"));
+    const plainEntry = join(plainDir, "sdks.cjs");
+    writeFileSync(plainEntry, packages.map((name) => `require(${JSON.stringify(require.resolve(name, { paths: [projectDir] }))});\n`).join(""));
     const measures: { label: string; run: () => number; runs: number[] }[] = [
         { label: "sdks", run: () => timeNode(["-e", `for (const p of ${JSON.stringify(packages)}) require(p);`]), runs: [] },
+        { label: "runner alone", run: () => throughRunner(plainEntry, { typescript: false, nodeargs: [] }), runs: [] },
         { label: "runner floor", run: () => throughRunner(SDK_ENTRY), runs: [] },
         { label: "program", run: () => throughRunner(program), runs: [] },
         { label: "render", run: () => timeNode(renderArgs()), runs: [] },
@@ -91,8 +99,12 @@ function main(): void {
     }
 
     const loadBefore = loadavg()[0];
-    for (let i = 0; i < repetitions; i++) {
-        for (const measure of measures) measure.runs.push(measure.run());
+    try {
+        for (let i = 0; i < repetitions; i++) {
+            for (const measure of measures) measure.runs.push(measure.run());
+        }
+    } finally {
+        rmSync(plainDir, { recursive: true, force: true });
     }
     const loadAfter = loadavg()[0];
 
@@ -112,7 +124,8 @@ function main(): void {
     lines.push(
         "",
         `program / sdks: ${ratio("program")}x (target 1.5x)`,
-        `runner floor / sdks: ${ratio("runner floor")}x (the runner and its TypeScript loader without the program: the least the program can cost)`,
+        `runner alone / sdks: ${ratio("runner alone")}x (Pulumi's runner with no loader, the SDKs from plain JavaScript: the least any entry point, compiled JavaScript included, can cost)`,
+        `runner floor / sdks: ${ratio("runner floor")}x (the runner and its TypeScript loader without the program: the least the program can cost with this loader)`,
         `render / sdks: ${ratio("render")}x (target 2x)`,
     );
     if (medians.has("pulumi default")) {
