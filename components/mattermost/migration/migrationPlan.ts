@@ -7,6 +7,7 @@ import type { DeploymentSettings, MattermostMode, Topology } from "../../setting
 import type { StandaloneHostName } from "../../settings/topology";
 import { MATTERMOST_REMOVED_IN, bundledMattermost, compareVersions, formatBundledMattermost, formatVersion, parseVersion, type Version } from "../../versions/versions";
 import { STANDALONE_DATABASE, STANDALONE_LAYOUT } from "../standalone/hostLayout";
+import { ENTRY_MESSAGE_HISTORY_LIMIT } from "../../versions/mattermostReleases";
 
 /** What the last successful `pulumi up` recorded (components/stack/deployedState.ts). */
 export interface DeployedForMigration {
@@ -124,6 +125,9 @@ export function planMattermostMigration(settings: DeploymentSettings, deployed: 
     const where = bundledHost === "gitlab" ? "the GitLab host" : "the present Mattermost host";
     const text = [
         `Mattermost moves out of GitLab's package: bundled ${bundledText} on ${where} → standalone ${targetText} (${standalone.edition}) on ${bundledHost === "gitlab" ? "a new Mattermost host (the stack becomes split)" : "a new Mattermost host, which replaces it"}.`,
+        ...(standalone.edition === "enterprise" && standalone.license === undefined
+            ? [`Without mattermost.license the standalone Mattermost runs as Entry: of the moved messages it shows and searches only the newest ${ENTRY_MESSAGE_HISTORY_LIMIT} across all channels; all of them stay in the database, and a licence shows them again.`]
+            : []),
         ...(bundled.kind === "exact" ? [] : [`The version data knows only ${bundledText} for GitLab ${deployedGitlab}; the bundled host checks that its database records ${targetText} before anything stops.`]),
         "1. Pre-flight, changing nothing: the bundled Mattermost answers, there is room on both hosts, the standalone host is installed and answers with no data of its own.",
         "2. A full backup with mattermost-backup, uploaded, before anything stops.",

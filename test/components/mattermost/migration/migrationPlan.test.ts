@@ -52,6 +52,15 @@ describe("planMattermostMigration", () => {
         }
     });
 
+    it("says when the moved messages meet Entry's history limit: the Enterprise build without a licence, not Team Edition", () => {
+        const entry = planMattermostMigration(standalone("10.11.20"), BUNDLED_18_11_11);
+        assert.match(entry.kind === "migrate" ? entry.text.join("\n") : "", /runs as Entry: of the moved messages it shows and searches only the newest 10000/);
+        const team = parseSettings(rawConfig(stackConfig("split", { gitlab: { edition: "ee", version: "18.11.11" }, mattermost: { mode: "standalone", version: "10.11.20", edition: "team" } })));
+        const teamPlan = planMattermostMigration(team, BUNDLED_18_11_11);
+        assert.equal(teamPlan.kind, "migrate");
+        assert.doesNotMatch(teamPlan.kind === "migrate" ? teamPlan.text.join("\n") : "", /Entry/);
+    });
+
     it("plans nothing for a fresh stack, a bundled configuration, or a stack already standalone", () => {
         assert.deepEqual(planMattermostMigration(standalone("10.11.20"), {}), { kind: "none" });
         assert.deepEqual(planMattermostMigration(standalone("10.11.20"), { ...BUNDLED_18_11_11, mattermostMode: "standalone" }), { kind: "none" });
