@@ -176,7 +176,7 @@ export function hostFiles(run: OfflineRun): Record<string, Record<string, { cont
 }
 
 /**
- * The remote steps of each host that has no gitlab.rb (a standalone Mattermost host), in an order
+ * The remote steps of each host that has no gitlab.rb (a standalone Mattermost host, a moved bundle's old host), in an order
  * `pulumi up` can run them: each after the steps it waits for. Host scripts are shown by name and
  * arguments; command lines carry no secret.
  */
@@ -245,7 +245,8 @@ export async function render(options: RenderOptions): Promise<string> {
     const run = await runOffline(config, { stack: options.stack, secretKeys, deployed: options.deployed, region });
     const files = hostFiles(run);
     const plans = commandPlans(run, files);
-    const hosts = Object.keys(files);
+    // A host with steps but no file: the old host of a split stack whose bundled Mattermost moves.
+    const hosts = [...new Set([...Object.keys(files), ...Object.keys(plans)])];
     if (options.host !== undefined && !hosts.includes(options.host)) {
         throw new Error(`stack ${options.stack} has no ${options.host} host; its hosts are: ${hosts.join(", ")}`);
     }
@@ -258,7 +259,7 @@ export async function render(options: RenderOptions): Promise<string> {
         return versionLine + shown
             .map((host) =>
                 [
-                    ...Object.entries(files[host]).map(([path, file]) => `# ==> ${host} host: ${path}\n${shownContent(path, file.content)}`),
+                    ...Object.entries(files[host] ?? {}).map(([path, file]) => `# ==> ${host} host: ${path}\n${shownContent(path, file.content)}`),
                     ...(plans[host] ? [`# ==> ${host} host: steps, in order\n${plans[host].join("\n")}\n`] : []),
                 ].join("\n"),
             )
@@ -277,7 +278,7 @@ export async function render(options: RenderOptions): Promise<string> {
             })),
             hosts: Object.fromEntries(
                 shown.map((host) => [host, {
-                    files: Object.fromEntries(Object.entries(files[host]).map(([path, file]) => [path, reveal(file)])),
+                    files: Object.fromEntries(Object.entries(files[host] ?? {}).map(([path, file]) => [path, reveal(file)])),
                     ...(plans[host] ? { steps: plans[host] } : {}),
                 }]),
             ),

@@ -175,6 +175,21 @@ describe("render: the GitLab versions a run would walk", () => {
         await assert.rejects(render({ stack: "split", json: false, showSecrets: false, stacksDir, deployed: deployedFromFlag("ee-18.11.12") }), /cannot be downgraded/);
     });
 
+    it("shows the move of a deployed bundled Mattermost, and the new host's steps beside the old one's", async () => {
+        // The shipped split stack switched to standalone with the Mattermost its 18.11.11 bundles.
+        const shipped = readFileSync(join(stacksDir, "Pulumi.split.yaml"), "utf8");
+        const moving = shipped.replace(/^  gitlab-mattermost:mattermost:\n/m, "  gitlab-mattermost:mattermost:\n    mode: standalone\n    version: 10.11.20\n");
+        assert.notEqual(moving, shipped);
+        writeFileSync(join(scratch, "Pulumi.moving.yaml"), moving);
+        const deployed = { ...deployedFromFlag("18.11.11"), mattermostVersion: "10.11.20", topology: "split" };
+        const text = await render({ stack: "moving", json: false, showSecrets: false, stacksDir: scratch, deployed });
+        assert.match(text, /^# ==> GitLab version: GitLab stays at 18\.11\.11; Mattermost moves from the bundle \(10\.11\.20\) to a standalone host \(10\.11\.20\)\n# ==> Mattermost move:\n#     Mattermost moves out of GitLab's package: bundled 10\.11\.20 on the present Mattermost host/);
+        const hosts = [...new Set(text.match(/^# ==> [\w-]+ host/gm))].sort();
+        assert.deepEqual(hosts, ["# ==> gitlab host", "# ==> mattermost host", "# ==> mattermost-standalone host"]);
+        const oldHostSteps = text.slice(text.indexOf("# ==> mattermost host: steps, in order\n")).split("\n").slice(1).filter((line) => /^[\w-]+: /.test(line));
+        assert.deepEqual(oldHostSteps.map((line) => line.slice(0, line.indexOf(":"))), ["mattermost-migration-export", "mattermost-migration-retire"]);
+    });
+
     it("reads --deployed-version as [ee-|ce-]x.y.z", () => {
         assert.deepEqual(deployedFromFlag("18.2.8"), { gitlabEdition: "ee", gitlabVersion: "18.2.8" });
         assert.deepEqual(deployedFromFlag("ce-17.11.7"), { gitlabEdition: "ce", gitlabVersion: "17.11.7" });
