@@ -9,11 +9,11 @@
 // "status":"OK" only while the gitlab-ctl stand-in says Mattermost is started.
 
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import { HOST_SCRIPT_DIR } from "../../components/omnibus/hostScripts";
 import {
     createMattermostDatabase,
@@ -29,10 +29,9 @@ import {
 import { gitlabCtlMattermostBody, startPing, type PingServer } from "../support/mattermostPing";
 import { EXPIRABLE_TAG } from "../../components/backups/backupPlan";
 import { DEFAULTS } from "../../components/settings/settings";
-import { LoopbackImds } from "../support/imds";
-import { PostgresCluster } from "../support/postgres";
-import { LoopbackS3, TEST_KEYS } from "../support/s3";
-import { filesIn, runProcess, sh, type RunResult, Sandbox, withSandbox } from "../support/standIns";
+import { backupServices } from "../support/backupServices";
+import { TEST_KEYS } from "../support/s3";
+import { filesIn, runProcess, sh, signalWhenReady, type RunResult, Sandbox, type SignalTarget, withSandbox } from "../support/standIns";
 
 const FIXTURE_DB = "mattermost_fixture";
 const TIMESTAMP = /^\d{8}T\d{6}Z$/;
@@ -51,55 +50,44 @@ function sha256(content: Buffer | string): string {
     return createHash("sha256").update(content).digest("hex");
 }
 
-let cluster: PostgresCluster;
-let s3: LoopbackS3;
-let imds: LoopbackImds;
 let realRclone: string;
 /** The tag the tools put on what the lifecycle may expire, as BACKUP_EXPIRABLE_TAG carries it. */
 const EXPIRABLE = `${EXPIRABLE_TAG.key}=${EXPIRABLE_TAG.value}`;
 /** What the hosts' env file says about retention, as backupEnvFile writes it, and where IMDS is. */
 function retentionSettings(): Record<string, string> {
-    return { BACKUP_KEEP_NEWEST: String(DEFAULTS.backup.keepNewest), BACKUP_EXPIRABLE_TAG: EXPIRABLE, BACKUP_IMDS_URL: imds.url };
+    return { BACKUP_KEEP_NEWEST: String(DEFAULTS.backup.keepNewest), BACKUP_EXPIRABLE_TAG: EXPIRABLE, BACKUP_IMDS_URL: services.imds.url };
 }
 
 before(async () => {
     const which = await runProcess("bash", ["-c", "command -v rclone"]);
     assert.equal(which.status, 0, "rclone is not installed (Debian package rclone)");
     realRclone = which.stdout.trim();
-    cluster = await PostgresCluster.create();
-    await createMattermostDatabase(cluster, FIXTURE_DB, TEST_SCALE);
-    s3 = await LoopbackS3.start();
-    imds = await LoopbackImds.start(TEST_KEYS);
 });
 
-after(async () => {
-    await imds?.close();
-    await s3?.close();
-    await cluster?.destroy();
-});
+const services = backupServices((cluster) => createMattermostDatabase(cluster, FIXTURE_DB, TEST_SCALE));
 
-const databasesStartingWith = (prefix: string) => cluster.databasesStartingWith(prefix);
+const databasesStartingWith = (prefix: string) => services.cluster.databasesStartingWith(prefix);
 
 /** Files under <stack>/ in the bucket, as `relative/path` lines. */
-const objectsOf = (stack: string) => s3.filesUnder(`${stack}/`);
+const objectsOf = (stack: string) => services.s3.filesUnder(`${stack}/`);
 
 async function downloadObject(path: string, to: string): Promise<Buffer> {
-    const result = await s3.rclone(["copyto", s3.path(path), to]);
+    const result = await services.s3.rclone(["copyto", services.s3.path(path), to]);
     assert.equal(result.status, 0, describeRun(result));
     return readFileSync(to);
 }
 
 async function uploadObject(path: string, from: string): Promise<void> {
-    const result = await s3.rclone(["copyto", from, s3.path(path)]);
+    const result = await services.s3.rclone(["copyto", from, services.s3.path(path)]);
     assert.equal(result.status, 0, describeRun(result));
 }
 
 /** A backup's record of its last success in the bucket: its content and the type S3 serves it as. */
 async function recordedSuccess(folder: string): Promise<{ content: string; mimeType: string }> {
-    const result = await s3.rclone(["lsjson", s3.path(`${folder}/last-success.txt`)]);
+    const result = await services.s3.rclone(["lsjson", services.s3.path(`${folder}/last-success.txt`)]);
     assert.equal(result.status, 0, describeRun(result));
     const [entry] = JSON.parse(result.stdout) as { MimeType: string }[];
-    const content = await s3.rclone(["cat", s3.path(`${folder}/last-success.txt`)]);
+    const content = await services.s3.rclone(["cat", services.s3.path(`${folder}/last-success.txt`)]);
     assert.equal(content.status, 0, describeRun(content));
     return { content: content.stdout, mimeType: entry!.MimeType };
 }
@@ -161,7 +149,7 @@ class MattermostHost {
         const host = new MattermostHost(sandbox, name);
         // The database superuser's account reads the dump from the scripts' temp dir (as under /tmp).
         chmodSync(sandbox.root, 0o711);
-        await cluster.sql("postgres", `CREATE DATABASE "${host.database}" TEMPLATE ${FIXTURE_DB} OWNER ${MATTERMOST_DB_OWNER}`);
+        await services.cluster.sql("postgres", `CREATE DATABASE "${host.database}" TEMPLATE ${FIXTURE_DB} OWNER ${MATTERMOST_DB_OWNER}`);
         writeDataDirectory(host.dataDir);
         writePluginDirectories(host.home);
         sandbox.write("var/opt/gitlab/mattermost/config.json", '{"ServiceSettings":{"SiteURL":"https://mm.example.com"},"SqlSettings":{"AtRestEncryptKey":"k1"}}\n', 0o600);
@@ -172,11 +160,11 @@ class MattermostHost {
         sandbox.standIn("gitlab-ctl", gitlabCtlMattermostBody(host.startedFile, sh));
         host.useRclone(`exec ${sh(realRclone)} "$@"`);
         const settings: Record<string, string> = {
-            BACKUP_REMOTE: s3.remote,
+            BACKUP_REMOTE: services.s3.remote,
             BACKUP_STACK: host.stack,
             ...retentionSettings(),
-            ...s3.remoteSettings(),
-            ...cluster.scriptEnv(),
+            ...services.s3.remoteSettings(),
+            ...services.cluster.scriptEnv(),
             MM_DB: host.database,
             MM_HOME: host.home,
             MM_OWNER: host.owner,
@@ -202,11 +190,13 @@ class MattermostHost {
         this.sandbox.standIn("rclone", body);
     }
 
+    /** What the tools run with: this host's env file, the shared file and the bucket's credentials. */
+    toolEnv(env: Record<string, string> = {}): Record<string, string> {
+        return { BACKUP_ENV_FILE: this.envFile, BACKUP_COMMON, ...services.s3.credentialEnv(), ...env };
+    }
+
     run(script: string, args: string[] = [], env: Record<string, string> = {}): Promise<RunResult> {
-        return this.sandbox.runScript(script, args, {
-            env: { BACKUP_ENV_FILE: this.envFile, BACKUP_COMMON, ...s3.credentialEnv(), ...env },
-            timeoutMs: SCRIPT_TIMEOUT_MS,
-        });
+        return this.sandbox.runScript(script, args, { env: this.toolEnv(env), timeoutMs: SCRIPT_TIMEOUT_MS });
     }
 
     async backup(env: Record<string, string> = {}): Promise<{ result: RunResult; timestamp: string }> {
@@ -229,7 +219,7 @@ class MattermostHost {
 
     /** Everything a restore must give back. */
     state(): Promise<MattermostState> {
-        return mattermostState(cluster, this);
+        return mattermostState(services.cluster, this);
     }
 
     gitlabCtlCalls(): string[] {
@@ -279,9 +269,9 @@ describe("tools/mattermost-backup.sh", () => {
             assert.deepEqual(
                 uploads.map((argv) => [argv[0], argv.at(-1)]),
                 [
-                    ["copy", `${s3.remote}/${host.stack}/mattermost/${timestamp}`],
-                    ["copyto", `${s3.remote}/${host.backupPath(timestamp, "manifest.txt")}`],
-                    ["rcat", `${s3.remote}/${host.stack}/mattermost/last-success.txt`],
+                    ["copy", `${services.s3.remote}/${host.stack}/mattermost/${timestamp}`],
+                    ["copyto", `${services.s3.remote}/${host.backupPath(timestamp, "manifest.txt")}`],
+                    ["rcat", `${services.s3.remote}/${host.stack}/mattermost/last-success.txt`],
                 ],
                 "the files go up first, then the manifest, then the record of success",
             );
@@ -299,7 +289,7 @@ describe("tools/mattermost-backup.sh", () => {
 
             const unpacked = await runProcess("zstd", ["--quiet", "--decompress", host.sandbox.path("check", "mattermost.dump.zst")]);
             assert.equal(unpacked.status, 0, describeRun(unpacked));
-            const toc = await runProcess(join(cluster.bin, "pg_restore"), ["--list", host.sandbox.path("check", "mattermost.dump")]);
+            const toc = await runProcess(join(services.cluster.bin, "pg_restore"), ["--list", host.sandbox.path("check", "mattermost.dump")]);
             assert.equal(toc.status, 0, describeRun(toc));
             assert.match(toc.stdout, /Format: CUSTOM/);
             assert.match(toc.stdout, /Compression: 0/, "pg_dump leaves the compression to zstd");
@@ -328,12 +318,12 @@ describe("tools/mattermost-backup.sh", () => {
 
     test("the server is stopped: non-zero exit, nothing uploaded", () =>
         withHost("backup-server-down", async (host) => {
-            await cluster.stop();
+            await services.cluster.stop();
             let result: RunResult;
             try {
                 result = (await host.backup()).result;
             } finally {
-                await cluster.start();
+                await services.cluster.start();
             }
             assert.notEqual(result.status, 0, describeRun(result));
             assert.match(result.stderr, /connection to server on socket .* failed/);
@@ -412,7 +402,7 @@ describe("tools/mattermost-restore.sh: round trips", () => {
             const timestamp = await host.backupOk();
             const etcAtBackup = readFileSync(join(host.etc, "gitlab-secrets.json"), "utf8");
 
-            await cluster.sql(
+            await services.cluster.sql(
                 host.database,
                 `DELETE FROM posts WHERE createat % 3 = 0;
                  UPDATE users SET nickname = 'damaged';
@@ -450,7 +440,7 @@ describe("tools/mattermost-restore.sh: round trips", () => {
             const stamp = before.slice(`${host.database}_before_restore_`.length);
             assert.match(stamp, TIMESTAMP);
             assert.deepEqual(await databasesStartingWith(host.database), [host.database, before], "no _restore_ database is left");
-            assert.deepEqual((await fingerprint(cluster, before)).tables, damaged.database.tables, "the kept database is the damaged one, unchanged");
+            assert.deepEqual((await fingerprint(services.cluster, before)).tables, damaged.database.tables, "the kept database is the damaged one, unchanged");
             assert.equal(fileTreeHash(join(host.home, `data.before-restore-${stamp}`)), damaged.files);
             assert.equal(readFileSync(join(host.home, `config.json.before-restore-${stamp}`), "utf8"), '{"damaged":true}\n');
             assert.equal(fileTreeHash(join(host.home, `plugins.before-restore-${stamp}`)), damaged.plugins);
@@ -462,10 +452,10 @@ describe("tools/mattermost-restore.sh: round trips", () => {
             const copy = /^mattermost-restore: {5}(sudo gitlab-psql -d \S+ -c 'COPY .*)$/m.exec(result.stdout);
             assert.ok(copy, result.stdout);
             // The printed command, with the stand-in's psql for gitlab-psql: the three posts come back.
-            const psql = `${sh(join(cluster.bin, "psql"))} -X -q -h ${sh(cluster.socketDir)} -p ${cluster.port} -U ${cluster.superuser}`;
-            const copied = await cluster.tryRun("bash", ["-c", copy[1]!.replaceAll("sudo gitlab-psql", psql)], "", 30_000);
+            const psql = `${sh(join(services.cluster.bin, "psql"))} -X -q -h ${sh(services.cluster.socketDir)} -p ${services.cluster.port} -U ${services.cluster.superuser}`;
+            const copied = await services.cluster.tryRun("bash", ["-c", copy[1]!.replaceAll("sudo gitlab-psql", psql)], "", 30_000);
             assert.equal(copied.status, 0, describeRun(copied));
-            assert.equal((await cluster.sql(host.database, `SELECT count(*) FROM posts WHERE createat > ${since}`)).trim(), "3");
+            assert.equal((await services.cluster.sql(host.database, `SELECT count(*) FROM posts WHERE createat > ${since}`)).trim(), "3");
 
             // gitlab-secrets.json is NOT overwritten; the backed-up copy is put aside.
             const aside = join(host.etc, `mattermost-restore-${stamp}`);
@@ -490,7 +480,7 @@ describe("tools/mattermost-restore.sh: round trips", () => {
         withHost("round-trip-empty", async (host) => {
             const backedUp = await host.state();
             const timestamp = await host.backupOk();
-            await cluster.sql("postgres", `DROP DATABASE "${host.database}"`);
+            await services.cluster.sql("postgres", `DROP DATABASE "${host.database}"`);
             for (const path of [host.dataDir, host.pluginDir, host.clientPluginDir, host.config]) {
                 rmSync(path, { recursive: true });
             }
@@ -529,12 +519,12 @@ describe("tools/mattermost-restore.sh: round trips", () => {
             const dir = host.sandbox.path("older-dump");
             mkdirSync(dir, { mode: 0o777 });
             chmodSync(dir, 0o777);
-            const dumped = await cluster.tryRun(join(cluster.bin, "pg_dump"), ["--format=custom", `--file=${join(dir, "mattermost.dump")}`, `--dbname=${host.database}`], "", 60_000);
+            const dumped = await services.cluster.tryRun(join(services.cluster.bin, "pg_dump"), ["--format=custom", `--file=${join(dir, "mattermost.dump")}`, `--dbname=${host.database}`], "", 60_000);
             assert.equal(dumped.status, 0, describeRun(dumped));
-            const toc = await runProcess(join(cluster.bin, "pg_restore"), ["--list", join(dir, "mattermost.dump")]);
+            const toc = await runProcess(join(services.cluster.bin, "pg_restore"), ["--list", join(dir, "mattermost.dump")]);
             assert.match(toc.stdout, /Compression: -1|Compression: gzip/, "pg_dump's default compression");
             await replaceDump(host, timestamp, "mattermost.dump", readFileSync(join(dir, "mattermost.dump")));
-            await cluster.sql(host.database, "UPDATE users SET nickname = 'damaged'");
+            await services.cluster.sql(host.database, "UPDATE users SET nickname = 'damaged'");
 
             const result = await host.restore(timestamp);
             assert.equal(result.status, 0, describeRun(result));
@@ -549,7 +539,7 @@ describe("tools/mattermost-restore.sh: round trips", () => {
             // What a backup of the earlier layout holds: the same files less the plugin archives.
             const archives = ["mattermost-plugins.tar.gz", "mattermost-client-plugins.tar.gz"];
             for (const name of archives) {
-                const removed = await s3.rclone(["deletefile", s3.path(host.backupPath(timestamp, name))]);
+                const removed = await services.s3.rclone(["deletefile", services.s3.path(host.backupPath(timestamp, name))]);
                 assert.equal(removed.status, 0, describeRun(removed));
             }
             const manifestFile = host.sandbox.path("older", "manifest.txt");
@@ -559,7 +549,7 @@ describe("tools/mattermost-restore.sh: round trips", () => {
             writeFileSync(manifestFile, older);
             await uploadObject(host.backupPath(timestamp, "manifest.txt"), manifestFile);
 
-            await cluster.sql(host.database, "UPDATE users SET nickname = 'damaged'");
+            await services.cluster.sql(host.database, "UPDATE users SET nickname = 'damaged'");
             writePluginDirectories(host.home);
             writeFileSync(join(host.pluginDir, "com.example.standup", "plugin.json"), '{"id": "com.example.standup", "version": "2.0.0"}\n');
             const livePlugins = fileTreeHash(host.pluginDir);
@@ -602,7 +592,7 @@ async function replaceDump(host: MattermostHost, timestamp: string, name: "matte
     mkdirSync(join(file, ".."), { recursive: true });
     writeFileSync(file, content);
     if (name !== "mattermost.dump.zst") {
-        const removed = await s3.rclone(["deletefile", s3.path(host.backupPath(timestamp, "mattermost.dump.zst"))]);
+        const removed = await services.s3.rclone(["deletefile", services.s3.path(host.backupPath(timestamp, "mattermost.dump.zst"))]);
         assert.equal(removed.status, 0, describeRun(removed));
     }
     await uploadObject(host.backupPath(timestamp, name), file);
@@ -626,7 +616,7 @@ describe("tools/mattermost-restore.sh: bad backups are refused before anything s
         {
             name: "missing manifest",
             damage: async (host, timestamp) => {
-                const result = await s3.rclone(["deletefile", s3.path(host.backupPath(timestamp, "manifest.txt"))]);
+                const result = await services.s3.rclone(["deletefile", services.s3.path(host.backupPath(timestamp, "manifest.txt"))]);
                 assert.equal(result.status, 0, describeRun(result));
             },
             message: /manifest\.txt is missing, so the backup is incomplete/,
@@ -697,7 +687,7 @@ describe("tools/mattermost-restore.sh: bad backups are refused before anything s
                 await assertUntouched(host, result, before);
                 const downloads = host.sandbox
                     .calls("rclone")
-                    .filter((call) => ["copyto", "cat"].includes(call.argv[0]!) && call.argv[1]!.startsWith(s3.remote))
+                    .filter((call) => ["copyto", "cat"].includes(call.argv[0]!) && call.argv[1]!.startsWith(services.s3.remote))
                     .map((call) => call.argv[1]!.split("/").at(-1)!);
                 const expected = {
                     none: [],
@@ -737,15 +727,15 @@ describe("tools/mattermost-restore.sh: bad backups are refused before anything s
 function pgRestoreStandIn(host: MattermostHost, body: string): string {
     const pgBin = host.sandbox.path("pg-bin");
     mkdirSync(pgBin);
-    for (const program of readdirSync(cluster.bin).filter((name) => name !== "pg_restore")) {
-        symlinkSync(join(cluster.bin, program), join(pgBin, program));
+    for (const program of readdirSync(services.cluster.bin).filter((name) => name !== "pg_restore")) {
+        symlinkSync(join(services.cluster.bin, program), join(pgBin, program));
     }
     for (const dir of ["calls", "calls/pg_restore"]) {
         mkdirSync(host.sandbox.path(dir), { recursive: true });
         chmodSync(host.sandbox.path(dir), 0o777);
     }
     host.sandbox.write("calls/sequence", "", 0o666);
-    host.sandbox.standIn("pg_restore", `REAL=${sh(join(cluster.bin, "pg_restore"))}\n${body}`, join(pgBin, "pg_restore"));
+    host.sandbox.standIn("pg_restore", `REAL=${sh(join(services.cluster.bin, "pg_restore"))}\n${body}`, join(pgBin, "pg_restore"));
     return pgBin;
 }
 
@@ -770,11 +760,11 @@ describe("tools/mattermost-restore.sh: a restore that fails halfway leaves the p
 
     test("pg_restore fails on the dump itself (an owner role that no longer exists)", () =>
         withHost("fail-missing-role", async (host) => {
-            await cluster.sql("postgres", "DROP ROLE IF EXISTS mm_departed_owner; CREATE ROLE mm_departed_owner");
-            await cluster.sql(host.database, "CREATE TABLE departed (id int); ALTER TABLE departed OWNER TO mm_departed_owner; INSERT INTO departed VALUES (1)");
+            await services.cluster.sql("postgres", "DROP ROLE IF EXISTS mm_departed_owner; CREATE ROLE mm_departed_owner");
+            await services.cluster.sql(host.database, "CREATE TABLE departed (id int); ALTER TABLE departed OWNER TO mm_departed_owner; INSERT INTO departed VALUES (1)");
             const timestamp = await host.backupOk();
-            await cluster.sql(host.database, "DROP TABLE departed");
-            await cluster.sql("postgres", "DROP ROLE mm_departed_owner");
+            await services.cluster.sql(host.database, "DROP TABLE departed");
+            await services.cluster.sql("postgres", "DROP ROLE mm_departed_owner");
             const before = await host.state();
 
             const result = await host.restore(timestamp);
@@ -863,13 +853,13 @@ esac`);
         withHost("fail-busy-live", async (host) => {
             const timestamp = await host.backupOk();
             const before = await host.state();
-            const blocker = cluster.tryRun(join(cluster.bin, "psql"), ["-X", "-d", host.database, "-c", "SELECT pg_sleep(60)"], "", 90_000);
+            const blocker = services.cluster.tryRun(join(services.cluster.bin, "psql"), ["-X", "-d", host.database, "-c", "SELECT pg_sleep(60)"], "", 90_000);
             try {
                 const result = await host.restore(timestamp, { RESTORE_SESSION_WAIT: "1" });
                 assert.match(result.stderr, new RegExp(`sessions still connected to ${host.database} after 1s`));
                 await assertRolledBack(host, result, before, STARTED_AGAIN);
             } finally {
-                await cluster.sql("postgres", `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${host.database}'`);
+                await services.cluster.sql("postgres", `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${host.database}'`);
                 await blocker;
             }
         }));
@@ -877,7 +867,7 @@ esac`);
     test("Mattermost never answers its ping after the swap: rolled back, Mattermost started again on its previous data", () =>
         withHost("fail-ping", async (host) => {
             const timestamp = await host.backupOk();
-            await cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
+            await services.cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
             writeFileSync(host.config, '{"changed":true}\n');
             const before = await host.state();
             const result = await host.restore(timestamp, { MM_PING_URL: "http://127.0.0.1:9/api/v4/system/ping", MM_PING_TIMEOUT: "1" });
@@ -904,7 +894,7 @@ async function assertRolledBackAfterSwap(host: MattermostHost, result: RunResult
 }
 
 /** A tool run started detached (its own process group, as an SSH session's commands are), sent `signal` once `ready()` holds. */
-function runAndSignal(
+async function runAndSignal(
     host: MattermostHost,
     script: string,
     args: string[],
@@ -912,37 +902,13 @@ function runAndSignal(
         env?: Record<string, string>;
         ready: () => boolean;
         signal: NodeJS.Signals;
-        to: "group" | "script";
+        to: SignalTarget;
         /** Resolve once the script exits, not once its output closes: what it leaves running keeps that open. */
         onExit?: boolean;
     },
 ): Promise<RunResult & { sent: boolean; group: number }> {
-    return new Promise((resolve, reject) => {
-        const child = spawn("bash", [join(HOST_SCRIPT_DIR, script), ...args], {
-            env: host.sandbox.env({ BACKUP_ENV_FILE: host.envFile, BACKUP_COMMON, ...s3.credentialEnv(), ...options.env }),
-            cwd: host.sandbox.root,
-            detached: true,
-            stdio: ["ignore", "pipe", "pipe"],
-        });
-        const stdout: Buffer[] = [];
-        const stderr: Buffer[] = [];
-        child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
-        child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-        let sent = false;
-        const poll = setInterval(() => {
-            if (!sent && options.ready()) {
-                sent = true;
-                process.kill(options.to === "group" ? -child.pid! : child.pid!, options.signal);
-            }
-        }, 50);
-        const guard = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), SCRIPT_TIMEOUT_MS);
-        child.on("error", reject);
-        child.on(options.onExit ? "exit" : "close", (status: number | null, signal: NodeJS.Signals | null) => {
-            clearInterval(poll);
-            clearTimeout(guard);
-            resolve({ status, signal, sent, group: child.pid!, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") });
-        });
-    });
+    const running = host.sandbox.start(script, args, { env: host.toolEnv(options.env), timeoutMs: SCRIPT_TIMEOUT_MS, untilExit: options.onExit });
+    return { ...(await signalWhenReady(running, options)), group: running.group };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -960,7 +926,7 @@ describe("tools/mattermost-restore.sh: a signal is a failure like any other", ()
         test(`${signal} to the ${to} once Mattermost was ${when}: rolled back, FAILED, Mattermost running on its previous data`, () =>
             withHost(`signal-${signal.toLowerCase()}`, async (host) => {
                 const timestamp = await host.backupOk();
-                await cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
+                await services.cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
                 const before = await host.state();
                 // A slow stop (the first call), so that the hangup comes while it runs.
                 const called = host.sandbox.path(`${when}-called`);
@@ -1002,7 +968,7 @@ esac`);
         test(`${signal} to the ${to} while the new database is being built: Mattermost never stopped, the partial database dropped, pg_restore stopped`, () =>
             withHost(`signal-build-${signal.toLowerCase()}`, async (host) => {
                 const timestamp = await host.backupOk();
-                await cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
+                await services.cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
                 const before = await host.state();
                 const loaded = host.sandbox.path("loaded");
                 mkdirSync(loaded);
@@ -1050,7 +1016,7 @@ exec "$REAL" "$@"`,
     test("SIGTERM while the database loads and the backup's files are still being checked beside it: all of it stopped and removed, Mattermost never stopped", () =>
         withHost("signal-overlapped", async (host) => {
             const timestamp = await host.backupOk();
-            await cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
+            await services.cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
             const before = await host.state();
             const marks = host.sandbox.path("marks");
             mkdirSync(marks);
@@ -1156,11 +1122,11 @@ done`,
         const stack = `stack-${sandbox.root.slice(-6).toLowerCase()}`;
         const stateDir = sandbox.path("var/lib/gitlab-mattermost");
         const env = {
-            ...s3.remoteSettings(),
-            ...s3.credentialEnv(),
+            ...services.s3.remoteSettings(),
+            ...services.s3.credentialEnv(),
             BACKUP_ENV_FILE: sandbox.path("no-env-file"),
             BACKUP_COMMON,
-            BACKUP_REMOTE: s3.remote,
+            BACKUP_REMOTE: services.s3.remote,
             BACKUP_STACK: stack,
             OMNIBUS_DIR: omnibus,
             BACKUP_STATE_DIR: stateDir,
@@ -1191,9 +1157,9 @@ done`,
             ]);
             const uploads = sandbox.calls("rclone").filter((call) => call.argv[0] !== "lsf").map((call) => call.argv.at(-1));
             assert.deepEqual(uploads, [
-                `${s3.remote}/${host.stack}/gitlab-etc/${timestamp}/${tarball}`,
-                `${s3.remote}/${host.stack}/gitlab-etc/${timestamp}/manifest.txt`,
-                `${s3.remote}/${host.stack}/gitlab-etc/last-success.txt`,
+                `${services.s3.remote}/${host.stack}/gitlab-etc/${timestamp}/${tarball}`,
+                `${services.s3.remote}/${host.stack}/gitlab-etc/${timestamp}/manifest.txt`,
+                `${services.s3.remote}/${host.stack}/gitlab-etc/last-success.txt`,
             ]);
             assert.deepEqual(await recordedSuccess(`${host.stack}/gitlab-etc`), { content: `${timestamp}\n`, mimeType: "text/plain; charset=utf-8" });
             const manifest = parseManifest(
@@ -1229,7 +1195,7 @@ done`,
             const [oldest, ...newest] = timestamps;
             for (const object of await objectsOf(host.stack)) {
                 const expected = object.startsWith(`gitlab-etc/${oldest}/`) ? [EXPIRABLE] : [];
-                assert.deepEqual(await s3.tagsOf(`${host.stack}/${object}`), expected, object);
+                assert.deepEqual(await services.s3.tagsOf(`${host.stack}/${object}`), expected, object);
             }
             const objects = await objectsOf(host.stack);
             assert.ok(objects.includes(`gitlab-etc/${oldest}/1767225601_2026_01_01_18.11.11-ee_gitlab_backup.tar`), objects.join("\n"));
@@ -1245,7 +1211,7 @@ done`,
                 assert.match(result.stderr, new RegExp(`left ${count} tarballs in its backup path, expected 1`));
                 // Omnibus had uploaded GitLab's archive: the folder stays incomplete, without a manifest.
                 assert.deepEqual((await objectsOf(host.stack)).map((object) => object.replace(/\d{8}T\d{6}Z/, "<ts>")), [`gitlab-etc/<ts>/176722560${count === 0 ? 1 : 2}_2026_01_01_18.11.11-ee_gitlab_backup.tar`]);
-                await s3.rclone(["purge", s3.path(host.stack)]);
+                await services.s3.rclone(["purge", services.s3.path(host.stack)]);
             }
         }));
 });
@@ -1267,10 +1233,10 @@ describe("tools/mattermost-restore.sh: which backup `latest` is", () => {
             const backedUp = await host.state();
             // A folder stamped by a clock that was ahead: a complete copy of the good backup.
             const future = "29991231T235959Z";
-            const copied = await s3.rclone(["copy", s3.path(`${host.stack}/mattermost/${good}`), s3.path(`${host.stack}/mattermost/${future}`)]);
+            const copied = await services.s3.rclone(["copy", services.s3.path(`${host.stack}/mattermost/${good}`), services.s3.path(`${host.stack}/mattermost/${future}`)]);
             assert.equal(copied.status, 0, describeRun(copied));
             await new Promise((resolve) => setTimeout(resolve, 1100));
-            await cluster.sql(host.database, "UPDATE users SET nickname = 'in the damaged backup'");
+            await services.cluster.sql(host.database, "UPDATE users SET nickname = 'in the damaged backup'");
             const damaged = await host.backupOk();
             const file = host.sandbox.path("damage", "config.json");
             const content = await downloadObject(host.backupPath(damaged, "config.json"), file);
@@ -1303,7 +1269,7 @@ fi`);
             assert.equal(first.result.status, 0, describeRun(first.result));
             assert.equal(first.timestamp, stepped);
             const manifest = (await downloadObject(host.backupPath(stepped, "manifest.txt"), host.sandbox.path("m1"))).toString("utf8");
-            await cluster.sql(host.database, "UPDATE users SET nickname = 'after the first backup'");
+            await services.cluster.sql(host.database, "UPDATE users SET nickname = 'after the first backup'");
 
             host.sandbox.standIn("date", `if [ "$*" = "-u +%Y%m%dT%H%M%SZ" ]; then echo ${stepped}; else exec /usr/bin/date "$@"; fi`);
             const refused = await host.backup();
@@ -1332,12 +1298,12 @@ describe("tools/mattermost-restore.sh: leftovers of a killed run", () => {
         withHost("killed-rerun", async (host) => {
             const timestamp = await host.backupOk();
             const backedUp = await host.state();
-            await cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
+            await services.cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
             // A pg_restore that loads the data and then hangs: it outlives the killed script, holding the lock.
             const pgBin = host.sandbox.path("pg-bin");
             mkdirSync(pgBin);
-            for (const program of readdirSync(cluster.bin).filter((name) => name !== "pg_restore")) {
-                symlinkSync(join(cluster.bin, program), join(pgBin, program));
+            for (const program of readdirSync(services.cluster.bin).filter((name) => name !== "pg_restore")) {
+                symlinkSync(join(services.cluster.bin, program), join(pgBin, program));
             }
             for (const dir of ["calls", "calls/pg_restore"]) {
                 mkdirSync(host.sandbox.path(dir), { recursive: true });
@@ -1347,7 +1313,7 @@ describe("tools/mattermost-restore.sh: leftovers of a killed run", () => {
             const loaded = host.sandbox.path("loaded");
             mkdirSync(loaded, { mode: 0o777 });
             chmodSync(loaded, 0o777);
-            const real = sh(join(cluster.bin, "pg_restore"));
+            const real = sh(join(services.cluster.bin, "pg_restore"));
             host.sandbox.standIn(
                 "pg_restore",
                 `case "$*" in
@@ -1413,12 +1379,12 @@ describe("tools/mattermost-restore.sh: a data directory that is a mount point", 
             rmSync(join(volume, "users"), { recursive: true });
             writeFileSync(join(volume, "stray.txt"), "written after the backup\n");
             const damaged = fileTreeHash(volume);
-            await cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
+            await services.cluster.sql(host.database, "UPDATE users SET nickname = 'changed since the backup'");
 
             const result = await host.sandbox.run(
                 "unshare",
                 ["--mount", "bash", "-c", 'mount --bind "$1" "$2" && exec bash "$3" "$4"', "mount", volume, host.dataDir, join(HOST_SCRIPT_DIR, "tools/mattermost-restore.sh"), timestamp],
-                { env: { BACKUP_ENV_FILE: host.envFile, BACKUP_COMMON, ...s3.credentialEnv() }, timeoutMs: SCRIPT_TIMEOUT_MS },
+                { env: host.toolEnv(), timeoutMs: SCRIPT_TIMEOUT_MS },
             );
             assert.equal(result.status, 0, describeRun(result));
             assert.match(result.stdout, /data is a mount point: its contents are swapped inside it/);
@@ -1437,7 +1403,7 @@ describe("retention: the newest complete backups are never tagged expirable, wha
     async function tagsByObject(host: MattermostHost): Promise<Map<string, string[]>> {
         const tags = new Map<string, string[]>();
         for (const object of await objectsOf(host.stack)) {
-            tags.set(object, await s3.tagsOf(`${host.stack}/${object}`));
+            tags.set(object, await services.s3.tagsOf(`${host.stack}/${object}`));
         }
         return tags;
     }
@@ -1462,7 +1428,7 @@ describe("retention: the newest complete backups are never tagged expirable, wha
             const keep = 2;
             const env = { BACKUP_KEEP_NEWEST: String(keep) };
             const timestamps: string[] = [];
-            const requestsBefore = imds.requests.length;
+            const requestsBefore = services.imds.requests.length;
             for (let k = 1; k <= keep + 2; k++) {
                 const { result, timestamp } = await host.backup(env);
                 assert.equal(result.status, 0, describeRun(result));
@@ -1474,22 +1440,22 @@ describe("retention: the newest complete backups are never tagged expirable, wha
                 if (k <= keep) {
                     const says = k < keep ? `retention: ${k} complete backups at or before now, none beyond the newest ${keep}: nothing to tag` : `retention: keeping the newest ${keep} complete backups \\(from ${timestamps[0]} on\\); no older backup needs tagging`;
                     assert.match(result.stdout, new RegExp(says));
-                    assert.equal(imds.requests.length, requestsBefore, "no credentials are fetched when there is nothing to tag");
+                    assert.equal(services.imds.requests.length, requestsBefore, "no credentials are fetched when there is nothing to tag");
                 } else {
                     assert.match(result.stdout, new RegExp(`retention: keeping the newest ${keep} complete backups \\(from ${timestamps[k - keep]} on\\); tagged 7 objects of 1 older backups expirable: ${timestamps[k - keep - 1]}`));
                 }
                 assert.equal(existsSync(join(host.stateDir, "mattermost-backup.last-retention-failure")), false);
                 await new Promise((resolve) => setTimeout(resolve, 1100));
             }
-            assert.ok(imds.requests.includes("PUT /latest/api/token"), "IMDSv2: a session token first");
+            assert.ok(services.imds.requests.includes("PUT /latest/api/token"), "IMDSv2: a session token first");
         }));
 
     test("an existing stack: old complete backups beyond the newest are tagged on the first run, failed runs older than them too; newer failed runs and future-stamped backups are not", () =>
         withHost("retention-existing", async (host) => {
             const first = await host.backupOk();
             const copy = async (to: string, withManifest: boolean) => {
-                const args = ["copy", s3.path(`${host.stack}/mattermost/${first}`), s3.path(`${host.stack}/mattermost/${to}`), ...(withManifest ? [] : ["--exclude", "manifest.txt"])];
-                const result = await s3.rclone(args);
+                const args = ["copy", services.s3.path(`${host.stack}/mattermost/${first}`), services.s3.path(`${host.stack}/mattermost/${to}`), ...(withManifest ? [] : ["--exclude", "manifest.txt"])];
+                const result = await services.s3.rclone(args);
                 assert.equal(result.status, 0, describeRun(result));
             };
             // Written before this change (no tags), in the order the clock gave them.
@@ -1547,7 +1513,7 @@ describe("retention: the newest complete backups are never tagged expirable, wha
         }));
 
     const failures: { name: string; breakIt: (host: MattermostHost) => Record<string, string>; says: RegExp }[] = [
-        { name: "the host has no instance profile", breakIt: () => ((imds.hasRole = false), {}), says: /retention: this host has no instance profile/ },
+        { name: "the host has no instance profile", breakIt: () => ((services.imds.hasRole = false), {}), says: /retention: this host has no instance profile/ },
         { name: "IMDS does not answer", breakIt: () => ({ BACKUP_IMDS_URL: "http://127.0.0.1:9" }), says: /retention: cannot get an IMDSv2 session token/ },
         {
             name: "S3 refuses the request",
@@ -1574,7 +1540,7 @@ printf 403`), {}),
                     assert.deepEqual(split(await tagsByObject(host)).tagged, []);
                     assert.deepEqual(filesIn(host.sandbox.tmp), []);
                 } finally {
-                    imds.hasRole = true;
+                    services.imds.hasRole = true;
                 }
                 host.sandbox.standIn("curl", `exec /usr/bin/curl "$@"`);
                 await new Promise((resolve) => setTimeout(resolve, 1100));

@@ -12,7 +12,7 @@
 // 127.0.0.1 that answers only while its stand-in says Mattermost is started (mattermostPing.ts).
 
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,12 +21,11 @@ import { standaloneEnvironmentFile } from "../../components/mattermost/standalon
 import { EXPIRABLE_TAG } from "../../components/backups/backupPlan";
 import { HOST_SCRIPT_DIR } from "../../components/omnibus/hostScripts";
 import { parseVersion } from "../../components/versions/versions";
-import { LoopbackImds } from "../support/imds";
+import { backupServices, type BackupServices } from "../support/backupServices";
 import { createMattermostDatabase, fileTreeHash, fingerprint, writeDataDirectory, writePluginDirectories, type DatabaseFingerprint } from "../support/mattermostFixture";
 import { gitlabCtlMattermostBody, startPing, type PingServer } from "../support/mattermostPing";
 import { PostgresCluster, postgresBinDir } from "../support/postgres";
-import { LoopbackS3, TEST_KEYS } from "../support/s3";
-import { runProcess, sh, type RunResult, Sandbox } from "../support/standIns";
+import { runProcess, sh, type RunResult, type RunningScript, Sandbox, waitForFile, withSandbox } from "../support/standIns";
 import { parseSystemdEnvironmentFile } from "../support/systemdEnvironmentFile";
 
 const VERSION = "10.11.20";
@@ -57,10 +56,9 @@ function open(key: string, sealedText: string): string {
     return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString("utf8");
 }
 
-let bundledDb: PostgresCluster;
+/** The bundled host's PostgreSQL (services.cluster), the bucket and IMDS, started by the describe below. */
+let services: BackupServices;
 let targetDb: PostgresCluster;
-let s3: LoopbackS3;
-let imds: LoopbackImds;
 let sourceFingerprint: DatabaseFingerprint;
 let stackCounter = 0;
 
@@ -85,7 +83,7 @@ describe("shellcheck on the migration scripts", () => {
 });
 
 /** A value sealed with the at-rest key, as Mattermost keeps e.g. plugin secrets. */
-async function addSealedValue(): Promise<void> {
+async function addSealedValue(bundledDb: PostgresCluster): Promise<void> {
     await bundledDb.sql(
         SOURCE_DB,
         `SET ROLE gitlab_mattermost;
@@ -95,21 +93,17 @@ async function addSealedValue(): Promise<void> {
 }
 
 describe("moving the bundled Mattermost to the standalone host", { skip: !postgresBinDir() && "PostgreSQL is not installed" }, () => {
-    before(async () => {
-        bundledDb = await PostgresCluster.create();
+    services = backupServices(async (bundledDb) => {
         await createMattermostDatabase(bundledDb, SOURCE_DB, SCALE);
-        await addSealedValue();
+        await addSealedValue(bundledDb);
         sourceFingerprint = await fingerprint(bundledDb, SOURCE_DB);
+    });
+    before(async () => {
         targetDb = await PostgresCluster.create();
-        const setup = await withStandIns((sandbox) => sandbox.runScript("standalone/setup-mattermost-database.sh", [], { input: "db-password\n", env: targetDb.scriptEnv() }));
+        const setup = await withSandbox((sandbox) => sandbox.runScript("standalone/setup-mattermost-database.sh", [], { input: "db-password\n", env: targetDb.scriptEnv() }));
         assert.equal(setup.status, 0, describeRun(setup));
-        s3 = await LoopbackS3.start();
-        imds = await LoopbackImds.start(TEST_KEYS);
     });
     after(async () => {
-        await imds?.close();
-        await s3?.close();
-        await bundledDb?.destroy();
         await targetDb?.destroy();
     });
 
@@ -126,7 +120,7 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
         assert.equal(exported.status, 0, describeRun(exported));
         assert.equal(imported.status, 0, describeRun(imported));
 
-        const source = await fullFingerprint(bundledDb, SOURCE_DB);
+        const source = await fullFingerprint(services.cluster, SOURCE_DB);
         const target = await fullFingerprint(targetDb, "mattermost");
         assert.deepEqual(target.tables, source.tables, "every table arrives with the same rows");
         assert.deepEqual(target.structure, source.structure, "indexes, constraints and types arrive");
@@ -153,7 +147,7 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
 
         assert.deepEqual(world.gitlabCtl(), ["stop mattermost"], "the bundled Mattermost stays stopped after the move");
         assert.ok(world.standaloneServing(), "the standalone Mattermost runs on the moved data");
-        assert.deepEqual((await fingerprint(bundledDb, SOURCE_DB)).tables, sourceFingerprint.tables, "the bundled database stays as it was");
+        assert.deepEqual((await fingerprint(services.cluster, SOURCE_DB)).tables, sourceFingerprint.tables, "the bundled database stays as it was");
         assert.ok(existsSync(world.bundledPath("data/users/user1/profile.png")), "the bundled files stay");
         assert.ok((await world.objects("mattermost")).some((key) => key.endsWith("/manifest.txt")), "a full backup was made first");
         assert.match(await world.object("mattermost-migration/completed.txt"), /^\d{8}T\d{6}Z\n$/);
@@ -172,7 +166,7 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
         assert.equal(imported.status, 0, describeRun(imported));
         const remove = () => world.sandbox.runScript("migration/remove-bundled-mattermost-data.sh", [], { env: world.exportEnv(), timeoutMs: SCRIPT_TIMEOUT_MS });
         const intact = async () => {
-            assert.deepEqual((await fingerprint(bundledDb, SOURCE_DB)).tables, sourceFingerprint.tables, "the bundled database stays");
+            assert.deepEqual((await fingerprint(services.cluster, SOURCE_DB)).tables, sourceFingerprint.tables, "the bundled database stays");
             assert.ok(existsSync(world.bundledPath("data/users/user1/profile.png")), "the bundled files stay");
         };
 
@@ -184,27 +178,27 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
         // STAND-IN for a backup the standalone host's backup tool made after the move: a manifest and its file.
         const newer = "29990101T000000Z";
         const file = world.sandbox.write("standin-backup/mattermost.dump.zst", "stand-in dump\n");
-        await s3.rclone(["copyto", file, s3.path(`${world.stack}/mattermost/${newer}/mattermost.dump.zst`)]);
-        await s3.rclone(["rcat", s3.path(`${world.stack}/mattermost/${newer}/manifest.txt`)], "# stand-in\nabc 14 mattermost.dump.zst\ndef 99 config.json\n");
-        await s3.rclone(["rcat", s3.path(`${world.stack}/mattermost/last-success.txt`)], `${newer}\n`);
+        await services.s3.rclone(["copyto", file, services.s3.path(`${world.stack}/mattermost/${newer}/mattermost.dump.zst`)]);
+        await services.s3.rclone(["rcat", services.s3.path(`${world.stack}/mattermost/${newer}/manifest.txt`)], "# stand-in\nabc 14 mattermost.dump.zst\ndef 99 config.json\n");
+        await services.s3.rclone(["rcat", services.s3.path(`${world.stack}/mattermost/last-success.txt`)], `${newer}\n`);
         const incomplete = await remove();
         assert.notEqual(incomplete.status, 0, describeRun(incomplete));
         assert.match(incomplete.stderr, /lacks config\.json of size 99/);
         await intact();
 
-        await s3.rclone(["rcat", s3.path(`${world.stack}/mattermost/${newer}/manifest.txt`)], "# stand-in\nabc 14 mattermost.dump.zst\n");
+        await services.s3.rclone(["rcat", services.s3.path(`${world.stack}/mattermost/${newer}/manifest.txt`)], "# stand-in\nabc 14 mattermost.dump.zst\n");
         const removed = await remove();
         assert.equal(removed.status, 0, describeRun(removed));
-        assert.equal((await bundledDb.sql("postgres", `SELECT count(*) FROM pg_database WHERE datname = '${SOURCE_DB}';`)).trim(), "0");
+        assert.equal((await services.cluster.sql("postgres", `SELECT count(*) FROM pg_database WHERE datname = '${SOURCE_DB}';`)).trim(), "0");
         for (const gone of ["data", "plugins", "client-plugins", "config.json"]) assert.ok(!existsSync(world.bundledPath(gone)), gone);
         assert.ok(world.standaloneServing(), "the standalone Mattermost is not touched");
         const again = await remove();
         assert.equal(again.status, 0, describeRun(again));
         assert.match(again.stdout, /nothing to do/);
         // The next test moves this database again.
-        await createMattermostDatabase(bundledDb, SOURCE_DB, SCALE);
-        await addSealedValue();
-        sourceFingerprint = await fingerprint(bundledDb, SOURCE_DB);
+        await createMattermostDatabase(services.cluster, SOURCE_DB, SCALE);
+        await addSealedValue(services.cluster);
+        sourceFingerprint = await fingerprint(services.cluster, SOURCE_DB);
     });
 
     test("takes the at-rest key from gitlab-secrets.json when the environment directory lacks it", async () => {
@@ -255,7 +249,7 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
             const [exportedAgain, importedAgain] = await world.migrate();
             assert.equal(exportedAgain.status, 0, describeRun(exportedAgain));
             assert.equal(importedAgain.status, 0, describeRun(importedAgain));
-            assert.deepEqual((await fullFingerprint(targetDb, "mattermost")).tables, (await fullFingerprint(bundledDb, SOURCE_DB)).tables);
+            assert.deepEqual((await fullFingerprint(targetDb, "mattermost")).tables, (await fullFingerprint(services.cluster, SOURCE_DB)).tables);
         });
     }
 
@@ -281,8 +275,9 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
         test(`the export ended by ${signal} while it copies starts the bundled Mattermost again; a re-run completes`, async () => {
             world.wrapBundled("pg_dump", `touch ${sh(world.signal("copying"))}; sleep 30`);
             const exporting = world.start("export");
-            await waitFor(world.signal("copying"));
-            exporting.kill(signal);
+            await waitForFile(world.signal("copying"), 60_000);
+            // To the script alone, as sshd would send it.
+            exporting.signal(signal, "script");
             const exported = await exporting.done;
             assert.notEqual(exported.status, 0, describeRun(exported));
             assert.match(exported.stderr, new RegExp(`FAILED \\(ended by ${signal}\\)`), describeRun(exported));
@@ -297,8 +292,9 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
     test("a copy killed outright (SIGKILL): the re-run starts the bundled Mattermost again first, then completes", async () => {
         world.wrapBundled("pg_dump", `touch ${sh(world.signal("copying"))}; sleep 30`);
         const exporting = world.start("export");
-        await waitFor(world.signal("copying"));
-        exporting.kill("SIGKILL");
+        await waitForFile(world.signal("copying"), 60_000);
+        // The whole group, as a lost host would end it.
+        exporting.signal("SIGKILL");
         await exporting.done;
         assert.ok(!world.bundledServing(), "nothing can run after SIGKILL: Mattermost is still stopped");
         world.repair();
@@ -307,15 +303,15 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
         assert.equal(imported.status, 0, describeRun(imported));
         assert.match(again.stdout, /an earlier run stopped Mattermost/);
         assert.deepEqual(world.gitlabCtl(), ["stop mattermost", "start mattermost", "stop mattermost"]);
-        assert.deepEqual((await fullFingerprint(targetDb, "mattermost")).tables, (await fullFingerprint(bundledDb, SOURCE_DB)).tables);
+        assert.deepEqual((await fullFingerprint(targetDb, "mattermost")).tables, (await fullFingerprint(services.cluster, SOURCE_DB)).tables);
     });
 
     test("an import killed outright while it loads: the re-run builds the database again from nothing", async () => {
         world.wrapImport("zstd", `touch ${sh(world.signal("loading"))}; "$REAL" "$@" | head -c 20000; sleep 30`);
         const exporting = world.start("export");
         const importing = world.start("import");
-        await waitFor(world.signal("loading"));
-        importing.kill("SIGKILL");
+        await waitForFile(world.signal("loading"), 60_000);
+        importing.signal("SIGKILL");
         await importing.done;
         assert.ok((await world.targetDatabases()).includes("mattermost_migrating"), "the kill left a half-loaded database beside");
         world.repair();
@@ -324,7 +320,7 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
         assert.equal(imported.status, 0, describeRun(imported));
         assert.equal(exported.status, 0, describeRun(exported));
         assert.deepEqual(await world.targetDatabases(), ["mattermost"]);
-        assert.deepEqual((await fullFingerprint(targetDb, "mattermost")).tables, (await fullFingerprint(bundledDb, SOURCE_DB)).tables);
+        assert.deepEqual((await fullFingerprint(targetDb, "mattermost")).tables, (await fullFingerprint(services.cluster, SOURCE_DB)).tables);
     });
 
     test("a full disk on the standalone host: refused when it is too small, rolled back on ENOSPC, and a re-run completes", { skip: !AS_ROOT && "mounting a small filesystem needs root" }, async () => {
@@ -354,28 +350,6 @@ describe("moving the bundled Mattermost to the standalone host", { skip: !postgr
         assert.equal(fileTreeHash(world.standalonePath("data")), fileTreeHash(world.bundledPath("data")));
     });
 });
-
-async function waitFor(file: string, timeoutMs = 60_000): Promise<void> {
-    const start = Date.now();
-    while (!existsSync(file)) {
-        if (Date.now() - start > timeoutMs) throw new Error(`${file} did not appear`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-}
-
-async function withStandIns<T>(body: (sandbox: Sandbox) => Promise<T>): Promise<T> {
-    const sandbox = new Sandbox();
-    try {
-        return await body(sandbox);
-    } finally {
-        sandbox.cleanup();
-    }
-}
-
-interface Running {
-    readonly done: Promise<RunResult>;
-    kill(signal: NodeJS.Signals): void;
-}
 
 /** Both hosts of one test, in one sandbox, with their own stack folder in the bucket. */
 class World {
@@ -444,7 +418,7 @@ class World {
         await targetDb.sql("postgres", "DROP DATABASE IF EXISTS mattermost WITH (FORCE); DROP DATABASE IF EXISTS mattermost_migrating WITH (FORCE); DROP DATABASE IF EXISTS mattermost_replaced WITH (FORCE);");
         await targetDb.sql("postgres", "CREATE DATABASE mattermost OWNER mmuser ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8' TEMPLATE template0;");
         await targetDb.sql("mattermost", "ALTER SCHEMA public OWNER TO mmuser; SET ROLE mmuser; CREATE TABLE systems (name varchar(64) PRIMARY KEY, value varchar(1024)); INSERT INTO systems VALUES ('Version', '10.11.20');");
-        sandbox.write("backup.env", Object.entries({ BACKUP_REMOTE: s3.remote, BACKUP_STACK: stack, ...s3.remoteSettings() }).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
+        sandbox.write("backup.env", Object.entries({ BACKUP_REMOTE: services.s3.remote, BACKUP_STACK: stack, ...services.s3.remoteSettings() }).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
         return world;
     }
 
@@ -466,7 +440,7 @@ class World {
     private common(): Record<string, string> {
         return {
             BACKUP_ENV_FILE: this.sandbox.path("backup.env"),
-            ...s3.credentialEnv(),
+            ...services.s3.credentialEnv(),
             MM_PING_INTERVAL: "0.1",
             MM_PING_TIMEOUT: "5",
             MIGRATION_POLL_SECONDS: "0.2",
@@ -478,7 +452,7 @@ class World {
     exportEnv(): Record<string, string> {
         return {
             ...this.common(),
-            ...bundledDb.scriptEnv(),
+            ...services.cluster.scriptEnv(),
             MM_DB: SOURCE_DB,
             MM_HOME: this.bundledPath(),
             MM_ENV_DIR: this.sandbox.path("bundled/opt/gitlab/etc/mattermost/env"),
@@ -491,7 +465,7 @@ class World {
             BACKUP_STATE_DIR: this.sandbox.path("bundled/var/lib/gitlab-mattermost"),
             BACKUP_KEEP_NEWEST: "5",
             BACKUP_EXPIRABLE_TAG: `${EXPIRABLE_TAG.key}=${EXPIRABLE_TAG.value}`,
-            BACKUP_IMDS_URL: imds.url,
+            BACKUP_IMDS_URL: services.imds.url,
             MIGRATION_STATE_DIR: this.sandbox.path("bundled/var/lib/gitlab-mattermost"),
             MM_PING_URL: this.bundledPing.url,
             PATH: `${this.sandbox.path("bundled-bin")}:${this.sandbox.bin}:${process.env.PATH}`,
@@ -514,32 +488,10 @@ class World {
     }
 
     /** Starts one half in its own process group, so a kill reaches its children too. */
-    start(half: "export" | "import", extra: Record<string, string> = {}): Running {
+    start(half: "export" | "import", extra: Record<string, string> = {}): RunningScript {
         const script = half === "export" ? "migration/export-bundled-mattermost.sh" : "migration/import-standalone-mattermost.sh";
         const version = half === "export" ? this.exportVersion : VERSION;
-        const child = spawn("bash", [join(HOST_SCRIPT_DIR, script), version], {
-            env: this.sandbox.env({ ...(half === "export" ? this.exportEnv() : this.importEnv()), ...extra }),
-            cwd: this.sandbox.root,
-            detached: true,
-            stdio: ["ignore", "pipe", "pipe"],
-        });
-        const stdout: Buffer[] = [];
-        const stderr: Buffer[] = [];
-        child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
-        child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-        const timer = setTimeout(() => child.kill("SIGKILL"), SCRIPT_TIMEOUT_MS);
-        const done = new Promise<RunResult>((resolve, reject) => {
-            child.on("error", reject);
-            child.on("close", (status, signal) => {
-                clearTimeout(timer);
-                resolve({ status, signal, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") });
-            });
-        });
-        return {
-            done,
-            // SIGKILL takes the whole group, as a lost host would; other signals reach the script, as sshd's would.
-            kill: (signal) => (signal === "SIGKILL" ? process.kill(-child.pid!, signal) : child.kill(signal)),
-        };
+        return this.sandbox.start(script, [version], { env: { ...(half === "export" ? this.exportEnv() : this.importEnv()), ...extra }, timeoutMs: SCRIPT_TIMEOUT_MS });
     }
 
     /** Both halves at once, as `pulumi up` runs them. */
@@ -563,7 +515,7 @@ class World {
         const calls = this.gitlabCtl();
         assert.deepEqual(calls.slice(this.checkedCalls), wasStopped ? ["stop mattermost", "start mattermost"] : [], "gitlab-ctl calls");
         this.checkedCalls = calls.length;
-        assert.deepEqual((await fingerprint(bundledDb, SOURCE_DB)).tables, sourceFingerprint.tables, "the bundled database is intact");
+        assert.deepEqual((await fingerprint(services.cluster, SOURCE_DB)).tables, sourceFingerprint.tables, "the bundled database is intact");
         const fresh = this.sandbox.path("fresh-data");
         if (!existsSync(fresh)) writeDataDirectory(fresh);
         assert.equal(fileTreeHash(this.bundledPath("data")), fileTreeHash(fresh), "the bundled files are intact");
@@ -574,11 +526,11 @@ class World {
     }
 
     async objects(folder: string): Promise<string[]> {
-        const result = await s3.rclone(["lsf", "-R", "--files-only", s3.path(`${this.stack}/${folder}/`)]);
+        const result = await services.s3.rclone(["lsf", "-R", "--files-only", services.s3.path(`${this.stack}/${folder}/`)]);
         return result.stdout.split("\n").filter((line) => line !== "");
     }
     async object(path: string): Promise<string> {
-        const result = await s3.rclone(["cat", s3.path(`${this.stack}/${path}`)]);
+        const result = await services.s3.rclone(["cat", services.s3.path(`${this.stack}/${path}`)]);
         assert.equal(result.status, 0, describeRun(result));
         return result.stdout;
     }
@@ -624,9 +576,9 @@ class World {
             // The scripts take PostgreSQL's programs from PG_BIN: a directory with the wrapper and the real psql.
             const bin = this.sandbox.path("bundled-pg-bin");
             mkdirSync(bin, { recursive: true, mode: 0o755 });
-            writeFileSync(join(bin, "psql"), `#!/usr/bin/env bash\nexec ${sh(join(bundledDb.bin, "psql"))} "$@"\n`, { mode: 0o755 });
+            writeFileSync(join(bin, "psql"), `#!/usr/bin/env bash\nexec ${sh(join(services.cluster.bin, "psql"))} "$@"\n`, { mode: 0o755 });
             // Only the move's own dump (plain SQL); the backup tool's dump before it goes through.
-            writeFileSync(join(bin, "pg_dump"), `#!/usr/bin/env bash\nREAL=${sh(join(bundledDb.bin, "pg_dump"))}\ncase " $* " in *" --format=plain "*)\n${body}\n;; esac\nexec "$REAL" "$@"\n`, { mode: 0o755 });
+            writeFileSync(join(bin, "pg_dump"), `#!/usr/bin/env bash\nREAL=${sh(join(services.cluster.bin, "pg_dump"))}\ncase " $* " in *" --format=plain "*)\n${body}\n;; esac\nexec "$REAL" "$@"\n`, { mode: 0o755 });
             this.exportOverrides = { PG_BIN: bin };
             this.repairs.push(() => (this.exportOverrides = {}));
         }

@@ -6,7 +6,6 @@
 // test/support/fake_doorkeeper.rb). The tests assert on what the scripts asked of them.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
@@ -15,7 +14,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { HOST_SCRIPTS, HOST_SCRIPT_DIR, hostCommand, hostFile, scriptOfCommand, shellQuote, type HostScript } from "../../components/omnibus/hostScripts";
 import { interruptedDpkg } from "../support/dpkg";
-import { filesIn, runProcess, sh, type RunResult, type Sandbox, type StandInCall, withSandbox } from "../support/standIns";
+import { filesIn, runProcess, sh, signalWhenReady, type RunResult, type Sandbox, type SignalTarget, type StandInCall, withSandbox } from "../support/standIns";
 
 const shellScriptsIn = (dir: string) =>
     existsSync(dir)
@@ -931,32 +930,16 @@ describe("components/omnibus/hostScripts.ts", () => {
 /** A detached run (its own process group, as an SSH session's commands are), signalled once `started` exists. */
 function runAndSignal(
     sandbox: Sandbox,
-    command: readonly string[],
-    options: { env: Record<string, string>; input?: string; signal: NodeJS.Signals; to: "group" | "script"; started: string; release: string },
+    [command, ...args]: readonly string[],
+    options: { env: Record<string, string>; input?: string; signal: NodeJS.Signals; to: SignalTarget; started: string; release: string },
 ): Promise<RunResult> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(command[0]!, command.slice(1), { env: sandbox.env(options.env), cwd: sandbox.root, detached: true, stdio: ["pipe", "pipe", "pipe"] });
-        const stdout: Buffer[] = [];
-        const stderr: Buffer[] = [];
-        child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
-        child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-        child.stdin.on("error", () => undefined);
-        child.stdin.end(options.input ?? "");
-        const poll = setInterval(() => {
-            if (existsSync(options.started)) {
-                clearInterval(poll);
-                process.kill(options.to === "group" ? -child.pid! : child.pid!, options.signal);
-                // bash runs its trap once the command it waits for returns.
-                writeFileSync(options.release, "");
-            }
-        }, 25);
-        const guard = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 30_000);
-        child.on("error", reject);
-        child.on("close", (status, signal) => {
-            clearInterval(poll);
-            clearTimeout(guard);
-            resolve({ status, signal, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") });
-        });
+    const running = sandbox.startCommand(command!, args, { env: options.env, input: options.input, timeoutMs: 30_000 });
+    return signalWhenReady(running, {
+        ready: () => existsSync(options.started),
+        signal: options.signal,
+        to: options.to,
+        // bash runs its trap once the command it waits for returns.
+        afterSending: () => writeFileSync(options.release, ""),
     });
 }
 
@@ -975,7 +958,7 @@ interface SignalScenario {
 const EVERY_SIGNAL = ["SIGHUP", "SIGPIPE", "SIGTERM", "SIGINT"] as const;
 const SOME_SIGNALS = ["SIGHUP", "SIGTERM"] as const;
 /** Where each signal comes from: a hangup or a broken pipe of the session, or a stop of the script. */
-const SENT_TO: Record<string, "group" | "script"> = { SIGHUP: "group", SIGPIPE: "group", SIGTERM: "script", SIGINT: "script" };
+const SENT_TO: Record<string, SignalTarget> = { SIGHUP: "group", SIGPIPE: "group", SIGTERM: "script", SIGINT: "script" };
 
 const SIGNAL_SCENARIOS: readonly SignalScenario[] = [
     {

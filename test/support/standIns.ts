@@ -37,9 +37,16 @@ export interface RunResult {
 /** A script started by Sandbox.start. */
 export interface RunningScript {
     readonly done: Promise<RunResult>;
-    /** Sends `signal` to the script and everything it started. */
-    signal(signal: NodeJS.Signals): void;
+    /** The script's pid, which is also the id of its process group. */
+    readonly group: number;
+    /**
+     * Sends `signal` to the script and everything it started, as a lost SSH connection hangs up the
+     * whole session; with `to` "script", to the script alone, as `kill <pid>` or systemd would.
+     */
+    signal(signal: NodeJS.Signals, to?: SignalTarget): void;
 }
+
+export type SignalTarget = "group" | "script";
 
 export interface RunOptions {
     /** Added to the sandbox environment (PATH with the stand-ins first, TMPDIR inside the sandbox). */
@@ -48,6 +55,11 @@ export interface RunOptions {
     readonly input?: string;
     /** Milliseconds before the process is killed; the default is generous for a slow CI machine. */
     readonly timeoutMs?: number;
+}
+
+export interface StartOptions extends RunOptions {
+    /** Settles `done` once the script exits rather than once its output closes, which what it leaves running keeps open. */
+    readonly untilExit?: boolean;
 }
 
 /** Shell-quotes a word for the stand-in bodies this module writes. */
@@ -171,8 +183,13 @@ export class Sandbox {
      * test can end it the way a lost SSH connection or a cancelled deployment would: a signal to the
      * whole group, while a stand-in it called is still working. Killed after `timeoutMs` (60 s).
      */
-    start(script: string, args: readonly string[] = [], options: RunOptions = {}): RunningScript {
-        const child = spawn("bash", [join(HOST_SCRIPT_DIR, script), ...args], {
+    start(script: string, args: readonly string[] = [], options: StartOptions = {}): RunningScript {
+        return this.startCommand("bash", [join(HOST_SCRIPT_DIR, script), ...args], options);
+    }
+
+    /** Starts any command as Sandbox.start starts a host script. */
+    startCommand(command: string, args: readonly string[], options: StartOptions = {}): RunningScript {
+        const child = spawn(command, args, {
             env: this.env(options.env),
             cwd: this.root,
             detached: true,
@@ -187,12 +204,16 @@ export class Sandbox {
         const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), options.timeoutMs ?? 60_000);
         const done = new Promise<RunResult>((resolve, reject) => {
             child.on("error", reject);
-            child.on("close", (status, signal) => {
+            child.on(options.untilExit ? "exit" : "close", (status: number | null, signal: NodeJS.Signals | null) => {
                 clearTimeout(timer);
                 resolve({ status, signal, stdout: Buffer.concat(stdout).toString("utf8"), stderr: Buffer.concat(stderr).toString("utf8") });
             });
         });
-        return { done, signal: (signal) => process.kill(-child.pid!, signal) };
+        return {
+            done,
+            group: child.pid!,
+            signal: (signal, to = "group") => process.kill(to === "group" ? -child.pid! : child.pid!, signal),
+        };
     }
 
     /** Runs any command in the sandbox environment, with the sandbox as working directory. */
@@ -263,6 +284,30 @@ export async function withSandbox<T>(body: (sandbox: Sandbox) => Promise<T>): Pr
         return await body(sandbox);
     } finally {
         sandbox.cleanup();
+    }
+}
+
+/**
+ * Sends `signal` to a started script once `ready()` holds (checked every 25 ms), then runs
+ * `afterSending`; gives its result and whether the signal was sent.
+ */
+export async function signalWhenReady(
+    running: RunningScript,
+    options: { ready: () => boolean; signal: NodeJS.Signals; to: SignalTarget; afterSending?: () => void },
+): Promise<RunResult & { sent: boolean }> {
+    let sent = false;
+    const poll = setInterval(() => {
+        if (!sent && options.ready()) {
+            sent = true;
+            running.signal(options.signal, options.to);
+            options.afterSending?.();
+        }
+    }, 25);
+    try {
+        const result = await running.done;
+        return { ...result, sent };
+    } finally {
+        clearInterval(poll);
     }
 }
 

@@ -4,10 +4,10 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, parseSettings } from "../../../components/stack/config";
+import { ConfigError } from "../../../components/stack/config";
 import { describeSignIn, readStandaloneMattermost } from "../../../components/mattermost/standaloneRelease";
 import { formatVersion } from "../../../components/versions/versions";
-import { rawConfig, stackConfig } from "../../support/stackConfig";
+import { assertConfigRejected, parseConfig, stackConfig } from "../../support/stackConfig";
 import { version } from "../../support/versions";
 
 const STANDALONE = { mode: "standalone", version: "11.7.9" };
@@ -17,31 +17,15 @@ function standalone(mattermost: Record<string, unknown>, overrides: Record<strin
     return stackConfig("split", { gitlab: { version: "19.3.0" }, mattermost, ...overrides });
 }
 
-function parse(config: Record<string, unknown>) {
-    return parseSettings(rawConfig(config));
-}
-
-function assertRejected(config: Record<string, unknown>, key: string, message: RegExp) {
-    assert.throws(
-        () => parse(config),
-        (error: unknown) => {
-            assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
-            assert.equal(error.key, key, error.message);
-            assert.match(error.message, message);
-            return true;
-        },
-    );
-}
-
 describe("mattermost.mode", () => {
     it("defaults to bundled up to GitLab 18.11", () => {
-        const settings = parse(stackConfig("single"));
+        const settings = parseConfig(stackConfig("single"));
         assert.equal(settings.mattermost.mode, "bundled");
         assert.equal(settings.mattermost.standalone, undefined);
     });
 
     it("reads standalone beside GitLab 19.x with the enterprise edition by default and the published checksum", () => {
-        const settings = parse(standalone(STANDALONE));
+        const settings = parseConfig(standalone(STANDALONE));
         assert.equal(settings.mattermost.mode, "standalone");
         assert.equal(formatVersion(settings.gitlab.version), "19.3.0");
         const release = settings.mattermost.standalone!;
@@ -52,15 +36,15 @@ describe("mattermost.mode", () => {
     });
 
     it("accepts standalone beside GitLab 18.11 too", () => {
-        assert.equal(parse(standalone(STANDALONE, { gitlab: { version: "18.11.11" } })).mattermost.mode, "standalone");
+        assert.equal(parseConfig(standalone(STANDALONE, { gitlab: { version: "18.11.11" } })).mattermost.mode, "standalone");
     });
 
     it("refuses standalone with topology single, naming both keys", () => {
-        assertRejected(stackConfig("single", { gitlab: { version: "19.3.0" }, mattermost: STANDALONE }), "mattermost.mode", /needs topology split.*topology is single.*pulumi config set topology split/);
+        assertConfigRejected(stackConfig("single", { gitlab: { version: "19.3.0" }, mattermost: STANDALONE }), "mattermost.mode", /needs topology split.*topology is single.*pulumi config set topology split/);
     });
 
     it("refuses an unknown mode with the choices", () => {
-        assertRejected(standalone({ mode: "external" }), "mattermost.mode", /"bundled".*"standalone".*"external"/);
+        assertConfigRejected(standalone({ mode: "external" }), "mattermost.mode", /"bundled".*"standalone".*"external"/);
     });
 });
 
@@ -81,40 +65,40 @@ describe("mattermost.version, edition, license and checksum", () => {
         ["Omnibus's group id", { ...STANDALONE, gid: 2001 }, "mattermost.gid", /applies only to mattermost\.mode bundled/],
     ];
     for (const [name, mattermost, key, message] of CASES) {
-        it(`refuses ${name}, naming ${key}`, () => assertRejected(standalone(mattermost), key, message));
+        it(`refuses ${name}, naming ${key}`, () => assertConfigRejected(standalone(mattermost), key, message));
     }
 
     it("refuses standalone-only fields with a bundled Mattermost", () => {
         for (const field of ["version", "edition", "license", "checksum", "removeBundledData"]) {
-            assertRejected(stackConfig("split", { mattermost: { [field]: "x" } }), `mattermost.${field}`, /applies only to mattermost\.mode standalone/);
+            assertConfigRejected(stackConfig("split", { mattermost: { [field]: "x" } }), `mattermost.${field}`, /applies only to mattermost\.mode standalone/);
         }
     });
 
     it("takes a restore (the tools work on the standalone host's paths)", () => {
-        assert.equal(parse(standalone(STANDALONE, { backup: { restoreFrom: "latest" } })).backup.restoreFrom, "latest");
+        assert.equal(parseConfig(standalone(STANDALONE, { backup: { restoreFrom: "latest" } })).backup.restoreFrom, "latest");
     });
 
     it("takes the GitLab plugin with a standalone host", () => {
-        assert.ok(parse(standalone({ ...STANDALONE, gitlabPlugin: { enabled: true } })).mattermost.gitlabPlugin);
+        assert.ok(parseConfig(standalone({ ...STANDALONE, gitlabPlugin: { enabled: true } })).mattermost.gitlabPlugin);
     });
 
     it("refuses a release whose settings structure the program does not know, before any resource", () => {
-        assertRejected(standalone({ mode: "standalone", version: "12.0.0", checksum: "ab".repeat(32) }), "mattermost.version", /12\.0\.0 is outside the Mattermost releases whose settings this program knows/);
+        assertConfigRejected(standalone({ mode: "standalone", version: "12.0.0", checksum: "ab".repeat(32) }), "mattermost.version", /12\.0\.0 is outside the Mattermost releases whose settings this program knows/);
     });
 
     it("takes removeBundledData true, and leaves it out when false", () => {
-        assert.equal(parse(standalone({ ...STANDALONE, removeBundledData: true })).mattermost.standalone?.removeBundledData, true);
-        assert.equal(parse(standalone({ ...STANDALONE, removeBundledData: false })).mattermost.standalone?.removeBundledData, undefined);
+        assert.equal(parseConfig(standalone({ ...STANDALONE, removeBundledData: true })).mattermost.standalone?.removeBundledData, true);
+        assert.equal(parseConfig(standalone({ ...STANDALONE, removeBundledData: false })).mattermost.standalone?.removeBundledData, undefined);
     });
 
     it("takes a checksum for a version outside the data, in lower case", () => {
-        const settings = parse(standalone({ mode: "standalone", version: "11.7.10", checksum: "AB".repeat(32) }));
+        const settings = parseConfig(standalone({ mode: "standalone", version: "11.7.10", checksum: "AB".repeat(32) }));
         assert.equal(settings.mattermost.standalone?.sha256, "ab".repeat(32));
     });
 
     it("accepts Team Edition 10.11 (which still has GitLab sign-in) and a licence with enterprise", () => {
-        assert.equal(parse(standalone({ mode: "standalone", version: "10.11.23", edition: "team" })).mattermost.standalone?.edition, "team");
-        assert.equal(parse(standalone({ ...STANDALONE, license: "licence-file-contents" })).mattermost.standalone?.license, "licence-file-contents");
+        assert.equal(parseConfig(standalone({ mode: "standalone", version: "10.11.23", edition: "team" })).mattermost.standalone?.edition, "team");
+        assert.equal(parseConfig(standalone({ ...STANDALONE, license: "licence-file-contents" })).mattermost.standalone?.license, "licence-file-contents");
     });
 
     it("refuses a version whose PostgreSQL the host does not have, naming mattermost.version", () => {

@@ -4,22 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { GP3_LIMITS, gp3Problem } from "../../../components/settings/dataVolume";
-import { ConfigError, parseSettings } from "../../../components/stack/config";
-import { rawConfig, stackConfig } from "../../support/stackConfig";
-
-const parse = (config: Record<string, unknown>) => parseSettings(rawConfig(config));
-
-function assertRejected(config: Record<string, unknown>, key: string, message: RegExp) {
-    assert.throws(
-        () => parse(config),
-        (error: unknown) => {
-            assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
-            assert.equal(error.key, key);
-            assert.match(error.message, message);
-            return true;
-        },
-    );
-}
+import { assertConfigRejected, parseConfig, stackConfig } from "../../support/stackConfig";
 
 describe("gp3Problem", () => {
     it("accepts exactly the combinations EC2's rules allow", () => {
@@ -48,13 +33,13 @@ describe("gp3Problem", () => {
 
 describe("parseSettings: data volumes", () => {
     it("defaults each host's data volume to gp3's baseline", () => {
-        const settings = parse(stackConfig("split"));
+        const settings = parseConfig(stackConfig("split"));
         assert.deepEqual(settings.gitlab.dataVolume, { sizeGiB: 100, iops: 3000, throughputMiBps: 125 });
         assert.deepEqual(settings.mattermost.dataVolume, { sizeGiB: 50, iops: 3000, throughputMiBps: 125 });
     });
 
     it("reads size, IOPS, throughput and a snapshot, as numbers or digit strings", () => {
-        const settings = parse(
+        const settings = parseConfig(
             stackConfig("split", {
                 gitlab: { dataVolume: { sizeGiB: "500", iops: 6000, throughputMiBps: "400", snapshotId: "snap-0123456789abcdef0" } },
                 mattermost: { dataVolume: { sizeGiB: 80 } },
@@ -81,6 +66,6 @@ describe("parseSettings: data volumes", () => {
         ["Mattermost data volume in single topology", single({ mattermost: { dataVolume: { sizeGiB: 60 } } }), "mattermost.dataVolume", /only to topology split/],
     ];
     for (const [title, config, key, message] of cases) {
-        it(`refuses ${title}, naming ${key}`, () => assertRejected(config, key, message));
+        it(`refuses ${title}, naming ${key}`, () => assertConfigRejected(config, key, message));
     }
 });

@@ -3,29 +3,11 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { ConfigError, checkArchitectures, chooseZone, parseSettings, type ZoneOffering } from "../../../components/stack/config";
 import { BUNDLED_MATTERMOST, KNOWN_BAD_PATCHES, compareLines, formatLine, formatVersion } from "../../../components/versions/versions";
-import { rawConfig, stackConfig } from "../../support/stackConfig";
-
-function parse(config: Record<string, unknown>) {
-    return parseSettings(rawConfig(config));
-}
-
-/** Asserts that the configuration fails with one ConfigError naming `key` and matching `message`. */
-function assertRejected(config: Record<string, unknown>, key: string, message: RegExp) {
-    assert.throws(
-        () => parse(config),
-        (error: unknown) => {
-            assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
-            assert.equal(error.key, key);
-            assert.match(error.message, new RegExp(`^gitlab-mattermost:${key.replace(/[.[\]]/g, "\\$&")} `));
-            assert.match(error.message, message);
-            return true;
-        },
-    );
-}
+import { assertConfigRejected, parseConfig, rawConfig, stackConfig } from "../../support/stackConfig";
 
 describe("parseSettings: valid configurations", () => {
     it("applies the documented defaults", () => {
-        const settings = parse(stackConfig("single", { gitlab: undefined, tls: undefined }));
+        const settings = parseConfig(stackConfig("single", { gitlab: undefined, tls: undefined }));
         assert.equal(settings.topology, "single");
         assert.equal(settings.gitlab.edition, "ee");
         assert.equal(formatVersion(settings.gitlab.version), "18.11.11");
@@ -40,11 +22,11 @@ describe("parseSettings: valid configurations", () => {
     });
 
     it("defaults topology to single when it is absent", () => {
-        assert.equal(parse(stackConfig("single", { topology: undefined })).topology, "single");
+        assert.equal(parseConfig(stackConfig("single", { topology: undefined })).topology, "single");
     });
 
     it("normalizes URLs and the zone, and keeps IPv4 blocks as given", () => {
-        const settings = parse(
+        const settings = parseConfig(
             stackConfig("split", {
                 externalUrl: "https://GitLab.Example.com/",
                 dnsZone: "Example.COM.",
@@ -57,28 +39,28 @@ describe("parseSettings: valid configurations", () => {
     });
 
     it("reaches the hosts directly from ssh.allowedCidrs unless ssh.access says otherwise", () => {
-        assert.deepEqual(parse(stackConfig("single")).ssh, { access: "direct", allowedCidrs: ["203.0.113.0/24"] });
-        assert.deepEqual(parse(stackConfig("single", { ssh: { access: "direct", allowedCidrs: ["203.0.113.0/24"] } })).ssh.access, "direct");
+        assert.deepEqual(parseConfig(stackConfig("single")).ssh, { access: "direct", allowedCidrs: ["203.0.113.0/24"] });
+        assert.deepEqual(parseConfig(stackConfig("single", { ssh: { access: "direct", allowedCidrs: ["203.0.113.0/24"] } })).ssh.access, "direct");
     });
 
     it("opens no SSH networks with Systems Manager access", () => {
-        assert.deepEqual(parse(stackConfig("split", { ssh: { access: "ssm" } })).ssh, { access: "ssm", allowedCidrs: [] });
+        assert.deepEqual(parseConfig(stackConfig("split", { ssh: { access: "ssm" } })).ssh, { access: "ssm", allowedCidrs: [] });
     });
 
     it("accepts every private-use range together with an office's block", () => {
         const allowedCidrs = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "203.0.113.0/24"];
-        assert.deepEqual(parse(stackConfig("single", { ssh: { allowedCidrs } })).ssh.allowedCidrs, allowedCidrs);
+        assert.deepEqual(parseConfig(stackConfig("single", { ssh: { allowedCidrs } })).ssh.allowedCidrs, allowedCidrs);
     });
 
     it("serves http without TLS when both URLs are http", () => {
-        const settings = parse(
+        const settings = parseConfig(
             stackConfig("single", { externalUrl: "http://gitlab.example.com", mattermostExternalUrl: "http://mattermost.example.com", tls: undefined }),
         );
         assert.deepEqual(settings.tls, { mode: "none" });
     });
 
     it("accepts whole numbers written as strings, as `pulumi config set --path` may store them", () => {
-        const settings = parse(stackConfig("split", { gitlab: { volumeSizeGiB: "200" }, mattermost: { uid: "1001", gid: 60000 }, oauth: { rotation: "3" } }));
+        const settings = parseConfig(stackConfig("split", { gitlab: { volumeSizeGiB: "200" }, mattermost: { uid: "1001", gid: 60000 }, oauth: { rotation: "3" } }));
         assert.equal(settings.gitlab.volumeSizeGiB, 200);
         assert.equal(settings.mattermost.uid, 1001);
         assert.equal(settings.mattermost.gid, 60000);
@@ -87,7 +69,7 @@ describe("parseSettings: valid configurations", () => {
 
     it("keeps mattermost.env exactly, sorted by name", () => {
         const env = { NO_PROXY: "localhost,127.0.0.1", HTTP_PROXY: "http://p:3128", _X: "a'b\"c#{d}" };
-        assert.deepEqual(Object.entries(parse(stackConfig("split", { mattermost: { env } })).mattermost.env), [
+        assert.deepEqual(Object.entries(parseConfig(stackConfig("split", { mattermost: { env } })).mattermost.env), [
             ["HTTP_PROXY", "http://p:3128"],
             ["NO_PROXY", "localhost,127.0.0.1"],
             ["_X", "a'b\"c#{d}"],
@@ -95,7 +77,7 @@ describe("parseSettings: valid configurations", () => {
     });
 
     it("allows a hostname at the zone apex", () => {
-        assert.equal(parse(stackConfig("single", { externalUrl: "https://example.com" })).externalUrl.host, "example.com");
+        assert.equal(parseConfig(stackConfig("single", { externalUrl: "https://example.com" })).externalUrl.host, "example.com");
     });
 });
 
@@ -191,7 +173,7 @@ describe("parseSettings: bad input names the key and says what to do", () => {
         ["object key given a plain string", single({ gitlab: "18.11.11" }), "gitlab", /must be an object/],
     ];
     for (const [title, config, key, message] of cases) {
-        it(title, () => assertRejected(config, key, message));
+        it(title, () => assertConfigRejected(config, key, message));
     }
 });
 
@@ -202,7 +184,7 @@ describe("ssh.allowedCidrs: IPv4 only", () => {
         fc.assert(
             fc.property(offices, ipv6, fc.nat(), (ipv4Blocks, block, at) => {
                 const index = at % (ipv4Blocks.length + 1);
-                assertRejected(stackConfig("single", { ssh: { allowedCidrs: ipv4Blocks.toSpliced(index, 0, block) } }), `ssh.allowedCidrs[${index}]`, IPV6_REFUSED);
+                assertConfigRejected(stackConfig("single", { ssh: { allowedCidrs: ipv4Blocks.toSpliced(index, 0, block) } }), `ssh.allowedCidrs[${index}]`, IPV6_REFUSED);
             }),
         );
     });
@@ -299,20 +281,20 @@ describe("parseSettings: mail, e-mail batching and the GitLab plugin", () => {
     const smtp = { host: "smtp.example.com", username: "gitlab", password: "pw", from: "gitlab@example.com" };
 
     it("reads an SMTP server with defaults: port 587, STARTTLS", () => {
-        const settings = parse(stackConfig("single", { mail: smtp }));
+        const settings = parseConfig(stackConfig("single", { mail: smtp }));
         assert.deepEqual(settings.mail, { provider: "smtp", host: "smtp.example.com", port: 587, security: "STARTTLS", username: "gitlab", password: "pw", from: "gitlab@example.com" });
     });
 
     it("reads SES with only the sender identity", () => {
-        const settings = parse(stackConfig("single", { mail: { provider: "ses", from: "gitlab@example.com", replyTo: "noreply@example.com", fromName: "Our GitLab" } }));
+        const settings = parseConfig(stackConfig("single", { mail: { provider: "ses", from: "gitlab@example.com", replyTo: "noreply@example.com", fromName: "Our GitLab" } }));
         assert.deepEqual(settings.mail, { provider: "ses", from: "gitlab@example.com", replyTo: "noreply@example.com", fromName: "Our GitLab" });
     });
 
     it("reads batching with Mattermost's defaults, and the plugin switch", () => {
-        const settings = parse(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { enabled: true }, gitlabPlugin: { enabled: true } } }));
+        const settings = parseConfig(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { enabled: true }, gitlabPlugin: { enabled: true } } }));
         assert.deepEqual(settings.mattermost.emailBatching, { enabled: true, bufferSize: 256, intervalSeconds: 30 });
         assert.equal(settings.mattermost.gitlabPlugin, true);
-        assert.equal(parse(stackConfig("split")).mattermost.gitlabPlugin, false);
+        assert.equal(parseConfig(stackConfig("split")).mattermost.gitlabPlugin, false);
     });
 
     const cases: [string, Record<string, unknown>, string, RegExp][] = [
@@ -364,11 +346,11 @@ describe("parseSettings: mail, e-mail batching and the GitLab plugin", () => {
         ],
     ];
     for (const [title, config, key, message] of cases) {
-        it(`refuses ${title}`, () => assertRejected(config, key, message));
+        it(`refuses ${title}`, () => assertConfigRejected(config, key, message));
     }
 
     it("lets mattermost.env set mail variables when mail is not configured", () => {
-        assert.equal(parse(stackConfig("split", { mattermost: { env: { MM_EMAILSETTINGS_SMTPSERVER: "relay" } } })).mattermost.env.MM_EMAILSETTINGS_SMTPSERVER, "relay");
+        assert.equal(parseConfig(stackConfig("split", { mattermost: { env: { MM_EMAILSETTINGS_SMTPSERVER: "relay" } } })).mattermost.env.MM_EMAILSETTINGS_SMTPSERVER, "relay");
     });
 });
 
@@ -378,7 +360,7 @@ describe("parseSettings: values reach their consumers as written", () => {
 
     it("keeps env variables named like Object.prototype members, __proto__ included", () => {
         for (const name of ["constructor", "toString", "hasOwnProperty", "valueOf"]) {
-            const env = parse(withEnv({ [name]: "x" })).mattermost.env;
+            const env = parseConfig(withEnv({ [name]: "x" })).mattermost.env;
             assert.ok(Object.hasOwn(env, name), name);
             assert.equal(env[name], "x");
         }
@@ -390,16 +372,16 @@ describe("parseSettings: values reach their consumers as written", () => {
     });
 
     it("refuses keys and modes named like Object.prototype members", () => {
-        assertRejected(stackConfig("single", { constructor: "x" }), "constructor", /not a known key/);
-        assertRejected(stackConfig("single", { tls: { mode: "toString" } }), "tls.mode", /must be one of/);
-        assertRejected(stackConfig("single", { tls: { mode: "__proto__" } }), "tls.mode", /must be one of/);
+        assertConfigRejected(stackConfig("single", { constructor: "x" }), "constructor", /not a known key/);
+        assertConfigRejected(stackConfig("single", { tls: { mode: "toString" } }), "tls.mode", /must be one of/);
+        assertConfigRejected(stackConfig("single", { tls: { mode: "__proto__" } }), "tls.mode", /must be one of/);
     });
 
     it("refuses a lone surrogate wherever it is, naming the key", () => {
-        assertRejected(withEnv({ HTTP_PROXY: "http://proxy\ud800" }), "mattermost.env.HTTP_PROXY", /lone UTF-16 surrogate/);
-        assertRejected(stackConfig("single", { mail: { ...smtp, fromName: "Git\udfffLab" } }), "mail.fromName", /lone UTF-16 surrogate/);
-        assertRejected(stackConfig("single", { externalUrl: "https://gitlab.example.com\ud83d" }), "externalUrl", /lone UTF-16 surrogate/);
-        assert.equal(parse(stackConfig("single", { mail: { ...smtp, fromName: "GitLab \ud83d\ude80" } })).mail?.fromName, "GitLab \ud83d\ude80");
+        assertConfigRejected(withEnv({ HTTP_PROXY: "http://proxy\ud800" }), "mattermost.env.HTTP_PROXY", /lone UTF-16 surrogate/);
+        assertConfigRejected(stackConfig("single", { mail: { ...smtp, fromName: "Git\udfffLab" } }), "mail.fromName", /lone UTF-16 surrogate/);
+        assertConfigRejected(stackConfig("single", { externalUrl: "https://gitlab.example.com\ud83d" }), "externalUrl", /lone UTF-16 surrogate/);
+        assert.equal(parseConfig(stackConfig("single", { mail: { ...smtp, fromName: "GitLab \ud83d\ude80" } })).mail?.fromName, "GitLab \ud83d\ude80");
     });
 
     const altered: [string, string][] = [
@@ -412,17 +394,17 @@ describe("parseSettings: values reach their consumers as written", () => {
     for (const [what, value] of altered) {
         it(`refuses ${what} in values Mattermost reads from runit's env files`, () => {
             for (const field of ["username", "password", "fromName"]) {
-                assertRejected(stackConfig("single", { mail: { ...smtp, [field]: value } }), `mail.${field}`, /runit passes Mattermost's environment through one-line files/);
+                assertConfigRejected(stackConfig("single", { mail: { ...smtp, [field]: value } }), `mail.${field}`, /runit passes Mattermost's environment through one-line files/);
             }
-            assertRejected(withEnv({ HTTP_PROXY: value }), "mattermost.env.HTTP_PROXY", /one line without trailing blanks/);
+            assertConfigRejected(withEnv({ HTTP_PROXY: value }), "mattermost.env.HTTP_PROXY", /one line without trailing blanks/);
         });
     }
     it("refuses an empty env value, which would unset the variable", () => {
-        assertRejected(withEnv({ NO_PROXY: "" }), "mattermost.env.NO_PROXY", /unsets the variable/);
+        assertConfigRejected(withEnv({ NO_PROXY: "" }), "mattermost.env.NO_PROXY", /unsets the variable/);
     });
     it("keeps leading and inner blanks and a carriage return, which reach Mattermost unchanged", () => {
         for (const password of [" p w", "p\rw", "pw\r"]) {
-            const mail = parse(stackConfig("single", { mail: { ...smtp, password } })).mail;
+            const mail = parseConfig(stackConfig("single", { mail: { ...smtp, password } })).mail;
             assert.equal(mail?.provider === "smtp" ? mail.password : undefined, password);
         }
     });
@@ -440,7 +422,7 @@ describe("parseSettings: values reach their consumers as written", () => {
     ];
     for (const [name, owner] of omnibusOwned) {
         it(`refuses ${name} in mattermost.env, naming what sets it`, () => {
-            assertRejected(withEnv({ [name]: "x" }), `mattermost.env.${name}`, new RegExp(`collides with ${name}, which Omnibus sets from .*${owner.source}`));
+            assertConfigRejected(withEnv({ [name]: "x" }), `mattermost.env.${name}`, new RegExp(`collides with ${name}, which Omnibus sets from .*${owner.source}`));
         });
     }
 
@@ -461,24 +443,24 @@ describe("parseSettings: values reach their consumers as written", () => {
         stackConfig("split", { gitlab: { edition: "ee", version: "19.3.0" }, mattermost: { mode: "standalone", version: "11.7.9", license: "LICENCE", env } });
     for (const [name, owner] of standaloneOwned) {
         it(`standalone: refuses ${name} in mattermost.env in the standalone host's words, not Omnibus's`, () => {
-            assertRejected(standaloneWithEnv({ [name]: "x" }), `mattermost.env.${name}`, new RegExp(`collides with ${name}, which the standalone Mattermost host's /etc/mattermost/mattermost\\.env sets ${owner.source}`));
-            assert.throws(() => parse(standaloneWithEnv({ [name]: "x" })), (error: Error) => !/Omnibus|gitlab\.rb|mattermost\['/.test(error.message));
+            assertConfigRejected(standaloneWithEnv({ [name]: "x" }), `mattermost.env.${name}`, new RegExp(`collides with ${name}, which the standalone Mattermost host's /etc/mattermost/mattermost\\.env sets ${owner.source}`));
+            assert.throws(() => parseConfig(standaloneWithEnv({ [name]: "x" })), (error: Error) => !/Omnibus|gitlab\.rb|mattermost\['/.test(error.message));
         });
     }
     it("standalone: accepts what Omnibus owns but the standalone host leaves to Mattermost, and the sign-up defaults", () => {
-        const settings = parse(standaloneWithEnv({ MM_INSTALL_TYPE: "x", MM_EMAILSETTINGS_ENABLESIGNUPWITHEMAIL: "true" }));
+        const settings = parseConfig(standaloneWithEnv({ MM_INSTALL_TYPE: "x", MM_EMAILSETTINGS_ENABLESIGNUPWITHEMAIL: "true" }));
         assert.equal(settings.mattermost.env.MM_INSTALL_TYPE, "x");
     });
 
     it("accepts Mattermost's smallest valid batching: a buffer of 1 and an interval of 30 seconds", () => {
-        const settings = parse(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { bufferSize: 1, intervalSeconds: 30 } } }));
+        const settings = parseConfig(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { bufferSize: 1, intervalSeconds: 30 } } }));
         assert.deepEqual(settings.mattermost.emailBatching, { enabled: true, bufferSize: 1, intervalSeconds: 30 });
     });
     it("refuses a batching interval below 30 seconds, which Mattermost's config check refuses", () => {
         for (const intervalSeconds of [1, 29]) {
-            assertRejected(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { intervalSeconds } } }), "mattermost.emailBatching.intervalSeconds", /from 30 to 86400/);
+            assertConfigRejected(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { intervalSeconds } } }), "mattermost.emailBatching.intervalSeconds", /from 30 to 86400/);
         }
-        assertRejected(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { bufferSize: 0 } } }), "mattermost.emailBatching.bufferSize", /from 1 to/);
+        assertConfigRejected(stackConfig("split", { mail: smtp, mattermost: { emailBatching: { bufferSize: 0 } } }), "mattermost.emailBatching.bufferSize", /from 1 to/);
     });
 });
 
@@ -486,16 +468,16 @@ describe("parseSettings: GitLab versions apt can install and that work", () => {
     const withVersion = (text: string) => stackConfig("single", { gitlab: { version: text } });
     for (const text of ["18.12.0", "18.11.99", "18.11.12", "18.10.99", "17.12.0"]) {
         it(`refuses ${text}, which the version data does not know as released, on a fresh install`, () => {
-            assertRejected(withVersion(text), "gitlab.version", /which GitLab has not released: .*version data checked up to \d{4}-\d{2}-\d{2}/);
+            assertConfigRejected(withVersion(text), "gitlab.version", /which GitLab has not released: .*version data checked up to \d{4}-\d{2}-\d{2}/);
         });
     }
     it("names the newest patch of a known line", () => {
-        assertRejected(withVersion("18.10.99"), "gitlab.version", /the newest 18\.10 patch is 18\.10\.8/);
-        assertRejected(withVersion("18.12.0"), "gitlab.version", /18\.12 is not a GitLab release line/);
+        assertConfigRejected(withVersion("18.10.99"), "gitlab.version", /the newest 18\.10 patch is 18\.10\.8/);
+        assertConfigRejected(withVersion("18.12.0"), "gitlab.version", /18\.12 is not a GitLab release line/);
     });
     it("refuses 18.11.7 and 18.11.8 with the reason", () => {
-        assertRejected(withVersion("18.11.7"), "gitlab.version", /known to break.*leftover mattermost\[\.\.\.\] setting.*Use 18\.11\.11/);
-        assertRejected(withVersion("18.11.8"), "gitlab.version", /known to break.*enables bundled Mattermost by accident/);
+        assertConfigRejected(withVersion("18.11.7"), "gitlab.version", /known to break.*leftover mattermost\[\.\.\.\] setting.*Use 18\.11\.11/);
+        assertConfigRejected(withVersion("18.11.8"), "gitlab.version", /known to break.*enables bundled Mattermost by accident/);
     });
     it("accepts every released patch from 17.1 on but the known-bad ones", () => {
         fc.assert(
@@ -504,9 +486,9 @@ describe("parseSettings: GitLab versions apt can install and that work", () => {
                 const bad = KNOWN_BAD_PATCHES.some((known) => formatVersion(known.version) === text);
                 const released = patch <= entry.lastPatch.patch;
                 if (released && !bad) {
-                    assert.equal(formatVersion(parse(withVersion(text)).gitlab.version), text);
+                    assert.equal(formatVersion(parseConfig(withVersion(text)).gitlab.version), text);
                 } else {
-                    assert.throws(() => parse(withVersion(text)), (error: unknown) => error instanceof ConfigError && error.key === "gitlab.version");
+                    assert.throws(() => parseConfig(withVersion(text)), (error: unknown) => error instanceof ConfigError && error.key === "gitlab.version");
                 }
             }),
         );
@@ -516,9 +498,9 @@ describe("parseSettings: GitLab versions apt can install and that work", () => {
 describe("parseSettings: backup.restoreFrom names a time that exists", () => {
     const withRestore = (restoreFrom: string) => stackConfig("split", { backup: { restoreFrom } });
     for (const value of ["20260231T030000Z", "20261131T030000Z", "20250229T030000Z", "20261301T030000Z", "20261100T030000Z", "20261120T240000Z", "20261120T036000Z", "20261120T030060Z"]) {
-        it(`refuses ${value}`, () => assertRejected(withRestore(value), "backup.restoreFrom", /UTC timestamp such as/));
+        it(`refuses ${value}`, () => assertConfigRejected(withRestore(value), "backup.restoreFrom", /UTC timestamp such as/));
     }
     for (const value of ["20240229T235959Z", "20261231T000000Z", "latest"]) {
-        it(`accepts ${value}`, () => assert.equal(parse(withRestore(value)).backup.restoreFrom, value));
+        it(`accepts ${value}`, () => assert.equal(parseConfig(withRestore(value)).backup.restoreFrom, value));
     }
 });

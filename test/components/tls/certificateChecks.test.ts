@@ -2,8 +2,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { ConfigError, parseSettings } from "../../../components/stack/config";
-import { rawConfig, stackConfig } from "../../support/stackConfig";
+import { assertConfigRejected, parseConfig, stackConfig } from "../../support/stackConfig";
 import { TestPki, type Issued } from "../../support/pki";
 
 const GITLAB = "gitlab.example.com";
@@ -47,111 +46,99 @@ function withEntry(name: "gitlab" | "mattermost", entry: Record<string, unknown>
     return providedConfig({ certificates: { ...base.certificates, [name]: entry } });
 }
 
-function assertRejected(config: Record<string, unknown>, key: string, message: RegExp, now?: Date) {
-    assert.throws(
-        () => parseSettings(rawConfig(config), now),
-        (error: unknown) => {
-            assert.ok(error instanceof ConfigError, String(error));
-            assert.equal(error.key, key);
-            assert.match(error.message, message);
-            return true;
-        },
-    );
-}
-
 describe("tls.mode provided", () => {
     it("accepts good chains, with and without the private CA", () => {
-        const settings = parseSettings(rawConfig(providedConfig()));
+        const settings = parseConfig(providedConfig());
         assert.equal(settings.tls.mode, "provided");
         assert.ok(settings.tls.mode === "provided" && settings.tls.certificates.mattermost.chain === chainOf(mattermost));
-        const withCa = parseSettings(rawConfig(providedConfig({ caCertificate: root.certificate })));
+        const withCa = parseConfig(providedConfig({ caCertificate: root.certificate }));
         assert.ok(withCa.tls.mode === "provided" && withCa.tls.caCertificate === root.certificate);
     });
 
     it("accepts a chain that ends with the CA itself", () => {
         const entry = { certificate: chainOf(gitlab) + root.certificate, key: gitlab.key };
-        assert.doesNotThrow(() => parseSettings(rawConfig({ ...withEntry("gitlab", entry), tls: { ...(withEntry("gitlab", entry).tls as object), caCertificate: root.certificate } })));
+        assert.doesNotThrow(() => parseConfig({ ...withEntry("gitlab", entry), tls: { ...(withEntry("gitlab", entry).tls as object), caCertificate: root.certificate } }));
     });
 
     it("refuses a missing certificate or key, naming the entry", () => {
-        assertRejected(withEntry("mattermost", { key: mattermost.key }), "tls.certificates.mattermost.certificate", /is required with tls\.mode provided.*pulumi config set --secret --path tls\.certificates\.mattermost\.certificate/);
-        assertRejected(withEntry("gitlab", { certificate: chainOf(gitlab) }), "tls.certificates.gitlab.key", /is required.*private key/);
+        assertConfigRejected(withEntry("mattermost", { key: mattermost.key }), "tls.certificates.mattermost.certificate", /is required with tls\.mode provided.*pulumi config set --secret --path tls\.certificates\.mattermost\.certificate/);
+        assertConfigRejected(withEntry("gitlab", { certificate: chainOf(gitlab) }), "tls.certificates.gitlab.key", /is required.*private key/);
     });
 
     it("refuses text that is not PEM", () => {
-        assertRejected(withEntry("gitlab", { certificate: "hello", key: gitlab.key }), "tls.certificates.gitlab.certificate", /holds no PEM certificate/);
+        assertConfigRejected(withEntry("gitlab", { certificate: "hello", key: gitlab.key }), "tls.certificates.gitlab.certificate", /holds no PEM certificate/);
         const broken = gitlab.certificate.replace(/\n[A-Za-z0-9+/]{10}/, "\n!!!!!!!!!!");
-        assertRejected(withEntry("gitlab", { certificate: broken, key: gitlab.key }), "tls.certificates.gitlab.certificate", /does not parse \(number 1 in the chain\)/);
-        assertRejected(withEntry("gitlab", { certificate: chainOf(gitlab), key: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" }), "tls.certificates.gitlab.key", /is not a PEM private key/);
+        assertConfigRejected(withEntry("gitlab", { certificate: broken, key: gitlab.key }), "tls.certificates.gitlab.certificate", /does not parse \(number 1 in the chain\)/);
+        assertConfigRejected(withEntry("gitlab", { certificate: chainOf(gitlab), key: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" }), "tls.certificates.gitlab.key", /is not a PEM private key/);
     });
 
     it("refuses a key that does not match its certificate", () => {
-        assertRejected(withEntry("gitlab", { certificate: chainOf(gitlab), key: mattermost.key }), "tls.certificates.gitlab.key", /does not match the certificate in tls\.certificates\.gitlab\.certificate/);
+        assertConfigRejected(withEntry("gitlab", { certificate: chainOf(gitlab), key: mattermost.key }), "tls.certificates.gitlab.key", /does not match the certificate in tls\.certificates\.gitlab\.certificate/);
     });
 
     it("refuses a certificate for another hostname", () => {
-        assertRejected(withEntry("gitlab", { certificate: chainOf(mattermost), key: mattermost.key }), "tls.certificates.gitlab.certificate", /is for DNS:mattermost\.example\.com, not gitlab\.example\.com/);
+        assertConfigRejected(withEntry("gitlab", { certificate: chainOf(mattermost), key: mattermost.key }), "tls.certificates.gitlab.certificate", /is for DNS:mattermost\.example\.com, not gitlab\.example\.com/);
     });
 
     it("refuses an expired certificate", () => {
         const expired = pki.expiredLeaf("expired", [GITLAB], intermediate);
-        assertRejected(withEntry("gitlab", { certificate: expired.certificate + intermediate.certificate, key: expired.key }), "tls.certificates.gitlab.certificate", /is expired: The certificate expired on Feb +1 00:00:00 2020 GMT/);
+        assertConfigRejected(withEntry("gitlab", { certificate: expired.certificate + intermediate.certificate, key: expired.key }), "tls.certificates.gitlab.certificate", /is expired: The certificate expired on Feb +1 00:00:00 2020 GMT/);
     });
 
     it("judges expiry against the time it is given", () => {
         const inThreeYears = new Date(Date.now() + 3 * 365 * 24 * 3600 * 1000);
-        assertRejected(providedConfig(), "tls.certificates.gitlab.certificate", /is expired/, inThreeYears);
+        assertConfigRejected(providedConfig(), "tls.certificates.gitlab.certificate", /is expired/, inThreeYears);
     });
 
     it("refuses a chain in the wrong order", () => {
         const reversed = intermediate.certificate + gitlab.certificate;
-        assertRejected(withEntry("gitlab", { certificate: reversed, key: gitlab.key }), "tls.certificates.gitlab.key", /does not match the certificate/);
+        assertConfigRejected(withEntry("gitlab", { certificate: reversed, key: gitlab.key }), "tls.certificates.gitlab.key", /does not match the certificate/);
         const wrongIssuer = gitlab.certificate + otherRoot.certificate;
-        assertRejected(withEntry("gitlab", { certificate: wrongIssuer, key: gitlab.key }), "tls.certificates.gitlab.certificate", /is not in order: certificate 2 \(CN=other-root\) did not issue certificate 1 \(CN=gitlab\)/);
+        assertConfigRejected(withEntry("gitlab", { certificate: wrongIssuer, key: gitlab.key }), "tls.certificates.gitlab.certificate", /is not in order: certificate 2 \(CN=other-root\) did not issue certificate 1 \(CN=gitlab\)/);
     });
 
     it("refuses a chain that does not lead to tls.caCertificate", () => {
-        assertRejected(providedConfig({ caCertificate: otherRoot.certificate }), "tls.certificates.gitlab.certificate", /does not lead to tls\.caCertificate \(CN=other-root\)/);
+        assertConfigRejected(providedConfig({ caCertificate: otherRoot.certificate }), "tls.certificates.gitlab.certificate", /does not lead to tls\.caCertificate \(CN=other-root\)/);
     });
 
     it("refuses a tls.caCertificate that is not a CA", () => {
-        assertRejected(providedConfig({ caCertificate: gitlab.certificate }), "tls.caCertificate", /is not a CA certificate/);
-        assertRejected(providedConfig({ caCertificate: root.certificate + otherRoot.certificate }), "tls.caCertificate", /exactly one certificate/);
+        assertConfigRejected(providedConfig({ caCertificate: gitlab.certificate }), "tls.caCertificate", /is not a CA certificate/);
+        assertConfigRejected(providedConfig({ caCertificate: root.certificate + otherRoot.certificate }), "tls.caCertificate", /exactly one certificate/);
     });
 
     it("refuses unknown entries and fields", () => {
-        assertRejected(withEntry("gitlab", { certificate: chainOf(gitlab), key: gitlab.key, chain: "x" }), "tls.certificates.gitlab.chain", /not a known field/);
+        assertConfigRejected(withEntry("gitlab", { certificate: chainOf(gitlab), key: gitlab.key, chain: "x" }), "tls.certificates.gitlab.chain", /not a known field/);
         const base = providedConfig().tls as { certificates: Record<string, unknown> };
-        assertRejected(providedConfig({ certificates: { ...base.certificates, chat: {} } }), "tls.certificates.chat", /not a known entry/);
+        assertConfigRejected(providedConfig({ certificates: { ...base.certificates, chat: {} } }), "tls.certificates.chat", /not a known entry/);
     });
 });
 
 describe("tls.mode and its fields", () => {
     it("refuses selfSigned and provided with http URLs", () => {
         const http = { externalUrl: "http://gitlab.example.com", mattermostExternalUrl: "http://mattermost.example.com" };
-        assertRejected(stackConfig("single", { ...http, tls: { mode: "selfSigned" } }), "tls.mode", /is selfSigned, but .* are http/);
-        assertRejected(providedConfig({}, http), "tls.mode", /is provided, but .* are http/);
+        assertConfigRejected(stackConfig("single", { ...http, tls: { mode: "selfSigned" } }), "tls.mode", /is selfSigned, but .* are http/);
+        assertConfigRejected(providedConfig({}, http), "tls.mode", /is provided, but .* are http/);
     });
 
     it("refuses a field of another mode", () => {
-        assertRejected(stackConfig("single", { tls: { mode: "selfSigned", contactEmail: "ops@example.com" } }), "tls.contactEmail", /applies only to tls\.mode letsencrypt, but tls\.mode is selfSigned/);
-        assertRejected(stackConfig("single", { tls: { validityDays: 90 } }), "tls.validityDays", /applies only to tls\.mode selfSigned, but tls\.mode is letsencrypt/);
-        assertRejected(providedConfig({ earlyRenewalDays: 10 }), "tls.earlyRenewalDays", /applies only to tls\.mode selfSigned/);
+        assertConfigRejected(stackConfig("single", { tls: { mode: "selfSigned", contactEmail: "ops@example.com" } }), "tls.contactEmail", /applies only to tls\.mode letsencrypt, but tls\.mode is selfSigned/);
+        assertConfigRejected(stackConfig("single", { tls: { validityDays: 90 } }), "tls.validityDays", /applies only to tls\.mode selfSigned, but tls\.mode is letsencrypt/);
+        assertConfigRejected(providedConfig({ earlyRenewalDays: 10 }), "tls.earlyRenewalDays", /applies only to tls\.mode selfSigned/);
     });
 
     it("applies selfSigned defaults and checks the renewal window", () => {
-        const settings = parseSettings(rawConfig(stackConfig("single", { tls: { mode: "selfSigned" } })));
+        const settings = parseConfig(stackConfig("single", { tls: { mode: "selfSigned" } }));
         assert.deepEqual(settings.tls, { mode: "selfSigned", validityDays: 365, earlyRenewalDays: 30 });
-        assertRejected(stackConfig("single", { tls: { mode: "selfSigned", validityDays: 30, earlyRenewalDays: 30 } }), "tls.earlyRenewalDays", /not shorter than tls\.validityDays/);
-        assertRejected(stackConfig("single", { tls: { mode: "selfSigned", validityDays: 0 } }), "tls.validityDays", /1 to 3650/);
+        assertConfigRejected(stackConfig("single", { tls: { mode: "selfSigned", validityDays: 30, earlyRenewalDays: 30 } }), "tls.earlyRenewalDays", /not shorter than tls\.validityDays/);
+        assertConfigRejected(stackConfig("single", { tls: { mode: "selfSigned", validityDays: 0 } }), "tls.validityDays", /1 to 3650/);
     });
 
     it("refuses SSL_CERT_DIR in mattermost.env when the program sets it", () => {
-        assertRejected(
+        assertConfigRejected(
             stackConfig("split", { tls: { mode: "selfSigned" }, mattermost: { env: { SSL_CERT_DIR: "/etc/ssl/certs" } } }),
             "mattermost.env.SSL_CERT_DIR",
             /collides with SSL_CERT_DIR, which this program sets because tls\.mode selfSigned makes Mattermost trust the stack's CA/,
         );
-        assert.doesNotThrow(() => parseSettings(rawConfig(stackConfig("split", { mattermost: { env: { SSL_CERT_DIR: "/etc/ssl/certs" } } }))));
+        assert.doesNotThrow(() => parseConfig(stackConfig("split", { mattermost: { env: { SSL_CERT_DIR: "/etc/ssl/certs" } } })));
     });
 });

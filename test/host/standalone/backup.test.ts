@@ -11,14 +11,14 @@
 import assert from "node:assert/strict";
 import { chmodSync, existsSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { BACKUP_ENV_FILE, MATTERMOST_RESTORE, TOOL_DIR, backupEnvFile, backupHostKind, backupJobs } from "../../../components/backups/backupPlan";
 import { STANDALONE_DATABASE, STANDALONE_LAYOUT } from "../../../components/mattermost/standalone/hostLayout";
 import { HOST_SCRIPT_DIR, hostFile } from "../../../components/omnibus/hostScripts";
 import { DEFAULTS } from "../../../components/settings/settings";
 import { planHosts } from "../../../components/settings/topology";
 import { parseSettings } from "../../../components/stack/config";
-import { LoopbackImds } from "../../support/imds";
+import { backupServices } from "../../support/backupServices";
 import {
     MATTERMOST_DB_OWNER,
     TEST_SCALE,
@@ -31,8 +31,6 @@ import {
     type MattermostState,
 } from "../../support/mattermostFixture";
 import { startPing, type PingServer } from "../../support/mattermostPing";
-import { PostgresCluster } from "../../support/postgres";
-import { LoopbackS3, TEST_KEYS } from "../../support/s3";
 import { rawConfig, stackConfig } from "../../support/stackConfig";
 import { Sandbox, filesIn, runProcess, sh, waitForFile, withSandbox, type RunResult } from "../../support/standIns";
 
@@ -46,27 +44,14 @@ function describeRun(result: RunResult): string {
     return `status ${result.status} signal ${result.signal}\n--- stdout\n${result.stdout}--- stderr\n${result.stderr}`;
 }
 
-let cluster: PostgresCluster;
-let s3: LoopbackS3;
-let imds: LoopbackImds;
-
-before(async () => {
-    cluster = await PostgresCluster.create();
+const services = backupServices(async (cluster) => {
     // The fixture as the standalone host holds it: every object owned by its role, not Omnibus's.
     await cluster.sql("postgres", `CREATE ROLE ${STANDALONE_DATABASE.role} LOGIN`);
     await createMattermostDatabase(cluster, FIXTURE_DB, TEST_SCALE);
     await cluster.sql(FIXTURE_DB, `REASSIGN OWNED BY ${MATTERMOST_DB_OWNER} TO ${STANDALONE_DATABASE.role}`);
-    s3 = await LoopbackS3.start();
-    imds = await LoopbackImds.start(TEST_KEYS);
 });
 
-after(async () => {
-    await imds?.close();
-    await s3?.close();
-    await cluster?.destroy();
-});
-
-const databasesStartingWith = (prefix: string) => cluster.databasesStartingWith(prefix);
+const databasesStartingWith = (prefix: string) => services.cluster.databasesStartingWith(prefix);
 
 /**
  * A standalone Mattermost host in a sandbox: the database `mattermost` (a copy of the fixture), the
@@ -105,9 +90,9 @@ class StandaloneHost {
         // The postgres account reads the dump from the tools' temporary directory.
         chmodSync(sandbox.root, 0o711);
         for (const database of await databasesStartingWith(host.database)) {
-            await cluster.sql("postgres", `DROP DATABASE "${database}" WITH (FORCE)`);
+            await services.cluster.sql("postgres", `DROP DATABASE "${database}" WITH (FORCE)`);
         }
-        await cluster.sql("postgres", `CREATE DATABASE "${host.database}" TEMPLATE ${FIXTURE_DB} OWNER ${STANDALONE_DATABASE.role}`);
+        await services.cluster.sql("postgres", `CREATE DATABASE "${host.database}" TEMPLATE ${FIXTURE_DB} OWNER ${STANDALONE_DATABASE.role}`);
         writeDataDirectory(host.dataDir);
         writePluginDirectories(join(host.root, STANDALONE_LAYOUT.dataRoot));
         sandbox.write(`host${STANDALONE_LAYOUT.configFile}`, '{"ServiceSettings":{"SiteURL":"https://chat.example.com"}}\n', 0o600);
@@ -125,11 +110,11 @@ esac`,
         // The file the host gets, with what only differs in a sandbox replaced: paths, cluster, bucket.
         const moved = Object.fromEntries(["MM_DATA_DIR", "MM_CONFIG", "MM_PLUGIN_DIR", "MM_CLIENT_PLUGIN_DIR", "MM_ETC_DIR"].map((key) => [key, host.root + KIND[key]!]));
         const overrides: Record<string, string> = {
-            BACKUP_REMOTE: s3.remote,
-            ...s3.remoteSettings(),
-            ...cluster.scriptEnv(),
+            BACKUP_REMOTE: services.s3.remote,
+            ...services.s3.remoteSettings(),
+            ...services.cluster.scriptEnv(),
             ...moved,
-            BACKUP_IMDS_URL: imds.url,
+            BACKUP_IMDS_URL: services.imds.url,
             BACKUP_STATE_DIR: host.stateDir,
             MM_OWNER: AS_ROOT ? "nobody:nogroup" : "",
             MM_PING_URL: host.ping.url,
@@ -145,7 +130,7 @@ esac`,
 
     /** The environment of the tools: the settings file, and the shared file from the repository. */
     env(extra: Record<string, string> = {}): Record<string, string> {
-        return { BACKUP_ENV_FILE: this.envFile, BACKUP_COMMON: join(HOST_SCRIPT_DIR, "tools", "backup-common.sh"), ...s3.credentialEnv(), ...extra };
+        return { BACKUP_ENV_FILE: this.envFile, BACKUP_COMMON: join(HOST_SCRIPT_DIR, "tools", "backup-common.sh"), ...services.s3.credentialEnv(), ...extra };
     }
 
     async backup(): Promise<string> {
@@ -161,7 +146,7 @@ esac`,
     }
 
     state(): Promise<MattermostState> {
-        return mattermostState(cluster, this);
+        return mattermostState(services.cluster, this);
     }
 
     systemctlCalls(): string[] {
@@ -169,7 +154,7 @@ esac`,
     }
 
     objects(): Promise<string[]> {
-        return s3.filesUnder(`${this.stack}/`);
+        return services.s3.filesUnder(`${this.stack}/`);
     }
 }
 
@@ -186,7 +171,7 @@ async function withHost(name: string, body: (host: StandaloneHost) => Promise<vo
 
 /** Changes everything a restore gives back, as a day of use after the backup would. */
 async function changeSinceBackup(host: StandaloneHost): Promise<void> {
-    await cluster.sql(host.database, "DELETE FROM posts WHERE createat % 3 = 0; UPDATE users SET nickname = 'changed since'; DROP INDEX idx_posts_message_txt;");
+    await services.cluster.sql(host.database, "DELETE FROM posts WHERE createat % 3 = 0; UPDATE users SET nickname = 'changed since'; DROP INDEX idx_posts_message_txt;");
     rmSync(join(host.dataDir, "users"), { recursive: true });
     writeFileSync(host.config, '{"changed":true}\n');
     rmSync(join(host.clientPluginDir, "com.example.standup"), { recursive: true });
@@ -230,7 +215,7 @@ describe("backup and restore on a standalone Mattermost host", () => {
             const [previous] = await databasesStartingWith(`${host.database}_before_restore_`);
             assert.ok(previous, "the previous database is kept");
             const stamp = previous.slice(`${host.database}_before_restore_`.length);
-            assert.deepEqual((await fingerprint(cluster, previous)).tables, changed.database.tables);
+            assert.deepEqual((await fingerprint(services.cluster, previous)).tables, changed.database.tables);
             assert.equal(fileTreeHash(`${host.dataDir}.before-restore-${stamp}`), changed.files);
             assert.equal(readFileSync(`${host.config}.before-restore-${stamp}`, "utf8"), '{"changed":true}\n');
             // Printed commands are the standalone host's way to the superuser.
@@ -324,7 +309,7 @@ describe("upgrade-mattermost.sh on a standalone host backs up through the instal
             host.sandbox.write("host/opt/mattermost-11.7.3/bin/mattermost", "#!/bin/sh\n", 0o755);
             host.sandbox.write("host/opt/mattermost-11.7.9/bin/mattermost", "#!/bin/sh\n", 0o755);
             symlinkSync("mattermost-11.7.3", join(host.root, "opt/mattermost"));
-            await cluster.sql("postgres", `ALTER DATABASE "${host.database}" RENAME TO "${host.database}_elsewhere"`);
+            await services.cluster.sql("postgres", `ALTER DATABASE "${host.database}" RENAME TO "${host.database}_elsewhere"`);
             try {
                 const result = await host.sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise", "5"], {
                     env: host.env({ MATTERMOST_HOST_ROOT: host.root, PING_POLL_SECONDS: "0" }),
@@ -337,7 +322,7 @@ describe("upgrade-mattermost.sh on a standalone host backs up through the instal
                 assert.deepEqual(host.systemctlCalls(), []);
                 assert.deepEqual(await host.objects(), [], "nothing uploaded");
             } finally {
-                await cluster.sql("postgres", `ALTER DATABASE "${host.database}_elsewhere" RENAME TO "${host.database}"`);
+                await services.cluster.sql("postgres", `ALTER DATABASE "${host.database}_elsewhere" RENAME TO "${host.database}"`);
             }
         }));
 });
