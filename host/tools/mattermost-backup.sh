@@ -35,11 +35,11 @@ tool=mattermost-backup
 : "${BACKUP_STACK:?set BACKUP_STACK to the stack name}"
 load_mattermost_settings
 state_dir=${BACKUP_STATE_DIR:-/var/lib/gitlab-mattermost}
-# zstd for the dump: level 6 with level 9's 4 MiB window (wlog=22; level 6's own is 2 MiB, and the
-# window gives most of the gain) compresses to about 0.6x gzip's size in less CPU time than gzip;
-# level 9 took more, which on 2 shared CPUs made the backup slower than the guide's
-# (npm run bench:backup prints both; README "How fast").
-zstd_args=(-T0 -"${BACKUP_ZSTD_LEVEL:-6}" --zstd=wlog=22)
+# zstd for the dump: level 5 with a 4 MiB window (wlog=22, level 5's own is 2 MiB) and matches of 6
+# bytes or more (mml=6, its own 5): 0.6x the size of the guide's gzip in about 0.7x gzip's CPU time;
+# level 9 (0.58x, but 1.3x gzip's CPU time) made the backup slower than the guide's on 2 shared CPUs
+# (npm run bench:backup prints all three; README "How fast"). BACKUP_ZSTD_LEVEL sets the level only.
+zstd_args=(-T0 -"${BACKUP_ZSTD_LEVEL:-5}" "--zstd=wlog=22,mml=6")
 # Only the environment configures rclone, whatever files root may have.
 export RCLONE_CONFIG=/dev/null
 

@@ -393,7 +393,7 @@ exec ${sh(realRclone)} "$@"`);
             writeFileSync(host.envFile, original.replace(`MM_DB=${host.database}\n`, "") + "MM_DB='no_such_database'\n");
             const overridden = await host.backup({ MM_DB: host.database, BACKUP_ZSTD_LEVEL: "1" });
             assert.equal(overridden.result.status, 0, describeRun(overridden.result));
-            assert.match(overridden.result.stdout, new RegExp(`dumping database ${host.database}: pg_dump --format=custom --compress=0 \\| zstd -T0 -1 --zstd=wlog=22$`, "m"));
+            assert.match(overridden.result.stdout, new RegExp(`dumping database ${host.database}: pg_dump --format=custom --compress=0 \\| zstd -T0 -1 --zstd=wlog=22,mml=6$`, "m"));
             // Level 1's own window is 512 KiB: the 4 MiB one holds at any level.
             await downloadObject(host.backupPath(overridden.timestamp, "mattermost.dump.zst"), host.sandbox.path("level-1.dump.zst"));
             const frame = await runProcess("zstd", ["--list", "--verbose", host.sandbox.path("level-1.dump.zst")]);
