@@ -36,8 +36,8 @@ tool=mattermost-backup
 load_mattermost_settings
 state_dir=${BACKUP_STATE_DIR:-/var/lib/gitlab-mattermost}
 # zstd for the dump: level 5 with a 4 MiB window (wlog=22, level 5's own is 2 MiB) and matches of 6
-# bytes or more (mml=6, its own 5): 0.6x the size of the guide's gzip in about 0.7x gzip's CPU time;
-# level 9 (0.58x, but 1.3x gzip's CPU time) made the backup slower than the guide's on 2 shared CPUs
+# bytes or more (mml=6, its own 5): 0.60x the size of the guide's gzip in 0.85x its CPU time. Level 9
+# (0.58x, but 1.3x to 1.6x gzip's CPU time) made the backup slower than the guide's on 2 shared CPUs
 # (npm run bench:backup prints all three; README "How fast"). BACKUP_ZSTD_LEVEL sets the level only.
 zstd_args=(-T0 -"${BACKUP_ZSTD_LEVEL:-5}" "--zstd=wlog=22,mml=6")
 # Only the environment configures rclone, whatever files root may have.
