@@ -14,6 +14,9 @@
 //                   gitlab-ctl stand-in stamps when the stop returned and when the start was called:
 //                   between the two, the database is unavailable to Mattermost (the downtime).
 //   pg_restore's own schedule (--jobs=nproc) on our dump, against the tool's schedule.
+//   the compressors alone, on the uncompressed dumps: the guide's gzip, ours as the backup printed
+//                  it, and zstd -9: wall time, CPU time (what counts when other work shares the
+//                  CPUs) and size.
 //   point-in-time: the standalone host's pgBackRest archiving turned on (host/enable-pitr.sh,
 //                  its first full backup to a second loopback S3 server, over TLS), then
 //                  host/tools/mattermost-pitr-restore.sh to a moment before a later write, end to end.
@@ -26,7 +29,7 @@
 // account) or as any user.
 
 import { spawn } from "node:child_process";
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { HOST_SCRIPT_DIR } from "../components/omnibus/hostScripts";
@@ -157,6 +160,28 @@ function buildSettings(phases: readonly Phase[]): BuildSettings {
     return { jobs: Number(match[1]), maintenanceWorkMem: match[2]! };
 }
 
+interface Compression {
+    readonly wallMs: number;
+    /** User plus system time of every thread. */
+    readonly cpuMs: number;
+    readonly bytes: number;
+}
+
+/** Runs `compressor` (a bash command) from the file `input` to a scratch file, alone, and times it. */
+async function compression(label: string, compressor: string, input: string, env: Record<string, string>): Promise<Compression> {
+    const output = `${input}.compressed`;
+    let cpuMs = NaN;
+    const wallMs = await timed(label, `TIMEFORMAT='cpu %3U %3S'; time { ${compressor} <${sh(input)} >${sh(output)}; }`, env, (line) => {
+        const match = /^cpu ([\d.]+) ([\d.]+)$/.exec(line);
+        if (match) {
+            cpuMs = (Number(match[1]) + Number(match[2])) * 1000;
+        }
+    });
+    const bytes = statSync(output).size;
+    rmSync(output);
+    return { wallMs, cpuMs, bytes };
+}
+
 /**
  * Rebuilds every index of `database` one at a time, with the session settings the restore used, and
  * returns how long each took, slowest first.
@@ -285,7 +310,17 @@ ${gitlabCtlMattermostBody(startedFile, sh)}
             MM_PING_URL: ping.url,
             MM_PING_INTERVAL: "0.2",
         };
-        const ourBackupMs = await timed("our backup", `bash ${sh(join(HOST_SCRIPT_DIR, "tools", "mattermost-backup.sh"))}`, ourEnv);
+        const backupPhases: Phase[] = [];
+        const ourBackupMs = await timed("our backup", `bash ${sh(join(HOST_SCRIPT_DIR, "tools", "mattermost-backup.sh"))}`, ourEnv, (line, atMs) => {
+            if (/dumping|archiving|uploading|complete:/.test(line)) {
+                backupPhases.push({ atMs, line: line.replace(/^mattermost-backup: /, "") });
+            }
+        });
+        // The tool says how it compresses the dump: "... | zstd <arguments>".
+        const zstdArgs = /\| zstd (.+)$/.exec(backupPhases.find((phase) => phase.line.startsWith("dumping database"))?.line ?? "")?.[1];
+        if (zstdArgs === undefined) {
+            throw new Error(`our backup did not say how it compresses the dump: ${JSON.stringify(backupPhases)}`);
+        }
         const sizes = await s3.rclone(["lsl", s3.path("bench/mattermost/")]);
         const objects = sizes.stdout
             .split("\n")
@@ -330,6 +365,16 @@ ${gitlabCtlMattermostBody(startedFile, sh)}
         );
         assertSame("pg_restore's default schedule", await fingerprint(cluster, DEFAULT_SCHEDULE_DATABASE), original);
         await cluster.sql("postgres", `DROP DATABASE ${DEFAULT_SCHEDULE_DATABASE}`);
+
+        // The compressors alone, one after the other, each on the dump it compresses in its backup: the
+        // guide's gzip (level 6, its default) on the plain dump, our zstd on the uncompressed custom one,
+        // and zstd at level 9 (all CPUs, its own window) for comparison.
+        const guidePlain = join(guideDir, "mattermost_dbdump.sql");
+        await timed("decompressing the guide's dump", `zcat ${sh(guideDump)} >${sh(guidePlain)}`, clientEnv);
+        const guideGzip = await compression("gzip", "gzip", guidePlain, clientEnv);
+        rmSync(guidePlain);
+        const ourZstd = await compression(`zstd ${zstdArgs}`, `zstd --quiet ${zstdArgs}`, dumpPath, clientEnv);
+        const levelNine = await compression("zstd -T0 -9", "zstd --quiet -T0 -9", dumpPath, clientEnv);
 
         const builds = await indexBuildTimes(cluster, DATABASE, restoreSettings);
         const slowest = builds[0]!;
@@ -384,6 +429,13 @@ ${gitlabCtlMattermostBody(startedFile, sh)}
         console.log(`point-in-time restore (pgBackRest, physical, to a moment): ${seconds(pitrRestoreMs)}, Mattermost down ${pitrDowntimeMs.toFixed(0)} ms; its first full backup (enable-pitr.sh, archiving on) ${seconds(pitrBackupMs)}`);
         console.log(`restore: point-in-time is ${(guideRestoreMs / pitrRestoreMs).toFixed(2)}x as fast as the guide's (guide ${seconds(guideRestoreMs)} / point-in-time ${seconds(pitrRestoreMs)}), ${(ourRestoreMs / pitrRestoreMs).toFixed(2)}x as fast as our dump restore (ours ${seconds(ourRestoreMs)} / point-in-time ${seconds(pitrRestoreMs)})`);
         console.log(`point-in-time restore, time into the run per phase:\n${pitrPhases.map((phase) => `    ${seconds(phase.atMs).padStart(8)}  ${phase.line}`).join("\n")}`);
+        console.log(`our backup, time into the run per phase:\n${backupPhases.map((phase) => `    ${seconds(phase.atMs).padStart(8)}  ${phase.line}`).join("\n")}`);
+        const compressed = (label: string, run: Compression) =>
+            `    ${label.padEnd(38)}${seconds(run.wallMs).padStart(8)} wall, ${seconds(run.cpuMs).padStart(8)} CPU (${(run.cpuMs / guideGzip.cpuMs).toFixed(2)}x gzip's), ${mib(run.bytes).padStart(10)} (${(run.bytes / guideGzip.bytes).toFixed(3)}x gzip's)`;
+        console.log(`compressors alone, one after the other on this run's dumps (CPU: user + system, all threads):`);
+        console.log(compressed("gzip (the guide's)", guideGzip));
+        console.log(compressed(`zstd ${zstdArgs} (ours)`, ourZstd));
+        console.log(compressed("zstd -T0 -9", levelNine));
         console.log(`our restore, time into the run per phase:\n${phases.map((phase) => `    ${seconds(phase.atMs).padStart(8)}  ${phase.line}`).join("\n")}`);
         console.log(`\nour restore's build settings, as it printed them: --jobs=${restoreSettings.jobs} (RESTORE_JOBS default: nproc), maintenance_work_mem=${restoreSettings.maintenanceWorkMem} per session (RESTORE_MAINTENANCE_WORK_MEM default: an eighth of MemTotal shared among the jobs); pg_restore's own schedule and the index rebuilds below use the same`);
         console.log(`\nslowest index builds, each alone on the restored database (maintenance_work_mem=${restoreSettings.maintenanceWorkMem}, max_parallel_maintenance_workers as the server's):`);

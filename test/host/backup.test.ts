@@ -287,6 +287,8 @@ describe("tools/mattermost-backup.sh", () => {
             }
             assert.deepEqual(readFileSync(host.sandbox.path("check", "config.json")), readFileSync(host.config));
 
+            const frame = await runProcess("zstd", ["--list", "--verbose", host.sandbox.path("check", "mattermost.dump.zst")]);
+            assert.match(frame.stdout, /^Window Size: 4\.00 MiB /m, describeRun(frame));
             const unpacked = await runProcess("zstd", ["--quiet", "--decompress", host.sandbox.path("check", "mattermost.dump.zst")]);
             assert.equal(unpacked.status, 0, describeRun(unpacked));
             const toc = await runProcess(join(services.cluster.bin, "pg_restore"), ["--list", host.sandbox.path("check", "mattermost.dump")]);
@@ -379,9 +381,13 @@ exec ${sh(realRclone)} "$@"`);
         withHost("backup-settings", async (host) => {
             const original = readFileSync(host.envFile, "utf8");
             writeFileSync(host.envFile, original.replace(`MM_DB=${host.database}\n`, "") + "MM_DB='no_such_database'\n");
-            const overridden = await host.backup({ MM_DB: host.database });
+            const overridden = await host.backup({ MM_DB: host.database, BACKUP_ZSTD_LEVEL: "1" });
             assert.equal(overridden.result.status, 0, describeRun(overridden.result));
-            assert.match(overridden.result.stdout, new RegExp(`dumping database ${host.database}$`, "m"));
+            assert.match(overridden.result.stdout, new RegExp(`dumping database ${host.database}: pg_dump --format=custom --compress=0 \\| zstd -T0 -1 --zstd=wlog=22,mml=6$`, "m"));
+            // Level 1's own window is 512 KiB: the 4 MiB one holds at any level.
+            await downloadObject(host.backupPath(overridden.timestamp, "mattermost.dump.zst"), host.sandbox.path("level-1.dump.zst"));
+            const frame = await runProcess("zstd", ["--list", "--verbose", host.sandbox.path("level-1.dump.zst")]);
+            assert.match(frame.stdout, /^Window Size: 4\.00 MiB /m, describeRun(frame));
 
             const fromFile = await host.backup();
             assert.notEqual(fromFile.result.status, 0);

@@ -114,6 +114,22 @@ describe("npm run bench:backup", () => {
         assertRatio(Number(size[2]), ourDumpMiB!, guideDumpMiB!);
         verdict(size[4]!, Number(size[2]) <= 0.65);
 
+        // The compressors alone: what each backup compresses, as its backup compressed it.
+        const compressor = (label: string) => {
+            const line = new RegExp(`^ {4}${label} +([\\d.]+) s wall, +([\\d.]+) s CPU \\(([\\d.]+)x gzip's\\), +([\\d.]+) MiB \\(([\\d.]+)x gzip's\\)$`, "m").exec(output);
+            assert.ok(line, `no line for ${label} in:\n${output}`);
+            return line.slice(1).map(Number);
+        };
+        const zstdArgs = output.match(/^ +[\d.]+ s {2}dumping database \S+: pg_dump --format=custom --compress=0 \| zstd (.+)$/m);
+        assert.ok(zstdArgs, "the backup's phases say how it compresses the dump");
+        const [, gzipCpu, gzipCpuRatio, gzipMiB, gzipSizeRatio] = compressor("gzip \\(the guide's\\)");
+        assert.deepEqual([gzipCpuRatio, gzipMiB, gzipSizeRatio], [1, guideDumpMiB, 1]);
+        const [, zstdCpu, zstdCpuRatio, zstdMiB, zstdSizeRatio] = compressor(`zstd ${zstdArgs[1]!.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(ours\\)`);
+        assert.equal(zstdMiB, ourDumpMiB, "the same compression as our backup's");
+        assertRatio(zstdCpuRatio!, zstdCpu!, gzipCpu!);
+        assertRatio(zstdSizeRatio!, zstdMiB!, gzipMiB!);
+        compressor("zstd -T0 -9");
+
         const backupTime = output.match(/^backup time: ours ([\d.]+) s, ([\d.]+)x the guide's \(([\d.]+) s\); target <= 1\.00x: (met|NOT met)$/m);
         assert.ok(backupTime, output);
         assert.deepEqual([Number(backupTime[1]), Number(backupTime[3])], [ourBackup, guideBackup]);
