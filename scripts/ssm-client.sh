@@ -15,10 +15,15 @@ have() { command -v "$1" >/dev/null 2>&1; }
 work=""
 cleanup() { [ -z "$work" ] || rm -rf "$work"; }
 trap cleanup EXIT
-for signal in HUP INT TERM PIPE; do
-    # shellcheck disable=SC2064 # the signal's name is meant to be fixed now
-    trap "echo 'FAILED: stopped by SIG$signal' >&2; exit 1" "$signal"
-done
+# Bash runs the EXIT trap with $? = 0 after an untrapped HUP or PIPE: each signal is a failure, said as one.
+stopped_by() {
+    echo "FAILED: stopped by SIG$1" >&2
+    exit 1
+}
+trap 'stopped_by HUP' HUP
+trap 'stopped_by INT' INT
+trap 'stopped_by TERM' TERM
+trap 'stopped_by PIPE' PIPE
 
 missing=()
 have aws || missing+=("the AWS CLI (aws)")

@@ -7,11 +7,11 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
-import { Sandbox, runProcess, sh } from "../support/standIns";
+import { Sandbox, runProcess, sh, waitForFile } from "../support/standIns";
 
 const SCRIPT = join(__dirname, "..", "..", "scripts", "ssm-client.sh");
 /** What the script and the stand-ins' prelude need besides the stand-ins. */
-const BASIC_TOOLS = ["bash", "sh", "env", "mkdir", "mktemp", "rm", "find", "wc", "cat", "chmod"];
+const BASIC_TOOLS = ["bash", "sh", "env", "mkdir", "mktemp", "rm", "find", "wc", "cat", "chmod", "touch", "sleep"];
 
 describe("scripts/ssm-client.sh", () => {
     let sandbox: Sandbox;
@@ -94,4 +94,20 @@ describe("scripts/ssm-client.sh", () => {
         assert.deepEqual(sandbox.calls("dpkg").map((call) => call.argv[0]), ["--print-architecture"]);
         assert.deepEqual(execFileSync("ls", ["-A", sandbox.tmp], { encoding: "utf8" }), "");
     });
+
+    for (const signal of ["SIGTERM", "SIGHUP", "SIGINT", "SIGPIPE"] as const) {
+        it(`fails on ${signal} during the download, saying so, and leaves no temporary directory`, async () => {
+            awsStandIn();
+            debianAsRoot();
+            const started = sandbox.path("download-started");
+            sandbox.standIn("curl", `touch ${sh(started)}; sleep 30`);
+            const running = sandbox.startCommand("bash", [SCRIPT], { env: { PATH: path, TMPDIR: sandbox.tmp } });
+            await waitForFile(started);
+            running.signal(signal);
+            const result = await running.done;
+            assert.equal(result.status, 1, "a signal is a failure, not the EXIT trap's status 0");
+            assert.match(result.stderr, new RegExp(`FAILED: stopped by ${signal}\n$`));
+            assert.deepEqual(execFileSync("ls", ["-A", sandbox.tmp], { encoding: "utf8" }), "");
+        });
+    }
 });
