@@ -14,22 +14,19 @@ import type { MigrationPlan } from "./migrationPlan";
 /** How long each half may take: the backup, the dump and the copy of a large Mattermost. */
 const MIGRATION_TIMEOUT = "4h";
 
+/** A host a step of the move runs on. */
+interface MoveHost {
+    readonly connection: command.types.input.remote.ConnectionArgs;
+    readonly instanceId: pulumi.Input<string>;
+}
+
 export interface MattermostMigrationArgs {
     /** The move this run makes (planMattermostMigration). */
     readonly plan: Extract<MigrationPlan, { kind: "migrate" }>;
-    /** The host that runs the bundled Mattermost, with its backup tools and settings file in place. */
-    readonly bundled: {
-        readonly connection: command.types.input.remote.ConnectionArgs;
-        readonly instanceId: pulumi.Input<string>;
-        /** Its backup tool (mattermost-backup) and backup settings file installed; IAM access to the migration folder. */
-        readonly after: pulumi.Input<pulumi.Resource>[];
-    };
-    /** The standalone host: installed, its settings applied, Mattermost answering, backup settings file in place. */
-    readonly standalone: {
-        readonly connection: command.types.input.remote.ConnectionArgs;
-        readonly instanceId: pulumi.Input<string>;
-        readonly after: pulumi.Input<pulumi.Resource>[];
-    };
+    /** The host that runs the bundled Mattermost; `after`: its backup tool (mattermost-backup) and backup settings file installed, IAM access to the migration folder. */
+    readonly bundled: MoveHost & { readonly after: pulumi.Input<pulumi.Resource>[] };
+    /** The standalone host; `after`: installed, its settings applied, Mattermost answering, backup settings file in place. */
+    readonly standalone: MoveHost & { readonly after: pulumi.Input<pulumi.Resource>[] };
 }
 
 export class MattermostMigration extends pulumi.ComponentResource {
@@ -43,31 +40,18 @@ export class MattermostMigration extends pulumi.ComponentResource {
 
     constructor(name: string, args: MattermostMigrationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("gitlab-mattermost:index:MattermostMigration", name, {}, opts);
+        this.name = name;
         const version = args.plan.targetVersion;
+        // A new instance on either side runs the move's steps again (they do nothing once it is complete).
+        const triggers = [args.bundled.instanceId, args.standalone.instanceId];
         // Neither depends on the other: the export waits for the import's verdict, the import for the
         // export. Both wait until both hosts are ready, so the bundled Mattermost stops only when the
         // standalone host can take the copy.
         const bothReady = [...args.bundled.after, ...args.standalone.after];
-        this.exportStep = new command.remote.Command(`${name}-export`, {
-            connection: args.bundled.connection,
-            create: hostScriptCommand("migration/export-bundled-mattermost.sh", [version]),
-            triggers: [args.bundled.instanceId, args.standalone.instanceId],
-            addPreviousOutputInEnv: false,
-        }, { parent: this, dependsOn: bothReady, customTimeouts: { create: MIGRATION_TIMEOUT, update: MIGRATION_TIMEOUT } });
-        this.importStep = new command.remote.Command(`${name}-import`, {
-            connection: args.standalone.connection,
-            create: hostScriptCommand("migration/import-standalone-mattermost.sh", [version]),
-            triggers: [args.bundled.instanceId, args.standalone.instanceId],
-            addPreviousOutputInEnv: false,
-        }, { parent: this, dependsOn: bothReady, customTimeouts: { create: MIGRATION_TIMEOUT, update: MIGRATION_TIMEOUT } });
+        this.exportStep = this.step("export", args.bundled, "export-bundled-mattermost.sh", [version], { triggers, after: bothReady, timeout: MIGRATION_TIMEOUT });
+        this.importStep = this.step("import", args.standalone, "import-standalone-mattermost.sh", [version], { triggers, after: bothReady, timeout: MIGRATION_TIMEOUT });
         this.verified = [this.exportStep, this.importStep];
-        this.retireStep = new command.remote.Command(`${name}-retire`, {
-            connection: args.bundled.connection,
-            create: hostScriptCommand("migration/retire-bundled-mattermost.sh"),
-            triggers: [args.bundled.instanceId, args.standalone.instanceId],
-            addPreviousOutputInEnv: false,
-        }, { parent: this, dependsOn: this.verified });
-        this.name = name;
+        this.retireStep = this.step("retire", args.bundled, "retire-bundled-mattermost.sh", [], { triggers, after: this.verified });
         this.registerOutputs({});
     }
 
@@ -75,13 +59,25 @@ export class MattermostMigration extends pulumi.ComponentResource {
      * The cut-over's last check, once the GitLab host's gitlab.rb has lost its Mattermost lines (`after`):
      * `gitlab-ctl check-config` for the first release line without the bundle, which the next upgrade walks to.
      */
-    checkGitlabConfig(gitlab: { connection: command.types.input.remote.ConnectionArgs; instanceId: pulumi.Input<string> }, line: string, after: pulumi.Input<pulumi.Resource>[]): command.remote.Command {
-        return new command.remote.Command(`${this.name}-check-gitlab-config`, {
-            connection: gitlab.connection,
-            create: hostScriptCommand("migration/check-gitlab-config.sh", [line]),
-            triggers: [gitlab.instanceId],
+    checkGitlabConfig(gitlab: MoveHost, line: string, after: pulumi.Input<pulumi.Resource>[]): command.remote.Command {
+        return this.step("check-gitlab-config", gitlab, "check-gitlab-config.sh", [line], { triggers: [gitlab.instanceId], after });
+    }
+
+    /** A host/migration/ script as one of the move's steps. */
+    private step(
+        suffix: string,
+        host: MoveHost,
+        script: string,
+        scriptArgs: readonly string[],
+        options: { triggers: pulumi.Input<string>[]; after: pulumi.Input<pulumi.Resource>[]; timeout?: string },
+    ): command.remote.Command {
+        const timeouts = options.timeout === undefined ? {} : { customTimeouts: { create: options.timeout, update: options.timeout } };
+        return new command.remote.Command(`${this.name}-${suffix}`, {
+            connection: host.connection,
+            create: hostScriptCommand(`migration/${script}`, scriptArgs),
+            triggers: options.triggers,
             addPreviousOutputInEnv: false,
-        }, { parent: this, dependsOn: after });
+        }, { parent: this, dependsOn: options.after, ...timeouts });
     }
 }
 
