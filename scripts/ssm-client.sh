@@ -20,10 +20,20 @@ stopped_by() {
     echo "FAILED: stopped by SIG$1" >&2
     exit 1
 }
-trap 'stopped_by HUP' HUP
-trap 'stopped_by INT' INT
-trap 'stopped_by TERM' TERM
-trap 'stopped_by PIPE' PIPE
+# `trap_signals ACTION SIGNAL...`; ACTION must not return. Bash 5.2 may run a pending trap while it
+# parses a "$(...)" it is expanding (xparse_dolparen in parse.y calls parse_command, which runs traps;
+# 5.3 no longer does) and parse the action as the inside of that substitution: an action alone fails
+# there with "unexpected EOF while looking for matching `)'", and the signal is lost. A line holding `)`
+# after the action ends that parse; the usual parse runs the action before it reaches that line.
+trap_signals() {
+    local action=$1
+    shift
+    trap -- "$action"$'\n)' "$@"
+}
+for signal in HUP INT TERM PIPE; do
+    trap_signals "stopped_by $signal" "$signal"
+done
+unset signal
 
 missing=()
 have aws || missing+=("the AWS CLI (aws)")

@@ -40,9 +40,10 @@ fail() {
     exit 1
 }
 
+# `on_signal NAME NUMBER`: the number comes with the trap, as the handler must not parse a "$(...)".
 on_signal() {
     ended_by=$1
-    exit $((128 + $(kill -l "$1")))
+    exit $((128 + $2))
 }
 
 # A command that ends the script through set -e is the reason, unless fail gave one.
@@ -78,9 +79,18 @@ end_step() {
 set -E
 trap on_error ERR
 trap end_step EXIT
+# `trap_signals ACTION SIGNAL...`; ACTION must not return. Bash 5.2 may run a pending trap while it
+# parses a "$(...)" it is expanding (xparse_dolparen in parse.y calls parse_command, which runs traps;
+# 5.3 no longer does) and parse the action as the inside of that substitution: an action alone fails
+# there with "unexpected EOF while looking for matching `)'", and the signal is lost. A line holding `)`
+# after the action ends that parse; the usual parse runs the action before it reaches that line.
+trap_signals() {
+    local action=$1
+    shift
+    trap -- "$action"$'\n)' "$@"
+}
 for signal in HUP INT TERM PIPE; do
-    # shellcheck disable=SC2064 # the signal's name is fixed now, on purpose
-    trap "on_signal $signal" "$signal"
+    trap_signals "on_signal $signal $(kill -l "$signal")" "$signal"
 done
 unset signal
 
@@ -96,7 +106,8 @@ progress_start() {
         local sleeper=""
         trap - EXIT HUP INT PIPE
         # `wait` returns at once on a trapped signal; a foreground sleep would delay the trap.
-        trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+        # shellcheck disable=SC2016 # $sleeper is read when the trap runs
+        trap_signals 'kill "$sleeper" 2>/dev/null; exit 0' TERM
         while :; do
             # Its output goes nowhere, so a sleep outliving the reporter holds no pipe open.
             sleep "$interval" >/dev/null 2>&1 &

@@ -20,9 +20,10 @@ recorded_backup=""
 work=""
 run_started=false
 
+# `on_signal NAME NUMBER`: the number comes with the trap, as the handler must not parse a "$(...)".
 on_signal() {
     ended_by=$1
-    exit $((128 + $(kill -l "$1")))
+    exit $((128 + $2))
 }
 
 end_run() {
@@ -48,9 +49,18 @@ end_run() {
 }
 
 trap end_run EXIT
+# `trap_signals ACTION SIGNAL...`; ACTION must not return. Bash 5.2 may run a pending trap while it
+# parses a "$(...)" it is expanding (xparse_dolparen in parse.y calls parse_command, which runs traps;
+# 5.3 no longer does) and parse the action as the inside of that substitution: an action alone fails
+# there with "unexpected EOF while looking for matching `)'", and the signal is lost. A line holding `)`
+# after the action ends that parse; the usual parse runs the action before it reaches that line.
+trap_signals() {
+    local action=$1
+    shift
+    trap -- "$action"$'\n)' "$@"
+}
 for signal in HUP INT TERM PIPE; do
-    # shellcheck disable=SC2064 # the signal's name is fixed now, on purpose
-    trap "on_signal $signal" "$signal"
+    trap_signals "on_signal $signal $(kill -l "$signal")" "$signal"
 done
 unset signal
 

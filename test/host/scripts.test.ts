@@ -1151,6 +1151,64 @@ describe("every host script: a signal is a failure that cleans up, says FAILED a
         }));
 });
 
+// Bash 5.2 may run a pending trap while it parses a "$(...)" it is expanding, and then parses the
+// trap's action as the inside of that substitution. A signal that comes while the first of two
+// substitutions in one command runs is pending when bash parses the second: the case the trap
+// actions' closing `)` line is for (trap_signals in both libraries).
+const SIGNAL_LIBRARIES = [
+    { library: "lib/step-common.sh", prelude: "log() { printf 'trap-test: %s\\n' \"$*\"; }", rollback: "rollback_steps" },
+    { library: "tools/backup-common.sh", prelude: "tool=trap-test", rollback: "failure_steps" },
+] as const;
+
+describe("a signal while bash expands a command substitution is still a failure (bash 5.2)", () => {
+    for (const { library, prelude, rollback } of SIGNAL_LIBRARIES) {
+        for (const signal of EVERY_SIGNAL) {
+            const to = SENT_TO[signal]!;
+            test(`${library}: ${signal} to the ${to} during the first of two substitutions`, () =>
+                withSandbox(async (sandbox) => {
+                    const started = sandbox.path("held");
+                    const release = sandbox.path("release");
+                    sandbox.standIn("hold", `touch ${sh(started)}; while [ ! -e ${sh(release)} ]; do sleep 0.05; done; echo held`);
+                    const script = sandbox.write(
+                        "two-substitutions.sh",
+                        `set -euo pipefail
+${prelude}
+. ${sh(join(HOST_SCRIPT_DIR, library))}
+rolled_back() { echo "rolled back" >&2; }
+${rollback}+=(rolled_back)
+first=$(hold) second=$(printf second)
+echo "went on after the signal: $first $second"
+`,
+                    );
+                    const result = await runAndSignal(sandbox, ["bash", script], { env: { BACKUP_ENV_FILE: sandbox.path("no-settings") }, signal, to, started, release });
+                    assert.equal(result.status, 128 + osConstants.signals[signal], describeRun(result));
+                    assert.doesNotMatch(result.stderr, /unexpected EOF/, describeRun(result));
+                    assert.match(result.stderr, /^rolled back$/m);
+                    assert.match(result.stderr.trimEnd().split("\n").at(-1) ?? "", new RegExp(`^trap-test: FAILED \\(ended by ${signal}\\)`), describeRun(result));
+                    assert.doesNotMatch(result.stdout, /went on/);
+                }));
+        }
+    }
+
+    test("every signal action of a shell script is set by trap_signals", () => {
+        const everyScript = ["host", "scripts"]
+            .flatMap((dir) => readdirSync(join(REPOSITORY, dir), { recursive: true, encoding: "utf8" }).map((name) => join(dir, name)))
+            .filter((path) => path.endsWith(".sh"))
+            .sort();
+        assert.ok(everyScript.includes("host/migration/export-bundled-mattermost.sh"), "the listing reaches the folders below host/");
+        const signalActions = everyScript.flatMap((script) =>
+            readFileSync(join(REPOSITORY, script), "utf8")
+                .split("\n")
+                .filter((line) => /^\s*trap\s/.test(line))
+                // Ignoring a signal or restoring its default parses no action; bash parses the EXIT
+                // trap afresh (reset_parser in run_exit_trap) and runs ERR only after a command.
+                .filter((line) => !/^\s*trap (''|-) /.test(line) && !/^\s*trap \w+ (EXIT|ERR)$/.test(line))
+                .map((line) => `${script}: ${line.trim()}`),
+        );
+        assert.deepEqual(signalActions, ["host/lib/step-common.sh: trap -- \"$action\"$'\\n)' \"$@\"", "host/tools/backup-common.sh: trap -- \"$action\"$'\\n)' \"$@\"", "scripts/ssm-client.sh: trap -- \"$action\"$'\\n)' \"$@\""]);
+    });
+});
+
 describe("enable-backups.sh", () => {
     /** Runs it with a PATH of the stand-ins and only the basic tools, so that rclone and zstd are missing unless stood in. */
     function enableBackups(sandbox: Sandbox, present: string[], env: Record<string, string> = {}): Promise<RunResult> {
