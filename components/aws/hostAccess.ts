@@ -8,6 +8,7 @@ import * as aws from "@pulumi/aws";
 import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { SshAccessMode } from "../settings/settings";
+import type { HostPlan } from "../settings/topology";
 import { PROJECT } from "../settings/configError";
 import { HOST_OS } from "../versions/versions";
 import { HostAccessError, awaitDirectSsh } from "./reachability";
@@ -30,12 +31,37 @@ export const HOST_ACCESS = {
 } as const;
 
 /**
- * The loopback port of a host's tunnel: the same for a stack and host on every run, because the port is
- * part of every remote command's connection, and a changed connection runs each command again.
+ * The order in which a stack's hosts take their tunnel ports: each takes the port its name hashes to,
+ * or, when an earlier host has that one, the next free one. A host added later (the standalone host of
+ * a split stack's move) never moves the port of a host already there.
  */
-export function tunnelPort(stack: string, host: string): number {
+const TUNNEL_PORT_ORDER: Record<HostPlan["name"], number> = { gitlab: 0, mattermost: 1, "mattermost-standalone": 2 };
+
+function hashedTunnelPort(stack: string, host: string): number {
     const digest = createHash("sha256").update(`${PROJECT}/${stack}/${host}`).digest();
     return HOST_ACCESS.tunnelPorts.first + (digest.readUInt32BE(0) % HOST_ACCESS.tunnelPorts.count);
+}
+
+/**
+ * The loopback port of a host's tunnel: the same for a stack and host on every run, because the port is
+ * part of every remote command's connection, and a changed connection runs each command again. No two
+ * hosts of a stack share one; a host keeps the port its name hashes to unless an earlier host has it.
+ */
+export function tunnelPort(stack: string, host: string): number {
+    const { first, count } = HOST_ACCESS.tunnelPorts;
+    const taken = new Set<number>();
+    const hosts = Object.entries(TUNNEL_PORT_ORDER).sort(([, a], [, b]) => a - b);
+    for (const [name] of hosts) {
+        let port = hashedTunnelPort(stack, name);
+        while (taken.has(port)) {
+            port = first + ((port - first + 1) % count);
+        }
+        if (name === host) {
+            return port;
+        }
+        taken.add(port);
+    }
+    throw new Error(`no tunnel port for host ${host}: the hosts are ${hosts.map(([name]) => name).join(", ")}`);
 }
 
 /** What runs before a host's first remote command; resolves when SSH works, throws HostAccessError when it will not. */

@@ -2,11 +2,14 @@
 // that no command is sent to the engine before the host's check has passed, nor at all when it fails.
 
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import fc from "fast-check";
 import { HOST_ACCESS, DEPLOY_CHECKS, deploymentChecks, hostAccess, tunnelPort, type HostAccessChecks } from "../../../components/aws/hostAccess";
 import { HostAccessError } from "../../../components/aws/reachability";
+import { PROJECT } from "../../../components/settings/configError";
 import { unwrapSecrets } from "../../../scripts/offlineRuntime";
 
 /** What happened, in order: checks finishing and resources reaching the (mock) engine. */
@@ -105,14 +108,52 @@ describe("hostAccess on the mock runtime", () => {
 });
 
 describe("tunnelPort", () => {
+    const HOSTS = ["gitlab", "mattermost", "mattermost-standalone"] as const;
+    /** The port a host's name hashes to: every host's port unless an earlier host of the stack has it. */
+    const hashed = (stack: string, host: string) =>
+        HOST_ACCESS.tunnelPorts.first + (createHash("sha256").update(`${PROJECT}/${stack}/${host}`).digest().readUInt32BE(0) % HOST_ACCESS.tunnelPorts.count);
+    const collide = (stack: string) => new Set(HOSTS.map((host) => hashed(stack, host))).size < HOSTS.length;
+
     it("is the same on every run, below Linux's ephemeral range, and differs between a stack's hosts", () => {
-        const gitlab = tunnelPort("prod", "gitlab");
-        assert.equal(tunnelPort("prod", "gitlab"), gitlab);
-        for (const port of [gitlab, tunnelPort("prod", "mattermost"), tunnelPort("staging", "gitlab")]) {
-            assert.ok(port >= 20_000 && port < 30_000, `port ${port}`);
+        fc.assert(
+            fc.property(fc.string({ minLength: 1, maxLength: 40 }), (stack) => {
+                const ports = HOSTS.map((host) => tunnelPort(stack, host));
+                assert.deepEqual(HOSTS.map((host) => tunnelPort(stack, host)), ports);
+                assert.equal(new Set(ports).size, HOSTS.length, `${stack}: ${ports.join(" ")}`);
+                for (const port of ports) {
+                    assert.ok(port >= 20_000 && port < 30_000, `port ${port}`);
+                }
+            }),
+        );
+    });
+
+    it("is the port the host's name hashes to wherever no two hosts of the stack hash alike, as before", () => {
+        fc.assert(
+            fc.property(fc.string({ minLength: 1, maxLength: 40 }), (stack) => {
+                fc.pre(!collide(stack));
+                assert.deepEqual(HOSTS.map((host) => tunnelPort(stack, host)), HOSTS.map((host) => hashed(stack, host)));
+            }),
+        );
+    });
+
+    it("gives a later host the next free port when its name hashes to an earlier host's", () => {
+        const colliding = Array.from({ length: 20_000 }, (_, n) => `stack-${n}`).filter(collide);
+        assert.ok(colliding.length > 0, "some stack names make two hosts hash alike");
+        for (const stack of colliding) {
+            const ports = HOSTS.map((host) => tunnelPort(stack, host));
+            assert.equal(new Set(ports).size, HOSTS.length, `${stack}: ${ports.join(" ")}`);
+            assert.equal(ports[0], hashed(stack, "gitlab"), "the first host keeps its port");
+            HOSTS.forEach((host, index) => {
+                const taken = ports.slice(0, index);
+                if (!taken.includes(hashed(stack, host))) {
+                    assert.equal(ports[index], hashed(stack, host), `${stack}: ${host} keeps the port its name hashes to`);
+                }
+            });
         }
-        assert.notEqual(tunnelPort("prod", "mattermost"), gitlab);
-        assert.notEqual(tunnelPort("staging", "gitlab"), gitlab);
+    });
+
+    it("refuses a host the stacks do not have", () => {
+        assert.throws(() => tunnelPort("prod", "runner"), /no tunnel port for host runner: the hosts are gitlab, mattermost, mattermost-standalone/);
     });
 });
 
