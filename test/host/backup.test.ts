@@ -884,7 +884,7 @@ esac`);
 });
 
 /** After a failure once the swap began: the previous database and files back in place, the restored ones aside, Mattermost started on them. */
-async function assertRolledBackAfterSwap(host: MattermostHost, result: RunResult, before: Awaited<ReturnType<MattermostHost["state"]>>): Promise<void> {
+async function assertRolledBackAfterSwap(host: MattermostHost, result: RunResult, before: MattermostState): Promise<void> {
     assert.notEqual(result.status, 0, describeRun(result));
     assert.match(result.stderr, /restore FAILED after the swap began; rolled back: .*database .* are the previous ones again/, describeRun(result));
     assert.deepEqual(await host.state(), before, "the previous database, directories and config.json are live again");
@@ -915,6 +915,39 @@ async function runAndSignal(
 ): Promise<RunResult & { sent: boolean; group: number }> {
     const running = host.sandbox.start(script, args, { env: host.toolEnv(options.env), timeoutMs: SCRIPT_TIMEOUT_MS, untilExit: options.onExit });
     return { ...(await signalWhenReady(running, options)), group: running.group };
+}
+
+/**
+ * Checks a restore that `signal` ended while it built the new database: Mattermost was never stopped
+ * and serves its own data, and nothing of the run is left (the partial database, staged files, a copy
+ * of the backup's secrets, temporary files, pg_restore). Kills whatever the run left running, in any case.
+ */
+async function assertStoppedWhileBuilding(
+    host: MattermostHost,
+    result: RunResult & { sent: boolean; group: number },
+    expected: { signal: NodeJS.Signals; status: number; before: MattermostState; pgBin: string },
+): Promise<void> {
+    try {
+        assert.ok(result.sent, describeRun(result));
+        assert.equal(result.status, expected.status, describeRun(result));
+        assert.match(result.stderr, new RegExp(`mattermost-restore: FAILED \\(ended by ${expected.signal}\\)`));
+        assert.match(result.stderr, /restore FAILED before anything live was changed/);
+        assert.deepEqual(host.gitlabCtlCalls(), [], "Mattermost was never stopped");
+        assert.ok(existsSync(host.startedFile), "Mattermost runs");
+        assert.deepEqual(await host.state(), expected.before, "on its own data");
+        assert.deepEqual(await databasesStartingWith(host.database), [host.database], "the partial database was dropped");
+        assert.deepEqual(filesIn(host.home), LIVE_FILES, "the staged files were removed");
+        assert.deepEqual(filesIn(host.etc).filter((name) => name.includes("mattermost-restore")), [], "no copy of the backup's secrets is left");
+        assert.deepEqual(filesIn(host.sandbox.tmp), []);
+        const left = await runProcess("pgrep", ["-f", join(expected.pgBin, "pg_restore")]);
+        assert.equal(left.stdout.trim(), "", "no pg_restore of that run, loading or checking, is left running");
+    } finally {
+        try {
+            process.kill(-result.group, "SIGKILL");
+        } catch {
+            // nothing of that run is left
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -996,26 +1029,7 @@ exec "$REAL" "$@"`,
                     signal,
                     to,
                 });
-                try {
-                    assert.ok(result.sent, describeRun(result));
-                    assert.equal(result.status, status, describeRun(result));
-                    assert.match(result.stderr, new RegExp(`mattermost-restore: FAILED \\(ended by ${signal}\\)`));
-                    assert.match(result.stderr, /restore FAILED before anything live was changed/);
-                    assert.deepEqual(host.gitlabCtlCalls(), [], "Mattermost was never stopped");
-                    assert.ok(existsSync(host.startedFile), "Mattermost runs");
-                    assert.deepEqual(await host.state(), before, "on its own data");
-                    assert.deepEqual(await databasesStartingWith(host.database), [host.database], "the partial database was dropped");
-                    assert.deepEqual(filesIn(host.home), LIVE_FILES, "the staged files were removed");
-                    assert.deepEqual(filesIn(host.sandbox.tmp), []);
-                    const left = await runProcess("pgrep", ["-f", join(pgBin, "pg_restore")]);
-                    assert.equal(left.stdout.trim(), "", "no pg_restore of that run is left running");
-                } finally {
-                    try {
-                        process.kill(-result.group, "SIGKILL");
-                    } catch {
-                        // nothing of that run is left
-                    }
-                }
+                await assertStoppedWhileBuilding(host, result, { signal, status, before, pgBin });
             }));
     }
 
@@ -1055,28 +1069,8 @@ exec "$REAL" "$@"`,
                 signal: "SIGTERM",
                 to: "script",
             });
-            try {
-                assert.ok(result.sent, describeRun(result));
-                assert.equal(result.status, 143, describeRun(result));
-                assert.equal(stagedWhenSignalled.length, LIVE_FILES.length, `the files were staged beside the live ones when the signal came: ${stagedWhenSignalled.join(", ")}`);
-                assert.match(result.stderr, /mattermost-restore: FAILED \(ended by SIGTERM\)/);
-                assert.match(result.stderr, /restore FAILED before anything live was changed/);
-                assert.deepEqual(host.gitlabCtlCalls(), [], "Mattermost was never stopped");
-                assert.ok(existsSync(host.startedFile), "Mattermost runs");
-                assert.deepEqual(await host.state(), before, "on its own data");
-                assert.deepEqual(await databasesStartingWith(host.database), [host.database], "the partial database was dropped");
-                assert.deepEqual(filesIn(host.home), LIVE_FILES, "the staged files were removed");
-                assert.deepEqual(filesIn(host.etc).filter((name) => name.includes("mattermost-restore")), [], "no copy of the backup's secrets is left");
-                assert.deepEqual(filesIn(host.sandbox.tmp), []);
-                const left = await runProcess("pgrep", ["-f", join(pgBin, "pg_restore")]);
-                assert.equal(left.stdout.trim(), "", "no pg_restore of that run, loading or checking, is left running");
-            } finally {
-                try {
-                    process.kill(-result.group, "SIGKILL");
-                } catch {
-                    // nothing of that run is left
-                }
-            }
+            assert.equal(stagedWhenSignalled.length, LIVE_FILES.length, `the files were staged beside the live ones when the signal came: ${stagedWhenSignalled.join(", ")}`);
+            await assertStoppedWhileBuilding(host, result, { signal: "SIGTERM", status: 143, before, pgBin });
         }));
 
     test("SIGHUP during a backup's upload: FAILED, no manifest, no work directory left", () =>
