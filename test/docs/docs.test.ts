@@ -7,8 +7,7 @@ import { describe, it } from "node:test";
 import { MATTERMOST_RESTORE, backupJobs } from "../../components/backups/backupPlan";
 import { PITR } from "../../components/backups/pitr";
 import { planHosts } from "../../components/settings/topology";
-import { parseSettings } from "../../components/stack/config";
-import { rawConfig, stackConfig } from "../support/stackConfig";
+import { parseConfig, stackConfig } from "../support/stackConfig";
 
 const root = join(__dirname, "..", "..");
 const documents = ["README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => join("docs", f))];
@@ -16,7 +15,7 @@ const text = (file: string) => readFileSync(join(root, file), "utf8");
 
 /** Commands the docs may run with sudo on a host: this program's tools, Omnibus's, and the system's. */
 function knownHostCommands(): Set<string> {
-    const hosts = planHosts(parseSettings(rawConfig(stackConfig("single"))));
+    const hosts = planHosts(parseConfig(stackConfig("single")));
     const installed = [...hosts.flatMap(backupJobs).map((job) => job.command), MATTERMOST_RESTORE.command, PITR.restoreTool.command, "mattermost-cli", "mmctl"];
     const omnibus = ["gitlab-ctl", "gitlab-psql", "gitlab-rails", "gitlab-rake", "gitlab-backup", "cat", "ls"];
     const system = ["systemctl", "journalctl"];

@@ -11,9 +11,8 @@ import { STANDALONE_LAYOUT } from "../../components/mattermost/standalone/hostLa
 import { mattermostUnit } from "../../components/mattermost/standalone/mattermostUnit";
 import { mattermostTools } from "../../components/mattermost/mattermostTools";
 import { hostFile } from "../../components/omnibus/hostScripts";
-import { parseSettings } from "../../components/stack/config";
 import { planHosts } from "../../components/settings/topology";
-import { rawConfig, stackConfig } from "../support/stackConfig";
+import { parseConfig, stackConfig } from "../support/stackConfig";
 
 const PLUGIN = "com.github.manland.mattermost-plugin-gitlab";
 const PATCH = JSON.stringify({ PluginSettings: { Plugins: { [PLUGIN]: { gitlaboauthclientsecret: "s3cret" } } } });
@@ -179,9 +178,9 @@ describe("the tools on a standalone Mattermost host (tools/*-standalone.sh)", ()
         }));
 
     test("each kind of host gets its own script under the same two commands", () => {
-        const split = planHosts(parseSettings(rawConfig(stackConfig("split"))));
-        const standalone = planHosts(parseSettings(rawConfig(stackConfig("split", { gitlab: { version: "19.3.0" }, mattermost: { mode: "standalone", version: "11.7.9" } }))));
-        const single = planHosts(parseSettings(rawConfig(stackConfig("single"))));
+        const split = planHosts(parseConfig(stackConfig("split")));
+        const standalone = planHosts(parseConfig(stackConfig("split", { gitlab: { version: "19.3.0" }, mattermost: { mode: "standalone", version: "11.7.9" } })));
+        const single = planHosts(parseConfig(stackConfig("single")));
         assert.deepEqual(mattermostTools(split[0]!), [], "the GitLab host of a split stack runs no Mattermost");
         assert.deepEqual(mattermostTools(single[0]!).map((tool) => tool.source), ["tools/mattermost-cli.sh", "tools/mmctl.sh"]);
         assert.deepEqual(mattermostTools(split[1]!), mattermostTools(single[0]!));

@@ -7,13 +7,13 @@ import { BACKUP_ENV_FILE, EXPIRABLE_TAG, backupEnvFile, backupHostKind, backupJo
 import { BackupSchedule, MattermostRestore } from "../../../components/backups/backupSchedule";
 import { STANDALONE_DATABASE, STANDALONE_LAYOUT } from "../../../components/mattermost/standalone/hostLayout";
 import { planHosts, type HostPlan } from "../../../components/settings/topology";
-import { ConfigError, parseSettings } from "../../../components/stack/config";
+import { ConfigError } from "../../../components/stack/config";
 import { hostFile, scriptOfCommand } from "../../../components/omnibus/hostScripts";
 import { runOffline, runProgramOffline, type OfflineRun, type RegisteredResource } from "../../../scripts/offlineRuntime";
 import { ENVIRONMENT_D_GENERATOR, parseSystemdEnvironmentFile, systemdReads } from "../../support/systemdEnvironmentFile";
 import { existsSync } from "node:fs";
 import { planVersion } from "../../../components/stack/upgrade";
-import { rawConfig, stackConfig } from "../../support/stackConfig";
+import { parseConfig, stackConfig } from "../../support/stackConfig";
 import { version } from "../../support/versions";
 
 const one = (run: OfflineRun, type: string, name?: string): RegisteredResource => {
@@ -282,7 +282,7 @@ describe("backup.restoreFrom", () => {
     }
 
     it("is refused while an upgrade is pending: the walk's backup would come before the restore", () => {
-        const settings = parseSettings(rawConfig(stackConfig("split", { backup: { restoreFrom: "latest" } })));
+        const settings = parseConfig(stackConfig("split", { backup: { restoreFrom: "latest" } }));
         assert.throws(
             () => planVersion(settings, { edition: "ee", version: version("18.8.11") }),
             (error: unknown) => error instanceof ConfigError && error.key === "backup.restoreFrom" && /upgrade to .* is pending/.test(error.message),
@@ -293,7 +293,7 @@ describe("backup.restoreFrom", () => {
     it("refuses a value that is not a backup timestamp", () => {
         for (const value of ["2026-11-20", "yesterday", "20261120T0315Z"]) {
             assert.throws(
-                () => parseSettings(rawConfig(stackConfig("split", { backup: { restoreFrom: value } }))),
+                () => parseConfig(stackConfig("split", { backup: { restoreFrom: value } })),
                 (error: unknown) => error instanceof ConfigError && error.key === "backup.restoreFrom",
             );
         }
@@ -302,13 +302,13 @@ describe("backup.restoreFrom", () => {
 
 describe("backup settings", () => {
     it("defaults to a daily schedule kept 30 days, the newest 3 kept however old", () => {
-        assert.deepEqual(parseSettings(rawConfig(stackConfig("single"))).backup, { schedule: "daily", retentionDays: 30, keepNewest: 3 });
-        assert.equal(parseSettings(rawConfig(stackConfig("single", { backup: { keepNewest: 1 } }))).backup.keepNewest, 1);
+        assert.deepEqual(parseConfig(stackConfig("single")).backup, { schedule: "daily", retentionDays: 30, keepNewest: 3 });
+        assert.equal(parseConfig(stackConfig("single", { backup: { keepNewest: 1 } })).backup.keepNewest, 1);
     });
 
     it("refuses a schedule that cannot be a calendar expression, and a retention out of range", () => {
         const refused = (backup: Record<string, unknown>, key: string) =>
-            assert.throws(() => parseSettings(rawConfig(stackConfig("single", { backup }))), (error: unknown) => error instanceof ConfigError && error.key === key);
+            assert.throws(() => parseConfig(stackConfig("single", { backup })), (error: unknown) => error instanceof ConfigError && error.key === key);
         refused({ schedule: "daily\nExecStart=/bin/sh" }, "backup.schedule");
         refused({ schedule: "'daily'" }, "backup.schedule");
         refused({ retentionDays: 0 }, "backup.retentionDays");
@@ -318,7 +318,7 @@ describe("backup settings", () => {
     });
 
     it("renders the schedule into the timer exactly", () => {
-        const plan = planHosts(parseSettings(rawConfig(stackConfig("single"))))[0]!;
+        const plan = planHosts(parseConfig(stackConfig("single")))[0]!;
         const { timer } = backupUnits({ command: "mattermost-backup", source: "", prefix: "mattermost", description: "d" }, { schedule: "Mon..Fri 02:30", retentionDays: 30, keepNewest: 3 }, plan);
         assert.match(timer, /^OnCalendar=Mon\.\.Fri 02:30$/m);
         assert.match(timer, /^Persistent=true$/m);
@@ -328,8 +328,8 @@ describe("backup settings", () => {
 
 describe("a standalone Mattermost host's backups", () => {
     const config = stackConfig("split", { gitlab: { version: "19.3.0" }, mattermost: { mode: "standalone", version: "11.7.9" } });
-    const [gitlabPlan, standalonePlan] = planHosts(parseSettings(rawConfig(config))) as [HostPlan, HostPlan];
-    const settings = parseSettings(rawConfig(config)).backup;
+    const [gitlabPlan, standalonePlan] = planHosts(parseConfig(config)) as [HostPlan, HostPlan];
+    const settings = parseConfig(config).backup;
 
     it("has the Mattermost backup job, and its instance profile only the job's own folder", () => {
         assert.equal(standalonePlan.role, "mattermost-standalone");

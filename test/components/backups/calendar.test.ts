@@ -9,8 +9,8 @@ import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { calendarProblem } from "../../../components/backups/calendar";
-import { ConfigError, parseSettings } from "../../../components/stack/config";
-import { rawConfig, stackConfig } from "../../support/stackConfig";
+import { ConfigError } from "../../../components/stack/config";
+import { parseConfig, stackConfig } from "../../support/stackConfig";
 
 /** Whether systemd takes `expression` as an event that comes again, in the host's zone (UTC); undefined without systemd-analyze. */
 function systemdAccepts(expression: string): boolean | undefined {
@@ -106,13 +106,13 @@ describe("backup.schedule", () => {
     it("refuses what systemd refuses or would never run, naming the key and why", () => {
         for (const schedule of ["every day", "25:00:00", "Fri..Mon 03:00", "*-02-30 03:00", "2020-01-01"]) {
             assert.throws(
-                () => parseSettings(rawConfig(stackConfig("single", { backup: { schedule } }))),
+                () => parseConfig(stackConfig("single", { backup: { schedule } })),
                 (error: unknown) =>
                     error instanceof ConfigError && error.key === "backup.schedule" && /must be a systemd OnCalendar expression .*: .+\. Check it with: systemd-analyze calendar/.test(error.message),
             );
         }
     });
     it("keeps an accepted expression, trimmed as systemd's unit parser trims it", () => {
-        assert.equal(parseSettings(rawConfig(stackConfig("single", { backup: { schedule: " Mon..Fri 02:30 Europe/Berlin " } }))).backup.schedule, "Mon..Fri 02:30 Europe/Berlin");
+        assert.equal(parseConfig(stackConfig("single", { backup: { schedule: " Mon..Fri 02:30 Europe/Berlin " } })).backup.schedule, "Mon..Fri 02:30 Europe/Berlin");
     });
 });

@@ -9,7 +9,7 @@ import { gitlabRbFor, type DeployTimeValues } from "../../../components/gitlabRb
 import type { MailServer } from "../../../components/settings/settings";
 import { planHosts, runsOmnibus } from "../../../components/settings/topology";
 import { evaluateGitlabRb } from "../../support/ruby";
-import { rawConfig, stackConfig } from "../../support/stackConfig";
+import { parseConfig, rawConfig, stackConfig } from "../../support/stackConfig";
 
 const BASE_SECRETS = { oauthClientId: "id", oauthClientSecret: "secret", rootPassword: "root" };
 const PASSWORD = `p"a'ss#{1}\\`;
@@ -42,9 +42,7 @@ for (const topology of ["single", "split"] as const) {
         for (const [batchingName, batching] of Object.entries(BATCHING_OPTIONS)) {
             if (batching?.enabled && !mail.config) continue; // refused by the configuration check
             describe(`${topology}, mail: ${mailName}, ${batchingName}`, () => {
-                const settings = parseSettings(
-                    rawConfig(stackConfig(topology, { mail: mail.config, mattermost: { env: { TZ: "UTC" }, ...(batching ? { emailBatching: batching } : {}) } })),
-                );
+                const settings = parseConfig(stackConfig(topology, { mail: mail.config, mattermost: { env: { TZ: "UTC" }, ...(batching ? { emailBatching: batching } : {}) } }));
                 const secrets: DeployTimeValues = { ...BASE_SECRETS, mailServer: mail.server };
                 const results = Object.fromEntries(
                     planHosts(settings).filter(runsOmnibus).map((plan) => [plan.name, { plan, result: evaluateGitlabRb(gitlabRbFor(plan.role, settings, secrets, "test"), "18.11.11") }]),

@@ -5,11 +5,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { ConfigError, parseSettings } from "../../../components/stack/config";
+import { ConfigError } from "../../../components/stack/config";
 import { gitlabRbFor } from "../../../components/gitlabRb/roles";
 import { planHosts, runsOmnibus } from "../../../components/settings/topology";
 import { evaluateGitlabRb } from "../../support/ruby";
-import { rawConfig, stackConfig } from "../../support/stackConfig";
+import { parseConfig, stackConfig } from "../../support/stackConfig";
 
 const SECRETS = { oauthClientId: "id", oauthClientSecret: "secret", rootPassword: "root" };
 
@@ -25,7 +25,7 @@ type Rendered = { name: string; runsMattermost: boolean; mattermost: Record<stri
 
 function render(topology: "single" | "split", mattermost: Record<string, unknown> = {}): Rendered[] {
     const base = (stackConfig(topology).mattermost ?? {}) as Record<string, unknown>;
-    const settings = parseSettings(rawConfig(stackConfig(topology, { mattermost: { ...base, ...mattermost } })));
+    const settings = parseConfig(stackConfig(topology, { mattermost: { ...base, ...mattermost } }));
     return planHosts(settings).filter(runsOmnibus).map((plan) => {
         const result = evaluateGitlabRb(gitlabRbFor(plan.role, settings, SECRETS, "test"), "18.11.11");
         return { name: plan.name, runsMattermost: plan.runsMattermost, mattermost: result.mattermost as Record<string, unknown> | undefined };
@@ -75,7 +75,7 @@ describe("sign-up overrides Mattermost would ignore", () => {
     for (const [value, message] of [["yes", /must be true or false/], ["on", /must be true or false/], ["TRUE", /must be true or false/], ["1", /must be true or false/], ["false ", /ends with a space/]] as const) {
         it(`refuses ${JSON.stringify(value)}, naming the variable`, () => {
             assert.throws(
-                () => parseSettings(rawConfig(stackConfig("single", { mattermost: { env: { MM_TEAMSETTINGS_ENABLEOPENSERVER: value } } }))),
+                () => parseConfig(stackConfig("single", { mattermost: { env: { MM_TEAMSETTINGS_ENABLEOPENSERVER: value } } })),
                 (error: unknown) => error instanceof ConfigError && error.key === "mattermost.env.MM_TEAMSETTINGS_ENABLEOPENSERVER" && message.test(error.message),
             );
         });
@@ -83,17 +83,17 @@ describe("sign-up overrides Mattermost would ignore", () => {
 
     it("still refuses a variable the program locks", () => {
         assert.throws(
-            () => parseSettings(rawConfig(stackConfig("single", { mattermost: { env: { MM_SERVICESETTINGS_ENABLELOCALMODE: "false" } } }))),
+            () => parseConfig(stackConfig("single", { mattermost: { env: { MM_SERVICESETTINGS_ENABLELOCALMODE: "false" } } })),
             (error: unknown) => error instanceof ConfigError && /collides with/.test(error.message),
         );
     });
 });
 
 describe("mattermost.adminUsername", () => {
-    const parse = (adminUsername: unknown) => parseSettings(rawConfig(stackConfig("single", { mattermost: { adminUsername } })));
+    const parse = (adminUsername: unknown) => parseConfig(stackConfig("single", { mattermost: { adminUsername } }));
 
     it("defaults to mmadmin", () => {
-        assert.equal(parseSettings(rawConfig(stackConfig("single"))).mattermost.adminUsername, "mmadmin");
+        assert.equal(parseConfig(stackConfig("single")).mattermost.adminUsername, "mmadmin");
     });
 
     it("keeps a name Mattermost accepts", () => {

@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { firstRedundantCidr, mergeRanges, parseCidr, tooWideTogether, type Cidr } from "../../../components/settings/cidr";
-import { ConfigError, parseSettings } from "../../../components/stack/config";
-import { rawConfig, stackConfig } from "../../support/stackConfig";
+import { ConfigError } from "../../../components/stack/config";
+import { parseConfig, stackConfig } from "../../support/stackConfig";
 
 function parsed(text: string): Cidr {
     const cidr = parseCidr(text);
@@ -93,7 +93,7 @@ describe("ssh.allowedCidrs: any text is accepted or refused with a ConfigError n
         fc.assert(
             fc.property(fc.array(entry, { minLength: 1, maxLength: 4 }), (allowedCidrs) => {
                 try {
-                    parseSettings(rawConfig(stackConfig("single", { ssh: { allowedCidrs } })));
+                    parseConfig(stackConfig("single", { ssh: { allowedCidrs } }));
                 } catch (error) {
                     assert.ok(error instanceof ConfigError, `not a ConfigError: ${String(error)}`);
                     assert.match(error.message, /^gitlab-mattermost:ssh\.allowedCidrs(\[\d\])? /);

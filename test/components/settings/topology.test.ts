@@ -2,12 +2,11 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseSettings } from "../../../components/stack/config";
 import { planHosts, runsOmnibus } from "../../../components/settings/topology";
-import { rawConfig, stackConfig } from "../../support/stackConfig";
+import { parseConfig, stackConfig } from "../../support/stackConfig";
 
 const hostsOf = (config: Record<string, unknown>) =>
-    planHosts(parseSettings(rawConfig(config))).map((plan) => ({ name: plan.name, role: plan.role, gitlab: plan.runsGitlab, mattermost: plan.runsMattermost, omnibus: runsOmnibus(plan), dns: plan.dnsNames }));
+    planHosts(parseConfig(config)).map((plan) => ({ name: plan.name, role: plan.role, gitlab: plan.runsGitlab, mattermost: plan.runsMattermost, omnibus: runsOmnibus(plan), dns: plan.dnsNames }));
 
 describe("planHosts", () => {
     it("single: one Omnibus host serving both names", () => {

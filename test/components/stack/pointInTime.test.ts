@@ -4,14 +4,14 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, parseSettings } from "../../../components/stack/config";
-import { rawConfig, stackConfig } from "../../support/stackConfig";
+import { ConfigError } from "../../../components/stack/config";
+import { parseConfig, stackConfig } from "../../support/stackConfig";
 
 const NOW = new Date("2026-11-30T12:00:00Z");
 const standalone = (backup: Record<string, unknown>) =>
     stackConfig("split", { gitlab: { version: "19.3.0" }, mattermost: { mode: "standalone", version: "11.7.9" }, backup });
 const bundled = (backup: Record<string, unknown>) => stackConfig("split", { backup });
-const parse = (config: Record<string, unknown>) => parseSettings(rawConfig(config), NOW);
+const parse = (config: Record<string, unknown>) => parseConfig(config, NOW);
 
 function assertRejected(config: Record<string, unknown>, message: RegExp): void {
     assert.throws(

@@ -3,18 +3,18 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, parseSettings } from "../../../components/stack/config";
+import { ConfigError } from "../../../components/stack/config";
 import { scriptOfCommand } from "../../../components/omnibus/hostScripts";
 import { planVersion } from "../../../components/stack/upgrade";
 import { formatVersion } from "../../../components/versions/versions";
 import { runOffline, type OfflineRun } from "../../../scripts/offlineRuntime";
-import { rawConfig, stackConfig } from "../../support/stackConfig";
+import { parseConfig, stackConfig } from "../../support/stackConfig";
 import { version } from "../../support/versions";
 
 
 describe("planVersion", () => {
     const settings = (version = "18.11.11", edition = "ee", topology: "single" | "split" = "split") =>
-        parseSettings(rawConfig(stackConfig(topology, { gitlab: { version, edition } })));
+        parseConfig(stackConfig(topology, { gitlab: { version, edition } }));
 
     it("plans a fresh install when nothing was deployed", () => {
         const plan = planVersion(settings(), undefined);

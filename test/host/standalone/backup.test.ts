@@ -17,7 +17,6 @@ import { STANDALONE_DATABASE, STANDALONE_LAYOUT } from "../../../components/matt
 import { HOST_SCRIPT_DIR, hostFile } from "../../../components/omnibus/hostScripts";
 import { DEFAULTS } from "../../../components/settings/settings";
 import { planHosts } from "../../../components/settings/topology";
-import { parseSettings } from "../../../components/stack/config";
 import { backupServices } from "../../support/backupServices";
 import {
     MATTERMOST_DB_OWNER,
@@ -31,10 +30,10 @@ import {
     type MattermostState,
 } from "../../support/mattermostFixture";
 import { startPing, type PingServer } from "../../support/mattermostPing";
-import { rawConfig, stackConfig } from "../../support/stackConfig";
+import { parseConfig, stackConfig } from "../../support/stackConfig";
 import { Sandbox, filesIn, runProcess, sh, waitForFile, withSandbox, type RunResult } from "../../support/standIns";
 
-const STANDALONE_PLAN = planHosts(parseSettings(rawConfig(stackConfig("split", { gitlab: { version: "19.3.0" }, mattermost: { mode: "standalone", version: "11.7.9" } }))))[1]!;
+const STANDALONE_PLAN = planHosts(parseConfig(stackConfig("split", { gitlab: { version: "19.3.0" }, mattermost: { mode: "standalone", version: "11.7.9" } })))[1]!;
 const KIND = backupHostKind(STANDALONE_PLAN).toolSettings;
 const FIXTURE_DB = "standalone_fixture";
 const TIMEOUT_MS = 120_000;

@@ -6,15 +6,14 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { placeMattermost, planMattermostMigration, type DeployedForMigration } from "../../../../components/mattermost/migration/migrationPlan";
 import { ConfigError } from "../../../../components/settings/configError";
-import { parseSettings } from "../../../../components/stack/config";
 import { bundledMattermost, parseVersion } from "../../../../components/versions/versions";
-import { rawConfig, stackConfig } from "../../../support/stackConfig";
+import { parseConfig, stackConfig } from "../../../support/stackConfig";
 
 const v = (text: string) => parseVersion(text)!;
 /** A split standalone stack at GitLab `gitlab` asking for Mattermost `mattermost`. */
 function standalone(mattermost: string, gitlab = "18.11.11") {
     const settings = (extra: Record<string, unknown>) =>
-        parseSettings(rawConfig(stackConfig("split", { gitlab: { edition: "ee", version: gitlab }, mattermost: { mode: "standalone", version: mattermost, ...extra } })));
+        parseConfig(stackConfig("split", { gitlab: { edition: "ee", version: gitlab }, mattermost: { mode: "standalone", version: mattermost, ...extra } }));
     try {
         return settings({});
     } catch (error) {
@@ -55,7 +54,7 @@ describe("planMattermostMigration", () => {
     it("says when the moved messages meet Entry's history limit: the Enterprise build without a licence, not Team Edition", () => {
         const entry = planMattermostMigration(standalone("10.11.20"), BUNDLED_18_11_11);
         assert.match(entry.kind === "migrate" ? entry.text.join("\n") : "", /runs as Entry: of the moved messages it shows and searches only the newest 10000/);
-        const team = parseSettings(rawConfig(stackConfig("split", { gitlab: { edition: "ee", version: "18.11.11" }, mattermost: { mode: "standalone", version: "10.11.20", edition: "team" } })));
+        const team = parseConfig(stackConfig("split", { gitlab: { edition: "ee", version: "18.11.11" }, mattermost: { mode: "standalone", version: "10.11.20", edition: "team" } }));
         const teamPlan = planMattermostMigration(team, BUNDLED_18_11_11);
         assert.equal(teamPlan.kind, "migrate");
         assert.doesNotMatch(teamPlan.kind === "migrate" ? teamPlan.text.join("\n") : "", /Entry/);
@@ -64,7 +63,7 @@ describe("planMattermostMigration", () => {
     it("plans nothing for a fresh stack, a bundled configuration, or a stack already standalone", () => {
         assert.deepEqual(planMattermostMigration(standalone("10.11.20"), {}), { kind: "none" });
         assert.deepEqual(planMattermostMigration(standalone("10.11.20"), { ...BUNDLED_18_11_11, mattermostMode: "standalone" }), { kind: "none" });
-        assert.deepEqual(planMattermostMigration(parseSettings(rawConfig(stackConfig("split"))), BUNDLED_18_11_11), { kind: "none" });
+        assert.deepEqual(planMattermostMigration(parseConfig(stackConfig("split")), BUNDLED_18_11_11), { kind: "none" });
     });
 
     it("refuses any Mattermost version other than the bundled one, naming mattermost.version and the version to set", () => {
@@ -105,7 +104,7 @@ describe("planMattermostMigration", () => {
 
 describe("placeMattermost", () => {
     const settings = standalone("10.11.20");
-    const removing = parseSettings(rawConfig(stackConfig("split", { gitlab: { edition: "ee", version: "18.11.11" }, mattermost: { mode: "standalone", version: "10.11.20", removeBundledData: true } })));
+    const removing = parseConfig(stackConfig("split", { gitlab: { edition: "ee", version: "18.11.11" }, mattermost: { mode: "standalone", version: "10.11.20", removeBundledData: true } }));
     const move = (topology: "single" | "split") => {
         const plan = planMattermostMigration(settings, { ...BUNDLED_18_11_11, topology });
         assert.equal(plan.kind, "migrate");
@@ -139,7 +138,7 @@ describe("placeMattermost", () => {
     });
 
     it("refuses a restore in the run that moves, naming backup.restoreFrom", () => {
-        const restoring = parseSettings(rawConfig({ ...stackConfig("split", { gitlab: { edition: "ee", version: "18.11.11" }, mattermost: { mode: "standalone", version: "10.11.20" } }), backup: { restoreFrom: "latest" } }));
+        const restoring = parseConfig({ ...stackConfig("split", { gitlab: { edition: "ee", version: "18.11.11" }, mattermost: { mode: "standalone", version: "10.11.20" } }), backup: { restoreFrom: "latest" } });
         assert.equal(refusal(() => planMattermostMigration(restoring, BUNDLED_18_11_11)).key, "backup.restoreFrom");
     });
 });
