@@ -6,6 +6,8 @@
 # release and Mattermost is restarted on it, and the run says FAILED.
 # A replaced instance whose data volume another release ran on has no link yet (install-mattermost.sh
 # leaves it): this backs the volume up and then links VERSION; a failure takes the link away again.
+# Its environment file comes with the settings step after this one, so the backup holds no copy of
+# it, and that step, not this one, starts Mattermost.
 # Either way the data volume records the release that runs on it (.gitlab-mattermost-release).
 # A release starts by migrating the database, and migrations are not undone by the switch back; when
 # the previous release cannot run on the migrated database, restore the backup this run made.
@@ -60,6 +62,7 @@ root=${MATTERMOST_HOST_ROOT:-}
 opt="$root/opt"
 link="$opt/mattermost"
 release_record="$root/var/opt/mattermost/.gitlab-mattermost-release"
+environment_file="$root/etc/mattermost/mattermost.env"
 poll_seconds=${PING_POLL_SECONDS:-5}
 ping_url=http://127.0.0.1:8065/api/v4/system/ping
 
@@ -86,6 +89,7 @@ record_release() {
     staged_record=""
 }
 
+replaced_instance=no
 if [ -L "$link" ]; then
     previous=$(readlink "$link")
     last=$previous
@@ -97,6 +101,7 @@ if [ -L "$link" ]; then
 else
     [ ! -e "$link" ] || fail "$link is not a release link; move it away and run install-mattermost.sh"
     last=$(cat "$release_record" 2>/dev/null || true)
+    replaced_instance=yes
 fi
 [ -x "$opt/$name/bin/mattermost" ] || fail "$opt/$name is not unpacked; run install-mattermost.sh $version $edition <sha256> first"
 if [ -n "$last" ] && dpkg --compare-versions "$version" lt "$(version_of "$last")"; then
@@ -104,10 +109,16 @@ if [ -n "$last" ] && dpkg --compare-versions "$version" lt "$(version_of "$last"
 fi
 
 log "backing up before the upgrade from ${last:-the release the data volume does not record} to $name"
-mattermost-backup || fail "the backup before the upgrade failed; nothing was changed"
+BACKUP_ETC_MAY_BE_ABSENT=$replaced_instance mattermost-backup || fail "the backup before the upgrade failed; nothing was changed"
 
 switch_to "$name"
 switched=yes
+if [ "$replaced_instance" = yes ] && [ ! -e "$environment_file" ]; then
+    switched=no
+    record_release
+    log "$link now runs $name; Mattermost starts once the settings step has installed $environment_file"
+    exit 0
+fi
 log "$link now runs $name; restarting Mattermost"
 systemctl restart mattermost.service
 deadline=$((SECONDS + wait_seconds))

@@ -14,7 +14,8 @@
 #   config.json             Mattermost's config.json
 #   gitlab-etc.tar.gz       on Omnibus: /etc/gitlab/gitlab-secrets.json (Mattermost's at-rest key,
 #                           OAuth credentials) and /etc/gitlab/gitlab.rb; on a standalone Mattermost
-#                           host, mattermost-etc.tar.gz: /etc/mattermost/mattermost.env (MM_ETC_*)
+#                           host, mattermost-etc.tar.gz: /etc/mattermost/mattermost.env (MM_ETC_*;
+#                           empty in the backup before an upgrade on a replaced instance, below)
 #   manifest.txt            "<sha256> <size> <name>" per file, uploaded LAST: a folder without it is an
 #                           incomplete backup, which mattermost-restore refuses.
 # On success the timestamp is written to $BACKUP_STATE_DIR/mattermost-backup.last-success and to
@@ -89,7 +90,20 @@ archive --create --gzip --file="$work/upload/mattermost-data.tar.gz" --directory
 archive_plugin_dir mattermost-plugins.tar.gz "$mm_plugin_dir"
 archive_plugin_dir mattermost-client-plugins.tar.gz "$mm_client_plugin_dir"
 cp "$mm_config" "$work/upload/config.json"
-archive --create --gzip --file="$work/upload/$etc_archive" --directory="$etc_dir" "${etc_files[@]}"
+# A replaced standalone instance has no environment file until its settings step writes it, which
+# comes after the upgrade's backup; upgrade-mattermost.sh then sets BACKUP_ETC_MAY_BE_ABSENT=yes, and
+# the archive holds the files there are. Anywhere else a missing file fails the backup.
+etc_present=()
+for name in "${etc_files[@]}"; do
+    if [ -e "$etc_dir/$name" ]; then
+        etc_present+=("$name")
+    elif [ "${BACKUP_ETC_MAY_BE_ABSENT:-no}" = yes ]; then
+        log "$etc_dir/$name is not on this host yet: this backup holds no copy of it"
+    else
+        fail "$etc_dir/$name is missing; nothing was uploaded"
+    fi
+done
+archive --create --gzip --file="$work/upload/$etc_archive" --directory="$etc_dir" --files-from=/dev/null "${etc_present[@]}"
 
 files=(mattermost.dump.zst mattermost-data.tar.gz mattermost-plugins.tar.gz mattermost-client-plugins.tar.gz config.json "$etc_archive")
 {

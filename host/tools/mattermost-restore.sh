@@ -758,6 +758,15 @@ for target in "${swap_targets[@]}"; do
         log "the previous $(basename "$target") is kept as $(before_path "$target"); remove it with: sudo rm -rf $(before_path "$target")"
     fi
 done
-etc_names=${etc_files[*]}
-log "${etc_names// / and } from the backup are in $side_etc, NOT installed."
-log "    $etc_advice"
+etc_restored=()
+for name in "${etc_files[@]}"; do
+    [ ! -e "$side_etc/$name" ] || etc_restored+=("$name")
+done
+if [ "${#etc_restored[@]}" -eq 0 ]; then
+    # A backup made on a replaced instance before its settings step (mattermost-backup.sh).
+    log "the backup holds no copy of ${etc_files[*]}: it was made on a replaced instance before its settings were installed"
+else
+    etc_names=${etc_restored[*]}
+    log "${etc_names// / and } from the backup are in $side_etc, NOT installed."
+    log "    $etc_advice"
+fi

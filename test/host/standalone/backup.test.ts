@@ -226,6 +226,28 @@ describe("backup and restore on a standalone Mattermost host", () => {
             assert.deepEqual(filesIn(host.sandbox.tmp), []);
         }));
 
+    test("a replaced instance before its settings step: the upgrade's backup holds no environment file, and restores without one", () =>
+        withHost("replaced", async (host) => {
+            const backedUp = await host.state();
+            rmSync(join(host.etcDir, "mattermost.env"));
+            const refused = await host.sandbox.runScript("tools/mattermost-backup.sh", [], { env: host.env(), timeoutMs: TIMEOUT_MS });
+            assert.equal(refused.status, 1, describeRun(refused));
+            assert.match(refused.stderr, /mattermost\/mattermost\.env is missing; nothing was uploaded/);
+            assert.deepEqual(await host.objects(), [], "nothing uploaded");
+
+            const made = await host.sandbox.runScript("tools/mattermost-backup.sh", [], { env: host.env({ BACKUP_ETC_MAY_BE_ABSENT: "yes" }), timeoutMs: TIMEOUT_MS });
+            assert.equal(made.status, 0, describeRun(made));
+            assert.match(made.stdout, /mattermost\.env is not on this host yet: this backup holds no copy of it/);
+            const timestamp = /backup (\d{8}T\d{6}Z) complete/.exec(made.stdout)![1]!;
+
+            await changeSinceBackup(host);
+            const result = await host.restore(timestamp);
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual(await host.state(), backedUp, "the database, files, plugins and config.json are as backed up");
+            assert.match(result.stdout, /the backup holds no copy of mattermost\.env: it was made on a replaced instance before its settings were installed/);
+            assert.doesNotMatch(result.stdout, /NOT installed/);
+        }));
+
     test("an error after the swap (Mattermost never answers): rolled back, Mattermost started again on its previous data", () =>
         withHost("never-answers", async (host) => {
             const timestamp = await host.backup();

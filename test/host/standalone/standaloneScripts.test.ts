@@ -523,7 +523,8 @@ describe("upgrade-mattermost.sh", () => {
         sandbox.write("host/opt/mattermost-team-10.11.20/bin/mattermost", "#!/bin/sh\n", 0o755);
         unlinkSync(sandbox.path("host/opt/mattermost"));
         symlinkSync(running, sandbox.path("host/opt/mattermost"));
-        sandbox.standIn("mattermost-backup", `[ ! -e ${sh(sandbox.path("backup-fails"))} ] || exit 1`);
+        sandbox.standIn("mattermost-backup", `record_env
+[ ! -e ${sh(sandbox.path("backup-fails"))} ] || exit 1`);
         mkdirSync(sandbox.path("host/var/opt/mattermost"), { recursive: true });
     }
 
@@ -561,7 +562,7 @@ describe("upgrade-mattermost.sh", () => {
     }
 
     for (const record of ["mattermost-team-10.11.20\n", undefined]) {
-        it(`a replaced instance with no link (${record ? "volume records an older release" : "volume records none"}): backs up, then links and starts the release`, async () => {
+        it(`a replaced instance with no link (${record ? "volume records an older release" : "volume records none"}) and its environment file: backs up, then links and starts the release`, async () => {
             await withSandbox(async (sandbox) => {
                 replacedHost(sandbox, record);
                 const result = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise", "5"], { env: env(sandbox) });
@@ -572,6 +573,34 @@ describe("upgrade-mattermost.sh", () => {
             });
         });
     }
+
+    it("a replaced instance before its settings step: backs up without the environment file, links and records the release, and leaves the start to that step", async () => {
+        await withSandbox(async (sandbox) => {
+            replacedHost(sandbox, "mattermost-team-10.11.20\n");
+            unlinkSync(sandbox.path("host/etc/mattermost/mattermost.env"));
+            const result = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise", "5"], { env: env(sandbox) });
+            assert.equal(result.status, 0, describeRun(result));
+            assert.deepEqual(sandbox.sequence(), ["mattermost-backup"], "Mattermost is not started without its environment file");
+            assert.equal(sandbox.calls("mattermost-backup")[0]!.env!.BACKUP_ETC_MAY_BE_ABSENT, "yes");
+            assert.equal(link(sandbox), "mattermost-11.7.9");
+            assert.equal(readFileSync(sandbox.path("host/var/opt/mattermost/.gitlab-mattermost-release"), "utf8"), "mattermost-11.7.9\n");
+            assert.match(result.stdout, /Mattermost starts once the settings step has installed .*\/etc\/mattermost\/mattermost\.env/);
+            // The settings step that follows installs the file and starts the new release.
+            const settings = await sandbox.runScript("standalone/apply-mattermost-settings.sh", ["environment", "5"], { input: ENV_V1, env: env(sandbox) });
+            assert.equal(settings.status, 0, describeRun(settings));
+            assert.deepEqual(sandbox.calls("systemctl").map((call) => call.argv.join(" ")), ["enable mattermost.service", "restart mattermost.service"]);
+            assert.equal(sandbox.calls("curl").length, 1, "it waits for the ping");
+        });
+    });
+
+    it("an instance that is not replaced backs up with its environment file, as every scheduled backup does", async () => {
+        await withSandbox(async (sandbox) => {
+            upgradeHost(sandbox);
+            const result = await sandbox.runScript("standalone/upgrade-mattermost.sh", ["11.7.9", "enterprise", "5"], { env: env(sandbox) });
+            assert.equal(result.status, 0, describeRun(result));
+            assert.equal(sandbox.calls("mattermost-backup")[0]!.env!.BACKUP_ETC_MAY_BE_ABSENT, "no");
+        });
+    });
 
     it("a replaced instance with no link: a failed backup links nothing; a release that does not answer is unlinked and stopped", async () => {
         await withSandbox(async (sandbox) => {
