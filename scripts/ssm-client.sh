@@ -15,7 +15,8 @@ have() { command -v "$1" >/dev/null 2>&1; }
 work=""
 cleanup() { [ -z "$work" ] || rm -rf "$work"; }
 trap cleanup EXIT
-# Bash runs the EXIT trap with $? = 0 after an untrapped HUP or PIPE: each signal is a failure, said as one.
+# Bash runs the EXIT trap with $? = 0 after an untrapped signal: each of HUP, INT, TERM and PIPE is a
+# failure, said as one, and cleanup (the EXIT trap) only removes the temporary directory.
 stopped_by() {
     echo "FAILED: stopped by SIG$1" >&2
     exit 1
@@ -30,10 +31,10 @@ trap_signals() {
     shift
     trap -- "$action"$'\n)' "$@"
 }
-for signal in HUP INT TERM PIPE; do
-    trap_signals "stopped_by $signal" "$signal"
-done
-unset signal
+trap_signals 'stopped_by HUP' HUP
+trap_signals 'stopped_by INT' INT
+trap_signals 'stopped_by TERM' TERM
+trap_signals 'stopped_by PIPE' PIPE
 
 missing=()
 have aws || missing+=("the AWS CLI (aws)")

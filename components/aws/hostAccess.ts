@@ -35,7 +35,7 @@ export const HOST_ACCESS = {
  * or, when an earlier host has that one, the next free one. A host added later (the standalone host of
  * a split stack's move) never moves the port of a host already there.
  */
-const TUNNEL_PORT_ORDER: Record<HostPlan["name"], number> = { gitlab: 0, mattermost: 1, "mattermost-standalone": 2 };
+const TUNNEL_PORT_ORDER: readonly HostPlan["name"][] = ["gitlab", "mattermost", "mattermost-standalone"];
 
 function hashedTunnelPort(stack: string, host: string): number {
     const digest = createHash("sha256").update(`${PROJECT}/${stack}/${host}`).digest();
@@ -50,8 +50,7 @@ function hashedTunnelPort(stack: string, host: string): number {
 export function tunnelPort(stack: string, host: string): number {
     const { first, count } = HOST_ACCESS.tunnelPorts;
     const taken = new Set<number>();
-    const hosts = Object.entries(TUNNEL_PORT_ORDER).sort(([, a], [, b]) => a - b);
-    for (const [name] of hosts) {
+    for (const name of TUNNEL_PORT_ORDER) {
         let port = hashedTunnelPort(stack, name);
         while (taken.has(port)) {
             port = first + ((port - first + 1) % count);
@@ -61,7 +60,7 @@ export function tunnelPort(stack: string, host: string): number {
         }
         taken.add(port);
     }
-    throw new Error(`no tunnel port for host ${host}: the hosts are ${hosts.map(([name]) => name).join(", ")}`);
+    throw new Error(`no tunnel port for host ${host}: the hosts are ${TUNNEL_PORT_ORDER.join(", ")}`);
 }
 
 /** What runs before a host's first remote command; resolves when SSH works, throws HostAccessError when it will not. */
